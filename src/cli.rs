@@ -1,0 +1,138 @@
+//! Command-line configuration flags shared by every subcommand that builds a network (GUIDE §3), and their
+//! resolution into a validated [`NetConfig`]: the preset (or the default preset) first, then each flag.
+
+use clap::Args;
+
+use crate::model::{
+    Activation, Arch, DEFAULT_PRESET, Init, NetConfig, NetworkOverlay, Optimizer, Preset, Task, TrainingOverlay,
+};
+
+/// Which engine computes the statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineKind {
+    /// WGSL compute shaders through wgpu.
+    #[default]
+    Gpu,
+    /// The CPU f64 reference.
+    Cpu,
+}
+
+/// GPU backend choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    /// Vulkan (Linux, Windows, Android).
+    Vulkan,
+    /// Metal (macOS).
+    Metal,
+    /// Direct3D 12 (Windows).
+    Dx12,
+}
+
+/// The CONFIG flags of GUIDE §3.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ConfigArgs {
+    /// A built-in preset name (see `gradscope presets`) or a path to a preset .toml file
+    #[arg(long, value_name = "NAME|FILE.toml")]
+    pub preset: Option<String>,
+    /// Architecture: mlp, or rnn (depth = unrolled time steps, width = hidden size)
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    /// Hidden layers (mlp, 1..=1024) or time steps (rnn, 1..=2000)
+    #[arg(long)]
+    pub depth: Option<usize>,
+    /// Units per layer (1..=1024)
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Hidden activation
+    #[arg(long, value_enum)]
+    pub activation: Option<Activation>,
+    /// Weight init scheme
+    #[arg(long, value_enum)]
+    pub init: Option<Init>,
+    /// Multiplies the init scale (> 0)
+    #[arg(long, allow_negative_numbers = true)]
+    pub gain: Option<f64>,
+    /// Residual connections a_l = f(z_l) + a_{l-1} (mlp)
+    #[arg(long)]
+    pub residual: bool,
+    /// Standard deviation of the initial biases (default 0)
+    #[arg(long, allow_negative_numbers = true)]
+    pub bias_std: Option<f64>,
+    /// Samples in the (fixed) training batch (1..=4096)
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Learning rate (> 0)
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// Update rule
+    #[arg(long, value_enum)]
+    pub optimizer: Option<Optimizer>,
+    /// Clip the global gradient norm to this value (0: off)
+    #[arg(long, allow_negative_numbers = true)]
+    pub clip: Option<f64>,
+    /// Seed of data and initial weights
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Task: teacher or spiral (mlp), adding or memory (rnn)
+    #[arg(long, value_enum)]
+    pub task: Option<Task>,
+    /// Engine: gpu (default) or cpu (the f64 reference)
+    #[arg(long, value_enum, default_value = "gpu")]
+    pub engine: EngineKind,
+    /// Use the GPU adapter whose name contains this text (also WGPU_ADAPTER_NAME)
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// GPU backend
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+}
+
+impl ConfigArgs {
+    /// The preset (default if none), then every flag given, validated.
+    pub fn resolve(&self) -> anyhow::Result<NetConfig> {
+        let preset = Preset::resolve(self.preset.as_deref().unwrap_or(DEFAULT_PRESET))?;
+        let mut cfg = preset.config();
+        NetworkOverlay {
+            arch: self.arch,
+            depth: self.depth,
+            width: self.width,
+            activation: self.activation,
+            init: self.init,
+            gain: self.gain,
+            residual: self.residual.then_some(true),
+            bias_std: self.bias_std,
+        }
+        .apply(&mut cfg);
+        TrainingOverlay {
+            batch: self.batch,
+            lr: self.lr,
+            optimizer: self.optimizer,
+            clip: self.clip,
+            seed: self.seed,
+            task: self.task,
+        }
+        .apply(&mut cfg);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+impl ConfigArgs {
+    /// The GPU adapter options these flags ask for.
+    pub fn gpu_options(&self) -> crate::gpu::GpuOptions {
+        crate::gpu::GpuOptions {
+            adapter: self.adapter.clone(),
+            backend: self.backend.map(|b| match b {
+                BackendArg::Vulkan => wgpu::Backend::Vulkan,
+                BackendArg::Metal => wgpu::Backend::Metal,
+                BackendArg::Dx12 => wgpu::Backend::Dx12,
+            }),
+        }
+    }
+
+    /// Opens the GPU these flags ask for and compiles the kernels.
+    pub fn open_gpu(&self) -> anyhow::Result<crate::gpu::GpuContext> {
+        let gpu = crate::gpu::Gpu::new(&self.gpu_options())?;
+        Ok(crate::gpu::GpuContext::new(gpu.device, gpu.queue, &gpu.info))
+    }
+}

@@ -1,0 +1,178 @@
+//! Adapter and device selection, shared by the CLI, the tests and the window: primary backends only
+//! (Vulkan/Metal/DX12; GL lacks compute), `--adapter NAME` / `WGPU_ADAPTER_NAME`, `--backend`, and a
+//! preference for discrete, then integrated, then virtual, then software adapters.
+
+/// Environment variable naming the adapter to use (a case-insensitive substring of its name).
+pub const ADAPTER_ENV: &str = "WGPU_ADAPTER_NAME";
+
+/// What the user asked for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GpuOptions {
+    /// Part of the adapter name (overrides [`ADAPTER_ENV`]).
+    pub adapter: Option<String>,
+    /// Restrict to one backend.
+    pub backend: Option<wgpu::Backend>,
+}
+
+impl GpuOptions {
+    /// The backends to enumerate.
+    pub fn backends(&self) -> wgpu::Backends {
+        match self.backend {
+            Some(wgpu::Backend::Vulkan) => wgpu::Backends::VULKAN,
+            Some(wgpu::Backend::Metal) => wgpu::Backends::METAL,
+            Some(wgpu::Backend::Dx12) => wgpu::Backends::DX12,
+            _ => wgpu::Backends::PRIMARY,
+        }
+    }
+
+    /// The adapter name filter: the option, else the environment variable.
+    pub fn name_filter(&self) -> Option<String> {
+        self.adapter.clone().or_else(|| std::env::var(ADAPTER_ENV).ok()).filter(|s| !s.trim().is_empty())
+    }
+
+    /// The instance descriptor for these options.
+    pub fn instance_descriptor(&self) -> wgpu::InstanceDescriptor {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = self.backends();
+        desc
+    }
+}
+
+/// No usable GPU, or the device could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    /// No adapter with compute shaders on a primary backend.
+    #[error(
+        "no usable GPU adapter (Vulkan, Metal or DX12 with compute shaders) was found; adapters seen: {seen}. \
+         On Linux without a GPU, install the software Vulkan driver (apt-get install mesa-vulkan-drivers), \
+         or use --engine cpu for the CPU reference"
+    )]
+    NoAdapter {
+        /// Every adapter seen, with backend and type.
+        seen: String,
+    },
+    /// The name filter matched nothing.
+    #[error("no GPU adapter matches '{name}'; adapters seen: {seen} (run `gradscope adapters`)")]
+    UnknownAdapter {
+        /// The filter.
+        name: String,
+        /// Every adapter seen.
+        seen: String,
+    },
+    /// The device request failed.
+    #[error("could not open the GPU device on {adapter}: {message}")]
+    Device {
+        /// Adapter name.
+        adapter: String,
+        /// The driver's message.
+        message: String,
+    },
+}
+
+/// A one-line description of an adapter: `name (backend, type)`.
+pub fn describe(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
+}
+
+fn rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    }
+}
+
+fn seen_list(adapters: &[wgpu::Adapter]) -> String {
+    if adapters.is_empty() {
+        "none".to_string()
+    } else {
+        adapters.iter().map(|a| describe(&a.get_info())).collect::<Vec<_>>().join("; ")
+    }
+}
+
+/// Picks an adapter: compute-capable, on a primary backend, matching the name filter, best type first.
+/// The same function serves eframe's `native_adapter_selector`.
+pub fn choose_adapter(adapters: &[wgpu::Adapter], name: Option<&str>) -> Result<wgpu::Adapter, GpuError> {
+    let usable: Vec<&wgpu::Adapter> = adapters
+        .iter()
+        .filter(|a| {
+            let info = a.get_info();
+            matches!(info.backend, wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12)
+                && a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+        })
+        .collect();
+    let candidates: Vec<&wgpu::Adapter> = match name {
+        Some(n) => {
+            let n = n.to_lowercase();
+            let m: Vec<_> = usable.into_iter().filter(|a| a.get_info().name.to_lowercase().contains(&n)).collect();
+            if m.is_empty() {
+                return Err(GpuError::UnknownAdapter { name: n, seen: seen_list(adapters) });
+            }
+            m
+        }
+        None => usable,
+    };
+    candidates
+        .into_iter()
+        .min_by_key(|a| rank(a.get_info().device_type))
+        .cloned()
+        .ok_or_else(|| GpuError::NoAdapter { seen: seen_list(adapters) })
+}
+
+/// Every adapter wgpu sees on the chosen backends.
+pub fn list_adapters(opts: &GpuOptions) -> Vec<wgpu::AdapterInfo> {
+    let instance = wgpu::Instance::new(opts.instance_descriptor());
+    pollster::block_on(instance.enumerate_adapters(opts.backends())).iter().map(wgpu::Adapter::get_info).collect()
+}
+
+/// The features gradscope uses where the adapter has them (timestamps for `bench`).
+pub fn wanted_features(adapter: &wgpu::Adapter) -> wgpu::Features {
+    adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+}
+
+/// The device descriptor: the adapter's own limits (big nets need big storage buffers).
+pub fn device_descriptor(adapter: &wgpu::Adapter) -> wgpu::DeviceDescriptor<'static> {
+    wgpu::DeviceDescriptor {
+        label: Some("gradscope"),
+        required_features: wanted_features(adapter),
+        required_limits: adapter.limits(),
+        experimental_features: wgpu::ExperimentalFeatures::disabled(),
+        memory_hints: wgpu::MemoryHints::Performance,
+        trace: wgpu::Trace::Off,
+    }
+}
+
+/// An open device with its queue and adapter description.
+pub struct Gpu {
+    /// The device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+    /// The adapter it was opened on.
+    pub info: wgpu::AdapterInfo,
+}
+
+impl Gpu {
+    /// Opens the best adapter for `opts`.
+    pub fn new(opts: &GpuOptions) -> Result<Gpu, GpuError> {
+        let instance = wgpu::Instance::new(opts.instance_descriptor());
+        let adapters = pollster::block_on(instance.enumerate_adapters(opts.backends()));
+        let adapter = choose_adapter(&adapters, opts.name_filter().as_deref())?;
+        let info = adapter.get_info();
+        let (device, queue) = pollster::block_on(adapter.request_device(&device_descriptor(&adapter)))
+            .map_err(|e| GpuError::Device { adapter: describe(&info), message: e.to_string() })?;
+        Ok(Gpu { device, queue, info })
+    }
+
+    /// `name (backend, type)`.
+    pub fn describe(&self) -> String {
+        describe(&self.info)
+    }
+
+    /// Whether this is a software rasterizer (lavapipe, WARP, SwiftShader).
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+}

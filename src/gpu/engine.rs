@@ -1,0 +1,529 @@
+//! The GPU training engine: built once per network shape from a validated [`NetConfig`]; `step(n)` records
+//! n whole training steps into one compute pass and one submission; statistics come back through rotating
+//! staging buffers without stalling the caller.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use super::layout::{DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER, step_dispatches};
+use super::shaders::Pipelines;
+use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};
+use crate::stats::{RawLayer, StepStats};
+
+/// A device, its queue, the adapter's name and the compiled pipelines: what every engine on one device
+/// shares. The window passes eframe's device here.
+#[derive(Clone)]
+pub struct GpuContext {
+    /// The device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+    /// `name (backend, type)` of the adapter.
+    pub adapter: String,
+    /// Whether the adapter is a software rasterizer.
+    pub software: bool,
+    /// Compiled kernels.
+    pub pipelines: Arc<Pipelines>,
+}
+
+impl GpuContext {
+    /// Compiles the kernels on `device`.
+    pub fn new(device: wgpu::Device, queue: wgpu::Queue, info: &wgpu::AdapterInfo) -> GpuContext {
+        let pipelines = Arc::new(Pipelines::new(&device));
+        GpuContext {
+            device,
+            queue,
+            adapter: super::device::describe(info),
+            software: info.device_type == wgpu::DeviceType::Cpu,
+            pipelines,
+        }
+    }
+}
+
+/// Why an engine could not be built or read.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The network does not fit a limit of this adapter.
+    #[error(
+        "this network needs {needed} but the adapter's {limit} is {allowed}: reduce depth, width or batch, or use a bigger GPU"
+    )]
+    TooLarge {
+        /// The wgpu limit's name.
+        limit: &'static str,
+        /// What the network needs.
+        needed: String,
+        /// What the adapter allows.
+        allowed: String,
+    },
+    /// Reading back from the GPU failed.
+    #[error("reading results back from the GPU failed: {0}")]
+    Readback(String),
+}
+
+const SLOT_FREE: u8 = 0;
+const SLOT_PENDING: u8 = 1;
+const SLOT_READY: u8 = 2;
+const SLOT_FAILED: u8 = 3;
+/// Staging buffers in rotation for statistics readback.
+const STAGING_SLOTS: usize = 3;
+
+struct Slot {
+    buffer: wgpu::Buffer,
+    state: Arc<AtomicU8>,
+    step: u64,
+    seq: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Rec {
+    kernel: Kernel,
+    groups: [u32; 3],
+    offset: u32,
+}
+
+/// The GPU engine for one network shape.
+pub struct Engine {
+    ctx: GpuContext,
+    cfg: NetConfig,
+    template: Params,
+    data: Dataset,
+    lay: Layout,
+    mem: wgpu::Buffer,
+    uniforms: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    train: Vec<Rec>,
+    compute: Vec<Rec>,
+    slots: Vec<Slot>,
+    updates: u64,
+    seq: u64,
+    latest: Option<StepStats>,
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Dispatch records for `cfg`: the train step and the gradient-only step.
+fn records(cfg: &NetConfig, lay: &Layout) -> (Vec<DispatchParams>, Vec<Rec>, Vec<Rec>) {
+    let mut all = Vec::new();
+    let seq = |update: bool, all: &mut Vec<DispatchParams>| -> Vec<Rec> {
+        step_dispatches(cfg, lay, update)
+            .into_iter()
+            .map(|d| {
+                let offset = (all.len() as u64 * RECORD_STRIDE) as u32;
+                all.push(d.params);
+                Rec { kernel: d.kernel, groups: d.groups, offset }
+            })
+            .collect()
+    };
+    let train = seq(true, &mut all);
+    let compute = seq(false, &mut all);
+    (all, train, compute)
+}
+
+fn record_bytes(recs: &[DispatchParams], capacity: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; capacity * RECORD_STRIDE as usize];
+    for (i, r) in recs.iter().enumerate() {
+        let at = i * RECORD_STRIDE as usize;
+        let b = bytemuck::bytes_of(r);
+        bytes[at..at + b.len()].copy_from_slice(b);
+    }
+    bytes
+}
+
+/// Records the uniform buffer must hold for any activation/lr/clip of this shape: both sequences with
+/// clipping on.
+fn record_capacity(cfg: &NetConfig, lay: &Layout) -> usize {
+    let with_clip = NetConfig { clip: Some(1.0), ..cfg.clone() };
+    records(&with_clip, lay).0.len()
+}
+
+impl Engine {
+    /// Builds the engine: checks the adapter's limits before allocating anything, uploads data and the
+    /// initial weights (the same bits as the CPU reference).
+    pub fn new(ctx: &GpuContext, cfg: &NetConfig) -> Result<Engine, EngineError> {
+        cfg.validate()?;
+        let template = Params::init(cfg);
+        let data = Dataset::generate(cfg);
+        let lay = Layout::new(cfg, &template);
+        let limits = ctx.device.limits();
+        let mem_bytes = lay.total as u64 * 4;
+        if mem_bytes > limits.max_storage_buffer_binding_size {
+            return Err(EngineError::TooLarge {
+                limit: "max_storage_buffer_binding_size",
+                needed: format!("a {} storage buffer", mib(mem_bytes)),
+                allowed: mib(limits.max_storage_buffer_binding_size),
+            });
+        }
+        if mem_bytes > limits.max_buffer_size {
+            return Err(EngineError::TooLarge {
+                limit: "max_buffer_size",
+                needed: format!("a {} buffer", mib(mem_bytes)),
+                allowed: mib(limits.max_buffer_size),
+            });
+        }
+        if lay.total >= u32::MAX as usize {
+            return Err(EngineError::TooLarge {
+                limit: "32-bit index range",
+                needed: format!("{} values", lay.total),
+                allowed: format!("{}", u32::MAX),
+            });
+        }
+        if limits.max_compute_invocations_per_workgroup < 256 || limits.max_compute_workgroup_size_x < 256 {
+            return Err(EngineError::TooLarge {
+                limit: "max_compute_invocations_per_workgroup",
+                needed: "256 invocations per workgroup".into(),
+                allowed: limits.max_compute_invocations_per_workgroup.to_string(),
+            });
+        }
+        if (cfg.depth as u32) > limits.max_compute_workgroups_per_dimension {
+            return Err(EngineError::TooLarge {
+                limit: "max_compute_workgroups_per_dimension",
+                needed: format!("{} workgroups", cfg.depth),
+                allowed: limits.max_compute_workgroups_per_dimension.to_string(),
+            });
+        }
+        let capacity = record_capacity(cfg, &lay);
+        let uniform_bytes = capacity as u64 * RECORD_STRIDE;
+        if uniform_bytes > limits.max_buffer_size {
+            return Err(EngineError::TooLarge {
+                limit: "max_buffer_size",
+                needed: format!("a {} parameter buffer", mib(uniform_bytes)),
+                allowed: mib(limits.max_buffer_size),
+            });
+        }
+        let device = &ctx.device;
+        // STORAGE: every kernel reads and writes it; COPY_SRC: statistics and tensors are read back;
+        // COPY_DST: parameters and data are uploaded and regions cleared on reset.
+        let mem = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gradscope state"),
+            size: mem_bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        // one atomic max per layer plus the head's slot, reset by the loss kernel every step
+        let maxes = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gradscope maxima"),
+            size: ((cfg.depth + 2) * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        // UNIFORM with dynamic offsets: one record per dispatch; COPY_DST: rewritten when the activation,
+        // learning rate or clipping changes
+        let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gradscope dispatch records"),
+            size: uniform_bytes,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("gradscope"),
+            layout: &ctx.pipelines.bind_group_layout,
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: mem.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: maxes.as_entire_binding() },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &uniforms,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(std::mem::size_of::<DispatchParams>() as u64),
+                    }),
+                },
+            ],
+        });
+        let slots = (0..STAGING_SLOTS)
+            .map(|_| Slot {
+                // MAP_READ | COPY_DST: the statistics block is copied here and mapped on the CPU
+                buffer: device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("gradscope stats readback"),
+                    size: (lay.stats_len * 4) as u64,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }),
+                state: Arc::new(AtomicU8::new(SLOT_FREE)),
+                step: 0,
+                seq: 0,
+            })
+            .collect();
+        let mut engine = Engine {
+            ctx: ctx.clone(),
+            cfg: cfg.clone(),
+            template,
+            data,
+            lay,
+            mem,
+            uniforms,
+            bind_group,
+            train: Vec::new(),
+            compute: Vec::new(),
+            slots,
+            updates: 0,
+            seq: 0,
+            latest: None,
+        };
+        engine.write_records();
+        engine.reset();
+        Ok(engine)
+    }
+
+    fn write_records(&mut self) {
+        let (all, train, compute) = records(&self.cfg, &self.lay);
+        let capacity = (self.uniforms.size() / RECORD_STRIDE) as usize;
+        self.ctx.queue.write_buffer(&self.uniforms, 0, &record_bytes(&all, capacity));
+        self.train = train;
+        self.compute = compute;
+    }
+
+    /// The configuration (activation, lr and clip reflect the latest changes).
+    pub fn config(&self) -> &NetConfig {
+        &self.cfg
+    }
+
+    /// The adapter's description.
+    pub fn adapter(&self) -> &str {
+        &self.ctx.adapter
+    }
+
+    /// The dataset.
+    pub fn data(&self) -> &Dataset {
+        &self.data
+    }
+
+    /// Updates applied since the last reset.
+    pub fn updates(&self) -> u64 {
+        self.updates
+    }
+
+    /// Dispatches per training step.
+    pub fn dispatches_per_step(&self) -> usize {
+        self.train.len()
+    }
+
+    /// Bytes of GPU memory this network holds (state, records, readback).
+    pub fn gpu_bytes(&self) -> u64 {
+        self.mem.size() + self.uniforms.size() + self.slots.iter().map(|s| s.buffer.size()).sum::<u64>()
+    }
+
+    /// Back to the initial weights, zero optimizer state and step count; keeps the current activation.
+    pub fn reset(&mut self) {
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("reset") });
+        enc.clear_buffer(&self.mem, 0, None);
+        self.ctx.queue.submit([enc.finish()]);
+        let q = &self.ctx.queue;
+        q.write_buffer(&self.mem, (self.lay.params * 4) as u64, bytemuck::cast_slice(&self.template.flat()));
+        q.write_buffer(&self.mem, (self.lay.x * 4) as u64, bytemuck::cast_slice(&self.data.x));
+        q.write_buffer(&self.mem, (self.lay.y * 4) as u64, bytemuck::cast_slice(&self.data.y));
+        self.updates = 0;
+        self.latest = None;
+    }
+
+    /// Changes the activation without touching buffers or weights (the comparison stays fair).
+    pub fn set_activation(&mut self, act: Activation) {
+        self.cfg.activation = act;
+        self.write_records();
+    }
+
+    /// Changes learning rate and clipping (validated like the config).
+    pub fn set_training(&mut self, lr: f64, clip: Option<f64>) -> Result<(), ConfigError> {
+        let cfg = NetConfig { lr, clip, ..self.cfg.clone() };
+        cfg.validate()?;
+        self.cfg = cfg;
+        self.write_records();
+        Ok(())
+    }
+
+    fn record(&self, pass: &mut wgpu::ComputePass<'_>, recs: &[Rec]) {
+        let mut current: Option<Kernel> = None;
+        for r in recs {
+            if current != Some(r.kernel) {
+                pass.set_pipeline(self.ctx.pipelines.get(r.kernel));
+                current = Some(r.kernel);
+            }
+            pass.set_bind_group(0, &self.bind_group, &[r.offset]);
+            pass.dispatch_workgroups(r.groups[0], r.groups[1], r.groups[2]);
+        }
+    }
+
+    fn submit(&mut self, recs_times: u32, update: bool) {
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("steps") });
+        {
+            let mut pass =
+                enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("train"), timestamp_writes: None });
+            let recs = if update { &self.train } else { &self.compute };
+            for _ in 0..recs_times {
+                self.record(&mut pass, recs);
+            }
+        }
+        // the statistics of the last gradient: computed after (updates - 1) updates when training
+        let label = if update { self.updates + u64::from(recs_times) - 1 } else { self.updates };
+        let free = self.slots.iter().position(|s| s.state.load(Ordering::Acquire) == SLOT_FREE);
+        if let Some(i) = free {
+            enc.copy_buffer_to_buffer(&self.mem, (self.lay.stats * 4) as u64, &self.slots[i].buffer, 0, Some((self.lay.stats_len * 4) as u64));
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        if update {
+            self.updates += u64::from(recs_times);
+        }
+        if let Some(i) = free {
+            self.seq += 1;
+            let slot = &mut self.slots[i];
+            slot.step = label;
+            slot.seq = self.seq;
+            slot.state.store(SLOT_PENDING, Ordering::Release);
+            let state = slot.state.clone();
+            slot.buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+                state.store(if r.is_ok() { SLOT_READY } else { SLOT_FAILED }, Ordering::Release);
+            });
+        }
+    }
+
+    /// Records `n` training steps (forward, loss, backward, statistics, update) into one compute pass and
+    /// one submission. Returns at once; the statistics of the last step arrive via [`Engine::poll_stats`].
+    pub fn step(&mut self, n: u32) {
+        if n > 0 {
+            self.submit(n, true);
+        }
+    }
+
+    /// Computes the gradient and statistics at the current weights without updating them.
+    pub fn compute(&mut self) {
+        self.submit(1, false);
+    }
+
+    /// Non-blocking: the newest statistics that have arrived since the last call (or `None`).
+    pub fn poll_stats(&mut self) -> Option<StepStats> {
+        let _ = self.ctx.device.poll(wgpu::PollType::Poll);
+        self.collect();
+        self.latest.take()
+    }
+
+    /// Blocks until every submitted readback has arrived; returns the newest statistics.
+    pub fn wait_stats(&mut self) -> Result<StepStats, EngineError> {
+        // Another thread polling the same device may be the one that runs our map callbacks, so wait until
+        // no slot is pending rather than trusting one poll.
+        while self.slots.iter().any(|s| s.state.load(Ordering::Acquire) == SLOT_PENDING) {
+            self.ctx
+                .device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| EngineError::Readback(e.to_string()))?;
+            std::thread::yield_now();
+        }
+        self.collect();
+        self.latest.take().ok_or_else(|| EngineError::Readback("no statistics were requested".into()))
+    }
+
+    fn collect(&mut self) {
+        let mut newest: Option<(u64, StepStats)> = None;
+        for i in 0..self.slots.len() {
+            let state = self.slots[i].state.load(Ordering::Acquire);
+            if state == SLOT_FAILED {
+                self.slots[i].state.store(SLOT_FREE, Ordering::Release);
+                continue;
+            }
+            if state != SLOT_READY {
+                continue;
+            }
+            let slot = &self.slots[i];
+            let parsed = slot
+                .buffer
+                .get_mapped_range(..)
+                .ok()
+                .map(|view| self.parse_stats(bytemuck::cast_slice::<u8, f32>(&view), slot.step));
+            slot.buffer.unmap();
+            slot.state.store(SLOT_FREE, Ordering::Release);
+            if let Some(stats) = parsed
+                && newest.as_ref().is_none_or(|(s, _)| slot.seq > *s)
+            {
+                newest = Some((slot.seq, stats));
+            }
+        }
+        if let Some((_, s)) = newest {
+            self.latest = Some(s);
+        }
+    }
+
+    fn parse_stats(&self, block: &[f32], step: u64) -> StepStats {
+        let (l_n, w) = (self.lay.depth, self.lay.width);
+        let raw: Vec<RawLayer> = (0..l_n)
+            .map(|l| {
+                let r = &block[STATS_HEADER + LAYER_RECORD * l..STATS_HEADER + LAYER_RECORD * (l + 1)];
+                let units = STATS_HEADER + LAYER_RECORD * l_n + l * w;
+                RawLayer {
+                    log2_scale: f64::from(r[0]),
+                    grad_w_sumsq_scaled: f64::from(r[1]),
+                    delta_sumsq_scaled: f64::from(r[2]),
+                    act_sumsq: f64::from(r[3]),
+                    saturated_count: f64::from(r[4]),
+                    dead_units: f64::from(r[5]),
+                    mean_abs_delta_scaled: block[units..units + w].iter().map(|&v| f64::from(v)).collect(),
+                }
+            })
+            .collect();
+        StepStats::from_raw(step, f64::from(block[0]), "gpu", &self.ctx.adapter, &raw, self.lay.batch, w)
+    }
+
+    /// Blocking read of `len` f32 values at `offset` (tests, dumps, the CLI).
+    fn read(&self, offset: usize, len: usize) -> Result<Vec<f32>, EngineError> {
+        let bytes = (len.max(1) * 4) as u64;
+        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gradscope tensor readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read") });
+        enc.copy_buffer_to_buffer(&self.mem, (offset * 4) as u64, &staging, 0, Some(bytes));
+        self.ctx.queue.submit([enc.finish()]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| EngineError::Readback(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| EngineError::Readback(e.to_string()))?
+            .map_err(|e| EngineError::Readback(e.to_string()))?;
+        let view = staging.get_mapped_range(..).map_err(|e| EngineError::Readback(e.to_string()))?;
+        let out = bytemuck::cast_slice::<u8, f32>(&view)[..len].to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Current parameters (blocking).
+    pub fn read_params(&self) -> Result<Params, EngineError> {
+        Ok(self.template.with_flat(&self.read(self.lay.params, self.lay.n_params)?))
+    }
+
+    /// Gradients of the last computed step (blocking), true f32 values, in parameter order.
+    pub fn read_grads(&self) -> Result<Params, EngineError> {
+        Ok(self.template.with_flat(&self.read(self.lay.grads, self.lay.n_params)?))
+    }
+
+    /// True δ per layer (time step) of the last computed step, `δ = ŝ · 2^scale` rounded to f32 (may
+    /// underflow where the statistics do not).
+    pub fn read_deltas(&self) -> Result<Vec<Vec<f32>>, EngineError> {
+        let bw = self.lay.batch * self.lay.width;
+        let s = self.read(self.lay.s, self.lay.depth * bw)?;
+        let scales = self.read(self.lay.scales, self.lay.depth + 2)?;
+        Ok((0..self.lay.depth)
+            .map(|l| {
+                let scale = 2f64.powf(f64::from(scales[l + 1]));
+                s[l * bw..(l + 1) * bw].iter().map(|&v| (f64::from(v) * scale) as f32).collect()
+            })
+            .collect())
+    }
+
+    /// The loss of the last computed step (blocking).
+    pub fn read_loss(&self) -> Result<f64, EngineError> {
+        Ok(f64::from(self.read(self.lay.stats, 1)?[0]))
+    }
+
+    /// The network output `B x d_out` of the last computed step (blocking).
+    pub fn read_output(&self) -> Result<Vec<f32>, EngineError> {
+        self.read(self.lay.yhat, self.lay.batch * self.lay.d_out)
+    }
+}

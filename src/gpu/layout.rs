@@ -1,0 +1,668 @@
+//! Where everything lives in the engine's one f32 storage buffer, and the list of dispatches (with their
+//! parameter records) that make up one training step. Pure arithmetic: no GPU calls, so it is unit-tested.
+
+use crate::model::{Activation, Arch, NetConfig, Optimizer, Params};
+
+/// "No buffer" in a parameter record. Keep in sync with `NONE` in shaders/common.wgsl.
+pub const NONE: u32 = u32::MAX;
+/// Accumulate into the output. Keep in sync with shaders/common.wgsl.
+pub const FLAG_ACCUMULATE: u32 = 1;
+/// Compute per-unit statistics (colreduce). Keep in sync with shaders/common.wgsl.
+pub const FLAG_STATS: u32 = 2;
+/// Clip by the global norm (update). Keep in sync with shaders/common.wgsl.
+pub const FLAG_CLIP: u32 = 4;
+/// Output tile edge of the matmul kernel. Keep in sync with TM/TN in shaders/matmul.wgsl.
+pub const MATMUL_TILE: u32 = 64;
+/// Threads per workgroup of the 1-D kernels (colreduce uses 64).
+pub const WORKGROUP_SIZE: u32 = 256;
+/// Threads per workgroup of colreduce. Keep in sync with shaders/colreduce.wgsl.
+pub const COLREDUCE_WORKGROUP: u32 = 64;
+/// Workgroups of the first global-norm reduction. Keep in sync with shaders/reduce.wgsl.
+pub const SUMSQ_GROUPS: u32 = 256;
+/// Bytes between parameter records in the uniform buffer (a multiple of every adapter's
+/// `min_uniform_buffer_offset_alignment`).
+pub const RECORD_STRIDE: u64 = 256;
+/// f32 values per layer record in the statistics block.
+pub const LAYER_RECORD: usize = 8;
+/// f32 values before the layer records in the statistics block: [loss, step count, 6 × padding].
+pub const STATS_HEADER: usize = 8;
+/// Largest workgroup count per dimension every adapter allows.
+pub const MAX_GROUPS: u32 = 65_535;
+
+/// The per-dispatch parameter record. Keep in sync with `struct Params` in shaders/common.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[allow(missing_docs)]
+pub struct DispatchParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub mode: u32,
+    pub a_off: u32,
+    pub a_si: u32,
+    pub a_sk: u32,
+    pub b_off: u32,
+    pub b_sk: u32,
+    pub b_sj: u32,
+    pub c_off: u32,
+    pub ldc: u32,
+    pub add_off: u32,
+    pub add_si: u32,
+    pub add_sj: u32,
+    pub z_off: u32,
+    pub res_off: u32,
+    pub g_off: u32,
+    pub act: u32,
+    pub flags: u32,
+    pub scale_idx: u32,
+    pub m_above: u32,
+    pub m_out: u32,
+    pub part_off: u32,
+    pub x_off: u32,
+    pub d_in: u32,
+    pub ust_off: u32,
+    pub upart_off: u32,
+    pub count: u32,
+    pub aux_off: u32,
+    pub aux2_off: u32,
+    pub loss_kind: u32,
+    pub lr: f32,
+    pub clip: f32,
+    pub optimizer: u32,
+    pub step_off: u32,
+}
+
+impl DispatchParams {
+    fn none() -> Self {
+        DispatchParams {
+            add_off: NONE,
+            z_off: NONE,
+            res_off: NONE,
+            g_off: NONE,
+            m_above: NONE,
+            m_out: NONE,
+            part_off: NONE,
+            step_off: NONE,
+            ..Default::default()
+        }
+    }
+}
+
+/// The compute kernels (one pipeline each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// shaders/matmul.wgsl
+    Matmul,
+    /// shaders/colreduce.wgsl
+    ColReduce,
+    /// shaders/loss.wgsl
+    Loss,
+    /// shaders/reduce.wgsl `layer_stats`
+    LayerStats,
+    /// shaders/reduce.wgsl `sumsq_partial`
+    SumsqPartial,
+    /// shaders/reduce.wgsl `sumsq_final`
+    SumsqFinal,
+    /// shaders/update.wgsl
+    Update,
+}
+
+impl Kernel {
+    /// Every kernel.
+    pub const ALL: [Kernel; 7] = [
+        Kernel::Matmul,
+        Kernel::ColReduce,
+        Kernel::Loss,
+        Kernel::LayerStats,
+        Kernel::SumsqPartial,
+        Kernel::SumsqFinal,
+        Kernel::Update,
+    ];
+}
+
+/// One dispatch: kernel, parameter record and workgroup counts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dispatch {
+    /// Which kernel.
+    pub kernel: Kernel,
+    /// Its parameters.
+    pub params: DispatchParams,
+    /// Workgroups in x, y, z.
+    pub groups: [u32; 3],
+}
+
+/// Offsets (in f32 elements) of every region of the storage buffer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    /// Layers (MLP) or time steps (RNN).
+    pub depth: usize,
+    /// Units per layer.
+    pub width: usize,
+    /// Samples.
+    pub batch: usize,
+    /// Inputs per sample (per step).
+    pub d_in: usize,
+    /// Outputs per sample.
+    pub d_out: usize,
+    /// Number of parameters.
+    pub n_params: usize,
+    /// Offset of each parameter tensor inside the parameter region.
+    pub tensor_offsets: Vec<usize>,
+    /// Parameters.
+    pub params: usize,
+    /// Gradients.
+    pub grads: usize,
+    /// Optimizer slot 1 (momentum velocity, Adam m).
+    pub opt1: usize,
+    /// Optimizer slot 2 (Adam v).
+    pub opt2: usize,
+    /// Inputs.
+    pub x: usize,
+    /// Targets.
+    pub y: usize,
+    /// RNN input projection `x W_xᵀ + b` for all steps.
+    pub proj: usize,
+    /// Pre-activations z per layer.
+    pub z: usize,
+    /// Layer outputs a_l (h_t) per layer.
+    pub a: usize,
+    /// Scaled ĝ per layer (residual nets only), else `None`.
+    pub g: Option<usize>,
+    /// Scaled δ (ŝ) per layer.
+    pub s: usize,
+    /// Network output.
+    pub yhat: usize,
+    /// ∂L/∂ŷ.
+    pub dy: usize,
+    /// log2 scale per layer (index 1..=L; L+1 is a fixed zero for the head).
+    pub scales: usize,
+    /// Weight-gradient partial sums, `partials_per_layer` per layer.
+    pub wparts: usize,
+    /// Partial sums slots per layer.
+    pub partials_per_layer: usize,
+    /// Per-unit partials (4 per unit per layer).
+    pub upart: usize,
+    /// Global-norm partials.
+    pub gparts: usize,
+    /// Global gradient norm.
+    pub gnorm: usize,
+    /// The statistics block (read back): header, layer records, per-unit mean |ŝ|.
+    pub stats: usize,
+    /// Length of the statistics block.
+    pub stats_len: usize,
+    /// Total f32 elements.
+    pub total: usize,
+}
+
+fn align(x: usize) -> usize {
+    x.div_ceil(64) * 64
+}
+
+impl Layout {
+    /// Lays out a network.
+    pub fn new(cfg: &NetConfig, params: &Params) -> Layout {
+        let (l_n, w, b) = (cfg.depth, cfg.width, cfg.batch);
+        let (d_in, d_out) = (cfg.d_in(), cfg.d_out());
+        let steps = if cfg.arch == Arch::Rnn { l_n } else { 1 };
+        let mut tensor_offsets = Vec::new();
+        let mut off = 0;
+        for t in &params.tensors {
+            tensor_offsets.push(off);
+            off += t.data.len();
+        }
+        let n_params = off;
+        let bw = b * w;
+        let fan_in_max = w.max(d_in);
+        let partials_per_layer = (w.div_ceil(64)) * fan_in_max.div_ceil(64);
+        let mut cur = 0;
+        let mut take = |n: usize| {
+            let at = cur;
+            cur += align(n.max(1));
+            at
+        };
+        let params_off = take(n_params);
+        let grads = take(n_params);
+        let opt1 = take(if cfg.optimizer == Optimizer::Sgd { 0 } else { n_params });
+        let opt2 = take(if cfg.optimizer == Optimizer::Adam { n_params } else { 0 });
+        let x = take(steps * b * d_in);
+        let y = take(b * d_out);
+        let proj = take(if cfg.arch == Arch::Rnn { l_n * bw } else { 0 });
+        let z = take(l_n * bw);
+        let a = take(l_n * bw);
+        let g = cfg.residual.then(|| take(l_n * bw));
+        let s = take(l_n * bw);
+        let yhat = take(b * d_out);
+        let dy = take(b * d_out);
+        let scales = take(l_n + 2);
+        let wparts = take(l_n * partials_per_layer);
+        let upart = take(l_n * w * 4);
+        let gparts = take(SUMSQ_GROUPS as usize);
+        let gnorm = take(1);
+        let stats_len = STATS_HEADER + LAYER_RECORD * l_n + l_n * w;
+        let stats = take(stats_len);
+        Layout {
+            depth: l_n,
+            width: w,
+            batch: b,
+            d_in,
+            d_out,
+            n_params,
+            tensor_offsets,
+            params: params_off,
+            grads,
+            opt1,
+            opt2,
+            x,
+            y,
+            proj,
+            z,
+            a,
+            g,
+            s,
+            yhat,
+            dy,
+            scales,
+            wparts,
+            partials_per_layer,
+            upart,
+            gparts,
+            gnorm,
+            stats,
+            stats_len,
+            total: cur,
+        }
+    }
+
+    /// Offset of the `l`-th (1-based) layer's `B x W` block inside a per-layer region.
+    fn at(&self, region: usize, l: usize) -> u32 {
+        (region + (l - 1) * self.batch * self.width) as u32
+    }
+
+    /// Offset of parameter tensor `i` in the parameter region.
+    pub fn param(&self, i: usize) -> u32 {
+        (self.params + self.tensor_offsets[i]) as u32
+    }
+
+    /// Offset of gradient tensor `i`.
+    pub fn grad(&self, i: usize) -> u32 {
+        (self.grads + self.tensor_offsets[i]) as u32
+    }
+
+    /// Offset of the per-unit mean |ŝ| of layer `l` (1-based) in the statistics block.
+    pub fn unit_stats(&self, l: usize) -> usize {
+        self.stats + STATS_HEADER + LAYER_RECORD * self.depth + (l - 1) * self.width
+    }
+}
+
+fn matmul_groups(m: u32, n: u32) -> [u32; 3] {
+    [n.div_ceil(MATMUL_TILE), m.div_ceil(MATMUL_TILE), 1]
+}
+
+/// Workgroups for `count` threads of `WORKGROUP_SIZE`, folded into y when x would exceed [`MAX_GROUPS`].
+/// Keep the index arithmetic in sync with shaders/update.wgsl.
+pub fn linear_groups(count: usize) -> [u32; 3] {
+    let groups = count.div_ceil(WORKGROUP_SIZE as usize) as u32;
+    if groups <= MAX_GROUPS {
+        [groups.max(1), 1, 1]
+    } else {
+        [MAX_GROUPS, groups.div_ceil(MAX_GROUPS), 1]
+    }
+}
+
+/// Builds the dispatch list of one step: forward, loss, backward, statistics and (with `update`) the
+/// optimizer step.
+pub fn step_dispatches(cfg: &NetConfig, lay: &Layout, update: bool) -> Vec<Dispatch> {
+    let mut out = Vec::new();
+    let act = cfg.activation.shader_id();
+    let (b, w, l_n) = (lay.batch as u32, lay.width as u32, lay.depth);
+    let (d_in, d_out) = (lay.d_in as u32, lay.d_out as u32);
+    let linear = Activation::Linear.shader_id();
+    let base = DispatchParams { aux_off: lay.scales as u32, act, ..DispatchParams::none() };
+    let head_w = lay.tensor_offsets.len() - 2;
+    let head_b = head_w + 1;
+    let head_scale = (l_n + 1) as u32;
+    let mm = |p: DispatchParams| Dispatch { kernel: Kernel::Matmul, groups: matmul_groups(p.m, p.n), params: p };
+    let colreduce =
+        |p: DispatchParams| Dispatch { kernel: Kernel::ColReduce, groups: [p.n.div_ceil(COLREDUCE_WORKGROUP), 1, 1], params: p };
+
+    // ---- forward
+    match cfg.arch {
+        Arch::Mlp => {
+            for l in 1..=l_n {
+                let (a_off, k) = if l == 1 { (lay.x as u32, d_in) } else { (lay.at(lay.a, l - 1), w) };
+                out.push(mm(DispatchParams {
+                    mode: 0,
+                    m: b,
+                    n: w,
+                    k,
+                    a_off,
+                    a_si: k,
+                    a_sk: 1,
+                    b_off: lay.param(2 * (l - 1)),
+                    b_sk: 1,
+                    b_sj: k,
+                    c_off: lay.at(lay.a, l),
+                    ldc: w,
+                    add_off: lay.param(2 * (l - 1) + 1),
+                    add_si: 0,
+                    add_sj: 1,
+                    z_off: lay.at(lay.z, l),
+                    res_off: if cfg.residual && l >= 2 { lay.at(lay.a, l - 1) } else { NONE },
+                    ..base
+                }));
+            }
+        }
+        Arch::Rnn => {
+            // input projection for all steps at once, in row chunks that fit the dispatch limit
+            let rows = lay.depth as u32 * b;
+            let chunk = MAX_GROUPS * MATMUL_TILE;
+            let mut r0 = 0;
+            while r0 < rows {
+                let m = chunk.min(rows - r0);
+                out.push(mm(DispatchParams {
+                    mode: 0,
+                    m,
+                    n: w,
+                    k: d_in,
+                    a_off: lay.x as u32 + r0 * d_in,
+                    a_si: d_in,
+                    a_sk: 1,
+                    b_off: lay.param(0),
+                    b_sk: 1,
+                    b_sj: d_in,
+                    c_off: lay.proj as u32 + r0 * w,
+                    ldc: w,
+                    add_off: lay.param(2),
+                    add_si: 0,
+                    add_sj: 1,
+                    act: linear,
+                    ..base
+                }));
+                r0 += m;
+            }
+            for t in 1..=l_n {
+                out.push(mm(DispatchParams {
+                    mode: 0,
+                    m: b,
+                    n: w,
+                    k: if t == 1 { 0 } else { w },
+                    a_off: if t == 1 { lay.a as u32 } else { lay.at(lay.a, t - 1) },
+                    a_si: w,
+                    a_sk: 1,
+                    b_off: lay.param(1),
+                    b_sk: 1,
+                    b_sj: w,
+                    c_off: lay.at(lay.a, t),
+                    ldc: w,
+                    add_off: lay.at(lay.proj, t),
+                    add_si: w,
+                    add_sj: 1,
+                    z_off: lay.at(lay.z, t),
+                    ..base
+                }));
+            }
+        }
+    }
+    let top = lay.at(lay.a, l_n);
+    // head: ŷ = a_L W_outᵀ + b_out
+    out.push(mm(DispatchParams {
+        mode: 0,
+        m: b,
+        n: d_out,
+        k: w,
+        a_off: top,
+        a_si: w,
+        a_sk: 1,
+        b_off: lay.param(head_w),
+        b_sk: 1,
+        b_sj: w,
+        c_off: lay.yhat as u32,
+        ldc: d_out,
+        add_off: lay.param(head_b),
+        add_si: 0,
+        add_sj: 1,
+        act: linear,
+        ..base
+    }));
+    // loss, ∂L/∂ŷ, and the reset of the rescaling maxima
+    out.push(Dispatch {
+        kernel: Kernel::Loss,
+        groups: [1, 1, 1],
+        params: DispatchParams {
+            m: b,
+            n: d_out,
+            a_off: lay.yhat as u32,
+            b_off: lay.y as u32,
+            c_off: lay.dy as u32,
+            count: (l_n + 2) as u32,
+            aux2_off: lay.stats as u32,
+            loss_kind: cfg.loss().shader_id(),
+            ..base
+        },
+    });
+    // head gradients: dW_out = dyᵀ a_L, db_out = Σ dy, and ĝ_L = dy W_out -> ŝ_L
+    out.push(mm(DispatchParams {
+        mode: 2,
+        m: d_out,
+        n: w,
+        k: b,
+        a_off: lay.dy as u32,
+        a_si: 1,
+        a_sk: d_out,
+        b_off: top,
+        b_sk: w,
+        b_sj: 1,
+        c_off: lay.grad(head_w),
+        ldc: w,
+        scale_idx: head_scale,
+        ..base
+    }));
+    out.push(colreduce(DispatchParams {
+        m: b,
+        n: d_out,
+        a_off: lay.dy as u32,
+        ldc: d_out,
+        g_off: lay.grad(head_b),
+        scale_idx: head_scale,
+        ..base
+    }));
+    out.push(mm(DispatchParams {
+        mode: 1,
+        m: b,
+        n: w,
+        k: d_out,
+        a_off: lay.dy as u32,
+        a_si: d_out,
+        a_sk: 1,
+        b_off: lay.param(head_w),
+        b_sk: w,
+        b_sj: 1,
+        c_off: lay.at(lay.s, l_n),
+        ldc: w,
+        z_off: lay.at(lay.z, l_n),
+        g_off: lay.g.map_or(NONE, |g| lay.at(g, l_n)),
+        m_out: l_n as u32,
+        ..base
+    }));
+
+    // ---- backward through the layers (time steps), top first
+    for l in (1..=l_n).rev() {
+        let s_l = lay.at(lay.s, l);
+        let stats_base = DispatchParams {
+            m: b,
+            n: w,
+            a_off: s_l,
+            ldc: w,
+            z_off: lay.at(lay.z, l),
+            c_off: lay.at(lay.a, l),
+            scale_idx: l as u32,
+            ust_off: lay.unit_stats(l) as u32,
+            upart_off: (lay.upart + (l - 1) * lay.width * 4) as u32,
+            ..base
+        };
+        let part_off = (lay.wparts + (l - 1) * lay.partials_per_layer) as u32;
+        match cfg.arch {
+            Arch::Mlp => {
+                let (prev, k) = if l == 1 { (lay.x as u32, d_in) } else { (lay.at(lay.a, l - 1), w) };
+                out.push(mm(DispatchParams {
+                    mode: 2,
+                    m: w,
+                    n: k,
+                    k: b,
+                    a_off: s_l,
+                    a_si: 1,
+                    a_sk: w,
+                    b_off: prev,
+                    b_sk: k,
+                    b_sj: 1,
+                    c_off: lay.grad(2 * (l - 1)),
+                    ldc: k,
+                    scale_idx: l as u32,
+                    part_off,
+                    ..base
+                }));
+                out.push(colreduce(DispatchParams { g_off: lay.grad(2 * (l - 1) + 1), flags: FLAG_STATS, ..stats_base }));
+            }
+            Arch::Rnn => {
+                let acc = if l == l_n { 0 } else { FLAG_ACCUMULATE };
+                if l >= 2 {
+                    // this step's contribution to ∂L/∂W_h: ŝ_tᵀ h_{t-1}
+                    out.push(mm(DispatchParams {
+                        mode: 2,
+                        m: w,
+                        n: w,
+                        k: b,
+                        a_off: s_l,
+                        a_si: 1,
+                        a_sk: w,
+                        b_off: lay.at(lay.a, l - 1),
+                        b_sk: w,
+                        b_sj: 1,
+                        c_off: lay.grad(1),
+                        ldc: w,
+                        scale_idx: l as u32,
+                        part_off,
+                        flags: acc,
+                        ..base
+                    }));
+                }
+                out.push(colreduce(DispatchParams {
+                    g_off: lay.grad(2),
+                    res_off: lay.grad(0),
+                    x_off: (lay.x + (l - 1) * lay.batch * lay.d_in) as u32,
+                    d_in,
+                    flags: FLAG_STATS | acc,
+                    ..stats_base
+                }));
+            }
+        }
+        if l >= 2 {
+            let w_idx = if cfg.arch == Arch::Rnn { 1 } else { 2 * (l - 1) };
+            out.push(mm(DispatchParams {
+                mode: 1,
+                m: b,
+                n: w,
+                k: w,
+                a_off: s_l,
+                a_si: w,
+                a_sk: 1,
+                b_off: lay.param(w_idx),
+                b_sk: w,
+                b_sj: 1,
+                c_off: lay.at(lay.s, l - 1),
+                ldc: w,
+                z_off: lay.at(lay.z, l - 1),
+                g_off: lay.g.map_or(NONE, |g| lay.at(g, l - 1)),
+                res_off: lay.g.map_or(NONE, |g| lay.at(g, l)),
+                m_above: l as u32,
+                m_out: (l - 1) as u32,
+                ..base
+            }));
+        }
+    }
+    // An RNN with T = 1 has no step contributing to ∂L/∂W_h: it stays exactly zero (zeroed on reset).
+
+    // ---- statistics per layer (and the step counter)
+    out.push(Dispatch {
+        kernel: Kernel::LayerStats,
+        groups: [l_n as u32, 1, 1],
+        params: DispatchParams {
+            m: lay.partials_per_layer as u32,
+            n: w,
+            part_off: lay.wparts as u32,
+            upart_off: lay.upart as u32,
+            c_off: (lay.stats + STATS_HEADER) as u32,
+            step_off: if update { (lay.stats + 1) as u32 } else { NONE },
+            ..base
+        },
+    });
+    if !update {
+        return out;
+    }
+
+    // ---- global-norm clipping and the update
+    let mut flags = 0;
+    if cfg.clip.is_some() {
+        flags = FLAG_CLIP;
+        out.push(Dispatch {
+            kernel: Kernel::SumsqPartial,
+            groups: [SUMSQ_GROUPS, 1, 1],
+            params: DispatchParams {
+                a_off: lay.grads as u32,
+                count: lay.n_params as u32,
+                part_off: lay.gparts as u32,
+                ..base
+            },
+        });
+        out.push(Dispatch {
+            kernel: Kernel::SumsqFinal,
+            groups: [1, 1, 1],
+            params: DispatchParams { part_off: lay.gparts as u32, c_off: lay.gnorm as u32, ..base },
+        });
+    }
+    out.push(Dispatch {
+        kernel: Kernel::Update,
+        groups: linear_groups(lay.n_params),
+        params: DispatchParams {
+            a_off: lay.params as u32,
+            b_off: lay.grads as u32,
+            c_off: lay.opt1 as u32,
+            add_off: lay.opt2 as u32,
+            count: lay.n_params as u32,
+            flags,
+            lr: cfg.lr as f32,
+            clip: cfg.clip.unwrap_or(0.0) as f32,
+            optimizer: match cfg.optimizer {
+                Optimizer::Sgd => 0,
+                Optimizer::Momentum => 1,
+                Optimizer::Adam => 2,
+            },
+            step_off: (lay.stats + 1) as u32,
+            aux2_off: lay.gnorm as u32,
+            ..base
+        },
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_fits_its_stride() {
+        assert!(std::mem::size_of::<DispatchParams>() as u64 <= RECORD_STRIDE);
+    }
+
+    #[test]
+    fn regions_do_not_overlap_and_dispatch_counts_are_small() {
+        let cfg = NetConfig { depth: 10, width: 32, batch: 16, residual: true, ..NetConfig::default() };
+        let params = Params::init(&cfg);
+        let lay = Layout::new(&cfg, &params);
+        assert!(lay.grads >= lay.params + lay.n_params);
+        assert!(lay.stats + lay.stats_len <= lay.total);
+        let d = step_dispatches(&cfg, &lay, true);
+        // forward L + head + loss + 3 head grads + (dW, colreduce) per layer + dX for l >= 2 + stats + update
+        assert_eq!(d.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 1);
+    }
+}

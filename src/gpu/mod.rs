@@ -1,0 +1,10 @@
+//! The GPU engine: wgpu only, no UI. Device selection ([`device`]), the buffer layout and dispatch lists
+//! ([`layout`]), the WGSL kernels ([`shaders`]) and the [`Engine`] that runs training steps.
+
+pub mod device;
+mod engine;
+pub mod layout;
+pub mod shaders;
+
+pub use device::{Gpu, GpuError, GpuOptions};
+pub use engine::{Engine, EngineError, GpuContext};

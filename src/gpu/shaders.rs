@@ -1,0 +1,114 @@
+//! WGSL sources (`shaders/*.wgsl`) and the pipelines built from them, once per device.
+
+use super::layout::Kernel;
+
+/// Shared bindings, parameter record and activations, prepended to every kernel.
+pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+
+/// Every kernel source file: (file name, text).
+pub const KERNEL_FILES: &[(&str, &str)] = &[
+    ("matmul.wgsl", include_str!("../../shaders/matmul.wgsl")),
+    ("colreduce.wgsl", include_str!("../../shaders/colreduce.wgsl")),
+    ("loss.wgsl", include_str!("../../shaders/loss.wgsl")),
+    ("reduce.wgsl", include_str!("../../shaders/reduce.wgsl")),
+    ("update.wgsl", include_str!("../../shaders/update.wgsl")),
+];
+
+/// The full WGSL module of a kernel file: common.wgsl followed by the file.
+pub fn module_source(file: &str) -> Option<String> {
+    KERNEL_FILES.iter().find(|(f, _)| *f == file).map(|(_, text)| format!("{COMMON}\n{text}"))
+}
+
+/// Source file and entry point of a kernel.
+pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
+    match kernel {
+        Kernel::Matmul => ("matmul.wgsl", "main"),
+        Kernel::ColReduce => ("colreduce.wgsl", "main"),
+        Kernel::Loss => ("loss.wgsl", "main"),
+        Kernel::LayerStats => ("reduce.wgsl", "layer_stats"),
+        Kernel::SumsqPartial => ("reduce.wgsl", "sumsq_partial"),
+        Kernel::SumsqFinal => ("reduce.wgsl", "sumsq_final"),
+        Kernel::Update => ("update.wgsl", "main"),
+    }
+}
+
+/// The bind group layout every kernel shares: the f32 state, the atomic maxima, the parameter record.
+pub fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    let storage = |binding| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only: false },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("gradscope"),
+        entries: &[
+            storage(0),
+            storage(1),
+            wgpu::BindGroupLayoutEntry {
+                binding: 2,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<super::layout::DispatchParams>() as u64),
+                },
+                count: None,
+            },
+        ],
+    })
+}
+
+/// One compute pipeline per kernel.
+pub struct Pipelines {
+    /// The shared layout.
+    pub bind_group_layout: wgpu::BindGroupLayout,
+    pipelines: Vec<(Kernel, wgpu::ComputePipeline)>,
+}
+
+impl Pipelines {
+    /// Compiles every kernel.
+    pub fn new(device: &wgpu::Device) -> Pipelines {
+        let bind_group_layout = bind_group_layout(device);
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("gradscope"),
+            bind_group_layouts: &[Some(&bind_group_layout)],
+            immediate_size: 0,
+        });
+        let mut modules = Vec::new();
+        for (file, _) in KERNEL_FILES {
+            let src = module_source(file).unwrap_or_default();
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(file),
+                source: wgpu::ShaderSource::Wgsl(src.into()),
+            });
+            modules.push((*file, module));
+        }
+        let pipelines = Kernel::ALL
+            .iter()
+            .map(|&k| {
+                let (file, entry) = kernel_entry(k);
+                let module = &modules.iter().find(|(f, _)| *f == file).expect("every kernel file is compiled").1;
+                let p = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(entry),
+                    layout: Some(&layout),
+                    module,
+                    entry_point: Some(entry),
+                    compilation_options: wgpu::PipelineCompilationOptions::default(),
+                    cache: None,
+                });
+                (k, p)
+            })
+            .collect();
+        Pipelines { bind_group_layout, pipelines }
+    }
+
+    /// The pipeline of a kernel.
+    pub fn get(&self, k: Kernel) -> &wgpu::ComputePipeline {
+        &self.pipelines.iter().find(|(kk, _)| *kk == k).expect("a pipeline per kernel").1
+    }
+}

@@ -1,0 +1,13 @@
+//! gradscope: watch gradients vanish and explode in deep networks.
+//!
+//! Layers, lowest first (nothing imports upward): [`model`] (pure data) -> engines ([`reference`] on the
+//! CPU in f64, [`gpu`] in WGSL compute shaders) -> [`stats`] (the statistics record both engines produce)
+//! -> [`viz`] (colormaps and figures) -> [`app`] (the egui window) and the CLI in `main.rs`.
+#![deny(unsafe_code)]
+
+pub mod model;
+pub mod reference;
+pub mod stats;
+pub mod cli;
+pub mod dump;
+pub mod gpu;

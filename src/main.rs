@@ -1,0 +1,202 @@
+//! The gradscope command line: parses flags and dispatches to a subcommand; one clean error on failure.
+#![deny(unsafe_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use gradscope::cli::{ConfigArgs, EngineKind};
+use gradscope::model::{BUILTIN_PRESETS, Preset};
+use gradscope::gpu::Engine;
+use gradscope::reference::Reference;
+use gradscope::stats::StepStats;
+
+#[derive(Parser)]
+#[command(name = "gradscope", version, about = "Watch gradients vanish and explode in deep networks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print per-layer gradient statistics while training
+    Stats(StatsArgs),
+    /// List the built-in presets with their titles
+    Presets,
+    /// List the GPU adapters wgpu sees
+    Adapters(AdaptersArgs),
+}
+
+#[derive(clap::Args)]
+struct AdaptersArgs {
+    /// Only this backend
+    #[arg(long, value_enum)]
+    backend: Option<gradscope::cli::BackendArg>,
+}
+
+#[derive(clap::Args)]
+struct StatsArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Training steps (updates) to run; statistics are reported after 0, K, 2K, ... and N updates
+    #[arg(long, default_value_t = 0)]
+    steps: u64,
+    /// Report every K steps
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    every: u64,
+    /// One JSON object per reported step
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// CSV, one row per layer and reported step
+    #[arg(long)]
+    csv: bool,
+    /// Write the state of the last reported gradient (npy files + manifest.json) into DIR
+    #[arg(long, value_name = "DIR")]
+    dump: Option<PathBuf>,
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    if let Err(err) = run(cli) {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Stats(args)) => stats(&args),
+        Some(Command::Presets) => presets(),
+        Some(Command::Adapters(a)) => adapters(&a),
+        None => bail!("the app window is not built yet; try `gradscope stats --engine cpu`"),
+    }
+}
+
+fn adapters(args: &AdaptersArgs) -> Result<()> {
+    let opts = ConfigArgs { backend: args.backend, ..ConfigArgs::default() }.gpu_options();
+    let list = gradscope::gpu::device::list_adapters(&opts);
+    if list.is_empty() {
+        bail!(
+            "wgpu sees no adapter on {:?}; on Linux without a GPU install mesa-vulkan-drivers (software Vulkan)",
+            opts.backends()
+        );
+    }
+    for info in list {
+        println!("{}", gradscope::gpu::device::describe(&info));
+    }
+    Ok(())
+}
+
+fn presets() -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for (name, _) in BUILTIN_PRESETS {
+        let p = Preset::builtin(name)?;
+        writeln!(out, "{name:<20} {}", p.title)?;
+    }
+    Ok(())
+}
+
+/// Report steps: 0, K, 2K, ... and N.
+fn report_steps(steps: u64, every: u64) -> Vec<u64> {
+    let mut v: Vec<u64> = (0..=steps).step_by(every as usize).collect();
+    if v.last() != Some(&steps) {
+        v.push(steps);
+    }
+    v
+}
+
+fn stats(args: &StatsArgs) -> Result<()> {
+    let cfg = args.config.resolve()?;
+    let mut printer = Printer::new(args.json, args.csv);
+    match args.config.engine {
+        EngineKind::Cpu => {
+            let mut engine = Reference::new(&cfg)?;
+            let mut done = 0;
+            for at in report_steps(args.steps, args.every) {
+                while done < at {
+                    engine.step();
+                    done += 1;
+                }
+                let pass = engine.pass();
+                printer.print(&engine.stats_of(&pass))?;
+                if at == args.steps
+                    && let Some(dir) = &args.dump
+                {
+                    gradscope::dump::write_reference(dir, &engine, &pass)
+                        .with_context(|| format!("cannot write the dump to {}", dir.display()))?;
+                }
+            }
+        }
+        EngineKind::Gpu => {
+            let ctx = args.config.open_gpu()?;
+            let mut engine = Engine::new(&ctx, &cfg)?;
+            let mut done = 0;
+            for at in report_steps(args.steps, args.every) {
+                if at > done {
+                    engine.step((at - done) as u32);
+                    done = at;
+                }
+                engine.compute();
+                printer.print(&engine.wait_stats()?)?;
+                if at == args.steps
+                    && let Some(dir) = &args.dump
+                {
+                    gradscope::dump::write_gpu(dir, &engine)
+                        .with_context(|| format!("cannot write the dump to {}", dir.display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Printer {
+    json: bool,
+    csv: bool,
+    header_done: bool,
+}
+
+impl Printer {
+    fn new(json: bool, csv: bool) -> Printer {
+        Printer { json, csv, header_done: false }
+    }
+
+    fn print(&mut self, s: &StepStats) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            writeln!(out, "{}", serde_json::to_string(s)?)?;
+        } else if self.csv {
+            if !self.header_done {
+                writeln!(out, "{}", StepStats::CSV_HEADER)?;
+                self.header_done = true;
+            }
+            for row in s.csv_rows() {
+                writeln!(out, "{row}")?;
+            }
+        } else {
+            let loss = s.loss.map_or("NaN/Inf".to_string(), |l| format!("{l:.6}"));
+            writeln!(out, "step {}  loss {loss}  ({} on {})", s.step, s.engine, s.adapter)?;
+            writeln!(out, "  layer  log10|dL/dW|  log10 rms(delta)  act_rms  saturated  dead")?;
+            let fmt = |v: Option<f64>| v.map_or("zero".to_string(), |x| format!("{x:.3}"));
+            for l in &s.layers {
+                writeln!(
+                    out,
+                    "  {:>5}  {:>12}  {:>16}  {:>7.3}  {:>9.3}  {:>4.2}",
+                    l.index,
+                    fmt(l.log10_grad_w_norm),
+                    fmt(l.log10_delta_rms),
+                    l.act_rms,
+                    l.saturated_fraction,
+                    l.dead_fraction
+                )?;
+            }
+            if s.nonfinite {
+                writeln!(out, "  note: NaN or Inf appeared: the gradients exploded")?;
+            }
+        }
+        Ok(())
+    }
+}

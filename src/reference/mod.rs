@@ -1,0 +1,383 @@
+//! The CPU f64 reference: forward, loss, backward (MLP with and without residual, RNN by backpropagation
+//! through time), update (sgd, momentum, adam, global-norm clipping) and the statistics record. It is the
+//! oracle every other number is checked against; it favours clarity over speed.
+
+mod linalg;
+
+use crate::model::{
+    ADAM_BETA1, ADAM_BETA2, ADAM_EPS, Activation, Arch, ConfigError, Dataset, LossKind, MOMENTUM, NetConfig,
+    Optimizer, Params,
+};
+use crate::stats::{RawLayer, StepStats, frexp_exponent};
+pub use linalg::{matmul_nt, matmul_nn, matmul_tn};
+
+/// The label the reference puts in [`StepStats::adapter`].
+pub const REFERENCE_ADAPTER: &str = "cpu reference (f64)";
+
+/// Largest number of activation entries (depth × width × batch) the reference accepts; beyond this it would
+/// take minutes per step and gigabytes of memory.
+pub const MAX_REFERENCE_ENTRIES: usize = 1 << 27;
+
+/// Everything one forward and backward pass computed.
+#[derive(Clone, Debug)]
+pub struct Pass {
+    /// The loss.
+    pub loss: f64,
+    /// Gradients in the order of [`Params::tensors`].
+    pub grads: Vec<Vec<f64>>,
+    /// True δ_l = ∂L/∂z_l per layer (per time step), each `B x width`; may underflow f64 to 0 where the
+    /// statistics do not.
+    pub deltas: Vec<Vec<f64>>,
+    /// Raw statistics per layer (per time step), input to output.
+    pub raw: Vec<RawLayer>,
+    /// The network output `B x d_out`.
+    pub output: Vec<f64>,
+}
+
+/// The CPU reference engine: parameters in f64, optimizer state, and the fixed dataset.
+#[derive(Clone, Debug)]
+pub struct Reference {
+    cfg: NetConfig,
+    data: Dataset,
+    params: Vec<Vec<f64>>,
+    template: Params,
+    opt_m: Vec<Vec<f64>>,
+    opt_v: Vec<Vec<f64>>,
+    updates: u64,
+}
+
+/// Error building the reference engine.
+#[derive(Debug, thiserror::Error)]
+pub enum ReferenceError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Too big for the CPU reference.
+    #[error(
+        "depth × width × batch = {0} is too large for the CPU reference (at most {MAX_REFERENCE_ENTRIES}); use --engine gpu or a smaller net"
+    )]
+    TooLarge(usize),
+}
+
+impl Reference {
+    /// Builds the engine from a config: data and initial weights from the seed.
+    pub fn new(cfg: &NetConfig) -> Result<Reference, ReferenceError> {
+        cfg.validate()?;
+        let entries = cfg.depth * cfg.width * cfg.batch;
+        if entries > MAX_REFERENCE_ENTRIES {
+            return Err(ReferenceError::TooLarge(entries));
+        }
+        Ok(Reference::from_parts(cfg.clone(), Dataset::generate(cfg), &Params::init(cfg)))
+    }
+
+    /// Builds the engine from explicit data and parameters (e.g. reloaded from a dump).
+    pub fn from_parts(cfg: NetConfig, data: Dataset, params: &Params) -> Reference {
+        let p: Vec<Vec<f64>> =
+            params.tensors.iter().map(|t| t.data.iter().map(|&v| f64::from(v)).collect()).collect();
+        let zeros: Vec<Vec<f64>> = p.iter().map(|t| vec![0.0; t.len()]).collect();
+        Reference { cfg, data, params: p, template: params.clone(), opt_m: zeros.clone(), opt_v: zeros, updates: 0 }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NetConfig {
+        &self.cfg
+    }
+
+    /// The dataset.
+    pub fn data(&self) -> &Dataset {
+        &self.data
+    }
+
+    /// Updates applied so far.
+    pub fn updates(&self) -> u64 {
+        self.updates
+    }
+
+    /// Current parameters in f64, in the order of [`Params::tensors`].
+    pub fn params(&self) -> &[Vec<f64>] {
+        &self.params
+    }
+
+    /// Mutable parameters (tests perturb them for finite differences).
+    pub fn params_mut(&mut self) -> &mut [Vec<f64>] {
+        &mut self.params
+    }
+
+    /// Current parameters rounded to f32, with names and shapes.
+    pub fn params_f32(&self) -> Params {
+        let flat: Vec<f32> = self.params.iter().flatten().map(|&v| v as f32).collect();
+        self.template.with_flat(&flat)
+    }
+
+    /// Changes the activation, keeping weights, data and optimizer state.
+    pub fn set_activation(&mut self, act: Activation) {
+        self.cfg.activation = act;
+    }
+
+    /// Forward and backward at the current parameters.
+    pub fn pass(&self) -> Pass {
+        match self.cfg.arch {
+            Arch::Mlp => self.pass_mlp(),
+            Arch::Rnn => self.pass_rnn(),
+        }
+    }
+
+    /// The loss only, at the current parameters.
+    pub fn loss(&self) -> f64 {
+        self.pass().loss
+    }
+
+    /// Statistics of the gradient at the current parameters.
+    pub fn stats(&self) -> StepStats {
+        let pass = self.pass();
+        self.stats_of(&pass)
+    }
+
+    /// The statistics record of a pass computed at the current parameters.
+    pub fn stats_of(&self, pass: &Pass) -> StepStats {
+        StepStats::from_raw(self.updates, pass.loss, "cpu", REFERENCE_ADAPTER, &pass.raw, self.cfg.batch, self.cfg.width)
+    }
+
+    /// One training step: computes the gradient, applies the update, returns the pass (computed before the
+    /// update).
+    pub fn step(&mut self) -> Pass {
+        let pass = self.pass();
+        self.apply_update(&pass.grads);
+        pass
+    }
+
+    /// Applies one optimizer update with the given gradients (clipped first if the config clips).
+    pub fn apply_update(&mut self, grads: &[Vec<f64>]) {
+        let mut g: Vec<Vec<f64>> = grads.to_vec();
+        if let Some(clip) = self.cfg.clip {
+            clip_global_norm(&mut g, clip);
+        }
+        self.updates += 1;
+        let lr = self.cfg.lr;
+        let t = self.updates as i32;
+        for (i, gt) in g.iter().enumerate() {
+            for (j, &gj) in gt.iter().enumerate() {
+                let p = &mut self.params[i][j];
+                match self.cfg.optimizer {
+                    Optimizer::Sgd => *p -= lr * gj,
+                    Optimizer::Momentum => {
+                        let v = &mut self.opt_m[i][j];
+                        *v = MOMENTUM * *v + gj;
+                        *p -= lr * *v;
+                    }
+                    Optimizer::Adam => {
+                        let m = &mut self.opt_m[i][j];
+                        let v = &mut self.opt_v[i][j];
+                        *m = ADAM_BETA1 * *m + (1.0 - ADAM_BETA1) * gj;
+                        *v = ADAM_BETA2 * *v + (1.0 - ADAM_BETA2) * gj * gj;
+                        let mh = *m / (1.0 - ADAM_BETA1.powi(t));
+                        let vh = *v / (1.0 - ADAM_BETA2.powi(t));
+                        *p -= lr * mh / (vh.sqrt() + ADAM_EPS);
+                    }
+                }
+            }
+        }
+    }
+
+    fn pass_mlp(&self) -> Pass {
+        let cfg = &self.cfg;
+        let (b, w, l_n) = (cfg.batch, cfg.width, cfg.depth);
+        let act = cfg.activation;
+        let d_in = self.data.d_in;
+        let d_out = self.data.d_out;
+        let wt = |l: usize| &self.params[2 * (l - 1)];
+        let bs = |l: usize| &self.params[2 * (l - 1) + 1];
+        let (w_out, b_out) = (&self.params[2 * l_n], &self.params[2 * l_n + 1]);
+
+        // forward: a[0] = x, a[l] for l = 1..L; z[l-1] is z_l
+        let mut a: Vec<Vec<f64>> = vec![self.data.x.iter().map(|&v| f64::from(v)).collect()];
+        let mut z: Vec<Vec<f64>> = Vec::with_capacity(l_n);
+        for l in 1..=l_n {
+            let k = if l == 1 { d_in } else { w };
+            let mut zl = matmul_nt(&a[l - 1], wt(l), b, k, w);
+            add_bias(&mut zl, bs(l));
+            let mut al: Vec<f64> = zl.iter().map(|&v| act.f(v)).collect();
+            if cfg.residual && l >= 2 {
+                al.iter_mut().zip(&a[l - 1]).for_each(|(x, p)| *x += p);
+            }
+            z.push(zl);
+            a.push(al);
+        }
+        let mut out = matmul_nt(&a[l_n], w_out, b, w, d_out);
+        add_bias(&mut out, b_out);
+        let (loss, dy) = loss_and_grad(&out, &self.data.y, b, d_out, self.data.loss);
+
+        // backward in the scaled domain
+        let mut grads: Vec<Vec<f64>> = self.params.iter().map(|p| vec![0.0; p.len()]).collect();
+        grads[2 * l_n] = matmul_tn(&dy, &a[l_n], b, d_out, w);
+        grads[2 * l_n + 1] = col_sums(&dy, b, d_out);
+        let mut g = matmul_nn(&dy, w_out, b, d_out, w); // ĝ_L, scale 2^0
+        let mut log2_scale = 0i64;
+        let mut raw = vec![RawLayer::default(); l_n];
+        let mut deltas = vec![Vec::new(); l_n];
+        for l in (1..=l_n).rev() {
+            let s: Vec<f64> = g.iter().zip(&z[l - 1]).map(|(gv, zv)| gv * act.df(*zv)).collect();
+            let k = if l == 1 { d_in } else { w };
+            let scale = 2f64.powi(log2_scale as i32);
+            let dw_scaled = matmul_tn(&s, &a[l - 1], b, w, k);
+            grads[2 * (l - 1)] = dw_scaled.iter().map(|v| v * scale).collect();
+            grads[2 * (l - 1) + 1] = col_sums(&s, b, w).into_iter().map(|v| v * scale).collect();
+            raw[l - 1] = raw_layer(log2_scale, &dw_scaled, &s, &z[l - 1], &a[l], act, b, w);
+            deltas[l - 1] = s.iter().map(|v| v * scale).collect();
+            if l >= 2 {
+                let e = frexp_exponent(max_abs(&g));
+                let inv = 2f64.powi(-e);
+                let mut next = matmul_nn(&s, wt(l), b, w, w);
+                if cfg.residual {
+                    next.iter_mut().zip(&g).for_each(|(x, gv)| *x += gv);
+                }
+                next.iter_mut().for_each(|x| *x *= inv);
+                log2_scale += i64::from(e);
+                g = next;
+            }
+        }
+        Pass { loss, grads, deltas, raw, output: out }
+    }
+
+    fn pass_rnn(&self) -> Pass {
+        let cfg = &self.cfg;
+        let (b, h_n, t_n) = (cfg.batch, cfg.width, cfg.depth);
+        let act = cfg.activation;
+        let (d_in, d_out) = (self.data.d_in, self.data.d_out);
+        let (w_x, w_h, bias, w_out, b_out) =
+            (&self.params[0], &self.params[1], &self.params[2], &self.params[3], &self.params[4]);
+        let x_t = |t: usize| -> Vec<f64> {
+            self.data.x[(t - 1) * b * d_in..t * b * d_in].iter().map(|&v| f64::from(v)).collect()
+        };
+
+        // forward: h[0] = 0, h[t] for t = 1..T; z[t-1] is z_t
+        let mut h: Vec<Vec<f64>> = vec![vec![0.0; b * h_n]];
+        let mut z: Vec<Vec<f64>> = Vec::with_capacity(t_n);
+        for t in 1..=t_n {
+            let mut zt = matmul_nt(&x_t(t), w_x, b, d_in, h_n);
+            let rec = matmul_nt(&h[t - 1], w_h, b, h_n, h_n);
+            zt.iter_mut().zip(&rec).for_each(|(a, r)| *a += r);
+            add_bias(&mut zt, bias);
+            h.push(zt.iter().map(|&v| act.f(v)).collect());
+            z.push(zt);
+        }
+        let mut out = matmul_nt(&h[t_n], w_out, b, h_n, d_out);
+        add_bias(&mut out, b_out);
+        let (loss, dy) = loss_and_grad(&out, &self.data.y, b, d_out, self.data.loss);
+
+        let mut grads: Vec<Vec<f64>> = self.params.iter().map(|p| vec![0.0; p.len()]).collect();
+        grads[3] = matmul_tn(&dy, &h[t_n], b, d_out, h_n);
+        grads[4] = col_sums(&dy, b, d_out);
+        let mut g = matmul_nn(&dy, w_out, b, d_out, h_n);
+        let mut log2_scale = 0i64;
+        let mut raw = vec![RawLayer::default(); t_n];
+        let mut deltas = vec![Vec::new(); t_n];
+        for t in (1..=t_n).rev() {
+            let s: Vec<f64> = g.iter().zip(&z[t - 1]).map(|(gv, zv)| gv * act.df(*zv)).collect();
+            let scale = 2f64.powi(log2_scale as i32);
+            let dwh_scaled = matmul_tn(&s, &h[t - 1], b, h_n, h_n);
+            let dwx_scaled = matmul_tn(&s, &x_t(t), b, h_n, d_in);
+            add_scaled(&mut grads[1], &dwh_scaled, scale);
+            add_scaled(&mut grads[0], &dwx_scaled, scale);
+            add_scaled(&mut grads[2], &col_sums(&s, b, h_n), scale);
+            raw[t - 1] = raw_layer(log2_scale, &dwh_scaled, &s, &z[t - 1], &h[t], act, b, h_n);
+            deltas[t - 1] = s.iter().map(|v| v * scale).collect();
+            if t >= 2 {
+                let e = frexp_exponent(max_abs(&g));
+                let inv = 2f64.powi(-e);
+                g = matmul_nn(&s, w_h, b, h_n, h_n);
+                g.iter_mut().for_each(|x| *x *= inv);
+                log2_scale += i64::from(e);
+            }
+        }
+        Pass { loss, grads, deltas, raw, output: out }
+    }
+}
+
+/// Scales all gradients so their global L2 norm is at most `clip` (direction kept). Returns the norm before.
+pub fn clip_global_norm(grads: &mut [Vec<f64>], clip: f64) -> f64 {
+    let norm = grads.iter().flatten().map(|g| g * g).sum::<f64>().sqrt();
+    if norm > clip {
+        let f = clip / norm;
+        grads.iter_mut().flatten().for_each(|g| *g *= f);
+    }
+    norm
+}
+
+/// Loss and ∂L/∂ŷ (GUIDE §3): mse = (1/(2B)) Σ ||ŷ - y||², or mean softmax cross-entropy.
+pub fn loss_and_grad(out: &[f64], y: &[f32], b: usize, d_out: usize, kind: LossKind) -> (f64, Vec<f64>) {
+    let mut dy = vec![0.0; b * d_out];
+    let mut loss = 0.0;
+    let inv_b = 1.0 / b as f64;
+    for s in 0..b {
+        let row = &out[s * d_out..(s + 1) * d_out];
+        let target = &y[s * d_out..(s + 1) * d_out];
+        match kind {
+            LossKind::Mse => {
+                for o in 0..d_out {
+                    let diff = row[o] - f64::from(target[o]);
+                    loss += 0.5 * diff * diff * inv_b;
+                    dy[s * d_out + o] = diff * inv_b;
+                }
+            }
+            LossKind::CrossEntropy => {
+                let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let sum: f64 = row.iter().map(|v| (v - max).exp()).sum();
+                let log_sum = sum.ln() + max;
+                for o in 0..d_out {
+                    let p = (row[o] - log_sum).exp();
+                    let yo = f64::from(target[o]);
+                    loss -= yo * (row[o] - log_sum) * inv_b;
+                    dy[s * d_out + o] = (p - yo) * inv_b;
+                }
+            }
+        }
+    }
+    (loss, dy)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn raw_layer(log2_scale: i64, dw_scaled: &[f64], s: &[f64], z: &[f64], a: &[f64], act: Activation, b: usize, w: usize) -> RawLayer {
+    let mut mean_abs = vec![0.0; w];
+    let mut any_live = vec![false; w];
+    let mut saturated = 0usize;
+    for bi in 0..b {
+        for u in 0..w {
+            let i = bi * w + u;
+            mean_abs[u] += s[i].abs() / b as f64;
+            let d = act.df(z[i]);
+            any_live[u] |= d != 0.0;
+            saturated += usize::from(act.is_saturated(z[i]));
+        }
+    }
+    RawLayer {
+        log2_scale: log2_scale as f64,
+        grad_w_sumsq_scaled: dw_scaled.iter().map(|v| v * v).sum(),
+        delta_sumsq_scaled: s.iter().map(|v| v * v).sum(),
+        mean_abs_delta_scaled: mean_abs,
+        act_sumsq: a.iter().map(|v| v * v).sum(),
+        saturated_count: saturated as f64,
+        dead_units: any_live.iter().filter(|l| !**l).count() as f64,
+    }
+}
+
+fn add_bias(m: &mut [f64], bias: &[f64]) {
+    let n = bias.len();
+    m.chunks_mut(n).for_each(|row| row.iter_mut().zip(bias).for_each(|(x, b)| *x += b));
+}
+
+fn add_scaled(acc: &mut [f64], v: &[f64], scale: f64) {
+    acc.iter_mut().zip(v).for_each(|(a, x)| *a += x * scale);
+}
+
+fn col_sums(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    let mut out = vec![0.0; cols];
+    for r in 0..rows {
+        out.iter_mut().zip(&m[r * cols..(r + 1) * cols]).for_each(|(o, v)| *o += v);
+    }
+    out
+}
+
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |m, x| if x.abs() > m || x.is_nan() { x.abs() } else { m })
+}

@@ -1,0 +1,29 @@
+//! Shared test helpers: one GPU context per test binary. A missing adapter fails the test (it never skips).
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use gradscope::gpu::{Gpu, GpuContext, GpuOptions};
+
+/// The GPU context every test in this binary shares (lavapipe in CI).
+pub fn gpu() -> &'static GpuContext {
+    static CTX: OnceLock<GpuContext> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let gpu = Gpu::new(&GpuOptions::default()).unwrap_or_else(|e| {
+            panic!(
+                "GPU tests need a Vulkan/Metal/DX12 adapter (CI={}): {e}",
+                std::env::var("CI").unwrap_or_else(|_| "unset".into())
+            )
+        });
+        eprintln!("GPU tests run on: {}", gpu.describe());
+        GpuContext::new(gpu.device, gpu.queue, &gpu.info)
+    })
+}
+
+/// ‖a - b‖ / ‖b‖ (or ‖a - b‖ when b is zero).
+pub fn rel_err(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let d: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    let n: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
+    if n > 0.0 { d / n } else { d }
+}
