@@ -11,3 +11,4 @@ pub mod stats;
 pub mod cli;
 pub mod dump;
 pub mod gpu;
+pub mod bench;

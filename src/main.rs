@@ -27,6 +27,24 @@ enum Command {
     Presets,
     /// List the GPU adapters wgpu sees
     Adapters(AdaptersArgs),
+    /// Time whole training steps of the benchmark configurations on the GPU
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// quick: tiny nets for software adapters; full: the GUIDE's S, M, L, deep and rnn
+    #[arg(long, value_enum, default_value = "quick")]
+    suite: gradscope::bench::Suite,
+    /// One JSON object per configuration
+    #[arg(long)]
+    json: bool,
+    /// Use the GPU adapter whose name contains this text (also WGPU_ADAPTER_NAME)
+    #[arg(long)]
+    adapter: Option<String>,
+    /// GPU backend
+    #[arg(long, value_enum)]
+    backend: Option<gradscope::cli::BackendArg>,
 }
 
 #[derive(clap::Args)]
@@ -71,8 +89,22 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Stats(args)) => stats(&args),
         Some(Command::Presets) => presets(),
         Some(Command::Adapters(a)) => adapters(&a),
+        Some(Command::Bench(b)) => bench(&b),
         None => bail!("the app window is not built yet; try `gradscope stats --engine cpu`"),
     }
+}
+
+fn bench(args: &BenchArgs) -> Result<()> {
+    let ctx = ConfigArgs { adapter: args.adapter.clone(), backend: args.backend, ..ConfigArgs::default() }.open_gpu()?;
+    let results = gradscope::bench::run_suite(&ctx, args.suite);
+    if args.json {
+        for r in &results {
+            println!("{}", serde_json::to_string(r)?);
+        }
+    } else {
+        print!("{}", gradscope::bench::table(&results));
+    }
+    Ok(())
 }
 
 fn adapters(args: &AdaptersArgs) -> Result<()> {

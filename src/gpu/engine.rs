@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::layout::{DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER, step_dispatches};
+use super::layout::{
+    DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER, step_dispatches,
+};
 use super::shaders::Pipelines;
 use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};
 use crate::stats::{RawLayer, StepStats};
@@ -100,6 +102,51 @@ pub struct Engine {
     updates: u64,
     seq: u64,
     latest: Option<StepStats>,
+    timer: Option<Timer>,
+}
+
+/// GPU timestamps at the start and end of a compute pass (where the adapter has TIMESTAMP_QUERY).
+struct Timer {
+    queries: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    period_ns: f64,
+}
+
+impl Timer {
+    fn new(ctx: &GpuContext) -> Option<Timer> {
+        if !ctx
+            .device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+        {
+            return None;
+        }
+        let queries = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("gradscope pass timestamps"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2,
+        });
+        // QUERY_RESOLVE | COPY_SRC: timestamps are resolved here, then copied to a mappable buffer
+        let resolve = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gradscope timestamps"),
+            size: 16,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let readback = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gradscope timestamp readback"),
+            size: 16,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Some(Timer {
+            queries,
+            resolve,
+            readback,
+            period_ns: f64::from(ctx.queue.get_timestamp_period()),
+        })
+    }
 }
 
 fn mib(bytes: u64) -> String {
@@ -115,7 +162,11 @@ fn records(cfg: &NetConfig, lay: &Layout) -> (Vec<DispatchParams>, Vec<Rec>, Vec
             .map(|d| {
                 let offset = (all.len() as u64 * RECORD_STRIDE) as u32;
                 all.push(d.params);
-                Rec { kernel: d.kernel, groups: d.groups, offset }
+                Rec {
+                    kernel: d.kernel,
+                    groups: d.groups,
+                    offset,
+                }
             })
             .collect()
     };
@@ -137,7 +188,10 @@ fn record_bytes(recs: &[DispatchParams], capacity: usize) -> Vec<u8> {
 /// Records the uniform buffer must hold for any activation/lr/clip of this shape: both sequences with
 /// clipping on.
 fn record_capacity(cfg: &NetConfig, lay: &Layout) -> usize {
-    let with_clip = NetConfig { clip: Some(1.0), ..cfg.clone() };
+    let with_clip = NetConfig {
+        clip: Some(1.0),
+        ..cfg.clone()
+    };
     records(&with_clip, lay).0.len()
 }
 
@@ -172,7 +226,9 @@ impl Engine {
                 allowed: format!("{}", u32::MAX),
             });
         }
-        if limits.max_compute_invocations_per_workgroup < 256 || limits.max_compute_workgroup_size_x < 256 {
+        if limits.max_compute_invocations_per_workgroup < 256
+            || limits.max_compute_workgroup_size_x < 256
+        {
             return Err(EngineError::TooLarge {
                 limit: "max_compute_invocations_per_workgroup",
                 needed: "256 invocations per workgroup".into(),
@@ -201,7 +257,9 @@ impl Engine {
         let mem = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("gradscope state"),
             size: mem_bytes,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         // one atomic max per layer plus the head's slot, reset by the loss kernel every step
@@ -223,8 +281,14 @@ impl Engine {
             label: Some("gradscope"),
             layout: &ctx.pipelines.bind_group_layout,
             entries: &[
-                wgpu::BindGroupEntry { binding: 0, resource: mem.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 1, resource: maxes.as_entire_binding() },
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: mem.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: maxes.as_entire_binding(),
+                },
                 wgpu::BindGroupEntry {
                     binding: 2,
                     resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
@@ -264,6 +328,7 @@ impl Engine {
             updates: 0,
             seq: 0,
             latest: None,
+            timer: Timer::new(ctx),
         };
         engine.write_records();
         engine.reset();
@@ -273,7 +338,9 @@ impl Engine {
     fn write_records(&mut self) {
         let (all, train, compute) = records(&self.cfg, &self.lay);
         let capacity = (self.uniforms.size() / RECORD_STRIDE) as usize;
-        self.ctx.queue.write_buffer(&self.uniforms, 0, &record_bytes(&all, capacity));
+        self.ctx
+            .queue
+            .write_buffer(&self.uniforms, 0, &record_bytes(&all, capacity));
         self.train = train;
         self.compute = compute;
     }
@@ -305,18 +372,37 @@ impl Engine {
 
     /// Bytes of GPU memory this network holds (state, records, readback).
     pub fn gpu_bytes(&self) -> u64 {
-        self.mem.size() + self.uniforms.size() + self.slots.iter().map(|s| s.buffer.size()).sum::<u64>()
+        self.mem.size()
+            + self.uniforms.size()
+            + self.slots.iter().map(|s| s.buffer.size()).sum::<u64>()
     }
 
     /// Back to the initial weights, zero optimizer state and step count; keeps the current activation.
     pub fn reset(&mut self) {
-        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("reset") });
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("reset"),
+            });
         enc.clear_buffer(&self.mem, 0, None);
         self.ctx.queue.submit([enc.finish()]);
         let q = &self.ctx.queue;
-        q.write_buffer(&self.mem, (self.lay.params * 4) as u64, bytemuck::cast_slice(&self.template.flat()));
-        q.write_buffer(&self.mem, (self.lay.x * 4) as u64, bytemuck::cast_slice(&self.data.x));
-        q.write_buffer(&self.mem, (self.lay.y * 4) as u64, bytemuck::cast_slice(&self.data.y));
+        q.write_buffer(
+            &self.mem,
+            (self.lay.params * 4) as u64,
+            bytemuck::cast_slice(&self.template.flat()),
+        );
+        q.write_buffer(
+            &self.mem,
+            (self.lay.x * 4) as u64,
+            bytemuck::cast_slice(&self.data.x),
+        );
+        q.write_buffer(
+            &self.mem,
+            (self.lay.y * 4) as u64,
+            bytemuck::cast_slice(&self.data.y),
+        );
         self.updates = 0;
         self.latest = None;
     }
@@ -329,7 +415,11 @@ impl Engine {
 
     /// Changes learning rate and clipping (validated like the config).
     pub fn set_training(&mut self, lr: f64, clip: Option<f64>) -> Result<(), ConfigError> {
-        let cfg = NetConfig { lr, clip, ..self.cfg.clone() };
+        let cfg = NetConfig {
+            lr,
+            clip,
+            ..self.cfg.clone()
+        };
         cfg.validate()?;
         self.cfg = cfg;
         self.write_records();
@@ -349,20 +439,54 @@ impl Engine {
     }
 
     fn submit(&mut self, recs_times: u32, update: bool) {
-        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("steps") });
+        self.submit_timed(recs_times, update, false);
+    }
+
+    fn submit_timed(&mut self, recs_times: u32, update: bool, timed: bool) {
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("steps"),
+            });
+        let timer = self.timer.as_ref().filter(|_| timed);
         {
-            let mut pass =
-                enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("train"), timestamp_writes: None });
+            let timestamp_writes = timer.map(|t| wgpu::ComputePassTimestampWrites {
+                query_set: &t.queries,
+                beginning_of_pass_write_index: Some(0),
+                end_of_pass_write_index: Some(1),
+            });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("train"),
+                timestamp_writes,
+            });
             let recs = if update { &self.train } else { &self.compute };
             for _ in 0..recs_times {
                 self.record(&mut pass, recs);
             }
         }
+        if let Some(t) = timer {
+            enc.resolve_query_set(&t.queries, 0..2, &t.resolve, 0);
+            enc.copy_buffer_to_buffer(&t.resolve, 0, &t.readback, 0, Some(16));
+        }
         // the statistics of the last gradient: computed after (updates - 1) updates when training
-        let label = if update { self.updates + u64::from(recs_times) - 1 } else { self.updates };
-        let free = self.slots.iter().position(|s| s.state.load(Ordering::Acquire) == SLOT_FREE);
+        let label = if update {
+            self.updates + u64::from(recs_times) - 1
+        } else {
+            self.updates
+        };
+        let free = self
+            .slots
+            .iter()
+            .position(|s| s.state.load(Ordering::Acquire) == SLOT_FREE);
         if let Some(i) = free {
-            enc.copy_buffer_to_buffer(&self.mem, (self.lay.stats * 4) as u64, &self.slots[i].buffer, 0, Some((self.lay.stats_len * 4) as u64));
+            enc.copy_buffer_to_buffer(
+                &self.mem,
+                (self.lay.stats * 4) as u64,
+                &self.slots[i].buffer,
+                0,
+                Some((self.lay.stats_len * 4) as u64),
+            );
         }
         self.ctx.queue.submit([enc.finish()]);
         if update {
@@ -376,7 +500,10 @@ impl Engine {
             slot.state.store(SLOT_PENDING, Ordering::Release);
             let state = slot.state.clone();
             slot.buffer.map_async(wgpu::MapMode::Read, .., move |r| {
-                state.store(if r.is_ok() { SLOT_READY } else { SLOT_FAILED }, Ordering::Release);
+                state.store(
+                    if r.is_ok() { SLOT_READY } else { SLOT_FAILED },
+                    Ordering::Release,
+                );
             });
         }
     }
@@ -387,6 +514,44 @@ impl Engine {
         if n > 0 {
             self.submit(n, true);
         }
+    }
+
+    /// Runs `n` training steps in one submission and waits for them; returns the GPU time of the pass in
+    /// milliseconds from timestamp queries, or `None` where the adapter has no timestamps.
+    pub fn step_timed(&mut self, n: u32) -> Result<Option<f64>, EngineError> {
+        self.submit_timed(n.max(1), true, true);
+        let stats = self.wait_stats();
+        let Some(t) = &self.timer else {
+            return stats.map(|_| None);
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        t.readback.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.ctx
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| EngineError::Readback(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| EngineError::Readback(e.to_string()))?
+            .map_err(|e| EngineError::Readback(e.to_string()))?;
+        let ticks: Vec<u64> = {
+            let view = t
+                .readback
+                .get_mapped_range(..)
+                .map_err(|e| EngineError::Readback(e.to_string()))?;
+            bytemuck::cast_slice::<u8, u64>(&view).to_vec()
+        };
+        t.readback.unmap();
+        stats?;
+        Ok(Some(
+            ticks[1].saturating_sub(ticks[0]) as f64 * t.period_ns / 1e6,
+        ))
+    }
+
+    /// Whether the adapter gives GPU timestamps.
+    pub fn has_timestamps(&self) -> bool {
+        self.timer.is_some()
     }
 
     /// Computes the gradient and statistics at the current weights without updating them.
@@ -405,7 +570,11 @@ impl Engine {
     pub fn wait_stats(&mut self) -> Result<StepStats, EngineError> {
         // Another thread polling the same device may be the one that runs our map callbacks, so wait until
         // no slot is pending rather than trusting one poll.
-        while self.slots.iter().any(|s| s.state.load(Ordering::Acquire) == SLOT_PENDING) {
+        while self
+            .slots
+            .iter()
+            .any(|s| s.state.load(Ordering::Acquire) == SLOT_PENDING)
+        {
             self.ctx
                 .device
                 .poll(wgpu::PollType::wait_indefinitely())
@@ -413,7 +582,9 @@ impl Engine {
             std::thread::yield_now();
         }
         self.collect();
-        self.latest.take().ok_or_else(|| EngineError::Readback("no statistics were requested".into()))
+        self.latest
+            .take()
+            .ok_or_else(|| EngineError::Readback("no statistics were requested".into()))
     }
 
     fn collect(&mut self) {
@@ -428,11 +599,10 @@ impl Engine {
                 continue;
             }
             let slot = &self.slots[i];
-            let parsed = slot
-                .buffer
-                .get_mapped_range(..)
-                .ok()
-                .map(|view| self.parse_stats(bytemuck::cast_slice::<u8, f32>(&view), slot.step));
+            let parsed =
+                slot.buffer.get_mapped_range(..).ok().map(|view| {
+                    self.parse_stats(bytemuck::cast_slice::<u8, f32>(&view), slot.step)
+                });
             slot.buffer.unmap();
             slot.state.store(SLOT_FREE, Ordering::Release);
             if let Some(stats) = parsed
@@ -450,7 +620,8 @@ impl Engine {
         let (l_n, w) = (self.lay.depth, self.lay.width);
         let raw: Vec<RawLayer> = (0..l_n)
             .map(|l| {
-                let r = &block[STATS_HEADER + LAYER_RECORD * l..STATS_HEADER + LAYER_RECORD * (l + 1)];
+                let r =
+                    &block[STATS_HEADER + LAYER_RECORD * l..STATS_HEADER + LAYER_RECORD * (l + 1)];
                 let units = STATS_HEADER + LAYER_RECORD * l_n + l * w;
                 RawLayer {
                     log2_scale: f64::from(r[0]),
@@ -459,11 +630,22 @@ impl Engine {
                     act_sumsq: f64::from(r[3]),
                     saturated_count: f64::from(r[4]),
                     dead_units: f64::from(r[5]),
-                    mean_abs_delta_scaled: block[units..units + w].iter().map(|&v| f64::from(v)).collect(),
+                    mean_abs_delta_scaled: block[units..units + w]
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .collect(),
                 }
             })
             .collect();
-        StepStats::from_raw(step, f64::from(block[0]), "gpu", &self.ctx.adapter, &raw, self.lay.batch, w)
+        StepStats::from_raw(
+            step,
+            f64::from(block[0]),
+            "gpu",
+            &self.ctx.adapter,
+            &raw,
+            self.lay.batch,
+            w,
+        )
     }
 
     /// Blocking read of `len` f32 values at `offset` (tests, dumps, the CLI).
@@ -475,18 +657,28 @@ impl Engine {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read") });
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("read"),
+            });
         enc.copy_buffer_to_buffer(&self.mem, (offset * 4) as u64, &staging, 0, Some(bytes));
         self.ctx.queue.submit([enc.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
         });
-        self.ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| EngineError::Readback(e.to_string()))?;
+        self.ctx
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| EngineError::Readback(e.to_string()))?;
         rx.recv()
             .map_err(|e| EngineError::Readback(e.to_string()))?
             .map_err(|e| EngineError::Readback(e.to_string()))?;
-        let view = staging.get_mapped_range(..).map_err(|e| EngineError::Readback(e.to_string()))?;
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| EngineError::Readback(e.to_string()))?;
         let out = bytemuck::cast_slice::<u8, f32>(&view)[..len].to_vec();
         drop(view);
         staging.unmap();
@@ -495,12 +687,16 @@ impl Engine {
 
     /// Current parameters (blocking).
     pub fn read_params(&self) -> Result<Params, EngineError> {
-        Ok(self.template.with_flat(&self.read(self.lay.params, self.lay.n_params)?))
+        Ok(self
+            .template
+            .with_flat(&self.read(self.lay.params, self.lay.n_params)?))
     }
 
     /// Gradients of the last computed step (blocking), true f32 values, in parameter order.
     pub fn read_grads(&self) -> Result<Params, EngineError> {
-        Ok(self.template.with_flat(&self.read(self.lay.grads, self.lay.n_params)?))
+        Ok(self
+            .template
+            .with_flat(&self.read(self.lay.grads, self.lay.n_params)?))
     }
 
     /// True δ per layer (time step) of the last computed step, `δ = ŝ · 2^scale` rounded to f32 (may
@@ -512,7 +708,10 @@ impl Engine {
         Ok((0..self.lay.depth)
             .map(|l| {
                 let scale = 2f64.powf(f64::from(scales[l + 1]));
-                s[l * bw..(l + 1) * bw].iter().map(|&v| (f64::from(v) * scale) as f32).collect()
+                s[l * bw..(l + 1) * bw]
+                    .iter()
+                    .map(|&v| (f64::from(v) * scale) as f32)
+                    .collect()
             })
             .collect())
     }

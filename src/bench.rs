@@ -1,0 +1,241 @@
+//! `gradscope bench`: time whole training steps (forward, loss, backward, statistics, update) of the GUIDE §7
+//! configurations on the GPU engine, side by side in one run.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::gpu::{Engine, GpuContext};
+use crate::model::{Activation, Arch, Init, NetConfig, Task};
+
+/// Which set of configurations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Suite {
+    /// Tiny versions that run on a software adapter in seconds.
+    Quick,
+    /// The GUIDE §7 configurations S, M, L, deep and rnn.
+    Full,
+}
+
+/// One configuration of the benchmark.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// Short name (S, M, L, deep, rnn).
+    pub name: &'static str,
+    /// The network.
+    pub cfg: NetConfig,
+}
+
+fn mlp(depth: usize, width: usize, batch: usize) -> NetConfig {
+    NetConfig {
+        depth,
+        width,
+        batch,
+        activation: Activation::Relu,
+        init: Init::HeNormal,
+        lr: 1e-3,
+        ..NetConfig::default()
+    }
+}
+
+fn rnn(steps: usize, hidden: usize, batch: usize) -> NetConfig {
+    NetConfig {
+        arch: Arch::Rnn,
+        depth: steps,
+        width: hidden,
+        batch,
+        activation: Activation::Tanh,
+        init: Init::XavierNormal,
+        task: Task::Adding,
+        lr: 1e-3,
+        ..NetConfig::default()
+    }
+}
+
+/// The configurations of a suite.
+pub fn configs(suite: Suite) -> Vec<BenchConfig> {
+    match suite {
+        Suite::Full => vec![
+            BenchConfig {
+                name: "S",
+                cfg: mlp(32, 64, 256),
+            },
+            BenchConfig {
+                name: "M",
+                cfg: mlp(64, 256, 512),
+            },
+            BenchConfig {
+                name: "L",
+                cfg: mlp(64, 1024, 1024),
+            },
+            BenchConfig {
+                name: "deep",
+                cfg: mlp(512, 128, 256),
+            },
+            BenchConfig {
+                name: "rnn",
+                cfg: rnn(300, 128, 64),
+            },
+        ],
+        Suite::Quick => vec![
+            BenchConfig {
+                name: "S-quick",
+                cfg: mlp(8, 32, 64),
+            },
+            BenchConfig {
+                name: "M-quick",
+                cfg: mlp(16, 64, 64),
+            },
+            BenchConfig {
+                name: "deep-quick",
+                cfg: mlp(64, 16, 32),
+            },
+            BenchConfig {
+                name: "rnn-quick",
+                cfg: rnn(50, 16, 8),
+            },
+        ],
+    }
+}
+
+/// The measurement of one configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    /// Configuration name.
+    pub config: String,
+    /// The network, one line.
+    pub summary: String,
+    /// Adapter that ran it.
+    pub adapter: String,
+    /// Median wall-clock milliseconds per step (submit to results back, divided by steps per submission).
+    pub median_ms: f64,
+    /// 95th percentile of the same.
+    pub p95_ms: f64,
+    /// Median GPU milliseconds per step from timestamp queries, where the adapter has them.
+    pub gpu_ms: Option<f64>,
+    /// Floating-point operations per step divided by the median time.
+    pub gflops: f64,
+    /// Compute dispatches per step.
+    pub dispatches_per_step: usize,
+    /// Queue submissions per step.
+    pub submissions_per_step: f64,
+    /// Training steps recorded per submission.
+    pub steps_per_submit: u32,
+    /// GPU memory the network holds, MiB.
+    pub gpu_mib: f64,
+    /// Why it did not run (e.g. over the adapter's limits).
+    pub skipped: Option<String>,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+/// Runs one configuration: warm-up, then `rounds` timed submissions of `steps_per_submit` steps each.
+pub fn run_one(
+    ctx: &GpuContext,
+    b: &BenchConfig,
+    rounds: usize,
+    steps_per_submit: u32,
+) -> BenchResult {
+    let mut result = BenchResult {
+        config: b.name.to_string(),
+        summary: b.cfg.summary(),
+        adapter: ctx.adapter.clone(),
+        median_ms: f64::NAN,
+        p95_ms: f64::NAN,
+        gpu_ms: None,
+        gflops: f64::NAN,
+        dispatches_per_step: 0,
+        submissions_per_step: 1.0 / f64::from(steps_per_submit),
+        steps_per_submit,
+        gpu_mib: 0.0,
+        skipped: None,
+    };
+    let mut engine = match Engine::new(ctx, &b.cfg) {
+        Ok(e) => e,
+        Err(e) => {
+            result.skipped = Some(e.to_string());
+            return result;
+        }
+    };
+    result.dispatches_per_step = engine.dispatches_per_step();
+    result.gpu_mib = engine.gpu_bytes() as f64 / (1024.0 * 1024.0);
+    // warm-up (pipeline caches, first-touch of memory)
+    if let Err(e) = engine.step_timed(steps_per_submit) {
+        result.skipped = Some(e.to_string());
+        return result;
+    }
+    let mut wall = Vec::with_capacity(rounds);
+    let mut gpu = Vec::new();
+    for _ in 0..rounds {
+        let t0 = Instant::now();
+        match engine.step_timed(steps_per_submit) {
+            Ok(g) => {
+                wall.push(t0.elapsed().as_secs_f64() * 1e3 / f64::from(steps_per_submit));
+                if let Some(g) = g {
+                    gpu.push(g / f64::from(steps_per_submit));
+                }
+            }
+            Err(e) => {
+                result.skipped = Some(e.to_string());
+                return result;
+            }
+        }
+        // keep the weights from diverging over long runs: the timing does not depend on their values
+        if engine.updates() > 200 {
+            engine.reset();
+        }
+    }
+    wall.sort_by(f64::total_cmp);
+    gpu.sort_by(f64::total_cmp);
+    result.median_ms = percentile(&wall, 0.5);
+    result.p95_ms = percentile(&wall, 0.95);
+    result.gpu_ms = (!gpu.is_empty()).then(|| percentile(&gpu, 0.5));
+    result.gflops = b.cfg.flops_per_step() / (result.median_ms * 1e-3) / 1e9;
+    result
+}
+
+/// Runs a whole suite.
+pub fn run_suite(ctx: &GpuContext, suite: Suite) -> Vec<BenchResult> {
+    let (rounds, steps) = match suite {
+        Suite::Quick => (5, 2),
+        Suite::Full => (30, 10),
+    };
+    configs(suite)
+        .iter()
+        .map(|b| run_one(ctx, b, rounds, steps))
+        .collect()
+}
+
+/// A plain-text table of results.
+pub fn table(results: &[BenchResult]) -> String {
+    let mut out = String::new();
+    if let Some(r) = results.first() {
+        out.push_str(&format!("adapter: {}\n", r.adapter));
+    }
+    out.push_str(&format!(
+        "{:<11} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>9}\n",
+        "config", "ms/step", "p95 ms", "gpu ms", "GFLOP/s", "disp/step", "submit/step", "GPU MiB"
+    ));
+    for r in results {
+        if let Some(why) = &r.skipped {
+            out.push_str(&format!("{:<11} skipped: {why}\n", r.config));
+            continue;
+        }
+        let gpu = r.gpu_ms.map_or("-".to_string(), |g| format!("{g:.3}"));
+        out.push_str(&format!(
+            "{:<11} {:>9.3} {:>9.3} {:>9} {:>9.1} {:>10} {:>11.2} {:>9.1}\n",
+            r.config,
+            r.median_ms,
+            r.p95_ms,
+            gpu,
+            r.gflops,
+            r.dispatches_per_step,
+            r.submissions_per_step,
+            r.gpu_mib
+        ));
+    }
+    out
+}
