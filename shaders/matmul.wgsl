@@ -8,12 +8,13 @@
 //   2 weight gradient: c (=|+=) acc * 2^scale[scale_idx]; per-workgroup Σ acc² into mem[part_off + wg]
 // Output C(i, j) = mem[c_off + i*ldc + j].
 
-const TM: u32 = 64u;
-const TN: u32 = 64u;
-const TK: u32 = 16u;
+// TILE (output tile edge), TK (depth of a K step) and RM = TILE / 16 (outputs per thread per dimension) are
+// prepended by src/gpu/shaders.rs, one pipeline per tile size (small tiles give small layers more
+// workgroups). 16 x 16 threads each own an RM x RM block of the tile.
+const LOADS: u32 = TILE * TK / 256u;
 
-var<workgroup> As: array<f32, 1024>; // [TK][TM]
-var<workgroup> Bs: array<f32, 1024>; // [TK][TN]
+var<workgroup> As: array<f32, TK * TILE>; // [TK][TILE]
+var<workgroup> Bs: array<f32, TK * TILE>; // [TK][TILE]
 var<workgroup> red: array<f32, 256>;
 
 fn load_a(i: u32, kk: u32) -> f32 {
@@ -33,35 +34,35 @@ fn load_b(kk: u32, j: u32) -> f32 {
 @compute @workgroup_size(16, 16)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(local_invocation_index) t: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let row0 = wid.y * TM;
-    let col0 = wid.x * TN;
-    var acc: array<f32, 16>;
-    for (var q = 0u; q < 16u; q++) { acc[q] = 0.0; }
+    let row0 = wid.y * TILE;
+    let col0 = wid.x * TILE;
+    var acc: array<f32, RM * RM>;
+    for (var q = 0u; q < RM * RM; q++) { acc[q] = 0.0; }
     let a_k_contig = p.a_sk == 1u;
     let b_k_contig = p.b_sk == 1u;
     let ktiles = (p.k + TK - 1u) / TK;
     for (var kt = 0u; kt < ktiles; kt++) {
         let k0 = kt * TK;
-        for (var r = 0u; r < 4u; r++) {
+        for (var r = 0u; r < LOADS; r++) {
             let idx = t + 256u * r;
             var ii: u32; var ka: u32;
-            if (a_k_contig) { ka = idx % TK; ii = idx / TK; } else { ii = idx % TM; ka = idx / TM; }
-            As[ka * TM + ii] = load_a(row0 + ii, k0 + ka);
+            if (a_k_contig) { ka = idx % TK; ii = idx / TK; } else { ii = idx % TILE; ka = idx / TILE; }
+            As[ka * TILE + ii] = load_a(row0 + ii, k0 + ka);
             var jj: u32; var kb: u32;
-            if (b_k_contig) { kb = idx % TK; jj = idx / TK; } else { jj = idx % TN; kb = idx / TN; }
-            Bs[kb * TN + jj] = load_b(k0 + kb, col0 + jj);
+            if (b_k_contig) { kb = idx % TK; jj = idx / TK; } else { jj = idx % TILE; kb = idx / TILE; }
+            Bs[kb * TILE + jj] = load_b(k0 + kb, col0 + jj);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
-            var av: array<f32, 4>;
-            var bv: array<f32, 4>;
-            for (var r = 0u; r < 4u; r++) {
-                av[r] = As[kk * TM + lid.y + 16u * r];
-                bv[r] = Bs[kk * TN + lid.x + 16u * r];
+            var av: array<f32, RM>;
+            var bv: array<f32, RM>;
+            for (var r = 0u; r < RM; r++) {
+                av[r] = As[kk * TILE + lid.y + 16u * r];
+                bv[r] = Bs[kk * TILE + lid.x + 16u * r];
             }
-            for (var r = 0u; r < 4u; r++) {
-                for (var c = 0u; c < 4u; c++) {
-                    acc[r * 4u + c] = fma(av[r], bv[c], acc[r * 4u + c]);
+            for (var r = 0u; r < RM; r++) {
+                for (var c = 0u; c < RM; c++) {
+                    acc[r * RM + c] = fma(av[r], bv[c], acc[r * RM + c]);
                 }
             }
         }
@@ -78,14 +79,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     if (p.mode == 2u) {
         dw_scale = i32(mem[p.aux_off + p.scale_idx]);
     }
-    for (var r = 0u; r < 4u; r++) {
-        for (var c = 0u; c < 4u; c++) {
+    for (var r = 0u; r < RM; r++) {
+        for (var c = 0u; c < RM; c++) {
             let i = row0 + lid.y + 16u * r;
             let j = col0 + lid.x + 16u * c;
             if (i >= p.m || j >= p.n) {
                 continue;
             }
-            let v = acc[r * 4u + c];
+            let v = acc[r * RM + c];
             let o = p.c_off + i * p.ldc + j;
             if (p.mode == 0u) {
                 var z = v;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{gpu, rel_err};
-use gradscope::gpu::Engine;
+use gradscope::gpu::{Engine, EngineOptions};
 use gradscope::model::{Activation, Arch, Init, NetConfig, Optimizer, Task};
 use gradscope::reference::Reference;
 use gradscope::stats::StepStats;
@@ -12,15 +12,25 @@ use gradscope::stats::StepStats;
 /// A log10 vector (None = exact zero) as values relative to its largest entry, so the relative error of
 /// the whole tensor can be measured even where the values are far below the f32 range.
 fn unlog(v: &[Option<f64>], top: f64) -> Vec<f64> {
-    v.iter().map(|x| x.map_or(0.0, |x| 10f64.powf(x - top))).collect()
+    v.iter()
+        .map(|x| x.map_or(0.0, |x| 10f64.powf(x - top)))
+        .collect()
 }
 
 /// Relative error of two log10 vectors as tensors; both must have their exact zeros in the same places.
 fn log_tensor_err(g: &[Option<f64>], r: &[Option<f64>], what: &str) -> f64 {
     for (a, b) in g.iter().zip(r) {
-        assert_eq!(a.is_none(), b.is_none(), "{what}: exact zeros differ: {g:?} vs {r:?}");
+        assert_eq!(
+            a.is_none(),
+            b.is_none(),
+            "{what}: exact zeros differ: {g:?} vs {r:?}"
+        );
     }
-    let top = r.iter().flatten().copied().fold(f64::NEG_INFINITY, f64::max);
+    let top = r
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
     if top == f64::NEG_INFINITY {
         return 0.0;
     }
@@ -31,13 +41,19 @@ fn compare_stats(g: &StepStats, r: &StepStats, what: &str) {
     assert_eq!(g.layers.len(), r.layers.len());
     let gl = g.loss.expect("gpu loss finite");
     let rl = r.loss.expect("reference loss finite");
-    assert!((gl - rl).abs() <= 1e-4 * rl.abs().max(1e-3), "{what}: loss {gl} vs {rl}");
-    let field = |f: fn(&gradscope::stats::LayerStats) -> Option<f64>, s: &StepStats| -> Vec<Option<f64>> {
-        s.layers.iter().map(f).collect()
-    };
+    assert!(
+        (gl - rl).abs() <= 1e-4 * rl.abs().max(1e-3),
+        "{what}: loss {gl} vs {rl}"
+    );
+    let field = |f: fn(&gradscope::stats::LayerStats) -> Option<f64>,
+                 s: &StepStats|
+     -> Vec<Option<f64>> { s.layers.iter().map(f).collect() };
     // per-layer statistics as tensors over layers (relative to the largest layer)
     for (name, f) in [
-        ("log10_grad_w_norm", (|l| l.log10_grad_w_norm) as fn(&gradscope::stats::LayerStats) -> Option<f64>),
+        (
+            "log10_grad_w_norm",
+            (|l| l.log10_grad_w_norm) as fn(&gradscope::stats::LayerStats) -> Option<f64>,
+        ),
         ("log10_delta_rms", |l| l.log10_delta_rms),
     ] {
         let e = log_tensor_err(&field(f, g), &field(f, r), &format!("{what} {name}"));
@@ -51,11 +67,27 @@ fn compare_stats(g: &StepStats, r: &StepStats, what: &str) {
     }
     for (lg, lr) in g.layers.iter().zip(&r.layers) {
         let i = lr.index;
-        let e = log_tensor_err(&lg.log10_mean_abs_delta, &lr.log10_mean_abs_delta, &format!("{what} layer {i}"));
-        assert!(e < 1e-4, "{what} layer {i}: log10_mean_abs_delta relative error {e:e}");
-        assert!((lg.act_rms - lr.act_rms).abs() <= 1e-4 * lr.act_rms.max(1e-6), "{what} layer {i} act_rms");
-        assert!((lg.saturated_fraction - lr.saturated_fraction).abs() < 0.03, "{what} layer {i} saturated");
-        assert!((lg.dead_fraction - lr.dead_fraction).abs() < 1e-9, "{what} layer {i} dead");
+        let e = log_tensor_err(
+            &lg.log10_mean_abs_delta,
+            &lr.log10_mean_abs_delta,
+            &format!("{what} layer {i}"),
+        );
+        assert!(
+            e < 1e-4,
+            "{what} layer {i}: log10_mean_abs_delta relative error {e:e}"
+        );
+        assert!(
+            (lg.act_rms - lr.act_rms).abs() <= 1e-4 * lr.act_rms.max(1e-6),
+            "{what} layer {i} act_rms"
+        );
+        assert!(
+            (lg.saturated_fraction - lr.saturated_fraction).abs() < 0.03,
+            "{what} layer {i} saturated"
+        );
+        assert!(
+            (lg.dead_fraction - lr.dead_fraction).abs() < 1e-9,
+            "{what} layer {i} dead"
+        );
     }
 }
 
@@ -77,8 +109,12 @@ fn compare_tensors(engine: &Engine, reference: &Reference, what: &str) {
 
 /// Compares the gradient at init and after `updates` training steps.
 fn check(cfg: &NetConfig, updates: u32) {
+    check_with(cfg, updates, EngineOptions::default());
+}
+
+fn check_with(cfg: &NetConfig, updates: u32, opts: EngineOptions) {
     let what = cfg.summary();
-    let mut engine = Engine::new(gpu(), cfg).unwrap();
+    let mut engine = Engine::with_options(gpu(), cfg, opts).unwrap();
     let mut reference = Reference::new(cfg).unwrap();
     engine.compute();
     let gs = engine.wait_stats().unwrap();
@@ -93,7 +129,11 @@ fn check(cfg: &NetConfig, updates: u32) {
         }
         // the stats of a training submission describe its last gradient, before its last update
         assert_eq!(trained.step, u64::from(updates - 1));
-        compare_stats(&trained, &reference.stats(), &format!("{what} train@{}", updates - 1));
+        compare_stats(
+            &trained,
+            &reference.stats(),
+            &format!("{what} train@{}", updates - 1),
+        );
         reference.step();
         engine.compute();
         let after = engine.wait_stats().unwrap();
@@ -104,14 +144,29 @@ fn check(cfg: &NetConfig, updates: u32) {
         for (t, r) in p.tensors.iter().zip(reference.params()) {
             let g: Vec<f64> = t.data.iter().map(|&v| f64::from(v)).collect();
             // Adam divides by sqrt(v̂) + ε, which amplifies f32 rounding where a gradient component is tiny
-            let tol = if cfg.optimizer == Optimizer::Adam { 1e-3 } else { 1e-5 };
+            let tol = if cfg.optimizer == Optimizer::Adam {
+                1e-3
+            } else {
+                1e-5
+            };
             let e = rel_err(&g, r);
-            assert!(e < tol, "{what}: params {} after {updates} updates: relative error {e:e}", t.name);
+            assert!(
+                e < tol,
+                "{what}: params {} after {updates} updates: relative error {e:e}",
+                t.name
+            );
         }
     }
 }
 
-fn small(arch: Arch, residual: bool, task: Task, act: Activation, init: Init, seed: u64) -> NetConfig {
+fn small(
+    arch: Arch,
+    residual: bool,
+    task: Task,
+    act: Activation,
+    init: Init,
+    seed: u64,
+) -> NetConfig {
     NetConfig {
         arch,
         depth: if arch == Arch::Rnn { 6 } else { 4 },
@@ -144,7 +199,14 @@ fn gpu_matches_reference_for_every_activation_arch_and_loss() {
     let mut i = 0usize;
     for act in Activation::ALL {
         for (arch, residual, task) in variants {
-            let mut cfg = small(arch, residual, task, act, Init::ALL[i % Init::ALL.len()], i as u64);
+            let mut cfg = small(
+                arch,
+                residual,
+                task,
+                act,
+                Init::ALL[i % Init::ALL.len()],
+                i as u64,
+            );
             cfg.optimizer = optimizers[i % 3];
             cfg.clip = (i % 2 == 0).then_some(0.05);
             if cfg.optimizer == Optimizer::Adam {
@@ -159,16 +221,44 @@ fn gpu_matches_reference_for_every_activation_arch_and_loss() {
 #[test]
 fn gpu_matches_reference_for_every_init() {
     for (i, init) in Init::ALL.into_iter().enumerate() {
-        check(&small(Arch::Mlp, false, Task::Teacher, Activation::Tanh, init, 100 + i as u64), 0);
-        check(&small(Arch::Rnn, false, Task::Memory, Activation::Sigmoid, init, 200 + i as u64), 0);
+        check(
+            &small(
+                Arch::Mlp,
+                false,
+                Task::Teacher,
+                Activation::Tanh,
+                init,
+                100 + i as u64,
+            ),
+            0,
+        );
+        check(
+            &small(
+                Arch::Rnn,
+                false,
+                Task::Memory,
+                Activation::Sigmoid,
+                init,
+                200 + i as u64,
+            ),
+            0,
+        );
     }
 }
 
 #[test]
 fn gpu_matches_reference_beyond_one_tile() {
     // shapes that span several 64x64 tiles and ragged edges
-    let cfg = NetConfig { depth: 3, width: 70, batch: 130, activation: Activation::Gelu, ..NetConfig::default() };
+    let cfg = NetConfig {
+        depth: 3,
+        width: 70,
+        batch: 130,
+        activation: Activation::Gelu,
+        ..NetConfig::default()
+    };
     check(&cfg, 2);
+    // the same with 64 x 64 tiles everywhere (large GPUs use them for large layers)
+    check_with(&cfg, 2, EngineOptions { busy_workgroups: 1 });
     let cfg = NetConfig {
         arch: Arch::Rnn,
         depth: 5,
@@ -182,25 +272,48 @@ fn gpu_matches_reference_beyond_one_tile() {
         ..NetConfig::default()
     };
     check(&cfg, 2);
+    check_with(&cfg, 2, EngineOptions { busy_workgroups: 1 });
 }
 
 #[test]
 fn clipping_caps_the_update_on_the_gpu_like_the_reference() {
-    let cfg = NetConfig { depth: 5, width: 16, batch: 8, gain: 3.0, lr: 0.1, clip: Some(1e-3), ..NetConfig::default() };
+    let cfg = NetConfig {
+        depth: 5,
+        width: 16,
+        batch: 8,
+        gain: 3.0,
+        lr: 0.1,
+        clip: Some(1e-3),
+        ..NetConfig::default()
+    };
     check(&cfg, 2);
 }
 
 #[test]
 fn activation_change_keeps_weights() {
-    let cfg = small(Arch::Mlp, false, Task::Teacher, Activation::Sigmoid, Init::XavierNormal, 4);
+    let cfg = small(
+        Arch::Mlp,
+        false,
+        Task::Teacher,
+        Activation::Sigmoid,
+        Init::XavierNormal,
+        4,
+    );
     let mut engine = Engine::new(gpu(), &cfg).unwrap();
     let before = engine.read_params().unwrap();
     engine.set_activation(Activation::Relu);
     assert_eq!(engine.read_params().unwrap(), before);
     engine.compute();
     let s = engine.wait_stats().unwrap();
-    let relu = NetConfig { activation: Activation::Relu, ..cfg };
-    compare_stats(&s, &Reference::new(&relu).unwrap().stats(), "after set_activation");
+    let relu = NetConfig {
+        activation: Activation::Relu,
+        ..cfg
+    };
+    compare_stats(
+        &s,
+        &Reference::new(&relu).unwrap().stats(),
+        "after set_activation",
+    );
 }
 
 #[test]
@@ -233,7 +346,18 @@ fn linear_rnn_underflow_is_reported_in_the_log_domain() {
 
 #[test]
 fn too_large_for_the_adapter_is_rejected_before_allocation() {
-    let cfg = NetConfig { depth: 1024, width: 1024, batch: 4096, ..NetConfig::default() };
-    let err = Engine::new(gpu(), &cfg).err().expect("must not fit").to_string();
-    assert!(err.contains("max_storage_buffer_binding_size") || err.contains("max_buffer_size"), "{err}");
+    let cfg = NetConfig {
+        depth: 1024,
+        width: 1024,
+        batch: 4096,
+        ..NetConfig::default()
+    };
+    let err = Engine::new(gpu(), &cfg)
+        .err()
+        .expect("must not fit")
+        .to_string();
+    assert!(
+        err.contains("max_storage_buffer_binding_size") || err.contains("max_buffer_size"),
+        "{err}"
+    );
 }

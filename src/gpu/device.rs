@@ -27,7 +27,10 @@ impl GpuOptions {
 
     /// The adapter name filter: the option, else the environment variable.
     pub fn name_filter(&self) -> Option<String> {
-        self.adapter.clone().or_else(|| std::env::var(ADAPTER_ENV).ok()).filter(|s| !s.trim().is_empty())
+        self.adapter
+            .clone()
+            .or_else(|| std::env::var(ADAPTER_ENV).ok())
+            .filter(|s| !s.trim().is_empty())
     }
 
     /// The instance descriptor for these options.
@@ -88,27 +91,45 @@ fn seen_list(adapters: &[wgpu::Adapter]) -> String {
     if adapters.is_empty() {
         "none".to_string()
     } else {
-        adapters.iter().map(|a| describe(&a.get_info())).collect::<Vec<_>>().join("; ")
+        adapters
+            .iter()
+            .map(|a| describe(&a.get_info()))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
 /// Picks an adapter: compute-capable, on a primary backend, matching the name filter, best type first.
 /// The same function serves eframe's `native_adapter_selector`.
-pub fn choose_adapter(adapters: &[wgpu::Adapter], name: Option<&str>) -> Result<wgpu::Adapter, GpuError> {
+pub fn choose_adapter(
+    adapters: &[wgpu::Adapter],
+    name: Option<&str>,
+) -> Result<wgpu::Adapter, GpuError> {
     let usable: Vec<&wgpu::Adapter> = adapters
         .iter()
         .filter(|a| {
             let info = a.get_info();
-            matches!(info.backend, wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12)
-                && a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+            matches!(
+                info.backend,
+                wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12
+            ) && a
+                .get_downlevel_capabilities()
+                .flags
+                .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
         })
         .collect();
     let candidates: Vec<&wgpu::Adapter> = match name {
         Some(n) => {
             let n = n.to_lowercase();
-            let m: Vec<_> = usable.into_iter().filter(|a| a.get_info().name.to_lowercase().contains(&n)).collect();
+            let m: Vec<_> = usable
+                .into_iter()
+                .filter(|a| a.get_info().name.to_lowercase().contains(&n))
+                .collect();
             if m.is_empty() {
-                return Err(GpuError::UnknownAdapter { name: n, seen: seen_list(adapters) });
+                return Err(GpuError::UnknownAdapter {
+                    name: n,
+                    seen: seen_list(adapters),
+                });
             }
             m
         }
@@ -118,18 +139,24 @@ pub fn choose_adapter(adapters: &[wgpu::Adapter], name: Option<&str>) -> Result<
         .into_iter()
         .min_by_key(|a| rank(a.get_info().device_type))
         .cloned()
-        .ok_or_else(|| GpuError::NoAdapter { seen: seen_list(adapters) })
+        .ok_or_else(|| GpuError::NoAdapter {
+            seen: seen_list(adapters),
+        })
 }
 
 /// Every adapter wgpu sees on the chosen backends.
 pub fn list_adapters(opts: &GpuOptions) -> Vec<wgpu::AdapterInfo> {
     let instance = wgpu::Instance::new(opts.instance_descriptor());
-    pollster::block_on(instance.enumerate_adapters(opts.backends())).iter().map(wgpu::Adapter::get_info).collect()
+    pollster::block_on(instance.enumerate_adapters(opts.backends()))
+        .iter()
+        .map(wgpu::Adapter::get_info)
+        .collect()
 }
 
 /// The features gradscope uses where the adapter has them (timestamps for `bench`).
 pub fn wanted_features(adapter: &wgpu::Adapter) -> wgpu::Features {
-    adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+    adapter.features()
+        & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
 }
 
 /// The device descriptor: the adapter's own limits (big nets need big storage buffers).
@@ -161,9 +188,18 @@ impl Gpu {
         let adapters = pollster::block_on(instance.enumerate_adapters(opts.backends()));
         let adapter = choose_adapter(&adapters, opts.name_filter().as_deref())?;
         let info = adapter.get_info();
-        let (device, queue) = pollster::block_on(adapter.request_device(&device_descriptor(&adapter)))
-            .map_err(|e| GpuError::Device { adapter: describe(&info), message: e.to_string() })?;
-        Ok(Gpu { device, queue, info })
+        let (device, queue) = pollster::block_on(
+            adapter.request_device(&device_descriptor(&adapter)),
+        )
+        .map_err(|e| GpuError::Device {
+            adapter: describe(&info),
+            message: e.to_string(),
+        })?;
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+        })
     }
 
     /// `name (backend, type)`.

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::layout::{
-    DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER, step_dispatches,
+    BUSY_WORKGROUPS, DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER,
+    step_dispatches, step_dispatches_with,
 };
 use super::shaders::Pipelines;
 use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};
@@ -103,6 +104,22 @@ pub struct Engine {
     seq: u64,
     latest: Option<StepStats>,
     timer: Option<Timer>,
+    busy_workgroups: u32,
+}
+
+/// Tuning options of the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// 64 x 64 matmul tiles are used where they still give at least this many workgroups, 32 x 32 below.
+    pub busy_workgroups: u32,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            busy_workgroups: BUSY_WORKGROUPS,
+        }
+    }
 }
 
 /// GPU timestamps at the start and end of a compute pass (where the adapter has TIMESTAMP_QUERY).
@@ -154,10 +171,10 @@ fn mib(bytes: u64) -> String {
 }
 
 /// Dispatch records for `cfg`: the train step and the gradient-only step.
-fn records(cfg: &NetConfig, lay: &Layout) -> (Vec<DispatchParams>, Vec<Rec>, Vec<Rec>) {
+fn records(cfg: &NetConfig, lay: &Layout, busy: u32) -> (Vec<DispatchParams>, Vec<Rec>, Vec<Rec>) {
     let mut all = Vec::new();
     let seq = |update: bool, all: &mut Vec<DispatchParams>| -> Vec<Rec> {
-        step_dispatches(cfg, lay, update)
+        step_dispatches_with(cfg, lay, update, busy)
             .into_iter()
             .map(|d| {
                 let offset = (all.len() as u64 * RECORD_STRIDE) as u32;
@@ -187,18 +204,27 @@ fn record_bytes(recs: &[DispatchParams], capacity: usize) -> Vec<u8> {
 
 /// Records the uniform buffer must hold for any activation/lr/clip of this shape: both sequences with
 /// clipping on.
-fn record_capacity(cfg: &NetConfig, lay: &Layout) -> usize {
+fn record_capacity(cfg: &NetConfig, lay: &Layout, busy: u32) -> usize {
     let with_clip = NetConfig {
         clip: Some(1.0),
         ..cfg.clone()
     };
-    records(&with_clip, lay).0.len()
+    records(&with_clip, lay, busy).0.len()
 }
 
 impl Engine {
     /// Builds the engine: checks the adapter's limits before allocating anything, uploads data and the
     /// initial weights (the same bits as the CPU reference).
     pub fn new(ctx: &GpuContext, cfg: &NetConfig) -> Result<Engine, EngineError> {
+        Engine::with_options(ctx, cfg, EngineOptions::default())
+    }
+
+    /// [`Engine::new`] with tuning options.
+    pub fn with_options(
+        ctx: &GpuContext,
+        cfg: &NetConfig,
+        opts: EngineOptions,
+    ) -> Result<Engine, EngineError> {
         cfg.validate()?;
         let template = Params::init(cfg);
         let data = Dataset::generate(cfg);
@@ -242,7 +268,7 @@ impl Engine {
                 allowed: limits.max_compute_workgroups_per_dimension.to_string(),
             });
         }
-        let capacity = record_capacity(cfg, &lay);
+        let capacity = record_capacity(cfg, &lay, opts.busy_workgroups);
         let uniform_bytes = capacity as u64 * RECORD_STRIDE;
         if uniform_bytes > limits.max_buffer_size {
             return Err(EngineError::TooLarge {
@@ -329,6 +355,7 @@ impl Engine {
             seq: 0,
             latest: None,
             timer: Timer::new(ctx),
+            busy_workgroups: opts.busy_workgroups,
         };
         engine.write_records();
         engine.reset();
@@ -336,7 +363,7 @@ impl Engine {
     }
 
     fn write_records(&mut self) {
-        let (all, train, compute) = records(&self.cfg, &self.lay);
+        let (all, train, compute) = records(&self.cfg, &self.lay, self.busy_workgroups);
         let capacity = (self.uniforms.size() / RECORD_STRIDE) as usize;
         self.ctx
             .queue

@@ -11,12 +11,12 @@ pub const FLAG_ACCUMULATE: u32 = 1;
 pub const FLAG_STATS: u32 = 2;
 /// Clip by the global norm (update). Keep in sync with shaders/common.wgsl.
 pub const FLAG_CLIP: u32 = 4;
-/// Output tile edge of the matmul kernel. Keep in sync with TM/TN in shaders/matmul.wgsl.
-pub const MATMUL_TILE: u32 = 64;
+/// Output tile edges of the matmul pipelines (TILE in shaders/matmul.wgsl, set by src/gpu/shaders.rs).
+pub const MATMUL_TILES: [u32; 2] = [32, 64];
 /// Threads per workgroup of the 1-D kernels (colreduce uses 64).
 pub const WORKGROUP_SIZE: u32 = 256;
-/// Threads per workgroup of colreduce. Keep in sync with shaders/colreduce.wgsl.
-pub const COLREDUCE_WORKGROUP: u32 = 64;
+/// Units per workgroup of colreduce. Keep in sync with UNITS in shaders/colreduce.wgsl.
+pub const COLREDUCE_UNITS: u32 = 32;
 /// Workgroups of the first global-norm reduction. Keep in sync with shaders/reduce.wgsl.
 pub const SUMSQ_GROUPS: u32 = 256;
 /// Bytes between parameter records in the uniform buffer (a multiple of every adapter's
@@ -91,8 +91,10 @@ impl DispatchParams {
 /// The compute kernels (one pipeline each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
-    /// shaders/matmul.wgsl
-    Matmul,
+    /// shaders/matmul.wgsl with 32 x 32 output tiles (small layers: more workgroups)
+    Matmul32,
+    /// shaders/matmul.wgsl with 64 x 64 output tiles
+    Matmul64,
     /// shaders/colreduce.wgsl
     ColReduce,
     /// shaders/loss.wgsl
@@ -109,8 +111,9 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 7] = [
-        Kernel::Matmul,
+    pub const ALL: [Kernel; 8] = [
+        Kernel::Matmul32,
+        Kernel::Matmul64,
         Kernel::ColReduce,
         Kernel::Loss,
         Kernel::LayerStats,
@@ -213,7 +216,9 @@ impl Layout {
         let n_params = off;
         let bw = b * w;
         let fan_in_max = w.max(d_in);
-        let partials_per_layer = (w.div_ceil(64)) * fan_in_max.div_ceil(64);
+        // one slot per workgroup of the weight-gradient matmul, at the smallest tile size
+        let smallest = MATMUL_TILES[0] as usize;
+        let partials_per_layer = w.div_ceil(smallest) * fan_in_max.div_ceil(smallest);
         let mut cur = 0;
         let mut take = |n: usize| {
             let at = cur;
@@ -222,8 +227,16 @@ impl Layout {
         };
         let params_off = take(n_params);
         let grads = take(n_params);
-        let opt1 = take(if cfg.optimizer == Optimizer::Sgd { 0 } else { n_params });
-        let opt2 = take(if cfg.optimizer == Optimizer::Adam { n_params } else { 0 });
+        let opt1 = take(if cfg.optimizer == Optimizer::Sgd {
+            0
+        } else {
+            n_params
+        });
+        let opt2 = take(if cfg.optimizer == Optimizer::Adam {
+            n_params
+        } else {
+            0
+        });
         let x = take(steps * b * d_in);
         let y = take(b * d_out);
         let proj = take(if cfg.arch == Arch::Rnn { l_n * bw } else { 0 });
@@ -294,8 +307,23 @@ impl Layout {
     }
 }
 
-fn matmul_groups(m: u32, n: u32) -> [u32; 3] {
-    [n.div_ceil(MATMUL_TILE), m.div_ceil(MATMUL_TILE), 1]
+/// Workgroups a GPU wants busy before bigger tiles pay off (about the multiprocessors of a large GPU).
+pub const BUSY_WORKGROUPS: u32 = 128;
+
+/// The matmul pipeline for an `m x n` output: 64 x 64 tiles when that still gives the GPU at least `busy`
+/// workgroups, else 32 x 32 tiles.
+fn matmul_dispatch(p: DispatchParams, busy: u32) -> Dispatch {
+    let big = MATMUL_TILES[1];
+    let (kernel, tile) = if p.m.div_ceil(big) * p.n.div_ceil(big) >= busy {
+        (Kernel::Matmul64, big)
+    } else {
+        (Kernel::Matmul32, MATMUL_TILES[0])
+    };
+    Dispatch {
+        kernel,
+        groups: [p.n.div_ceil(tile), p.m.div_ceil(tile), 1],
+        params: p,
+    }
 }
 
 /// Workgroups for `count` threads of `WORKGROUP_SIZE`, folded into y when x would exceed [`MAX_GROUPS`].
@@ -312,24 +340,45 @@ pub fn linear_groups(count: usize) -> [u32; 3] {
 /// Builds the dispatch list of one step: forward, loss, backward, statistics and (with `update`) the
 /// optimizer step.
 pub fn step_dispatches(cfg: &NetConfig, lay: &Layout, update: bool) -> Vec<Dispatch> {
+    step_dispatches_with(cfg, lay, update, BUSY_WORKGROUPS)
+}
+
+/// [`step_dispatches`] with the workgroup count from which 64 x 64 matmul tiles are used.
+pub fn step_dispatches_with(
+    cfg: &NetConfig,
+    lay: &Layout,
+    update: bool,
+    busy: u32,
+) -> Vec<Dispatch> {
     let mut out = Vec::new();
     let act = cfg.activation.shader_id();
     let (b, w, l_n) = (lay.batch as u32, lay.width as u32, lay.depth);
     let (d_in, d_out) = (lay.d_in as u32, lay.d_out as u32);
     let linear = Activation::Linear.shader_id();
-    let base = DispatchParams { aux_off: lay.scales as u32, act, ..DispatchParams::none() };
+    let base = DispatchParams {
+        aux_off: lay.scales as u32,
+        act,
+        ..DispatchParams::none()
+    };
     let head_w = lay.tensor_offsets.len() - 2;
     let head_b = head_w + 1;
     let head_scale = (l_n + 1) as u32;
-    let mm = |p: DispatchParams| Dispatch { kernel: Kernel::Matmul, groups: matmul_groups(p.m, p.n), params: p };
-    let colreduce =
-        |p: DispatchParams| Dispatch { kernel: Kernel::ColReduce, groups: [p.n.div_ceil(COLREDUCE_WORKGROUP), 1, 1], params: p };
+    let mm = |p: DispatchParams| matmul_dispatch(p, busy);
+    let colreduce = |p: DispatchParams| Dispatch {
+        kernel: Kernel::ColReduce,
+        groups: [p.n.div_ceil(COLREDUCE_UNITS), 1, 1],
+        params: p,
+    };
 
     // ---- forward
     match cfg.arch {
         Arch::Mlp => {
             for l in 1..=l_n {
-                let (a_off, k) = if l == 1 { (lay.x as u32, d_in) } else { (lay.at(lay.a, l - 1), w) };
+                let (a_off, k) = if l == 1 {
+                    (lay.x as u32, d_in)
+                } else {
+                    (lay.at(lay.a, l - 1), w)
+                };
                 out.push(mm(DispatchParams {
                     mode: 0,
                     m: b,
@@ -347,7 +396,11 @@ pub fn step_dispatches(cfg: &NetConfig, lay: &Layout, update: bool) -> Vec<Dispa
                     add_si: 0,
                     add_sj: 1,
                     z_off: lay.at(lay.z, l),
-                    res_off: if cfg.residual && l >= 2 { lay.at(lay.a, l - 1) } else { NONE },
+                    res_off: if cfg.residual && l >= 2 {
+                        lay.at(lay.a, l - 1)
+                    } else {
+                        NONE
+                    },
                     ..base
                 }));
             }
@@ -355,7 +408,7 @@ pub fn step_dispatches(cfg: &NetConfig, lay: &Layout, update: bool) -> Vec<Dispa
         Arch::Rnn => {
             // input projection for all steps at once, in row chunks that fit the dispatch limit
             let rows = lay.depth as u32 * b;
-            let chunk = MAX_GROUPS * MATMUL_TILE;
+            let chunk = MAX_GROUPS * MATMUL_TILES[0];
             let mut r0 = 0;
             while r0 < rows {
                 let m = chunk.min(rows - r0);
@@ -386,7 +439,11 @@ pub fn step_dispatches(cfg: &NetConfig, lay: &Layout, update: bool) -> Vec<Dispa
                     m: b,
                     n: w,
                     k: if t == 1 { 0 } else { w },
-                    a_off: if t == 1 { lay.a as u32 } else { lay.at(lay.a, t - 1) },
+                    a_off: if t == 1 {
+                        lay.a as u32
+                    } else {
+                        lay.at(lay.a, t - 1)
+                    },
                     a_si: w,
                     a_sk: 1,
                     b_off: lay.param(1),
@@ -503,7 +560,11 @@ pub fn step_dispatches(cfg: &NetConfig, lay: &Layout, update: bool) -> Vec<Dispa
         let part_off = (lay.wparts + (l - 1) * lay.partials_per_layer) as u32;
         match cfg.arch {
             Arch::Mlp => {
-                let (prev, k) = if l == 1 { (lay.x as u32, d_in) } else { (lay.at(lay.a, l - 1), w) };
+                let (prev, k) = if l == 1 {
+                    (lay.x as u32, d_in)
+                } else {
+                    (lay.at(lay.a, l - 1), w)
+                };
                 out.push(mm(DispatchParams {
                     mode: 2,
                     m: w,
@@ -521,7 +582,11 @@ pub fn step_dispatches(cfg: &NetConfig, lay: &Layout, update: bool) -> Vec<Dispa
                     part_off,
                     ..base
                 }));
-                out.push(colreduce(DispatchParams { g_off: lay.grad(2 * (l - 1) + 1), flags: FLAG_STATS, ..stats_base }));
+                out.push(colreduce(DispatchParams {
+                    g_off: lay.grad(2 * (l - 1) + 1),
+                    flags: FLAG_STATS,
+                    ..stats_base
+                }));
             }
             Arch::Rnn => {
                 let acc = if l == l_n { 0 } else { FLAG_ACCUMULATE };
@@ -557,7 +622,11 @@ pub fn step_dispatches(cfg: &NetConfig, lay: &Layout, update: bool) -> Vec<Dispa
             }
         }
         if l >= 2 {
-            let w_idx = if cfg.arch == Arch::Rnn { 1 } else { 2 * (l - 1) };
+            let w_idx = if cfg.arch == Arch::Rnn {
+                1
+            } else {
+                2 * (l - 1)
+            };
             out.push(mm(DispatchParams {
                 mode: 1,
                 m: b,
@@ -617,7 +686,11 @@ pub fn step_dispatches(cfg: &NetConfig, lay: &Layout, update: bool) -> Vec<Dispa
         out.push(Dispatch {
             kernel: Kernel::SumsqFinal,
             groups: [1, 1, 1],
-            params: DispatchParams { part_off: lay.gparts as u32, c_off: lay.gnorm as u32, ..base },
+            params: DispatchParams {
+                part_off: lay.gparts as u32,
+                c_off: lay.gnorm as u32,
+                ..base
+            },
         });
     }
     out.push(Dispatch {
@@ -656,7 +729,13 @@ mod tests {
 
     #[test]
     fn regions_do_not_overlap_and_dispatch_counts_are_small() {
-        let cfg = NetConfig { depth: 10, width: 32, batch: 16, residual: true, ..NetConfig::default() };
+        let cfg = NetConfig {
+            depth: 10,
+            width: 32,
+            batch: 16,
+            residual: true,
+            ..NetConfig::default()
+        };
         let params = Params::init(&cfg);
         let lay = Layout::new(&cfg, &params);
         assert!(lay.grads >= lay.params + lay.n_params);

@@ -7,4 +7,4 @@ pub mod layout;
 pub mod shaders;
 
 pub use device::{Gpu, GpuError, GpuOptions};
-pub use engine::{Engine, EngineError, GpuContext};
+pub use engine::{Engine, EngineError, EngineOptions, GpuContext};

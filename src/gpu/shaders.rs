@@ -8,27 +8,51 @@ pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// Every kernel source file: (file name, text).
 pub const KERNEL_FILES: &[(&str, &str)] = &[
     ("matmul.wgsl", include_str!("../../shaders/matmul.wgsl")),
-    ("colreduce.wgsl", include_str!("../../shaders/colreduce.wgsl")),
+    (
+        "colreduce.wgsl",
+        include_str!("../../shaders/colreduce.wgsl"),
+    ),
     ("loss.wgsl", include_str!("../../shaders/loss.wgsl")),
     ("reduce.wgsl", include_str!("../../shaders/reduce.wgsl")),
     ("update.wgsl", include_str!("../../shaders/update.wgsl")),
 ];
 
-/// The full WGSL module of a kernel file: common.wgsl followed by the file.
-pub fn module_source(file: &str) -> Option<String> {
-    KERNEL_FILES.iter().find(|(f, _)| *f == file).map(|(_, text)| format!("{COMMON}\n{text}"))
+/// Module label, kernel file and the constants prepended to it: matmul.wgsl once per tile size.
+pub const MODULES: &[(&str, &str, &str)] = &[
+    (
+        "matmul32",
+        "matmul.wgsl",
+        "const TILE: u32 = 32u;\nconst TK: u32 = 16u;\nconst RM: u32 = 2u;\n",
+    ),
+    (
+        "matmul64",
+        "matmul.wgsl",
+        "const TILE: u32 = 64u;\nconst TK: u32 = 16u;\nconst RM: u32 = 4u;\n",
+    ),
+    ("colreduce", "colreduce.wgsl", ""),
+    ("loss", "loss.wgsl", ""),
+    ("reduce", "reduce.wgsl", ""),
+    ("update", "update.wgsl", ""),
+];
+
+/// The full WGSL source of a module: common.wgsl, the module's constants, then its kernel file.
+pub fn module_source(label: &str) -> Option<String> {
+    let (_, file, header) = MODULES.iter().find(|(l, _, _)| *l == label)?;
+    let text = KERNEL_FILES.iter().find(|(f, _)| f == file)?.1;
+    Some(format!("{COMMON}\n{header}\n{text}"))
 }
 
-/// Source file and entry point of a kernel.
+/// Module label and entry point of a kernel.
 pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
     match kernel {
-        Kernel::Matmul => ("matmul.wgsl", "main"),
-        Kernel::ColReduce => ("colreduce.wgsl", "main"),
-        Kernel::Loss => ("loss.wgsl", "main"),
-        Kernel::LayerStats => ("reduce.wgsl", "layer_stats"),
-        Kernel::SumsqPartial => ("reduce.wgsl", "sumsq_partial"),
-        Kernel::SumsqFinal => ("reduce.wgsl", "sumsq_final"),
-        Kernel::Update => ("update.wgsl", "main"),
+        Kernel::Matmul32 => ("matmul32", "main"),
+        Kernel::Matmul64 => ("matmul64", "main"),
+        Kernel::ColReduce => ("colreduce", "main"),
+        Kernel::Loss => ("loss", "main"),
+        Kernel::LayerStats => ("reduce", "layer_stats"),
+        Kernel::SumsqPartial => ("reduce", "sumsq_partial"),
+        Kernel::SumsqFinal => ("reduce", "sumsq_final"),
+        Kernel::Update => ("update", "main"),
     }
 }
 
@@ -55,7 +79,9 @@ pub fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
                 ty: wgpu::BindingType::Buffer {
                     ty: wgpu::BufferBindingType::Uniform,
                     has_dynamic_offset: true,
-                    min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<super::layout::DispatchParams>() as u64),
+                    min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<
+                        super::layout::DispatchParams,
+                    >() as u64),
                 },
                 count: None,
             },
@@ -80,19 +106,23 @@ impl Pipelines {
             immediate_size: 0,
         });
         let mut modules = Vec::new();
-        for (file, _) in KERNEL_FILES {
-            let src = module_source(file).unwrap_or_default();
+        for (label, _, _) in MODULES {
+            let src = module_source(label).unwrap_or_default();
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(file),
+                label: Some(label),
                 source: wgpu::ShaderSource::Wgsl(src.into()),
             });
-            modules.push((*file, module));
+            modules.push((*label, module));
         }
         let pipelines = Kernel::ALL
             .iter()
             .map(|&k| {
                 let (file, entry) = kernel_entry(k);
-                let module = &modules.iter().find(|(f, _)| *f == file).expect("every kernel file is compiled").1;
+                let module = &modules
+                    .iter()
+                    .find(|(f, _)| *f == file)
+                    .expect("every kernel file is compiled")
+                    .1;
                 let p = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(entry),
                     layout: Some(&layout),
@@ -104,11 +134,19 @@ impl Pipelines {
                 (k, p)
             })
             .collect();
-        Pipelines { bind_group_layout, pipelines }
+        Pipelines {
+            bind_group_layout,
+            pipelines,
+        }
     }
 
     /// The pipeline of a kernel.
     pub fn get(&self, k: Kernel) -> &wgpu::ComputePipeline {
-        &self.pipelines.iter().find(|(kk, _)| *kk == k).expect("a pipeline per kernel").1
+        &self
+            .pipelines
+            .iter()
+            .find(|(kk, _)| *kk == k)
+            .expect("a pipeline per kernel")
+            .1
     }
 }
