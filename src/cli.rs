@@ -58,6 +58,9 @@ pub struct ConfigArgs {
     /// Standard deviation of the initial biases (default 0)
     #[arg(long, allow_negative_numbers = true)]
     pub bias_std: Option<f64>,
+    /// rnn: rescale W_h at init to this spectral radius (largest |eigenvalue|; 0: keep the init's scale)
+    #[arg(long, allow_negative_numbers = true)]
+    pub spectral_radius: Option<f64>,
     /// Samples in the (fixed) training batch (1..=4096)
     #[arg(long)]
     pub batch: Option<usize>,
@@ -101,6 +104,7 @@ impl ConfigArgs {
             gain: self.gain,
             residual: self.residual.then_some(true),
             bias_std: self.bias_std,
+            spectral_radius: self.spectral_radius,
         }
         .apply(&mut cfg);
         TrainingOverlay {

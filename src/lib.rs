@@ -8,6 +8,7 @@
 pub mod model;
 pub mod reference;
 pub mod stats;
+pub mod theory;
 pub mod cli;
 pub mod dump;
 pub mod gpu;

@@ -79,6 +79,8 @@ pub const MAX_BATCH: usize = 4096;
 pub const MAX_LR: f64 = 100.0;
 /// Largest init gain.
 pub const MAX_GAIN: f64 = 100.0;
+/// Largest spectral radius W_h may be rescaled to at init.
+pub const MAX_SPECTRAL_RADIUS: f64 = 100.0;
 
 /// One network and its training setup: everything needed to reproduce a run bit for bit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,6 +114,10 @@ pub struct NetConfig {
     pub seed: u64,
     /// Learning task.
     pub task: Task,
+    /// RNN only: at init, W_h is rescaled so its spectral radius (largest |eigenvalue|) equals this value;
+    /// `None` keeps the init scheme's scale. Absent in older configs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spectral_radius: Option<f64>,
 }
 
 impl Default for NetConfig {
@@ -131,6 +137,7 @@ impl Default for NetConfig {
             clip: None,
             seed: 1,
             task: Task::Teacher,
+            spectral_radius: None,
         }
     }
 }
@@ -190,6 +197,20 @@ impl NetConfig {
             && !(clip.is_finite() && clip > 0.0)
         {
             return Err(out_of_range("clip", clip, "a finite number > 0 (leave it out to turn clipping off)"));
+        }
+        if let Some(rho) = self.spectral_radius {
+            if !(rho.is_finite() && rho > 0.0 && rho <= MAX_SPECTRAL_RADIUS) {
+                return Err(out_of_range(
+                    "spectral-radius",
+                    rho,
+                    format!("a finite number in (0, {MAX_SPECTRAL_RADIUS}] (leave it out to keep the init's scale)"),
+                ));
+            }
+            if self.arch != Arch::Rnn {
+                return Err(ConfigError::Inconsistent(
+                    "spectral-radius rescales the recurrent matrix W_h of an rnn; an mlp has none (leave it out)".into(),
+                ));
+            }
         }
         if !self.task.fits(self.arch) {
             let allowed = match self.arch {
@@ -272,6 +293,9 @@ impl NetConfig {
         }
         if self.bias_std > 0.0 {
             s.push_str(&format!(" bias-std {}", self.bias_std));
+        }
+        if let Some(rho) = self.spectral_radius {
+            s.push_str(&format!(" spectral-radius {rho}"));
         }
         s
     }

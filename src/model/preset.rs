@@ -27,6 +27,8 @@ pub struct NetworkOverlay {
     pub residual: Option<bool>,
     /// See [`NetConfig::bias_std`].
     pub bias_std: Option<f64>,
+    /// See [`NetConfig::spectral_radius`]; 0 turns the rescaling off.
+    pub spectral_radius: Option<f64>,
 }
 
 /// The `[training]` table of a preset; every key is optional and overrides the base config.
@@ -59,11 +61,17 @@ impl NetworkOverlay {
         set(&mut cfg.gain, self.gain);
         set(&mut cfg.residual, self.residual);
         set(&mut cfg.bias_std, self.bias_std);
+        if let Some(rho) = self.spectral_radius {
+            cfg.spectral_radius = (rho != 0.0).then_some(rho);
+        }
         if cfg.arch != arch_before && !cfg.task.fits(cfg.arch) {
             cfg.task = Task::default_for(cfg.arch);
         }
         if cfg.arch == Arch::Rnn && self.residual.is_none() {
             cfg.residual = false;
+        }
+        if cfg.arch == Arch::Mlp && self.spectral_radius.is_none() {
+            cfg.spectral_radius = None;
         }
     }
 }

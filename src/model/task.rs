@@ -170,7 +170,14 @@ impl Params {
                 let mut rng = rng_for(cfg.seed, STREAM_LAYER + 1);
                 tensors.push(Tensor::new("w_x", vec![w, d_in], to32(cfg.init.sample(w, d_in, cfg.gain, &mut rng))));
                 let mut rng = rng_for(cfg.seed, STREAM_LAYER + 2);
-                tensors.push(Tensor::new("w_h", vec![w, w], to32(cfg.init.sample(w, w, cfg.gain, &mut rng))));
+                let mut w_h = cfg.init.sample(w, w, cfg.gain, &mut rng);
+                if let Some(rho) = cfg.spectral_radius
+                    && let Err(e) = crate::theory::spectral::rescale_to_spectral_radius(&mut w_h, w, rho)
+                {
+                    // Only a nilpotent draw (probability 0) or a solver failure gets here.
+                    log::warn!("cannot rescale w_h to spectral radius {rho}: {e}; keeping the init's scale");
+                }
+                tensors.push(Tensor::new("w_h", vec![w, w], to32(w_h)));
                 tensors.push(Tensor::new("b", vec![w], bias(w, 1)));
             }
         }
