@@ -2,6 +2,7 @@
 //! through time), update (sgd, momentum, adam, global-norm clipping) and the statistics record. It is the
 //! oracle every other number is checked against; it favours clarity over speed.
 
+pub mod jacobian;
 mod linalg;
 
 use crate::model::{
