@@ -13,3 +13,5 @@ pub mod cli;
 pub mod dump;
 pub mod gpu;
 pub mod bench;
+pub mod app;
+pub mod viz;

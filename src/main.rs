@@ -7,13 +7,17 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use gradscope::cli::{ConfigArgs, EngineKind};
-use gradscope::model::{BUILTIN_PRESETS, Preset};
 use gradscope::gpu::Engine;
+use gradscope::model::{BUILTIN_PRESETS, Preset};
 use gradscope::reference::Reference;
 use gradscope::stats::StepStats;
 
 #[derive(Parser)]
-#[command(name = "gradscope", version, about = "Watch gradients vanish and explode in deep networks")]
+#[command(
+    name = "gradscope",
+    version,
+    about = "Watch gradients vanish and explode in deep networks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -27,6 +31,10 @@ enum Command {
     Presets,
     /// List the GPU adapters wgpu sees
     Adapters(AdaptersArgs),
+    /// Open the app window on a configuration (default: the last session's settings, else the default preset)
+    App(AppArgs),
+    /// Draw a view as a PNG figure without a window (the same drawing code as the app)
+    Render(RenderArgs),
     /// Time whole training steps of the benchmark configurations on the GPU
     Bench(BenchArgs),
 }
@@ -45,6 +53,55 @@ struct BenchArgs {
     /// GPU backend
     #[arg(long, value_enum)]
     backend: Option<gradscope::cli::BackendArg>,
+}
+
+#[derive(clap::Args)]
+struct AppArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+#[derive(clap::Args)]
+struct RenderArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Training steps before the figure's gradient (the time views sample the steps in between)
+    #[arg(long, default_value_t = 0)]
+    steps: u64,
+    /// The view to draw
+    #[arg(long, value_enum)]
+    view: gradscope::viz::View,
+    /// The PNG file to write (the config is stored in its `gradscope-config` text chunk)
+    #[arg(long, value_name = "FILE.png")]
+    out: PathBuf,
+    /// Size in pixels, WxH (drawn at 2 pixels per point)
+    #[arg(long, value_name = "WxH", value_parser = parse_size, default_value = "1920x1200")]
+    size: [u32; 2],
+    /// Light (slides) or dark
+    #[arg(long, value_enum, default_value = "light")]
+    theme: gradscope::viz::FigureTheme,
+    /// Colour range: fixed decades 1e-18..1e2, or auto (fit the data)
+    #[arg(long)]
+    auto_range: bool,
+}
+
+/// Parses `WxH`, e.g. `1920x1200`.
+fn parse_size(s: &str) -> std::result::Result<[u32; 2], String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("'{s}' is not WxH, e.g. 1920x1200"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (16..=16384).contains(n))
+    };
+    match (parse(w), parse(h)) {
+        (Some(w), Some(h)) => Ok([w, h]),
+        _ => Err(format!(
+            "'{s}': width and height must be whole numbers in 16..=16384"
+        )),
+    }
 }
 
 #[derive(clap::Args)]
@@ -90,12 +147,80 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Presets) => presets(),
         Some(Command::Adapters(a)) => adapters(&a),
         Some(Command::Bench(b)) => bench(&b),
-        None => bail!("the app window is not built yet; try `gradscope stats --engine cpu`"),
+        Some(Command::App(args)) => app(&args.config),
+        Some(Command::Render(args)) => render(&args),
+        None => app(&ConfigArgs::default()),
     }
 }
 
+/// Whether any flag that changes the network was given (else the app restores the last session).
+fn has_config_flags(c: &ConfigArgs) -> bool {
+    c.preset.is_some()
+        || c.arch.is_some()
+        || c.depth.is_some()
+        || c.width.is_some()
+        || c.activation.is_some()
+        || c.init.is_some()
+        || c.gain.is_some()
+        || c.residual
+        || c.bias_std.is_some()
+        || c.batch.is_some()
+        || c.lr.is_some()
+        || c.optimizer.is_some()
+        || c.clip.is_some()
+        || c.seed.is_some()
+        || c.task.is_some()
+}
+
+fn app(config: &ConfigArgs) -> Result<()> {
+    let initial = if has_config_flags(config) {
+        Some(config.resolve()?)
+    } else {
+        None
+    };
+    gradscope::app::run(initial, &config.gpu_options())
+}
+
+fn render(args: &RenderArgs) -> Result<()> {
+    let cfg = args.config.resolve()?;
+    let gpu = args.config.open_gpu()?;
+    let req = gradscope::app::render::RenderRequest {
+        cfg,
+        engine: args.config.engine,
+        steps: args.steps,
+        view: args.view,
+        out: args.out.clone(),
+        size: args.size,
+        theme: args.theme,
+        range: if args.auto_range {
+            gradscope::viz::RangeMode::Auto
+        } else {
+            gradscope::viz::RangeMode::default()
+        },
+    };
+    let [w, h] = gradscope::app::render::render(&gpu, &req).with_context(|| {
+        format!(
+            "cannot render {} to {}",
+            args.view.slug(),
+            args.out.display()
+        )
+    })?;
+    println!(
+        "wrote {} ({w}x{h}, {} view, {})",
+        args.out.display(),
+        args.view.slug(),
+        gpu.adapter
+    );
+    Ok(())
+}
+
 fn bench(args: &BenchArgs) -> Result<()> {
-    let ctx = ConfigArgs { adapter: args.adapter.clone(), backend: args.backend, ..ConfigArgs::default() }.open_gpu()?;
+    let ctx = ConfigArgs {
+        adapter: args.adapter.clone(),
+        backend: args.backend,
+        ..ConfigArgs::default()
+    }
+    .open_gpu()?;
     let results = gradscope::bench::run_suite(&ctx, args.suite);
     if args.json {
         for r in &results {
@@ -108,7 +233,11 @@ fn bench(args: &BenchArgs) -> Result<()> {
 }
 
 fn adapters(args: &AdaptersArgs) -> Result<()> {
-    let opts = ConfigArgs { backend: args.backend, ..ConfigArgs::default() }.gpu_options();
+    let opts = ConfigArgs {
+        backend: args.backend,
+        ..ConfigArgs::default()
+    }
+    .gpu_options();
     let list = gradscope::gpu::device::list_adapters(&opts);
     if list.is_empty() {
         bail!(
@@ -193,7 +322,11 @@ struct Printer {
 
 impl Printer {
     fn new(json: bool, csv: bool) -> Printer {
-        Printer { json, csv, header_done: false }
+        Printer {
+            json,
+            csv,
+            header_done: false,
+        }
     }
 
     fn print(&mut self, s: &StepStats) -> Result<()> {
@@ -210,8 +343,15 @@ impl Printer {
             }
         } else {
             let loss = s.loss.map_or("NaN/Inf".to_string(), |l| format!("{l:.6}"));
-            writeln!(out, "step {}  loss {loss}  ({} on {})", s.step, s.engine, s.adapter)?;
-            writeln!(out, "  layer  log10|dL/dW|  log10 rms(delta)  act_rms  saturated  dead")?;
+            writeln!(
+                out,
+                "step {}  loss {loss}  ({} on {})",
+                s.step, s.engine, s.adapter
+            )?;
+            writeln!(
+                out,
+                "  layer  log10|dL/dW|  log10 rms(delta)  act_rms  saturated  dead"
+            )?;
             let fmt = |v: Option<f64>| v.map_or("zero".to_string(), |x| format!("{x:.3}"));
             for l in &s.layers {
                 writeln!(

@@ -1,0 +1,103 @@
+//! `gradscope render`: trains without a window, collects the statistics a view needs, and draws the same
+//! figure the window shows into a PNG (offscreen, with the same code).
+
+use std::path::PathBuf;
+
+use crate::cli::EngineKind;
+use crate::gpu::{Engine, GpuContext};
+use crate::model::NetConfig;
+use crate::reference::Reference;
+use crate::stats::StepStats;
+use crate::viz::offscreen::{EXPORT_PIXELS_PER_POINT, render_figure, write_png};
+use crate::viz::{FigureTheme, History, RangeMode, View};
+
+use super::views::{FigureData, config_json, figure};
+
+/// Most history points a render records (the gradient flow and loss views sample training this often).
+pub const RENDER_HISTORY_POINTS: u64 = 300;
+
+/// What to render.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderRequest {
+    /// The network.
+    pub cfg: NetConfig,
+    /// Which engine computes the statistics (the figure is always drawn on the GPU).
+    pub engine: EngineKind,
+    /// Training steps before the final gradient.
+    pub steps: u64,
+    /// The view to draw.
+    pub view: View,
+    /// The PNG file.
+    pub out: PathBuf,
+    /// Pixel size of the PNG.
+    pub size: [u32; 2],
+    /// Light or dark.
+    pub theme: FigureTheme,
+    /// Colour range.
+    pub range: RangeMode,
+}
+
+/// Trains, draws and writes the figure; returns its pixel size.
+pub fn render(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<[usize; 2]> {
+    let mut history = History {
+        capacity: RENDER_HISTORY_POINTS as usize + 2,
+        ..History::default()
+    };
+    let every = req.steps.div_ceil(RENDER_HISTORY_POINTS).max(1);
+    let latest = collect(gpu, req, every, &mut history)?;
+    let data = FigureData {
+        cfg: &req.cfg,
+        stats: Some(&latest),
+        history: &history,
+        range: req.range,
+    };
+    let fig = figure(req.view, &data);
+    let image = render_figure(
+        &gpu.device,
+        &gpu.queue,
+        &fig,
+        req.size,
+        EXPORT_PIXELS_PER_POINT,
+        req.theme,
+    )?;
+    write_png(&req.out, &image, Some(&config_json(&req.cfg)))?;
+    Ok(image.size)
+}
+
+/// Statistics at step 0, every `every` steps, and after the last step (the returned ones).
+fn collect(
+    gpu: &GpuContext,
+    req: &RenderRequest,
+    every: u64,
+    history: &mut History,
+) -> anyhow::Result<StepStats> {
+    match req.engine {
+        EngineKind::Gpu => {
+            let mut engine = Engine::new(gpu, &req.cfg)?;
+            let mut done = 0;
+            while done < req.steps {
+                let n = every.min(req.steps - done);
+                engine.compute();
+                history.push(&engine.wait_stats()?);
+                engine.step(u32::try_from(n)?);
+                done += n;
+            }
+            engine.compute();
+            let last = engine.wait_stats()?;
+            history.push(&last);
+            Ok(last)
+        }
+        EngineKind::Cpu => {
+            let mut engine = Reference::new(&req.cfg)?;
+            for i in 0..req.steps {
+                if i % every == 0 {
+                    history.push(&engine.stats_of(&engine.pass()));
+                }
+                engine.step();
+            }
+            let last = engine.stats_of(&engine.pass());
+            history.push(&last);
+            Ok(last)
+        }
+    }
+}

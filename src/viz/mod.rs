@@ -1,0 +1,92 @@
+//! Figure drawing shared by the window and the PNG export: colormaps ([`colormap`]), the heatmap and colour
+//! bar painters, whole figures ([`figure`]) and their offscreen rendering ([`offscreen`]). Knows egui and
+//! wgpu, not the app.
+
+pub mod colorbar;
+pub mod colormap;
+pub mod figure;
+pub mod heatmap;
+pub mod history;
+pub mod offscreen;
+
+pub use colormap::{Cell, ColorRange, RangeMode};
+pub use figure::{Body, Figure, LinePlot, Series, figure_ui};
+pub use heatmap::{Coloring, Heatmap};
+pub use history::History;
+
+use serde::{Deserialize, Serialize};
+
+/// The views of the app, each also a figure `gradscope render --view` can draw.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum View {
+    /// Layer × unit heatmap of log10 mean |δ| (input left, output right).
+    #[default]
+    GradientMap,
+    /// Layer × training step heatmap of log10 ‖∂L/∂W_l‖.
+    GradientFlow,
+    /// Per-layer gradient norms, log scale.
+    Norms,
+    /// Saturated and dead units per layer, and the dead-unit map.
+    Activations,
+    /// The loss over training, log scale.
+    Loss,
+}
+
+impl View {
+    /// Every view, in tab order.
+    pub const ALL: [View; 5] = [
+        View::GradientMap,
+        View::GradientFlow,
+        View::Norms,
+        View::Activations,
+        View::Loss,
+    ];
+
+    /// The tab label.
+    pub fn label(self) -> &'static str {
+        match self {
+            View::GradientMap => "Gradient map",
+            View::GradientFlow => "Gradient flow",
+            View::Norms => "Layer norms",
+            View::Activations => "Activations",
+            View::Loss => "Loss",
+        }
+    }
+
+    /// The CLI / file name spelling (`gradient-map`).
+    pub fn slug(self) -> &'static str {
+        match self {
+            View::GradientMap => "gradient-map",
+            View::GradientFlow => "gradient-flow",
+            View::Norms => "norms",
+            View::Activations => "activations",
+            View::Loss => "loss",
+        }
+    }
+}
+
+/// Light or dark figures and window.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum FigureTheme {
+    /// Dark text on white: the default for slides.
+    #[default]
+    Light,
+    /// Light text on dark grey.
+    Dark,
+}
+
+impl FigureTheme {
+    /// The egui theme.
+    pub fn egui(self) -> egui::Theme {
+        match self {
+            FigureTheme::Light => egui::Theme::Light,
+            FigureTheme::Dark => egui::Theme::Dark,
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Figures without a window: run one egui pass with the same [`figure_ui`] the window uses, tessellate,
+//! render with `egui_wgpu::Renderer` into an `Rgba8Unorm` texture, read it back, and write a PNG whose
+//! `tEXt` chunk carries the configuration as JSON.
+
+use std::io::BufWriter;
+use std::path::Path;
+use std::time::Duration;
+
+use egui::{Color32, ColorImage};
+
+use super::FigureTheme;
+use super::figure::{Figure, figure_ui};
+
+/// PNG `tEXt` key under which the figure's configuration (JSON) is stored.
+pub const CONFIG_TEXT_KEY: &str = "gradscope-config";
+/// Device pixels per point of exported figures (2x: crisp on slides and high-density screens).
+pub const EXPORT_PIXELS_PER_POINT: f32 = 2.0;
+/// Default export size in pixels.
+pub const DEFAULT_EXPORT_SIZE: [u32; 2] = [1920, 1200];
+/// Outer margin around a figure, in points.
+pub const FIGURE_MARGIN: f32 = 16.0;
+/// How long a readback may take (lavapipe behind a queue of training steps is slow).
+const WAIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A figure could not be rendered or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The size is zero or beyond the GPU's texture limit.
+    #[error(
+        "figure size {width}x{height} is not possible here: each side must be 1..={max} pixels"
+    )]
+    BadSize {
+        /// Width asked for.
+        width: u32,
+        /// Height asked for.
+        height: u32,
+        /// The adapter's largest texture side.
+        max: u32,
+    },
+    /// Rendering or reading back failed on the GPU.
+    #[error("rendering the figure on the GPU failed: {0}")]
+    Gpu(String),
+    /// The file could not be written.
+    #[error("cannot write {path}: {message}")]
+    Write {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Draws `figure` offscreen at `size_px` pixels (`pixels_per_point` pixels per point) in `theme`.
+pub fn render_figure(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    figure: &Figure,
+    size_px: [u32; 2],
+    pixels_per_point: f32,
+    theme: FigureTheme,
+) -> Result<ColorImage, ExportError> {
+    let max = device.limits().max_texture_dimension_2d;
+    let [width, height] = size_px;
+    if width == 0 || height == 0 || width > max || height > max {
+        return Err(ExportError::BadSize { width, height, max });
+    }
+    let ctx = egui::Context::default();
+    ctx.set_theme(theme.egui());
+    ctx.all_styles_mut(|s| s.animation_time = 0.0);
+    let points = super::figure::points_for(size_px, pixels_per_point);
+    let mut input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, points)),
+        max_texture_side: Some(max as usize),
+        ..Default::default()
+    };
+    input
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .native_pixels_per_point = Some(pixels_per_point);
+
+    let mut renderer = egui_wgpu::Renderer::new(
+        device,
+        wgpu::TextureFormat::Rgba8Unorm,
+        egui_wgpu::RendererOptions {
+            dithering: false,
+            ..Default::default()
+        },
+    );
+    let mut background = Color32::WHITE;
+    let mut last = None;
+    // a few passes: the first lays out fonts and plots, later ones settle sizes
+    for _ in 0..3 {
+        let mut output = ctx.run_ui(input.clone(), |ui| {
+            background = ui.visuals().panel_fill;
+            egui::CentralPanel::default()
+                .frame(
+                    egui::Frame::new()
+                        .fill(background)
+                        .inner_margin(FIGURE_MARGIN),
+                )
+                .show(ui, |ui| figure_ui(ui, figure));
+        });
+        for (id, deltas) in output.textures_delta.set.drain() {
+            for delta in &deltas {
+                renderer.update_texture(device, queue, id, delta);
+            }
+        }
+        for id in output.textures_delta.free.drain() {
+            renderer.free_texture(&id);
+        }
+        last = Some(output);
+    }
+    let Some(output) = last else {
+        return Err(ExportError::Gpu("egui produced no output".into()));
+    };
+    let ppp = output.pixels_per_point;
+    let jobs = ctx.tessellate(output.shapes, ppp);
+    let screen = egui_wgpu::ScreenDescriptor {
+        size_in_pixels: size_px,
+        pixels_per_point: ppp,
+    };
+
+    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("figure"),
+    });
+    let user_buffers = renderer.update_buffers(device, queue, &mut encoder, &jobs, &screen);
+    // RENDER_ATTACHMENT to draw into, COPY_SRC to read the pixels back
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("figure"),
+        size: wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba8Unorm,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    });
+    let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+    {
+        let [r, g, b, a] = background.to_normalized_gamma_f32().map(f64::from);
+        let mut pass = encoder
+            .begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("figure"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &view,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color { r, g, b, a }),
+                        store: wgpu::StoreOp::Store,
+                    },
+                    depth_slice: None,
+                })],
+                ..Default::default()
+            })
+            .forget_lifetime();
+        renderer.render(&mut pass, &jobs, &screen);
+    }
+    let unpadded = width as usize * 4;
+    let padded = unpadded.div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT as usize)
+        * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT as usize;
+    // MAP_READ to read on the CPU, COPY_DST to receive the texture
+    let readback = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("figure readback"),
+        size: (padded * height as usize) as u64,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    encoder.copy_texture_to_buffer(
+        texture.as_image_copy(),
+        wgpu::TexelCopyBufferInfo {
+            buffer: &readback,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(padded as u32),
+                rows_per_image: None,
+            },
+        },
+        wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+    );
+    let index = queue.submit(
+        user_buffers
+            .into_iter()
+            .chain(std::iter::once(encoder.finish())),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    readback.map_async(wgpu::MapMode::Read, .., move |r| {
+        let _ = tx.send(r);
+    });
+    device
+        .poll(wgpu::PollType::Wait {
+            submission_index: Some(index),
+            timeout: Some(WAIT_TIMEOUT),
+        })
+        .map_err(|e| ExportError::Gpu(e.to_string()))?;
+    rx.recv_timeout(WAIT_TIMEOUT)
+        .map_err(|e| ExportError::Gpu(e.to_string()))?
+        .map_err(|e| ExportError::Gpu(e.to_string()))?;
+    let data = readback
+        .get_mapped_range(..)
+        .map_err(|e| ExportError::Gpu(e.to_string()))?;
+    let mut rgba = Vec::with_capacity(unpadded * height as usize);
+    for row in data.chunks_exact(padded) {
+        rgba.extend_from_slice(&row[..unpadded]);
+    }
+    drop(data);
+    readback.unmap();
+    Ok(ColorImage::from_rgba_premultiplied(
+        [width as usize, height as usize],
+        &rgba,
+    ))
+}
+
+/// Writes `image` as an 8-bit RGBA PNG; `config_json` goes into a `tEXt` chunk under [`CONFIG_TEXT_KEY`].
+pub fn write_png(
+    path: &Path,
+    image: &ColorImage,
+    config_json: Option<&str>,
+) -> Result<(), ExportError> {
+    let err = |message: String| ExportError::Write {
+        path: path.display().to_string(),
+        message,
+    };
+    let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+    let [w, h] = image.size;
+    let mut encoder = png::Encoder::new(BufWriter::new(file), w as u32, h as u32);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    if let Some(json) = config_json {
+        encoder
+            .add_text_chunk(CONFIG_TEXT_KEY.to_string(), json.to_string())
+            .map_err(|e| err(e.to_string()))?;
+    }
+    let mut writer = encoder.write_header().map_err(|e| err(e.to_string()))?;
+    let bytes: Vec<u8> = image
+        .pixels
+        .iter()
+        .flat_map(|c| c.to_srgba_unmultiplied())
+        .collect();
+    writer
+        .write_image_data(&bytes)
+        .map_err(|e| err(e.to_string()))?;
+    writer.finish().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! The window, driven through AccessKit with egui_kittest on the production wgpu setup (lavapipe in CI):
+//! the Depth slider rebuilds the network, the activation switch changes the gradient by orders of magnitude,
+//! export writes a PNG of the expected size, bad input shows an error and the app keeps running.
+
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use gradscope::app::GradscopeApp;
+use gradscope::gpu::GpuOptions;
+use gradscope::model::{Activation, Init, NetConfig};
+use gradscope::viz::offscreen::{CONFIG_TEXT_KEY, DEFAULT_EXPORT_SIZE};
+use gradscope::viz::{Body, Figure};
+
+fn small(depth: usize, width: usize, activation: Activation) -> NetConfig {
+    NetConfig {
+        depth,
+        width,
+        batch: 16,
+        activation,
+        init: Init::XavierNormal,
+        ..NetConfig::default()
+    }
+}
+
+/// The app on the same wgpu setup as `gradscope app`, paused, on `cfg`.
+fn harness(cfg: NetConfig) -> Harness<'static, GradscopeApp> {
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 860.0))
+        .wgpu_setup(gradscope::app::wgpu_setup(&GpuOptions::default()))
+        .build_eframe(move |cc| match GradscopeApp::new(cc, Some(cfg)) {
+            Ok(app) => app.paused(),
+            Err(e) => panic!(
+                "the app needs a GPU adapter (CI={:?}): {e}",
+                std::env::var("CI").ok()
+            ),
+        });
+    eprintln!("UI test runs on: {}", harness.state().gpu().adapter);
+    harness
+}
+
+/// Steps frames until `done` holds (statistics arrive asynchronously), at most 60 s.
+fn wait_until(
+    harness: &mut Harness<'_, GradscopeApp>,
+    what: &str,
+    done: impl Fn(&GradscopeApp) -> bool,
+) {
+    let start = Instant::now();
+    while !done(harness.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        harness.run_steps(1);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn heatmap_shape(fig: &Figure) -> (usize, usize) {
+    match &fig.body {
+        Body::Heatmap { map, .. } => (map.cols, map.rows),
+        other => panic!("the gradient map is not a heatmap yet: {other:?}"),
+    }
+}
+
+fn first_layer_log10(app: &GradscopeApp) -> f64 {
+    let stats = app.latest_stats().expect("statistics");
+    stats.layers[0]
+        .log10_delta_rms
+        .expect("a finite, nonzero first-layer gradient")
+}
+
+#[test]
+fn depth_slider_changes_network_and_gradient_map() {
+    let mut h = harness(small(4, 12, Activation::Tanh));
+    wait_until(&mut h, "the first statistics", |a| {
+        a.latest_stats().is_some()
+    });
+    assert_eq!(heatmap_shape(&h.state().figure()), (4, 12));
+
+    h.get_by_role_and_label(Role::Slider, "Depth")
+        .set_value_accesskit(9.0);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().config().depth,
+        9,
+        "the Depth slider sets the network depth"
+    );
+    wait_until(&mut h, "statistics of the deeper net", |a| {
+        a.latest_stats().is_some_and(|s| s.layers.len() == 9)
+    });
+    assert_eq!(
+        heatmap_shape(&h.state().figure()),
+        (9, 12),
+        "one column per layer, one row per unit"
+    );
+
+    // arrow keys move the slider too
+    h.get_by_role_and_label(Role::Slider, "Depth").focus();
+    h.run_steps(1);
+    h.key_press(egui::Key::ArrowRight);
+    h.run_steps(2);
+    let depth = h.state().config().depth;
+    assert!(depth > 9, "ArrowRight increases the depth (now {depth})");
+    wait_until(&mut h, "statistics after the arrow key", |a| {
+        a.latest_stats().is_some_and(|s| s.layers.len() == depth)
+    });
+    assert_eq!(heatmap_shape(&h.state().figure()).0, depth);
+}
+
+#[test]
+fn sigmoid_to_relu_changes_first_layer_gradient_by_orders_of_magnitude() {
+    let mut h = harness(small(20, 32, Activation::Sigmoid));
+    wait_until(&mut h, "the first statistics", |a| {
+        a.latest_stats().is_some()
+    });
+    let sigmoid = first_layer_log10(h.state());
+
+    h.get_by_label("Activation").click();
+    h.run_steps(2);
+    h.get_by_label("relu").click();
+    h.run_steps(2);
+    assert_eq!(h.state().config().activation, Activation::Relu);
+    assert_eq!(
+        h.state().config().depth,
+        20,
+        "the same network, only the activation changed"
+    );
+    wait_until(&mut h, "relu statistics", |a| {
+        a.latest_stats().is_some() && a.config().activation == Activation::Relu
+    });
+    let relu = first_layer_log10(h.state());
+    eprintln!("first-layer log10 rms dL/dz: sigmoid {sigmoid:.2}, relu {relu:.2}");
+    assert!(
+        relu - sigmoid > 4.0,
+        "ReLU keeps the gradient orders of magnitude larger: {sigmoid:.2} vs {relu:.2}"
+    );
+}
+
+fn png_text(path: &std::path::Path) -> (u32, u32, Option<String>) {
+    let file = std::fs::File::open(path).expect("png exists");
+    let decoder = png::Decoder::new(std::io::BufReader::new(file));
+    let reader = decoder.read_info().expect("a valid png");
+    let info = reader.info();
+    let text = info
+        .uncompressed_latin1_text
+        .iter()
+        .find(|t| t.keyword == CONFIG_TEXT_KEY)
+        .map(|t| t.text.clone());
+    (info.width, info.height, text)
+}
+
+#[test]
+fn export_writes_png_figure_with_config_and_shortcut_works() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("figure.png");
+    let mut h = harness(small(5, 8, Activation::Sigmoid));
+    wait_until(&mut h, "the first statistics", |a| {
+        a.latest_stats().is_some()
+    });
+
+    h.get_by_label("Save to")
+        .set_text_value_accesskit(path.to_str().expect("utf-8 path"));
+    h.run_steps(1);
+    h.get_by_label("Export PNG").click();
+    h.run_steps(2);
+    assert_eq!(h.state().error(), None);
+    let (w, h_px, text) = png_text(&path);
+    assert_eq!(
+        [w, h_px],
+        DEFAULT_EXPORT_SIZE,
+        "2x figure of the default export size"
+    );
+    let cfg: NetConfig =
+        serde_json::from_str(&text.expect("config text chunk")).expect("config JSON");
+    assert_eq!(
+        &cfg,
+        h.state().config(),
+        "the PNG carries the config that made it"
+    );
+
+    // the shortcut saves again
+    std::fs::remove_file(&path).expect("remove");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    h.run_steps(2);
+    assert!(path.exists(), "Ctrl+S / Cmd+S exports");
+    let image = image::open(&path).expect("decodes").to_rgba8();
+    let distinct: std::collections::HashSet<[u8; 4]> = image.pixels().map(|p| p.0).collect();
+    assert!(
+        distinct.len() > 20,
+        "the figure is not blank ({} colours)",
+        distinct.len()
+    );
+}
+
+#[test]
+fn unwritable_export_path_shows_error_and_app_keeps_running() {
+    let mut h = harness(small(3, 8, Activation::Tanh));
+    wait_until(&mut h, "the first statistics", |a| {
+        a.latest_stats().is_some()
+    });
+    h.get_by_label("Save to")
+        .set_text_value_accesskit("/nonexistent-gradscope-dir/sub/figure.png");
+    h.run_steps(1);
+    h.get_by_label("Export PNG").click();
+    h.run_steps(2);
+    let err = h.state().error().expect("an error is shown").to_string();
+    assert!(
+        err.contains("export failed") && err.contains("nonexistent-gradscope-dir"),
+        "{err}"
+    );
+    assert!(
+        h.query_by_label_contains("export failed").is_some(),
+        "the error is visible in the window"
+    );
+
+    // still alive: a training step still produces statistics
+    let before = h.state().latest_stats().map(|s| s.step);
+    h.get_by_label("Step").click();
+    wait_until(&mut h, "a step after the error", |a| {
+        a.latest_stats().map(|s| s.step) != before
+    });
+    h.get_by_label("Dismiss").click();
+    h.run_steps(1);
+    assert_eq!(h.state().error(), None);
+}
+
+#[test]
+fn malformed_preset_file_shows_error_and_keeps_network() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "title = \"broken\"\ndescription = \"x\"\n[network]\ndepht = 3\n",
+    )
+    .expect("write");
+    let mut h = harness(small(3, 8, Activation::Tanh));
+    wait_until(&mut h, "the first statistics", |a| {
+        a.latest_stats().is_some()
+    });
+    let before = h.state().config().clone();
+
+    h.get_by_label("Preset file")
+        .set_text_value_accesskit(bad.to_str().expect("utf-8 path"));
+    h.run_steps(1);
+    h.get_by_label("Load preset").click();
+    h.run_steps(2);
+    let err = h.state().error().expect("an error is shown").to_string();
+    assert!(err.contains("bad.toml") && err.contains("depht"), "{err}");
+    assert!(
+        h.query_by_label_contains("depht").is_some(),
+        "the error is visible"
+    );
+    assert_eq!(h.state().config(), &before, "the network is unchanged");
+
+    // a missing file too
+    h.get_by_label("Preset file")
+        .set_text_value_accesskit("/no/such/preset.toml");
+    h.run_steps(1);
+    h.get_by_label("Load preset").click();
+    h.run_steps(2);
+    assert!(
+        h.state().error().is_some_and(|e| e.contains("cannot read")),
+        "{:?}",
+        h.state().error()
+    );
+
+    // a good preset file applies
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "title = \"six\"\ndescription = \"six tanh layers\"\n[network]\ndepth = 6\nwidth = 8\nactivation = \"tanh\"\n[training]\nbatch = 16\n").expect("write");
+    h.get_by_label("Preset file")
+        .set_text_value_accesskit(good.to_str().expect("utf-8 path"));
+    h.run_steps(1);
+    h.get_by_label("Load preset").click();
+    h.run_steps(2);
+    assert_eq!(h.state().error(), None);
+    assert_eq!(h.state().config().depth, 6);
+}
