@@ -1,5 +1,5 @@
-// Column reductions over the batch for one layer (time step): a workgroup of 32 units x 8 batch slices,
-// each thread summing every 8th sample of its unit, then a shared-memory sum over the slices:
+// Column reductions over the batch for one layer (time step): a workgroup of 16 units x 16 batch slices,
+// each thread summing every 16th sample of its unit, then a shared-memory sum over the slices:
 //   bias gradient  mem[g_off + n] (=|+=) 2^scale · Σ_b ŝ[b, n]
 //   RNN input-weight gradient (when res_off != NONE)  mem[res_off + n*d_in + k] (=|+=) 2^scale · Σ_b ŝ[b,n] x[b,k]
 //   with FLAG_STATS: mean_b |ŝ[b,n]| into mem[ust_off + n], and per-unit partials into mem[upart_off + 4n ..]:
@@ -7,14 +7,14 @@
 // ŝ at a_off, z at z_off, the layer output a at c_off, all with row stride ldc; p.m = batch, p.n = units.
 // At most MAX_D_IN input features for the RNN input weights (the tasks have 1 or 2).
 
-const UNITS: u32 = 32u;
-const SLICES: u32 = 8u;
+const UNITS: u32 = 16u;
+const SLICES: u32 = 16u;
 const MAX_D_IN: u32 = 4u;
 const NVALS: u32 = 6u + MAX_D_IN;
 
 var<workgroup> part: array<f32, 2560>; // [NVALS][SLICES][UNITS]
 
-@compute @workgroup_size(32, 8)
+@compute @workgroup_size(16, 16)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let n = wid.x * UNITS + lid.x;
     let valid = n < p.n;

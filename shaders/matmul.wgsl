@@ -8,10 +8,12 @@
 //   2 weight gradient: c (=|+=) acc * 2^scale[scale_idx]; per-workgroup Σ acc² into mem[part_off + wg]
 // Output C(i, j) = mem[c_off + i*ldc + j].
 
-// TILE (output tile edge), TK (depth of a K step) and RM = TILE / 16 (outputs per thread per dimension) are
-// prepended by src/gpu/shaders.rs, one pipeline per tile size (small tiles give small layers more
-// workgroups). 16 x 16 threads each own an RM x RM block of the tile.
-const LOADS: u32 = TILE * TK / 256u;
+// TILE (output tile edge) and TK (depth of a K step) are prepended by src/gpu/shaders.rs, one pipeline per
+// tile size (small tiles give small layers more workgroups). TX x TX threads (TX = TILE / 4) each own a
+// 4 x 4 block of the tile, held in four vec4 accumulators so they stay in registers.
+const TX: u32 = TILE / 4u;
+const NT: u32 = TX * TX;
+const LOADS: u32 = TILE * TK / NT;
 
 var<workgroup> As: array<f32, TK * TILE>; // [TK][TILE]
 var<workgroup> Bs: array<f32, TK * TILE>; // [TK][TILE]
@@ -31,20 +33,61 @@ fn load_b(kk: u32, j: u32) -> f32 {
     return 0.0;
 }
 
-@compute @workgroup_size(16, 16)
+// The epilogue for one output element; returns this element's contribution to Σ acc² (weight-gradient mode).
+fn epilogue(i: u32, j: u32, v: f32, e_above: i32, dw_scale: i32) -> f32 {
+    let o = p.c_off + i * p.ldc + j;
+    if (p.mode == 0u) {
+        var z = v;
+        if (p.add_off != NONE) {
+            z += mem[p.add_off + i * p.add_si + j * p.add_sj];
+        }
+        if (p.z_off != NONE) {
+            mem[p.z_off + i * p.ldc + j] = z;
+        }
+        var h = act_f(z, p.act);
+        if (p.res_off != NONE) {
+            h += mem[p.res_off + i * p.ldc + j];
+        }
+        mem[o] = h;
+        return 0.0;
+    }
+    if (p.mode == 1u) {
+        var g = v;
+        if (p.res_off != NONE) {
+            g += mem[p.res_off + i * p.ldc + j];
+        }
+        g = ldexp(g, -e_above);
+        if (p.g_off != NONE) {
+            mem[p.g_off + i * p.ldc + j] = g;
+        }
+        mem[o] = g * act_df(mem[p.z_off + i * p.ldc + j], p.act);
+        return abs(g);
+    }
+    let grad = ldexp(v, dw_scale);
+    if ((p.flags & FLAG_ACCUMULATE) != 0u) {
+        mem[o] += grad;
+    } else {
+        mem[o] = grad;
+    }
+    return v * v;
+}
+
+@compute @workgroup_size(TX, TX)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(local_invocation_index) t: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
     let row0 = wid.y * TILE;
     let col0 = wid.x * TILE;
-    var acc: array<f32, RM * RM>;
-    for (var q = 0u; q < RM * RM; q++) { acc[q] = 0.0; }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     let a_k_contig = p.a_sk == 1u;
     let b_k_contig = p.b_sk == 1u;
     let ktiles = (p.k + TK - 1u) / TK;
     for (var kt = 0u; kt < ktiles; kt++) {
         let k0 = kt * TK;
         for (var r = 0u; r < LOADS; r++) {
-            let idx = t + 256u * r;
+            let idx = t + NT * r;
             var ii: u32; var ka: u32;
             if (a_k_contig) { ka = idx % TK; ii = idx / TK; } else { ii = idx % TILE; ka = idx / TILE; }
             As[ka * TILE + ii] = load_a(row0 + ii, k0 + ka);
@@ -54,23 +97,18 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
-            var av: array<f32, RM>;
-            var bv: array<f32, RM>;
-            for (var r = 0u; r < RM; r++) {
-                av[r] = As[kk * TILE + lid.y + 16u * r];
-                bv[r] = Bs[kk * TILE + lid.x + 16u * r];
-            }
-            for (var r = 0u; r < RM; r++) {
-                for (var c = 0u; c < RM; c++) {
-                    acc[r * RM + c] = fma(av[r], bv[c], acc[r * RM + c]);
-                }
-            }
+            let ab = kk * TILE + lid.y;
+            let bb = kk * TILE + lid.x;
+            let a = vec4<f32>(As[ab], As[ab + TX], As[ab + 2u * TX], As[ab + 3u * TX]);
+            let b = vec4<f32>(Bs[bb], Bs[bb + TX], Bs[bb + 2u * TX], Bs[bb + 3u * TX]);
+            acc0 = fma(vec4<f32>(a.x), b, acc0);
+            acc1 = fma(vec4<f32>(a.y), b, acc1);
+            acc2 = fma(vec4<f32>(a.z), b, acc2);
+            acc3 = fma(vec4<f32>(a.w), b, acc3);
         }
         workgroupBarrier();
     }
 
-    var sumsq = 0.0;
-    var local_max = 0.0;
     var e_above = 0;
     var dw_scale = 0;
     if (p.mode == 1u) {
@@ -79,52 +117,23 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     if (p.mode == 2u) {
         dw_scale = i32(mem[p.aux_off + p.scale_idx]);
     }
-    for (var r = 0u; r < RM; r++) {
-        for (var c = 0u; c < RM; c++) {
-            let i = row0 + lid.y + 16u * r;
-            let j = col0 + lid.x + 16u * c;
-            if (i >= p.m || j >= p.n) {
-                continue;
-            }
-            let v = acc[r * RM + c];
-            let o = p.c_off + i * p.ldc + j;
-            if (p.mode == 0u) {
-                var z = v;
-                if (p.add_off != NONE) {
-                    z += mem[p.add_off + i * p.add_si + j * p.add_sj];
-                }
-                if (p.z_off != NONE) {
-                    mem[p.z_off + i * p.ldc + j] = z;
-                }
-                var h = act_f(z, p.act);
-                if (p.res_off != NONE) {
-                    h += mem[p.res_off + i * p.ldc + j];
-                }
-                mem[o] = h;
-            } else if (p.mode == 1u) {
-                var g = v;
-                if (p.res_off != NONE) {
-                    g += mem[p.res_off + i * p.ldc + j];
-                }
-                g = ldexp(g, -e_above);
-                if (p.g_off != NONE) {
-                    mem[p.g_off + i * p.ldc + j] = g;
-                }
-                mem[o] = g * act_df(mem[p.z_off + i * p.ldc + j], p.act);
-                // max, NaN-propagating: a NaN's bits exceed every finite float's
-                let ag = abs(g);
-                if (ag > local_max || ag != ag) { local_max = ag; }
-            } else {
-                let grad = ldexp(v, dw_scale);
-                if ((p.flags & FLAG_ACCUMULATE) != 0u) {
-                    mem[o] += grad;
-                } else {
-                    mem[o] = grad;
-                }
-                sumsq += v * v;
+    // Σ acc² (mode 2) or max |ĝ| (mode 1, NaN-propagating: a NaN's bits exceed every finite float's)
+    var sumsq = 0.0;
+    var local_max = 0.0;
+    for (var r = 0u; r < 4u; r++) {
+        var row = acc0;
+        if (r == 1u) { row = acc1; } else if (r == 2u) { row = acc2; } else if (r == 3u) { row = acc3; }
+        let i = row0 + lid.y + TX * r;
+        for (var c = 0u; c < 4u; c++) {
+            let j = col0 + lid.x + TX * c;
+            if (i < p.m && j < p.n) {
+                let q = epilogue(i, j, row[c], e_above, dw_scale);
+                sumsq += q;
+                if (q > local_max || q != q) { local_max = q; }
             }
         }
     }
+
     if (p.mode == 1u) {
         atomicMax(&maxes[p.m_out], bitcast<u32>(local_max));
         if (t == 0u && wid.x == 0u && wid.y == 0u) {
@@ -136,7 +145,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     if (p.mode == 2u && p.part_off != NONE) {
         red[t] = sumsq;
         workgroupBarrier();
-        for (var s = 128u; s > 0u; s >>= 1u) {
+        for (var s = NT / 2u; s > 0u; s >>= 1u) {
             if (t < s) { red[t] += red[t + s]; }
             workgroupBarrier();
         }

@@ -132,12 +132,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-/// Runs one configuration: warm-up, then `rounds` timed submissions of `steps_per_submit` steps each.
+/// Runs one configuration: a warm-up step, then timed submissions of `steps_per_submit` steps each until
+/// `max_rounds` rounds or `budget_secs` seconds (at least 3 rounds).
 pub fn run_one(
     ctx: &GpuContext,
     b: &BenchConfig,
-    rounds: usize,
+    max_rounds: usize,
     steps_per_submit: u32,
+    budget_secs: f64,
 ) -> BenchResult {
     let mut result = BenchResult {
         config: b.name.to_string(),
@@ -162,14 +164,16 @@ pub fn run_one(
     };
     result.dispatches_per_step = engine.dispatches_per_step();
     result.gpu_mib = engine.gpu_bytes() as f64 / (1024.0 * 1024.0);
-    // warm-up (pipeline caches, first-touch of memory)
-    if let Err(e) = engine.step_timed(steps_per_submit) {
+    // warm-up (pipeline caches, first touch of memory)
+    if let Err(e) = engine.step_timed(1) {
         result.skipped = Some(e.to_string());
         return result;
     }
-    let mut wall = Vec::with_capacity(rounds);
+    let start = Instant::now();
+    let mut wall = Vec::with_capacity(max_rounds);
     let mut gpu = Vec::new();
-    for _ in 0..rounds {
+    while wall.len() < max_rounds && (wall.len() < 3 || start.elapsed().as_secs_f64() < budget_secs)
+    {
         let t0 = Instant::now();
         match engine.step_timed(steps_per_submit) {
             Ok(g) => {
@@ -197,16 +201,51 @@ pub fn run_one(
     result
 }
 
-/// Runs a whole suite.
-pub fn run_suite(ctx: &GpuContext, suite: Suite) -> Vec<BenchResult> {
-    let (rounds, steps) = match suite {
-        Suite::Quick => (5, 2),
-        Suite::Full => (30, 10),
+/// Runs a whole suite, handing each result to `report` as soon as it is measured.
+pub fn run_suite(
+    ctx: &GpuContext,
+    suite: Suite,
+    mut report: impl FnMut(&BenchResult),
+) -> Vec<BenchResult> {
+    let (rounds, steps, budget_secs) = match suite {
+        Suite::Quick => (5, 2, 2.0),
+        Suite::Full => (30, 10, 4.0),
     };
     configs(suite)
         .iter()
-        .map(|b| run_one(ctx, b, rounds, steps))
+        .map(|b| {
+            let r = run_one(ctx, b, rounds, steps, budget_secs);
+            report(&r);
+            r
+        })
         .collect()
+}
+
+/// The header line of [`row`].
+pub fn header() -> String {
+    format!(
+        "{:<11} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>9}",
+        "config", "ms/step", "p95 ms", "gpu ms", "GFLOP/s", "disp/step", "submit/step", "GPU MiB"
+    )
+}
+
+/// One line of the results table.
+pub fn row(r: &BenchResult) -> String {
+    if let Some(why) = &r.skipped {
+        return format!("{:<11} skipped: {why}", r.config);
+    }
+    let gpu = r.gpu_ms.map_or("-".to_string(), |g| format!("{g:.3}"));
+    format!(
+        "{:<11} {:>9.3} {:>9.3} {:>9} {:>9.1} {:>10} {:>11.2} {:>9.1}",
+        r.config,
+        r.median_ms,
+        r.p95_ms,
+        gpu,
+        r.gflops,
+        r.dispatches_per_step,
+        r.submissions_per_step,
+        r.gpu_mib
+    )
 }
 
 /// A plain-text table of results.
@@ -215,27 +254,11 @@ pub fn table(results: &[BenchResult]) -> String {
     if let Some(r) = results.first() {
         out.push_str(&format!("adapter: {}\n", r.adapter));
     }
-    out.push_str(&format!(
-        "{:<11} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>9}\n",
-        "config", "ms/step", "p95 ms", "gpu ms", "GFLOP/s", "disp/step", "submit/step", "GPU MiB"
-    ));
+    out.push_str(&header());
+    out.push('\n');
     for r in results {
-        if let Some(why) = &r.skipped {
-            out.push_str(&format!("{:<11} skipped: {why}\n", r.config));
-            continue;
-        }
-        let gpu = r.gpu_ms.map_or("-".to_string(), |g| format!("{g:.3}"));
-        out.push_str(&format!(
-            "{:<11} {:>9.3} {:>9.3} {:>9} {:>9.1} {:>10} {:>11.2} {:>9.1}\n",
-            r.config,
-            r.median_ms,
-            r.p95_ms,
-            gpu,
-            r.gflops,
-            r.dispatches_per_step,
-            r.submissions_per_step,
-            r.gpu_mib
-        ));
+        out.push_str(&row(r));
+        out.push('\n');
     }
     out
 }

@@ -221,14 +221,18 @@ fn bench(args: &BenchArgs) -> Result<()> {
         ..ConfigArgs::default()
     }
     .open_gpu()?;
-    let results = gradscope::bench::run_suite(&ctx, args.suite);
-    if args.json {
-        for r in &results {
-            println!("{}", serde_json::to_string(r)?);
-        }
-    } else {
-        print!("{}", gradscope::bench::table(&results));
+    if !args.json {
+        println!("adapter: {}", ctx.adapter);
+        println!("{}", gradscope::bench::header());
     }
+    // each row as soon as it is measured, so a long suite shows progress
+    gradscope::bench::run_suite(&ctx, args.suite, |r| {
+        if args.json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        } else {
+            println!("{}", gradscope::bench::row(r));
+        }
+    });
     Ok(())
 }
 

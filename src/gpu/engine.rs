@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::layout::{
     BUSY_WORKGROUPS, DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER,
-    step_dispatches, step_dispatches_with,
+    step_dispatches_with,
 };
 use super::shaders::Pipelines;
 use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};

@@ -16,7 +16,7 @@ pub const MATMUL_TILES: [u32; 2] = [32, 64];
 /// Threads per workgroup of the 1-D kernels (colreduce uses 64).
 pub const WORKGROUP_SIZE: u32 = 256;
 /// Units per workgroup of colreduce. Keep in sync with UNITS in shaders/colreduce.wgsl.
-pub const COLREDUCE_UNITS: u32 = 32;
+pub const COLREDUCE_UNITS: u32 = 16;
 /// Workgroups of the first global-norm reduction. Keep in sync with shaders/reduce.wgsl.
 pub const SUMSQ_GROUPS: u32 = 256;
 /// Bytes between parameter records in the uniform buffer (a multiple of every adapter's

@@ -22,12 +22,12 @@ pub const MODULES: &[(&str, &str, &str)] = &[
     (
         "matmul32",
         "matmul.wgsl",
-        "const TILE: u32 = 32u;\nconst TK: u32 = 16u;\nconst RM: u32 = 2u;\n",
+        "const TILE: u32 = 32u;\nconst TK: u32 = 16u;\n",
     ),
     (
         "matmul64",
         "matmul.wgsl",
-        "const TILE: u32 = 64u;\nconst TK: u32 = 16u;\nconst RM: u32 = 4u;\n",
+        "const TILE: u32 = 64u;\nconst TK: u32 = 16u;\n",
     ),
     ("colreduce", "colreduce.wgsl", ""),
     ("loss", "loss.wgsl", ""),
