@@ -8,11 +8,23 @@ use gradscope::viz::View;
 
 fn render(view: View, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradscope"));
-    cmd.args(["render", "--depth", "6", "--width", "12", "--batch", "16", "--steps", "4", "--view", view.slug()])
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    cmd.args([
+        "render",
+        "--depth",
+        "6",
+        "--width",
+        "12",
+        "--batch",
+        "16",
+        "--steps",
+        "4",
+        "--view",
+        view.slug(),
+    ])
+    .arg("--out")
+    .arg(out)
+    .args(extra)
+    .env("XDG_RUNTIME_DIR", std::env::temp_dir());
     cmd.output().expect("runs gradscope")
 }
 
@@ -24,11 +36,17 @@ fn render_writes_every_view() {
         let output = render(view, &out, &["--size", "800x500"]);
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "render {} failed (a GPU adapter is required):\n{stderr}", view.slug());
+        assert!(
+            output.status.success(),
+            "render {} failed (a GPU adapter is required):\n{stderr}",
+            view.slug()
+        );
         eprintln!("{}", stdout.trim());
 
         let file = std::fs::File::open(&out).expect("png written");
-        let reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().expect("valid png");
+        let reader = png::Decoder::new(std::io::BufReader::new(file))
+            .read_info()
+            .expect("valid png");
         let info = reader.info();
         assert_eq!((info.width, info.height), (800, 500), "{}", view.slug());
         let json = info
@@ -57,11 +75,22 @@ fn render_writes_every_view() {
 fn render_dark_theme_and_bad_arguments() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("dark.png");
-    let output = render(View::GradientMap, &out, &["--size", "400x300", "--theme", "dark"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = render(
+        View::GradientMap,
+        &out,
+        &["--size", "400x300", "--theme", "dark"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let image = image::open(&out).expect("decodes").to_rgba8();
     let [r, g, b, _] = image.get_pixel(2, 2).0;
-    assert!(u32::from(r) + u32::from(g) + u32::from(b) < 200, "dark background, got {r} {g} {b}");
+    assert!(
+        u32::from(r) + u32::from(g) + u32::from(b) < 200,
+        "dark background, got {r} {g} {b}"
+    );
 
     let output = render(View::Loss, &dir.path().join("x.png"), &["--size", "big"]);
     assert!(!output.status.success());
@@ -70,5 +99,8 @@ fn render_dark_theme_and_bad_arguments() {
     let output = render(View::Norms, &dir.path().join("no/such/dir/x.png"), &[]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.starts_with("error:") && stderr.contains("x.png") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.starts_with("error:") && stderr.contains("x.png") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }

@@ -211,12 +211,16 @@ pub fn training_ui(ui: &mut Ui, cfg: &mut NetConfig) {
 /// Preset picker and preset file loader; returns the command chosen.
 pub fn presets_ui(ui: &mut Ui, settings: &mut Settings, description: &str) -> Option<Command> {
     let mut command = None;
-    let selected_title = Preset::builtin(&settings.preset)
-        .map(|p| p.title)
-        .unwrap_or_else(|_| "custom".into());
+    // the description stays while the user edits (no layout jump under a dragged slider); the title says so
+    let selected_title = match Preset::builtin(&settings.preset) {
+        Ok(p) if p.config() == settings.config => p.title,
+        Ok(p) => format!("{} (modified)", p.title),
+        Err(_) => "custom".into(),
+    };
     egui::ComboBox::from_label("Preset")
         .selected_text(selected_title)
-        .width(260.0)
+        .width((ui.available_width() - 70.0).max(120.0))
+        .truncate()
         .show_ui(ui, |ui| {
             for (name, _) in BUILTIN_PRESETS {
                 let title = Preset::builtin(name)

@@ -31,6 +31,9 @@ use views::FigureData;
 
 /// Submissions allowed in flight before the app waits for statistics (keeps the queue short).
 const MAX_IN_FLIGHT: usize = 2;
+/// On a software adapter the window's frames share the CPU (and the queue) with training: one submission
+/// at a time, and an idle gap as long as the last step took, so at least half the time goes to drawing.
+const MAX_IN_FLIGHT_SOFTWARE: usize = 1;
 /// A submission whose statistics have not arrived after this long is forgotten (never stalls training).
 const IN_FLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frame time budget for training, in milliseconds, on a hardware and on a software adapter.
@@ -77,6 +80,11 @@ pub fn run(initial: Option<NetConfig>, opts: &GpuOptions) -> anyhow::Result<()> 
         }),
     )
     .map_err(|e| anyhow::anyhow!("the window failed: {e}"))
+}
+
+/// A preset description as one paragraph (the TOML wraps it at fixed columns; the panel wraps it again).
+fn one_paragraph(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// One submission whose statistics are awaited.
@@ -140,7 +148,7 @@ impl GradscopeApp {
         cc.egui_ctx.set_theme(settings.theme.egui());
         let (screenshot_tx, screenshot_rx) = std::sync::mpsc::channel();
         let preset_description = Preset::builtin(&settings.preset)
-            .map(|p| p.description.trim().to_string())
+            .map(|p| one_paragraph(&p.description))
             .unwrap_or_default();
         let mut app = GradscopeApp {
             running_cfg: settings.config.clone(),
@@ -308,7 +316,7 @@ impl GradscopeApp {
             Command::Preset(name) => match Preset::builtin(&name) {
                 Ok(p) => {
                     self.settings.preset = name;
-                    self.preset_description = p.description.trim().to_string();
+                    self.preset_description = one_paragraph(&p.description);
                     self.settings.config = p.config();
                     self.error = None;
                 }
@@ -322,7 +330,8 @@ impl GradscopeApp {
                 match Preset::load(std::path::Path::new(path.trim())) {
                     Ok(p) => {
                         self.settings.preset.clear();
-                        self.preset_description = format!("{}: {}", p.title, p.description.trim());
+                        self.preset_description =
+                            format!("{}: {}", p.title, one_paragraph(&p.description));
                         self.settings.config = p.config();
                         self.error = None;
                         self.status = Some(format!("loaded preset {}", path.trim()));
@@ -391,7 +400,20 @@ impl GradscopeApp {
         {
             self.in_flight.clear();
         }
-        if self.in_flight.len() >= MAX_IN_FLIGHT {
+        let max_in_flight = if self.gpu.software {
+            MAX_IN_FLIGHT_SOFTWARE
+        } else {
+            MAX_IN_FLIGHT
+        };
+        if self.in_flight.len() >= max_in_flight {
+            return;
+        }
+        if self.gpu.software
+            && self.settings.running
+            && let (Some(last), Some(ms)) = (self.last_arrival, self.ms_per_step)
+            && now.duration_since(last).as_secs_f64() * 1000.0
+                < ms * f64::from(self.steps_per_frame())
+        {
             return;
         }
         let n = self.steps_per_frame();
@@ -570,6 +592,8 @@ impl GradscopeApp {
 
     fn side_panel_ui(&mut self, ui: &mut egui::Ui) {
         egui::ScrollArea::vertical().show(ui, |ui| {
+            // wide sliders: the logarithmic depth slider spans 1..=1024 and needs room for fine control
+            ui.spacing_mut().slider_width = (ui.available_width() - 130.0).clamp(100.0, 220.0);
             let mut command = None;
             ui.heading("Experiment");
             command =
@@ -578,15 +602,10 @@ impl GradscopeApp {
             command = controls::run_ui(ui, &mut self.settings).or(command);
             ui.separator();
             ui.heading("Network");
-            let before = self.settings.config.clone();
             controls::network_ui(ui, &mut self.settings.config);
             ui.separator();
             ui.heading("Training");
             controls::training_ui(ui, &mut self.settings.config);
-            if self.settings.config != before {
-                self.settings.preset.clear();
-                self.preset_description.clear();
-            }
             ui.separator();
             ui.heading("Display");
             controls::display_ui(ui, &mut self.settings);
@@ -638,7 +657,7 @@ impl eframe::App for GradscopeApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         egui::Panel::top("gradscope-top").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::left("gradscope-controls")
-            .default_size(330.0)
+            .default_size(360.0)
             .resizable(true)
             .show(ui, |ui| self.side_panel_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {

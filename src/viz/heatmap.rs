@@ -117,7 +117,7 @@ fn ticks(values: &[u64], length: f32, min_gap: f32) -> Vec<usize> {
 pub fn heatmap_ui(ui: &mut Ui, rect: Rect, map: &Heatmap, coloring: &Coloring) {
     let cells_rect = Rect::from_min_max(
         pos2(rect.left() + LEFT_MARGIN, rect.top() + TOP_MARGIN),
-        pos2(rect.right() - 4.0, rect.bottom() - BOTTOM_MARGIN),
+        pos2(rect.right() - 16.0, rect.bottom() - BOTTOM_MARGIN),
     );
     if cells_rect.width() < 4.0 || cells_rect.height() < 4.0 || map.cols == 0 || map.rows == 0 {
         return;
