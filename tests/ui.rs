@@ -277,3 +277,20 @@ fn malformed_preset_file_shows_error_and_keeps_network() {
     assert_eq!(h.state().error(), None);
     assert_eq!(h.state().config().depth, 6);
 }
+
+#[test]
+fn settings_survive_a_restart_and_old_files_still_load() {
+    use gradscope::app::settings::Settings;
+    let mut s = Settings::default();
+    s.config.depth = 33;
+    s.view = gradscope::viz::View::Loss;
+    s.range = gradscope::viz::RangeMode::Auto;
+    let text = serde_json::to_string(&s).expect("serializes");
+    let back: Settings = serde_json::from_str(&text).expect("deserializes");
+    assert_eq!(back, s);
+    // a file from an older version with fewer keys falls back to defaults for the rest
+    let partial: Settings =
+        serde_json::from_str(r#"{"view": "norms"}"#).expect("partial settings load");
+    assert_eq!(partial.view, gradscope::viz::View::Norms);
+    assert_eq!(partial.config, Settings::default().config);
+}
