@@ -5,7 +5,7 @@
 //   (log2 scale of layer l+1 is mem[aux_off + l + 1]; layers are 1-based in the scales array).
 //   Workgroup 0 also counts the step, mem[step_off] += 1, unless step_off is NONE (gradient without update).
 // sumsq_partial: Σ g² over mem[a_off .. a_off + count] in 256 workgroups -> mem[part_off + wg].
-// sumsq_final: one workgroup: mem[c_off] = sqrt(Σ mem[part_off .. part_off + 256]).
+// sumsq_final: one workgroup: mem[c_off] = sqrt(Σ mem[part_off .. part_off + 256]), also at aux2_off unless NONE.
 
 var<workgroup> red: array<f32, 256>;
 
@@ -69,5 +69,8 @@ fn sumsq_final(@builtin(local_invocation_index) t: u32) {
     let total = reduce_sum(t, mem[p.part_off + t]);
     if (t == 0u) {
         mem[p.c_off] = sqrt(total);
+        if (p.aux2_off != NONE) {
+            mem[p.aux2_off] = sqrt(total);
+        }
     }
 }

@@ -70,7 +70,11 @@ impl LayerStats {
             log10_grad_w_norm,
             delta_rms: dr_scaled * scale,
             log10_delta_rms,
-            log10_mean_abs_delta: raw.mean_abs_delta_scaled.iter().map(|&m| log10_opt(m).map(|v| v + s10)).collect(),
+            log10_mean_abs_delta: raw
+                .mean_abs_delta_scaled
+                .iter()
+                .map(|&m| log10_opt(m).map(|v| v + s10))
+                .collect(),
             act_rms: (raw.act_sumsq / entries).sqrt(),
             saturated_fraction: raw.saturated_count / entries,
             dead_fraction: raw.dead_units / width as f64,
@@ -96,15 +100,30 @@ pub struct StepStats {
     pub adapter: String,
     /// Whether the loss or any statistic is NaN or infinite (explosion).
     pub nonfinite: bool,
+    /// Global L2 norm of all parameter gradients, before any clipping (`None` if NaN/Inf).
+    pub grad_norm: Option<f64>,
+    /// Whether global-norm clipping scaled this gradient down (the norm exceeded the threshold).
+    pub clipped: bool,
     /// Per layer (per time step), input to output.
     pub layers: Vec<LayerStats>,
 }
 
 impl StepStats {
     /// Builds the record from raw layers (ordered input to output).
-    pub fn from_raw(step: u64, loss: f64, engine: &str, adapter: &str, raw: &[RawLayer], batch: usize, width: usize) -> StepStats {
-        let layers: Vec<LayerStats> =
-            raw.iter().enumerate().map(|(i, r)| LayerStats::from_raw(i + 1, r, batch, width)).collect();
+    pub fn from_raw(
+        step: u64,
+        loss: f64,
+        engine: &str,
+        adapter: &str,
+        raw: &[RawLayer],
+        batch: usize,
+        width: usize,
+    ) -> StepStats {
+        let layers: Vec<LayerStats> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, r)| LayerStats::from_raw(i + 1, r, batch, width))
+            .collect();
         let nonfinite = !loss.is_finite() || layers.iter().any(LayerStats::is_nonfinite);
         StepStats {
             step,
@@ -112,8 +131,18 @@ impl StepStats {
             engine: engine.to_string(),
             adapter: adapter.to_string(),
             nonfinite,
+            grad_norm: None,
+            clipped: false,
             layers,
         }
+    }
+
+    /// Records the global gradient norm (before clipping) and whether clipping at `clip` fired.
+    pub fn with_grad_norm(mut self, norm: f64, clip: Option<f64>) -> StepStats {
+        self.grad_norm = norm.is_finite().then_some(norm);
+        self.clipped = clip.is_some_and(|c| !(norm <= c));
+        self.nonfinite |= !norm.is_finite();
+        self
     }
 
     /// The CSV header matching [`StepStats::csv_rows`].

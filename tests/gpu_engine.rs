@@ -287,6 +287,12 @@ fn clipping_caps_the_update_on_the_gpu_like_the_reference() {
         ..NetConfig::default()
     };
     check(&cfg, 2);
+    // the norm (1e-3 threshold vs a gain-3 net) is far above the threshold: clipping fires on both engines
+    let mut engine = Engine::new(gpu(), &cfg).unwrap();
+    engine.compute();
+    let s = engine.wait_stats().unwrap();
+    assert!(s.clipped && s.grad_norm.unwrap() > 1e-3);
+    assert!(Reference::new(&cfg).unwrap().stats().clipped);
 }
 
 #[test]

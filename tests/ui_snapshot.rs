@@ -45,6 +45,8 @@ fn synthetic() -> (NetConfig, StepStats) {
         engine: "gpu".into(),
         adapter: "test".into(),
         nonfinite: false,
+        grad_norm: Some(1.0),
+        clipped: false,
         layers,
     };
     (cfg, stats)

@@ -673,6 +673,7 @@ impl Engine {
             self.lay.batch,
             w,
         )
+        .with_grad_norm(f64::from(block[2]), self.cfg.clip)
     }
 
     /// Blocking read of `len` f32 values at `offset` (tests, dumps, the CLI).

@@ -24,7 +24,8 @@ pub const SUMSQ_GROUPS: u32 = 256;
 pub const RECORD_STRIDE: u64 = 256;
 /// f32 values per layer record in the statistics block.
 pub const LAYER_RECORD: usize = 8;
-/// f32 values before the layer records in the statistics block: [loss, step count, 6 × padding].
+/// f32 values before the layer records in the statistics block: [loss, step count, global gradient norm,
+/// 5 × padding].
 pub const STATS_HEADER: usize = 8;
 /// Largest workgroup count per dimension every adapter allows.
 pub const MAX_GROUPS: u32 = 65_535;
@@ -665,34 +666,31 @@ pub fn step_dispatches_with(
             ..base
         },
     });
+    // ---- global gradient norm (before clipping): for the clip and for the statistics block
+    out.push(Dispatch {
+        kernel: Kernel::SumsqPartial,
+        groups: [SUMSQ_GROUPS, 1, 1],
+        params: DispatchParams {
+            a_off: lay.grads as u32,
+            count: lay.n_params as u32,
+            part_off: lay.gparts as u32,
+            ..base
+        },
+    });
+    out.push(Dispatch {
+        kernel: Kernel::SumsqFinal,
+        groups: [1, 1, 1],
+        params: DispatchParams {
+            part_off: lay.gparts as u32,
+            c_off: lay.gnorm as u32,
+            aux2_off: (lay.stats + 2) as u32,
+            ..base
+        },
+    });
     if !update {
         return out;
     }
-
-    // ---- global-norm clipping and the update
-    let mut flags = 0;
-    if cfg.clip.is_some() {
-        flags = FLAG_CLIP;
-        out.push(Dispatch {
-            kernel: Kernel::SumsqPartial,
-            groups: [SUMSQ_GROUPS, 1, 1],
-            params: DispatchParams {
-                a_off: lay.grads as u32,
-                count: lay.n_params as u32,
-                part_off: lay.gparts as u32,
-                ..base
-            },
-        });
-        out.push(Dispatch {
-            kernel: Kernel::SumsqFinal,
-            groups: [1, 1, 1],
-            params: DispatchParams {
-                part_off: lay.gparts as u32,
-                c_off: lay.gnorm as u32,
-                ..base
-            },
-        });
-    }
+    let flags = if cfg.clip.is_some() { FLAG_CLIP } else { 0 };
     out.push(Dispatch {
         kernel: Kernel::Update,
         groups: linear_groups(lay.n_params),
@@ -741,7 +739,8 @@ mod tests {
         assert!(lay.grads >= lay.params + lay.n_params);
         assert!(lay.stats + lay.stats_len <= lay.total);
         let d = step_dispatches(&cfg, &lay, true);
-        // forward L + head + loss + 3 head grads + (dW, colreduce) per layer + dX for l >= 2 + stats + update
-        assert_eq!(d.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 1);
+        // forward L + head + loss + 3 head grads + (dW, colreduce) per layer + dX for l >= 2 + stats
+        // + global norm (2) + update
+        assert_eq!(d.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 2 + 1);
     }
 }

@@ -6,11 +6,11 @@ pub mod jacobian;
 mod linalg;
 
 use crate::model::{
-    ADAM_BETA1, ADAM_BETA2, ADAM_EPS, Activation, Arch, ConfigError, Dataset, LossKind, MOMENTUM, NetConfig,
-    Optimizer, Params,
+    ADAM_BETA1, ADAM_BETA2, ADAM_EPS, Activation, Arch, ConfigError, Dataset, LossKind, MOMENTUM,
+    NetConfig, Optimizer, Params,
 };
 use crate::stats::{RawLayer, StepStats, frexp_exponent};
-pub use linalg::{matmul_nt, matmul_nn, matmul_tn};
+pub use linalg::{matmul_nn, matmul_nt, matmul_tn};
 
 /// The label the reference puts in [`StepStats::adapter`].
 pub const REFERENCE_ADAPTER: &str = "cpu reference (f64)";
@@ -68,15 +68,30 @@ impl Reference {
         if entries > MAX_REFERENCE_ENTRIES {
             return Err(ReferenceError::TooLarge(entries));
         }
-        Ok(Reference::from_parts(cfg.clone(), Dataset::generate(cfg), &Params::init(cfg)))
+        Ok(Reference::from_parts(
+            cfg.clone(),
+            Dataset::generate(cfg),
+            &Params::init(cfg),
+        ))
     }
 
     /// Builds the engine from explicit data and parameters (e.g. reloaded from a dump).
     pub fn from_parts(cfg: NetConfig, data: Dataset, params: &Params) -> Reference {
-        let p: Vec<Vec<f64>> =
-            params.tensors.iter().map(|t| t.data.iter().map(|&v| f64::from(v)).collect()).collect();
+        let p: Vec<Vec<f64>> = params
+            .tensors
+            .iter()
+            .map(|t| t.data.iter().map(|&v| f64::from(v)).collect())
+            .collect();
         let zeros: Vec<Vec<f64>> = p.iter().map(|t| vec![0.0; t.len()]).collect();
-        Reference { cfg, data, params: p, template: params.clone(), opt_m: zeros.clone(), opt_v: zeros, updates: 0 }
+        Reference {
+            cfg,
+            data,
+            params: p,
+            template: params.clone(),
+            opt_m: zeros.clone(),
+            opt_v: zeros,
+            updates: 0,
+        }
     }
 
     /// The configuration.
@@ -136,7 +151,24 @@ impl Reference {
 
     /// The statistics record of a pass computed at the current parameters.
     pub fn stats_of(&self, pass: &Pass) -> StepStats {
-        StepStats::from_raw(self.updates, pass.loss, "cpu", REFERENCE_ADAPTER, &pass.raw, self.cfg.batch, self.cfg.width)
+        StepStats::from_raw(
+            self.updates,
+            pass.loss,
+            "cpu",
+            REFERENCE_ADAPTER,
+            &pass.raw,
+            self.cfg.batch,
+            self.cfg.width,
+        )
+        .with_grad_norm(
+            pass.grads
+                .iter()
+                .flatten()
+                .map(|g| g * g)
+                .sum::<f64>()
+                .sqrt(),
+            self.cfg.clip,
+        )
     }
 
     /// One training step: computes the gradient, applies the update, returns the pass (computed before the
@@ -217,7 +249,11 @@ impl Reference {
         let mut raw = vec![RawLayer::default(); l_n];
         let mut deltas = vec![Vec::new(); l_n];
         for l in (1..=l_n).rev() {
-            let s: Vec<f64> = g.iter().zip(&z[l - 1]).map(|(gv, zv)| gv * act.df(*zv)).collect();
+            let s: Vec<f64> = g
+                .iter()
+                .zip(&z[l - 1])
+                .map(|(gv, zv)| gv * act.df(*zv))
+                .collect();
             let k = if l == 1 { d_in } else { w };
             let scale = 2f64.powi(log2_scale as i32);
             let dw_scaled = matmul_tn(&s, &a[l - 1], b, w, k);
@@ -237,7 +273,13 @@ impl Reference {
                 g = next;
             }
         }
-        Pass { loss, grads, deltas, raw, output: out }
+        Pass {
+            loss,
+            grads,
+            deltas,
+            raw,
+            output: out,
+        }
     }
 
     fn pass_rnn(&self) -> Pass {
@@ -245,10 +287,18 @@ impl Reference {
         let (b, h_n, t_n) = (cfg.batch, cfg.width, cfg.depth);
         let act = cfg.activation;
         let (d_in, d_out) = (self.data.d_in, self.data.d_out);
-        let (w_x, w_h, bias, w_out, b_out) =
-            (&self.params[0], &self.params[1], &self.params[2], &self.params[3], &self.params[4]);
+        let (w_x, w_h, bias, w_out, b_out) = (
+            &self.params[0],
+            &self.params[1],
+            &self.params[2],
+            &self.params[3],
+            &self.params[4],
+        );
         let x_t = |t: usize| -> Vec<f64> {
-            self.data.x[(t - 1) * b * d_in..t * b * d_in].iter().map(|&v| f64::from(v)).collect()
+            self.data.x[(t - 1) * b * d_in..t * b * d_in]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect()
         };
 
         // forward: h[0] = 0, h[t] for t = 1..T; z[t-1] is z_t
@@ -274,7 +324,11 @@ impl Reference {
         let mut raw = vec![RawLayer::default(); t_n];
         let mut deltas = vec![Vec::new(); t_n];
         for t in (1..=t_n).rev() {
-            let s: Vec<f64> = g.iter().zip(&z[t - 1]).map(|(gv, zv)| gv * act.df(*zv)).collect();
+            let s: Vec<f64> = g
+                .iter()
+                .zip(&z[t - 1])
+                .map(|(gv, zv)| gv * act.df(*zv))
+                .collect();
             let scale = 2f64.powi(log2_scale as i32);
             let dwh_scaled = matmul_tn(&s, &h[t - 1], b, h_n, h_n);
             let dwx_scaled = matmul_tn(&s, &x_t(t), b, h_n, d_in);
@@ -291,7 +345,13 @@ impl Reference {
                 log2_scale += i64::from(e);
             }
         }
-        Pass { loss, grads, deltas, raw, output: out }
+        Pass {
+            loss,
+            grads,
+            deltas,
+            raw,
+            output: out,
+        }
     }
 }
 
@@ -306,7 +366,13 @@ pub fn clip_global_norm(grads: &mut [Vec<f64>], clip: f64) -> f64 {
 }
 
 /// Loss and ∂L/∂ŷ (GUIDE §3): mse = (1/(2B)) Σ ||ŷ - y||², or mean softmax cross-entropy.
-pub fn loss_and_grad(out: &[f64], y: &[f32], b: usize, d_out: usize, kind: LossKind) -> (f64, Vec<f64>) {
+pub fn loss_and_grad(
+    out: &[f64],
+    y: &[f32],
+    b: usize,
+    d_out: usize,
+    kind: LossKind,
+) -> (f64, Vec<f64>) {
     let mut dy = vec![0.0; b * d_out];
     let mut loss = 0.0;
     let inv_b = 1.0 / b as f64;
@@ -338,7 +404,16 @@ pub fn loss_and_grad(out: &[f64], y: &[f32], b: usize, d_out: usize, kind: LossK
 }
 
 #[allow(clippy::too_many_arguments)]
-fn raw_layer(log2_scale: i64, dw_scaled: &[f64], s: &[f64], z: &[f64], a: &[f64], act: Activation, b: usize, w: usize) -> RawLayer {
+fn raw_layer(
+    log2_scale: i64,
+    dw_scaled: &[f64],
+    s: &[f64],
+    z: &[f64],
+    a: &[f64],
+    act: Activation,
+    b: usize,
+    w: usize,
+) -> RawLayer {
     let mut mean_abs = vec![0.0; w];
     let mut any_live = vec![false; w];
     let mut saturated = 0usize;
@@ -364,7 +439,8 @@ fn raw_layer(log2_scale: i64, dw_scaled: &[f64], s: &[f64], z: &[f64], a: &[f64]
 
 fn add_bias(m: &mut [f64], bias: &[f64]) {
     let n = bias.len();
-    m.chunks_mut(n).for_each(|row| row.iter_mut().zip(bias).for_each(|(x, b)| *x += b));
+    m.chunks_mut(n)
+        .for_each(|row| row.iter_mut().zip(bias).for_each(|(x, b)| *x += b));
 }
 
 fn add_scaled(acc: &mut [f64], v: &[f64], scale: f64) {
@@ -374,11 +450,19 @@ fn add_scaled(acc: &mut [f64], v: &[f64], scale: f64) {
 fn col_sums(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     let mut out = vec![0.0; cols];
     for r in 0..rows {
-        out.iter_mut().zip(&m[r * cols..(r + 1) * cols]).for_each(|(o, v)| *o += v);
+        out.iter_mut()
+            .zip(&m[r * cols..(r + 1) * cols])
+            .for_each(|(o, v)| *o += v);
     }
     out
 }
 
 fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0.0, |m, x| if x.abs() > m || x.is_nan() { x.abs() } else { m })
+    v.iter().fold(0.0, |m, x| {
+        if x.abs() > m || x.is_nan() {
+            x.abs()
+        } else {
+            m
+        }
+    })
 }
