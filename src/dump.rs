@@ -76,10 +76,16 @@ pub struct DumpContent<'a, T> {
     pub adapter: &'a str,
 }
 
-fn write_npy<T: npyz::AutoSerialize + Copy>(dir: &Path, name: &str, shape: &[usize], data: &[T]) -> Result<DumpFile> {
+fn write_npy<T: npyz::AutoSerialize + Copy>(
+    dir: &Path,
+    name: &str,
+    shape: &[usize],
+    data: &[T],
+) -> Result<DumpFile> {
     let file = format!("{name}.npy");
     let path = dir.join(&file);
-    let f = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let f = std::fs::File::create(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     let shape64: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
     let mut w = npyz::WriteOptions::new()
         .default_dtype()
@@ -88,7 +94,12 @@ fn write_npy<T: npyz::AutoSerialize + Copy>(dir: &Path, name: &str, shape: &[usi
         .begin_nd()?;
     w.extend(data.iter().copied())?;
     w.finish()?;
-    Ok(DumpFile { name: name.to_string(), file, shape: shape.to_vec(), dtype: T::default_dtype().descr().trim_matches('\'').to_string() })
+    Ok(DumpFile {
+        name: name.to_string(),
+        file,
+        shape: shape.to_vec(),
+        dtype: T::default_dtype().descr().trim_matches('\'').to_string(),
+    })
 }
 
 /// Writes a dump.
@@ -178,7 +189,12 @@ impl LoadedDump {
             let npy = npyz::NpyFile::new(&bytes[..])?;
             let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
             if shape != f.shape {
-                bail!("{}: shape {:?} differs from the manifest's {:?}", f.file, shape, f.shape);
+                bail!(
+                    "{}: shape {:?} differs from the manifest's {:?}",
+                    f.file,
+                    shape,
+                    f.shape
+                );
             }
             let v: Vec<f64> = match f.dtype.as_str() {
                 "<f4" => npy.into_vec::<f32>()?.into_iter().map(f64::from).collect(),
@@ -192,7 +208,10 @@ impl LoadedDump {
 
     /// An array by name.
     pub fn array(&self, name: &str) -> Result<&[f64]> {
-        self.arrays.get(name).map(Vec::as_slice).with_context(|| format!("the dump has no array {name}"))
+        self.arrays
+            .get(name)
+            .map(Vec::as_slice)
+            .with_context(|| format!("the dump has no array {name}"))
     }
 
     /// A reference engine at the dumped state (data and parameters from the files).

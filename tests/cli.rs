@@ -3,7 +3,10 @@
 use std::process::{Command, Output};
 
 fn gradscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradscope")).args(args).output().expect("run gradscope")
+    Command::new(env!("CARGO_BIN_EXE_gradscope"))
+        .args(args)
+        .output()
+        .expect("run gradscope")
 }
 
 fn stderr(o: &Output) -> String {
@@ -12,10 +15,16 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn stats_json_on_the_reference() {
-    let out = gradscope(&["stats", "--engine", "cpu", "--depth", "6", "--width", "8", "--batch", "4", "--steps", "3", "--every", "2", "--json"]);
+    let out = gradscope(&[
+        "stats", "--engine", "cpu", "--depth", "6", "--width", "8", "--batch", "4", "--steps", "3",
+        "--every", "2", "--json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let steps: Vec<u64> = lines.iter().map(|v| v["step"].as_u64().unwrap()).collect();
     assert_eq!(steps, vec![0, 2, 3]);
     let first = &lines[0];
@@ -23,19 +32,31 @@ fn stats_json_on_the_reference() {
     let layers = first["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 6);
     assert_eq!(layers[0]["index"], 1);
-    assert_eq!(layers[0]["log10_mean_abs_delta"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        layers[0]["log10_mean_abs_delta"].as_array().unwrap().len(),
+        8
+    );
     // the default preset is a sigmoid net: the first layer's gradient is smaller than the last's
     let g1 = layers[0]["log10_grad_w_norm"].as_f64().unwrap();
     let g6 = layers[5]["log10_grad_w_norm"].as_f64().unwrap();
     assert!(g1 < g6 - 1.0, "{g1} vs {g6}");
-    for key in ["grad_w_norm", "delta_rms", "log10_delta_rms", "act_rms", "saturated_fraction", "dead_fraction"] {
+    for key in [
+        "grad_w_norm",
+        "delta_rms",
+        "log10_delta_rms",
+        "act_rms",
+        "saturated_fraction",
+        "dead_fraction",
+    ] {
         assert!(layers[0][key].is_number(), "{key}");
     }
 }
 
 #[test]
 fn stats_csv_has_a_row_per_layer() {
-    let out = gradscope(&["stats", "--engine", "cpu", "--preset", "spiral", "--depth", "3", "--width", "4", "--csv"]);
+    let out = gradscope(&[
+        "stats", "--engine", "cpu", "--preset", "spiral", "--depth", "3", "--width", "4", "--csv",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -56,17 +77,41 @@ fn presets_lists_every_preset() {
 fn bad_input_gives_one_clean_message_and_nonzero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let bad_toml = dir.path().join("bad.toml");
-    std::fs::write(&bad_toml, "title = \"x\"\ndescription = \"y\"\n[network]\nwidht = 3\n").unwrap();
+    std::fs::write(
+        &bad_toml,
+        "title = \"x\"\ndescription = \"y\"\n[network]\nwidht = 3\n",
+    )
+    .unwrap();
     let bad = bad_toml.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["stats", "--engine", "cpu", "--depth", "0"], "depth = 0"),
-        (vec!["stats", "--engine", "cpu", "--depth", "5000"], "depth = 5000"),
-        (vec!["stats", "--engine", "cpu", "--width", "2000"], "width = 2000"),
+        (
+            vec!["stats", "--engine", "cpu", "--depth", "0"],
+            "depth = 0",
+        ),
+        (
+            vec!["stats", "--engine", "cpu", "--depth", "5000"],
+            "depth = 5000",
+        ),
+        (
+            vec!["stats", "--engine", "cpu", "--width", "2000"],
+            "width = 2000",
+        ),
         (vec!["stats", "--engine", "cpu", "--lr", "-1"], "lr = -1"),
-        (vec!["stats", "--engine", "cpu", "--activation", "swishy"], "swishy"),
-        (vec!["stats", "--engine", "cpu", "--preset", "no-such-preset"], "unknown preset"),
+        (
+            vec!["stats", "--engine", "cpu", "--activation", "swishy"],
+            "swishy",
+        ),
+        (
+            vec!["stats", "--engine", "cpu", "--preset", "no-such-preset"],
+            "unknown preset",
+        ),
         (vec!["stats", "--engine", "cpu", "--preset", bad], "widht"),
-        (vec!["stats", "--engine", "cpu", "--arch", "rnn", "--task", "spiral"], "does not fit"),
+        (
+            vec![
+                "stats", "--engine", "cpu", "--arch", "rnn", "--task", "spiral",
+            ],
+            "does not fit",
+        ),
     ];
     for (args, want) in cases {
         let out = gradscope(&args);
@@ -83,8 +128,21 @@ fn dump_reloads_and_recomputes_on_the_reference() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("dump");
     let out = gradscope(&[
-        "stats", "--engine", "cpu", "--arch", "rnn", "--depth", "6", "--width", "4", "--batch", "3", "--steps", "2",
-        "--dump", d.to_str().unwrap(),
+        "stats",
+        "--engine",
+        "cpu",
+        "--arch",
+        "rnn",
+        "--depth",
+        "6",
+        "--width",
+        "4",
+        "--batch",
+        "3",
+        "--steps",
+        "2",
+        "--dump",
+        d.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let loaded = gradscope::dump::LoadedDump::read(&d).unwrap();

@@ -65,7 +65,10 @@ fn finite_differences_match_backward_everywhere() {
             let cfg = config(arch, residual, task, act, 7);
             let err = fd_error(&cfg);
             println!("{act:>10} {arch:?} residual={residual} {task:?}: rel err {err:.2e}");
-            assert!(err < 1e-6, "{act} {arch:?} residual={residual} {task:?}: relative error {err:e}");
+            assert!(
+                err < 1e-6,
+                "{act} {arch:?} residual={residual} {task:?}: relative error {err:e}"
+            );
         }
     }
 }
@@ -73,7 +76,10 @@ fn finite_differences_match_backward_everywhere() {
 #[test]
 fn finite_differences_match_for_every_init() {
     for init in Init::ALL {
-        let cfg = NetConfig { init, ..config(Arch::Mlp, false, Task::Teacher, Activation::Tanh, 3) };
+        let cfg = NetConfig {
+            init,
+            ..config(Arch::Mlp, false, Task::Teacher, Activation::Tanh, 3)
+        };
         let err = fd_error(&cfg);
         assert!(err < 1e-6, "{init}: relative error {err:e}");
     }
@@ -88,7 +94,9 @@ fn deltas_are_the_loss_derivative_wrt_preactivations() {
     for l in 0..cfg.depth {
         let db = &pass.grads[2 * l + 1];
         for u in 0..cfg.width {
-            let s: f64 = (0..cfg.batch).map(|b| pass.deltas[l][b * cfg.width + u]).sum();
+            let s: f64 = (0..cfg.batch)
+                .map(|b| pass.deltas[l][b * cfg.width + u])
+                .sum();
             assert!((s - db[u]).abs() <= 1e-12 * (1.0 + db[u].abs()));
         }
     }

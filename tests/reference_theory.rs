@@ -32,9 +32,14 @@ fn measured_factor(act: Activation, init: Init) -> f64 {
 fn relu_he_keeps_and_relu_xavier_halves_the_gradient_variance() {
     let he = measured_factor(Activation::Relu, Init::HeNormal);
     let xavier = measured_factor(Activation::Relu, Init::XavierNormal);
-    println!("per-layer E[δ²] factor: relu+he {he:.4} (theory 1), relu+xavier {xavier:.4} (theory 0.5)");
+    println!(
+        "per-layer E[δ²] factor: relu+he {he:.4} (theory 1), relu+xavier {xavier:.4} (theory 0.5)"
+    );
     assert!((he - 1.0).abs() < 0.08, "relu + he-normal: {he}");
-    assert!((xavier - 0.5).abs() < 0.04, "relu + xavier-normal: {xavier}");
+    assert!(
+        (xavier - 0.5).abs() < 0.04,
+        "relu + xavier-normal: {xavier}"
+    );
 }
 
 #[test]
@@ -67,7 +72,10 @@ fn check_linear_rnn(rho: f64, steps: usize) {
         let want = k as f64 * rho.log10();
         // relative error of ρ^k itself: 10^(got - want) - 1
         let rel = (10f64.powf(got - want) - 1.0).abs();
-        assert!(rel < 1e-9, "rho {rho} k {k}: log10 ratio {got} vs {want} (relative error {rel:e})");
+        assert!(
+            rel < 1e-9,
+            "rho {rho} k {k}: log10 ratio {got} vs {want} (relative error {rel:e})"
+        );
     }
     let smallest = stats.layers[0].log10_delta_rms.unwrap();
     println!("rho {rho}, T {steps}: log10 rms(delta_1) = {smallest:.3}");

@@ -217,7 +217,11 @@ mod tests {
                 let x = f64::from(i) * 0.173 + 0.011;
                 let h = 1e-6;
                 let fd = (act.f(x + h) - act.f(x - h)) / (2.0 * h);
-                assert!((fd - act.df(x)).abs() < 1e-7, "{act} at {x}: fd {fd} vs {}", act.df(x));
+                assert!(
+                    (fd - act.df(x)).abs() < 1e-7,
+                    "{act} at {x}: fd {fd} vs {}",
+                    act.df(x)
+                );
             }
         }
     }

@@ -95,10 +95,18 @@ impl Init {
         let n = fan_out * fan_in;
         let (i, o) = (fan_in as f64, fan_out as f64);
         match self {
-            Init::XavierUniform => (0..n).map(|_| uniform(rng, gain * (6.0 / (i + o)).sqrt())).collect(),
-            Init::XavierNormal => (0..n).map(|_| normal(rng) * gain * (2.0 / (i + o)).sqrt()).collect(),
-            Init::HeNormal => (0..n).map(|_| normal(rng) * gain * (2.0 / i).sqrt()).collect(),
-            Init::HeUniform => (0..n).map(|_| uniform(rng, gain * (6.0 / i).sqrt())).collect(),
+            Init::XavierUniform => (0..n)
+                .map(|_| uniform(rng, gain * (6.0 / (i + o)).sqrt()))
+                .collect(),
+            Init::XavierNormal => (0..n)
+                .map(|_| normal(rng) * gain * (2.0 / (i + o)).sqrt())
+                .collect(),
+            Init::HeNormal => (0..n)
+                .map(|_| normal(rng) * gain * (2.0 / i).sqrt())
+                .collect(),
+            Init::HeUniform => (0..n)
+                .map(|_| uniform(rng, gain * (6.0 / i).sqrt()))
+                .collect(),
             Init::LecunNormal => (0..n).map(|_| normal(rng) * gain / i.sqrt()).collect(),
             Init::UniformClassic => (0..n).map(|_| uniform(rng, gain / i.sqrt())).collect(),
             Init::Normal => (0..n).map(|_| normal(rng) * gain).collect(),
@@ -122,12 +130,17 @@ impl std::fmt::Display for Init {
 pub fn orthogonal(rows: usize, cols: usize, rng: &mut SeededRng) -> Vec<f64> {
     let (short, long) = (rows.min(cols), rows.max(cols));
     // `short` orthonormal vectors of length `long`
-    let mut v: Vec<Vec<f64>> = (0..short).map(|_| (0..long).map(|_| normal(rng)).collect()).collect();
+    let mut v: Vec<Vec<f64>> = (0..short)
+        .map(|_| (0..long).map(|_| normal(rng)).collect())
+        .collect();
     for k in 0..short {
         for j in 0..k {
             let (done, rest) = v.split_at_mut(k);
             let d: f64 = done[j].iter().zip(&rest[0]).map(|(a, b)| a * b).sum();
-            rest[0].iter_mut().zip(&done[j]).for_each(|(x, q)| *x -= d * q);
+            rest[0]
+                .iter_mut()
+                .zip(&done[j])
+                .for_each(|(x, q)| *x -= d * q);
         }
         let norm = v[k].iter().map(|x| x * x).sum::<f64>().sqrt();
         v[k].iter_mut().for_each(|x| *x /= norm);

@@ -20,7 +20,9 @@ pub fn matmul_nn(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64>
         let cr = &mut c[i * n..(i + 1) * n];
         for p in 0..k {
             let av = a[i * k + p];
-            cr.iter_mut().zip(&b[p * n..(p + 1) * n]).for_each(|(c, b)| *c += av * b);
+            cr.iter_mut()
+                .zip(&b[p * n..(p + 1) * n])
+                .for_each(|(c, b)| *c += av * b);
         }
     }
     c
@@ -33,7 +35,10 @@ pub fn matmul_tn(a: &[f64], b: &[f64], k: usize, m: usize, n: usize) -> Vec<f64>
         let br = &b[p * n..(p + 1) * n];
         for i in 0..m {
             let av = a[p * m + i];
-            c[i * n..(i + 1) * n].iter_mut().zip(br).for_each(|(c, b)| *c += av * b);
+            c[i * n..(i + 1) * n]
+                .iter_mut()
+                .zip(br)
+                .for_each(|(c, b)| *c += av * b);
         }
     }
     c

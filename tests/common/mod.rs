@@ -23,7 +23,12 @@ pub fn gpu() -> &'static GpuContext {
 /// ‖a - b‖ / ‖b‖ (or ‖a - b‖ when b is zero).
 pub fn rel_err(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    let d: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    let d: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt();
     let n: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
     if n > 0.0 { d / n } else { d }
 }
