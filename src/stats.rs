@@ -140,7 +140,7 @@ impl StepStats {
     /// Records the global gradient norm (before clipping) and whether clipping at `clip` fired.
     pub fn with_grad_norm(mut self, norm: f64, clip: Option<f64>) -> StepStats {
         self.grad_norm = norm.is_finite().then_some(norm);
-        self.clipped = clip.is_some_and(|c| !(norm <= c));
+        self.clipped = clip.is_some_and(|c| norm > c);
         self.nonfinite |= !norm.is_finite();
         self
     }
