@@ -1,76 +1,13 @@
-// Tiled matrix product C = A·B with strided operands, so forward (a Wᵀ), backward-to-input (δ W) and
-// weight-gradient (δᵀ a) products all run without transposing anything in memory:
-//   A(i, kk) = mem[a_off + i*a_si + kk*a_sk],   B(kk, j) = mem[b_off + kk*b_sk + j*b_sj].
-// Epilogues (p.mode):
-//   0 forward:  z = acc + add(i,j); store z at z_off (unless NONE); c = f(z) (+ res(i,j) when res_off != NONE)
-//   1 backward-to-input: ĝ = (acc + res(i,j)) * 2^-e(m_above); store ĝ at g_off (unless NONE);
-//     c = ĝ * f'(z(i,j)); atomicMax |ĝ| into maxes[m_out]; log2 scale[m_out] = scale[m_above] + e
-//   2 weight gradient: c (=|+=) acc * 2^scale[scale_idx]; per-workgroup Σ acc² into mem[part_off + wg]
-// Output C(i, j) = mem[c_off + i*ldc + j].
-
+// Register-blocked matmul (see matmul_common.wgsl for the operands and epilogues).
 // TILE (output tile edge) and TK (depth of a K step) are prepended by src/gpu/shaders.rs, one pipeline per
-// tile size (small tiles give small layers more workgroups). TX x TX threads (TX = TILE / 4) each own a
-// 4 x 4 block of the tile, held in four vec4 accumulators so they stay in registers.
+// tile size. TX x TX threads (TX = TILE / 4) each own a 4 x 4 block of the tile, held in four vec4
+// accumulators so they stay in registers.
 const TX: u32 = TILE / 4u;
 const NT: u32 = TX * TX;
 const LOADS: u32 = TILE * TK / NT;
 
 var<workgroup> As: array<f32, TK * TILE>; // [TK][TILE]
 var<workgroup> Bs: array<f32, TK * TILE>; // [TK][TILE]
-var<workgroup> red: array<f32, 256>;
-
-fn load_a(i: u32, kk: u32) -> f32 {
-    if (i < p.m && kk < p.k) {
-        return mem[p.a_off + i * p.a_si + kk * p.a_sk];
-    }
-    return 0.0;
-}
-
-fn load_b(kk: u32, j: u32) -> f32 {
-    if (kk < p.k && j < p.n) {
-        return mem[p.b_off + kk * p.b_sk + j * p.b_sj];
-    }
-    return 0.0;
-}
-
-// The epilogue for one output element; returns this element's contribution to Σ acc² (weight-gradient mode).
-fn epilogue(i: u32, j: u32, v: f32, e_above: i32, dw_scale: i32) -> f32 {
-    let o = p.c_off + i * p.ldc + j;
-    if (p.mode == 0u) {
-        var z = v;
-        if (p.add_off != NONE) {
-            z += mem[p.add_off + i * p.add_si + j * p.add_sj];
-        }
-        if (p.z_off != NONE) {
-            mem[p.z_off + i * p.ldc + j] = z;
-        }
-        var h = act_f(z, p.act);
-        if (p.res_off != NONE) {
-            h += mem[p.res_off + i * p.ldc + j];
-        }
-        mem[o] = h;
-        return 0.0;
-    }
-    if (p.mode == 1u) {
-        var g = v;
-        if (p.res_off != NONE) {
-            g += mem[p.res_off + i * p.ldc + j];
-        }
-        g = ldexp(g, -e_above);
-        if (p.g_off != NONE) {
-            mem[p.g_off + i * p.ldc + j] = g;
-        }
-        mem[o] = g * act_df(mem[p.z_off + i * p.ldc + j], p.act);
-        return abs(g);
-    }
-    let grad = ldexp(v, dw_scale);
-    if ((p.flags & FLAG_ACCUMULATE) != 0u) {
-        mem[o] += grad;
-    } else {
-        mem[o] = grad;
-    }
-    return v * v;
-}
 
 @compute @workgroup_size(TX, TX)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
@@ -109,14 +46,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         workgroupBarrier();
     }
 
-    var e_above = 0;
-    var dw_scale = 0;
-    if (p.mode == 1u) {
-        e_above = scale_exponent(p.m_above);
-    }
-    if (p.mode == 2u) {
-        dw_scale = i32(mem[p.aux_off + p.scale_idx]);
-    }
+    let scales = epilogue_scales();
+    let e_above = scales.x;
+    let dw_scale = scales.y;
     // Σ acc² (mode 2) or max |ĝ| (mode 1, NaN-propagating: a NaN's bits exceed every finite float's)
     var sumsq = 0.0;
     var local_max = 0.0;
@@ -134,23 +66,5 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         }
     }
 
-    if (p.mode == 1u) {
-        atomicMax(&maxes[p.m_out], bitcast<u32>(local_max));
-        if (t == 0u && wid.x == 0u && wid.y == 0u) {
-            var above = 0.0;
-            if (p.m_above != NONE) { above = mem[p.aux_off + p.m_above]; }
-            mem[p.aux_off + p.m_out] = above + f32(e_above);
-        }
-    }
-    if (p.mode == 2u && p.part_off != NONE) {
-        red[t] = sumsq;
-        workgroupBarrier();
-        for (var s = NT / 2u; s > 0u; s >>= 1u) {
-            if (t < s) { red[t] += red[t + s]; }
-            workgroupBarrier();
-        }
-        if (t == 0u) {
-            mem[p.part_off + wid.y * nwg.x + wid.x] = red[0];
-        }
-    }
+    finish(t, wid, nwg, sumsq, local_max, e_above);
 }

@@ -257,8 +257,16 @@ fn gpu_matches_reference_beyond_one_tile() {
         ..NetConfig::default()
     };
     check(&cfg, 2);
-    // the same with 64 x 64 tiles everywhere (large GPUs use them for large layers)
-    check_with(&cfg, 2, EngineOptions { busy_workgroups: 1 });
+    // the same with each matmul variant forced everywhere (64 x 64 on large layers of large GPUs)
+    for busy in [0, 10, u32::MAX] {
+        check_with(
+            &cfg,
+            2,
+            EngineOptions {
+                busy_workgroups: busy,
+            },
+        );
+    }
     let cfg = NetConfig {
         arch: Arch::Rnn,
         depth: 5,
@@ -272,7 +280,15 @@ fn gpu_matches_reference_beyond_one_tile() {
         ..NetConfig::default()
     };
     check(&cfg, 2);
-    check_with(&cfg, 2, EngineOptions { busy_workgroups: 1 });
+    for busy in [0, 5, u32::MAX] {
+        check_with(
+            &cfg,
+            2,
+            EngineOptions {
+                busy_workgroups: busy,
+            },
+        );
+    }
 }
 
 #[test]

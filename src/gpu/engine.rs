@@ -110,7 +110,8 @@ pub struct Engine {
 /// Tuning options of the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineOptions {
-    /// 64 x 64 matmul tiles are used where they still give at least this many workgroups, 32 x 32 below.
+    /// Each matmul uses the largest tile (64, 32, 16) that still gives at least this many workgroups;
+    /// 0 forces 64 x 64 tiles everywhere, `u32::MAX` 16 x 16 tiles.
     pub busy_workgroups: u32,
 }
 

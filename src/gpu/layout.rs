@@ -11,8 +11,9 @@ pub const FLAG_ACCUMULATE: u32 = 1;
 pub const FLAG_STATS: u32 = 2;
 /// Clip by the global norm (update). Keep in sync with shaders/common.wgsl.
 pub const FLAG_CLIP: u32 = 4;
-/// Output tile edges of the matmul pipelines (TILE in shaders/matmul.wgsl, set by src/gpu/shaders.rs).
-pub const MATMUL_TILES: [u32; 2] = [32, 64];
+/// Output tile edges of the matmul pipelines: 16 (shaders/matmul_small.wgsl), 32 and 64 (TILE in
+/// shaders/matmul.wgsl, set by src/gpu/shaders.rs).
+pub const MATMUL_TILES: [u32; 3] = [16, 32, 64];
 /// Threads per workgroup of the 1-D kernels (colreduce uses 64).
 pub const WORKGROUP_SIZE: u32 = 256;
 /// Units per workgroup of colreduce. Keep in sync with UNITS in shaders/colreduce.wgsl.
@@ -92,6 +93,8 @@ impl DispatchParams {
 /// The compute kernels (one pipeline each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
+    /// shaders/matmul_small.wgsl: 16 x 16 output tiles, one output per thread (the smallest layers)
+    Matmul16,
     /// shaders/matmul.wgsl with 32 x 32 output tiles (small layers: more workgroups)
     Matmul32,
     /// shaders/matmul.wgsl with 64 x 64 output tiles
@@ -112,7 +115,8 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 9] = [
+        Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
         Kernel::ColReduce,
@@ -311,14 +315,19 @@ impl Layout {
 /// Workgroups a GPU wants busy before bigger tiles pay off (about the multiprocessors of a large GPU).
 pub const BUSY_WORKGROUPS: u32 = 128;
 
-/// The matmul pipeline for an `m x n` output: 64 x 64 tiles when that still gives the GPU at least `busy`
-/// workgroups, else 32 x 32 tiles.
+/// The matmul pipeline for an `m x n` output: the largest tile that still gives the GPU at least `busy`
+/// workgroups (`busy = 0`: always the largest; `u32::MAX`: always the smallest).
 fn matmul_dispatch(p: DispatchParams, busy: u32) -> Dispatch {
-    let big = MATMUL_TILES[1];
-    let (kernel, tile) = if p.m.div_ceil(big) * p.n.div_ceil(big) >= busy {
-        (Kernel::Matmul64, big)
-    } else {
-        (Kernel::Matmul32, MATMUL_TILES[0])
+    let tile = MATMUL_TILES
+        .iter()
+        .rev()
+        .copied()
+        .find(|t| p.m.div_ceil(*t) * p.n.div_ceil(*t) >= busy)
+        .unwrap_or(MATMUL_TILES[0]);
+    let kernel = match tile {
+        16 => Kernel::Matmul16,
+        32 => Kernel::Matmul32,
+        _ => Kernel::Matmul64,
     };
     Dispatch {
         kernel,

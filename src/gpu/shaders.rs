@@ -7,7 +7,15 @@ pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
 /// Every kernel source file: (file name, text).
 pub const KERNEL_FILES: &[(&str, &str)] = &[
+    (
+        "matmul_common.wgsl",
+        include_str!("../../shaders/matmul_common.wgsl"),
+    ),
     ("matmul.wgsl", include_str!("../../shaders/matmul.wgsl")),
+    (
+        "matmul_small.wgsl",
+        include_str!("../../shaders/matmul_small.wgsl"),
+    ),
     (
         "colreduce.wgsl",
         include_str!("../../shaders/colreduce.wgsl"),
@@ -17,34 +25,41 @@ pub const KERNEL_FILES: &[(&str, &str)] = &[
     ("update.wgsl", include_str!("../../shaders/update.wgsl")),
 ];
 
-/// Module label, kernel file and the constants prepended to it: matmul.wgsl once per tile size.
-pub const MODULES: &[(&str, &str, &str)] = &[
+/// Module label, its kernel files (concatenated) and the constants prepended to them: one pipeline per
+/// matmul tile size.
+pub const MODULES: &[(&str, &[&str], &str)] = &[
+    ("matmul16", &["matmul_common.wgsl", "matmul_small.wgsl"], ""),
     (
         "matmul32",
-        "matmul.wgsl",
+        &["matmul_common.wgsl", "matmul.wgsl"],
         "const TILE: u32 = 32u;\nconst TK: u32 = 16u;\n",
     ),
     (
         "matmul64",
-        "matmul.wgsl",
+        &["matmul_common.wgsl", "matmul.wgsl"],
         "const TILE: u32 = 64u;\nconst TK: u32 = 16u;\n",
     ),
-    ("colreduce", "colreduce.wgsl", ""),
-    ("loss", "loss.wgsl", ""),
-    ("reduce", "reduce.wgsl", ""),
-    ("update", "update.wgsl", ""),
+    ("colreduce", &["colreduce.wgsl"], ""),
+    ("loss", &["loss.wgsl"], ""),
+    ("reduce", &["reduce.wgsl"], ""),
+    ("update", &["update.wgsl"], ""),
 ];
 
 /// The full WGSL source of a module: common.wgsl, the module's constants, then its kernel file.
 pub fn module_source(label: &str) -> Option<String> {
-    let (_, file, header) = MODULES.iter().find(|(l, _, _)| *l == label)?;
-    let text = KERNEL_FILES.iter().find(|(f, _)| f == file)?.1;
-    Some(format!("{COMMON}\n{header}\n{text}"))
+    let (_, files, header) = MODULES.iter().find(|(l, _, _)| *l == label)?;
+    let mut src = format!("{COMMON}\n{header}\n");
+    for file in *files {
+        src.push_str(KERNEL_FILES.iter().find(|(f, _)| f == file)?.1);
+        src.push('\n');
+    }
+    Some(src)
 }
 
 /// Module label and entry point of a kernel.
 pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
     match kernel {
+        Kernel::Matmul16 => ("matmul16", "main"),
         Kernel::Matmul32 => ("matmul32", "main"),
         Kernel::Matmul64 => ("matmul64", "main"),
         Kernel::ColReduce => ("colreduce", "main"),
