@@ -59,6 +59,9 @@ struct BenchArgs {
 struct AppArgs {
     #[command(flatten)]
     config: ConfigArgs,
+    /// Restore the exact config of a figure exported by gradscope (its `gradscope-config` PNG chunk)
+    #[arg(long, value_name = "FILE.png")]
+    from_figure: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -147,9 +150,9 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Presets) => presets(),
         Some(Command::Adapters(a)) => adapters(&a),
         Some(Command::Bench(b)) => bench(&b),
-        Some(Command::App(args)) => app(&args.config),
+        Some(Command::App(args)) => app(&args.config, args.from_figure.as_deref()),
         Some(Command::Render(args)) => render(&args),
-        None => app(&ConfigArgs::default()),
+        None => app(&ConfigArgs::default(), None),
     }
 }
 
@@ -172,8 +175,13 @@ fn has_config_flags(c: &ConfigArgs) -> bool {
         || c.task.is_some()
 }
 
-fn app(config: &ConfigArgs) -> Result<()> {
-    let initial = if has_config_flags(config) {
+fn app(config: &ConfigArgs, from_figure: Option<&std::path::Path>) -> Result<()> {
+    let initial = if let Some(path) = from_figure {
+        if has_config_flags(config) {
+            bail!("--from-figure restores the figure's whole config: leave out the network flags");
+        }
+        Some(gradscope::app::share::config_from_png(path)?)
+    } else if has_config_flags(config) {
         Some(config.resolve()?)
     } else {
         None

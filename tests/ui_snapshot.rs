@@ -63,6 +63,8 @@ fn gradient_map_snapshot() {
             stats: Some(&stats),
             history: &history,
             range: RangeMode::default(),
+            prediction: None,
+            wh: None,
         },
     );
     let mut harness = Harness::builder()

@@ -11,6 +11,8 @@ pub mod loss;
 pub mod norms;
 pub mod render;
 pub mod settings;
+pub mod share;
+pub mod theory;
 pub mod views;
 
 use std::collections::VecDeque;
@@ -116,6 +118,12 @@ pub struct GradscopeApp {
     step_requested: bool,
     screenshot_tx: Sender<Arc<egui::ColorImage>>,
     screenshot_rx: Receiver<Arc<egui::ColorImage>>,
+    /// The config string field of the side panel (paste a shared config here).
+    config_text: String,
+    /// The mean-field prediction of the running config.
+    prediction: theory::PredictionCache,
+    /// The RNN's W_h spectrum, refreshed while it trains.
+    spectrum: theory::SpectrumTracker,
 }
 
 impl GradscopeApp {
@@ -166,6 +174,9 @@ impl GradscopeApp {
             step_requested: false,
             screenshot_tx,
             screenshot_rx,
+            config_text: String::new(),
+            prediction: theory::PredictionCache::default(),
+            spectrum: theory::SpectrumTracker::default(),
         };
         let cfg = app.settings.config.clone();
         if let Err(e) = app.rebuild(&cfg) {
@@ -211,6 +222,70 @@ impl GradscopeApp {
         self.status.as_deref()
     }
 
+    /// Replaces the configuration with `cfg` (from a figure or a pasted string); applied on the next frame.
+    pub fn load_config(&mut self, cfg: NetConfig, from: &str) {
+        self.settings.config = cfg;
+        self.settings.preset.clear();
+        self.preset_description.clear();
+        self.error = None;
+        self.status = Some(format!("config restored from {from}"));
+    }
+
+    /// Applies a pasted config string; invalid text shows an error and changes nothing.
+    pub fn paste_config(&mut self, text: &str) {
+        match share::parse_config(text) {
+            Ok(cfg) => self.load_config(cfg, "the pasted config string"),
+            Err(e) => self.error = Some(format!("{e:#}")),
+        }
+    }
+
+    /// Restores the configuration of PNG figures dropped on the window (the last readable one wins).
+    fn load_dropped(&mut self, files: &[egui::DroppedFileHandle]) {
+        for file in files {
+            let path = file.path();
+            let name = path.display().to_string();
+            let result = file
+                .bytes()
+                .map_err(|e| anyhow::anyhow!("cannot read the dropped file: {e}"))
+                .and_then(|bytes| share::config_from_png_bytes(&bytes));
+            match result {
+                Ok(cfg) => self.load_config(cfg, &name),
+                Err(e) => self.error = Some(format!("{name}: {e:#}")),
+            }
+        }
+    }
+
+    /// The spectral radius and norm of the RNN's W_h, as last read.
+    pub fn wh_spectrum(&self) -> Option<theory::WhSpectrum> {
+        self.spectrum.latest()
+    }
+
+    /// Waits (tests) until a W_h spectrum being computed has arrived.
+    pub fn wait_for_spectrum(&mut self) {
+        self.spectrum.wait(Duration::from_secs(30));
+    }
+
+    /// Updates what theory says: the prediction once per config; W_h's spectrum at most about once a
+    /// second while training (at once when paused or stepped), read back and solved off the frame.
+    fn refresh_theory(&mut self) {
+        self.prediction.update(&self.running_cfg);
+        self.spectrum.poll();
+        let Some(engine) = &self.engine else {
+            return;
+        };
+        let step = engine.updates();
+        if self.latest.is_some()
+            && self
+                .spectrum
+                .wants(&self.running_cfg, step, self.settings.running)
+        {
+            match engine.read_params() {
+                Ok(params) => self.spectrum.start(params, step),
+                Err(e) => self.error = Some(format!("cannot read W_h: {e}")),
+            }
+        }
+    }
+
     /// Measured milliseconds per training step.
     pub fn ms_per_step(&self) -> Option<f64> {
         self.ms_per_step
@@ -235,6 +310,8 @@ impl GradscopeApp {
                 stats: self.latest.as_ref(),
                 history: &self.history,
                 range: self.settings.range,
+                prediction: self.prediction.get(),
+                wh: self.spectrum.latest(),
             },
         )
     }
@@ -252,6 +329,7 @@ impl GradscopeApp {
     /// Forget statistics and ask for the gradient at the current weights.
     fn restart(&mut self) {
         self.latest = None;
+        self.spectrum.clear();
         self.history.clear();
         self.in_flight.clear();
         if let Some(engine) = &mut self.engine {
@@ -612,11 +690,45 @@ impl GradscopeApp {
             ui.separator();
             ui.heading("Export");
             self.export_ui(ui);
+            ui.separator();
+            ui.heading("Share");
+            self.share_ui(ui);
             if let Some(c) = command {
                 self.command(c);
             }
         });
         self.apply_config();
+    }
+
+    fn share_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if ui
+                .button("Copy config")
+                .on_hover_text("Copy this network's config as one line of JSON, to paste into another gradscope")
+                .clicked()
+            {
+                let text = share::config_string(&self.settings.config);
+                ui.ctx().copy_text(text.clone());
+                self.config_text = text;
+                self.status = Some("config copied to the clipboard".into());
+            }
+            if ui
+                .button("Apply config")
+                .on_hover_text("Use the config string in the field below (invalid text changes nothing)")
+                .clicked()
+            {
+                let text = self.config_text.clone();
+                self.paste_config(&text);
+            }
+        });
+        let label = ui.label("Config string");
+        ui.add(
+            egui::TextEdit::singleline(&mut self.config_text)
+                .hint_text("paste a config string, or drop an exported PNG on the window")
+                .desired_width(ui.available_width()),
+        )
+        .labelled_by(label.id)
+        .on_hover_text("A config string copied from gradscope (JSON); press Apply config");
     }
 
     fn messages_ui(&mut self, ui: &mut egui::Ui) {
@@ -648,8 +760,13 @@ impl eframe::App for GradscopeApp {
             self.export_figure();
         }
         self.save_screenshots();
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
+        if !dropped.is_empty() {
+            self.load_dropped(&dropped);
+        }
         self.train();
-        if self.settings.running || !self.in_flight.is_empty() {
+        self.refresh_theory();
+        if self.settings.running || !self.in_flight.is_empty() || self.spectrum.pending() {
             ctx.request_repaint();
         }
     }

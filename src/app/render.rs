@@ -11,6 +11,7 @@ use crate::stats::StepStats;
 use crate::viz::offscreen::{EXPORT_PIXELS_PER_POINT, render_figure, write_png};
 use crate::viz::{FigureTheme, History, RangeMode, View};
 
+use super::theory::{WhSpectrum, wh_spectrum};
 use super::views::{FigureData, config_json, figure};
 
 /// Most history points a render records (the gradient flow and loss views sample training this often).
@@ -44,12 +45,15 @@ pub fn render(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<[usize; 2
         ..History::default()
     };
     let every = req.steps.div_ceil(RENDER_HISTORY_POINTS).max(1);
-    let latest = collect(gpu, req, every, &mut history)?;
+    let (latest, wh) = collect(gpu, req, every, &mut history)?;
+    let prediction = crate::theory::mean_field::predict(&req.cfg).ok();
     let data = FigureData {
         cfg: &req.cfg,
         stats: Some(&latest),
         history: &history,
         range: req.range,
+        prediction: prediction.as_ref(),
+        wh,
     };
     let fig = figure(req.view, &data);
     let image = render_figure(
@@ -64,13 +68,14 @@ pub fn render(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<[usize; 2
     Ok(image.size)
 }
 
-/// Statistics at step 0, every `every` steps, and after the last step (the returned ones).
+/// Statistics at step 0, every `every` steps, and after the last step (the returned ones), with the RNN's
+/// W_h spectrum at the last step.
 fn collect(
     gpu: &GpuContext,
     req: &RenderRequest,
     every: u64,
     history: &mut History,
-) -> anyhow::Result<StepStats> {
+) -> anyhow::Result<(StepStats, Option<WhSpectrum>)> {
     match req.engine {
         EngineKind::Gpu => {
             let mut engine = Engine::new(gpu, &req.cfg)?;
@@ -85,7 +90,8 @@ fn collect(
             engine.compute();
             let last = engine.wait_stats()?;
             history.push(&last);
-            Ok(last)
+            let wh = wh_spectrum(&engine.read_params()?, last.step);
+            Ok((last, wh))
         }
         EngineKind::Cpu => {
             let mut engine = Reference::new(&req.cfg)?;
@@ -97,7 +103,7 @@ fn collect(
             }
             let last = engine.stats_of(&engine.pass());
             history.push(&last);
-            Ok(last)
+            Ok((last, None))
         }
     }
 }

@@ -1,8 +1,10 @@
 //! What every view needs to build its figure, the dispatch from [`View`] to the view's file, and the title
 //! and caption all figures share.
 
+use super::theory::WhSpectrum;
 use crate::model::{Arch, NetConfig};
 use crate::stats::StepStats;
+use crate::theory::mean_field::Prediction;
 use crate::viz::{Figure, History, RangeMode, View};
 
 /// The data a figure is built from.
@@ -16,6 +18,10 @@ pub struct FigureData<'a> {
     pub history: &'a History,
     /// Fixed or automatic colour range.
     pub range: RangeMode,
+    /// The mean-field prediction for `cfg` (computed once per configuration), if theory covers it.
+    pub prediction: Option<&'a Prediction>,
+    /// The RNN's recurrent matrix spectrum, if read.
+    pub wh: Option<WhSpectrum>,
 }
 
 /// Builds the figure of `view`.

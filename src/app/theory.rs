@@ -1,0 +1,138 @@
+//! What the views need from theory, computed outside the frame loop: the mean-field prediction (once per
+//! configuration) and the spectrum of the RNN's recurrent matrix W_h (read back at most about once a second
+//! while training, computed on a worker thread so the window never waits on an eigenvalue solver).
+
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::time::{Duration, Instant};
+
+use crate::model::{Arch, NetConfig, Params};
+use crate::theory::mean_field::{Prediction, predict};
+use crate::theory::spectral::{spectral_norm, spectral_radius};
+
+/// Least time between two readbacks of W_h while training runs.
+pub const SPECTRUM_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The spectral radius and spectral norm of W_h at one training step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WhSpectrum {
+    /// Updates applied to the weights it was computed from.
+    pub step: u64,
+    /// Largest |eigenvalue| of W_h: the asymptotic per-step factor of a linear recurrence.
+    pub radius: f64,
+    /// Largest singular value of W_h: the most one step can stretch a vector.
+    pub norm: f64,
+}
+
+/// The spectrum of the RNN's `w_h` tensor in `params` (`None` for an MLP or when it cannot be computed).
+pub fn wh_spectrum(params: &Params, step: u64) -> Option<WhSpectrum> {
+    let t = params.get("w_h")?;
+    let n = *t.shape.first()?;
+    let radius = spectral_radius(&t.data, n).ok()?;
+    let norm = spectral_norm(&t.data, n).ok()?;
+    Some(WhSpectrum { step, radius, norm })
+}
+
+/// The mean-field prediction of one configuration.
+#[derive(Debug)]
+pub struct PredictionCache {
+    cfg: Option<NetConfig>,
+    prediction: Result<Prediction, String>,
+}
+
+impl Default for PredictionCache {
+    fn default() -> Self {
+        PredictionCache {
+            cfg: None,
+            prediction: Err("no network yet".into()),
+        }
+    }
+}
+
+impl PredictionCache {
+    /// Recomputes the prediction when `cfg` differs from the last one (cheap otherwise).
+    pub fn update(&mut self, cfg: &NetConfig) {
+        if self.cfg.as_ref() != Some(cfg) {
+            self.prediction = predict(cfg).map_err(|e| e.to_string());
+            self.cfg = Some(cfg.clone());
+        }
+    }
+
+    /// The prediction, if the theory covers this configuration.
+    pub fn get(&self) -> Option<&Prediction> {
+        self.prediction.as_ref().ok()
+    }
+}
+
+/// W_h's spectrum, refreshed in the background.
+#[derive(Debug, Default)]
+pub struct SpectrumTracker {
+    latest: Option<WhSpectrum>,
+    pending: Option<Receiver<Option<WhSpectrum>>>,
+    last_read: Option<Instant>,
+}
+
+impl SpectrumTracker {
+    /// The newest spectrum computed.
+    pub fn latest(&self) -> Option<WhSpectrum> {
+        self.latest
+    }
+
+    /// Whether a computation is in progress.
+    pub fn pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Forgets the spectrum (new network or reset).
+    pub fn clear(&mut self) {
+        self.latest = None;
+        self.pending = None;
+        self.last_read = None;
+    }
+
+    /// Collects a finished computation.
+    pub fn poll(&mut self) {
+        if let Some(rx) = &self.pending {
+            match rx.try_recv() {
+                Ok(s) => {
+                    if s.is_some() {
+                        self.latest = s;
+                    }
+                    self.pending = None;
+                }
+                Err(TryRecvError::Disconnected) => self.pending = None,
+                Err(TryRecvError::Empty) => {}
+            }
+        }
+    }
+
+    /// Whether W_h at `step` should be read now: an RNN, nothing in progress, not yet known at this step,
+    /// and (while training runs) at least [`SPECTRUM_INTERVAL`] since the last read.
+    pub fn wants(&self, cfg: &NetConfig, step: u64, running: bool) -> bool {
+        cfg.arch == Arch::Rnn
+            && self.pending.is_none()
+            && self.latest.is_none_or(|s| s.step != step)
+            && (!running
+                || self
+                    .last_read
+                    .is_none_or(|t| t.elapsed() >= SPECTRUM_INTERVAL))
+    }
+
+    /// Starts computing the spectrum of `params` (read at `step`) on a worker thread.
+    pub fn start(&mut self, params: Params, step: u64) {
+        let (tx, rx) = channel();
+        self.last_read = Some(Instant::now());
+        self.pending = Some(rx);
+        std::thread::spawn(move || {
+            let _ = tx.send(wh_spectrum(&params, step));
+        });
+    }
+
+    /// Waits (at most `timeout`) for the computation in progress (tests).
+    pub fn wait(&mut self, timeout: Duration) {
+        let start = Instant::now();
+        while self.pending.is_some() && start.elapsed() < timeout {
+            self.poll();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
