@@ -264,6 +264,7 @@ fn gpu_matches_reference_beyond_one_tile() {
             2,
             EngineOptions {
                 busy_workgroups: busy,
+                min_tile: 16,
             },
         );
     }
@@ -286,6 +287,7 @@ fn gpu_matches_reference_beyond_one_tile() {
             2,
             EngineOptions {
                 busy_workgroups: busy,
+                min_tile: 16,
             },
         );
     }

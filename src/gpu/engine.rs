@@ -104,7 +104,7 @@ pub struct Engine {
     seq: u64,
     latest: Option<StepStats>,
     timer: Option<Timer>,
-    busy_workgroups: u32,
+    opts: EngineOptions,
 }
 
 /// Tuning options of the engine.
@@ -113,12 +113,30 @@ pub struct EngineOptions {
     /// Each matmul uses the largest tile (64, 32, 16) that still gives at least this many workgroups;
     /// 0 forces 64 x 64 tiles everywhere, `u32::MAX` 16 x 16 tiles.
     pub busy_workgroups: u32,
+    /// The smallest matmul tile allowed (16, 32 or 64).
+    pub min_tile: u32,
+}
+
+impl EngineOptions {
+    /// The options that suit an adapter: a software rasterizer runs each workgroup on a CPU thread, where
+    /// barriers are expensive and occupancy means little, so it skips the 16 x 16 tiles.
+    pub fn for_context(ctx: &GpuContext) -> EngineOptions {
+        if ctx.software {
+            EngineOptions {
+                min_tile: 32,
+                ..EngineOptions::default()
+            }
+        } else {
+            EngineOptions::default()
+        }
+    }
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             busy_workgroups: BUSY_WORKGROUPS,
+            min_tile: 16,
         }
     }
 }
@@ -172,10 +190,14 @@ fn mib(bytes: u64) -> String {
 }
 
 /// Dispatch records for `cfg`: the train step and the gradient-only step.
-fn records(cfg: &NetConfig, lay: &Layout, busy: u32) -> (Vec<DispatchParams>, Vec<Rec>, Vec<Rec>) {
+fn records(
+    cfg: &NetConfig,
+    lay: &Layout,
+    opts: EngineOptions,
+) -> (Vec<DispatchParams>, Vec<Rec>, Vec<Rec>) {
     let mut all = Vec::new();
     let seq = |update: bool, all: &mut Vec<DispatchParams>| -> Vec<Rec> {
-        step_dispatches_with(cfg, lay, update, busy)
+        step_dispatches_with(cfg, lay, update, opts.busy_workgroups, opts.min_tile)
             .into_iter()
             .map(|d| {
                 let offset = (all.len() as u64 * RECORD_STRIDE) as u32;
@@ -205,19 +227,19 @@ fn record_bytes(recs: &[DispatchParams], capacity: usize) -> Vec<u8> {
 
 /// Records the uniform buffer must hold for any activation/lr/clip of this shape: both sequences with
 /// clipping on.
-fn record_capacity(cfg: &NetConfig, lay: &Layout, busy: u32) -> usize {
+fn record_capacity(cfg: &NetConfig, lay: &Layout, opts: EngineOptions) -> usize {
     let with_clip = NetConfig {
         clip: Some(1.0),
         ..cfg.clone()
     };
-    records(&with_clip, lay, busy).0.len()
+    records(&with_clip, lay, opts).0.len()
 }
 
 impl Engine {
     /// Builds the engine: checks the adapter's limits before allocating anything, uploads data and the
     /// initial weights (the same bits as the CPU reference).
     pub fn new(ctx: &GpuContext, cfg: &NetConfig) -> Result<Engine, EngineError> {
-        Engine::with_options(ctx, cfg, EngineOptions::default())
+        Engine::with_options(ctx, cfg, EngineOptions::for_context(ctx))
     }
 
     /// [`Engine::new`] with tuning options.
@@ -269,7 +291,7 @@ impl Engine {
                 allowed: limits.max_compute_workgroups_per_dimension.to_string(),
             });
         }
-        let capacity = record_capacity(cfg, &lay, opts.busy_workgroups);
+        let capacity = record_capacity(cfg, &lay, opts);
         let uniform_bytes = capacity as u64 * RECORD_STRIDE;
         if uniform_bytes > limits.max_buffer_size {
             return Err(EngineError::TooLarge {
@@ -356,7 +378,7 @@ impl Engine {
             seq: 0,
             latest: None,
             timer: Timer::new(ctx),
-            busy_workgroups: opts.busy_workgroups,
+            opts,
         };
         engine.write_records();
         engine.reset();
@@ -364,7 +386,7 @@ impl Engine {
     }
 
     fn write_records(&mut self) {
-        let (all, train, compute) = records(&self.cfg, &self.lay, self.busy_workgroups);
+        let (all, train, compute) = records(&self.cfg, &self.lay, self.opts);
         let capacity = (self.uniforms.size() / RECORD_STRIDE) as usize;
         self.ctx
             .queue

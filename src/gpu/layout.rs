@@ -317,13 +317,14 @@ pub const BUSY_WORKGROUPS: u32 = 128;
 
 /// The matmul pipeline for an `m x n` output: the largest tile that still gives the GPU at least `busy`
 /// workgroups (`busy = 0`: always the largest; `u32::MAX`: always the smallest).
-fn matmul_dispatch(p: DispatchParams, busy: u32) -> Dispatch {
+fn matmul_dispatch(p: DispatchParams, busy: u32, min_tile: u32) -> Dispatch {
     let tile = MATMUL_TILES
         .iter()
         .rev()
         .copied()
+        .filter(|t| *t >= min_tile)
         .find(|t| p.m.div_ceil(*t) * p.n.div_ceil(*t) >= busy)
-        .unwrap_or(MATMUL_TILES[0]);
+        .unwrap_or(min_tile.clamp(MATMUL_TILES[0], MATMUL_TILES[2]));
     let kernel = match tile {
         16 => Kernel::Matmul16,
         32 => Kernel::Matmul32,
@@ -350,15 +351,17 @@ pub fn linear_groups(count: usize) -> [u32; 3] {
 /// Builds the dispatch list of one step: forward, loss, backward, statistics and (with `update`) the
 /// optimizer step.
 pub fn step_dispatches(cfg: &NetConfig, lay: &Layout, update: bool) -> Vec<Dispatch> {
-    step_dispatches_with(cfg, lay, update, BUSY_WORKGROUPS)
+    step_dispatches_with(cfg, lay, update, BUSY_WORKGROUPS, MATMUL_TILES[0])
 }
 
-/// [`step_dispatches`] with the workgroup count from which 64 x 64 matmul tiles are used.
+/// [`step_dispatches`] with the matmul tile policy: the largest tile of at least `min_tile` that still
+/// gives `busy` workgroups.
 pub fn step_dispatches_with(
     cfg: &NetConfig,
     lay: &Layout,
     update: bool,
     busy: u32,
+    min_tile: u32,
 ) -> Vec<Dispatch> {
     let mut out = Vec::new();
     let act = cfg.activation.shader_id();
@@ -373,7 +376,7 @@ pub fn step_dispatches_with(
     let head_w = lay.tensor_offsets.len() - 2;
     let head_b = head_w + 1;
     let head_scale = (l_n + 1) as u32;
-    let mm = |p: DispatchParams| matmul_dispatch(p, busy);
+    let mm = |p: DispatchParams| matmul_dispatch(p, busy, min_tile);
     let colreduce = |p: DispatchParams| Dispatch {
         kernel: Kernel::ColReduce,
         groups: [p.n.div_ceil(COLREDUCE_UNITS), 1, 1],
