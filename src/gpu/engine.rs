@@ -113,30 +113,18 @@ pub struct EngineOptions {
     /// Each matmul uses the largest tile (64, 32, 16) that still gives at least this many workgroups;
     /// 0 forces 64 x 64 tiles everywhere, `u32::MAX` 16 x 16 tiles.
     pub busy_workgroups: u32,
-    /// The smallest matmul tile allowed (16, 32 or 64).
+    /// The smallest matmul tile allowed (16, 32 or 64; default 32).
     pub min_tile: u32,
 }
 
-impl EngineOptions {
-    /// The options that suit an adapter: a software rasterizer runs each workgroup on a CPU thread, where
-    /// barriers are expensive and occupancy means little, so it skips the 16 x 16 tiles.
-    pub fn for_context(ctx: &GpuContext) -> EngineOptions {
-        if ctx.software {
-            EngineOptions {
-                min_tile: 32,
-                ..EngineOptions::default()
-            }
-        } else {
-            EngineOptions::default()
-        }
-    }
-}
-
+/// The 16 x 16 one-output-per-thread tiles (more workgroups for small layers) are opt-in (`min_tile: 16`)
+/// until they have been measured on a GPU: `gradscope bench` on an H200 measured the 32/64 tiles. On a
+/// software rasterizer each workgroup runs on a CPU thread, where they only add barriers.
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             busy_workgroups: BUSY_WORKGROUPS,
-            min_tile: 16,
+            min_tile: 32,
         }
     }
 }
@@ -239,7 +227,7 @@ impl Engine {
     /// Builds the engine: checks the adapter's limits before allocating anything, uploads data and the
     /// initial weights (the same bits as the CPU reference).
     pub fn new(ctx: &GpuContext, cfg: &NetConfig) -> Result<Engine, EngineError> {
-        Engine::with_options(ctx, cfg, EngineOptions::for_context(ctx))
+        Engine::with_options(ctx, cfg, EngineOptions::default())
     }
 
     /// [`Engine::new`] with tuning options.
