@@ -14,7 +14,8 @@ use gradscope::model::{Activation, Init, NetConfig};
 
 fn harness(cfg: NetConfig) -> Harness<'static, GradscopeApp> {
     let harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 860.0))
+        // tall enough that the whole side panel (Compare, Jacobian at the bottom) is on screen
+        .with_size(egui::vec2(1280.0, 1500.0))
         .wgpu_setup(gradscope::app::wgpu_setup(&GpuOptions::default()))
         .build_eframe(move |cc| match GradscopeApp::new(cc, Some(cfg)) {
             Ok(app) => app.paused(),

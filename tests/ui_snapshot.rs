@@ -65,6 +65,7 @@ fn gradient_map_snapshot() {
             range: RangeMode::default(),
             prediction: None,
             wh: None,
+            jacobian: None,
         },
     );
     let mut harness = Harness::builder()

@@ -14,7 +14,8 @@ use gradscope::viz::{Body, Figure, LinePlot, View};
 
 fn harness(cfg: NetConfig) -> Harness<'static, GradscopeApp> {
     let harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 860.0))
+        // tall enough that the whole side panel (Compare, Jacobian at the bottom) is on screen
+        .with_size(egui::vec2(1280.0, 1500.0))
         .wgpu_setup(gradscope::app::wgpu_setup(&GpuOptions::default()))
         .build_eframe(move |cc| match GradscopeApp::new(cc, Some(cfg)) {
             Ok(app) => app.paused(),
@@ -195,4 +196,69 @@ fn rnn_spectral_readout_matches_direct_eigenvalues_and_control() {
     h.state_mut().wait_for_spectrum();
     h.run_steps(1);
     assert_eq!(h.state().wh_spectrum().map(|s| s.step), Some(1));
+}
+
+#[test]
+fn rnn_clipping_marks_steps_and_radius_control_rescales_w_h() {
+    let cfg = NetConfig {
+        arch: Arch::Rnn,
+        task: Task::Adding,
+        depth: 10,
+        width: 12,
+        batch: 8,
+        activation: Activation::Tanh,
+        init: Init::Orthogonal,
+        clip: Some(1e-4),
+        ..NetConfig::default()
+    };
+    let mut h = harness(cfg);
+    wait_until(&mut h, "the first statistics", |a| {
+        a.latest_stats().is_some()
+    });
+    for step in 1..=3 {
+        h.get_by_label("Step").click();
+        wait_until(&mut h, "a trained step", |a| {
+            a.latest_stats().is_some_and(|s| s.step == step)
+        });
+    }
+    let loss = h.state().figure_of(View::Loss);
+    match &loss.body {
+        Body::Lines(p) => assert!(!p.x_marks.is_empty(), "clipping marks on the loss curve"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        loss.subtitle.contains("clipping fired"),
+        "{}",
+        loss.subtitle
+    );
+    match &h.state().figure_of(View::GradientFlow).body {
+        Body::Heatmap { map, .. } => assert!(!map.x_marks.is_empty(), "clipping marks on the flow"),
+        other => panic!("{other:?}"),
+    }
+    match &h.state().figure_of(View::GradientMap).body {
+        Body::Heatmap { map, .. } => {
+            assert_eq!(map.y_label, "hidden unit");
+            assert!(map.x_label.starts_with("time step"));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // the spectral-radius control: W_h is rebuilt with the chosen radius
+    h.get_by_label("Set \u{3c1}(W_h)").click();
+    h.run_steps(2);
+    h.state_mut().settings_mut().config.spectral_radius = Some(1.5);
+    h.run_steps(2);
+    assert_eq!(h.state().config().spectral_radius, Some(1.5));
+    wait_until(&mut h, "statistics of the rescaled net", |a| {
+        a.latest_stats().is_some()
+    });
+    h.run_steps(1);
+    h.state_mut().wait_for_spectrum();
+    h.run_steps(1);
+    let wh = h.state().wh_spectrum().expect("spectrum");
+    assert!((wh.radius - 1.5).abs() < 1e-5, "rho = {}", wh.radius);
+    assert!(
+        wh.norm >= wh.radius - 1e-9,
+        "the spectral norm bounds the radius"
+    );
 }

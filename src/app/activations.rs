@@ -31,6 +31,7 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
                 y_log10: false,
                 include_y: vec![0.0, 100.0],
                 legend_left: false,
+                x_marks: Vec::new(),
                 series: vec![
                     Series {
                         name: "saturated (|f'| < 5% of peak)".into(),

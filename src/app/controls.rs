@@ -99,6 +99,9 @@ pub fn network_ui(ui: &mut Ui, cfg: &mut NetConfig) {
         if cfg.arch != before {
             cfg.task = Task::default_for(cfg.arch);
             cfg.residual = false;
+            if cfg.arch == Arch::Mlp {
+                cfg.spectral_radius = None;
+            }
             cfg.depth = cfg.depth.clamp(*depth_range(cfg.arch).start(), *depth_range(cfg.arch).end());
         }
     });
@@ -144,6 +147,9 @@ pub fn network_ui(ui: &mut Ui, cfg: &mut NetConfig) {
     ui.add(Slider::new(&mut cfg.gain, 0.05..=10.0).logarithmic(true).text("Gain")).on_hover_text(
         "Multiplies the init scale: each layer scales the gradient by about the gain; above 1 it explodes, below 1 it vanishes",
     );
+    if cfg.arch == Arch::Rnn {
+        spectral_radius_ui(ui, cfg);
+    }
     ui.add_enabled_ui(cfg.arch == Arch::Mlp, |ui| {
         ui.checkbox(&mut cfg.residual, "Residual").on_hover_text(
             "a_l = f(z_l) + a_{l-1}: the identity path carries the gradient past every layer (MLP only)",
@@ -152,6 +158,24 @@ pub fn network_ui(ui: &mut Ui, cfg: &mut NetConfig) {
     ui.add(Slider::new(&mut cfg.bias_std, 0.0..=2.0).text("Bias std")).on_hover_text(
         "Spread of the initial biases: large biases push units into saturation (sigmoid/tanh) or death (ReLU)",
     );
+}
+
+/// RNN only: rescale W_h at init to a chosen spectral radius ρ (off: the init scheme's own scale).
+pub fn spectral_radius_ui(ui: &mut Ui, cfg: &mut NetConfig) {
+    ui.horizontal(|ui| {
+        let mut on = cfg.spectral_radius.is_some();
+        ui.checkbox(&mut on, "Set \u{3c1}(W_h)").on_hover_text(
+            "Rescale the recurrent matrix at init so its spectral radius (largest |eigenvalue|) is \u{3c1}: \
+             the gradient over k steps scales like \u{3c1}^k, so \u{3c1} < 1 vanishes and \u{3c1} > 1 explodes",
+        );
+        let mut rho = cfg.spectral_radius.unwrap_or(1.0);
+        ui.add_enabled(
+            on,
+            Slider::new(&mut rho, 0.1..=3.0).logarithmic(true).text("Spectral radius"),
+        )
+        .on_hover_text("\u{3c1} of W_h at init (1: the edge between vanishing and exploding)");
+        cfg.spectral_radius = on.then_some(rho);
+    });
 }
 
 /// The training controls; edits `cfg` in place.

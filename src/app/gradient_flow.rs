@@ -34,6 +34,21 @@ pub fn heatmap(history: &History, layer_name: &str, layer_label: &str) -> Heatma
         y_label: layer_label.into(),
         x_values: history.points.iter().map(|p| p.step).collect(),
         y_values: (1..=rows as u64).collect(),
+        x_marks: history
+            .points
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.clipped.then_some(i))
+            .collect(),
+    }
+}
+
+/// `; red marks: gradient clipping fired` when it fired at a recorded step.
+pub fn clip_remark(history: &History) -> &'static str {
+    if history.points.iter().any(|p| p.clipped) {
+        "; a red triangle over a step: gradient clipping fired there"
+    } else {
+        ""
     }
 }
 
@@ -63,7 +78,10 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
     };
     Figure {
         title: title(View::GradientFlow, cfg),
-        subtitle: format!("{what} over training, log colour scale (newest step on the right)"),
+        subtitle: format!(
+            "{what} over training, log colour scale (newest step on the right){}",
+            clip_remark(data.history)
+        ),
         notes: notes(data.stats),
         body,
         caption: caption(data),

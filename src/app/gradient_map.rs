@@ -2,6 +2,7 @@
 //! right. Vanishing gradients show as a dark left side; dead units as grey cells.
 
 use super::views::{FigureData, WAITING, caption, layer_axis, layer_name, notes, title};
+use crate::model::Arch;
 use crate::stats::StepStats;
 use crate::viz::colorbar::{BarScale, log_legend};
 use crate::viz::colormap::format_pow10;
@@ -36,6 +37,7 @@ pub fn heatmap(stats: &StepStats, layer_axis: &str, layer_name: &str) -> Heatmap
         y_label: "unit".to_string(),
         x_values: stats.layers.iter().map(|l| l.index as u64).collect(),
         y_values: (1..=rows as u64).collect(),
+        x_marks: Vec::new(),
     }
 }
 
@@ -69,10 +71,18 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
     let cfg = data.cfg;
     let (subtitle, body) = match data.stats {
         Some(stats) if !stats.layers.is_empty() => {
-            let map = heatmap(stats, layer_axis(cfg), layer_name(cfg));
+            let mut map = heatmap(stats, layer_axis(cfg), layer_name(cfg));
+            if cfg.arch == Arch::Rnn {
+                map.y_name = "hidden unit".into();
+                map.y_label = "hidden unit".into();
+            }
             let range = ColorRange::resolve(data.range, &map.cells);
+            let what = match cfg.arch {
+                Arch::Mlp => "layer \u{d7} unit",
+                Arch::Rnn => "time step \u{d7} hidden unit",
+            };
             let subtitle = format!(
-                "mean |\u{2202}L/\u{2202}z| per unit, log colour scale. {}",
+                "{what}: mean |\u{2202}L/\u{2202}z| per unit, log colour scale. {}",
                 first_last(stats, layer_name(cfg))
             );
             let body = Body::Heatmap {

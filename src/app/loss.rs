@@ -35,6 +35,13 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
                 points,
                 color: LOSS_COLOR,
             }],
+            x_marks: data
+                .history
+                .points
+                .iter()
+                .filter(|p| p.clipped)
+                .map(|p| p.step as f64)
+                .collect(),
         })
     };
     let subtitle = match data
@@ -48,7 +55,10 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
     };
     Figure {
         title: title(View::Loss, data.cfg),
-        subtitle,
+        subtitle: format!(
+            "{subtitle}{}",
+            super::gradient_flow::clip_remark(data.history)
+        ),
         notes: notes(data.stats),
         body,
         caption: caption(data),

@@ -3,10 +3,12 @@
 //! [`crate::viz`] every frame. One file per view; [`controls`] is the side panel.
 
 pub mod activations;
+pub mod compare;
 pub mod controls;
 pub mod export;
 pub mod gradient_flow;
 pub mod gradient_map;
+pub mod jacobian;
 pub mod loss;
 pub mod norms;
 pub mod render;
@@ -124,6 +126,12 @@ pub struct GradscopeApp {
     prediction: theory::PredictionCache,
     /// The RNN's W_h spectrum, refreshed while it trains.
     spectrum: theory::SpectrumTracker,
+    /// Compare mode's network B.
+    b: Option<compare::SideB>,
+    /// B's mean-field prediction.
+    prediction_b: theory::PredictionCache,
+    /// The Jacobian spectrum, computed on demand.
+    jacobian: jacobian::JacobianJob,
 }
 
 impl GradscopeApp {
@@ -177,6 +185,9 @@ impl GradscopeApp {
             config_text: String::new(),
             prediction: theory::PredictionCache::default(),
             spectrum: theory::SpectrumTracker::default(),
+            b: None,
+            prediction_b: theory::PredictionCache::default(),
+            jacobian: jacobian::JacobianJob::default(),
         };
         let cfg = app.settings.config.clone();
         if let Err(e) = app.rebuild(&cfg) {
@@ -301,19 +312,121 @@ impl GradscopeApp {
         self.figure_of(self.settings.view)
     }
 
-    /// The figure of `view`.
+    /// The figure of `view` (both networks side by side in compare mode).
     pub fn figure_of(&self, view: View) -> Figure {
-        views::figure(
-            view,
-            &FigureData {
-                cfg: &self.running_cfg,
-                stats: self.latest.as_ref(),
-                history: &self.history,
-                range: self.settings.range,
-                prediction: self.prediction.get(),
-                wh: self.spectrum.latest(),
-            },
+        let a = FigureData {
+            cfg: &self.running_cfg,
+            stats: self.latest.as_ref(),
+            history: &self.history,
+            range: self.settings.range,
+            prediction: self.prediction.get(),
+            wh: self.spectrum.latest(),
+            jacobian: self.jacobian.latest(),
+        };
+        match &self.b {
+            Some(b) if self.settings.compare.on => {
+                let data_b = FigureData {
+                    cfg: &b.cfg,
+                    stats: b.latest.as_ref(),
+                    history: &b.history,
+                    range: self.settings.range,
+                    prediction: self.prediction_b.get(),
+                    wh: None,
+                    jacobian: None,
+                };
+                compare::figure_ab(view, &a, &data_b)
+            }
+            _ => views::figure(view, &a),
+        }
+    }
+
+    /// Reads the weights back and computes the Jacobian spectrum on a worker thread.
+    pub fn compute_jacobian(&mut self) {
+        let Some(engine) = &self.engine else {
+            return;
+        };
+        match engine.read_params() {
+            Ok(params) => {
+                self.jacobian
+                    .start(self.running_cfg.clone(), params, engine.updates());
+                self.status = Some("computing the Jacobian spectrum...".into());
+            }
+            Err(e) => self.error = Some(format!("cannot read the weights: {e}")),
+        }
+    }
+
+    /// Waits (tests) for a Jacobian spectrum being computed.
+    pub fn wait_for_jacobian(&mut self) {
+        self.jacobian.wait(Duration::from_secs(60));
+    }
+
+    fn jacobian_ui(&mut self, ui: &mut egui::Ui) {
+        if ui
+            .add_enabled(
+                !self.jacobian.pending(),
+                egui::Button::new("Compute Jacobian spectrum"),
+            )
+            .on_hover_text(format!(
+                "Singular values of the hidden-layer Jacobian at the current weights ({}); opens its view",
+                jacobian::limit_text()
+            ))
+            .clicked()
+        {
+            self.compute_jacobian();
+            self.settings.view = View::Jacobian;
+        }
+        if self.jacobian.pending() {
+            ui.label(RichText::new("computing...").weak());
+        }
+    }
+
+    /// Compare mode's network B: its config and newest statistics.
+    pub fn network_b(&self) -> Option<(&NetConfig, Option<&StepStats>)> {
+        self.b.as_ref().map(|b| (&b.cfg, b.latest.as_ref()))
+    }
+
+    /// Training steps applied to A and to B (equal in compare mode: lockstep).
+    pub fn updates(&self) -> (Option<u64>, Option<u64>) {
+        (
+            self.engine.as_ref().map(Engine::updates),
+            self.b.as_ref().map(|b| b.engine.updates()),
         )
+    }
+
+    /// Builds, rebuilds or drops network B to match the compare settings; a new B restarts A from its
+    /// initial weights so both train in lockstep from step 0.
+    fn sync_b(&mut self) {
+        let wanted = self
+            .settings
+            .compare
+            .on
+            .then(|| self.settings.compare.config_b(&self.running_cfg));
+        let Some(wanted) = wanted else {
+            self.b = None;
+            return;
+        };
+        if self.b.as_ref().is_some_and(|b| b.cfg == wanted) {
+            return;
+        }
+        let built = wanted
+            .validate()
+            .map_err(|e| format!("network B is not valid: {e}"))
+            .and_then(|()| compare::SideB::new(&self.gpu, wanted.clone()));
+        match built {
+            Ok(b) => {
+                self.prediction_b.update(&wanted);
+                self.b = Some(b);
+                if let Some(engine) = &mut self.engine {
+                    engine.reset();
+                }
+                self.restart();
+            }
+            Err(e) => {
+                self.error = Some(e);
+                self.settings.compare.on = false;
+                self.b = None;
+            }
+        }
     }
 
     /// Builds a new engine for `cfg`; on failure keeps the old one and returns the message.
@@ -330,6 +443,9 @@ impl GradscopeApp {
     fn restart(&mut self) {
         self.latest = None;
         self.spectrum.clear();
+        if let Some(b) = &mut self.b {
+            b.reset();
+        }
         self.history.clear();
         self.in_flight.clear();
         if let Some(engine) = &mut self.engine {
@@ -500,6 +616,9 @@ impl GradscopeApp {
         };
         if self.settings.running {
             engine.step(n);
+            if let Some(b) = &mut self.b {
+                b.engine.step(n);
+            }
             self.in_flight.push_back(InFlight {
                 label: engine.updates() - 1,
                 steps: n,
@@ -509,6 +628,10 @@ impl GradscopeApp {
             // one update, then the gradient at the new weights: what the user expects to see after "Step"
             engine.step(1);
             engine.compute();
+            if let Some(b) = &mut self.b {
+                b.engine.step(1);
+                b.engine.compute();
+            }
             self.in_flight.push_back(InFlight {
                 label: engine.updates(),
                 steps: 0,
@@ -681,6 +804,9 @@ impl GradscopeApp {
             ui.separator();
             ui.heading("Network");
             controls::network_ui(ui, &mut self.settings.config);
+            if self.running_cfg.arch == crate::model::Arch::Rnn {
+                self.wh_readout_ui(ui);
+            }
             ui.separator();
             ui.heading("Training");
             controls::training_ui(ui, &mut self.settings.config);
@@ -693,11 +819,32 @@ impl GradscopeApp {
             ui.separator();
             ui.heading("Share");
             self.share_ui(ui);
+            ui.separator();
+            ui.heading("Compare");
+            compare::compare_ui(ui, &mut self.settings.compare, self.settings.config.arch);
+            ui.separator();
+            ui.heading("Jacobian");
+            self.jacobian_ui(ui);
             if let Some(c) = command {
                 self.command(c);
             }
         });
         self.apply_config();
+    }
+
+    fn wh_readout_ui(&self, ui: &mut egui::Ui) {
+        let text = match self.spectrum.latest() {
+            Some(s) => format!(
+                "W_h at step {}: \u{3c1} = {:.4}, ||W_h||\u{2082} = {:.4}",
+                s.step, s.radius, s.norm
+            ),
+            None => "W_h: reading its spectrum...".into(),
+        };
+        ui.label(RichText::new(text).monospace()).on_hover_text(
+            "Spectral radius \u{3c1} (largest |eigenvalue|): the per-step factor of the gradient over many \
+             steps. Spectral norm (largest singular value): the most one step can stretch it. Updated about \
+             once a second while training, and after every step when paused.",
+        );
     }
 
     fn share_ui(&mut self, ui: &mut egui::Ui) {
@@ -764,9 +911,23 @@ impl eframe::App for GradscopeApp {
         if !dropped.is_empty() {
             self.load_dropped(&dropped);
         }
+        self.sync_b();
+        if let Some(b) = &mut self.b {
+            b.poll();
+        }
         self.train();
         self.refresh_theory();
-        if self.settings.running || !self.in_flight.is_empty() || self.spectrum.pending() {
+        let was_pending = self.jacobian.pending();
+        self.jacobian.poll();
+        if was_pending && !self.jacobian.pending() {
+            self.status = Some("Jacobian spectrum computed".into());
+        }
+        if self.settings.running
+            || !self.in_flight.is_empty()
+            || self.spectrum.pending()
+            || self.jacobian.pending()
+            || self.b.as_ref().is_some_and(compare::SideB::waiting)
+        {
             ctx.request_repaint();
         }
     }

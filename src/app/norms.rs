@@ -130,6 +130,13 @@ pub fn theory_notes(
                 )),
                 None => out.push(format!("W_h's spectrum is being read... {}", theory_notes::RECURRENT)),
             }
+            if cfg.activation != crate::model::Activation::Linear {
+                out.push(format!(
+                    "{} is not linear: each step also multiplies by f'(z) (at most 1 for tanh), so the measured gradient \
+                     falls below \u{3c1}^k where units saturate; \u{3c1}^k is the rate W_h alone sets.",
+                    cfg.activation
+                ));
+            }
             if stats.step > wh_step(data) {
                 out.push(
                     "The line uses the last W_h read (about once a second while training).".into(),
@@ -205,6 +212,7 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
                 include_y: Vec::new(),
                 legend_left: true,
                 series,
+                x_marks: Vec::new(),
             };
             match line {
                 Some(line) => {
@@ -225,6 +233,7 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
                         y_log10: true,
                         include_y: vec![0.0],
                         legend_left: true,
+                        x_marks: Vec::new(),
                         series: vec![
                             Series {
                                 name: "measured factor".into(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::cli::EngineKind;
 use crate::gpu::{Engine, GpuContext};
-use crate::model::NetConfig;
+use crate::model::{NetConfig, Params};
 use crate::reference::Reference;
 use crate::stats::StepStats;
 use crate::viz::offscreen::{EXPORT_PIXELS_PER_POINT, render_figure, write_png};
@@ -45,7 +45,9 @@ pub fn render(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<[usize; 2
         ..History::default()
     };
     let every = req.steps.div_ceil(RENDER_HISTORY_POINTS).max(1);
-    let (latest, wh) = collect(gpu, req, every, &mut history)?;
+    let (latest, wh, params) = collect(gpu, req, every, &mut history)?;
+    let jacobian = (req.view == View::Jacobian)
+        .then(|| super::jacobian::compute(&req.cfg, &params, latest.step));
     let prediction = crate::theory::mean_field::predict(&req.cfg).ok();
     let data = FigureData {
         cfg: &req.cfg,
@@ -54,6 +56,7 @@ pub fn render(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<[usize; 2
         range: req.range,
         prediction: prediction.as_ref(),
         wh,
+        jacobian: jacobian.as_ref(),
     };
     let fig = figure(req.view, &data);
     let image = render_figure(
@@ -75,7 +78,7 @@ fn collect(
     req: &RenderRequest,
     every: u64,
     history: &mut History,
-) -> anyhow::Result<(StepStats, Option<WhSpectrum>)> {
+) -> anyhow::Result<(StepStats, Option<WhSpectrum>, Params)> {
     match req.engine {
         EngineKind::Gpu => {
             let mut engine = Engine::new(gpu, &req.cfg)?;
@@ -90,8 +93,9 @@ fn collect(
             engine.compute();
             let last = engine.wait_stats()?;
             history.push(&last);
-            let wh = wh_spectrum(&engine.read_params()?, last.step);
-            Ok((last, wh))
+            let params = engine.read_params()?;
+            let wh = wh_spectrum(&params, last.step);
+            Ok((last, wh, params))
         }
         EngineKind::Cpu => {
             let mut engine = Reference::new(&req.cfg)?;
@@ -103,7 +107,7 @@ fn collect(
             }
             let last = engine.stats_of(&engine.pass());
             history.push(&last);
-            Ok((last, None))
+            Ok((last, None, engine.params_f32()))
         }
     }
 }

@@ -34,6 +34,8 @@ pub struct Settings {
     pub export_path: String,
     /// The last preset file typed in.
     pub preset_path: String,
+    /// Compare mode: network B beside A.
+    pub compare: super::compare::CompareSettings,
 }
 
 impl Default for Settings {
@@ -50,6 +52,7 @@ impl Default for Settings {
             auto_steps: true,
             export_path: String::new(),
             preset_path: String::new(),
+            compare: super::compare::CompareSettings::default(),
         }
     }
 }

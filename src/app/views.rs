@@ -1,6 +1,7 @@
 //! What every view needs to build its figure, the dispatch from [`View`] to the view's file, and the title
 //! and caption all figures share.
 
+use super::jacobian::JacobianSpectrum;
 use super::theory::WhSpectrum;
 use crate::model::{Arch, NetConfig};
 use crate::stats::StepStats;
@@ -22,6 +23,8 @@ pub struct FigureData<'a> {
     pub prediction: Option<&'a Prediction>,
     /// The RNN's recurrent matrix spectrum, if read.
     pub wh: Option<WhSpectrum>,
+    /// The Jacobian spectrum last computed (shown when it belongs to `cfg`).
+    pub jacobian: Option<&'a JacobianSpectrum>,
 }
 
 /// Builds the figure of `view`.
@@ -32,6 +35,7 @@ pub fn figure(view: View, data: &FigureData<'_>) -> Figure {
         View::Norms => super::norms::figure(data),
         View::Activations => super::activations::figure(data),
         View::Loss => super::loss::figure(data),
+        View::Jacobian => super::jacobian::figure(data),
     }
 }
 

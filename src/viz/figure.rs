@@ -36,6 +36,8 @@ pub struct LinePlot {
     pub legend_left: bool,
     /// Lines.
     pub series: Vec<Series>,
+    /// x positions marked with thin red vertical lines (e.g. steps where gradient clipping fired).
+    pub x_marks: Vec<f64>,
 }
 
 /// What a figure shows below its title.
@@ -56,6 +58,8 @@ pub enum Body {
     },
     /// A line plot.
     Lines(LinePlot),
+    /// Panels side by side, each under its heading (compare mode).
+    Panels(Vec<(String, Body)>),
     /// Two bodies stacked; `top_fraction` of the height goes to the first.
     Split(Box<Body>, Box<Body>, f32),
     /// Nothing to show yet; the text says why.
@@ -76,6 +80,9 @@ pub struct Figure {
     /// The reproducible configuration, drawn small at the bottom.
     pub caption: String,
 }
+
+/// Legend name of [`LinePlot::x_marks`].
+pub const MARKS_NAME: &str = "clipping fired";
 
 /// Draws `figure` into the whole available rect of `ui`.
 pub fn figure_ui(ui: &mut Ui, figure: &Figure) {
@@ -145,6 +152,31 @@ fn body_ui(ui: &mut Ui, rect: Rect, body: &Body) {
             colorbar_ui(ui, bar_rect, bar_title, bar, legend);
         }
         Body::Lines(plot) => lines_ui(ui, rect, plot),
+        Body::Panels(panels) => {
+            let n = panels.len().max(1) as f32;
+            let w = rect.width() / n;
+            for (i, (heading, panel)) in panels.iter().enumerate() {
+                let left = rect.left() + w * i as f32;
+                let r =
+                    Rect::from_min_max(pos2(left, rect.top()), pos2(left + w - 8.0, rect.bottom()));
+                let text = ui.visuals().text_color();
+                let g = ui.painter().layout(
+                    heading.clone(),
+                    FontId::proportional(13.0),
+                    text,
+                    r.width(),
+                );
+                let h = g.size().y;
+                ui.painter_at(r).galley(r.min, g, text);
+                // each panel in its own child: distinct ids for its plot and heatmap texture
+                let mut child = ui.new_child(UiBuilder::new().id_salt(("panel", i)).max_rect(r));
+                body_ui(
+                    &mut child,
+                    Rect::from_min_max(pos2(r.left(), r.top() + h + 4.0), r.max),
+                    panel,
+                );
+            }
+        }
         Body::Split(top, bottom, fraction) => {
             let mid = rect.top() + rect.height() * fraction.clamp(0.1, 0.9);
             body_ui(
@@ -228,6 +260,7 @@ fn lines_ui(ui: &mut Ui, rect: Rect, plot: &LinePlot) {
         include_y,
         legend_left,
         series,
+        x_marks,
     } = plot;
     let y_log10 = *y_log10;
     let mut child = ui.new_child(
@@ -279,6 +312,13 @@ fn lines_ui(ui: &mut Ui, rect: Rect, plot: &LinePlot) {
             });
     }
     p.show(&mut child, |plot_ui| {
+        for &x in x_marks {
+            plot_ui.vline(
+                egui_plot::VLine::new(MARKS_NAME, x)
+                    .color(super::heatmap::MARK_COLOR.gamma_multiply(0.6))
+                    .width(1.0),
+            );
+        }
         for s in series {
             plot_ui.line(
                 Line::new(s.name.clone(), PlotPoints::new(s.points.clone()))

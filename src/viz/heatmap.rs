@@ -55,6 +55,8 @@ pub struct Heatmap {
     pub x_values: Vec<u64>,
     /// The label value of each row.
     pub y_values: Vec<u64>,
+    /// Columns marked with a red tick above the map (e.g. steps where gradient clipping fired).
+    pub x_marks: Vec<usize>,
 }
 
 impl Heatmap {
@@ -83,6 +85,8 @@ impl Heatmap {
 const LEFT_MARGIN: f32 = 58.0;
 const BOTTOM_MARGIN: f32 = 40.0;
 const TOP_MARGIN: f32 = 6.0;
+/// Colour of the column marks (clipping fired).
+pub const MARK_COLOR: Color32 = Color32::from_rgb(220, 30, 30);
 
 /// "Nice" tick positions (indices into `values`) for `n` cells over `length` points, at least `min_gap` apart.
 fn ticks(values: &[u64], length: f32, min_gap: f32) -> Vec<usize> {
@@ -148,6 +152,19 @@ pub fn heatmap_ui(ui: &mut Ui, rect: Rect, map: &Heatmap, coloring: &Coloring) {
 
     let font = FontId::proportional(12.0);
     let cell_w = cells_rect.width() / map.cols as f32;
+    for &c in &map.x_marks {
+        let x = cells_rect.left() + (c as f32 + 0.5) * cell_w;
+        let top = cells_rect.top();
+        painter.add(egui::Shape::convex_polygon(
+            vec![
+                pos2(x - 3.0, top - TOP_MARGIN),
+                pos2(x + 3.0, top - TOP_MARGIN),
+                pos2(x, top),
+            ],
+            MARK_COLOR,
+            Stroke::NONE,
+        ));
+    }
     let cell_h = cells_rect.height() / map.rows as f32;
     for i in ticks(&map.x_values, cells_rect.width(), 36.0) {
         let x = cells_rect.left() + (i as f32 + 0.5) * cell_w;

@@ -20,6 +20,8 @@ pub struct HistoryPoint {
     pub log10_grad_w: Vec<Option<f64>>,
     /// Per layer, whether that layer's statistics were NaN or infinite.
     pub layer_nonfinite: Vec<bool>,
+    /// Whether gradient clipping fired at this step.
+    pub clipped: bool,
 }
 
 impl HistoryPoint {
@@ -35,6 +37,7 @@ impl HistoryPoint {
                 .iter()
                 .map(crate::stats::LayerStats::is_nonfinite)
                 .collect(),
+            clipped: stats.clipped,
         }
     }
 }

@@ -33,16 +33,19 @@ pub enum View {
     Activations,
     /// The loss over training, log scale.
     Loss,
+    /// Singular values of the hidden-layer Jacobian at the current weights.
+    Jacobian,
 }
 
 impl View {
     /// Every view, in tab order.
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::GradientMap,
         View::GradientFlow,
         View::Norms,
         View::Activations,
         View::Loss,
+        View::Jacobian,
     ];
 
     /// The tab label.
@@ -53,6 +56,7 @@ impl View {
             View::Norms => "Layer norms",
             View::Activations => "Activations",
             View::Loss => "Loss",
+            View::Jacobian => "Jacobian spectrum",
         }
     }
 
@@ -64,6 +68,7 @@ impl View {
             View::Norms => "norms",
             View::Activations => "activations",
             View::Loss => "loss",
+            View::Jacobian => "jacobian",
         }
     }
 }
