@@ -173,6 +173,30 @@ impl Timer {
     }
 }
 
+/// Maps a `MAP_READ` buffer, waits for it, hands its bytes to `read` and unmaps it (tests, dumps, bench).
+fn map_blocking<T>(
+    device: &wgpu::Device,
+    buffer: &wgpu::Buffer,
+    read: impl FnOnce(&[u8]) -> T,
+) -> Result<T, EngineError> {
+    let err = |e: &dyn std::fmt::Display| EngineError::Readback(e.to_string());
+    let (tx, rx) = std::sync::mpsc::channel();
+    buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+        let _ = tx.send(r);
+    });
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| err(&e))?;
+    // recv, not the poll, proves the callback ran: another thread's poll may be the one that runs it
+    rx.recv().map_err(|e| err(&e))?.map_err(|e| err(&e))?;
+    let out = {
+        let view = buffer.get_mapped_range(..).map_err(|e| err(&e))?;
+        read(&view)
+    };
+    buffer.unmap();
+    Ok(out)
+}
+
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
@@ -562,25 +586,9 @@ impl Engine {
         let Some(t) = &self.timer else {
             return stats.map(|_| None);
         };
-        let (tx, rx) = std::sync::mpsc::channel();
-        t.readback.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        self.ctx
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| EngineError::Readback(e.to_string()))?;
-        rx.recv()
-            .map_err(|e| EngineError::Readback(e.to_string()))?
-            .map_err(|e| EngineError::Readback(e.to_string()))?;
-        let ticks: Vec<u64> = {
-            let view = t
-                .readback
-                .get_mapped_range(..)
-                .map_err(|e| EngineError::Readback(e.to_string()))?;
-            bytemuck::cast_slice::<u8, u64>(&view).to_vec()
-        };
-        t.readback.unmap();
+        let ticks: Vec<u64> = map_blocking(&self.ctx.device, &t.readback, |bytes| {
+            bytemuck::cast_slice::<u8, u64>(bytes).to_vec()
+        })?;
         stats?;
         Ok(Some(
             ticks[1].saturating_sub(ticks[0]) as f64 * t.period_ns / 1e6,
@@ -704,24 +712,9 @@ impl Engine {
             });
         enc.copy_buffer_to_buffer(&self.mem, (offset * 4) as u64, &staging, 0, Some(bytes));
         self.ctx.queue.submit([enc.finish()]);
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        self.ctx
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| EngineError::Readback(e.to_string()))?;
-        rx.recv()
-            .map_err(|e| EngineError::Readback(e.to_string()))?
-            .map_err(|e| EngineError::Readback(e.to_string()))?;
-        let view = staging
-            .get_mapped_range(..)
-            .map_err(|e| EngineError::Readback(e.to_string()))?;
-        let out = bytemuck::cast_slice::<u8, f32>(&view)[..len].to_vec();
-        drop(view);
-        staging.unmap();
-        Ok(out)
+        map_blocking(&self.ctx.device, &staging, |bytes| {
+            bytemuck::cast_slice::<u8, f32>(bytes)[..len].to_vec()
+        })
     }
 
     /// Current parameters (blocking).
