@@ -132,6 +132,19 @@ fn compare_mode_trains_b_in_lockstep_with_a_shared_scale_and_one_export() {
         "both halves drawn"
     );
 
+    // the Jacobian spectrum is computed for both networks
+    h.state_mut().compute_jacobian();
+    h.state_mut().wait_for_jacobian();
+    h.run_steps(2);
+    let fig = h.state().figure_of(View::Jacobian);
+    let Body::Panels(panels) = &fig.body else {
+        panic!("{:?}", fig.body)
+    };
+    assert!(
+        panels.iter().all(|(_, b)| matches!(b, Body::Lines(_))),
+        "a spectrum in both panels: {panels:?}"
+    );
+
     // off: back to A alone
     h.state_mut().settings_mut().compare.on = false;
     h.run_steps(2);

@@ -132,6 +132,8 @@ pub struct GradscopeApp {
     prediction_b: theory::PredictionCache,
     /// The Jacobian spectrum, computed on demand.
     jacobian: jacobian::JacobianJob,
+    /// B's Jacobian spectrum (compare mode).
+    jacobian_b: jacobian::JacobianJob,
 }
 
 impl GradscopeApp {
@@ -188,6 +190,7 @@ impl GradscopeApp {
             b: None,
             prediction_b: theory::PredictionCache::default(),
             jacobian: jacobian::JacobianJob::default(),
+            jacobian_b: jacobian::JacobianJob::default(),
         };
         let cfg = app.settings.config.clone();
         if let Err(e) = app.rebuild(&cfg) {
@@ -332,7 +335,7 @@ impl GradscopeApp {
                     range: self.settings.range,
                     prediction: self.prediction_b.get(),
                     wh: None,
-                    jacobian: None,
+                    jacobian: self.jacobian_b.latest(),
                 };
                 compare::figure_ab(view, &a, &data_b)
             }
@@ -353,11 +356,20 @@ impl GradscopeApp {
             }
             Err(e) => self.error = Some(format!("cannot read the weights: {e}")),
         }
+        if let Some(b) = &self.b {
+            match b.engine.read_params() {
+                Ok(params) => self
+                    .jacobian_b
+                    .start(b.cfg.clone(), params, b.engine.updates()),
+                Err(e) => self.error = Some(format!("cannot read B's weights: {e}")),
+            }
+        }
     }
 
     /// Waits (tests) for a Jacobian spectrum being computed.
     pub fn wait_for_jacobian(&mut self) {
         self.jacobian.wait(Duration::from_secs(60));
+        self.jacobian_b.wait(Duration::from_secs(60));
     }
 
     fn jacobian_ui(&mut self, ui: &mut egui::Ui) {
@@ -919,6 +931,7 @@ impl eframe::App for GradscopeApp {
         self.refresh_theory();
         let was_pending = self.jacobian.pending();
         self.jacobian.poll();
+        self.jacobian_b.poll();
         if was_pending && !self.jacobian.pending() {
             self.status = Some("Jacobian spectrum computed".into());
         }
