@@ -151,3 +151,35 @@ fn compare_mode_trains_b_in_lockstep_with_a_shared_scale_and_one_export() {
     assert!(h.state().network_b().is_none());
     assert!(matches!(h.state().figure().body, Body::Heatmap { .. }));
 }
+
+#[test]
+fn rnn_compare_draws_rho_k_for_both_networks() {
+    let cfg = NetConfig {
+        arch: gradscope::model::Arch::Rnn,
+        task: gradscope::model::Task::Adding,
+        depth: 8,
+        width: 8,
+        batch: 4,
+        activation: Activation::Tanh,
+        init: Init::Orthogonal,
+        ..NetConfig::default()
+    };
+    let mut h = harness(cfg);
+    h.state_mut().settings_mut().compare.on = true;
+    h.state_mut().settings_mut().compare.init = Init::Orthogonal;
+    h.state_mut().settings_mut().compare.gain = 2.0;
+    h.state_mut().settings_mut().view = View::Norms;
+    h.run_steps(2);
+    let has_rho_line = |a: &GradscopeApp| {
+        match a.figure().body {
+        Body::Panels(p) => p.iter().all(|(_, b)| match b {
+            Body::Split(top, _, _) => {
+                matches!(&**top, Body::Lines(l) if l.series.iter().any(|s| s.name.contains("\u{3c1}^k")))
+            }
+            _ => false,
+        }),
+        _ => false,
+    }
+    };
+    wait_until(&mut h, "a rho^k line in both panels", has_rho_line);
+}

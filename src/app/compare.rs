@@ -65,6 +65,8 @@ pub struct SideB {
     pub latest: Option<StepStats>,
     /// Statistics over training.
     pub history: History,
+    /// B's W_h spectrum (RNN).
+    pub spectrum: super::theory::SpectrumTracker,
 }
 
 impl SideB {
@@ -78,11 +80,20 @@ impl SideB {
             cfg,
             latest: None,
             history: History::default(),
+            spectrum: super::theory::SpectrumTracker::default(),
         })
     }
 
-    /// Collects arrived statistics (never waits).
-    pub fn poll(&mut self) {
+    /// Collects arrived statistics (never waits) and refreshes W_h's spectrum like A's.
+    pub fn poll(&mut self, running: bool) {
+        self.spectrum.poll();
+        let step = self.engine.updates();
+        if self.latest.is_some()
+            && self.spectrum.wants(&self.cfg, step, running)
+            && let Ok(params) = self.engine.read_params()
+        {
+            self.spectrum.start(params, step);
+        }
         if let Some(s) = self.engine.poll_stats() {
             self.history.push(&s);
             self.latest = Some(s);
@@ -92,6 +103,7 @@ impl SideB {
     /// Whether statistics of B's current weights are still on their way.
     pub fn waiting(&self) -> bool {
         self.latest.as_ref().map(|s| s.step) != Some(self.engine.updates())
+            || self.spectrum.pending()
     }
 
     /// Back to the initial weights; asks for the gradient there.
@@ -99,6 +111,7 @@ impl SideB {
         self.engine.reset();
         self.latest = None;
         self.history.clear();
+        self.spectrum.clear();
         self.engine.compute();
     }
 }

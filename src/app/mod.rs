@@ -334,7 +334,7 @@ impl GradscopeApp {
                     history: &b.history,
                     range: self.settings.range,
                     prediction: self.prediction_b.get(),
-                    wh: None,
+                    wh: b.spectrum.latest(),
                     jacobian: self.jacobian_b.latest(),
                 };
                 compare::figure_ab(view, &a, &data_b)
@@ -924,8 +924,9 @@ impl eframe::App for GradscopeApp {
             self.load_dropped(&dropped);
         }
         self.sync_b();
+        let running = self.settings.running;
         if let Some(b) = &mut self.b {
-            b.poll();
+            b.poll(running);
         }
         self.train();
         self.refresh_theory();
