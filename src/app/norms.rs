@@ -132,8 +132,8 @@ pub fn theory_notes(
             }
             if cfg.activation != crate::model::Activation::Linear {
                 out.push(format!(
-                    "{} is not linear: each step also multiplies by f'(z) (at most 1 for tanh), so the measured gradient \
-                     falls below \u{3c1}^k where units saturate; \u{3c1}^k is the rate W_h alone sets.",
+                    "{} is not linear: each step also multiplies by f'(z), below 1 for saturated (tanh, sigmoid) or dead (ReLU) \
+                     units, so the measured gradient falls below \u{3c1}^k; \u{3c1}^k is the rate W_h alone sets.",
                     cfg.activation
                 ));
             }
