@@ -2,16 +2,21 @@
 //! the Depth slider rebuilds the network, the activation switch changes the gradient by orders of magnitude,
 //! export writes a PNG of the expected size, bad input shows an error and the app keeps running.
 
-use std::time::{Duration, Instant};
-
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use gradscope::app::GradscopeApp;
-use gradscope::gpu::GpuOptions;
 use gradscope::model::{Activation, Init, NetConfig};
 use gradscope::viz::offscreen::{CONFIG_TEXT_KEY, DEFAULT_EXPORT_SIZE};
 use gradscope::viz::{Body, Figure};
+
+mod common;
+
+use common::ui::{app_harness, wait_until};
+
+fn harness(cfg: NetConfig) -> Harness<'static, GradscopeApp> {
+    app_harness(cfg, 860.0)
+}
 
 fn small(depth: usize, width: usize, activation: Activation) -> NetConfig {
     NetConfig {
@@ -21,39 +26,6 @@ fn small(depth: usize, width: usize, activation: Activation) -> NetConfig {
         activation,
         init: Init::XavierNormal,
         ..NetConfig::default()
-    }
-}
-
-/// The app on the same wgpu setup as `gradscope app`, paused, on `cfg`.
-fn harness(cfg: NetConfig) -> Harness<'static, GradscopeApp> {
-    let harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 860.0))
-        .wgpu_setup(gradscope::app::wgpu_setup(&GpuOptions::default()))
-        .build_eframe(move |cc| match GradscopeApp::new(cc, Some(cfg)) {
-            Ok(app) => app.paused(),
-            Err(e) => panic!(
-                "the app needs a GPU adapter (CI={:?}): {e}",
-                std::env::var("CI").ok()
-            ),
-        });
-    eprintln!("UI test runs on: {}", harness.state().gpu().adapter);
-    harness
-}
-
-/// Steps frames until `done` holds (statistics arrive asynchronously), at most 60 s.
-fn wait_until(
-    harness: &mut Harness<'_, GradscopeApp>,
-    what: &str,
-    done: impl Fn(&GradscopeApp) -> bool,
-) {
-    let start = Instant::now();
-    while !done(harness.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        harness.run_steps(1);
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -2,41 +2,18 @@
 //! tanh keeps them within about a decade of 1, Gaussian ReLU nets spread them over many decades; nets
 //! beyond the limit get a clear message.
 
-use std::time::{Duration, Instant};
-
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use gradscope::app::GradscopeApp;
-use gradscope::gpu::GpuOptions;
 use gradscope::model::{Activation, Init, NetConfig};
 use gradscope::viz::{Body, View};
 
-fn harness(cfg: NetConfig) -> Harness<'static, GradscopeApp> {
-    let harness = Harness::builder()
-        // tall enough that the whole side panel (Compare, Jacobian at the bottom) is on screen
-        .with_size(egui::vec2(1280.0, 1500.0))
-        .wgpu_setup(gradscope::app::wgpu_setup(&GpuOptions::default()))
-        .build_eframe(move |cc| match GradscopeApp::new(cc, Some(cfg)) {
-            Ok(app) => app.paused(),
-            Err(e) => panic!(
-                "the app needs a GPU adapter (CI={:?}): {e}",
-                std::env::var("CI").ok()
-            ),
-        });
-    eprintln!("UI test runs on: {}", harness.state().gpu().adapter);
-    harness
-}
+mod common;
 
-fn wait_until(h: &mut Harness<'_, GradscopeApp>, what: &str, done: impl Fn(&GradscopeApp) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        h.run_steps(1);
-        std::thread::sleep(Duration::from_millis(5));
-    }
+use common::ui::{app_harness, wait_until};
+
+fn harness(cfg: NetConfig) -> Harness<'static, GradscopeApp> {
+    app_harness(cfg, 1500.0)
 }
 
 /// Decades between the largest and smallest singular value shown.

@@ -2,42 +2,19 @@
 //! and loading it back (`gradscope app --from-figure`, dropping it on the window) restores an equal config;
 //! the side panel's config string round-trips and invalid text changes nothing.
 
-use std::time::{Duration, Instant};
-
 use clap::Parser;
 use egui_kittest::Harness;
 use gradscope::app::GradscopeApp;
 use gradscope::app::share::{config_from_png, config_from_png_bytes, config_string, parse_config};
 use gradscope::cli::ConfigArgs;
-use gradscope::gpu::GpuOptions;
 use gradscope::model::{Activation, Init, NetConfig};
 
-fn harness(cfg: NetConfig) -> Harness<'static, GradscopeApp> {
-    let harness = Harness::builder()
-        // tall enough that the whole side panel (Compare, Jacobian at the bottom) is on screen
-        .with_size(egui::vec2(1280.0, 1500.0))
-        .wgpu_setup(gradscope::app::wgpu_setup(&GpuOptions::default()))
-        .build_eframe(move |cc| match GradscopeApp::new(cc, Some(cfg)) {
-            Ok(app) => app.paused(),
-            Err(e) => panic!(
-                "the app needs a GPU adapter (CI={:?}): {e}",
-                std::env::var("CI").ok()
-            ),
-        });
-    eprintln!("UI test runs on: {}", harness.state().gpu().adapter);
-    harness
-}
+mod common;
 
-fn wait_until(h: &mut Harness<'_, GradscopeApp>, what: &str, done: impl Fn(&GradscopeApp) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        h.run_steps(1);
-        std::thread::sleep(Duration::from_millis(5));
-    }
+use common::ui::{app_harness, wait_until};
+
+fn harness(cfg: NetConfig) -> Harness<'static, GradscopeApp> {
+    app_harness(cfg, 1500.0)
 }
 
 fn unusual() -> NetConfig {

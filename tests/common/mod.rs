@@ -1,6 +1,8 @@
 //! Shared test helpers: one GPU context per test binary. A missing adapter fails the test (it never skips).
 #![allow(dead_code)]
 
+pub mod ui;
+
 use std::sync::OnceLock;
 
 use gradscope::gpu::{Gpu, GpuContext, GpuOptions};
