@@ -4,7 +4,8 @@
 use clap::Args;
 
 use crate::model::{
-    Activation, Arch, DEFAULT_PRESET, Init, NetConfig, NetworkOverlay, Optimizer, Preset, Task, TrainingOverlay,
+    Activation, Arch, DEFAULT_PRESET, Init, NetConfig, NetworkOverlay, Optimizer, Preset, Task,
+    TrainingOverlay,
 };
 
 /// Which engine computes the statistics.
@@ -137,6 +138,8 @@ impl ConfigArgs {
     /// Opens the GPU these flags ask for and compiles the kernels.
     pub fn open_gpu(&self) -> anyhow::Result<crate::gpu::GpuContext> {
         let gpu = crate::gpu::Gpu::new(&self.gpu_options())?;
-        Ok(crate::gpu::GpuContext::new(gpu.device, gpu.queue, &gpu.info))
+        Ok(crate::gpu::GpuContext::new(
+            gpu.device, gpu.queue, &gpu.info,
+        ))
     }
 }

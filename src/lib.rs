@@ -5,13 +5,13 @@
 //! -> [`viz`] (colormaps and figures) -> [`app`] (the egui window) and the CLI in `main.rs`.
 #![deny(unsafe_code)]
 
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod dump;
+pub mod gpu;
 pub mod model;
 pub mod reference;
 pub mod stats;
 pub mod theory;
-pub mod cli;
-pub mod dump;
-pub mod gpu;
-pub mod bench;
-pub mod app;
 pub mod viz;

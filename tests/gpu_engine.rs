@@ -208,7 +208,7 @@ fn gpu_matches_reference_for_every_activation_arch_and_loss() {
                 i as u64,
             );
             cfg.optimizer = optimizers[i % 3];
-            cfg.clip = (i % 2 == 0).then_some(0.05);
+            cfg.clip = i.is_multiple_of(2).then_some(0.05);
             if cfg.optimizer == Optimizer::Adam {
                 cfg.lr = 0.002;
             }

@@ -161,7 +161,11 @@ pub enum ConfigError {
 }
 
 fn out_of_range(field: &'static str, value: impl ToString, allowed: impl ToString) -> ConfigError {
-    ConfigError::OutOfRange { field, value: value.to_string(), allowed: allowed.to_string() }
+    ConfigError::OutOfRange {
+        field,
+        value: value.to_string(),
+        allowed: allowed.to_string(),
+    }
 }
 
 impl NetConfig {
@@ -176,34 +180,64 @@ impl NetConfig {
                 Arch::Mlp => "layers for an mlp",
                 Arch::Rnn => "time steps for an rnn",
             };
-            return Err(out_of_range("depth", self.depth, format!("1..={max_depth} {what}")));
+            return Err(out_of_range(
+                "depth",
+                self.depth,
+                format!("1..={max_depth} {what}"),
+            ));
         }
         if !(1..=MAX_WIDTH).contains(&self.width) {
-            return Err(out_of_range("width", self.width, format!("1..={MAX_WIDTH}")));
+            return Err(out_of_range(
+                "width",
+                self.width,
+                format!("1..={MAX_WIDTH}"),
+            ));
         }
         if !(1..=MAX_BATCH).contains(&self.batch) {
-            return Err(out_of_range("batch", self.batch, format!("1..={MAX_BATCH}")));
+            return Err(out_of_range(
+                "batch",
+                self.batch,
+                format!("1..={MAX_BATCH}"),
+            ));
         }
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= MAX_LR) {
-            return Err(out_of_range("lr", self.lr, format!("a finite number in (0, {MAX_LR}]")));
+            return Err(out_of_range(
+                "lr",
+                self.lr,
+                format!("a finite number in (0, {MAX_LR}]"),
+            ));
         }
         if !(self.gain.is_finite() && self.gain > 0.0 && self.gain <= MAX_GAIN) {
-            return Err(out_of_range("gain", self.gain, format!("a finite number in (0, {MAX_GAIN}]")));
+            return Err(out_of_range(
+                "gain",
+                self.gain,
+                format!("a finite number in (0, {MAX_GAIN}]"),
+            ));
         }
         if !(self.bias_std.is_finite() && (0.0..=10.0).contains(&self.bias_std)) {
-            return Err(out_of_range("bias-std", self.bias_std, "a finite number in [0, 10]"));
+            return Err(out_of_range(
+                "bias-std",
+                self.bias_std,
+                "a finite number in [0, 10]",
+            ));
         }
         if let Some(clip) = self.clip
             && !(clip.is_finite() && clip > 0.0)
         {
-            return Err(out_of_range("clip", clip, "a finite number > 0 (leave it out to turn clipping off)"));
+            return Err(out_of_range(
+                "clip",
+                clip,
+                "a finite number > 0 (leave it out to turn clipping off)",
+            ));
         }
         if let Some(rho) = self.spectral_radius {
             if !(rho.is_finite() && rho > 0.0 && rho <= MAX_SPECTRAL_RADIUS) {
                 return Err(out_of_range(
                     "spectral-radius",
                     rho,
-                    format!("a finite number in (0, {MAX_SPECTRAL_RADIUS}] (leave it out to keep the init's scale)"),
+                    format!(
+                        "a finite number in (0, {MAX_SPECTRAL_RADIUS}] (leave it out to keep the init's scale)"
+                    ),
                 ));
             }
             if self.arch != Arch::Rnn {

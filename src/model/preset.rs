@@ -132,7 +132,9 @@ pub enum PresetError {
         message: String,
     },
     /// No built-in preset has that name.
-    #[error("unknown preset '{0}': run `gradscope presets` to list them, or pass a path to a .toml file")]
+    #[error(
+        "unknown preset '{0}': run `gradscope presets` to list them, or pass a path to a .toml file"
+    )]
     Unknown(String),
     /// The preset parsed but its values are invalid.
     #[error("preset {path}: {source}")]
@@ -146,17 +148,47 @@ pub enum PresetError {
 
 /// The presets shipped in `assets/presets/`, compiled in: (name, TOML text).
 pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
-    ("sigmoid-deep", include_str!("../../assets/presets/sigmoid-deep.toml")),
-    ("tanh-large-init", include_str!("../../assets/presets/tanh-large-init.toml")),
-    ("relu-xavier", include_str!("../../assets/presets/relu-xavier.toml")),
+    (
+        "sigmoid-deep",
+        include_str!("../../assets/presets/sigmoid-deep.toml"),
+    ),
+    (
+        "tanh-large-init",
+        include_str!("../../assets/presets/tanh-large-init.toml"),
+    ),
+    (
+        "relu-xavier",
+        include_str!("../../assets/presets/relu-xavier.toml"),
+    ),
     ("relu-he", include_str!("../../assets/presets/relu-he.toml")),
-    ("dead-relu", include_str!("../../assets/presets/dead-relu.toml")),
-    ("exploding-gain", include_str!("../../assets/presets/exploding-gain.toml")),
-    ("residual-sigmoid", include_str!("../../assets/presets/residual-sigmoid.toml")),
-    ("rnn-vanishing", include_str!("../../assets/presets/rnn-vanishing.toml")),
-    ("rnn-exploding-clip", include_str!("../../assets/presets/rnn-exploding-clip.toml")),
-    ("adding-problem", include_str!("../../assets/presets/adding-problem.toml")),
-    ("smooth-rectifiers", include_str!("../../assets/presets/smooth-rectifiers.toml")),
+    (
+        "dead-relu",
+        include_str!("../../assets/presets/dead-relu.toml"),
+    ),
+    (
+        "exploding-gain",
+        include_str!("../../assets/presets/exploding-gain.toml"),
+    ),
+    (
+        "residual-sigmoid",
+        include_str!("../../assets/presets/residual-sigmoid.toml"),
+    ),
+    (
+        "rnn-vanishing",
+        include_str!("../../assets/presets/rnn-vanishing.toml"),
+    ),
+    (
+        "rnn-exploding-clip",
+        include_str!("../../assets/presets/rnn-exploding-clip.toml"),
+    ),
+    (
+        "adding-problem",
+        include_str!("../../assets/presets/adding-problem.toml"),
+    ),
+    (
+        "smooth-rectifiers",
+        include_str!("../../assets/presets/smooth-rectifiers.toml"),
+    ),
     ("spiral", include_str!("../../assets/presets/spiral.toml")),
 ];
 
@@ -166,12 +198,17 @@ pub const DEFAULT_PRESET: &str = "sigmoid-deep";
 impl Preset {
     /// Parses preset TOML; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Preset, PresetError> {
-        let preset: Preset = toml::from_str(text)
-            .map_err(|e| PresetError::Parse { path: origin.to_string(), message: e.to_string().trim().to_string() })?;
+        let preset: Preset = toml::from_str(text).map_err(|e| PresetError::Parse {
+            path: origin.to_string(),
+            message: e.to_string().trim().to_string(),
+        })?;
         preset
             .config()
             .validate()
-            .map_err(|source| PresetError::Invalid { path: origin.to_string(), source })?;
+            .map_err(|source| PresetError::Invalid {
+                path: origin.to_string(),
+                source,
+            })?;
         Ok(preset)
     }
 
@@ -186,8 +223,10 @@ impl Preset {
 
     /// Reads a preset from a `.toml` file.
     pub fn load(path: &Path) -> Result<Preset, PresetError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| PresetError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| PresetError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Preset::parse(&text, &path.display().to_string())
     }
 
@@ -224,18 +263,35 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_and_key() {
-        let err = Preset::parse("title = \"t\"\ndescription = \"d\"\n[network]\ndepht = 3\n", "bad.toml").unwrap_err();
+        let err = Preset::parse(
+            "title = \"t\"\ndescription = \"d\"\n[network]\ndepht = 3\n",
+            "bad.toml",
+        )
+        .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("bad.toml") && msg.contains("depht") && msg.contains("line 4"), "{msg}");
+        assert!(
+            msg.contains("bad.toml") && msg.contains("depht") && msg.contains("line 4"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn bad_value_names_file_and_field() {
-        let err = Preset::parse("title = \"t\"\ndescription = \"d\"\n[network]\ndepth = 0\n", "zero.toml").unwrap_err();
+        let err = Preset::parse(
+            "title = \"t\"\ndescription = \"d\"\n[network]\ndepth = 0\n",
+            "zero.toml",
+        )
+        .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("zero.toml") && msg.contains("depth = 0"), "{msg}");
-        let err = Preset::parse("title = \"t\"\ndescription = \"d\"\n[network]\nactivation = \"relu6\"\n", "a.toml")
-            .unwrap_err();
+        assert!(
+            msg.contains("zero.toml") && msg.contains("depth = 0"),
+            "{msg}"
+        );
+        let err = Preset::parse(
+            "title = \"t\"\ndescription = \"d\"\n[network]\nactivation = \"relu6\"\n",
+            "a.toml",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("relu6"), "{err}");
     }
 }

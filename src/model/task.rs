@@ -56,10 +56,17 @@ impl Dataset {
                 let w2 = Init::LecunNormal.sample(d_out, TEACHER_HIDDEN, 1.0, &mut trng);
                 for s in 0..b {
                     let hid: Vec<f64> = (0..TEACHER_HIDDEN)
-                        .map(|j| (0..d_in).map(|k| w1[j * d_in + k] * f64::from(x[s * d_in + k])).sum::<f64>().tanh())
+                        .map(|j| {
+                            (0..d_in)
+                                .map(|k| w1[j * d_in + k] * f64::from(x[s * d_in + k]))
+                                .sum::<f64>()
+                                .tanh()
+                        })
                         .collect();
                     for o in 0..d_out {
-                        y[s * d_out + o] = (0..TEACHER_HIDDEN).map(|j| w2[o * TEACHER_HIDDEN + j] * hid[j]).sum::<f64>() as f32;
+                        y[s * d_out + o] = (0..TEACHER_HIDDEN)
+                            .map(|j| w2[o * TEACHER_HIDDEN + j] * hid[j])
+                            .sum::<f64>() as f32;
                     }
                 }
             }
@@ -83,7 +90,11 @@ impl Dataset {
                         x[(step * b + s) * 2] = rand::Rng::random_range(&mut rng, 0.0..1.0);
                     }
                     let first = uniform_index(&mut rng, t.div_ceil(2));
-                    let second = if t >= 2 { t / 2 + uniform_index(&mut rng, t - t / 2) } else { first };
+                    let second = if t >= 2 {
+                        t / 2 + uniform_index(&mut rng, t - t / 2)
+                    } else {
+                        first
+                    };
                     let mut sum = 0f32;
                     for pos in [first, second] {
                         let i = (pos * b + s) * 2;
@@ -107,7 +118,15 @@ impl Dataset {
                 }
             }
         }
-        Dataset { x, y, d_in, d_out, batch: b, steps, loss: cfg.loss() }
+        Dataset {
+            x,
+            y,
+            d_in,
+            d_out,
+            batch: b,
+            steps,
+            loss: cfg.loss(),
+        }
     }
 }
 
@@ -129,7 +148,11 @@ pub struct Tensor {
 impl Tensor {
     fn new(name: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) -> Tensor {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        Tensor { name: name.into(), shape, data }
+        Tensor {
+            name: name.into(),
+            shape,
+            data,
+        }
     }
 }
 
@@ -151,7 +174,9 @@ impl Params {
         let bias = |n: usize, stream: u64| -> Vec<f32> {
             if cfg.bias_std > 0.0 {
                 let mut rng = rng_for(cfg.seed, STREAM_BIAS + stream);
-                (0..n).map(|_| (cfg.bias_std * normal(&mut rng)) as f32).collect()
+                (0..n)
+                    .map(|_| (cfg.bias_std * normal(&mut rng)) as f32)
+                    .collect()
             } else {
                 vec![0.0; n]
             }
@@ -162,27 +187,42 @@ impl Params {
                 for l in 1..=cfg.depth {
                     let fan_in = if l == 1 { d_in } else { w };
                     let mut rng = rng_for(cfg.seed, STREAM_LAYER + l as u64);
-                    tensors.push(Tensor::new(format!("w_{l}"), vec![w, fan_in], to32(cfg.init.sample(w, fan_in, cfg.gain, &mut rng))));
+                    tensors.push(Tensor::new(
+                        format!("w_{l}"),
+                        vec![w, fan_in],
+                        to32(cfg.init.sample(w, fan_in, cfg.gain, &mut rng)),
+                    ));
                     tensors.push(Tensor::new(format!("b_{l}"), vec![w], bias(w, l as u64)));
                 }
             }
             Arch::Rnn => {
                 let mut rng = rng_for(cfg.seed, STREAM_LAYER + 1);
-                tensors.push(Tensor::new("w_x", vec![w, d_in], to32(cfg.init.sample(w, d_in, cfg.gain, &mut rng))));
+                tensors.push(Tensor::new(
+                    "w_x",
+                    vec![w, d_in],
+                    to32(cfg.init.sample(w, d_in, cfg.gain, &mut rng)),
+                ));
                 let mut rng = rng_for(cfg.seed, STREAM_LAYER + 2);
                 let mut w_h = cfg.init.sample(w, w, cfg.gain, &mut rng);
                 if let Some(rho) = cfg.spectral_radius
-                    && let Err(e) = crate::theory::spectral::rescale_to_spectral_radius(&mut w_h, w, rho)
+                    && let Err(e) =
+                        crate::theory::spectral::rescale_to_spectral_radius(&mut w_h, w, rho)
                 {
                     // Only a nilpotent draw (probability 0) or a solver failure gets here.
-                    log::warn!("cannot rescale w_h to spectral radius {rho}: {e}; keeping the init's scale");
+                    log::warn!(
+                        "cannot rescale w_h to spectral radius {rho}: {e}; keeping the init's scale"
+                    );
                 }
                 tensors.push(Tensor::new("w_h", vec![w, w], to32(w_h)));
                 tensors.push(Tensor::new("b", vec![w], bias(w, 1)));
             }
         }
         let mut rng = rng_for(cfg.seed, STREAM_HEAD);
-        tensors.push(Tensor::new("w_out", vec![d_out, w], to32(Init::LecunNormal.sample(d_out, w, 1.0, &mut rng))));
+        tensors.push(Tensor::new(
+            "w_out",
+            vec![d_out, w],
+            to32(Init::LecunNormal.sample(d_out, w, 1.0, &mut rng)),
+        ));
         tensors.push(Tensor::new("b_out", vec![d_out], vec![0.0; d_out]));
         Params { tensors }
     }
@@ -204,7 +244,10 @@ impl Params {
 
     /// All values concatenated in order (the GPU's flat layout).
     pub fn flat(&self) -> Vec<f32> {
-        self.tensors.iter().flat_map(|t| t.data.iter().copied()).collect()
+        self.tensors
+            .iter()
+            .flat_map(|t| t.data.iter().copied())
+            .collect()
     }
 
     /// Same shapes and names, values taken from `flat` (inverse of [`Params::flat`]).
