@@ -1,17 +1,8 @@
 //! The command line end to end: stats on the CPU reference, presets, dumps, and one clean error per bad input.
 
-use std::process::{Command, Output};
+mod common;
 
-fn gradscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradscope"))
-        .args(args)
-        .output()
-        .expect("run gradscope")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{gradscope, stderr};
 
 #[test]
 fn stats_json_on_the_reference() {

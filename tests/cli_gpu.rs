@@ -3,21 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
-use common::rel_err;
-
-fn gradscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradscope"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", "/tmp")
-        .output()
-        .expect("run gradscope")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{gradscope, rel_err, stderr};
 
 #[test]
 fn stats_run_on_the_gpu_by_default() {

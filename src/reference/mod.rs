@@ -262,14 +262,11 @@ impl Reference {
             raw[l - 1] = raw_layer(log2_scale, &dw_scaled, &s, &z[l - 1], &a[l], act, b, w);
             deltas[l - 1] = s.iter().map(|v| v * scale).collect();
             if l >= 2 {
-                let e = frexp_exponent(max_abs(&g));
-                let inv = 2f64.powi(-e);
                 let mut next = matmul_nn(&s, wt(l), b, w, w);
                 if cfg.residual {
                     next.iter_mut().zip(&g).for_each(|(x, gv)| *x += gv);
                 }
-                next.iter_mut().for_each(|x| *x *= inv);
-                log2_scale += i64::from(e);
+                log2_scale += i64::from(rescale_below(&g, &mut next));
                 g = next;
             }
         }
@@ -338,11 +335,9 @@ impl Reference {
             raw[t - 1] = raw_layer(log2_scale, &dwh_scaled, &s, &z[t - 1], &h[t], act, b, h_n);
             deltas[t - 1] = s.iter().map(|v| v * scale).collect();
             if t >= 2 {
-                let e = frexp_exponent(max_abs(&g));
-                let inv = 2f64.powi(-e);
-                g = matmul_nn(&s, w_h, b, h_n, h_n);
-                g.iter_mut().for_each(|x| *x *= inv);
-                log2_scale += i64::from(e);
+                let mut next = matmul_nn(&s, w_h, b, h_n, h_n);
+                log2_scale += i64::from(rescale_below(&g, &mut next));
+                g = next;
             }
         }
         Pass {
@@ -353,6 +348,16 @@ impl Reference {
             output: out,
         }
     }
+}
+
+/// The rescaling step of the backward pass (GUIDE §4; the GPU's dX epilogue does the same): the running
+/// gradient `next` of the layer below is divided by 2^e, e the frexp exponent of max |ĝ| of the layer
+/// above, so it stays near 1 however far the true values fall. Returns e (the scale grows by it).
+fn rescale_below(g_above: &[f64], next: &mut [f64]) -> i32 {
+    let e = frexp_exponent(max_abs(g_above));
+    let inv = 2f64.powi(-e);
+    next.iter_mut().for_each(|x| *x *= inv);
+    e
 }
 
 /// Scales all gradients so their global L2 norm is at most `clip` (direction kept). Returns the norm before.

@@ -34,3 +34,17 @@ pub fn rel_err(a: &[f64], b: &[f64]) -> f64 {
     let n: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
     if n > 0.0 { d / n } else { d }
 }
+
+/// Runs the gradscope binary with `args`.
+pub fn gradscope(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gradscope"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .output()
+        .expect("run gradscope")
+}
+
+/// A process's stderr as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
