@@ -1,6 +1,6 @@
 //! gradscope: watch gradients vanish and explode in deep networks.
 //!
-//! Layers, lowest first (nothing imports upward): [`model`] (pure data) -> engines ([`reference`] on the
+//! Layers, lowest first (nothing imports upward): [`model`] (pure data) -> engines ([`mod@reference`] on the
 //! CPU in f64, [`gpu`] in WGSL compute shaders) -> [`stats`] (the statistics record both engines produce)
 //! -> [`viz`] (colormaps and figures) -> [`app`] (the egui window) and the CLI in `main.rs`.
 #![deny(unsafe_code)]

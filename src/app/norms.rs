@@ -1,7 +1,7 @@
 //! Per-layer norms: log10 ‖∂L/∂W_l‖ and log10 rms δ_l against the layer, a straight line when every layer
 //! scales the gradient by the same factor; beside them the theory: the mean-field prediction (MLP) or ρ^k
 //! from W_h's spectral radius (RNN), anchored at the measured top layer, and below, per layer, the predicted
-//! and measured factor E[δ_l²]/E[δ_{l+1}²], with notes on where the theory holds and where it departs.
+//! and measured factor E\[δ_l²\]/E\[δ_{l+1}²\], with notes on where the theory holds and where it departs.
 
 use egui::Color32;
 
@@ -46,7 +46,7 @@ pub struct TheoryLine {
     pub name: String,
     /// Predicted log10 rms δ_l, anchored so the top layer equals the measurement.
     pub log10_delta: Vec<Option<f64>>,
-    /// Predicted E[δ_l²]/E[δ_{l+1}²] (`None` for the top layer).
+    /// Predicted E\[δ_l²\]/E\[δ_{l+1}²\] (`None` for the top layer).
     pub factors: Vec<Option<f64>>,
 }
 

@@ -5,6 +5,7 @@ mod activation;
 mod config;
 pub mod init;
 mod preset;
+pub mod spectral;
 pub mod task;
 
 pub use activation::{Activation, LEAKY_SLOPE, SATURATION_THRESHOLD};

@@ -205,8 +205,7 @@ impl Params {
                 let mut rng = rng_for(cfg.seed, STREAM_LAYER + 2);
                 let mut w_h = cfg.init.sample(w, w, cfg.gain, &mut rng);
                 if let Some(rho) = cfg.spectral_radius
-                    && let Err(e) =
-                        crate::theory::spectral::rescale_to_spectral_radius(&mut w_h, w, rho)
+                    && let Err(e) = super::spectral::rescale_to_spectral_radius(&mut w_h, w, rho)
                 {
                     // Only a nilpotent draw (probability 0) or a solver failure gets here.
                     log::warn!(

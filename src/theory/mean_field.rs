@@ -5,16 +5,16 @@
 //! Conventions (GUIDE §3 equations):
 //! - σ_w² = n·Var(w) for a hidden `n x n` layer, with Var(w) from [`crate::model::Init::weight_variance`]
 //!   (fan-in = fan-out = width); σ_b² = `bias_std²`.
-//! - First layer: q_1 = σ_w1²·E[x²] + σ_b² with σ_w1² = d_in·Var(w_1) (fan-in d_in, fan-out width) and E[x²]
+//! - First layer: q_1 = σ_w1²·E\[x²\] + σ_b² with σ_w1² = d_in·Var(w_1) (fan-in d_in, fan-out width) and E\[x²\]
 //!   the mean square input entry: exactly 1 for the teacher task (x ~ N(0, 1)), otherwise measured on the
 //!   task's (deterministic, seeded) data. The per-sample spread of ‖x‖² around that mean is ignored.
-//! - Forward: q_{l+1} = σ_w²·E[f(z)²] + σ_b², z ~ N(0, q_l).
-//! - Backward: χ_l = σ_w²·E[f'(z)²], z ~ N(0, q_l). In a plain net E[δ_l²] = χ_l·E[δ_{l+1}²], so the predicted
+//! - Forward: q_{l+1} = σ_w²·E\[f(z)²\] + σ_b², z ~ N(0, q_l).
+//! - Backward: χ_l = σ_w²·E\[f'(z)²\], z ~ N(0, q_l). In a plain net E\[δ_l²\] = χ_l·E\[δ_{l+1}²\], so the predicted
 //!   log10 rms δ_l relative to the top layer is ½·Σ_{k=l}^{L-1} log10 χ_k.
 //! - Residual nets (a_l = f(z_l) + a_{l-1} for l >= 2): the plain recursion does not apply. With g_l = ∂L/∂a_l,
 //!   g_{l-1} = W_l^T δ_l + g_l, and the cross term vanishes in mean field (W_l has mean zero), so
-//!   E[g_{l-1}²] = (1 + χ_l)·E[g_l²] and E[δ_l²] = E[f'(z_l)²]·E[g_l²]. Forward, the second moment of a_l
-//!   accumulates: Q_l = E[f(z_l)²] + Q_{l-1} + 2·E[f(z_l)]·m_{l-1} with m_l = E[f(z_l)] + m_{l-1} the mean of
+//!   E\[g_{l-1}²\] = (1 + χ_l)·E\[g_l²\] and E\[δ_l²\] = E\[f'(z_l)²\]·E\[g_l²\]. Forward, the second moment of a_l
+//!   accumulates: Q_l = E\[f(z_l)²\] + Q_{l-1} + 2·E\[f(z_l)\]·m_{l-1} with m_l = E\[f(z_l)\] + m_{l-1} the mean of
 //!   a_l's entries, and q_{l+1} = σ_w²·Q_l + σ_b². [`predict`] returns this residual variant
 //!   ([`Regime::Residual`], [`Prediction::approximate`] set). It is an approximation: it drops the coupling
 //!   through the mean of a_l across units (rectifiers' a_l grow a large positive mean, which makes z_{l+1}
@@ -22,7 +22,7 @@
 //!   sigmoid and tanh to ~1%, while for ReLU + he-normal the gradient grows ~2.3x per layer, not the
 //!   predicted 2x: the view should say the line departs there.
 //! - RNN (z_t = W_x x_t + W_h h_{t-1} + b): the same recursion over time steps with σ_h² = n·Var(w_h) (or ρ²
-//!   when `spectral_radius` rescales W_h: for iid or orthogonal W_h, ρ ≈ σ_h), input term σ_x²·E[x_t²] at
+//!   when `spectral_radius` rescales W_h: for iid or orthogonal W_h, ρ ≈ σ_h), input term σ_x²·E\[x_t²\] at
 //!   each step. It treats the shared W_h as fresh at every step (the untied-weights assumption), which is
 //!   where it is least reliable; [`super::spectral::spectral_decay_line`] is the exact linear-RNN readout.
 //!
@@ -259,22 +259,22 @@ pub fn expectation(act: Activation, q: f64, g: impl Fn(f64) -> f64) -> f64 {
     }
 }
 
-/// E[f(z)], z ~ N(0, q).
+/// E\[f(z)\], z ~ N(0, q).
 pub fn mean(act: Activation, q: f64) -> f64 {
     expectation(act, q, |z| act.f(z))
 }
 
-/// E[f(z)²], z ~ N(0, q).
+/// E\[f(z)²\], z ~ N(0, q).
 pub fn second_moment(act: Activation, q: f64) -> f64 {
     expectation(act, q, |z| act.f(z).powi(2))
 }
 
-/// E[f'(z)²], z ~ N(0, q).
+/// E\[f'(z)²\], z ~ N(0, q).
 pub fn derivative_second_moment(act: Activation, q: f64) -> f64 {
     expectation(act, q, |z| act.df(z).powi(2))
 }
 
-/// The backward factor χ = σ_w²·E[f'(z)²], z ~ N(0, q).
+/// The backward factor χ = σ_w²·E\[f'(z)²\], z ~ N(0, q).
 pub fn chi(act: Activation, sigma_w2: f64, q: f64) -> f64 {
     sigma_w2 * derivative_second_moment(act, q)
 }
@@ -296,7 +296,7 @@ pub fn input_sigma_w2(cfg: &NetConfig) -> f64 {
     d_in as f64 * cfg.init.weight_variance(d_in, cfg.width, cfg.gain)
 }
 
-/// Mean square input entry E[x²], per time step for the RNN (length `depth`), one value for the MLP:
+/// Mean square input entry E\[x²\], per time step for the RNN (length `depth`), one value for the MLP:
 /// exactly 1 for the teacher task (x ~ N(0, 1)), otherwise measured on the task's seeded data.
 pub fn input_mean_square(cfg: &NetConfig) -> Vec<f64> {
     if cfg.task == Task::Teacher {
@@ -314,9 +314,9 @@ pub fn input_mean_square(cfg: &NetConfig) -> Vec<f64> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Regime {
-    /// Plain MLP: E[δ_l²] = χ_l·E[δ_{l+1}²].
+    /// Plain MLP: E\[δ_l²\] = χ_l·E\[δ_{l+1}²\].
     Plain,
-    /// Residual MLP: E[g_{l-1}²] = (1 + χ_l)·E[g_l²], E[δ_l²] = E[f'(z_l)²]·E[g_l²].
+    /// Residual MLP: E\[g_{l-1}²\] = (1 + χ_l)·E\[g_l²\], E\[δ_l²\] = E\[f'(z_l)²\]·E\[g_l²\].
     Residual,
     /// RNN over time steps, untied-weights assumption.
     Recurrent,
@@ -344,9 +344,9 @@ pub struct LayerPrediction {
     pub index: usize,
     /// Pre-activation variance q_l.
     pub q: f64,
-    /// χ_l = σ_w²·E[f'(z)²], z ~ N(0, q_l): the local backward factor of this layer.
+    /// χ_l = σ_w²·E\[f'(z)²\], z ~ N(0, q_l): the local backward factor of this layer.
     pub chi: f64,
-    /// Predicted E[δ_l²] / E[δ_{l+1}²] (χ_l for a plain net); `None` for the top layer. Compare with
+    /// Predicted E\[δ_l²\] / E\[δ_{l+1}²\] (χ_l for a plain net); `None` for the top layer. Compare with
     /// [`measured_factors`].
     pub factor: Option<f64>,
     /// Predicted log10 rms δ_l minus log10 rms δ_L (0 at the top); `None` where the prediction is an exact 0.
@@ -502,7 +502,7 @@ pub fn predict(cfg: &NetConfig) -> Result<Prediction, TheoryError> {
     })
 }
 
-/// The measured per-layer factors E[δ_l²] / E[δ_{l+1}²] = 10^(2·(log10 rms δ_l - log10 rms δ_{l+1})) from a
+/// The measured per-layer factors E\[δ_l²\] / E\[δ_{l+1}²\] = 10^(2·(log10 rms δ_l - log10 rms δ_{l+1})) from a
 /// statistics record, input to output; `None` for the top layer and where either rms is an exact 0 or NaN.
 pub fn measured_factors(stats: &StepStats) -> Vec<Option<f64>> {
     let n = stats.layers.len();

@@ -2,8 +2,8 @@
 //! ([`mean_field`]), and spectral readouts of weight matrices ([`spectral`]) for the RNN lesson.
 //!
 //! Pure math on the CPU in f64 (nalgebra for eigenvalues and singular values). [`mean_field`] reads the
-//! configuration from [`crate::model`]; [`spectral`] depends on nothing in the crate, so the model may use it
-//! when it rescales W_h at init.
+//! configuration from [`crate::model`]; [`spectral`] lives in the model (which rescales W_h with it at
+//! init, and data flows one way) and is re-exported here.
 
 pub mod mean_field;
-pub mod spectral;
+pub use crate::model::spectral;

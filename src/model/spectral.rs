@@ -5,7 +5,8 @@
 //! Matrices are square, row-major, `n x n`, in f32 or f64; everything is computed in f64 with nalgebra
 //! (real Schur form for the eigenvalues of a nonsymmetric matrix, SVD for the singular values).
 //!
-//! This module depends on nothing else in the crate, so [`crate::model`] may use it at init.
+//! This module depends on nothing else in the crate; [`crate::model`] uses it at init and
+//! [`crate::theory`] re-exports it.
 
 use nalgebra::{DMatrix, SVD, Schur};
 
