@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{gradscope, stderr};
+use common::{assert_clean_failure, gradscope, stderr};
 
 #[test]
 fn stats_json_on_the_reference() {
@@ -105,12 +105,7 @@ fn bad_input_gives_one_clean_message_and_nonzero_exit() {
         ),
     ];
     for (args, want) in cases {
-        let out = gradscope(&args);
-        assert!(!out.status.success(), "{args:?} should fail");
-        let err = stderr(&out);
-        assert!(err.contains(want), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
-        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+        assert_clean_failure(&args, want);
     }
 }
 

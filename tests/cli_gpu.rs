@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{gradscope, rel_err, stderr};
+use common::{assert_clean_failure, gradscope, rel_err, stderr};
 
 #[test]
 fn stats_run_on_the_gpu_by_default() {
@@ -76,19 +76,7 @@ fn bad_gpu_input_gives_one_clean_message() {
         (vec!["stats", "--backend", "metal"], "no usable GPU adapter"),
     ];
     for (args, want) in cases {
-        let out = gradscope(&args);
-        assert!(!out.status.success(), "{args:?} should fail");
-        let err = stderr(&out);
-        assert!(err.contains(want), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
-        assert_eq!(
-            err.trim()
-                .lines()
-                .filter(|l| l.starts_with("error"))
-                .count(),
-            1,
-            "{err}"
-        );
+        assert_clean_failure(&args, want);
     }
 }
 

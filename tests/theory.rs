@@ -655,7 +655,8 @@ fn jacobian_matches_finite_differences() {
     }
 }
 
-fn spectrum(act: Activation, init: Init, seed: u64) -> Vec<f64> {
+/// Singular values of the depth-31, width-128 net's Jacobian over `span`, at init.
+fn spectrum(act: Activation, init: Init, seed: u64, span: JacobianSpan) -> Vec<f64> {
     let cfg = NetConfig {
         depth: 31,
         width: 128,
@@ -666,19 +667,19 @@ fn spectrum(act: Activation, init: Init, seed: u64) -> Vec<f64> {
         seed,
         ..NetConfig::default()
     };
-    jacobian_singular_values(
-        &Reference::new(&cfg).unwrap(),
-        0,
-        JacobianSpan::FromFirstHidden,
-    )
-    .unwrap()
+    jacobian_singular_values(&Reference::new(&cfg).unwrap(), 0, span).unwrap()
 }
 
 #[test]
 fn orthogonal_init_keeps_the_jacobian_spectrum_near_one_and_gaussian_nets_spread_it() {
     for seed in [1, 2] {
         // linear + orthogonal: an exact isometry (up to the f32 rounding of the weights)
-        let s = spectrum(Activation::Linear, Init::Orthogonal, seed);
+        let s = spectrum(
+            Activation::Linear,
+            Init::Orthogonal,
+            seed,
+            JacobianSpan::FromFirstHidden,
+        );
         assert_eq!(s.len(), 128);
         assert!(
             s.iter().all(|v| (v - 1.0).abs() < 1e-4),
@@ -687,7 +688,12 @@ fn orthogonal_init_keeps_the_jacobian_spectrum_near_one_and_gaussian_nets_spread
             s[127]
         );
         // tanh + orthogonal at gain 1: every singular value within 2 decades, the top half within a factor 2
-        let s = spectrum(Activation::Tanh, Init::Orthogonal, seed);
+        let s = spectrum(
+            Activation::Tanh,
+            Init::Orthogonal,
+            seed,
+            JacobianSpan::FromFirstHidden,
+        );
         let (max, median, min) = (s[0], s[64], s[127]);
         println!("tanh orthogonal seed {seed}: max {max:.3e} median {median:.3e} min {min:.3e}");
         assert!(max < 1.5 && (max / min).log10() < 2.0 && max / median < 2.0);
@@ -697,7 +703,7 @@ fn orthogonal_init_keeps_the_jacobian_spectrum_near_one_and_gaussian_nets_spread
             (Activation::Relu, Init::HeNormal),
             (Activation::Tanh, Init::XavierNormal),
         ] {
-            let s = spectrum(act, init, seed);
+            let s = spectrum(act, init, seed, JacobianSpan::FromFirstHidden);
             let (max, median) = (s[0], s[64]);
             println!(
                 "{act} {init} seed {seed}: max {max:.3e} median {median:.3e} min {:.3e}",
@@ -709,19 +715,7 @@ fn orthogonal_init_keeps_the_jacobian_spectrum_near_one_and_gaussian_nets_spread
             );
         }
         // from the 16 inputs (full rank): ReLU + he spreads over > 2 decades, tanh + orthogonal < 1
-        let from_input = |act, init| {
-            let cfg = NetConfig {
-                depth: 31,
-                width: 128,
-                batch: 2,
-                activation: act,
-                init,
-                seed,
-                ..NetConfig::default()
-            };
-            jacobian_singular_values(&Reference::new(&cfg).unwrap(), 0, JacobianSpan::FromInput)
-                .unwrap()
-        };
+        let from_input = |act, init| spectrum(act, init, seed, JacobianSpan::FromInput);
         let relu = from_input(Activation::Relu, Init::HeNormal);
         let tanh = from_input(Activation::Tanh, Init::Orthogonal);
         let decades = |s: &[f64]| (s[0] / s[s.len() - 1]).log10();

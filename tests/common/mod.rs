@@ -48,3 +48,17 @@ pub fn gradscope(args: &[&str]) -> std::process::Output {
 pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Runs gradscope with `args` and asserts the failure is clean: non-zero exit, nothing on stdout, exactly
+/// one `error` line on stderr containing `want`, and no panic. Returns stderr.
+pub fn assert_clean_failure(args: &[&str], want: &str) -> String {
+    let out = gradscope(args);
+    assert!(!out.status.success(), "{args:?} should fail");
+    let err = stderr(&out);
+    assert!(err.contains(want), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    let error_lines = err.lines().filter(|l| l.starts_with("error")).count();
+    assert_eq!(error_lines, 1, "{args:?}: {err}");
+    err
+}
