@@ -2,17 +2,20 @@
 // each thread summing every 16th sample of its unit, then a shared-memory sum over the slices:
 //   bias gradient  mem[g_off + n] (=|+=) 2^scale · Σ_b ŝ[b, n]
 //   RNN input-weight gradient (when res_off != NONE)  mem[res_off + n*d_in + k] (=|+=) 2^scale · Σ_b ŝ[b,n] x[b,k]
-//   with FLAG_STATS: mean_b |ŝ[b,n]| into mem[ust_off + n], and per-unit partials into mem[upart_off + 4n ..]:
-//     Σ_b ŝ², Σ_b a², #saturated, dead (1 if f'(z[b,n]) == 0 for every b)
-// ŝ at a_off, z at z_off, the layer output a at c_off, all with row stride ldc; p.m = batch, p.n = units.
+//   with FLAG_STATS: log2 mean_b |ŝ[b,n]| into mem[ust_off + n] (−∞ for an exact zero, NaN for NaN),
+//     accumulated in the log domain from ĝ (at b_off) and the split slope, so a unit saturated far below
+//     the f32 range keeps its magnitude; and per-unit partials into mem[upart_off + 4n ..]:
+//     Σ_b ŝ², log2 Σ_b a² (any magnitude: NaN if any a is NaN, NO_TERM if all are 0), #saturated, dead (1 if f'(z[b,n]) is mathematically 0 for every b: ReLU, z <= 0)
+// ŝ at a_off, ĝ at b_off, z at z_off, the layer output a at c_off, all with row stride ldc; p.m = batch,
+// p.n = units; the layer's slope shift K is slope_shift(scale_idx).
 // At most MAX_D_IN input features for the RNN input weights (the tasks have 1 or 2).
 
 const UNITS: u32 = 16u;
 const SLICES: u32 = 16u;
 const MAX_D_IN: u32 = 4u;
-const NVALS: u32 = 6u + MAX_D_IN;
-
-var<workgroup> part: array<f32, 2560>; // [NVALS][SLICES][UNITS]
+// 0 Σŝ, 1 max log2|ŝ|, 2 Σŝ², 3 log2 Σa², 4 #saturated, 5 #live, 6 Σ 2^(log2|ŝ| − max), 7 #NaN, 8.. Σŝx
+const NVALS: u32 = 8u + MAX_D_IN;
+var<workgroup> part: array<f32, 3072>; // [NVALS][SLICES][UNITS]
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -20,27 +23,42 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let valid = n < p.n;
     let stats = (p.flags & FLAG_STATS) != 0u;
     let d_in = select(0u, min(p.d_in, MAX_D_IN), p.res_off != NONE);
-    var v: array<f32, 10>;
+    var v: array<f32, 12>;
     for (var q = 0u; q < NVALS; q++) { v[q] = 0.0; }
+    v[1] = NO_TERM;
     let sat_below = SATURATION_THRESHOLD * act_peak(p.act);
+    let k_shift = slope_shift(p.scale_idx);
+    var act = vec3<f32>(0.0);
     if (valid) {
         for (var b = lid.y; b < p.m; b += SLICES) {
             let s = mem[p.a_off + b * p.ldc + n];
             v[0] += s;
             if (stats) {
-                v[1] += abs(s);
                 v[2] += s * s;
-                let a = mem[p.c_off + b * p.ldc + n];
-                v[3] += a * a;
-                let d = act_df(mem[p.z_off + b * p.ldc + n], p.act);
-                if (abs(d) < sat_below) { v[4] += 1.0; }
-                if (d != 0.0) { v[5] += 1.0; }
+                act = sq_add(act, mem[p.c_off + b * p.ldc + n]);
+                let z = mem[p.z_off + b * p.ldc + n];
+                let sl = act_slope(z, p.act);
+                if (sl.k < 0 || abs(sl.m) < sat_below) { v[4] += 1.0; }
+                if (!exact_zero_slope(z, p.act)) { v[5] += 1.0; }
+                let g = mem[p.b_off + b * p.ldc + n];
+                if (is_nan(g) || is_nan(sl.m)) {
+                    v[7] += 1.0;
+                } else if (g != 0.0 && sl.m != 0.0) {
+                    let term = log2(abs(g)) + log2(abs(sl.m)) + f32(sl.k - k_shift);
+                    if (term > v[1]) {
+                        v[6] = v[6] * exp2(v[1] - term) + 1.0;
+                        v[1] = term;
+                    } else {
+                        v[6] += exp2(term - v[1]);
+                    }
+                }
             }
             for (var k = 0u; k < d_in; k++) {
-                v[6u + k] += s * mem[p.x_off + b * p.d_in + k];
+                v[8u + k] += s * mem[p.x_off + b * p.d_in + k];
             }
         }
     }
+    v[3] = sq_log2(act);
     for (var q = 0u; q < NVALS; q++) {
         part[(q * SLICES + lid.y) * UNITS + lid.x] = v[q];
     }
@@ -49,24 +67,41 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         return;
     }
     for (var q = 0u; q < NVALS; q++) {
+        if (q == 1u || q == 3u || q == 6u) { continue; }
         var total = 0.0;
         for (var y = 0u; y < SLICES; y++) { total += part[(q * SLICES + y) * UNITS + lid.x]; }
         v[q] = total;
     }
+    // the log-domain mean: max over slices, then the slices' sums rescaled to it
+    var mx = NO_TERM;
+    for (var y = 0u; y < SLICES; y++) { mx = max(mx, part[(SLICES + y) * UNITS + lid.x]); }
+    var sum = 0.0;
+    for (var y = 0u; y < SLICES; y++) {
+        let m_y = part[(SLICES + y) * UNITS + lid.x];
+        if (m_y > NO_TERM) { sum += part[(6u * SLICES + y) * UNITS + lid.x] * exp2(m_y - mx); }
+    }
+    var act_sum = lsum_new();
+    for (var y = 0u; y < SLICES; y++) { act_sum = lsum_add(act_sum, part[(3u * SLICES + y) * UNITS + lid.x]); }
     let scale = i32(mem[p.aux_off + p.scale_idx]);
     let acc = (p.flags & FLAG_ACCUMULATE) != 0u;
-    let db = ldexp(v[0], scale);
+    let db = ldexp_safe(v[0], scale);
     if (acc) { mem[p.g_off + n] += db; } else { mem[p.g_off + n] = db; }
     for (var k = 0u; k < d_in; k++) {
         let o = p.res_off + n * p.d_in + k;
-        let g = ldexp(v[6u + k], scale);
+        let g = ldexp_safe(v[8u + k], scale);
         if (acc) { mem[o] += g; } else { mem[o] = g; }
     }
     if (stats) {
-        mem[p.ust_off + n] = v[1] / f32(p.m);
+        var log2_mean = log2(sum) + mx - log2(f32(p.m));
+        if (v[7] > 0.0) {
+            log2_mean = bitcast<f32>(0x7fc00000u);   // NaN
+        } else if (mx <= NO_TERM) {
+            log2_mean = bitcast<f32>(0xff800000u);   // −∞: an exact zero
+        }
+        mem[p.ust_off + n] = log2_mean;
         let u = p.upart_off + 4u * n;
         mem[u] = v[2];
-        mem[u + 1u] = v[3];
+        mem[u + 1u] = lsum_log2(act_sum);
         mem[u + 2u] = v[4];
         mem[u + 3u] = select(1.0, 0.0, v[5] > 0.0);
     }

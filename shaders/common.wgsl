@@ -13,12 +13,14 @@ struct Params {
     x_off: u32, d_in: u32, ust_off: u32, upart_off: u32,
     count: u32, aux_off: u32, aux2_off: u32, loss_kind: u32,
     lr: f32, clip: f32, optimizer: u32, step_off: u32,
+    k_base: u32,
 }
 
 // All f32 state of one network: parameters, gradients, optimizer slots, data, activations, scaled
 // errors, partial sums and the statistics block (offsets in src/gpu/layout.rs).
 @group(0) @binding(0) var<storage, read_write> mem: array<f32>;
-// Per layer, the bit pattern of max |ĝ_l| (positive floats order like their bits), for rescaling.
+// Per layer, the bit pattern of max |ĝ_l| (positive floats order like their bits), for rescaling; from
+// index p.k_base on, per layer, the largest frexp exponent of |f'(z_l)| (biased by SLOPE_EXP_BIAS, 0 = none).
 @group(0) @binding(1) var<storage, read_write> maxes: array<atomic<u32>>;
 @group(0) @binding(2) var<uniform> p: Params;
 
@@ -72,7 +74,7 @@ fn act_f(x: f32, act: u32) -> f32 {
     switch act {
         case 0u: { return sigmoid(x); }
         case 1u: { return tanh_safe(x); }
-        case 2u: { return max(x, 0.0); }
+        case 2u: { return select(x, 0.0, x <= 0.0); } // NaN stays NaN (max(NaN, 0) may give 0)
         case 3u: { return select(LEAKY_SLOPE * x, x, x > 0.0); }
         case 4u: { return select(expm1_safe(x), x, x > 0.0); }
         case 5u: { return x * sigmoid(2.0 * GELU_C * (x + GELU_A * x * x * x)); }
@@ -96,6 +98,10 @@ fn act_df(x: f32, act: u32) -> f32 {
         case 3u: { return select(LEAKY_SLOPE, 1.0, x > 0.0); }
         case 4u: { return select(exp(x), 1.0, x > 0.0); }
         case 5u: {
+            // beyond |x| = 10 the slope is 1 to f32 precision on the right, and below 2^-100 on the left
+            // (act_slope takes the tail form); the guard also keeps x² from overflowing into 0 · ∞
+            if (x > 10.0) { return 1.0; }
+            if (x < -10.0) { return 0.0; }
             // 0.5 (1 + tanh u) = σ(2u) and 0.5 (1 - tanh² u) = 2 σ(2u) σ(-2u)
             let u = GELU_C * (x + GELU_A * x * x * x);
             let du = GELU_C * (1.0 + 3.0 * GELU_A * x * x);
@@ -107,6 +113,200 @@ fn act_df(x: f32, act: u32) -> f32 {
         case 7u: { return sigmoid(x); }
         default: { return 1.0; }
     }
+}
+
+// Whether f'(x) is mathematically exactly 0: only ReLU's non-positive side (a dead unit). Every other slope
+// is positive however far it underflows the float range; NaN is never an exact zero.
+fn exact_zero_slope(x: f32, act: u32) -> bool {
+    return act == ACT_RELU && x <= 0.0;
+}
+
+// NaN test on the bits (robust where a compiler assumes x == x).
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+const LOG2E: f32 = 1.4426950408889634;
+// Below 2^-100, act_slope switches to the closed-form tails (Activation::slope in src/model/activation.rs).
+const TAIL_SLOPE: f32 = 7.888609e-31;
+// Largest |log2 f'| reported (MAX_SLOPE_EXP2 in src/model/activation.rs).
+const MAX_SLOPE_EXP2: f32 = 1048576.0;
+// Bias of the slope exponents stored in `maxes` (0 means "no nonzero slope seen").
+const SLOPE_EXP_BIAS: i32 = 4194304;
+
+// f'(x) = m * 2^k, finite and accurate far below the f32 range of f'(x) itself.
+struct Slope {
+    m: f32,
+    k: i32,
+}
+
+fn act_slope(x_in: f32, act: u32) -> Slope {
+    let d = act_df(x_in, act);
+    if (is_nan(d) || abs(d) >= TAIL_SLOPE || act == ACT_RELU || act == ACT_LEAKY_RELU || act == ACT_LINEAR) {
+        return Slope(d, 0);
+    }
+    // log2 |f'| and its sign from the asymptotic forms (the terms dropped are below 2^-100 relative).
+    // Past |x| = 1e7 every tail is beyond the exponent clamp; clamping x first keeps every intermediate
+    // finite (no ∞ − ∞, which a compiler that assumes finite math may not even turn into NaN).
+    let x = clamp(x_in, -1.0e7, 1.0e7);
+    var l2 = 0.0;
+    var sg = 1.0;
+    switch act {
+        case 0u: { l2 = -abs(x) * LOG2E; }                   // σ(x)σ(-x) -> e^-|x|
+        case 1u: { l2 = 2.0 - 2.0 * abs(x) * LOG2E; }        // 4σ(2x)σ(-2x) -> 4 e^-2|x|
+        case 4u, 7u: { l2 = x * LOG2E; }                     // e^x (ELU, and softplus' σ(x))
+        case 6u: {                                           // σ(x)(1 + xσ(-x)) -> e^x (1 + x)
+            l2 = x * LOG2E + log2(abs(1.0 + x));
+            sg = sign(1.0 + x);
+        }
+        default: {                                           // GELU: e^{2u} (1 + 2x u')
+            let u = GELU_C * x * (1.0 + GELU_A * x * x);
+            let du = GELU_C * (1.0 + 3.0 * GELU_A * x * x);
+            let f = 1.0 + 2.0 * x * du;
+            l2 = 2.0 * u * LOG2E + log2(abs(f));
+            sg = sign(f);
+        }
+    }
+    if (is_nan(l2)) {
+        l2 = -MAX_SLOPE_EXP2; // overflowed intermediates at |x| ~ 1e13: beyond the clamp anyway
+    }
+    l2 = clamp(l2, -MAX_SLOPE_EXP2, MAX_SLOPE_EXP2);
+    let k = floor(l2);
+    return Slope(sg * exp2(l2 - k), i32(k));
+}
+
+// The biased frexp exponent of |f'| as an f32 (exact: below 2^24), 0 for a zero or NaN slope.
+fn slope_code(s: Slope) -> f32 {
+    if (s.m == 0.0 || is_nan(s.m)) {
+        return 0.0;
+    }
+    return f32(frexp(s.m).exp + s.k + SLOPE_EXP_BIAS);
+}
+
+// K of a layer: the frexp exponent of its largest |f'(z)| if that is below 1, else 0. ŝ = ĝ f' 2^-K.
+fn slope_shift(layer: u32) -> i32 {
+    if (layer == NONE) {
+        return 0;
+    }
+    let c = atomicLoad(&maxes[p.k_base + layer]);
+    if (c == 0u) {
+        return 0;
+    }
+    return min(0, i32(c) - SLOPE_EXP_BIAS);
+}
+
+// x * 2^e for any e: WGSL's ldexp is indeterminate for e > 128, so it is applied in steps of at most 100.
+fn ldexp_safe(x: f32, e: i32) -> f32 {
+    let c = clamp(e, -300, 300);
+    let a = c / 3;
+    return ldexp(ldexp(ldexp(x, a), a), c - 2 * a);
+}
+
+// ---- sums of squares and sums in the log domain, for statistics of any magnitude (an exploding net's
+// activations of 1e20 square to Inf in f32; a vanishing one's to 0)
+
+// "no term yet": log2 of an empty sum or of an exact zero
+const NO_TERM: f32 = -3.0e38;
+
+// Σx² of values of any magnitude as (max |x|, Σ (x / max)², #NaN).
+fn sq_add(st: vec3<f32>, v: f32) -> vec3<f32> {
+    if (is_nan(v)) {
+        return vec3<f32>(st.x, st.y, st.z + 1.0);
+    }
+    let x = abs(v);
+    if (x > st.x) {
+        let r = st.x / x;
+        return vec3<f32>(x, st.y * r * r + 1.0, st.z);
+    }
+    if (x > 0.0) {
+        let r = x / st.x;
+        return vec3<f32>(st.x, st.y + r * r, st.z);
+    }
+    return st;
+}
+
+// log2 Σx² of an sq_add state: NaN if any value was NaN, NO_TERM for an exact zero.
+fn sq_log2(st: vec3<f32>) -> f32 {
+    if (st.z > 0.0) {
+        return bitcast<f32>(0x7fc00000u);
+    }
+    if (st.x == 0.0) {
+        return NO_TERM;
+    }
+    return 2.0 * log2(st.x) + log2(st.y);
+}
+
+// A sum of 2^l terms as (max l, Σ 2^(l − max), #NaN).
+fn lsum_add(st: vec3<f32>, l: f32) -> vec3<f32> {
+    if (is_nan(l)) {
+        return vec3<f32>(st.x, st.y, st.z + 1.0);
+    }
+    if (l <= NO_TERM) {
+        return st;
+    }
+    if (l > st.x) {
+        return vec3<f32>(l, st.y * exp2(st.x - l) + 1.0, st.z);
+    }
+    return vec3<f32>(st.x, st.y + exp2(l - st.x), st.z);
+}
+
+// log2 of an lsum_add state's sum: NaN if any term was NaN, NO_TERM if there was none.
+fn lsum_log2(st: vec3<f32>) -> f32 {
+    if (st.z > 0.0) {
+        return bitcast<f32>(0x7fc00000u);
+    }
+    if (st.x <= NO_TERM) {
+        return NO_TERM;
+    }
+    return st.x + log2(st.y);
+}
+
+fn lsum_new() -> vec3<f32> {
+    return vec3<f32>(NO_TERM, 0.0, 0.0);
+}
+
+// Workgroup reductions over the first n threads (n a power of two, at most 256; every thread calls them).
+var<workgroup> red: array<f32, 256>;
+
+fn wg_sum(t: u32, v: f32, n: u32) -> f32 {
+    red[t] = v;
+    workgroupBarrier();
+    for (var s = n / 2u; s > 0u; s >>= 1u) {
+        if (t < s) { red[t] += red[t + s]; }
+        workgroupBarrier();
+    }
+    let total = red[0];
+    workgroupBarrier();
+    return total;
+}
+
+fn wg_max(t: u32, v: f32, n: u32) -> f32 {
+    red[t] = v;
+    workgroupBarrier();
+    for (var s = n / 2u; s > 0u; s >>= 1u) {
+        if (t < s) { red[t] = max(red[t], red[t + s]); }
+        workgroupBarrier();
+    }
+    let total = red[0];
+    workgroupBarrier();
+    return total;
+}
+
+// log2 Σ_threads 2^l (NaN if any l is NaN, NO_TERM if every l is).
+fn wg_log2_sum(t: u32, l: f32, n: u32) -> f32 {
+    let nan = wg_sum(t, select(0.0, 1.0, is_nan(l)), n);
+    let lv = select(l, NO_TERM, is_nan(l));
+    let m = wg_max(t, lv, n);
+    var e = 0.0;
+    if (lv > NO_TERM) { e = exp2(lv - m); }
+    let s = wg_sum(t, e, n);
+    if (nan > 0.0) {
+        return bitcast<f32>(0x7fc00000u);
+    }
+    if (m <= NO_TERM) {
+        return NO_TERM;
+    }
+    return m + log2(s);
 }
 
 // Peak |f'| per activation (Activation::peak_derivative).

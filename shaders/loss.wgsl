@@ -4,8 +4,6 @@
 //   ∂L/∂ŷ = (softmax(ŷ) - y)/B. Loss kind ids: LossKind::shader_id (0 mse, 1 cross-entropy).
 //   The loss goes to mem[aux2_off]; maxes[0..count] are zeroed.
 
-var<workgroup> red: array<f32, 256>;
-
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) t: u32) {
     for (var i = t; i < p.count; i += 256u) {

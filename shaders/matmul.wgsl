@@ -46,11 +46,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         workgroupBarrier();
     }
 
-    let scales = epilogue_scales();
-    let e_above = scales.x;
-    let dw_scale = scales.y;
-    // Σ acc² (mode 2) or max |ĝ| (mode 1, NaN-propagating: a NaN's bits exceed every finite float's)
-    var sumsq = 0.0;
+    let sc = epilogue_scales();
+    // Σ acc² (mode 2, as an sq_add state), max |ĝ| (mode 1, NaN-propagating: a NaN's bits exceed every finite float's) or
+    // the largest biased slope exponent (mode 0)
+    var sq = vec3<f32>(0.0);
     var local_max = 0.0;
     for (var r = 0u; r < 4u; r++) {
         var row = acc0;
@@ -59,12 +58,15 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         for (var c = 0u; c < 4u; c++) {
             let j = col0 + lid.x + TX * c;
             if (i < p.m && j < p.n) {
-                let q = epilogue(i, j, row[c], e_above, dw_scale);
-                sumsq += q;
-                if (q > local_max || q != q) { local_max = q; }
+                let q = epilogue(i, j, row[c], sc);
+                if (p.mode == 2u) {
+                    sq = sq_add(sq, q);
+                } else if (q > local_max || q != q) {
+                    local_max = q;
+                }
             }
         }
     }
 
-    finish(t, wid, nwg, sumsq, local_max, e_above);
+    finish(t, wid, nwg, sq, local_max, sc);
 }

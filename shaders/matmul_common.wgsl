@@ -3,13 +3,16 @@
 // weight-gradient (δᵀ a) products all run without transposing anything in memory:
 //   A(i, kk) = mem[a_off + i*a_si + kk*a_sk],   B(kk, j) = mem[b_off + kk*b_sk + j*b_sj].
 // Epilogues (p.mode):
-//   0 forward:  z = acc + add(i,j); store z at z_off (unless NONE); c = f(z) (+ res(i,j) when res_off != NONE)
-//   1 backward-to-input: ĝ = (acc + res(i,j)) * 2^-e(m_above); store ĝ at g_off (unless NONE);
-//     c = ĝ * f'(z(i,j)); atomicMax |ĝ| into maxes[m_out]; log2 scale[m_out] = scale[m_above] + e
-//   2 weight gradient: c (=|+=) acc * 2^scale[scale_idx]; per-workgroup Σ acc² into mem[part_off + wg]
+//   0 forward:  z = acc + add(i,j); store z at z_off (unless NONE); c = f(z) (+ res(i,j) when res_off != NONE);
+//     when m_out != NONE, the largest frexp exponent of |f'(z)| of layer m_out into maxes[k_base + m_out]
+//   1 backward-to-input: ĝ = (acc [· 2^K_above + res(i,j)]) * 2^-e(m_above); store ĝ at g_off (unless NONE);
+//     ŝ = c = ĝ * f'(z(i,j)) * 2^-K_out with f' split as m·2^k (act_slope), so a layer saturated far below
+//     the f32 range still has a representable ŝ; atomicMax |ĝ| into maxes[m_out];
+//     log2 scale[m_out] = scale[m_above] (− K_above with a residual) + e + K_out (the scale of ŝ)
+//   2 weight gradient: c (=|+=) acc * 2^scale[scale_idx]; per-workgroup log2 Σ acc² into mem[part_off + wg]
+//     (in the log domain: the scaled gradient of an exploding net squares past the f32 range)
+// K_l = slope_shift(l) (common.wgsl); the residual's ĝ has the scale of ŝ minus K, hence the 2^K_above.
 // Output C(i, j) = mem[c_off + i*ldc + j]. The variant defines TILE, TK, NT (threads per workgroup).
-
-var<workgroup> red: array<f32, 256>;
 
 fn load_a(i: u32, kk: u32) -> f32 {
     if (i < p.m && kk < p.k) {
@@ -25,8 +28,11 @@ fn load_b(kk: u32, j: u32) -> f32 {
     return 0.0;
 }
 
-// The epilogue for one output element; returns this element's contribution to Σ acc² (weight-gradient mode).
-fn epilogue(i: u32, j: u32, v: f32, e_above: i32, dw_scale: i32) -> f32 {
+// The epilogue for one output element; returns acc (weight-gradient mode, for the sum of squares), |ĝ|
+// (mode 1) or the biased slope exponent (mode 0). sc = epilogue_scales().
+fn epilogue(i: u32, j: u32, v: f32, sc: vec4<i32>) -> f32 {
+    let e_above = sc.x;
+    let dw_scale = sc.y;
     let o = p.c_off + i * p.ldc + j;
     if (p.mode == 0u) {
         var z = v;
@@ -41,62 +47,68 @@ fn epilogue(i: u32, j: u32, v: f32, e_above: i32, dw_scale: i32) -> f32 {
             h += mem[p.res_off + i * p.ldc + j];
         }
         mem[o] = h;
+        if (p.m_out != NONE) {
+            return slope_code(act_slope(z, p.act));
+        }
         return 0.0;
     }
     if (p.mode == 1u) {
         var g = v;
         if (p.res_off != NONE) {
-            g += mem[p.res_off + i * p.ldc + j];
+            g = ldexp_safe(g, sc.w) + mem[p.res_off + i * p.ldc + j];
         }
-        g = ldexp(g, -e_above);
+        g = ldexp_safe(g, -e_above);
         if (p.g_off != NONE) {
             mem[p.g_off + i * p.ldc + j] = g;
         }
-        mem[o] = g * act_df(mem[p.z_off + i * p.ldc + j], p.act);
+        let sl = act_slope(mem[p.z_off + i * p.ldc + j], p.act);
+        mem[o] = ldexp_safe(g * sl.m, sl.k - sc.z);
         return abs(g);
     }
-    let grad = ldexp(v, dw_scale);
+    let grad = ldexp_safe(v, dw_scale);
     if ((p.flags & FLAG_ACCUMULATE) != 0u) {
         mem[o] += grad;
     } else {
         mem[o] = grad;
     }
-    return v * v;
+    return v;
 }
 
-// The end of every matmul variant: the workgroup's max |ĝ| into maxes[m_out] and the scale bookkeeping
-// (mode 1), or the workgroup's Σ acc² into its partial-sum slot (mode 2). NT threads, t = local index.
-fn finish(t: u32, wid: vec3<u32>, nwg: vec3<u32>, sumsq: f32, local_max: f32, e_above: i32) {
+// The end of every matmul variant: the thread's largest slope exponent into maxes[k_base + m_out]
+// (mode 0), the max |ĝ| into maxes[m_out] and the scale bookkeeping (mode 1), or the workgroup's Σ acc²
+// into its partial-sum slot as log2 Σ acc² (mode 2; sq is the thread's sq_add state). NT threads.
+fn finish(t: u32, wid: vec3<u32>, nwg: vec3<u32>, sq: vec3<f32>, local_max: f32, sc: vec4<i32>) {
+    if (p.mode == 0u && p.m_out != NONE && local_max > 0.0) {
+        atomicMax(&maxes[p.k_base + p.m_out], u32(local_max));
+    }
     if (p.mode == 1u) {
         atomicMax(&maxes[p.m_out], bitcast<u32>(local_max));
         if (t == 0u && wid.x == 0u && wid.y == 0u) {
             var above = 0.0;
             if (p.m_above != NONE) { above = mem[p.aux_off + p.m_above]; }
-            mem[p.aux_off + p.m_out] = above + f32(e_above);
+            if (p.res_off != NONE) { above -= f32(sc.w); }
+            mem[p.aux_off + p.m_out] = above + f32(sc.x) + f32(sc.z);
         }
     }
     if (p.mode == 2u && p.part_off != NONE) {
-        red[t] = sumsq;
-        workgroupBarrier();
-        for (var s = NT / 2u; s > 0u; s >>= 1u) {
-            if (t < s) { red[t] += red[t + s]; }
-            workgroupBarrier();
-        }
+        let total = wg_log2_sum(t, sq_log2(sq), NT);
         if (t == 0u) {
-            mem[p.part_off + wid.y * nwg.x + wid.x] = red[0];
+            mem[p.part_off + wid.y * nwg.x + wid.x] = total;
         }
     }
 }
 
-// Exponent of the rescaling (mode 1) and the log2 scale of the weight gradient (mode 2).
-fn epilogue_scales() -> vec2<i32> {
-    var e_above = 0;
-    var dw_scale = 0;
+// (x) exponent of the rescaling and (z, w) slope shifts K of this layer and the one above (mode 1);
+// (y) the log2 scale of the weight gradient (mode 2).
+fn epilogue_scales() -> vec4<i32> {
+    var sc = vec4<i32>(0);
     if (p.mode == 1u) {
-        e_above = scale_exponent(p.m_above);
+        sc.x = scale_exponent(p.m_above);
+        sc.z = slope_shift(p.m_out);
+        sc.w = slope_shift(p.m_above);
     }
     if (p.mode == 2u) {
-        dw_scale = i32(mem[p.aux_off + p.scale_idx]);
+        sc.y = i32(mem[p.aux_off + p.scale_idx]);
     }
-    return vec2<i32>(e_above, dw_scale);
+    return sc;
 }

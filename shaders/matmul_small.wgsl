@@ -33,15 +33,18 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         }
         workgroupBarrier();
     }
-    let scales = epilogue_scales();
+    let sc = epilogue_scales();
     let i = row0 + lid.y;
     let j = col0 + lid.x;
-    var sumsq = 0.0;
+    var sq = vec3<f32>(0.0);
     var local_max = 0.0;
     if (i < p.m && j < p.n) {
-        let q = epilogue(i, j, acc, scales.x, scales.y);
-        sumsq = q;
-        local_max = q;
+        let q = epilogue(i, j, acc, sc);
+        if (p.mode == 2u) {
+            sq = sq_add(sq, q);
+        } else {
+            local_max = q;
+        }
     }
-    finish(t, wid, nwg, sumsq, local_max, scales.x);
+    finish(t, wid, nwg, sq, local_max, sc);
 }

@@ -1,76 +1,107 @@
 // Reductions after the backward pass.
 // layer_stats: one workgroup per layer l (wid.x): sums the weight-gradient partials
-//   mem[part_off + l*m .. + m] and the per-unit partials mem[upart_off + l*4n ..] (n units) into the layer's
-//   record mem[c_off + 8l ..] = [log2 scale, Σ acc², Σ ŝ², Σ a², #saturated, #dead, 0, 0]
+//   mem[part_off + l*m .. + m] (log2 of workgroup sums) and the per-unit partials mem[upart_off + l*4n ..]
+//   (n units) into the layer's record mem[c_off + 8l ..] =
+//   [log2 scale, log2 Σ acc², Σ ŝ², log2 Σ a², #saturated, #dead, 0, 0] (log2 of 0 is NO_TERM)
 //   (log2 scale of layer l+1 is mem[aux_off + l + 1]; layers are 1-based in the scales array).
 //   Workgroup 0 also counts the step, mem[step_off] += 1, unless step_off is NONE (gradient without update).
-// sumsq_partial: Σ g² over mem[a_off .. a_off + count] in 256 workgroups -> mem[part_off + wg].
-// sumsq_final: one workgroup: mem[c_off] = sqrt(Σ mem[part_off .. part_off + 256]), also at aux2_off unless NONE.
-
-var<workgroup> red: array<f32, 256>;
+//   Each workgroup also clears its layer's slope-exponent slot maxes[k_base + l + 1] for the next forward.
+// The global norm ‖g‖ over mem[a_off .. a_off + count] without overflow of the squares (a gradient of 1e20
+// squares to Inf in f32): as a pair (M, r) with ‖g‖ = M · r, M the largest |g|.
+// sumsq_partial: 256 workgroups, each (max |g|, Σ (g / max)²) over its share -> mem[part_off + 2 wg ..].
+// sumsq_final: one workgroup: M = max of the partial maxima, r = sqrt(Σ partial sums · (max_wg / M)²);
+//   (M, r) -> mem[c_off ..], and also to mem[aux2_off ..] unless NONE.
 
 fn reduce_sum(t: u32, v: f32) -> f32 {
-    red[t] = v;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (t < s) { red[t] += red[t + s]; }
-        workgroupBarrier();
-    }
-    let total = red[0];
-    workgroupBarrier();
-    return total;
+    return wg_sum(t, v, 256u);
+}
+
+fn reduce_max(t: u32, v: f32) -> f32 {
+    return wg_max(t, v, 256u);
 }
 
 @compute @workgroup_size(256)
 fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let l = wid.x;
-    var acc = 0.0;
-    for (var i = t; i < p.m; i += 256u) { acc += mem[p.part_off + l * p.m + i]; }
-    var vals: array<f32, 4>;
-    for (var q = 0u; q < 4u; q++) { vals[q] = 0.0; }
+    // log2 Σ acc² from the per-workgroup log2 partials
+    var gw = lsum_new();
+    for (var i = t; i < p.m; i += 256u) { gw = lsum_add(gw, mem[p.part_off + l * p.m + i]); }
+    // per unit: [Σ ŝ², log2 Σ a², #saturated, dead]
+    var vals: array<f32, 3>;
+    for (var q = 0u; q < 3u; q++) { vals[q] = 0.0; }
+    var act = lsum_new();
     for (var u = t; u < p.n; u += 256u) {
         let base = p.upart_off + (l * p.n + u) * 4u;
-        for (var q = 0u; q < 4u; q++) { vals[q] += mem[base + q]; }
+        vals[0] += mem[base];
+        act = lsum_add(act, mem[base + 1u]);
+        vals[1] += mem[base + 2u];
+        vals[2] += mem[base + 3u];
     }
-    let gw = reduce_sum(t, acc);
+    let log2_gw = wg_log2_sum(t, lsum_log2(gw), 256u);
+    let log2_act = wg_log2_sum(t, lsum_log2(act), 256u);
     let s0 = reduce_sum(t, vals[0]);
-    let s1 = reduce_sum(t, vals[1]);
-    let s2 = reduce_sum(t, vals[2]);
-    let s3 = reduce_sum(t, vals[3]);
+    let s2 = reduce_sum(t, vals[1]);
+    let s3 = reduce_sum(t, vals[2]);
     if (t == 0u) {
         let o = p.c_off + 8u * l;
         mem[o] = mem[p.aux_off + l + 1u];
-        mem[o + 1u] = gw;
+        mem[o + 1u] = log2_gw;
         mem[o + 2u] = s0;
-        mem[o + 3u] = s1;
+        mem[o + 3u] = log2_act;
         mem[o + 4u] = s2;
         mem[o + 5u] = s3;
         if (l == 0u && p.step_off != NONE) {
             mem[p.step_off] += 1.0;
         }
+        atomicStore(&maxes[p.k_base + l + 1u], 0u);
     }
 }
 
 @compute @workgroup_size(256)
 fn sumsq_partial(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    var acc = 0.0;
+    var mx = 0.0;
+    var nans = 0.0;
     for (var i = wid.x * 256u + t; i < p.count; i += 256u * 256u) {
         let g = mem[p.a_off + i];
-        acc += g * g;
+        if (is_nan(g)) { nans += 1.0; } else { mx = max(mx, abs(g)); }
     }
-    let total = reduce_sum(t, acc);
+    let wmax = reduce_max(t, mx);
+    var acc = 0.0;
+    if (wmax > 0.0) {
+        for (var i = wid.x * 256u + t; i < p.count; i += 256u * 256u) {
+            let r = mem[p.a_off + i] / wmax;
+            acc += r * r;
+        }
+    }
+    var total = reduce_sum(t, acc);
+    if (reduce_sum(t, nans) > 0.0) {
+        total = bitcast<f32>(0x7fc00000u); // a NaN gradient makes the norm NaN
+    }
     if (t == 0u) {
-        mem[p.part_off + wid.x] = total;
+        mem[p.part_off + 2u * wid.x] = wmax;
+        mem[p.part_off + 2u * wid.x + 1u] = total;
     }
 }
 
 @compute @workgroup_size(256)
 fn sumsq_final(@builtin(local_invocation_index) t: u32) {
-    let total = reduce_sum(t, mem[p.part_off + t]);
+    let m_t = mem[p.part_off + 2u * t];
+    let big = reduce_max(t, m_t);
+    let s_t = mem[p.part_off + 2u * t + 1u];
+    var part = 0.0;
+    if (is_nan(s_t)) {
+        part = s_t;
+    } else if (m_t > 0.0) {
+        let f = m_t / big;
+        part = s_t * f * f;
+    }
+    let r = sqrt(reduce_sum(t, part));
     if (t == 0u) {
-        mem[p.c_off] = sqrt(total);
+        mem[p.c_off] = big;
+        mem[p.c_off + 1u] = r;
         if (p.aux2_off != NONE) {
-            mem[p.aux2_off] = sqrt(total);
+            mem[p.aux2_off] = big;
+            mem[p.aux2_off + 1u] = r;
         }
     }
 }

@@ -1,6 +1,7 @@
 // The optimizer step over every parameter (flat): params at a_off, gradients at b_off, optimizer slots at
 // c_off (momentum velocity or Adam m) and add_off (Adam v), count scalars.
-// With FLAG_CLIP, gradients are scaled by min(1, clip / ‖g‖) with ‖g‖ = mem[aux2_off] (global norm).
+// With FLAG_CLIP, gradients are scaled by min(1, clip / ‖g‖) with ‖g‖ = M · r, (M, r) = mem[aux2_off ..]
+// (the overflow-free global norm of reduce.wgsl): the factor is (clip / M) / r, never ‖g‖ itself.
 // Adam's step count t = mem[step_off] (layer_stats increments it before this runs).
 // Constants: keep in sync with MOMENTUM, ADAM_BETA1, ADAM_BETA2, ADAM_EPS in src/model/config.rs.
 const MOMENTUM: f32 = 0.9;
@@ -16,9 +17,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     var g = mem[p.b_off + i];
     if ((p.flags & FLAG_CLIP) != 0u) {
-        let norm = mem[p.aux2_off];
-        if (norm > p.clip) {
-            g *= p.clip / norm;
+        let big = mem[p.aux2_off];
+        if (big > 0.0) {
+            let f = (p.clip / big) / mem[p.aux2_off + 1u];
+            if (f < 1.0) {
+                g *= f;
+            }
         }
     }
     let w = p.a_off + i;

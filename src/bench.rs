@@ -262,3 +262,163 @@ pub fn table(results: &[BenchResult]) -> String {
     }
     out
 }
+
+/// Steps per [`Engine::step`] call in a soak; the statistics are read back after each.
+pub const SOAK_CHUNK: u32 = 500;
+
+/// One reading of a soak.
+#[derive(Clone, Debug, Serialize)]
+pub struct SoakSample {
+    /// Updates applied so far.
+    pub step: u64,
+    /// Seconds since the soak started (after the engine was built).
+    pub elapsed_s: f64,
+    /// Wall-clock milliseconds per step since the previous reading (NaN at the first).
+    pub ms_per_step: f64,
+    /// Host resident memory, KiB (`VmRSS` of `/proc/self/status`; `None` where there is none).
+    pub rss_kib: Option<u64>,
+    /// GPU memory the engine holds, bytes ([`Engine::gpu_bytes`]).
+    pub gpu_bytes: u64,
+    /// The loss at this step (NaN or infinite once training diverged).
+    pub loss: Option<f64>,
+}
+
+/// A soak's readings and their summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct SoakReport {
+    /// The network, one line.
+    pub summary: String,
+    /// Every reading, the first at step 0.
+    pub samples: Vec<SoakSample>,
+}
+
+/// Host resident memory of this process in KiB (`VmRSS` in `/proc/self/status`), where there is one.
+pub fn host_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// `bench --soak N`: trains the default preset for `steps` steps on the GPU engine in chunks of
+/// [`SOAK_CHUNK`] (the statistics read back after each, as the window does) and hands `report` a
+/// reading of host and GPU memory at the start, every tenth of the run (the middle among them) and the
+/// end. Both should stay flat: a leak shows as growth between the readings.
+pub fn soak(
+    ctx: &GpuContext,
+    steps: u64,
+    mut report: impl FnMut(&SoakSample),
+) -> anyhow::Result<SoakReport> {
+    let cfg = crate::model::Preset::builtin(crate::model::DEFAULT_PRESET)?.config();
+    let mut engine = Engine::new(ctx, &cfg)?;
+    let start = Instant::now();
+    let mut samples: Vec<SoakSample> = Vec::new();
+    let mut take = |engine: &mut Engine, loss: Option<f64>, samples: &mut Vec<SoakSample>| {
+        let elapsed_s = start.elapsed().as_secs_f64();
+        let ms_per_step = samples.last().map_or(f64::NAN, |p: &SoakSample| {
+            let n = engine.updates().saturating_sub(p.step);
+            if n == 0 {
+                f64::NAN
+            } else {
+                (elapsed_s - p.elapsed_s) * 1e3 / n as f64
+            }
+        });
+        let s = SoakSample {
+            step: engine.updates(),
+            elapsed_s,
+            ms_per_step,
+            rss_kib: host_rss_kib(),
+            gpu_bytes: engine.gpu_bytes(),
+            loss,
+        };
+        report(&s);
+        samples.push(s);
+    };
+    engine.compute();
+    let first = engine.wait_stats()?;
+    take(&mut engine, first.loss, &mut samples);
+    let every = steps.div_ceil(10).max(1);
+    for at in crate::cli::report_steps(steps, every).skip(1) {
+        let mut loss = None;
+        while engine.updates() < at {
+            let n = u32::try_from(at - engine.updates())
+                .unwrap_or(u32::MAX)
+                .min(SOAK_CHUNK);
+            engine.step(n);
+            loss = engine.wait_stats()?.loss;
+        }
+        take(&mut engine, loss, &mut samples);
+    }
+    Ok(SoakReport {
+        summary: cfg.summary(),
+        samples,
+    })
+}
+
+/// The header line of [`soak_row`].
+pub fn soak_header() -> String {
+    format!(
+        "{:>10} {:>9} {:>9} {:>12} {:>12} {:>12}",
+        "step", "seconds", "ms/step", "host RSS MiB", "GPU MiB", "loss"
+    )
+}
+
+/// One line of a soak's table.
+pub fn soak_row(s: &SoakSample) -> String {
+    let mib = |b: f64| b / (1024.0 * 1024.0);
+    let rss = s.rss_kib.map_or("-".to_string(), |k| {
+        format!("{:.1}", mib(k as f64 * 1024.0))
+    });
+    let ms = if s.ms_per_step.is_finite() {
+        format!("{:.3}", s.ms_per_step)
+    } else {
+        "-".to_string()
+    };
+    let loss = s.loss.map_or("-".to_string(), |l| format!("{l:.6}"));
+    format!(
+        "{:>10} {:>9.1} {:>9} {:>12} {:>12.2} {:>12}",
+        s.step,
+        s.elapsed_s,
+        ms,
+        rss,
+        mib(s.gpu_bytes as f64),
+        loss
+    )
+}
+
+impl std::fmt::Display for SoakReport {
+    /// One paragraph: steps, rate, and host and GPU memory at the start, middle and end.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (Some(first), Some(last)) = (self.samples.first(), self.samples.last()) else {
+            return write!(f, "soak: no readings");
+        };
+        let middle = &self.samples[self.samples.len() / 2];
+        let steps = last.step - first.step;
+        let rate = if steps > 0 {
+            last.elapsed_s * 1e3 / steps as f64
+        } else {
+            f64::NAN
+        };
+        let rss = |s: &SoakSample| {
+            s.rss_kib
+                .map_or("-".to_string(), |k| format!("{:.1}", k as f64 / 1024.0))
+        };
+        let gpu = |s: &SoakSample| format!("{:.2}", s.gpu_bytes as f64 / (1024.0 * 1024.0));
+        write!(
+            f,
+            "soak of {}: {steps} steps in {:.1} s ({rate:.3} ms/step); host RSS MiB at steps {}/{}/{}: {}/{}/{}; GPU MiB: {}/{}/{}",
+            self.summary,
+            last.elapsed_s,
+            first.step,
+            middle.step,
+            last.step,
+            rss(first),
+            rss(middle),
+            rss(last),
+            gpu(first),
+            gpu(middle),
+            gpu(last)
+        )
+    }
+}

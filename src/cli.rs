@@ -122,6 +122,65 @@ impl ConfigArgs {
     }
 }
 
+/// Most training steps one command runs (`--steps`): a billion steps are hours even for a tiny net on a
+/// fast GPU; more is refused with a message naming the flag and the range rather than half-run.
+pub const MAX_STEPS: u64 = 1_000_000_000;
+
+/// Parses `--steps`: a whole number in `0..=`[`MAX_STEPS`].
+pub fn parse_steps(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n <= MAX_STEPS => Ok(n),
+        _ => Err(format!(
+            "'{s}' is out of range: the number of training steps must be a whole number in 0..={MAX_STEPS}"
+        )),
+    }
+}
+
+/// The steps at which statistics are reported: 0, K, 2K, ... and N (N once, even where K divides it),
+/// streamed: nothing is allocated up front, so any `steps` and `every` are fine. `every` 0 counts as 1.
+pub fn report_steps(steps: u64, every: u64) -> impl Iterator<Item = u64> {
+    let every = every.max(1);
+    let last = (!steps.is_multiple_of(every)).then_some(steps);
+    std::iter::successors(Some(0), move |&at: &u64| {
+        at.checked_add(every).filter(|&next| next <= steps)
+    })
+    .chain(last)
+}
+
+/// `steps` split into counts for an engine that takes a `u32` per call ([`crate::gpu::Engine::step`]):
+/// whole chunks of at most `u32::MAX` that add up to `steps` exactly, never one count truncated to fit.
+pub fn step_chunks(steps: u64) -> impl Iterator<Item = u32> {
+    let max = u64::from(u32::MAX);
+    let full = steps / max;
+    let rest = u32::try_from(steps % max).unwrap_or(u32::MAX);
+    (0..full)
+        .map(|_| u32::MAX)
+        .chain((rest > 0).then_some(rest))
+}
+
+/// The ids of the [`ConfigArgs`] flags that choose where the network runs rather than what it is.
+const DEVICE_FLAG_IDS: &[&str] = &["engine", "adapter", "backend"];
+
+impl ConfigArgs {
+    /// The network flags (every CONFIG flag except `--engine`, `--adapter` and `--backend`) that were given
+    /// on the command line, as `--name`, in the order they are declared. Read from the parsed arguments of
+    /// a command that flattens [`ConfigArgs`], so a flag added to this struct is counted without a list to
+    /// keep in step. A flag given with the default's value counts as given; one left out does not.
+    pub fn network_flags_given(matches: &clap::ArgMatches) -> Vec<String> {
+        let cmd = <ConfigArgs as Args>::augment_args(clap::Command::new("config"));
+        let present: Vec<&str> = matches.ids().map(clap::Id::as_str).collect();
+        cmd.get_arguments()
+            .filter(|a| {
+                let id = a.get_id().as_str();
+                !DEVICE_FLAG_IDS.contains(&id)
+                    && present.contains(&id)
+                    && matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|a| format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())))
+            .collect()
+    }
+}
+
 impl ConfigArgs {
     /// The GPU adapter options these flags ask for.
     pub fn gpu_options(&self) -> crate::gpu::GpuOptions {

@@ -1,5 +1,13 @@
 //! `--dump DIR`: the state at which one gradient was computed, as C-order little-endian `.npy` files plus
 //! `manifest.json` (GUIDE §3), and the reader that loads it back.
+//!
+//! The folder: a dump goes into a new or empty folder, or over a previous dump (a folder holding only a
+//! gradscope `manifest.json` and the files it lists), whose listed files are removed first; any other
+//! non-empty folder is refused, so a dump never sits beside files its manifest does not list.
+//!
+//! Numbers in `manifest.json`: a finite value is a JSON number; NaN and ±∞ (a loss after training
+//! exploded) are the strings `"NaN"`, `"Infinity"` and `"-Infinity"`, as in the stats JSON, and
+//! [`LoadedDump::read`] reads them back.
 
 use std::path::Path;
 
@@ -40,7 +48,8 @@ pub struct Manifest {
     pub task: String,
     /// The loss kind.
     pub loss_kind: LossKind,
-    /// The loss value at this state.
+    /// The loss value at this state (`"NaN"`, `"Infinity"` or `"-Infinity"` in JSON where not finite).
+    #[serde(with = "json_f64")]
     pub loss: f64,
     /// Updates applied before this gradient.
     pub updates: u64,
@@ -50,6 +59,153 @@ pub struct Manifest {
     pub adapter: String,
     /// Every array written.
     pub files: Vec<DumpFile>,
+}
+
+/// The manifest's format tag.
+pub const FORMAT: &str = "gradscope-dump-1";
+/// Largest `manifest.json` read back, in bytes (16 MiB; one lists a few hundred files).
+pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+/// Largest array file read back, in bytes (the biggest network's weights are a few MiB).
+pub const MAX_ARRAY_BYTES: u64 = 1 << 30;
+
+/// A number that may be NaN or infinite: finite values as JSON numbers, the others as the strings
+/// `"NaN"`, `"Infinity"` and `"-Infinity"` (serde_json would write `null`, which reads back as no number).
+/// Reading also takes `null` as NaN (dumps written before this representation).
+mod json_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `v`.
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if *v > 0.0 {
+            s.serialize_str("Infinity")
+        } else {
+            s.serialize_str("-Infinity")
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Number(f64),
+        Text(String),
+        Null(()),
+    }
+
+    /// Reads a number, `"NaN"`, `"Infinity"`, `"-Infinity"` or `null`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::Number(v) => Ok(v),
+            Repr::Null(()) => Ok(f64::NAN),
+            Repr::Text(t) => match t.as_str() {
+                "NaN" => Ok(f64::NAN),
+                "Infinity" => Ok(f64::INFINITY),
+                "-Infinity" => Ok(f64::NEG_INFINITY),
+                other => Err(serde::de::Error::custom(format!(
+                    "expected a number, \"NaN\", \"Infinity\" or \"-Infinity\", not \"{other}\""
+                ))),
+            },
+        }
+    }
+}
+
+/// The part of a manifest that says which files a previous dump wrote (read leniently, so a dump of
+/// an older config layout is still recognised and replaced).
+#[derive(Deserialize)]
+struct PreviousManifest {
+    format: String,
+    files: Vec<PreviousFile>,
+}
+
+#[derive(Deserialize)]
+struct PreviousFile {
+    file: String,
+}
+
+/// Whether `name` is a bare file name a dump writes (`NAME.npy`, no folder, no `..`): only such names
+/// from a previous manifest are ever removed.
+fn is_dump_file_name(name: &str) -> bool {
+    let path = Path::new(name);
+    name.ends_with(".npy")
+        && path.file_name().and_then(|n| n.to_str()) == Some(name)
+        && !name.starts_with('.')
+}
+
+/// The files to remove before dumping into `dir` (empty for a new or empty folder), or an error that
+/// says why the folder cannot take a dump. Changes nothing.
+fn files_to_replace(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let shown = dir.display();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(_) if dir.exists() && !dir.is_dir() => {
+            bail!("{shown} is not a folder: --dump needs a new or empty folder")
+        }
+        Err(e) => bail!("cannot read the folder {shown}: {e}"),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read the folder {shown}"))?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refuse = |why: &str| {
+        anyhow::anyhow!(
+            "{shown} is not empty and {why}: --dump writes into a new or empty folder, or over a previous dump, so that the folder holds only what its manifest lists"
+        )
+    };
+    let manifest = dir.join("manifest.json");
+    if !names.iter().any(|n| n == "manifest.json") {
+        return Err(refuse("holds no gradscope manifest.json"));
+    }
+    let bytes = crate::model::read_file_bounded(&manifest, MAX_MANIFEST_BYTES)
+        .map_err(|e| anyhow::anyhow!("cannot read the previous dump's manifest {e}"))?;
+    let previous: PreviousManifest = serde_json::from_slice(&bytes)
+        .ok()
+        .filter(|m: &PreviousManifest| m.format.starts_with("gradscope-dump-"))
+        .ok_or_else(|| refuse("its manifest.json is not a gradscope dump manifest"))?;
+    let listed: Vec<&str> = previous
+        .files
+        .iter()
+        .map(|f| f.file.as_str())
+        .filter(|f| is_dump_file_name(f))
+        .collect();
+    let mut remove = Vec::new();
+    for name in &names {
+        if name == "manifest.json" || listed.contains(&name.as_str()) {
+            let path = dir.join(name);
+            let meta = std::fs::symlink_metadata(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if !meta.is_file() {
+                return Err(refuse(&format!("{name} is not a regular file")));
+            }
+            remove.push(path);
+        } else {
+            return Err(refuse(&format!(
+                "holds {name}, which its manifest.json does not list"
+            )));
+        }
+    }
+    Ok(remove)
+}
+
+/// Checks that `dir` can take a dump (see the module docs) without changing anything; run it before
+/// training so a bad folder is refused at once.
+pub fn check_dir(dir: &Path) -> Result<()> {
+    files_to_replace(dir).map(|_| ())
+}
+
+/// Makes `dir` ready for a dump: creates it, or removes the files of the previous dump it holds.
+fn prepare_dir(dir: &Path) -> Result<()> {
+    for path in files_to_replace(dir)? {
+        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
 
 /// What one engine hands to the writer; values as that engine holds them (f32 on the GPU, f64 on the CPU).
@@ -103,8 +259,11 @@ fn write_npy<T: npyz::AutoSerialize + Copy>(
 }
 
 /// Writes a dump.
+///
+/// `dir` must be new, empty or a previous dump (see the module docs); a previous dump's files are removed
+/// first.
 pub fn write<T: npyz::AutoSerialize + Copy>(dir: &Path, c: &DumpContent<'_, T>) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    prepare_dir(dir)?;
     let (b, w) = (c.cfg.batch, c.cfg.width);
     let mut files = Vec::new();
     let x_shape = match c.cfg.arch {
@@ -131,7 +290,7 @@ pub fn write<T: npyz::AutoSerialize + Copy>(dir: &Path, c: &DumpContent<'_, T>) 
         }
     }
     let manifest = Manifest {
-        format: "gradscope-dump-1".into(),
+        format: FORMAT.into(),
         config: c.cfg.clone(),
         d_in: c.data.d_in,
         d_out: c.data.d_out,
@@ -179,13 +338,25 @@ pub struct LoadedDump {
 }
 
 impl LoadedDump {
-    /// Reads `manifest.json` and every file it lists.
+    /// Reads `manifest.json` and every file it lists (regular files only, each within
+    /// [`MAX_MANIFEST_BYTES`] or [`MAX_ARRAY_BYTES`], named without a folder).
     pub fn read(dir: &Path) -> Result<LoadedDump> {
-        let text = std::fs::read_to_string(dir.join("manifest.json"))?;
-        let manifest: Manifest = serde_json::from_str(&text)?;
+        let path = dir.join("manifest.json");
+        let bytes = crate::model::read_file_bounded(&path, MAX_MANIFEST_BYTES)
+            .map_err(|e| anyhow::anyhow!("cannot read the dump manifest {e}"))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a gradscope dump manifest", path.display()))?;
         let mut arrays = std::collections::HashMap::new();
         for f in &manifest.files {
-            let bytes = std::fs::read(dir.join(&f.file))?;
+            if !is_dump_file_name(&f.file) {
+                bail!(
+                    "{}: the manifest lists {:?}, which is not a file name in the dump folder",
+                    path.display(),
+                    f.file
+                );
+            }
+            let bytes = crate::model::read_file_bounded(&dir.join(&f.file), MAX_ARRAY_BYTES)
+                .map_err(|e| anyhow::anyhow!("cannot read the dump array {e}"))?;
             let npy = npyz::NpyFile::new(&bytes[..])?;
             let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
             if shape != f.shape {

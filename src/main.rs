@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
-use gradscope::cli::{ConfigArgs, EngineKind};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use gradscope::cli::{ConfigArgs, EngineKind, MAX_STEPS, parse_steps, report_steps, step_chunks};
 use gradscope::gpu::Engine;
 use gradscope::model::{BUILTIN_PRESETS, Preset};
 use gradscope::reference::Reference;
@@ -53,6 +53,23 @@ struct BenchArgs {
     /// GPU backend
     #[arg(long, value_enum)]
     backend: Option<gradscope::cli::BackendArg>,
+    /// Instead of the suite: train the default preset for N steps and report host memory (RSS) and GPU
+    /// memory at the start, along the way and at the end (both should stay flat)
+    #[arg(long, value_name = "N", value_parser = parse_soak_steps)]
+    soak: Option<u64>,
+}
+
+/// Parses `--soak`: 1..=[`MAX_STEPS`] steps.
+fn parse_soak_steps(s: &str) -> std::result::Result<u64, String> {
+    parse_steps(s).and_then(|n| {
+        if n == 0 {
+            Err(format!(
+                "'{s}' is out of range: a soak runs 1..={MAX_STEPS} steps"
+            ))
+        } else {
+            Ok(n)
+        }
+    })
 }
 
 #[derive(clap::Args)]
@@ -68,8 +85,9 @@ struct AppArgs {
 struct RenderArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// Training steps before the figure's gradient (the time views sample the steps in between)
-    #[arg(long, default_value_t = 0)]
+    /// Training steps before the figure's gradient (the time views sample the steps in between),
+    /// 0..=1000000000
+    #[arg(long, default_value_t = 0, value_parser = parse_steps, allow_negative_numbers = true)]
     steps: u64,
     /// The view to draw
     #[arg(long, value_enum)]
@@ -77,7 +95,7 @@ struct RenderArgs {
     /// The PNG file to write (the config is stored in its `gradscope-config` text chunk)
     #[arg(long, value_name = "FILE.png")]
     out: PathBuf,
-    /// Size in pixels, WxH (drawn at 2 pixels per point)
+    /// Size in pixels, WxH (drawn at 2 pixels per point; at least 1280x800)
     #[arg(long, value_name = "WxH", value_parser = parse_size, default_value = "1920x1200")]
     size: [u32; 2],
     /// Light (slides) or dark
@@ -88,21 +106,28 @@ struct RenderArgs {
     auto_range: bool,
 }
 
-/// Parses `WxH`, e.g. `1920x1200`.
+/// Largest side of a rendered figure, pixels (the adapter's texture limit may be lower; that is checked
+/// once the GPU is open, before training).
+const MAX_RENDER_SIDE: u32 = 16384;
+
+/// Parses `WxH`, e.g. `1920x1200`: at least [`MIN_EXPORT_SIZE`], at most 16384 a side.
+///
+/// [`MIN_EXPORT_SIZE`]: gradscope::viz::offscreen::MIN_EXPORT_SIZE
 fn parse_size(s: &str) -> std::result::Result<[u32; 2], String> {
+    let [min_w, min_h] = gradscope::viz::offscreen::MIN_EXPORT_SIZE;
     let (w, h) = s
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("'{s}' is not WxH, e.g. 1920x1200"))?;
-    let parse = |v: &str| {
+    let parse = |v: &str, min: u32| {
         v.trim()
             .parse::<u32>()
             .ok()
-            .filter(|n| (16..=16384).contains(n))
+            .filter(|n| (min..=MAX_RENDER_SIDE).contains(n))
     };
-    match (parse(w), parse(h)) {
+    match (parse(w, min_w), parse(h, min_h)) {
         (Some(w), Some(h)) => Ok([w, h]),
         _ => Err(format!(
-            "'{s}': width and height must be whole numbers in 16..=16384"
+            "'{s}': the width must be a whole number in {min_w}..={MAX_RENDER_SIDE} and the height in {min_h}..={MAX_RENDER_SIDE} (smaller figures cannot fit their axes, colour bar and caption)"
         )),
     }
 }
@@ -118,11 +143,17 @@ struct AdaptersArgs {
 struct StatsArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// Training steps (updates) to run; statistics are reported after 0, K, 2K, ... and N updates
-    #[arg(long, default_value_t = 0)]
+    /// Training steps (updates) to run, 0..=1000000000; statistics are reported after 0, K, 2K, ... and N
+    /// updates
+    #[arg(long, default_value_t = 0, value_parser = parse_steps, allow_negative_numbers = true)]
     steps: u64,
     /// Report every K steps
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u64).range(1..),
+        allow_negative_numbers = true
+    )]
     every: u64,
     /// One JSON object per reported step
     #[arg(long, conflicts_with = "csv")]
@@ -130,68 +161,156 @@ struct StatsArgs {
     /// CSV, one row per layer and reported step
     #[arg(long)]
     csv: bool,
-    /// Write the state of the last reported gradient (npy files + manifest.json) into DIR
+    /// Write the state of the last reported gradient (npy files + manifest.json) into DIR: a new or empty
+    /// folder, or a previous dump (whose listed files are replaced); any other folder is refused
     #[arg(long, value_name = "DIR")]
     dump: Option<PathBuf>,
 }
 
 fn main() {
+    let runtime_dir = runtime_dir::ensure();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let cli = Cli::parse();
-    if let Err(err) = run(cli) {
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            // --help, --version and bad flags end here
+            runtime_dir::remove(runtime_dir.as_deref());
+            e.exit()
+        }
+    };
+    let result = run(cli, &matches);
+    runtime_dir::remove(runtime_dir.as_deref());
+    if let Err(err) = result {
         eprintln!("error: {err:#}");
         std::process::exit(1);
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// Keeps libwayland's complaint about `XDG_RUNTIME_DIR` off the terminal.
+///
+/// Mesa's implicit Vulkan layer `VK_LAYER_MESA_device_select` looks for the default GPU by connecting to
+/// a Wayland compositor whenever the instance enables `VK_KHR_wayland_surface` (wgpu always does); with
+/// `XDG_RUNTIME_DIR` unset or not an absolute path, libwayland-client then writes "error: XDG_RUNTIME_DIR
+/// is invalid or not set in the environment." straight to stderr, once per device enumeration (two lines
+/// per GPU command on lavapipe). It is a C library writing to fd 2, so no log filter reaches it. Where the
+/// variable is missing, gradscope re-executes itself (same process id, arguments and environment) with
+/// `XDG_RUNTIME_DIR` pointing at a fresh private (0700) folder: the probe then fails quietly, as it does
+/// on any machine without a compositor, and the folder is removed when the command ends.
+mod runtime_dir {
+    use std::path::{Path, PathBuf};
+
+    /// Marks the re-executed process and names the folder it must remove.
+    const MARKER: &str = "GRADSCOPE_PRIVATE_RUNTIME_DIR";
+
+    /// In the re-executed process, the private folder to remove at exit; otherwise re-executes where
+    /// `XDG_RUNTIME_DIR` is missing (returning only if that fails) and returns `None`.
+    pub fn ensure() -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os(MARKER) {
+            return Some(PathBuf::from(dir));
+        }
+        let usable =
+            std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_absolute());
+        if usable || !cfg!(target_os = "linux") {
+            return None;
+        }
+        reexec();
+        None
+    }
+
+    #[cfg(unix)]
+    fn reexec() {
+        use std::os::unix::fs::DirBuilderExt;
+        use std::os::unix::process::CommandExt;
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("gradscope-runtime-{}-{nanos}", std::process::id()));
+        if std::fs::DirBuilder::new().mode(0o700).create(&dir).is_err() {
+            return;
+        }
+        let mut args = std::env::args_os();
+        let mut cmd = std::process::Command::new(exe);
+        if let Some(arg0) = args.next() {
+            cmd.arg0(arg0);
+        }
+        // only returns if the exec failed: go on without the private folder
+        let _err = cmd
+            .args(args)
+            .env("XDG_RUNTIME_DIR", &dir)
+            .env(MARKER, &dir)
+            .exec();
+        let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[cfg(not(unix))]
+    fn reexec() {}
+
+    /// Removes the private folder (empty: nothing is ever created in it).
+    pub fn remove(dir: Option<&Path>) {
+        if let Some(dir) = dir {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
     match cli.command {
         Some(Command::Stats(args)) => stats(&args),
         Some(Command::Presets) => presets(),
         Some(Command::Adapters(a)) => adapters(&a),
         Some(Command::Bench(b)) => bench(&b),
-        Some(Command::App(args)) => app(&args.config, args.from_figure.as_deref()),
+        Some(Command::App(args)) => {
+            let given = matches
+                .subcommand_matches("app")
+                .map(ConfigArgs::network_flags_given)
+                .unwrap_or_default();
+            app(&args.config, &given, args.from_figure.as_deref())
+        }
         Some(Command::Render(args)) => render(&args),
-        None => app(&ConfigArgs::default(), None),
+        None => app(&ConfigArgs::default(), &[], None),
     }
 }
 
-/// Whether any flag that changes the network was given (else the app restores the last session).
-fn has_config_flags(c: &ConfigArgs) -> bool {
-    c.preset.is_some()
-        || c.arch.is_some()
-        || c.depth.is_some()
-        || c.width.is_some()
-        || c.activation.is_some()
-        || c.init.is_some()
-        || c.gain.is_some()
-        || c.residual
-        || c.bias_std.is_some()
-        || c.batch.is_some()
-        || c.lr.is_some()
-        || c.optimizer.is_some()
-        || c.clip.is_some()
-        || c.seed.is_some()
-        || c.task.is_some()
-}
-
-fn app(config: &ConfigArgs, from_figure: Option<&std::path::Path>) -> Result<()> {
+/// Opens the window. `given` lists the network flags given on the command line (from the parsed
+/// arguments): none restores the last session, some are resolved and validated first, and none may come
+/// with `--from-figure`, which restores the figure's whole config. Every config is validated here, before
+/// a window opens.
+fn app(config: &ConfigArgs, given: &[String], from_figure: Option<&std::path::Path>) -> Result<()> {
     let initial = if let Some(path) = from_figure {
-        if has_config_flags(config) {
-            bail!("--from-figure restores the figure's whole config: leave out the network flags");
+        if !given.is_empty() {
+            bail!(
+                "--from-figure restores the figure's whole config: leave out {}",
+                given.join(", ")
+            );
         }
         Some(gradscope::app::share::config_from_png(path)?)
-    } else if has_config_flags(config) {
+    } else if !given.is_empty() {
         Some(config.resolve()?)
     } else {
         None
     };
+    if let Some(cfg) = &initial {
+        cfg.validate()?;
+    }
     gradscope::app::run(initial, &config.gpu_options())
 }
 
+/// Renders a figure. Every check that can fail comes before training: the config, the output file (a
+/// `.png` in an existing folder, writable; created now and removed again if the command fails), and the
+/// size against the adapter's texture limit.
 fn render(args: &RenderArgs) -> Result<()> {
+    use gradscope::viz::offscreen::{PngOutput, check_export_size};
     let cfg = args.config.resolve()?;
+    let out = PngOutput::claim(&args.out)?;
     let gpu = args.config.open_gpu()?;
+    check_export_size(args.size, gpu.device.limits().max_texture_dimension_2d)?;
     let req = gradscope::app::render::RenderRequest {
         cfg,
         engine: args.config.engine,
@@ -213,6 +332,7 @@ fn render(args: &RenderArgs) -> Result<()> {
             args.out.display()
         )
     })?;
+    out.keep();
     println!(
         "wrote {} ({w}x{h}, {} view, {})",
         args.out.display(),
@@ -229,6 +349,9 @@ fn bench(args: &BenchArgs) -> Result<()> {
         ..ConfigArgs::default()
     }
     .open_gpu()?;
+    if let Some(steps) = args.soak {
+        return soak(&ctx, steps, args.json);
+    }
     if !args.json {
         println!("adapter: {}", ctx.adapter);
         println!("{}", gradscope::bench::header());
@@ -241,6 +364,25 @@ fn bench(args: &BenchArgs) -> Result<()> {
             println!("{}", gradscope::bench::row(r));
         }
     });
+    Ok(())
+}
+
+/// `bench --soak N`: the default preset for N steps, memory reported as it goes.
+fn soak(ctx: &gradscope::gpu::GpuContext, steps: u64, json: bool) -> Result<()> {
+    if !json {
+        println!("adapter: {}", ctx.adapter);
+        println!("{}", gradscope::bench::soak_header());
+    }
+    let summary = gradscope::bench::soak(ctx, steps, |s| {
+        if json {
+            println!("{}", serde_json::to_string(s).unwrap_or_default());
+        } else {
+            println!("{}", gradscope::bench::soak_row(s));
+        }
+    })?;
+    if !json {
+        println!("{summary}");
+    }
     Ok(())
 }
 
@@ -272,17 +414,12 @@ fn presets() -> Result<()> {
     Ok(())
 }
 
-/// Report steps: 0, K, 2K, ... and N.
-fn report_steps(steps: u64, every: u64) -> Vec<u64> {
-    let mut v: Vec<u64> = (0..=steps).step_by(every as usize).collect();
-    if v.last() != Some(&steps) {
-        v.push(steps);
-    }
-    v
-}
-
 fn stats(args: &StatsArgs) -> Result<()> {
     let cfg = args.config.resolve()?;
+    if let Some(dir) = &args.dump {
+        // refuse a folder the dump cannot go to before training, not after
+        gradscope::dump::check_dir(dir)?;
+    }
     let mut printer = Printer::new(args.json, args.csv);
     match args.config.engine {
         EngineKind::Cpu => {
@@ -308,12 +445,20 @@ fn stats(args: &StatsArgs) -> Result<()> {
             let mut engine = Engine::new(&ctx, &cfg)?;
             let mut done = 0;
             for at in report_steps(args.steps, args.every) {
-                if at > done {
-                    engine.step((at - done) as u32);
-                    done = at;
+                // whole u32 chunks: never a count truncated to fit the engine's argument
+                for n in step_chunks(at - done) {
+                    engine.step(n);
                 }
+                done = at;
                 engine.compute();
-                printer.print(&engine.wait_stats()?)?;
+                let stats = engine.wait_stats()?;
+                if engine.updates() != done {
+                    bail!(
+                        "the GPU engine reports {} updates where {done} were asked for",
+                        engine.updates()
+                    );
+                }
+                printer.print(&stats)?;
                 if at == args.steps
                     && let Some(dir) = &args.dump
                 {
@@ -354,7 +499,10 @@ impl Printer {
                 writeln!(out, "{row}")?;
             }
         } else {
-            let loss = s.loss.map_or("NaN/Inf".to_string(), |l| format!("{l:.6}"));
+            let loss = s
+                .loss
+                .filter(|l| l.is_finite())
+                .map_or("NaN/Inf".to_string(), |l| format!("{l:.6}"));
             writeln!(
                 out,
                 "step {}  loss {loss}  ({} on {})",

@@ -1,12 +1,17 @@
 //! The statistics record both engines produce, per layer (per time step for the RNN), and its conversion
-//! from the scaled domain the engines compute in (GUIDE §4).
+//! from the scaled domain the engines compute in (docs/DESIGN.md, numerics).
 //!
-//! Both engines backpropagate a rescaled copy of the error: at each layer the running gradient ĝ is divided
-//! by a power of two 2^e (e = the exponent of its largest magnitude), and the true values are
-//! `δ_l = 2^{s_l} · ŝ_l` with the integer `s_l` carried alongside. Every magnitude below is therefore known
-//! in the log domain even where the f32 (or f64) value itself would underflow to zero.
+//! Both engines backpropagate a rescaled copy of the error. The running gradient ĝ (∂L/∂a) is divided at
+//! each layer by a power of two (the frexp exponent of the largest |ĝ| of the layer above), and the error
+//! ŝ = ĝ ⊙ f'(z) · 2^-K is formed with the slope split as mantissa · 2^exponent, K being the exponent of
+//! the layer's largest slope (at most 0). The true values are `δ_l = 2^{s_l} · ŝ_l` with the integer `s_l`
+//! carried alongside, so every magnitude is known in the log domain even where the f32 (or f64) value
+//! itself would underflow to zero — including units saturated far beyond the float range, whose per-unit
+//! mean is accumulated in the log domain.
 
 use serde::Serialize;
+
+pub use crate::model::frexp_exponent;
 
 /// Raw per-layer quantities in the scaled domain, as both engines compute them.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -17,41 +22,103 @@ pub struct RawLayer {
     pub grad_w_sumsq_scaled: f64,
     /// `Σ ŝ_l²` over batch and units.
     pub delta_sumsq_scaled: f64,
-    /// Per unit, `mean_b |ŝ_l[b, unit]|`.
-    pub mean_abs_delta_scaled: Vec<f64>,
+    /// Per unit, `log2 mean_b |ŝ_l[b, unit]|`, kept in the log domain because saturated units can sit far
+    /// below the largest ones of their layer: `-inf` for an exact zero (a dead unit), NaN for NaN.
+    pub log2_mean_abs_delta_scaled: Vec<f64>,
     /// `Σ a_l²` over batch and units (a_l: the layer's output, after the residual add).
     pub act_sumsq: f64,
     /// Number of (sample, unit) entries whose |f'(z)| is below the saturation threshold.
     pub saturated_count: f64,
-    /// Number of units whose f'(z) is exactly zero for every sample of the batch.
+    /// Number of units whose f'(z) is mathematically exactly zero (ReLU, z <= 0) for every sample of the
+    /// batch. A slope that merely underflows the float range is saturated, never dead.
     pub dead_units: f64,
 }
 
-/// Statistics of one layer (MLP) or one time step (RNN). Field names are the stats JSON's (GUIDE §3).
+/// Statistics of one layer (MLP) or one time step (RNN). Field names are the stats JSON's.
+///
+/// Numbers in JSON: a finite value is a JSON number; NaN and ±∞ are the strings `"NaN"`, `"Infinity"` and
+/// `"-Infinity"` (never `null`). In the `log10_*` fields `null` means an exact mathematical zero only
+/// (e.g. a dead ReLU unit), so `null` and NaN never share a representation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LayerStats {
     /// 1-based layer index (time step for the RNN), input to output.
     pub index: usize,
     /// ‖∂L/∂W_l‖_F (RNN: this step's contribution to ∂L/∂W_h). 0 where it underflows f64.
+    #[serde(serialize_with = "json_num::f64")]
     pub grad_w_norm: f64,
-    /// log10 of `grad_w_norm`, finite far below the float range; `None` (null) for an exact zero or NaN.
+    /// log10 of `grad_w_norm`, finite far below the float range; `None` (null) for an exact zero,
+    /// `Some(NaN)` or `Some(±∞)` where the gradient is not finite.
+    #[serde(serialize_with = "json_num::opt")]
     pub log10_grad_w_norm: Option<f64>,
     /// sqrt(mean δ²) over batch and units.
+    #[serde(serialize_with = "json_num::f64")]
     pub delta_rms: f64,
-    /// log10 of `delta_rms`; `None` for an exact zero or NaN.
+    /// log10 of `delta_rms`; `None` for an exact zero, `Some(NaN)` for NaN.
+    #[serde(serialize_with = "json_num::opt")]
     pub log10_delta_rms: Option<f64>,
-    /// Per unit, log10 of mean_b |δ[b, unit]|; `None` for an exact zero (a dead unit) or NaN.
+    /// Per unit, log10 of mean_b |δ[b, unit]|; `None` for an exact zero (a dead unit), `Some(NaN)` for NaN.
+    #[serde(serialize_with = "json_num::opt_vec")]
     pub log10_mean_abs_delta: Vec<Option<f64>>,
-    /// sqrt(mean a²) of the layer's output.
+    /// sqrt(mean a²) of the layer's output (NaN once activations are NaN).
+    #[serde(serialize_with = "json_num::f64")]
     pub act_rms: f64,
-    /// Fraction of (sample, unit) entries in saturation (|f'(z)| < 5% of its peak).
+    /// Fraction of (sample, unit) entries in saturation (|f'(z)| < 5% of its peak), including slopes
+    /// that underflow the float range.
     pub saturated_fraction: f64,
-    /// Fraction of units with f'(z) = 0 on every sample (dead units).
+    /// Fraction of units whose f'(z) is mathematically 0 on every sample (dead ReLU units).
     pub dead_fraction: f64,
 }
 
+/// Serializers that give NaN and ±∞ their own JSON representation (serde_json would write `null`).
+mod json_num {
+    use serde::Serializer;
+
+    /// A finite number as a JSON number, else `"NaN"`, `"Infinity"` or `"-Infinity"`.
+    pub fn f64<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if *v > 0.0 {
+            s.serialize_str("Infinity")
+        } else {
+            s.serialize_str("-Infinity")
+        }
+    }
+
+    /// `None` as `null`, `Some(v)` as [`f64`].
+    pub fn opt<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => f64(v, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// A list of [`opt`] values.
+    pub fn opt_vec<S: Serializer>(v: &[Option<f64>], s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        struct Item(Option<f64>);
+        impl serde::Serialize for Item {
+            fn serialize<S2: Serializer>(&self, s: S2) -> Result<S2::Ok, S2::Error> {
+                opt(&self.0, s)
+            }
+        }
+        let mut seq = s.serialize_seq(Some(v.len()))?;
+        for x in v {
+            seq.serialize_element(&Item(*x))?;
+        }
+        seq.end()
+    }
+}
+
+/// log10 of a non-negative magnitude: `None` for an exact zero, NaN and +∞ passed through as `Some`.
 fn log10_opt(v: f64) -> Option<f64> {
-    (v.is_finite() && v > 0.0).then(|| v.log10())
+    (v != 0.0).then(|| v.log10())
+}
+
+/// log10 from a log2 value: `None` for −∞ (an exact zero), NaN passed through.
+fn log10_from_log2(v: f64) -> Option<f64> {
+    (v != f64::NEG_INFINITY).then_some(v * std::f64::consts::LOG10_2)
 }
 
 impl LayerStats {
@@ -71,9 +138,9 @@ impl LayerStats {
             delta_rms: dr_scaled * scale,
             log10_delta_rms,
             log10_mean_abs_delta: raw
-                .mean_abs_delta_scaled
+                .log2_mean_abs_delta_scaled
                 .iter()
-                .map(|&m| log10_opt(m).map(|v| v + s10))
+                .map(|&m| log10_from_log2(m + raw.log2_scale))
                 .collect(),
             act_rms: (raw.act_sumsq / entries).sqrt(),
             saturated_fraction: raw.saturated_count / entries,
@@ -92,7 +159,9 @@ impl LayerStats {
 pub struct StepStats {
     /// Updates applied before this gradient was computed.
     pub step: u64,
-    /// The loss at this step; `None` (null) if it is NaN or infinite.
+    /// The loss at this step (NaN or ±∞ once training exploded: `"NaN"` / `"Infinity"` in JSON); `None`
+    /// only where no loss was computed.
+    #[serde(serialize_with = "json_num::opt")]
     pub loss: Option<f64>,
     /// `"gpu"` or `"cpu"`.
     pub engine: String,
@@ -100,7 +169,9 @@ pub struct StepStats {
     pub adapter: String,
     /// Whether the loss or any statistic is NaN or infinite (explosion).
     pub nonfinite: bool,
-    /// Global L2 norm of all parameter gradients, before any clipping (`None` if NaN/Inf).
+    /// Global L2 norm of all parameter gradients, before any clipping (NaN or ∞ where the gradient is not
+    /// finite); `None` only where it was not computed.
+    #[serde(serialize_with = "json_num::opt")]
     pub grad_norm: Option<f64>,
     /// Whether global-norm clipping scaled this gradient down (the norm exceeded the threshold).
     pub clipped: bool,
@@ -127,7 +198,7 @@ impl StepStats {
         let nonfinite = !loss.is_finite() || layers.iter().any(LayerStats::is_nonfinite);
         StepStats {
             step,
-            loss: loss.is_finite().then_some(loss),
+            loss: Some(loss),
             engine: engine.to_string(),
             adapter: adapter.to_string(),
             nonfinite,
@@ -139,7 +210,7 @@ impl StepStats {
 
     /// Records the global gradient norm (before clipping) and whether clipping at `clip` fired.
     pub fn with_grad_norm(mut self, norm: f64, clip: Option<f64>) -> StepStats {
-        self.grad_norm = norm.is_finite().then_some(norm);
+        self.grad_norm = Some(norm);
         self.clipped = clip.is_some_and(|c| norm > c);
         self.nonfinite |= !norm.is_finite();
         self
@@ -172,20 +243,6 @@ impl StepStats {
     }
 }
 
-/// The exponent e of frexp: x = f · 2^e with f in [0.5, 1). For x = 0 (or not finite) returns 0.
-pub fn frexp_exponent(x: f64) -> i32 {
-    if x == 0.0 || !x.is_finite() {
-        return 0;
-    }
-    let bits = x.abs().to_bits();
-    let biased = ((bits >> 52) & 0x7ff) as i32;
-    if biased == 0 {
-        // subnormal: normalise first
-        return frexp_exponent(x * 2f64.powi(64)) - 64;
-    }
-    biased - 1022
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,13 +262,37 @@ mod tests {
             log2_scale: -2000.0,
             grad_w_sumsq_scaled: 0.25,
             delta_sumsq_scaled: 4.0,
-            mean_abs_delta_scaled: vec![0.5, 0.0],
+            log2_mean_abs_delta_scaled: vec![-1.0, f64::NEG_INFINITY, f64::NAN],
             ..Default::default()
         };
         let s = LayerStats::from_raw(1, &raw, 1, 4);
         assert_eq!(s.grad_w_norm, 0.0);
         let want = 0.5f64.log10() - 2000.0 * 2f64.log10();
         assert!((s.log10_grad_w_norm.unwrap() - want).abs() < 1e-9);
+        assert!((s.log10_mean_abs_delta[0].unwrap() - want).abs() < 1e-9);
         assert_eq!(s.log10_mean_abs_delta[1], None);
+        assert!(s.log10_mean_abs_delta[2].is_some_and(f64::is_nan));
+    }
+
+    #[test]
+    fn nan_and_zero_have_different_json() {
+        let raw = RawLayer {
+            grad_w_sumsq_scaled: f64::NAN,
+            delta_sumsq_scaled: 0.0,
+            act_sumsq: f64::INFINITY,
+            log2_mean_abs_delta_scaled: vec![f64::NAN, f64::NEG_INFINITY],
+            ..Default::default()
+        };
+        let stats = StepStats::from_raw(3, f64::NAN, "cpu", "x", &[raw], 1, 2);
+        let json = serde_json::to_value(&stats).expect("serializes");
+        assert_eq!(json["loss"], "NaN");
+        let layer = &json["layers"][0];
+        assert_eq!(layer["grad_w_norm"], "NaN");
+        assert_eq!(layer["log10_grad_w_norm"], "NaN");
+        assert_eq!(layer["log10_delta_rms"], serde_json::Value::Null);
+        assert_eq!(layer["act_rms"], "Infinity");
+        assert_eq!(layer["log10_mean_abs_delta"][0], "NaN");
+        assert_eq!(layer["log10_mean_abs_delta"][1], serde_json::Value::Null);
+        assert!(stats.nonfinite);
     }
 }

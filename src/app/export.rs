@@ -9,6 +9,10 @@ use crate::viz::offscreen::{
 };
 use crate::viz::{Figure, FigureTheme, View};
 
+/// Export shortcut: Ctrl+S (Cmd+S on macOS).
+pub const EXPORT_SHORTCUT: egui::KeyboardShortcut =
+    egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::S);
+
 /// Where an export of `view` goes: the path typed in, or `gradscope-<view>.png`.
 pub fn figure_path(typed: &str, view: View) -> PathBuf {
     let typed = typed.trim();

@@ -1,8 +1,9 @@
-//! The UI state that persists between launches (eframe storage).
+//! The UI state that persists between launches (eframe storage): what the panels edit and the app applies.
+//! Plain data; it imports no other part of the app, and the panels, the views and the app import it.
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{DEFAULT_PRESET, NetConfig, Preset};
+use crate::model::{Activation, Arch, DEFAULT_PRESET, Init, NetConfig, Preset};
 use crate::viz::{FigureTheme, RangeMode, View};
 
 /// Key of the settings in eframe's storage.
@@ -35,7 +36,7 @@ pub struct Settings {
     /// The last preset file typed in.
     pub preset_path: String,
     /// Compare mode: network B beside A.
-    pub compare: super::compare::CompareSettings,
+    pub compare: CompareSettings,
 }
 
 impl Default for Settings {
@@ -52,7 +53,7 @@ impl Default for Settings {
             auto_steps: true,
             export_path: String::new(),
             preset_path: String::new(),
-            compare: super::compare::CompareSettings::default(),
+            compare: CompareSettings::default(),
         }
     }
 }
@@ -66,3 +67,45 @@ pub fn default_config() -> NetConfig {
 
 /// Largest steps per frame the slider offers.
 pub const MAX_STEPS_PER_FRAME: u32 = 64;
+
+/// Compare mode: what network B changes relative to network A. B is A's configuration with B's
+/// activation, init, gain and residual switch; everything else (seed, data, shapes) is equal, and B trains
+/// in lockstep with A.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CompareSettings {
+    /// Whether compare mode is on.
+    pub on: bool,
+    /// B's activation.
+    pub activation: Activation,
+    /// B's init.
+    pub init: Init,
+    /// B's gain.
+    pub gain: f64,
+    /// B's residual switch (MLP only).
+    pub residual: bool,
+}
+
+impl Default for CompareSettings {
+    fn default() -> Self {
+        CompareSettings {
+            on: false,
+            activation: Activation::Relu,
+            init: Init::HeNormal,
+            gain: 1.0,
+            residual: false,
+        }
+    }
+}
+
+impl CompareSettings {
+    /// B's configuration: A's with B's activation, init, gain and residual switch.
+    pub fn config_b(&self, a: &NetConfig) -> NetConfig {
+        let mut b = a.clone();
+        b.activation = self.activation;
+        b.init = self.init;
+        b.gain = self.gain;
+        b.residual = self.residual && a.arch == Arch::Mlp;
+        b
+    }
+}

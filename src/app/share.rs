@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 
-use crate::model::NetConfig;
+use crate::model::{NetConfig, open_regular_file};
 use crate::viz::offscreen::CONFIG_TEXT_KEY;
 
 /// The configuration as the one-line JSON string the side panel copies (what the PNG chunk stores).
@@ -27,39 +27,83 @@ pub fn parse_config(text: &str) -> Result<NetConfig> {
     Ok(cfg)
 }
 
-/// The configuration stored in a PNG exported by gradscope (its `gradscope-config` text chunk).
-pub fn config_from_png_bytes(bytes: &[u8]) -> Result<NetConfig> {
-    let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+/// Largest figure file read, in bytes (256 MiB: a 16384 x 16384 export of flat colours is far smaller).
+/// Only the chunks before the image data are read, so this bounds time, not memory.
+pub const MAX_FIGURE_BYTES: u64 = 256 << 20;
+/// Most bytes the PNG decoder may hold for the metadata chunks before the image data (4 MiB).
+pub const MAX_FIGURE_METADATA_BYTES: usize = 4 << 20;
+/// Largest config text read from a figure once decompressed (64 KiB; a config is under 1 KiB). A
+/// compressed `zTXt`/`iTXt` chunk that inflates past this is refused, never inflated in full.
+pub const MAX_CONFIG_TEXT_BYTES: usize = 64 << 10;
+
+/// The `gradscope-config` text of the PNG read from `source`: the decoder holds at most
+/// [`MAX_FIGURE_METADATA_BYTES`] of metadata and a compressed chunk inflates to at most
+/// [`MAX_CONFIG_TEXT_BYTES`].
+fn config_text<R: std::io::BufRead + std::io::Seek>(source: R) -> Result<String> {
+    let mut decoder = png::Decoder::new_with_limits(
+        source,
+        png::Limits {
+            bytes: MAX_FIGURE_METADATA_BYTES,
+        },
+    );
+    decoder.set_ignore_iccp_chunk(true);
+    let reader = decoder
         .read_info()
         .map_err(|e| anyhow!("not a readable PNG: {e}"))?;
     let info = reader.info();
-    let text = info
+    let too_large = || {
+        anyhow!(
+            "its `{CONFIG_TEXT_KEY}` text is larger than {MAX_CONFIG_TEXT_BYTES} bytes once decompressed (a gradscope config is under 1 KiB)"
+        )
+    };
+    if let Some(t) = info
         .uncompressed_latin1_text
         .iter()
         .find(|t| t.keyword == CONFIG_TEXT_KEY)
-        .map(|t| t.text.clone())
-        .or_else(|| {
-            info.utf8_text
-                .iter()
-                .find(|t| t.keyword == CONFIG_TEXT_KEY)
-                .and_then(|t| t.get_text().ok())
-        })
-        .or_else(|| {
-            info.compressed_latin1_text
-                .iter()
-                .find(|t| t.keyword == CONFIG_TEXT_KEY)
-                .and_then(|t| t.get_text().ok())
-        })
-        .ok_or_else(|| {
-            anyhow!(
-                "this PNG has no `{CONFIG_TEXT_KEY}` text chunk (only figures exported by gradscope carry their config)"
-            )
-        })?;
-    parse_config(&text)
+    {
+        if t.text.len() > MAX_CONFIG_TEXT_BYTES {
+            return Err(too_large());
+        }
+        return Ok(t.text.clone());
+    }
+    if let Some(t) = info.utf8_text.iter().find(|t| t.keyword == CONFIG_TEXT_KEY) {
+        let mut t = t.clone();
+        t.decompress_text_with_limit(MAX_CONFIG_TEXT_BYTES)
+            .map_err(|_| too_large())?;
+        return t
+            .get_text()
+            .map_err(|e| anyhow!("its `{CONFIG_TEXT_KEY}` text is unreadable: {e}"));
+    }
+    if let Some(t) = info
+        .compressed_latin1_text
+        .iter()
+        .find(|t| t.keyword == CONFIG_TEXT_KEY)
+    {
+        let mut t = t.clone();
+        t.decompress_text_with_limit(MAX_CONFIG_TEXT_BYTES)
+            .map_err(|_| too_large())?;
+        return t
+            .get_text()
+            .map_err(|e| anyhow!("its `{CONFIG_TEXT_KEY}` text is unreadable: {e}"));
+    }
+    bail!(
+        "this PNG has no `{CONFIG_TEXT_KEY}` text chunk (only figures exported by gradscope carry their config)"
+    )
 }
 
-/// The configuration stored in the gradscope PNG at `path`.
+/// The configuration stored in a PNG exported by gradscope (its `gradscope-config` text chunk), with
+/// bounded memory: see [`MAX_FIGURE_METADATA_BYTES`] and [`MAX_CONFIG_TEXT_BYTES`].
+pub fn config_from_png_bytes(bytes: &[u8]) -> Result<NetConfig> {
+    parse_config(&config_text(std::io::Cursor::new(bytes))?)
+}
+
+/// The configuration stored in the gradscope PNG at `path`: a regular file of at most
+/// [`MAX_FIGURE_BYTES`] (a device or FIFO is refused before a byte is read), read as far as its image
+/// data with the memory bounds of [`config_from_png_bytes`].
 pub fn config_from_png(path: &Path) -> Result<NetConfig> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    config_from_png_bytes(&bytes).with_context(|| format!("{}", path.display()))
+    let (file, _) =
+        open_regular_file(path, MAX_FIGURE_BYTES).map_err(|e| anyhow!("cannot read figure {e}"))?;
+    config_text(std::io::BufReader::new(file))
+        .and_then(|text| parse_config(&text))
+        .map_err(|e| anyhow!("{}: {e:#}", path.display()))
 }

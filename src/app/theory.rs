@@ -2,8 +2,9 @@
 //! configuration) and the spectrum of the RNN's recurrent matrix W_h (read back at most about once a second
 //! while training, computed on a worker thread so the window never waits on an eigenvalue solver).
 
-use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::time::{Duration, Instant};
+
+use super::worker::Worker;
 
 use crate::model::{Arch, NetConfig, Params};
 use crate::theory::mean_field::{Prediction, predict};
@@ -67,7 +68,7 @@ impl PredictionCache {
 #[derive(Debug, Default)]
 pub struct SpectrumTracker {
     latest: Option<WhSpectrum>,
-    pending: Option<Receiver<Option<WhSpectrum>>>,
+    job: Worker<Option<WhSpectrum>>,
     last_read: Option<Instant>,
 }
 
@@ -79,29 +80,20 @@ impl SpectrumTracker {
 
     /// Whether a computation is in progress.
     pub fn pending(&self) -> bool {
-        self.pending.is_some()
+        self.job.pending()
     }
 
     /// Forgets the spectrum (new network or reset).
     pub fn clear(&mut self) {
         self.latest = None;
-        self.pending = None;
+        self.job.cancel();
         self.last_read = None;
     }
 
     /// Collects a finished computation.
     pub fn poll(&mut self) {
-        if let Some(rx) = &self.pending {
-            match rx.try_recv() {
-                Ok(s) => {
-                    if s.is_some() {
-                        self.latest = s;
-                    }
-                    self.pending = None;
-                }
-                Err(TryRecvError::Disconnected) => self.pending = None,
-                Err(TryRecvError::Empty) => {}
-            }
+        if let Some(Some(s)) = self.job.poll() {
+            self.latest = Some(s);
         }
     }
 
@@ -109,7 +101,7 @@ impl SpectrumTracker {
     /// and (while training runs) at least [`SPECTRUM_INTERVAL`] since the last read.
     pub fn wants(&self, cfg: &NetConfig, step: u64, running: bool) -> bool {
         cfg.arch == Arch::Rnn
-            && self.pending.is_none()
+            && !self.job.pending()
             && self.latest.is_none_or(|s| s.step != step)
             && (!running
                 || self
@@ -118,21 +110,16 @@ impl SpectrumTracker {
     }
 
     /// Starts computing the spectrum of `params` (read at `step`) on a worker thread.
-    pub fn start(&mut self, params: Params, step: u64) {
-        let (tx, rx) = channel();
+    pub fn start(&mut self, params: Params, step: u64) -> std::io::Result<()> {
         self.last_read = Some(Instant::now());
-        self.pending = Some(rx);
-        std::thread::spawn(move || {
-            let _ = tx.send(wh_spectrum(&params, step));
-        });
+        self.job
+            .start("gradscope-wh-spectrum", move || wh_spectrum(&params, step))
     }
 
     /// Waits (at most `timeout`) for the computation in progress (tests).
     pub fn wait(&mut self, timeout: Duration) {
-        let start = Instant::now();
-        while self.pending.is_some() && start.elapsed() < timeout {
-            self.poll();
-            std::thread::sleep(Duration::from_millis(2));
+        if let Some(Some(s)) = self.job.wait(timeout) {
+            self.latest = Some(s);
         }
     }
 }

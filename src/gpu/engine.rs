@@ -70,6 +70,8 @@ const SLOT_FREE: u8 = 0;
 const SLOT_PENDING: u8 = 1;
 const SLOT_READY: u8 = 2;
 const SLOT_FAILED: u8 = 3;
+/// log2 of an empty sum in the statistics kernels. Keep in sync with NO_TERM in shaders/common.wgsl.
+const NO_TERM: f32 = -3.0e38;
 /// Staging buffers in rotation for statistics readback.
 const STAGING_SLOTS: usize = 3;
 
@@ -247,6 +249,70 @@ fn record_capacity(cfg: &NetConfig, lay: &Layout, opts: EngineOptions) -> usize 
     records(&with_clip, lay, opts).0.len()
 }
 
+/// Checks that the network `cfg` (laid out as `lay`) fits the adapter's `limits`; needs nothing but the
+/// configuration, so it runs before anything is allocated. The one place the engine's limits live.
+pub fn check_limits(
+    cfg: &NetConfig,
+    lay: &Layout,
+    limits: &wgpu::Limits,
+    opts: EngineOptions,
+) -> Result<(), EngineError> {
+    let mem_bytes = lay.total as u64 * 4;
+    if mem_bytes > limits.max_storage_buffer_binding_size {
+        return Err(EngineError::TooLarge {
+            limit: "max_storage_buffer_binding_size",
+            needed: format!("a {} storage buffer", mib(mem_bytes)),
+            allowed: mib(limits.max_storage_buffer_binding_size),
+        });
+    }
+    if mem_bytes > limits.max_buffer_size {
+        return Err(EngineError::TooLarge {
+            limit: "max_buffer_size",
+            needed: format!("a {} buffer", mib(mem_bytes)),
+            allowed: mib(limits.max_buffer_size),
+        });
+    }
+    if lay.total >= u32::MAX as usize {
+        return Err(EngineError::TooLarge {
+            limit: "32-bit index range",
+            needed: format!("{} values", lay.total),
+            allowed: format!("{}", u32::MAX),
+        });
+    }
+    if limits.max_compute_invocations_per_workgroup < 256
+        || limits.max_compute_workgroup_size_x < 256
+    {
+        return Err(EngineError::TooLarge {
+            limit: "max_compute_invocations_per_workgroup",
+            needed: "256 invocations per workgroup".into(),
+            allowed: limits.max_compute_invocations_per_workgroup.to_string(),
+        });
+    }
+    if (cfg.depth as u32) > limits.max_compute_workgroups_per_dimension {
+        return Err(EngineError::TooLarge {
+            limit: "max_compute_workgroups_per_dimension",
+            needed: format!("{} workgroups", cfg.depth),
+            allowed: limits.max_compute_workgroups_per_dimension.to_string(),
+        });
+    }
+    let uniform_bytes = record_capacity(cfg, lay, opts) as u64 * RECORD_STRIDE;
+    if uniform_bytes > limits.max_buffer_size {
+        return Err(EngineError::TooLarge {
+            limit: "max_buffer_size",
+            needed: format!("a {} parameter buffer", mib(uniform_bytes)),
+            allowed: mib(limits.max_buffer_size),
+        });
+    }
+    Ok(())
+}
+
+/// The most dispatches recorded into one submission: [`Engine::step`] splits longer runs into several
+/// submissions (command memory grows with the dispatches recorded, and a driver may time out on a very
+/// long one), waiting for older ones so that at most [`MAX_IN_FLIGHT`] are queued.
+pub const MAX_DISPATCHES_PER_SUBMIT: usize = 4096;
+/// Submissions of one [`Engine::step`] call allowed in flight at once.
+pub const MAX_IN_FLIGHT: usize = 2;
+
 impl Engine {
     /// Builds the engine: checks the adapter's limits before allocating anything, uploads data and the
     /// initial weights (the same bits as the CPU reference).
@@ -261,57 +327,14 @@ impl Engine {
         opts: EngineOptions,
     ) -> Result<Engine, EngineError> {
         cfg.validate()?;
-        let template = Params::init(cfg);
-        let data = Dataset::generate(cfg);
-        let lay = Layout::new(cfg, &template);
-        let limits = ctx.device.limits();
-        let mem_bytes = lay.total as u64 * 4;
-        if mem_bytes > limits.max_storage_buffer_binding_size {
-            return Err(EngineError::TooLarge {
-                limit: "max_storage_buffer_binding_size",
-                needed: format!("a {} storage buffer", mib(mem_bytes)),
-                allowed: mib(limits.max_storage_buffer_binding_size),
-            });
-        }
-        if mem_bytes > limits.max_buffer_size {
-            return Err(EngineError::TooLarge {
-                limit: "max_buffer_size",
-                needed: format!("a {} buffer", mib(mem_bytes)),
-                allowed: mib(limits.max_buffer_size),
-            });
-        }
-        if lay.total >= u32::MAX as usize {
-            return Err(EngineError::TooLarge {
-                limit: "32-bit index range",
-                needed: format!("{} values", lay.total),
-                allowed: format!("{}", u32::MAX),
-            });
-        }
-        if limits.max_compute_invocations_per_workgroup < 256
-            || limits.max_compute_workgroup_size_x < 256
-        {
-            return Err(EngineError::TooLarge {
-                limit: "max_compute_invocations_per_workgroup",
-                needed: "256 invocations per workgroup".into(),
-                allowed: limits.max_compute_invocations_per_workgroup.to_string(),
-            });
-        }
-        if (cfg.depth as u32) > limits.max_compute_workgroups_per_dimension {
-            return Err(EngineError::TooLarge {
-                limit: "max_compute_workgroups_per_dimension",
-                needed: format!("{} workgroups", cfg.depth),
-                allowed: limits.max_compute_workgroups_per_dimension.to_string(),
-            });
-        }
+        // every limit from the configuration alone, before any weights or data are generated
+        let lay = Layout::new(cfg);
+        check_limits(cfg, &lay, &ctx.device.limits(), opts)?;
         let capacity = record_capacity(cfg, &lay, opts);
         let uniform_bytes = capacity as u64 * RECORD_STRIDE;
-        if uniform_bytes > limits.max_buffer_size {
-            return Err(EngineError::TooLarge {
-                limit: "max_buffer_size",
-                needed: format!("a {} parameter buffer", mib(uniform_bytes)),
-                allowed: mib(limits.max_buffer_size),
-            });
-        }
+        let mem_bytes = lay.total as u64 * 4;
+        let template = Params::init(cfg);
+        let data = Dataset::generate(cfg);
         let device = &ctx.device;
         // STORAGE: every kernel reads and writes it; COPY_SRC: statistics and tensors are read back;
         // COPY_DST: parameters and data are uploaded and regions cleared on reset.
@@ -323,10 +346,11 @@ impl Engine {
                 | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        // one atomic max per layer plus the head's slot, reset by the loss kernel every step
+        // one atomic max per layer plus the head's slot, reset by the loss kernel every step; then one
+        // slope-exponent slot per layer, written by the forward pass and cleared by layer_stats
         let maxes = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("gradscope maxima"),
-            size: ((cfg.depth + 2) * 4) as u64,
+            size: (lay.maxes_len() * 4) as u64,
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
@@ -465,6 +489,13 @@ impl Engine {
             (self.lay.y * 4) as u64,
             bytemuck::cast_slice(&self.data.y),
         );
+        // weight-gradient partials are log2 sums: slots no workgroup writes (smaller grids, the RNN's
+        // first step) must read as "no term", not as log2 = 0
+        q.write_buffer(
+            &self.mem,
+            (self.lay.wparts * 4) as u64,
+            bytemuck::cast_slice(&vec![NO_TERM; self.lay.depth * self.lay.partials_per_layer]),
+        );
         self.updates = 0;
         self.latest = None;
     }
@@ -504,7 +535,41 @@ impl Engine {
         self.submit_timed(recs_times, update, false);
     }
 
+    /// Steps per submission for this network ([`MAX_DISPATCHES_PER_SUBMIT`]).
+    fn steps_per_submit(&self) -> u32 {
+        let per_step = self.train.len().max(1);
+        u32::try_from((MAX_DISPATCHES_PER_SUBMIT / per_step).max(1)).unwrap_or(u32::MAX)
+    }
+
+    /// Runs `recs_times` steps (or one gradient without update) in submissions of at most
+    /// [`Engine::steps_per_submit`] steps; only the last one reads statistics back (and is timed).
     fn submit_timed(&mut self, recs_times: u32, update: bool, timed: bool) {
+        let chunk = self.steps_per_submit();
+        let mut left = recs_times;
+        let mut in_flight = std::collections::VecDeque::new();
+        while left > chunk {
+            in_flight.push_back(self.submit_chunk(chunk, update, false, false));
+            left -= chunk;
+            if in_flight.len() >= MAX_IN_FLIGHT
+                && let Some(oldest) = in_flight.pop_front()
+            {
+                // bound the queued command memory; a failed wait only means we queue more
+                let _ = self.ctx.device.poll(wgpu::PollType::Wait {
+                    submission_index: Some(oldest),
+                    timeout: None,
+                });
+            }
+        }
+        self.submit_chunk(left, update, timed, true);
+    }
+
+    fn submit_chunk(
+        &mut self,
+        recs_times: u32,
+        update: bool,
+        timed: bool,
+        read_stats: bool,
+    ) -> wgpu::SubmissionIndex {
         let mut enc = self
             .ctx
             .device
@@ -540,7 +605,8 @@ impl Engine {
         let free = self
             .slots
             .iter()
-            .position(|s| s.state.load(Ordering::Acquire) == SLOT_FREE);
+            .position(|s| s.state.load(Ordering::Acquire) == SLOT_FREE)
+            .filter(|_| read_stats);
         if let Some(i) = free {
             enc.copy_buffer_to_buffer(
                 &self.mem,
@@ -550,7 +616,7 @@ impl Engine {
                 Some((self.lay.stats_len * 4) as u64),
             );
         }
-        self.ctx.queue.submit([enc.finish()]);
+        let index = self.ctx.queue.submit([enc.finish()]);
         if update {
             self.updates += u64::from(recs_times);
         }
@@ -568,10 +634,13 @@ impl Engine {
                 );
             });
         }
+        index
     }
 
-    /// Records `n` training steps (forward, loss, backward, statistics, update) into one compute pass and
-    /// one submission. Returns at once; the statistics of the last step arrive via [`Engine::poll_stats`].
+    /// Records `n` training steps (forward, loss, backward, statistics, update), one compute pass per
+    /// submission and at most [`MAX_DISPATCHES_PER_SUBMIT`] dispatches each (a short run is one
+    /// submission and returns at once; a long one waits for older submissions so that GPU command memory
+    /// stays bounded). The statistics of the last step arrive via [`Engine::poll_stats`].
     pub fn step(&mut self, n: u32) {
         if n > 0 {
             self.submit(n, true);
@@ -671,12 +740,13 @@ impl Engine {
                 let units = STATS_HEADER + LAYER_RECORD * l_n + l * w;
                 RawLayer {
                     log2_scale: f64::from(r[0]),
-                    grad_w_sumsq_scaled: f64::from(r[1]),
+                    // sums of squares of any magnitude arrive as log2 (NO_TERM, -3e38, for 0)
+                    grad_w_sumsq_scaled: f64::from(r[1]).exp2(),
                     delta_sumsq_scaled: f64::from(r[2]),
-                    act_sumsq: f64::from(r[3]),
+                    act_sumsq: f64::from(r[3]).exp2(),
                     saturated_count: f64::from(r[4]),
                     dead_units: f64::from(r[5]),
-                    mean_abs_delta_scaled: block[units..units + w]
+                    log2_mean_abs_delta_scaled: block[units..units + w]
                         .iter()
                         .map(|&v| f64::from(v))
                         .collect(),
@@ -692,7 +762,7 @@ impl Engine {
             self.lay.batch,
             w,
         )
-        .with_grad_norm(f64::from(block[2]), self.cfg.clip)
+        .with_grad_norm(f64::from(block[2]) * f64::from(block[3]), self.cfg.clip)
     }
 
     /// Blocking read of `len` f32 values at `offset` (tests, dumps, the CLI).

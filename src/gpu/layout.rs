@@ -1,7 +1,9 @@
 //! Where everything lives in the engine's one f32 storage buffer, and the list of dispatches (with their
 //! parameter records) that make up one training step. Pure arithmetic: no GPU calls, so it is unit-tested.
 
-use crate::model::{Activation, Arch, NetConfig, Optimizer, Params};
+#[cfg(doc)]
+use crate::model::Params;
+use crate::model::{Activation, Arch, NetConfig, Optimizer};
 
 /// "No buffer" in a parameter record. Keep in sync with `NONE` in shaders/common.wgsl.
 pub const NONE: u32 = u32::MAX;
@@ -25,8 +27,8 @@ pub const SUMSQ_GROUPS: u32 = 256;
 pub const RECORD_STRIDE: u64 = 256;
 /// f32 values per layer record in the statistics block.
 pub const LAYER_RECORD: usize = 8;
-/// f32 values before the layer records in the statistics block: [loss, step count, global gradient norm,
-/// 5 × padding].
+/// f32 values before the layer records in the statistics block: [loss, step count, global gradient norm
+/// as (M, r) with norm = M · r, 4 × padding].
 pub const STATS_HEADER: usize = 8;
 /// Largest workgroup count per dimension every adapter allows.
 pub const MAX_GROUPS: u32 = 65_535;
@@ -72,6 +74,7 @@ pub struct DispatchParams {
     pub clip: f32,
     pub optimizer: u32,
     pub step_off: u32,
+    pub k_base: u32,
 }
 
 impl DispatchParams {
@@ -174,8 +177,9 @@ pub struct Layout {
     pub z: usize,
     /// Layer outputs a_l (h_t) per layer.
     pub a: usize,
-    /// Scaled ĝ per layer (residual nets only), else `None`.
-    pub g: Option<usize>,
+    /// Scaled ĝ per layer (the error before f'; the statistics read it to keep saturated units' magnitudes
+    /// in the log domain, and residual nets add it to the layer below).
+    pub g: usize,
     /// Scaled δ (ŝ) per layer.
     pub s: usize,
     /// Network output.
@@ -190,9 +194,9 @@ pub struct Layout {
     pub partials_per_layer: usize,
     /// Per-unit partials (4 per unit per layer).
     pub upart: usize,
-    /// Global-norm partials.
+    /// Global-norm partials: (max |g|, Σ (g/max)²) per workgroup.
     pub gparts: usize,
-    /// Global gradient norm.
+    /// Global gradient norm as (M, r), norm = M · r (no overflow of the squares).
     pub gnorm: usize,
     /// The statistics block (read back): header, layer records, per-unit mean |ŝ|.
     pub stats: usize,
@@ -202,21 +206,40 @@ pub struct Layout {
     pub total: usize,
 }
 
+/// Lengths of the parameter tensors in [`Params`] order (MLP `w_1, b_1, .., w_out, b_out`; RNN `w_x, w_h,
+/// b, w_out, b_out`), from the configuration alone.
+pub fn param_lens(cfg: &NetConfig) -> Vec<usize> {
+    let (w, d_in, d_out) = (cfg.width, cfg.d_in(), cfg.d_out());
+    let mut lens = Vec::new();
+    match cfg.arch {
+        Arch::Mlp => {
+            for l in 1..=cfg.depth {
+                lens.push(w * if l == 1 { d_in } else { w });
+                lens.push(w);
+            }
+        }
+        Arch::Rnn => lens.extend([w * d_in, w * w, w]),
+    }
+    lens.extend([d_out * w, d_out]);
+    lens
+}
+
 fn align(x: usize) -> usize {
     x.div_ceil(64) * 64
 }
 
 impl Layout {
-    /// Lays out a network.
-    pub fn new(cfg: &NetConfig, params: &Params) -> Layout {
+    /// Lays out a network from its configuration alone (nothing is allocated but the offsets, so the
+    /// adapter's limits can be checked before any weights or data are generated).
+    pub fn new(cfg: &NetConfig) -> Layout {
         let (l_n, w, b) = (cfg.depth, cfg.width, cfg.batch);
         let (d_in, d_out) = (cfg.d_in(), cfg.d_out());
         let steps = if cfg.arch == Arch::Rnn { l_n } else { 1 };
         let mut tensor_offsets = Vec::new();
         let mut off = 0;
-        for t in &params.tensors {
+        for len in param_lens(cfg) {
             tensor_offsets.push(off);
-            off += t.data.len();
+            off += len;
         }
         let n_params = off;
         let bw = b * w;
@@ -247,15 +270,15 @@ impl Layout {
         let proj = take(if cfg.arch == Arch::Rnn { l_n * bw } else { 0 });
         let z = take(l_n * bw);
         let a = take(l_n * bw);
-        let g = cfg.residual.then(|| take(l_n * bw));
+        let g = take(l_n * bw);
         let s = take(l_n * bw);
         let yhat = take(b * d_out);
         let dy = take(b * d_out);
         let scales = take(l_n + 2);
         let wparts = take(l_n * partials_per_layer);
         let upart = take(l_n * w * 4);
-        let gparts = take(SUMSQ_GROUPS as usize);
-        let gnorm = take(1);
+        let gparts = take(2 * SUMSQ_GROUPS as usize);
+        let gnorm = take(2);
         let stats_len = STATS_HEADER + LAYER_RECORD * l_n + l_n * w;
         let stats = take(stats_len);
         Layout {
@@ -306,7 +329,18 @@ impl Layout {
         (self.grads + self.tensor_offsets[i]) as u32
     }
 
-    /// Offset of the per-unit mean |ŝ| of layer `l` (1-based) in the statistics block.
+    /// Index in the atomic `maxes` buffer of the slope-exponent slot of layer 0; layer l's is this + l.
+    /// Slots 0..=L+1 hold the per-layer max |ĝ| bit patterns.
+    pub fn slope_slots(&self) -> usize {
+        self.depth + 2
+    }
+
+    /// Length of the atomic `maxes` buffer in u32 words.
+    pub fn maxes_len(&self) -> usize {
+        self.slope_slots() + self.depth + 1
+    }
+
+    /// Offset of the per-unit log2 mean |ŝ| of layer `l` (1-based) in the statistics block.
     pub fn unit_stats(&self, l: usize) -> usize {
         self.stats + STATS_HEADER + LAYER_RECORD * self.depth + (l - 1) * self.width
     }
@@ -371,6 +405,7 @@ pub fn step_dispatches_with(
     let base = DispatchParams {
         aux_off: lay.scales as u32,
         act,
+        k_base: lay.slope_slots() as u32,
         ..DispatchParams::none()
     };
     let head_w = lay.tensor_offsets.len() - 2;
@@ -409,6 +444,7 @@ pub fn step_dispatches_with(
                     add_si: 0,
                     add_sj: 1,
                     z_off: lay.at(lay.z, l),
+                    m_out: l as u32,
                     res_off: if cfg.residual && l >= 2 {
                         lay.at(lay.a, l - 1)
                     } else {
@@ -468,6 +504,7 @@ pub fn step_dispatches_with(
                     add_si: w,
                     add_sj: 1,
                     z_off: lay.at(lay.z, t),
+                    m_out: t as u32,
                     ..base
                 }));
             }
@@ -550,7 +587,7 @@ pub fn step_dispatches_with(
         c_off: lay.at(lay.s, l_n),
         ldc: w,
         z_off: lay.at(lay.z, l_n),
-        g_off: lay.g.map_or(NONE, |g| lay.at(g, l_n)),
+        g_off: lay.at(lay.g, l_n),
         m_out: l_n as u32,
         ..base
     }));
@@ -562,6 +599,7 @@ pub fn step_dispatches_with(
             m: b,
             n: w,
             a_off: s_l,
+            b_off: lay.at(lay.g, l),
             ldc: w,
             z_off: lay.at(lay.z, l),
             c_off: lay.at(lay.a, l),
@@ -654,8 +692,8 @@ pub fn step_dispatches_with(
                 c_off: lay.at(lay.s, l - 1),
                 ldc: w,
                 z_off: lay.at(lay.z, l - 1),
-                g_off: lay.g.map_or(NONE, |g| lay.at(g, l - 1)),
-                res_off: lay.g.map_or(NONE, |g| lay.at(g, l)),
+                g_off: lay.at(lay.g, l - 1),
+                res_off: if cfg.residual { lay.at(lay.g, l) } else { NONE },
                 m_above: l as u32,
                 m_out: (l - 1) as u32,
                 ..base
@@ -731,6 +769,7 @@ pub fn step_dispatches_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Params;
 
     #[test]
     fn record_fits_its_stride() {
@@ -747,7 +786,20 @@ mod tests {
             ..NetConfig::default()
         };
         let params = Params::init(&cfg);
-        let lay = Layout::new(&cfg, &params);
+        let lay = Layout::new(&cfg);
+        let lens: Vec<usize> = params.tensors.iter().map(|t| t.data.len()).collect();
+        assert_eq!(lens, param_lens(&cfg));
+        let rnn = NetConfig {
+            arch: Arch::Rnn,
+            task: crate::model::Task::Adding,
+            ..cfg.clone()
+        };
+        let rnn_lens: Vec<usize> = Params::init(&rnn)
+            .tensors
+            .iter()
+            .map(|t| t.data.len())
+            .collect();
+        assert_eq!(rnn_lens, param_lens(&rnn));
         assert!(lay.grads >= lay.params + lay.n_params);
         assert!(lay.stats + lay.stats_len <= lay.total);
         let d = step_dispatches(&cfg, &lay, true);

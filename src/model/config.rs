@@ -71,6 +71,30 @@ impl Task {
 pub const MAX_MLP_DEPTH: usize = 1024;
 /// Largest number of unrolled RNN time steps.
 pub const MAX_RNN_STEPS: usize = 2000;
+
+impl Arch {
+    /// Largest depth: hidden layers of an MLP ([`MAX_MLP_DEPTH`]), unrolled time steps of an RNN
+    /// ([`MAX_RNN_STEPS`]).
+    pub const fn max_depth(self) -> usize {
+        match self {
+            Arch::Mlp => MAX_MLP_DEPTH,
+            Arch::Rnn => MAX_RNN_STEPS,
+        }
+    }
+
+    /// The depths this architecture allows, `1..=max_depth`.
+    pub const fn depth_range(self) -> std::ops::RangeInclusive<usize> {
+        1..=self.max_depth()
+    }
+
+    /// What one unit of depth is, in the plural: "layers" or "time steps".
+    pub const fn depth_unit(self) -> &'static str {
+        match self {
+            Arch::Mlp => "layers",
+            Arch::Rnn => "time steps",
+        }
+    }
+}
 /// Largest width (hidden units).
 pub const MAX_WIDTH: usize = 1024;
 /// Largest batch.
@@ -168,22 +192,96 @@ fn out_of_range(field: &'static str, value: impl ToString, allowed: impl ToStrin
     }
 }
 
+/// What it takes to go from one configuration to another (see [`NetConfig::change_from`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigChange {
+    /// The configurations are equal: nothing to do.
+    Unchanged,
+    /// Only the activation differs: the network keeps its initial weights (a fair comparison) and
+    /// restarts from step 0 with the new activation.
+    Activation,
+    /// Only the learning rate and/or the clipping threshold differ: set in place, training goes on.
+    Training,
+    /// Anything else differs (shapes, init, data, seed or the update rule, whose state lives with the
+    /// network): a new network from step 0.
+    Rebuild,
+}
+
 impl NetConfig {
+    /// Switches the architecture and makes the fields that depend on it fit: a task of the new
+    /// architecture (its default unless the current one fits), residual connections only for the MLP,
+    /// the W_h spectral radius only for the RNN, and the depth clamped to the architecture's
+    /// [`Arch::max_depth`]. Every other field is kept. The one rule for the window's architecture switch
+    /// and for presets and CLI flags (which then apply the keys they give explicitly).
+    pub fn set_arch(&mut self, arch: Arch) {
+        self.arch = arch;
+        if !self.task.fits(arch) {
+            self.task = Task::default_for(arch);
+        }
+        match arch {
+            Arch::Mlp => self.spectral_radius = None,
+            Arch::Rnn => self.residual = false,
+        }
+        self.depth = self.depth.clamp(1, arch.max_depth());
+    }
+
+    /// How `self` differs from `old`, the configuration running now: what applying `self` takes.
+    pub fn change_from(&self, old: &NetConfig) -> ConfigChange {
+        // destructured so that a new field must be classified here before this compiles
+        let NetConfig {
+            arch,
+            depth,
+            width,
+            activation,
+            init,
+            gain,
+            residual,
+            bias_std,
+            batch,
+            lr,
+            optimizer,
+            clip,
+            seed,
+            task,
+            spectral_radius,
+        } = self;
+        let same_network = *arch == old.arch
+            && *depth == old.depth
+            && *width == old.width
+            && *init == old.init
+            && *gain == old.gain
+            && *residual == old.residual
+            && *bias_std == old.bias_std
+            && *batch == old.batch
+            && *optimizer == old.optimizer
+            && *seed == old.seed
+            && *task == old.task
+            && *spectral_radius == old.spectral_radius;
+        let same_activation = *activation == old.activation;
+        let same_training = *lr == old.lr && *clip == old.clip;
+        match (same_network, same_activation, same_training) {
+            (true, true, true) => ConfigChange::Unchanged,
+            (true, false, true) => ConfigChange::Activation,
+            (true, true, false) => ConfigChange::Training,
+            _ => ConfigChange::Rebuild,
+        }
+    }
+
     /// Checks every field; the error names the field, the value and the allowed range.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let max_depth = match self.arch {
-            Arch::Mlp => MAX_MLP_DEPTH,
-            Arch::Rnn => MAX_RNN_STEPS,
-        };
-        if !(1..=max_depth).contains(&self.depth) {
-            let what = match self.arch {
-                Arch::Mlp => "layers for an mlp",
-                Arch::Rnn => "time steps for an rnn",
+        if !self.arch.depth_range().contains(&self.depth) {
+            let arch = match self.arch {
+                Arch::Mlp => "an mlp",
+                Arch::Rnn => "an rnn",
             };
             return Err(out_of_range(
                 "depth",
                 self.depth,
-                format!("1..={max_depth} {what}"),
+                format!(
+                    "1..={} {} for {arch}",
+                    self.arch.max_depth(),
+                    self.arch.depth_unit()
+                ),
             ));
         }
         if !(1..=MAX_WIDTH).contains(&self.width) {
@@ -351,6 +449,169 @@ impl LossKind {
         match self {
             LossKind::Mse => 0,
             LossKind::CrossEntropy => 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rnn() -> NetConfig {
+        NetConfig {
+            arch: Arch::Rnn,
+            task: Task::Memory,
+            depth: 1500,
+            spectral_radius: Some(1.5),
+            ..NetConfig::default()
+        }
+    }
+
+    #[test]
+    fn max_depth_per_arch() {
+        assert_eq!(Arch::Mlp.max_depth(), MAX_MLP_DEPTH);
+        assert_eq!(Arch::Rnn.max_depth(), MAX_RNN_STEPS);
+        assert_eq!(Arch::Rnn.depth_range(), 1..=MAX_RNN_STEPS);
+        let too_deep = NetConfig {
+            depth: MAX_MLP_DEPTH + 1,
+            ..NetConfig::default()
+        };
+        let msg = too_deep.validate().unwrap_err().to_string();
+        assert!(msg.contains("1..=1024 layers for an mlp"), "{msg}");
+        let msg = NetConfig {
+            depth: MAX_RNN_STEPS + 1,
+            ..rnn()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(msg.contains("1..=2000 time steps for an rnn"), "{msg}");
+    }
+
+    #[test]
+    fn set_arch_to_rnn_drops_residual_and_picks_an_rnn_task() {
+        let mut cfg = NetConfig {
+            residual: true,
+            task: Task::Spiral,
+            depth: 30,
+            ..NetConfig::default()
+        };
+        cfg.set_arch(Arch::Rnn);
+        assert_eq!(cfg.arch, Arch::Rnn);
+        assert!(!cfg.residual);
+        assert_eq!(cfg.task, Task::Adding);
+        assert_eq!(cfg.depth, 30, "a depth that fits is kept");
+        assert_eq!(cfg.spectral_radius, None);
+        assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn set_arch_to_mlp_clamps_depth_and_drops_spectral_radius() {
+        let mut cfg = rnn();
+        cfg.set_arch(Arch::Mlp);
+        assert_eq!(cfg.depth, MAX_MLP_DEPTH);
+        assert_eq!(cfg.spectral_radius, None);
+        assert_eq!(cfg.task, Task::Teacher);
+        assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn set_arch_to_the_same_arch_keeps_a_valid_config() {
+        let mut cfg = rnn();
+        cfg.set_arch(Arch::Rnn);
+        assert_eq!(
+            cfg,
+            rnn(),
+            "a task that fits stays (memory, not the default adding)"
+        );
+        let mut mlp = NetConfig {
+            residual: true,
+            task: Task::Spiral,
+            ..NetConfig::default()
+        };
+        let before = mlp.clone();
+        mlp.set_arch(Arch::Mlp);
+        assert_eq!(mlp, before);
+    }
+
+    #[test]
+    fn presets_and_flags_switch_arch_by_the_same_rule_and_explicit_keys_win() {
+        use crate::model::NetworkOverlay;
+        let overlay = |arch, f: &dyn Fn(&mut NetworkOverlay)| {
+            let mut o = NetworkOverlay {
+                arch: Some(arch),
+                ..NetworkOverlay::default()
+            };
+            f(&mut o);
+            o
+        };
+        // the same result as the window's switch
+        let mut by_overlay = rnn();
+        overlay(Arch::Mlp, &|_| {}).apply(&mut by_overlay);
+        let mut by_switch = rnn();
+        by_switch.set_arch(Arch::Mlp);
+        assert_eq!(by_overlay, by_switch);
+        assert_eq!(by_overlay.depth, MAX_MLP_DEPTH);
+        // a depth given explicitly is not clamped: validation names it
+        let mut cfg = rnn();
+        overlay(Arch::Mlp, &|o| o.depth = Some(1500)).apply(&mut cfg);
+        assert_eq!(cfg.depth, 1500);
+        assert!(cfg.validate().is_err());
+        // residual given explicitly for an rnn stays, and validation refuses it
+        let mut cfg = NetConfig::default();
+        overlay(Arch::Rnn, &|o| o.residual = Some(true)).apply(&mut cfg);
+        assert!(cfg.residual && cfg.validate().is_err());
+        // a spectral radius given with the switch to rnn applies
+        let mut cfg = NetConfig::default();
+        overlay(Arch::Rnn, &|o| o.spectral_radius = Some(0.9)).apply(&mut cfg);
+        assert_eq!(cfg.spectral_radius, Some(0.9));
+        assert_eq!(cfg.task, Task::Adding);
+        assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn change_from_classifies_every_field() {
+        let old = NetConfig::default();
+        let change = |f: &dyn Fn(&mut NetConfig)| {
+            let mut new = old.clone();
+            f(&mut new);
+            new.change_from(&old)
+        };
+        assert_eq!(old.change_from(&old), ConfigChange::Unchanged);
+        assert_eq!(
+            change(&|c| c.activation = Activation::Relu),
+            ConfigChange::Activation
+        );
+        assert_eq!(change(&|c| c.lr = 0.5), ConfigChange::Training);
+        assert_eq!(change(&|c| c.clip = Some(1.0)), ConfigChange::Training);
+        assert_eq!(
+            change(&|c| {
+                c.lr = 0.5;
+                c.clip = Some(1.0);
+            }),
+            ConfigChange::Training
+        );
+        type Edit<'a> = &'a dyn Fn(&mut NetConfig);
+        let rebuilds: [(&str, Edit<'_>); 13] = [
+            ("arch", &|c| c.set_arch(Arch::Rnn)),
+            ("depth", &|c| c.depth = 7),
+            ("width", &|c| c.width = 7),
+            ("init", &|c| c.init = Init::HeNormal),
+            ("gain", &|c| c.gain = 2.0),
+            ("residual", &|c| c.residual = true),
+            ("bias-std", &|c| c.bias_std = 0.5),
+            ("batch", &|c| c.batch = 7),
+            ("optimizer", &|c| c.optimizer = Optimizer::Adam),
+            ("seed", &|c| c.seed = 7),
+            ("task", &|c| c.task = Task::Spiral),
+            ("spectral-radius", &|c| c.spectral_radius = Some(1.0)),
+            ("activation and lr", &|c| {
+                c.activation = Activation::Tanh;
+                c.lr = 0.5;
+            }),
+        ];
+        for (what, f) in rebuilds {
+            assert_eq!(change(f), ConfigChange::Rebuild, "{what}");
         }
     }
 }

@@ -8,7 +8,10 @@ mod preset;
 pub mod spectral;
 pub mod task;
 
-pub use activation::{Activation, LEAKY_SLOPE, SATURATION_THRESHOLD};
+pub use activation::{
+    Activation, LEAKY_SLOPE, MAX_SLOPE_EXP2, SATURATION_THRESHOLD, Slope, TAIL_SLOPE,
+    frexp_exponent, ldexp,
+};
 pub use config::*;
 pub use init::Init;
 pub use preset::*;

@@ -50,10 +50,13 @@ pub struct TrainingOverlay {
 }
 
 impl NetworkOverlay {
-    /// Writes the keys that are set into `cfg`.
+    /// Writes the keys that are set into `cfg`: the architecture first, through [`NetConfig::set_arch`]
+    /// (the fields that depend on it follow it), then every other key given, so a key given explicitly
+    /// always wins and a contradiction between given keys (residual for an rnn) is left to validation.
     pub fn apply(&self, cfg: &mut NetConfig) {
-        let arch_before = cfg.arch;
-        set(&mut cfg.arch, self.arch);
+        if let Some(arch) = self.arch {
+            cfg.set_arch(arch);
+        }
         set(&mut cfg.depth, self.depth);
         set(&mut cfg.width, self.width);
         set(&mut cfg.activation, self.activation);
@@ -63,15 +66,6 @@ impl NetworkOverlay {
         set(&mut cfg.bias_std, self.bias_std);
         if let Some(rho) = self.spectral_radius {
             cfg.spectral_radius = (rho != 0.0).then_some(rho);
-        }
-        if cfg.arch != arch_before && !cfg.task.fits(cfg.arch) {
-            cfg.task = Task::default_for(cfg.arch);
-        }
-        if cfg.arch == Arch::Rnn && self.residual.is_none() {
-            cfg.residual = false;
-        }
-        if cfg.arch == Arch::Mlp && self.spectral_radius.is_none() {
-            cfg.spectral_radius = None;
         }
     }
 }
@@ -115,14 +109,9 @@ pub struct Preset {
 /// A preset file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PresetError {
-    /// The file could not be read.
-    #[error("cannot read preset {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The file could not be read: missing, not a regular file, too large, or not UTF-8.
+    #[error("cannot read preset {0}")]
+    Read(FileError),
     /// The TOML is malformed or has an unknown key; the message carries line, column and key.
     #[error("malformed preset {path}: {message}")]
     Parse {
@@ -137,13 +126,146 @@ pub enum PresetError {
     )]
     Unknown(String),
     /// The preset parsed but its values are invalid.
-    #[error("preset {path}: {source}")]
+    #[error("preset {path}: {error}")]
     Invalid {
         /// The file.
         path: String,
-        /// The validation error.
-        source: super::ConfigError,
+        /// The validation error (part of this error's message, so not chained as its source: a cause
+        /// printed with `{:#}` appears once).
+        error: super::ConfigError,
     },
+}
+
+/// Largest preset file read, in bytes (1 MiB; the shipped presets are under 1 KiB).
+pub const MAX_PRESET_BYTES: u64 = 1 << 20;
+
+/// A file could not be read within bounds. Every message starts with the path and carries its cause
+/// (the cause is part of the message, not a chained source, so it is printed once).
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// Opening or reading failed.
+    #[error("{path}: {error}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// The path is a directory, device, FIFO or socket: reading it could block forever or never end.
+    #[error("{path}: it is {kind}, not a regular file")]
+    NotAFile {
+        /// The file.
+        path: String,
+        /// What it is instead, with an article ("a directory", "a character device", ...).
+        kind: &'static str,
+    },
+    /// The file holds more than the cap.
+    #[error("{path}: it is larger than {cap} bytes, the most read from such a file")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The cap, bytes.
+        cap: u64,
+    },
+    /// The file is not UTF-8 text.
+    #[error("{path}: it is not UTF-8 text")]
+    NotText {
+        /// The file.
+        path: String,
+    },
+}
+
+/// What a non-regular file is, in words, or `None` for a regular file.
+fn non_regular_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    let ft = meta.file_type();
+    if ft.is_file() {
+        return None;
+    }
+    if ft.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if ft.is_char_device() {
+            return Some("a character device");
+        }
+        if ft.is_block_device() {
+            return Some("a block device");
+        }
+        if ft.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// Opens `path` for reading if it is a regular file of at most `cap` bytes; refuses anything else
+/// (devices such as `/dev/zero`, FIFOs, directories, sockets) before reading a byte. The open itself
+/// never blocks (on Unix it is non-blocking, so a FIFO swapped in after the check cannot hang it), and
+/// the opened handle is checked again. Returns the file and its size.
+pub fn open_regular_file(path: &Path, cap: u64) -> Result<(std::fs::File, u64), FileError> {
+    let name = || path.display().to_string();
+    let check = |meta: &std::fs::Metadata| -> Result<u64, FileError> {
+        if let Some(kind) = non_regular_kind(meta) {
+            return Err(FileError::NotAFile { path: name(), kind });
+        }
+        if meta.len() > cap {
+            return Err(FileError::TooLarge { path: name(), cap });
+        }
+        Ok(meta.len())
+    };
+    let io = |error| FileError::Io {
+        path: name(),
+        error,
+    };
+    check(&std::fs::metadata(path).map_err(io)?)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(io)?;
+    let len = check(&file.metadata().map_err(io)?)?;
+    Ok((file, len))
+}
+
+/// Reads the regular file at `path`, at most `cap` bytes: refuses devices, FIFOs, directories and
+/// sockets, and files larger than `cap` (also one that grows past it while being read).
+pub fn read_file_bounded(path: &Path, cap: u64) -> Result<Vec<u8>, FileError> {
+    use std::io::Read;
+    let (file, len) = open_regular_file(path, cap)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|error| FileError::Io {
+            path: path.display().to_string(),
+            error,
+        })?;
+    if bytes.len() as u64 > cap {
+        return Err(FileError::TooLarge {
+            path: path.display().to_string(),
+            cap,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Reads the UTF-8 text file at `path` within [`read_file_bounded`]'s bounds, as the preset loader
+/// does (`cap` = [`MAX_PRESET_BYTES`] there). It never blocks on a device or FIFO and never reads more
+/// than `cap + 1` bytes, so the window can call it from a background thread and always get an answer.
+pub fn read_text_file_bounded(path: &Path, cap: u64) -> Result<String, PresetError> {
+    let bytes = read_file_bounded(path, cap).map_err(PresetError::Read)?;
+    String::from_utf8(bytes).map_err(|_| {
+        PresetError::Read(FileError::NotText {
+            path: path.display().to_string(),
+        })
+    })
 }
 
 /// The presets shipped in `assets/presets/`, compiled in: (name, TOML text).
@@ -205,9 +327,9 @@ impl Preset {
         preset
             .config()
             .validate()
-            .map_err(|source| PresetError::Invalid {
+            .map_err(|error| PresetError::Invalid {
                 path: origin.to_string(),
-                source,
+                error,
             })?;
         Ok(preset)
     }
@@ -221,12 +343,10 @@ impl Preset {
         Preset::parse(text, &format!("assets/presets/{name}.toml"))
     }
 
-    /// Reads a preset from a `.toml` file.
+    /// Reads a preset from a `.toml` file: a regular file of at most [`MAX_PRESET_BYTES`] (see
+    /// [`read_text_file_bounded`]).
     pub fn load(path: &Path) -> Result<Preset, PresetError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PresetError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = read_text_file_bounded(path, MAX_PRESET_BYTES)?;
         Preset::parse(&text, &path.display().to_string())
     }
 

@@ -7,7 +7,7 @@ mod linalg;
 
 use crate::model::{
     ADAM_BETA1, ADAM_BETA2, ADAM_EPS, Activation, Arch, ConfigError, Dataset, LossKind, MOMENTUM,
-    NetConfig, Optimizer, Params,
+    NetConfig, Optimizer, Params, Slope, ldexp,
 };
 use crate::stats::{RawLayer, StepStats, frexp_exponent};
 pub use linalg::{matmul_nn, matmul_nt, matmul_tn};
@@ -160,15 +160,7 @@ impl Reference {
             self.cfg.batch,
             self.cfg.width,
         )
-        .with_grad_norm(
-            pass.grads
-                .iter()
-                .flatten()
-                .map(|g| g * g)
-                .sum::<f64>()
-                .sqrt(),
-            self.cfg.clip,
-        )
+        .with_grad_norm(global_norm(&pass.grads), self.cfg.clip)
     }
 
     /// One training step: computes the gradient, applies the update, returns the pass (computed before the
@@ -245,28 +237,44 @@ impl Reference {
         grads[2 * l_n] = matmul_tn(&dy, &a[l_n], b, d_out, w);
         grads[2 * l_n + 1] = col_sums(&dy, b, d_out);
         let mut g = matmul_nn(&dy, w_out, b, d_out, w); // ĝ_L, scale 2^0
-        let mut log2_scale = 0i64;
+        // σ: the log2 scale of ĝ (true ∂L/∂a = 2^σ ĝ); ŝ = ĝ ⊙ f'(z) 2^-K has scale σ + K
+        let mut sigma = 0i64;
         let mut raw = vec![RawLayer::default(); l_n];
         let mut deltas = vec![Vec::new(); l_n];
         for l in (1..=l_n).rev() {
-            let s: Vec<f64> = g
-                .iter()
-                .zip(&z[l - 1])
-                .map(|(gv, zv)| gv * act.df(*zv))
-                .collect();
+            let (s, k_l) = scaled_delta(&g, &z[l - 1], act);
+            let log2_scale = sigma + k_l;
             let k = if l == 1 { d_in } else { w };
-            let scale = 2f64.powi(log2_scale as i32);
             let dw_scaled = matmul_tn(&s, &a[l - 1], b, w, k);
-            grads[2 * (l - 1)] = dw_scaled.iter().map(|v| v * scale).collect();
-            grads[2 * (l - 1) + 1] = col_sums(&s, b, w).into_iter().map(|v| v * scale).collect();
-            raw[l - 1] = raw_layer(log2_scale, &dw_scaled, &s, &z[l - 1], &a[l], act, b, w);
-            deltas[l - 1] = s.iter().map(|v| v * scale).collect();
+            grads[2 * (l - 1)] = dw_scaled.iter().map(|v| ldexp(*v, log2_scale)).collect();
+            grads[2 * (l - 1) + 1] = col_sums(&s, b, w)
+                .into_iter()
+                .map(|v| ldexp(v, log2_scale))
+                .collect();
+            raw[l - 1] = raw_layer(
+                log2_scale,
+                &dw_scaled,
+                &s,
+                &g,
+                k_l,
+                &z[l - 1],
+                &a[l],
+                act,
+                b,
+                w,
+            );
+            deltas[l - 1] = s.iter().map(|v| ldexp(*v, log2_scale)).collect();
             if l >= 2 {
                 let mut next = matmul_nn(&s, wt(l), b, w, w);
                 if cfg.residual {
-                    next.iter_mut().zip(&g).for_each(|(x, gv)| *x += gv);
+                    // back to ĝ's scale σ before adding the skip path's gradient
+                    next.iter_mut()
+                        .zip(&g)
+                        .for_each(|(x, gv)| *x = ldexp(*x, k_l) + gv);
+                } else {
+                    sigma += k_l;
                 }
-                log2_scale += i64::from(rescale_below(&g, &mut next));
+                sigma += i64::from(rescale_below(&g, &mut next));
                 g = next;
             }
         }
@@ -317,26 +325,33 @@ impl Reference {
         grads[3] = matmul_tn(&dy, &h[t_n], b, d_out, h_n);
         grads[4] = col_sums(&dy, b, d_out);
         let mut g = matmul_nn(&dy, w_out, b, d_out, h_n);
-        let mut log2_scale = 0i64;
+        let mut sigma = 0i64;
         let mut raw = vec![RawLayer::default(); t_n];
         let mut deltas = vec![Vec::new(); t_n];
         for t in (1..=t_n).rev() {
-            let s: Vec<f64> = g
-                .iter()
-                .zip(&z[t - 1])
-                .map(|(gv, zv)| gv * act.df(*zv))
-                .collect();
-            let scale = 2f64.powi(log2_scale as i32);
+            let (s, k_t) = scaled_delta(&g, &z[t - 1], act);
+            let log2_scale = sigma + k_t;
             let dwh_scaled = matmul_tn(&s, &h[t - 1], b, h_n, h_n);
             let dwx_scaled = matmul_tn(&s, &x_t(t), b, h_n, d_in);
-            add_scaled(&mut grads[1], &dwh_scaled, scale);
-            add_scaled(&mut grads[0], &dwx_scaled, scale);
-            add_scaled(&mut grads[2], &col_sums(&s, b, h_n), scale);
-            raw[t - 1] = raw_layer(log2_scale, &dwh_scaled, &s, &z[t - 1], &h[t], act, b, h_n);
-            deltas[t - 1] = s.iter().map(|v| v * scale).collect();
+            add_scaled(&mut grads[1], &dwh_scaled, log2_scale);
+            add_scaled(&mut grads[0], &dwx_scaled, log2_scale);
+            add_scaled(&mut grads[2], &col_sums(&s, b, h_n), log2_scale);
+            raw[t - 1] = raw_layer(
+                log2_scale,
+                &dwh_scaled,
+                &s,
+                &g,
+                k_t,
+                &z[t - 1],
+                &h[t],
+                act,
+                b,
+                h_n,
+            );
+            deltas[t - 1] = s.iter().map(|v| ldexp(*v, log2_scale)).collect();
             if t >= 2 {
                 let mut next = matmul_nn(&s, w_h, b, h_n, h_n);
-                log2_scale += i64::from(rescale_below(&g, &mut next));
+                sigma += k_t + i64::from(rescale_below(&g, &mut next));
                 g = next;
             }
         }
@@ -350,7 +365,27 @@ impl Reference {
     }
 }
 
-/// The rescaling step of the backward pass (GUIDE §4; the GPU's dX epilogue does the same): the running
+/// `ŝ = ĝ ⊙ f'(z) · 2^-K` and K: the error of one layer in the scaled domain. K is the frexp exponent of
+/// the layer's largest |f'(z)| (at most 0), so a layer whose every unit is saturated far below the float
+/// range still has a representable ŝ; each slope is taken as mantissa · 2^exponent
+/// ([`Activation::slope`]) so the product never passes through an underflowed f'(z). The GPU's backward
+/// epilogue does the same in f32.
+fn scaled_delta(g: &[f64], z: &[f64], act: Activation) -> (Vec<f64>, i64) {
+    let slopes: Vec<Slope> = z.iter().map(|&zv| act.slope(zv)).collect();
+    let k = slopes
+        .iter()
+        .filter_map(|s| s.frexp_exponent())
+        .max()
+        .map_or(0, |e| e.min(0));
+    let s = g
+        .iter()
+        .zip(&slopes)
+        .map(|(gv, sl)| gv * sl.scaled(-k))
+        .collect();
+    (s, k)
+}
+
+/// The rescaling step of the backward pass (the GPU's dX epilogue does the same): the running
 /// gradient `next` of the layer below is divided by 2^e, e the frexp exponent of max |ĝ| of the layer
 /// above, so it stays near 1 however far the true values fall. Returns e (the scale grows by it).
 fn rescale_below(g_above: &[f64], next: &mut [f64]) -> i32 {
@@ -362,7 +397,7 @@ fn rescale_below(g_above: &[f64], next: &mut [f64]) -> i32 {
 
 /// Scales all gradients so their global L2 norm is at most `clip` (direction kept). Returns the norm before.
 pub fn clip_global_norm(grads: &mut [Vec<f64>], clip: f64) -> f64 {
-    let norm = grads.iter().flatten().map(|g| g * g).sum::<f64>().sqrt();
+    let norm = global_norm(grads);
     if norm > clip {
         let f = clip / norm;
         grads.iter_mut().flatten().for_each(|g| *g *= f);
@@ -370,7 +405,31 @@ pub fn clip_global_norm(grads: &mut [Vec<f64>], clip: f64) -> f64 {
     norm
 }
 
-/// Loss and ∂L/∂ŷ (GUIDE §3): mse = (1/(2B)) Σ ||ŷ - y||², or mean softmax cross-entropy.
+/// The global L2 norm of all gradients without overflow or underflow in the squares: the sum of
+/// (g / max|g|)², times max|g| (the GPU computes it the same way in f32). NaN if any gradient is NaN.
+pub fn global_norm(grads: &[Vec<f64>]) -> f64 {
+    let mx = grads.iter().flatten().fold(0.0f64, |m, g| {
+        if g.is_nan() || m.is_nan() {
+            f64::NAN
+        } else {
+            m.max(g.abs())
+        }
+    });
+    if mx == 0.0 || !mx.is_finite() {
+        return mx;
+    }
+    let sum: f64 = grads
+        .iter()
+        .flatten()
+        .map(|g| {
+            let r = g / mx;
+            r * r
+        })
+        .sum();
+    mx * sum.sqrt()
+}
+
+/// Loss and ∂L/∂ŷ: mse = (1/(2B)) Σ ||ŷ - y||², or mean softmax cross-entropy.
 pub fn loss_and_grad(
     out: &[f64],
     y: &[f32],
@@ -408,34 +467,65 @@ pub fn loss_and_grad(
     (loss, dy)
 }
 
+/// The raw statistics of one layer. `s` is ŝ (scale `log2_scale`), `g` is ĝ (scale `log2_scale − k`).
+/// Per-unit mean |ŝ| is accumulated in the log domain from ĝ and the split slope, so a unit whose every
+/// |ŝ| underflows (saturated far beyond the float range) keeps its true magnitude.
 #[allow(clippy::too_many_arguments)]
 fn raw_layer(
     log2_scale: i64,
     dw_scaled: &[f64],
     s: &[f64],
+    g: &[f64],
+    k: i64,
     z: &[f64],
     a: &[f64],
     act: Activation,
     b: usize,
     w: usize,
 ) -> RawLayer {
-    let mut mean_abs = vec![0.0; w];
+    // per unit: running (max log2 term, Σ 2^(term − max)) of |ŝ| = |ĝ| |f'| 2^-k
+    let mut acc = vec![(f64::NEG_INFINITY, 0.0f64); w];
+    let mut any_nan = vec![false; w];
     let mut any_live = vec![false; w];
     let mut saturated = 0usize;
     for bi in 0..b {
         for u in 0..w {
             let i = bi * w + u;
-            mean_abs[u] += s[i].abs() / b as f64;
-            let d = act.df(z[i]);
-            any_live[u] |= d != 0.0;
+            let slope = act.slope(z[i]);
+            any_live[u] |= !act.is_exact_zero_slope(z[i]);
             saturated += usize::from(act.is_saturated(z[i]));
+            let term = g[i].abs().log2() + slope.log2_abs() - k as f64;
+            if term.is_nan() {
+                any_nan[u] = true;
+            } else if term > f64::NEG_INFINITY {
+                let (mx, sum) = &mut acc[u];
+                if term > *mx {
+                    *sum = *sum * (*mx - term).exp2() + 1.0;
+                    *mx = term;
+                } else {
+                    *sum += (term - *mx).exp2();
+                }
+            }
         }
     }
+    let log2_mean = acc
+        .iter()
+        .zip(&any_nan)
+        .map(|(&(mx, sum), &nan)| {
+            if nan {
+                f64::NAN
+            } else if mx == f64::NEG_INFINITY {
+                f64::NEG_INFINITY
+            } else {
+                mx + sum.log2() - (b as f64).log2()
+            }
+        })
+        .collect();
     RawLayer {
         log2_scale: log2_scale as f64,
         grad_w_sumsq_scaled: dw_scaled.iter().map(|v| v * v).sum(),
         delta_sumsq_scaled: s.iter().map(|v| v * v).sum(),
-        mean_abs_delta_scaled: mean_abs,
+        log2_mean_abs_delta_scaled: log2_mean,
         act_sumsq: a.iter().map(|v| v * v).sum(),
         saturated_count: saturated as f64,
         dead_units: any_live.iter().filter(|l| !**l).count() as f64,
@@ -448,8 +538,10 @@ fn add_bias(m: &mut [f64], bias: &[f64]) {
         .for_each(|row| row.iter_mut().zip(bias).for_each(|(x, b)| *x += b));
 }
 
-fn add_scaled(acc: &mut [f64], v: &[f64], scale: f64) {
-    acc.iter_mut().zip(v).for_each(|(a, x)| *a += x * scale);
+fn add_scaled(acc: &mut [f64], v: &[f64], log2_scale: i64) {
+    acc.iter_mut()
+        .zip(v)
+        .for_each(|(a, x)| *a += ldexp(*x, log2_scale));
 }
 
 fn col_sums(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {

@@ -2,7 +2,7 @@
 //! how the variance of the pre-activations moves forward and how the backward signal scales per layer, for
 //! the configured activation, init, gain, width and bias variance.
 //!
-//! Conventions (GUIDE §3 equations):
+//! Conventions (the equations of docs/DESIGN.md §Equations):
 //! - σ_w² = n·Var(w) for a hidden `n x n` layer, with Var(w) from [`crate::model::Init::weight_variance`]
 //!   (fan-in = fan-out = width); σ_b² = `bias_std²`.
 //! - First layer: q_1 = σ_w1²·E\[x²\] + σ_b² with σ_w1² = d_in·Var(w_1) (fan-in d_in, fan-out width) and E\[x²\]
@@ -26,29 +26,14 @@
 //!   each step. It treats the shared W_h as fresh at every step (the untied-weights assumption), which is
 //!   where it is least reliable; [`super::spectral::spectral_decay_line`] is the exact linear-RNN readout.
 //!
-//! Expectations E_{z~N(0,q)}[g(z)] use Gauss-Hermite quadrature ([`GaussHermite`], 96 nodes and weights by
-//! Golub-Welsch) where it is accurate: smooth activations and σ = √q <= [`GAUSS_HERMITE_MAX_SIGMA`]
-//! (relative error below 2e-9 there). Gauss-Hermite converges slowly on a kink (ELU's f' is 0.5% off at
-//! q = 1 with 96 nodes) and its nodes step over the bend of a saturating activation once the Gaussian is
-//! wide (tanh'(10x)² turns between two nodes: 90% off at σ = 10), so those cases use composite
-//! Gauss-Legendre panels split at the kink 0 and finer than 0.5 in z ([`gaussian_expectation`]), relative
-//! error ~1e-12 (1e-9 for ELU), at any σ.
+//! Expectations E_{z~N(0,q)}\[g(z)\] come from [`super::quadrature::expectation`]: Gauss-Hermite for smooth
+//! activations on a narrow Gaussian, composite Gauss-Legendre panels elsewhere (accuracy in that module).
 
-use std::sync::OnceLock;
-
-use nalgebra::{DMatrix, SymmetricEigen};
 use serde::Serialize;
 
+use super::quadrature::expectation;
 use crate::model::{Activation, Arch, ConfigError, Dataset, NetConfig, Task};
 use crate::stats::StepStats;
-
-/// Gauss-Hermite order used by [`GaussHermite::standard`].
-pub const DEFAULT_ORDER: usize = 96;
-/// Largest order [`GaussHermite::new`] accepts.
-pub const MAX_ORDER: usize = 400;
-/// Largest standard deviation at which [`expectation`] uses Gauss-Hermite for a smooth activation (see the
-/// module docs).
-pub const GAUSS_HERMITE_MAX_SIGMA: f64 = 1.0;
 
 /// An error of the theory computations.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -56,207 +41,6 @@ pub enum TheoryError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The quadrature order is out of range.
-    #[error("quadrature order {0} is out of range: 1..={MAX_ORDER}")]
-    Order(usize),
-    /// The eigenvalue solver behind the quadrature rule did not converge.
-    #[error("the eigenvalue solver for the quadrature nodes did not converge")]
-    NoConvergence,
-}
-
-/// An n-point Gauss-Hermite rule for the standard normal density: Σ w_i g(x_i) = E_{x~N(0,1)}[g(x)] exactly
-/// for polynomials g of degree up to 2n - 1. Nodes ascending and exactly symmetric (x_i = -x_{n-1-i}, equal
-/// weights), weights summing to 1.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GaussHermite {
-    nodes: Vec<f64>,
-    weights: Vec<f64>,
-}
-
-/// Nodes and weights of an n-point Gauss rule from its Jacobi matrix (Golub-Welsch): the nodes are the
-/// eigenvalues of the symmetric tridiagonal matrix with zero diagonal and off-diagonal `off(k)`, k = 1..n-1,
-/// the weights `mu0` times the squared first components of the normalized eigenvectors. Symmetrized.
-fn golub_welsch(
-    n: usize,
-    off: impl Fn(usize) -> f64,
-    mu0: f64,
-) -> Result<(Vec<f64>, Vec<f64>), TheoryError> {
-    let mut j = DMatrix::<f64>::zeros(n, n);
-    for k in 1..n {
-        j[(k - 1, k)] = off(k);
-        j[(k, k - 1)] = off(k);
-    }
-    let eig =
-        SymmetricEigen::try_new(j, f64::EPSILON, 100_000).ok_or(TheoryError::NoConvergence)?;
-    let mut pairs: Vec<(f64, f64)> = (0..n)
-        .map(|i| (eig.eigenvalues[i], mu0 * eig.eigenvectors[(0, i)].powi(2)))
-        .collect();
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    // The rule is symmetric in exact arithmetic; make it so in floating point too, so that odd integrands
-    // vanish and half-line integrands such as ReLU's 1{z > 0} get exactly half the mass.
-    for i in 0..n / 2 {
-        let k = n - 1 - i;
-        let x = 0.5 * (pairs[k].0 - pairs[i].0);
-        let w = 0.5 * (pairs[i].1 + pairs[k].1);
-        pairs[i] = (-x, w);
-        pairs[k] = (x, w);
-    }
-    if n % 2 == 1 {
-        pairs[n / 2].0 = 0.0;
-    }
-    let sum: f64 = pairs.iter().map(|p| p.1).sum();
-    Ok(pairs.into_iter().map(|(x, w)| (x, w * mu0 / sum)).unzip())
-}
-
-impl GaussHermite {
-    /// The n-point rule (1 <= n <= [`MAX_ORDER`]): Golub-Welsch on the Jacobi matrix of the probabilists'
-    /// Hermite polynomials (x He_k = He_{k+1} + k He_{k-1}: off-diagonal √k).
-    pub fn new(n: usize) -> Result<GaussHermite, TheoryError> {
-        if !(1..=MAX_ORDER).contains(&n) {
-            return Err(TheoryError::Order(n));
-        }
-        let (nodes, _) = golub_welsch(n, |k| (k as f64).sqrt(), 1.0)?;
-        // Polish: Newton on the orthonormal Hermite polynomial p_n, and weights from the Christoffel
-        // function w_i = 1 / Σ_{k<n} p_k(x_i)², which keeps the tiny outer weights accurate to their last
-        // digits (the eigenvector components only carry ~1e-16 absolute accuracy).
-        let mut weights = vec![0.0; n];
-        let mut nodes = nodes;
-        for (x, w) in nodes.iter_mut().zip(&mut weights) {
-            for _ in 0..3 {
-                let (p_n, p_prev, _) = orthonormal_hermite(n, *x);
-                let derivative = (n as f64).sqrt() * p_prev;
-                if derivative != 0.0 {
-                    *x -= p_n / derivative;
-                }
-            }
-            *w = 1.0 / orthonormal_hermite(n, *x).2;
-        }
-        // keep exact symmetry and unit mass after the polish
-        for i in 0..n / 2 {
-            let k = n - 1 - i;
-            let (x, w) = (0.5 * (nodes[k] - nodes[i]), 0.5 * (weights[i] + weights[k]));
-            (nodes[i], nodes[k], weights[i], weights[k]) = (-x, x, w, w);
-        }
-        if n % 2 == 1 {
-            nodes[n / 2] = 0.0;
-        }
-        let sum: f64 = weights.iter().sum();
-        weights.iter_mut().for_each(|w| *w /= sum);
-        Ok(GaussHermite { nodes, weights })
-    }
-
-    /// The shared [`DEFAULT_ORDER`]-point rule, computed once.
-    pub fn standard() -> &'static GaussHermite {
-        static RULE: OnceLock<GaussHermite> = OnceLock::new();
-        RULE.get_or_init(|| {
-            // The order is a valid constant and the solver converges for it (tested); fall back to the
-            // 1-point rule rather than panic should that ever change.
-            GaussHermite::new(DEFAULT_ORDER).unwrap_or(GaussHermite {
-                nodes: vec![0.0],
-                weights: vec![1.0],
-            })
-        })
-    }
-
-    /// The nodes x_i, ascending.
-    pub fn nodes(&self) -> &[f64] {
-        &self.nodes
-    }
-
-    /// The weights w_i (sum 1).
-    pub fn weights(&self) -> &[f64] {
-        &self.weights
-    }
-
-    /// E_{z~N(0,q)}[g(z)] = Σ w_i g(√q x_i). `q` is a variance (>= 0).
-    pub fn expect(&self, q: f64, g: impl Fn(f64) -> f64) -> f64 {
-        let s = q.max(0.0).sqrt();
-        self.nodes
-            .iter()
-            .zip(&self.weights)
-            .map(|(x, w)| w * g(s * x))
-            .sum()
-    }
-}
-
-/// (p_n(x), p_{n-1}(x), Σ_{k<n} p_k(x)²) for the orthonormal probabilists' Hermite polynomials
-/// p_0 = 1, p_{k+1} = (x p_k - √k p_{k-1}) / √(k+1).
-fn orthonormal_hermite(n: usize, x: f64) -> (f64, f64, f64) {
-    let (mut prev, mut cur) = (0.0, 1.0);
-    let mut sum_sq = 0.0;
-    for k in 0..n {
-        sum_sq += cur * cur;
-        let next = (x * cur - (k as f64).sqrt() * prev) / ((k + 1) as f64).sqrt();
-        (prev, cur) = (cur, next);
-    }
-    (cur, prev, sum_sq)
-}
-
-/// 16-point Gauss-Legendre on [-1, 1] (Golub-Welsch, off-diagonal k/√(4k²-1), total weight 2).
-fn legendre16() -> &'static (Vec<f64>, Vec<f64>) {
-    static RULE: OnceLock<(Vec<f64>, Vec<f64>)> = OnceLock::new();
-    RULE.get_or_init(|| {
-        golub_welsch(16, |k| k as f64 / (4.0 * (k * k) as f64 - 1.0).sqrt(), 2.0)
-            .unwrap_or((vec![0.0], vec![2.0]))
-    })
-}
-
-/// ∫_a^b g(x) φ(x) dx with `panels` equal Gauss-Legendre panels (φ the standard normal density).
-fn legendre_panels(a: f64, b: f64, panels: usize, g: &impl Fn(f64) -> f64) -> f64 {
-    let (nodes, weights) = legendre16();
-    let h = (b - a) / panels as f64;
-    let inv_sqrt_2pi = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
-    let mut sum = 0.0;
-    for p in 0..panels {
-        let mid = a + (p as f64 + 0.5) * h;
-        for (t, w) in nodes.iter().zip(weights) {
-            let x = mid + 0.5 * h * t;
-            sum += 0.5 * h * w * g(x) * (-0.5 * x * x).exp() * inv_sqrt_2pi;
-        }
-    }
-    sum
-}
-
-/// E_{z~N(0,q)}[g(z)] for an activation-like g (bends on the unit scale of z, kinks at most at z = 0), at
-/// any variance q >= 0: composite 16-point Gauss-Legendre in x = z/√q on [-12, 12], split at 0, panels
-/// narrower than 0.5 in x and (where |z| < 40) than 0.5 in z.
-pub fn gaussian_expectation(q: f64, g: impl Fn(f64) -> f64) -> f64 {
-    const X_MAX: f64 = 12.0;
-    const Z_INNER: f64 = 40.0;
-    const PANEL: f64 = 0.5;
-    let s = q.max(0.0).sqrt();
-    if s == 0.0 {
-        return g(0.0);
-    }
-    let gz = |x: f64| g(s * x);
-    let inner = (Z_INNER / s).min(X_MAX);
-    let inner_panels = ((inner * s.max(1.0) / PANEL).ceil() as usize).max(1);
-    let mut sum = legendre_panels(-inner, 0.0, inner_panels, &gz)
-        + legendre_panels(0.0, inner, inner_panels, &gz);
-    if inner < X_MAX {
-        let outer_panels = (((X_MAX - inner) / PANEL).ceil() as usize).max(1);
-        sum += legendre_panels(-X_MAX, -inner, outer_panels, &gz)
-            + legendre_panels(inner, X_MAX, outer_panels, &gz);
-    }
-    sum
-}
-
-/// Whether f and f' are smooth everywhere (no kink at 0), so Gauss-Hermite converges fast.
-fn is_smooth(act: Activation) -> bool {
-    !matches!(
-        act,
-        Activation::Relu | Activation::LeakyRelu | Activation::Elu
-    )
-}
-
-/// E_{z~N(0,q)}[g(z)] for a function g of the activation `act`: [`GaussHermite::standard`] where it is
-/// accurate (smooth activation, √q <= [`GAUSS_HERMITE_MAX_SIGMA`]), else [`gaussian_expectation`].
-pub fn expectation(act: Activation, q: f64, g: impl Fn(f64) -> f64) -> f64 {
-    if is_smooth(act) && q.max(0.0).sqrt() <= GAUSS_HERMITE_MAX_SIGMA {
-        GaussHermite::standard().expect(q, g)
-    } else {
-        gaussian_expectation(q, g)
-    }
 }
 
 /// E\[f(z)\], z ~ N(0, q).
@@ -383,7 +167,7 @@ impl Prediction {
 
     /// Geometric mean of the predicted factors over the layers `from..=to` (1-based, each < L).
     pub fn geometric_mean_factor(&self, from: usize, to: usize) -> Option<f64> {
-        geometric_mean(
+        geometric_mean_refusing_missing(
             self.layers
                 .iter()
                 .filter(|l| (from..=to).contains(&l.index))
@@ -396,7 +180,9 @@ fn log10_opt(v: f64) -> Option<f64> {
     (v.is_finite() && v > 0.0).then(|| v.log10())
 }
 
-fn geometric_mean(factors: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+/// Geometric mean of the factors; `None` if there are none or any is missing (`None`), zero, negative or
+/// not finite (see `geometric_mean_skipping_missing` in the app's norms view for the lenient variant).
+fn geometric_mean_refusing_missing(factors: impl Iterator<Item = Option<f64>>) -> Option<f64> {
     let mut sum = 0.0;
     let mut n = 0usize;
     for f in factors {
@@ -519,5 +305,7 @@ pub fn measured_factors(stats: &StepStats) -> Vec<Option<f64>> {
 /// to compare with [`Prediction::geometric_mean_factor`]. `None` if any is missing.
 pub fn measured_geometric_mean_factor(stats: &StepStats, from: usize, to: usize) -> Option<f64> {
     let f = measured_factors(stats);
-    geometric_mean((from..=to).map(|l| f.get(l.wrapping_sub(1)).copied().flatten()))
+    geometric_mean_refusing_missing(
+        (from..=to).map(|l| f.get(l.wrapping_sub(1)).copied().flatten()),
+    )
 }

@@ -29,7 +29,7 @@ impl HistoryPoint {
     pub fn of(stats: &StepStats) -> HistoryPoint {
         HistoryPoint {
             step: stats.step,
-            loss: stats.loss,
+            loss: stats.loss.filter(|l| l.is_finite()),
             nonfinite: stats.nonfinite,
             log10_grad_w: stats.layers.iter().map(|l| l.log10_grad_w_norm).collect(),
             layer_nonfinite: stats

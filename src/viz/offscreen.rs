@@ -17,6 +17,10 @@ pub const CONFIG_TEXT_KEY: &str = "gradscope-config";
 pub const EXPORT_PIXELS_PER_POINT: f32 = 2.0;
 /// Default export size in pixels.
 pub const DEFAULT_EXPORT_SIZE: [u32; 2] = [1920, 1200];
+/// Smallest export size in pixels (640 x 400 points at [`EXPORT_PIXELS_PER_POINT`]): below it the
+/// title, notes and caption of a figure leave the plot no room (the layer-norms view loses its plot
+/// entirely at 1024 x 640).
+pub const MIN_EXPORT_SIZE: [u32; 2] = [1280, 800];
 /// Outer margin around a figure, in points.
 pub const FIGURE_MARGIN: f32 = 16.0;
 /// How long a readback may take (lavapipe behind a queue of training steps is slow).
@@ -25,17 +29,29 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(60);
 /// A figure could not be rendered or written.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    /// The size is zero or beyond the GPU's texture limit.
+    /// The size is too small to draw the figure or beyond the GPU's texture limit.
     #[error(
-        "figure size {width}x{height} is not possible here: each side must be 1..={max} pixels"
+        "figure size {width}x{height} is not possible here: the width must be {min_width}..={max} and the height {min_height}..={max} pixels"
     )]
     BadSize {
         /// Width asked for.
         width: u32,
         /// Height asked for.
         height: u32,
+        /// The smallest width ([`MIN_EXPORT_SIZE`]).
+        min_width: u32,
+        /// The smallest height ([`MIN_EXPORT_SIZE`]).
+        min_height: u32,
         /// The adapter's largest texture side.
         max: u32,
+    },
+    /// The output file name does not end in `.png`.
+    #[error(
+        "{path}: a figure is written as PNG, so its file name must end in .png (e.g. figure.png)"
+    )]
+    NotPng {
+        /// The file.
+        path: String,
     },
     /// Rendering or reading back failed on the GPU.
     #[error("rendering the figure on the GPU failed: {0}")]
@@ -50,6 +66,108 @@ pub enum ExportError {
     },
 }
 
+/// Checks an export size against [`MIN_EXPORT_SIZE`] and `max`, the adapter's largest texture side.
+pub fn check_export_size(size_px: [u32; 2], max: u32) -> Result<(), ExportError> {
+    let [width, height] = size_px;
+    let [min_width, min_height] = MIN_EXPORT_SIZE;
+    if (min_width..=max).contains(&width) && (min_height..=max).contains(&height) {
+        Ok(())
+    } else {
+        Err(ExportError::BadSize {
+            width,
+            height,
+            min_width,
+            min_height,
+            max,
+        })
+    }
+}
+
+/// The PNG file a command will write a figure to, checked and claimed before any training or drawing:
+/// its name ends in `.png`, its folder exists, and the file can be opened for writing (a new file is
+/// created empty now). Dropped without [`PngOutput::keep`] — the command failed — a file it created is
+/// removed again; a file that was already there is left as it was.
+#[derive(Debug)]
+pub struct PngOutput {
+    path: std::path::PathBuf,
+    created: bool,
+    keep: bool,
+}
+
+impl PngOutput {
+    /// Checks and claims `path` (see [`PngOutput`]).
+    pub fn claim(path: &Path) -> Result<PngOutput, ExportError> {
+        let name = path.display().to_string();
+        let is_png = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+        if !is_png {
+            return Err(ExportError::NotPng { path: name });
+        }
+        let err = |message: String| ExportError::Write {
+            path: name.clone(),
+            message,
+        };
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(err(format!(
+                "the folder {} does not exist",
+                parent.display()
+            )));
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_dir() => Err(err("it is a folder".into())),
+            Ok(_) => {
+                // there already: check that it can be written, without truncating it yet
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| err(e.to_string()))?;
+                Ok(PngOutput {
+                    path: path.to_path_buf(),
+                    created: false,
+                    keep: false,
+                })
+            }
+            Err(_) => {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+                    .map_err(|e| err(e.to_string()))?;
+                Ok(PngOutput {
+                    path: path.to_path_buf(),
+                    created: true,
+                    keep: false,
+                })
+            }
+        }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The figure was written: keep the file.
+    pub fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for PngOutput {
+    fn drop(&mut self) {
+        if self.created && !self.keep {
+            // best effort: the command is failing already, and its error says why
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// Draws `figure` offscreen at `size_px` pixels (`pixels_per_point` pixels per point) in `theme`.
 pub fn render_figure(
     device: &wgpu::Device,
@@ -60,10 +178,8 @@ pub fn render_figure(
     theme: FigureTheme,
 ) -> Result<ColorImage, ExportError> {
     let max = device.limits().max_texture_dimension_2d;
+    check_export_size(size_px, max)?;
     let [width, height] = size_px;
-    if width == 0 || height == 0 || width > max || height > max {
-        return Err(ExportError::BadSize { width, height, max });
-    }
     let ctx = egui::Context::default();
     ctx.set_theme(theme.egui());
     ctx.all_styles_mut(|s| s.animation_time = 0.0);

@@ -35,9 +35,16 @@ pub fn rel_err(a: &[f64], b: &[f64]) -> f64 {
     if n > 0.0 { d / n } else { d }
 }
 
+/// The gradscope binary under test: this build's, or the one `GRADSCOPE_TEST_BIN` names (to run the CLI
+/// tests against another build, e.g. to see a test fail on the code before a fix).
+pub fn bin() -> std::path::PathBuf {
+    std::env::var_os("GRADSCOPE_TEST_BIN")
+        .map_or_else(|| env!("CARGO_BIN_EXE_gradscope").into(), Into::into)
+}
+
 /// Runs the gradscope binary with `args`.
 pub fn gradscope(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_gradscope"))
+    std::process::Command::new(bin())
         .args(args)
         .env("XDG_RUNTIME_DIR", "/tmp")
         .output()
@@ -55,6 +62,81 @@ pub fn assert_clean_failure(args: &[&str], want: &str) -> String {
     let out = gradscope(args);
     assert!(!out.status.success(), "{args:?} should fail");
     let err = stderr(&out);
+    assert!(err.contains(want), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    let error_lines = err.lines().filter(|l| l.starts_with("error")).count();
+    assert_eq!(error_lines, 1, "{args:?}: {err}");
+    err
+}
+
+/// Runs the gradscope binary with `args` within bounds: killed after `secs` seconds (the test then
+/// fails, naming the args), and, where `max_mib` is given, with its address space limited to that many
+/// MiB (`ulimit -v`), so an unbounded read aborts instead of exhausting the machine.
+pub fn gradscope_within(args: &[&str], secs: u64, max_mib: Option<u64>) -> std::process::Output {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let bin = bin();
+    let mut cmd = match max_mib {
+        Some(mib) => {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!("ulimit -v {} && exec \"$@\"", mib * 1024))
+                .arg("sh")
+                .arg(bin);
+            c
+        }
+        None => Command::new(&bin),
+    };
+    let mut child = cmd
+        .args(args)
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run gradscope");
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_pipe.read_to_end(&mut v);
+        v
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for gradscope") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("gradscope {args:?} still ran after {secs} s: killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: out_reader.join().expect("stdout reader"),
+        stderr: err_reader.join().expect("stderr reader"),
+    }
+}
+
+/// [`assert_clean_failure`] for a run within [`gradscope_within`]'s bounds.
+pub fn assert_clean_failure_within(
+    args: &[&str],
+    want: &str,
+    secs: u64,
+    max_mib: Option<u64>,
+) -> String {
+    let out = gradscope_within(args, secs, max_mib);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{args:?} should fail: {err}");
     assert!(err.contains(want), "{args:?}: {err}");
     assert!(!err.contains("panicked"), "{args:?}: {err}");
     assert!(out.stdout.is_empty(), "{args:?} printed to stdout");

@@ -1,0 +1,40 @@
+"""Joins the JSON lines of `gradscope bench --json` and of the baseline scripts (`--json`) into one table:
+per configuration, gradscope's ms/step, each baseline variant's ms/step, and gradscope's time divided by the
+baseline's (above 1: gradscope is slower).
+
+  python3 bench/compare.py GRADSCOPE.jsonl BASELINE.jsonl [MORE.jsonl ...]
+"""
+
+import json
+import sys
+
+
+def read(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip().startswith("{")]
+
+
+def main(paths):
+    ours = read(paths[0])
+    base = [r for p in paths[1:] for r in read(p)]
+    columns = list(dict.fromkeys(f"{r['framework']} {r['variant']}" for r in base))
+    if ours:
+        print(f"gradscope adapter: {ours[0]['adapter']}")
+    for r in {r["framework"]: r for r in base}.values():
+        print(f"{r['framework']} {r['version']} on {r['device']}")
+    print("| config | gradscope ms/step | " + " | ".join(f"{c} ms/step | ratio" for c in columns) + " |")
+    print("|---|---:|" + "---:|---:|" * len(columns))
+    for g in ours:
+        ms = None if g.get("skipped") else g["median_ms"]
+        cells = [f"{ms:.3f}" if ms else f"skipped: {g['skipped']}"]
+        for c in columns:
+            hit = [r for r in base if r["config"] == g["config"] and f"{r['framework']} {r['variant']}" == c]
+            b = hit[0]["ms_per_step"] if hit else None
+            cells += [f"{b:.3f}" if b else "-", f"{ms / b:.1f}x" if b and ms else "-"]
+        print(f"| {g['config']} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    main(sys.argv[1:])

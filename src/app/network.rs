@@ -1,0 +1,229 @@
+//! One network being trained in the window: its configuration, its engine, the statistics that arrived
+//! and their history, and what is computed from it off the frame (the mean-field prediction, the RNN's W_h
+//! spectrum, the Jacobian spectrum). Network A is a [`Run`]; compare mode's network B is another.
+
+use std::time::{Duration, Instant};
+
+use super::jacobian::JacobianJob;
+use super::pacing::IN_FLIGHT_TIMEOUT;
+use super::theory::{PredictionCache, SpectrumTracker, WhSpectrum};
+use super::views::FigureData;
+use crate::gpu::{Engine, EngineError, GpuContext};
+use crate::model::{ConfigError, NetConfig};
+use crate::stats::StepStats;
+use crate::viz::{History, RangeMode};
+
+/// What a [`Run`]'s background jobs reported on one frame.
+#[derive(Debug, Default)]
+pub struct Refreshed {
+    /// A Jacobian spectrum arrived.
+    pub jacobian: bool,
+    /// A job could not be started (reading the weights back failed, or no thread).
+    pub error: Option<String>,
+}
+
+/// One network: configuration, engine, statistics and what theory says about it.
+pub struct Run {
+    cfg: NetConfig,
+    engine: Option<Engine>,
+    latest: Option<StepStats>,
+    history: History,
+    /// The label of the statistics last asked for, and when.
+    awaiting: Option<(u64, Instant)>,
+    prediction: PredictionCache,
+    spectrum: SpectrumTracker,
+    jacobian: JacobianJob,
+}
+
+impl Run {
+    /// Builds the network's engine on the shared GPU (nothing is computed yet: see [`Run::reset`]).
+    pub fn new(gpu: &GpuContext, cfg: NetConfig) -> Result<Run, EngineError> {
+        let engine = Engine::new(gpu, &cfg)?;
+        let mut run = Run::unbuilt(cfg);
+        run.engine = Some(engine);
+        Ok(run)
+    }
+
+    /// A network whose engine could not be built: it shows its configuration and trains nothing.
+    pub fn unbuilt(cfg: NetConfig) -> Run {
+        let mut prediction = PredictionCache::default();
+        prediction.update(&cfg);
+        Run {
+            cfg,
+            engine: None,
+            latest: None,
+            history: History::default(),
+            awaiting: None,
+            prediction,
+            spectrum: SpectrumTracker::default(),
+            jacobian: JacobianJob::default(),
+        }
+    }
+
+    /// The configuration the engine runs.
+    pub fn config(&self) -> &NetConfig {
+        &self.cfg
+    }
+
+    /// The engine, if it could be built.
+    pub fn engine(&self) -> Option<&Engine> {
+        self.engine.as_ref()
+    }
+
+    /// Training steps applied to the weights.
+    pub fn updates(&self) -> Option<u64> {
+        self.engine.as_ref().map(Engine::updates)
+    }
+
+    /// The newest statistics.
+    pub fn latest(&self) -> Option<&StepStats> {
+        self.latest.as_ref()
+    }
+
+    /// The RNN's W_h spectrum, as last read.
+    pub fn wh_spectrum(&self) -> Option<WhSpectrum> {
+        self.spectrum.latest()
+    }
+
+    /// Whether a Jacobian spectrum is being computed.
+    pub fn jacobian_pending(&self) -> bool {
+        self.jacobian.pending()
+    }
+
+    /// What the views draw this network from.
+    pub fn figure_data(&self, range: RangeMode) -> FigureData<'_> {
+        FigureData {
+            cfg: &self.cfg,
+            stats: self.latest.as_ref(),
+            history: &self.history,
+            range,
+            prediction: self.prediction.get(),
+            wh: self.spectrum.latest(),
+            jacobian: self.jacobian.latest(),
+        }
+    }
+
+    /// Whether statistics asked for are on their way (for at most [`IN_FLIGHT_TIMEOUT`]) or a background
+    /// job runs: the window keeps drawing frames until they arrive.
+    pub fn busy(&self) -> bool {
+        self.awaiting
+            .is_some_and(|(_, at)| at.elapsed() < IN_FLIGHT_TIMEOUT)
+            || self.spectrum.pending()
+            || self.jacobian.pending()
+    }
+
+    fn await_label(&mut self, label: u64) -> u64 {
+        self.awaiting = Some((label, Instant::now()));
+        label
+    }
+
+    /// Records `n` training steps; returns the label their statistics will carry.
+    pub fn train(&mut self, n: u32) -> Option<u64> {
+        let engine = self.engine.as_mut()?;
+        engine.step(n);
+        let label = engine.updates().saturating_sub(1);
+        Some(self.await_label(label))
+    }
+
+    /// One training step, then the gradient at the new weights (what "Step" shows); returns the label.
+    pub fn step_once(&mut self) -> Option<u64> {
+        let engine = self.engine.as_mut()?;
+        engine.step(1);
+        engine.compute();
+        let label = engine.updates();
+        Some(self.await_label(label))
+    }
+
+    /// Back to the initial weights (step 0): forgets the statistics and asks for the gradient there;
+    /// returns the label.
+    pub fn reset(&mut self) -> Option<u64> {
+        self.latest = None;
+        self.history.clear();
+        self.spectrum.clear();
+        self.awaiting = None;
+        let engine = self.engine.as_mut()?;
+        engine.reset();
+        engine.compute();
+        let label = engine.updates();
+        Some(self.await_label(label))
+    }
+
+    /// Switches to `cfg`, which differs only in the activation, keeping the engine and its initial weights
+    /// (call [`Run::reset`] next: the statistics so far belong to the old activation).
+    pub fn set_activation(&mut self, cfg: NetConfig) {
+        if let Some(engine) = &mut self.engine {
+            engine.set_activation(cfg.activation);
+        }
+        self.cfg = cfg;
+    }
+
+    /// Switches to `cfg`, which differs only in learning rate and clipping, in place; training goes on.
+    pub fn set_training(&mut self, cfg: NetConfig) -> Result<(), ConfigError> {
+        if let Some(engine) = &mut self.engine {
+            engine.set_training(cfg.lr, cfg.clip)?;
+        }
+        self.cfg = cfg;
+        Ok(())
+    }
+
+    /// Collects statistics that arrived (never waits); returns their step label.
+    pub fn poll_stats(&mut self) -> Option<u64> {
+        let stats = self.engine.as_mut()?.poll_stats()?;
+        let step = stats.step;
+        if self.awaiting.is_some_and(|(label, _)| label <= step) {
+            self.awaiting = None;
+        }
+        self.history.push(&stats);
+        self.latest = Some(stats);
+        Some(step)
+    }
+
+    /// Keeps what is computed from the network current, without waiting: the prediction (once per
+    /// configuration), W_h's spectrum (an RNN's, at most about once a second while `running`, at once
+    /// when paused), and the Jacobian spectrum when it arrives.
+    pub fn refresh(&mut self, running: bool) -> Refreshed {
+        let mut out = Refreshed::default();
+        self.prediction.update(&self.cfg);
+        self.spectrum.poll();
+        out.jacobian = self.jacobian.poll();
+        let Some(engine) = &self.engine else {
+            return out;
+        };
+        let step = engine.updates();
+        if self.latest.is_some() && self.spectrum.wants(&self.cfg, step, running) {
+            let started = engine
+                .read_params()
+                .map_err(|e| format!("cannot read W_h: {e}"))
+                .and_then(|params| {
+                    self.spectrum
+                        .start(params, step)
+                        .map_err(|e| format!("cannot start the W_h spectrum: {e}"))
+                });
+            out.error = started.err();
+        }
+        out
+    }
+
+    /// Reads the weights back and computes the Jacobian spectrum on a worker thread.
+    pub fn compute_jacobian(&mut self) -> Result<(), String> {
+        let Some(engine) = &self.engine else {
+            return Ok(());
+        };
+        let params = engine
+            .read_params()
+            .map_err(|e| format!("cannot read the weights: {e}"))?;
+        self.jacobian
+            .start(self.cfg.clone(), params, engine.updates())
+            .map_err(|e| format!("cannot start the Jacobian spectrum: {e}"))
+    }
+
+    /// Waits (tests) at most `timeout` for the W_h spectrum being computed.
+    pub fn wait_for_spectrum(&mut self, timeout: Duration) {
+        self.spectrum.wait(timeout);
+    }
+
+    /// Waits (tests) at most `timeout` for the Jacobian spectrum being computed.
+    pub fn wait_for_jacobian(&mut self, timeout: Duration) {
+        self.jacobian.wait(timeout);
+    }
+}

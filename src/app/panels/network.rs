@@ -1,0 +1,111 @@
+//! The Network section of the side panel: architecture, depth, width, activation, init, gain, the RNN's
+//! spectral radius, residual connections and bias spread, each with a tooltip that says what it does to
+//! the gradients; for the RNN, the W_h spectrum readout.
+
+use egui::{RichText, Ui};
+
+use super::field::checked_slider;
+use crate::app::hints::{activation_hint, init_hint};
+use crate::app::theory::WhSpectrum;
+use crate::model::{Activation, Arch, Init, MAX_WIDTH, NetConfig};
+
+/// The network controls; edits `cfg` in place (the app applies what changed).
+pub fn network_ui(ui: &mut Ui, cfg: &mut NetConfig) {
+    ui.horizontal(|ui| {
+        ui.label("Architecture")
+            .on_hover_text("MLP: depth = layers. RNN: depth = unrolled time steps.");
+        let mut arch = cfg.arch;
+        ui.selectable_value(&mut arch, Arch::Mlp, "MLP").on_hover_text(
+            "A deep multilayer perceptron: the gradient passes through `depth` layers",
+        );
+        ui.selectable_value(&mut arch, Arch::Rnn, "RNN").on_hover_text(
+            "A recurrent net unrolled over `depth` time steps with shared weights: a very deep net in time",
+        );
+        if arch != cfg.arch {
+            cfg.set_arch(arch);
+        }
+    });
+    let depth_hint = match cfg.arch {
+        Arch::Mlp => {
+            "Hidden layers: every layer multiplies the gradient by its Jacobian, so small factors compound"
+        }
+        Arch::Rnn => {
+            "Time steps: the gradient passes through the same recurrent matrix once per step"
+        }
+    };
+    checked_slider(ui, &mut cfg.depth, cfg.arch.depth_range(), "Depth", true)
+        .on_hover_text(depth_hint);
+    checked_slider(ui, &mut cfg.width, 1..=MAX_WIDTH, "Width", true).on_hover_text(
+        "Units per layer (hidden size): with a width-aware init the gradient's scale does not depend on it",
+    );
+    egui::ComboBox::from_label("Activation")
+        .selected_text(cfg.activation.name())
+        .show_ui(ui, |ui| {
+            for a in Activation::ALL {
+                ui.selectable_value(&mut cfg.activation, a, a.name())
+                    .on_hover_text(activation_hint(a));
+            }
+        })
+        .response
+        .on_hover_text(format!(
+            "The hidden nonlinearity; the same initial weights are kept so the comparison is fair.\n{}",
+            activation_hint(cfg.activation)
+        ));
+    egui::ComboBox::from_label("Init")
+        .selected_text(cfg.init.name())
+        .show_ui(ui, |ui| {
+            for i in Init::ALL {
+                ui.selectable_value(&mut cfg.init, i, i.name())
+                    .on_hover_text(init_hint(i));
+            }
+        })
+        .response
+        .on_hover_text(format!("How the weights start.\n{}", init_hint(cfg.init)));
+    checked_slider(ui, &mut cfg.gain, 0.05..=10.0, "Gain", true).on_hover_text(
+        "Multiplies the init scale: each layer scales the gradient by about the gain; above 1 it explodes, below 1 it vanishes",
+    );
+    if cfg.arch == Arch::Rnn {
+        spectral_radius_ui(ui, cfg);
+    }
+    ui.add_enabled_ui(cfg.arch == Arch::Mlp, |ui| {
+        ui.checkbox(&mut cfg.residual, "Residual").on_hover_text(
+            "a_l = f(z_l) + a_{l-1}: the identity path carries the gradient past every layer (MLP only)",
+        );
+    });
+    checked_slider(ui, &mut cfg.bias_std, 0.0..=2.0, "Bias std", false).on_hover_text(
+        "Spread of the initial biases: large biases push units into saturation (sigmoid/tanh) or death (ReLU)",
+    );
+}
+
+/// RNN only: rescale W_h at init to a chosen spectral radius ρ (off: the init scheme's own scale).
+pub fn spectral_radius_ui(ui: &mut Ui, cfg: &mut NetConfig) {
+    ui.horizontal(|ui| {
+        let mut on = cfg.spectral_radius.is_some();
+        ui.checkbox(&mut on, "Set \u{3c1}(W_h)").on_hover_text(
+            "Rescale the recurrent matrix at init so its spectral radius (largest |eigenvalue|) is \u{3c1}: \
+             the gradient over k steps scales like \u{3c1}^k, so \u{3c1} < 1 vanishes and \u{3c1} > 1 explodes",
+        );
+        let mut rho = cfg.spectral_radius.unwrap_or(1.0);
+        ui.add_enabled_ui(on, |ui| {
+            checked_slider(ui, &mut rho, 0.1..=3.0, "Spectral radius", true)
+                .on_hover_text("\u{3c1} of W_h at init (1: the edge between vanishing and exploding)");
+        });
+        cfg.spectral_radius = on.then_some(rho);
+    });
+}
+
+/// The RNN's W_h spectrum as last read: spectral radius and spectral norm.
+pub fn wh_readout_ui(ui: &mut Ui, spectrum: Option<WhSpectrum>) {
+    let text = match spectrum {
+        Some(s) => format!(
+            "W_h at step {}: \u{3c1} = {:.4}, ||W_h||\u{2082} = {:.4}",
+            s.step, s.radius, s.norm
+        ),
+        None => "W_h: reading its spectrum...".into(),
+    };
+    ui.label(RichText::new(text).monospace()).on_hover_text(
+        "Spectral radius \u{3c1} (largest |eigenvalue|): the per-step factor of the gradient over many \
+         steps. Spectral norm (largest singular value): the most one step can stretch it. Updated about \
+         once a second while training, and after every step when paused.",
+    );
+}

@@ -1,0 +1,79 @@
+//! The top bar: the views, the window theme, and what the GPU is doing (adapter, ms per step, steps per
+//! frame, the current step and the memory the network holds).
+
+use egui::{Color32, RichText, Ui};
+
+use crate::app::settings::Settings;
+use crate::viz::{FigureTheme, View};
+
+/// What the top bar reports about training.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingInfo<'a> {
+    /// The adapter's description.
+    pub adapter: &'a str,
+    /// Whether the adapter is a CPU rasterizer (lavapipe).
+    pub software: bool,
+    /// Measured milliseconds per training step.
+    pub ms_per_step: Option<f64>,
+    /// Steps recorded per frame now.
+    pub steps_per_frame: u32,
+    /// Updates applied to network A, and the bytes of GPU memory it holds (`None` without a network).
+    pub engine: Option<(u64, u64)>,
+}
+
+/// The two rows of the top bar; the view and theme buttons edit `settings`.
+pub fn top_bar_ui(ui: &mut Ui, settings: &mut Settings, info: &TrainingInfo<'_>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.heading("gradscope");
+        ui.separator();
+        for view in View::ALL {
+            ui.selectable_value(&mut settings.view, view, view.label());
+        }
+        ui.separator();
+        let dark = settings.theme == FigureTheme::Dark;
+        if ui
+            .selectable_label(!dark, "Light")
+            .on_hover_text("Light theme")
+            .clicked()
+        {
+            settings.theme = FigureTheme::Light;
+            ui.ctx().set_theme(egui::Theme::Light);
+        }
+        if ui
+            .selectable_label(dark, "Dark")
+            .on_hover_text("Dark theme")
+            .clicked()
+        {
+            settings.theme = FigureTheme::Dark;
+            ui.ctx().set_theme(egui::Theme::Dark);
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        if info.software {
+            ui.label(
+                RichText::new(" software adapter ")
+                    .color(Color32::BLACK)
+                    .background_color(Color32::from_rgb(255, 200, 60)),
+            )
+            .on_hover_text(
+                "A CPU rasterizer (e.g. lavapipe): slow, so fewer steps per frame are recorded",
+            );
+        }
+        ui.label(RichText::new(info.adapter).monospace())
+            .on_hover_text("GPU adapter (backend, type)");
+        ui.separator();
+        let ms = info
+            .ms_per_step
+            .map_or("-".to_string(), |ms| format!("{ms:.2}"));
+        ui.label(format!("{ms} ms/step"))
+            .on_hover_text("GPU time per training step, measured from readbacks");
+        ui.label(format!("{} steps/frame", info.steps_per_frame));
+        if let Some((step, bytes)) = info.engine {
+            ui.label(format!("step {step}"));
+            ui.label(format!(
+                "{:.1} MiB on GPU",
+                bytes as f64 / (1024.0 * 1024.0)
+            ));
+        }
+    });
+}

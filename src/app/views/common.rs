@@ -1,0 +1,110 @@
+//! What every view needs to build its figure ([`FigureData`]), and the title, caption, axis names and
+//! notes all figures share. The views import this; nothing here imports a view.
+
+use crate::app::jacobian::JacobianSpectrum;
+use crate::app::theory::WhSpectrum;
+use crate::model::{Arch, NetConfig};
+use crate::stats::StepStats;
+use crate::theory::mean_field::Prediction;
+use crate::viz::{History, RangeMode, View};
+
+/// The data a figure is built from.
+#[derive(Clone, Copy, Debug)]
+pub struct FigureData<'a> {
+    /// The network (as the engine runs it now).
+    pub cfg: &'a NetConfig,
+    /// The newest statistics, if any arrived.
+    pub stats: Option<&'a StepStats>,
+    /// Statistics over training.
+    pub history: &'a History,
+    /// Fixed or automatic colour range.
+    pub range: RangeMode,
+    /// The mean-field prediction for `cfg` (computed once per configuration), if theory covers it.
+    pub prediction: Option<&'a Prediction>,
+    /// The RNN's recurrent matrix spectrum, if read.
+    pub wh: Option<WhSpectrum>,
+    /// The Jacobian spectrum last computed (shown when it belongs to `cfg`).
+    pub jacobian: Option<&'a JacobianSpectrum>,
+}
+
+/// `View — sigmoid MLP, depth 20, width 64, xavier-normal init`: names activation, depth and init.
+pub fn title(view: View, cfg: &NetConfig) -> String {
+    let mut s = match cfg.arch {
+        Arch::Mlp => format!(
+            "{}: {} MLP, depth {}, width {}, {} init",
+            view.label(),
+            cfg.activation,
+            cfg.depth,
+            cfg.width,
+            cfg.init
+        ),
+        Arch::Rnn => format!(
+            "{}: {} RNN, {} time steps, {} hidden, {} init",
+            view.label(),
+            cfg.activation,
+            cfg.depth,
+            cfg.width,
+            cfg.init
+        ),
+    };
+    if (cfg.gain - 1.0).abs() > f64::EPSILON {
+        s.push_str(&format!(" (gain {})", cfg.gain));
+    }
+    if cfg.residual {
+        s.push_str(", residual");
+    }
+    if let Some(c) = cfg.clip {
+        s.push_str(&format!(", clip {c}"));
+    }
+    s
+}
+
+/// The configuration as one line of JSON (what the PNG's `tEXt` chunk stores).
+pub fn config_json(cfg: &NetConfig) -> String {
+    serde_json::to_string(cfg).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// Caption: where the statistics come from and the full configuration, enough to reproduce the figure.
+pub fn caption(data: &FigureData<'_>) -> String {
+    let at = match data.stats {
+        Some(s) => format!("gradient after {} updates on {}", s.step, s.adapter),
+        None => "no statistics yet".to_string(),
+    };
+    // spaces after the separators let the line wrap between fields
+    let json = config_json(data.cfg)
+        .replace(",\"", ", \"")
+        .replace("\":", "\": ");
+    format!(
+        "gradscope {} · {at} · config:\n{json}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The x axis title for layers (time steps for the RNN).
+pub fn layer_axis(cfg: &NetConfig) -> &'static str {
+    match cfg.arch {
+        Arch::Mlp => "layer (input on the left, output on the right)",
+        Arch::Rnn => "time step (first on the left, last on the right)",
+    }
+}
+
+/// What one layer is called in hover text.
+pub fn layer_name(cfg: &NetConfig) -> &'static str {
+    match cfg.arch {
+        Arch::Mlp => "layer",
+        Arch::Rnn => "time step",
+    }
+}
+
+/// Notes for the top of a figure: NaN/Inf warnings.
+pub fn notes(stats: Option<&StepStats>) -> Vec<String> {
+    match stats {
+        Some(s) if s.nonfinite => {
+            vec!["NaN or Inf appeared: the gradients exploded (lower the gain or learning rate, or clip)".into()]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Text shown while the first statistics are on their way.
+pub const WAITING: &str = "waiting for the first gradient from the GPU...";

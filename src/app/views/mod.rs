@@ -1,0 +1,28 @@
+//! The views: one file per view, each turning [`FigureData`] into a [`Figure`] that the window draws and
+//! the PNG export renders (the same picture). This file only dispatches from [`View`] to the view's file;
+//! what the views share lives in [`common`], and [`compare`] lays two networks' figures side by side.
+
+pub mod activations;
+pub mod common;
+pub mod compare;
+pub mod gradient_flow;
+pub mod gradient_map;
+pub mod jacobian;
+pub mod loss;
+pub mod norms;
+
+pub use common::{FigureData, config_json};
+
+use crate::viz::{Figure, View};
+
+/// Builds the figure of `view`.
+pub fn figure(view: View, data: &FigureData<'_>) -> Figure {
+    match view {
+        View::GradientMap => gradient_map::figure(data),
+        View::GradientFlow => gradient_flow::figure(data),
+        View::Norms => norms::figure(data),
+        View::Activations => activations::figure(data),
+        View::Loss => loss::figure(data),
+        View::Jacobian => jacobian::figure(data),
+    }
+}

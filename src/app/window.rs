@@ -1,0 +1,645 @@
+//! The eframe app: network A (and compare mode's network B) as [`Run`]s, the training scheduler that
+//! records steps from [`eframe::App::logic`] without ever waiting on the GPU, applying what the panels
+//! changed, keeping B in lockstep with A, and carrying out the panels' commands.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use super::command::Command;
+use super::export::{self, EXPORT_SHORTCUT};
+use super::network::Run;
+use super::pacing::Pacing;
+use super::panels::messages::messages_ui;
+use super::panels::side::SidePanel;
+use super::panels::top_bar::{TrainingInfo, top_bar_ui};
+use super::settings::{self, MAX_STEPS_PER_FRAME, STORAGE_KEY, Settings};
+use super::share;
+use super::theory::WhSpectrum;
+use super::views::{self, compare::figure_ab};
+use super::worker::Worker;
+use crate::gpu::GpuContext;
+use crate::model::{BUILTIN_PRESETS, ConfigChange, NetConfig, Preset, PresetError};
+use crate::stats::StepStats;
+use crate::viz::{Figure, View, figure_ui};
+
+/// A preset file read on a worker thread: the path typed, and what reading it gave.
+type PresetRead = (String, Result<Preset, PresetError>);
+
+/// A preset description as one paragraph (the TOML wraps it at fixed columns; the panel wraps it again).
+fn one_paragraph(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The built-in preset whose configuration is exactly `cfg`, if any.
+fn builtin_preset_of(cfg: &NetConfig) -> Option<(&'static str, Preset)> {
+    BUILTIN_PRESETS.iter().find_map(|(name, _)| {
+        Preset::builtin(name)
+            .ok()
+            .filter(|p| p.config() == *cfg)
+            .map(|p| (*name, p))
+    })
+}
+
+/// Reads a preset file; runs on a worker thread, never on the frame.
+fn read_preset_file(path: &str) -> Result<Preset, PresetError> {
+    Preset::load(Path::new(path))
+}
+
+/// The app.
+pub struct GradscopeApp {
+    settings: Settings,
+    gpu: GpuContext,
+    /// Network A, the one the controls edit.
+    a: Run,
+    /// Compare mode's network B.
+    b: Option<Run>,
+    pacing: Pacing,
+    step_requested: bool,
+    preset_description: String,
+    /// A preset file being read.
+    preset_file: Worker<PresetRead>,
+    error: Option<String>,
+    status: Option<String>,
+    screenshot_tx: Sender<Arc<egui::ColorImage>>,
+    screenshot_rx: Receiver<Arc<egui::ColorImage>>,
+    /// The config string field of the side panel (paste a shared config here).
+    config_text: String,
+}
+
+impl GradscopeApp {
+    /// Builds the app on eframe's wgpu device: restores settings (unless `initial` is given), compiles the
+    /// kernels once and builds the first engine. A configuration that is exactly a built-in preset's shows
+    /// that preset (name and lesson).
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        initial: Option<NetConfig>,
+    ) -> Result<GradscopeApp, String> {
+        let Some(rs) = cc.wgpu_render_state.as_ref() else {
+            return Err(
+                "gradscope needs the wgpu renderer (no wgpu render state was created)".into(),
+            );
+        };
+        rs.device.on_uncaptured_error(Arc::new(|e| {
+            log::error!("wgpu error (ignored, the app keeps running): {e}")
+        }));
+        let gpu = GpuContext::new(rs.device.clone(), rs.queue.clone(), &rs.adapter.get_info());
+        let mut settings: Settings = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, STORAGE_KEY))
+            .unwrap_or_default();
+        if let Some(cfg) = initial {
+            settings.preset = builtin_preset_of(&cfg)
+                .map(|(name, _)| name.to_string())
+                .unwrap_or_default();
+            settings.config = cfg;
+        }
+        if settings.config.validate().is_err() {
+            settings.config = settings::default_config();
+        }
+        cc.egui_ctx.set_theme(settings.theme.egui());
+        let (screenshot_tx, screenshot_rx) = std::sync::mpsc::channel();
+        let preset_description = Preset::builtin(&settings.preset)
+            .map(|p| one_paragraph(&p.description))
+            .unwrap_or_default();
+        let pacing = Pacing::new(gpu.software);
+        let mut app = GradscopeApp {
+            a: Run::unbuilt(settings.config.clone()),
+            settings,
+            gpu,
+            b: None,
+            pacing,
+            step_requested: false,
+            preset_description,
+            preset_file: Worker::default(),
+            error: None,
+            status: None,
+            screenshot_tx,
+            screenshot_rx,
+            config_text: String::new(),
+        };
+        let cfg = app.settings.config.clone();
+        if let Err(e) = app.rebuild(&cfg) {
+            app.error = Some(e);
+        }
+        Ok(app)
+    }
+
+    /// The app with training paused (tests; the user presses Run).
+    #[must_use]
+    pub fn paused(mut self) -> Self {
+        self.settings.running = false;
+        self
+    }
+
+    /// The configuration the engine runs.
+    pub fn config(&self) -> &NetConfig {
+        self.a.config()
+    }
+
+    /// The settings (what the controls show).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Mutable settings (tests, scripting); changes apply on the next frame.
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    /// Network A.
+    pub fn run_a(&self) -> &Run {
+        &self.a
+    }
+
+    /// Compare mode's network B.
+    pub fn run_b(&self) -> Option<&Run> {
+        self.b.as_ref()
+    }
+
+    /// The newest statistics shown.
+    pub fn latest_stats(&self) -> Option<&StepStats> {
+        self.a.latest()
+    }
+
+    /// The error shown to the user, if any.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// The last status message (e.g. where an export went).
+    pub fn status(&self) -> Option<&str> {
+        self.status.as_deref()
+    }
+
+    /// Whether a preset file is being read (on a worker thread; the window keeps running).
+    pub fn preset_loading(&self) -> bool {
+        self.preset_file.pending()
+    }
+
+    /// Replaces the configuration with `cfg` (from a figure or a pasted string); applied on the next frame.
+    pub fn load_config(&mut self, cfg: NetConfig, from: &str) {
+        match builtin_preset_of(&cfg) {
+            Some((name, p)) => {
+                self.settings.preset = name.to_string();
+                self.preset_description = one_paragraph(&p.description);
+            }
+            None => {
+                self.settings.preset.clear();
+                self.preset_description.clear();
+            }
+        }
+        self.settings.config = cfg;
+        self.error = None;
+        self.status = Some(format!("config restored from {from}"));
+    }
+
+    /// Applies a pasted config string; invalid text shows an error and changes nothing.
+    pub fn paste_config(&mut self, text: &str) {
+        match share::parse_config(text) {
+            Ok(cfg) => self.load_config(cfg, "the pasted config string"),
+            Err(e) => self.error = Some(format!("{e:#}")),
+        }
+    }
+
+    /// Restores the configuration of PNG figures dropped on the window (the last readable one wins).
+    fn load_dropped(&mut self, files: &[egui::DroppedFileHandle]) {
+        for file in files {
+            let path = file.path();
+            let name = path.display().to_string();
+            let result = file
+                .bytes()
+                .map_err(|e| anyhow::anyhow!("cannot read the dropped file: {e}"))
+                .and_then(|bytes| share::config_from_png_bytes(&bytes));
+            match result {
+                Ok(cfg) => self.load_config(cfg, &name),
+                Err(e) => self.error = Some(format!("{name}: {e:#}")),
+            }
+        }
+    }
+
+    /// The spectral radius and norm of the RNN's W_h, as last read.
+    pub fn wh_spectrum(&self) -> Option<WhSpectrum> {
+        self.a.wh_spectrum()
+    }
+
+    /// Waits (tests) until the W_h spectra being computed have arrived.
+    pub fn wait_for_spectrum(&mut self) {
+        self.a.wait_for_spectrum(Duration::from_secs(30));
+        if let Some(b) = &mut self.b {
+            b.wait_for_spectrum(Duration::from_secs(30));
+        }
+    }
+
+    /// Measured milliseconds per training step.
+    pub fn ms_per_step(&self) -> Option<f64> {
+        self.pacing.ms_per_step()
+    }
+
+    /// The GPU context (device shared with the window).
+    pub fn gpu(&self) -> &GpuContext {
+        &self.gpu
+    }
+
+    /// The figure of the current view, as the window draws it.
+    pub fn figure(&self) -> Figure {
+        self.figure_of(self.settings.view)
+    }
+
+    /// The figure of `view` (both networks side by side in compare mode).
+    pub fn figure_of(&self, view: View) -> Figure {
+        let range = self.settings.range;
+        let a = self.a.figure_data(range);
+        match &self.b {
+            Some(b) if self.settings.compare.on => figure_ab(view, &a, &b.figure_data(range)),
+            _ => views::figure(view, &a),
+        }
+    }
+
+    /// Reads the weights back and computes the Jacobian spectrum (of both networks in compare mode) on
+    /// worker threads.
+    pub fn compute_jacobian(&mut self) {
+        match self.a.compute_jacobian() {
+            Ok(()) if self.a.jacobian_pending() => {
+                self.status = Some("computing the Jacobian spectrum...".into());
+            }
+            Ok(()) => {}
+            Err(e) => self.error = Some(e),
+        }
+        if let Some(b) = &mut self.b
+            && let Err(e) = b.compute_jacobian()
+        {
+            self.error = Some(format!("network B: {e}"));
+        }
+    }
+
+    /// Waits (tests) for the Jacobian spectra being computed.
+    pub fn wait_for_jacobian(&mut self) {
+        self.a.wait_for_jacobian(Duration::from_secs(60));
+        if let Some(b) = &mut self.b {
+            b.wait_for_jacobian(Duration::from_secs(60));
+        }
+    }
+
+    /// Compare mode's network B: its config and newest statistics.
+    pub fn network_b(&self) -> Option<(&NetConfig, Option<&StepStats>)> {
+        self.b.as_ref().map(|b| (b.config(), b.latest()))
+    }
+
+    /// Training steps applied to A and to B (equal in compare mode: lockstep).
+    pub fn updates(&self) -> (Option<u64>, Option<u64>) {
+        (self.a.updates(), self.b.as_ref().and_then(Run::updates))
+    }
+
+    /// Builds, rebuilds, updates or drops network B to match the compare settings. A change of learning
+    /// rate or clipping is set in place (both keep training in lockstep); any other change builds a new B
+    /// and restarts A from its initial weights, so both train in lockstep from step 0.
+    fn sync_b(&mut self) {
+        let wanted = self
+            .settings
+            .compare
+            .on
+            .then(|| self.settings.compare.config_b(self.a.config()));
+        let Some(wanted) = wanted else {
+            self.b = None;
+            return;
+        };
+        if let Some(b) = &mut self.b {
+            match wanted.change_from(b.config()) {
+                ConfigChange::Unchanged => return,
+                ConfigChange::Training => match b.set_training(wanted.clone()) {
+                    Ok(()) => return,
+                    Err(e) => log::warn!("network B is rebuilt: {e}"),
+                },
+                ConfigChange::Activation | ConfigChange::Rebuild => {}
+            }
+        }
+        let built = wanted
+            .validate()
+            .map_err(|e| format!("network B is not valid: {e}"))
+            .and_then(|()| {
+                Run::new(&self.gpu, wanted).map_err(|e| format!("cannot build network B: {e}"))
+            });
+        match built {
+            Ok(b) => {
+                self.b = Some(b);
+                self.reset_both();
+            }
+            Err(e) => {
+                self.error = Some(e);
+                self.settings.compare.on = false;
+                self.b = None;
+            }
+        }
+    }
+
+    /// Builds a new network A for `cfg` (B restarts with it); on failure keeps the old one and returns the
+    /// message.
+    fn rebuild(&mut self, cfg: &NetConfig) -> Result<(), String> {
+        self.a = Run::new(&self.gpu, cfg.clone())
+            .map_err(|e| format!("cannot build this network: {e}"))?;
+        self.reset_both();
+        Ok(())
+    }
+
+    /// Both networks back to their initial weights (step 0, in lockstep), asking for the gradient there.
+    fn reset_both(&mut self) {
+        self.pacing.clear();
+        if let Some(label) = self.a.reset() {
+            self.pacing.submitted(label, 0, Instant::now());
+        }
+        if let Some(b) = &mut self.b {
+            b.reset();
+        }
+    }
+
+    /// Applies what the controls changed: activation alone keeps the engine (same initial weights),
+    /// learning rate and clipping alone are set in place, anything else rebuilds the network. An invalid
+    /// or failed change shows why and puts the controls back.
+    fn apply_config(&mut self) {
+        let wanted = self.settings.config.clone();
+        let change = match wanted.change_from(self.a.config()) {
+            ConfigChange::Unchanged => return,
+            _ if self.a.engine().is_none() => ConfigChange::Rebuild,
+            change => change,
+        };
+        if let Err(e) = wanted.validate() {
+            self.error = Some(e.to_string());
+            self.settings.config = self.a.config().clone();
+            return;
+        }
+        let applied = match change {
+            ConfigChange::Unchanged => Ok(()),
+            ConfigChange::Activation => {
+                self.a.set_activation(wanted);
+                self.reset_both();
+                Ok(())
+            }
+            ConfigChange::Training => self.a.set_training(wanted).map_err(|e| e.to_string()),
+            ConfigChange::Rebuild => self.rebuild(&wanted),
+        };
+        if let Err(e) = applied {
+            self.error = Some(e);
+            self.settings.config = self.a.config().clone();
+        }
+    }
+
+    /// Carries out a command from a panel.
+    fn command(&mut self, command: Command, ctx: &egui::Context) {
+        match command {
+            Command::Preset(name) => match Preset::builtin(&name) {
+                Ok(p) => {
+                    self.settings.preset = name;
+                    self.preset_description = one_paragraph(&p.description);
+                    self.settings.config = p.config();
+                    self.error = None;
+                }
+                Err(e) => self.error = Some(e.to_string()),
+            },
+            Command::PresetFile(path) => self.start_preset_file(path.trim()),
+            Command::Reset => self.reset_both(),
+            Command::Step => self.step_requested = true,
+            Command::Export => self.export_figure(),
+            Command::CopyFigure => self.copy_figure(ctx),
+            Command::Screenshot => {
+                let tx = self.screenshot_tx.clone();
+                let repaint = ctx.clone();
+                ctx.request_screenshot(move |image| {
+                    // the app may be gone by the time the screenshot arrives: nothing to save then
+                    let _ = tx.send(image);
+                    repaint.request_repaint();
+                });
+            }
+            Command::CopyConfig => {
+                let text = share::config_string(&self.settings.config);
+                ctx.copy_text(text.clone());
+                self.config_text = text;
+                self.status = Some("config copied to the clipboard".into());
+            }
+            Command::ApplyConfig => {
+                let text = self.config_text.clone();
+                self.paste_config(&text);
+            }
+            Command::ComputeJacobian => {
+                self.compute_jacobian();
+                self.settings.view = View::Jacobian;
+            }
+            Command::DismissError => self.error = None,
+        }
+    }
+
+    /// Starts reading the preset file `path` on a worker thread (the frame never waits on a file).
+    fn start_preset_file(&mut self, path: &str) {
+        if path.is_empty() {
+            self.error = Some("type the path of a preset .toml file first".into());
+            return;
+        }
+        let owned = path.to_string();
+        let job = move || {
+            let result = read_preset_file(&owned);
+            (owned, result)
+        };
+        match self.preset_file.start("gradscope-preset-file", job) {
+            Ok(()) => {
+                self.error = None;
+                self.status = Some(format!("reading preset {path}..."));
+            }
+            Err(e) => self.error = Some(format!("cannot read preset {path}: {e}")),
+        }
+    }
+
+    /// Applies a preset file that has been read, or shows why it could not be; the network changes only
+    /// when the file was a valid preset.
+    fn poll_preset_file(&mut self) {
+        let Some((path, result)) = self.preset_file.poll() else {
+            return;
+        };
+        match result {
+            Ok(p) => {
+                self.settings.preset.clear();
+                self.preset_description = format!("{}: {}", p.title, one_paragraph(&p.description));
+                self.settings.config = p.config();
+                self.error = None;
+                self.status = Some(format!("loaded preset {path}"));
+            }
+            Err(e) => {
+                self.error = Some(e.to_string());
+                self.status = None;
+            }
+        }
+    }
+
+    /// Steps per frame now: the setting, or from the measured step time.
+    fn steps_per_frame(&self) -> u32 {
+        self.pacing.steps_per_frame(
+            self.settings.auto_steps,
+            self.settings.steps_per_frame,
+            MAX_STEPS_PER_FRAME,
+        )
+    }
+
+    /// Collects arrived statistics and records more training (A and B in lockstep); never waits on the
+    /// GPU.
+    fn train(&mut self) {
+        let now = Instant::now();
+        if let Some(step) = self.a.poll_stats() {
+            self.pacing.arrived(step, now);
+        }
+        if let Some(b) = &mut self.b {
+            b.poll_stats();
+        }
+        let n = self.steps_per_frame();
+        let running = self.settings.running;
+        if !self.pacing.may_submit(now, running, n) {
+            return;
+        }
+        if running {
+            if let Some(label) = self.a.train(n) {
+                self.pacing.submitted(label, n, now);
+                if let Some(b) = &mut self.b {
+                    b.train(n);
+                }
+            }
+        } else if std::mem::take(&mut self.step_requested) {
+            // one update, then the gradient at the new weights: what the user expects to see after "Step"
+            if let Some(label) = self.a.step_once() {
+                self.pacing.submitted(label, 0, now);
+                if let Some(b) = &mut self.b {
+                    b.step_once();
+                }
+            }
+        }
+    }
+
+    /// Keeps what is computed off the frame current for both networks (theory, spectra).
+    fn refresh(&mut self) {
+        let running = self.settings.running;
+        let a = self.a.refresh(running);
+        if let Some(e) = a.error {
+            self.error = Some(e);
+        }
+        if a.jacobian {
+            self.status = Some("Jacobian spectrum computed".into());
+        }
+        if let Some(b) = &mut self.b
+            && let Some(e) = b.refresh(running).error
+        {
+            self.error = Some(format!("network B: {e}"));
+        }
+    }
+
+    /// Saves the current view as a PNG figure.
+    pub fn export_figure(&mut self) {
+        let path = export::figure_path(&self.settings.export_path, self.settings.view);
+        let json = views::config_json(self.a.config());
+        match export::save(
+            &self.gpu,
+            &self.figure(),
+            self.settings.export_theme,
+            &path,
+            &json,
+        ) {
+            Ok([w, h]) => {
+                self.error = None;
+                self.status = Some(format!("saved {} ({w}\u{d7}{h})", path.display()));
+            }
+            Err(e) => self.error = Some(format!("export failed: {e}")),
+        }
+    }
+
+    fn copy_figure(&mut self, ctx: &egui::Context) {
+        match export::render(&self.gpu, &self.figure(), self.settings.export_theme) {
+            Ok(image) => {
+                ctx.copy_image(image);
+                self.status = Some("figure copied to the clipboard".into());
+            }
+            Err(e) => self.error = Some(format!("copy failed: {e}")),
+        }
+    }
+
+    fn save_screenshots(&mut self) {
+        while let Ok(image) = self.screenshot_rx.try_recv() {
+            let path = export::screenshot_path(&export::figure_path(
+                &self.settings.export_path,
+                self.settings.view,
+            ));
+            let json = views::config_json(self.a.config());
+            match crate::viz::offscreen::write_png(&path, &image, Some(&json)) {
+                Ok(()) => self.status = Some(format!("window saved to {}", path.display())),
+                Err(e) => self.error = Some(format!("screenshot failed: {e}")),
+            }
+        }
+    }
+
+    fn side_panel_ui(&mut self, ui: &mut egui::Ui) {
+        let commands = SidePanel {
+            settings: &mut self.settings,
+            preset_description: &self.preset_description,
+            preset_loading: self.preset_file.pending(),
+            running_arch: self.a.config().arch,
+            wh: self.a.wh_spectrum(),
+            config_text: &mut self.config_text,
+            jacobian_pending: self.a.jacobian_pending(),
+        }
+        .ui(ui);
+        for command in commands {
+            self.command(command, ui.ctx());
+        }
+        self.apply_config();
+    }
+}
+
+impl eframe::App for GradscopeApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if ctx.input_mut(|i| i.consume_shortcut(&EXPORT_SHORTCUT)) {
+            self.export_figure();
+        }
+        self.save_screenshots();
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
+        if !dropped.is_empty() {
+            self.load_dropped(&dropped);
+        }
+        self.poll_preset_file();
+        self.sync_b();
+        self.train();
+        self.refresh();
+        if self.settings.running
+            || !self.pacing.idle()
+            || self.a.busy()
+            || self.b.as_ref().is_some_and(Run::busy)
+            || self.preset_file.pending()
+        {
+            ctx.request_repaint();
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let steps_per_frame = self.steps_per_frame();
+        egui::Panel::top("gradscope-top").show(ui, |ui| {
+            let info = TrainingInfo {
+                adapter: &self.gpu.adapter,
+                software: self.gpu.software,
+                ms_per_step: self.pacing.ms_per_step(),
+                steps_per_frame,
+                engine: self.a.engine().map(|e| (e.updates(), e.gpu_bytes())),
+            };
+            top_bar_ui(ui, &mut self.settings, &info);
+        });
+        egui::Panel::left("gradscope-controls")
+            .default_size(360.0)
+            .resizable(true)
+            .show(ui, |ui| self.side_panel_ui(ui));
+        egui::CentralPanel::default().show(ui, |ui| {
+            if let Some(command) = messages_ui(ui, self.error.as_deref(), self.status.as_deref()) {
+                self.command(command, ui.ctx());
+            }
+            let figure = self.figure();
+            figure_ui(ui, &figure);
+        });
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, STORAGE_KEY, &self.settings);
+    }
+}

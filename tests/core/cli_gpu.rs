@@ -1,0 +1,100 @@
+//! The command line on the GPU engine: stats, dumps that the reference can recompute, bench, and clean
+//! errors for a config over the adapter's limits, an unknown adapter and no adapter.
+
+use crate::common::{assert_clean_failure, gradscope, rel_err, stderr};
+
+#[test]
+fn stats_run_on_the_gpu_by_default() {
+    let out = gradscope(&[
+        "stats", "--depth", "5", "--width", "8", "--batch", "4", "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["engine"], "gpu");
+    let adapter = v["adapter"].as_str().unwrap();
+    println!("adapter: {adapter}");
+    assert!(!adapter.is_empty());
+    assert_eq!(v["layers"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn gpu_dump_reloads_and_the_reference_recomputes_its_gradients() {
+    for extra in [
+        &["--arch", "mlp", "--residual", "--task", "spiral"][..],
+        &["--arch", "rnn", "--task", "memory"][..],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("dump");
+        let mut args = vec![
+            "stats",
+            "--depth",
+            "5",
+            "--width",
+            "6",
+            "--batch",
+            "4",
+            "--steps",
+            "3",
+            "--activation",
+            "tanh",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--dump", d.to_str().unwrap()]);
+        let out = gradscope(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let loaded = gradscope::dump::LoadedDump::read(&d).unwrap();
+        assert_eq!(loaded.manifest.engine, "gpu");
+        assert_eq!(loaded.manifest.updates, 3);
+        let engine = loaded.reference().unwrap();
+        let pass = engine.pass();
+        assert!((pass.loss - loaded.manifest.loss).abs() <= 1e-4 * pass.loss.abs());
+        let template = gradscope::model::Params::init(&loaded.manifest.config);
+        for (i, t) in template.tensors.iter().enumerate() {
+            let dumped = loaded.array(&format!("grad_{}", t.name)).unwrap();
+            let e = rel_err(dumped, &pass.grads[i]);
+            assert!(e < 1e-4, "{extra:?} grad_{}: relative error {e:e}", t.name);
+        }
+    }
+}
+
+#[test]
+fn bad_gpu_input_gives_one_clean_message() {
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "stats", "--depth", "1024", "--width", "1024", "--batch", "4096",
+            ],
+            "max_",
+        ),
+        (
+            vec!["stats", "--adapter", "no-such-gpu-anywhere"],
+            "no GPU adapter matches",
+        ),
+        #[cfg(target_os = "linux")]
+        (vec!["stats", "--backend", "metal"], "no usable GPU adapter"),
+    ];
+    for (args, want) in cases {
+        assert_clean_failure(&args, want);
+    }
+}
+
+#[test]
+fn bench_quick_runs() {
+    let out = gradscope(&["bench", "--suite", "quick", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    for r in rows {
+        assert!(r["skipped"].is_null(), "{r}");
+        assert!(r["median_ms"].as_f64().unwrap() > 0.0);
+        assert!(r["dispatches_per_step"].as_u64().unwrap() > 10);
+        println!(
+            "{} {} ms/step on {}",
+            r["config"], r["median_ms"], r["adapter"]
+        );
+    }
+}

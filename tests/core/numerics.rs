@@ -1,0 +1,358 @@
+//! Numbers that must not lie (issue 8): saturated sigmoid/tanh units are saturated, never dead, on both
+//! engines and with an honest magnitude far beyond the f32 and f64 ranges; the global gradient norm does not
+//! overflow in f32, so clipping a huge gradient trains on the GPU as on the CPU; NaN has its own
+//! representation and is never reported as a dead unit.
+
+use crate::common::gpu;
+use gradscope::gpu::Engine;
+use gradscope::model::{Activation, Arch, Init, NetConfig, Task};
+use gradscope::reference::Reference;
+use gradscope::stats::StepStats;
+
+/// Decades within which the engines must agree on saturated nets. These nets are ill-conditioned: a slope
+/// of e^-|z| turns an f32 rounding of z (1e-5 at |z| ~ 100, more where the sum cancels) into a relative error
+/// of the same size, so f32 agrees with f64 to a few thousandths of a decade, not to 1e-4 as on tame nets.
+const LOG_TOL: f64 = 0.02;
+
+fn gpu_stats(cfg: &NetConfig, steps: u32) -> StepStats {
+    let mut engine = Engine::new(gpu(), cfg).expect("engine");
+    if steps > 0 {
+        engine.step(steps);
+        engine.wait_stats().expect("stats");
+    }
+    engine.compute();
+    engine.wait_stats().expect("stats")
+}
+
+fn cpu_stats(cfg: &NetConfig, steps: u32) -> StepStats {
+    let mut r = Reference::new(cfg).expect("reference");
+    for _ in 0..steps {
+        r.step();
+    }
+    r.stats()
+}
+
+/// Every per-unit and per-layer log10 statistic agrees within `tol` decades, and the exact zeros agree.
+fn assert_logs_agree(g: &StepStats, r: &StepStats, tol: f64, what: &str) {
+    assert_eq!(g.layers.len(), r.layers.len());
+    for (lg, lr) in g.layers.iter().zip(&r.layers) {
+        let i = lr.index;
+        for (name, a, b) in [
+            ("log10_delta_rms", lg.log10_delta_rms, lr.log10_delta_rms),
+            (
+                "log10_grad_w_norm",
+                lg.log10_grad_w_norm,
+                lr.log10_grad_w_norm,
+            ),
+        ] {
+            match (a, b) {
+                (Some(a), Some(b)) => assert!(
+                    (a - b).abs() < tol.max(1e-6 * b.abs()),
+                    "{what} layer {i} {name}: gpu {a} vs cpu {b}"
+                ),
+                _ => assert_eq!(a, b, "{what} layer {i} {name}"),
+            }
+        }
+        for (u, (a, b)) in lg
+            .log10_mean_abs_delta
+            .iter()
+            .zip(&lr.log10_mean_abs_delta)
+            .enumerate()
+        {
+            match (a, b) {
+                // f32 holds z to ~6e-8 relative, so a slope of e^-|z| with |z| ~ 1e5 carries
+                // ~1e-6 relative in its exponent too
+                (Some(a), Some(b)) => assert!(
+                    (a - b).abs() < tol.max(1e-6 * b.abs()),
+                    "{what} layer {i} unit {u}: gpu {a} vs cpu {b}"
+                ),
+                _ => assert_eq!(a, b, "{what} layer {i} unit {u}: exact zeros differ"),
+            }
+        }
+        assert_eq!(lg.dead_fraction, lr.dead_fraction, "{what} layer {i} dead");
+        assert!(
+            (lg.saturated_fraction - lr.saturated_fraction).abs() < 0.02,
+            "{what} layer {i} saturated {} vs {}",
+            lg.saturated_fraction,
+            lr.saturated_fraction
+        );
+    }
+}
+
+/// A net whose pre-activations sit far beyond where f'(z) underflows f32 (|z| > 88 for the sigmoid, > 44 for
+/// tanh) — and, with `gain` large enough, beyond f64 (|z| > 745).
+fn saturating(act: Activation, gain: f64, arch: Arch) -> NetConfig {
+    NetConfig {
+        arch,
+        depth: if arch == Arch::Rnn { 6 } else { 5 },
+        width: if gain > 50.0 { 64 } else { 16 },
+        batch: 8,
+        activation: act,
+        init: Init::Normal,
+        gain,
+        task: if arch == Arch::Rnn {
+            Task::Adding
+        } else {
+            Task::Teacher
+        },
+        bias_std: 0.0,
+        ..NetConfig::default()
+    }
+}
+
+#[test]
+fn saturated_units_are_never_dead_and_keep_their_magnitude_on_both_engines() {
+    let smooth = [
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Elu,
+        Activation::Gelu,
+        Activation::Silu,
+        Activation::Softplus,
+    ];
+    for act in smooth {
+        // gain 40: |z| of tens to hundreds (beyond f32); gain 100 and width 64: hundreds to thousands
+        // (beyond f64 as well)
+        for gain in [40.0, 100.0] {
+            for arch in [Arch::Mlp, Arch::Rnn] {
+                let cfg = saturating(act, gain, arch);
+                let what = format!("{act} gain {gain} {arch:?}");
+                let r = cpu_stats(&cfg, 0);
+                let g = gpu_stats(&cfg, 0);
+                for s in [&r, &g] {
+                    for l in &s.layers {
+                        assert_eq!(
+                            l.dead_fraction, 0.0,
+                            "{what}: {} reports dead units",
+                            s.engine
+                        );
+                        assert!(
+                            l.log10_mean_abs_delta
+                                .iter()
+                                .all(|v| v.is_some_and(f64::is_finite)),
+                            "{what} layer {}: {} per-unit magnitude missing: {:?}",
+                            l.index,
+                            s.engine,
+                            l.log10_mean_abs_delta
+                        );
+                    }
+                }
+                assert!(
+                    r.layers.iter().any(|l| l.saturated_fraction > 0.3),
+                    "{what}: the net is not saturated, the test tests nothing"
+                );
+                // A saturated RNN at these gains is chaotic over time (a unit whose z passes near 0 at one
+                // step amplifies f32 rounding by the gain at every later step), so f32 and f64 runs part
+                // ways unit by unit; the MLP's layers are independent draws and must agree.
+                // At gain 100 the samples of one layer differ by more than f32's ~38 decades, and the
+                // GPU's one power-of-two scale per layer cannot hold them all (f64's 308 decades can):
+                // there the GPU's values are finite and saturated, not dead (checked above), but a unit
+                // whose largest samples underflowed reports its largest representable ones.
+                if arch == Arch::Mlp && gain <= 40.0 {
+                    assert_logs_agree(&g, &r, LOG_TOL, &what);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_issue_repro_cases_are_not_dead() {
+    // `stats --engine cpu --activation tanh --gain 30 --depth 8 --width 32 --batch 8 --steps 0`
+    let cfg = NetConfig {
+        activation: Activation::Tanh,
+        gain: 30.0,
+        depth: 8,
+        width: 32,
+        batch: 8,
+        ..NetConfig::default()
+    };
+    let r = cpu_stats(&cfg, 0);
+    let g = gpu_stats(&cfg, 0);
+    for s in [&r, &g] {
+        assert!(
+            s.layers.iter().all(|l| l.dead_fraction == 0.0),
+            "{}: dead tanh units",
+            s.engine
+        );
+    }
+    assert_logs_agree(&g, &r, LOG_TOL, "tanh gain 30");
+    // a diverging residual sigmoid net (the old residual-sigmoid preset after 10 steps)
+    let cfg = NetConfig {
+        depth: 20,
+        width: 64,
+        activation: Activation::Sigmoid,
+        init: Init::XavierNormal,
+        residual: true,
+        lr: 0.02,
+        ..NetConfig::default()
+    };
+    let g = gpu_stats(&cfg, 10);
+    let r = cpu_stats(&cfg, 10);
+    for s in [&g, &r] {
+        assert!(
+            s.layers.iter().all(|l| l.dead_fraction == 0.0),
+            "{}: sigmoid units painted dead: {:?}",
+            s.engine,
+            s.layers.iter().map(|l| l.dead_fraction).collect::<Vec<_>>()
+        );
+        assert!(
+            s.layers
+                .iter()
+                .all(|l| l.log10_delta_rms.is_some_and(f64::is_finite)),
+            "{}: rms δ missing",
+            s.engine
+        );
+    }
+}
+
+#[test]
+fn relu_dead_units_stay_exact_zeros_on_both_engines() {
+    let cfg = NetConfig {
+        activation: Activation::Relu,
+        depth: 6,
+        width: 16,
+        batch: 8,
+        bias_std: 1.5,
+        ..NetConfig::default()
+    };
+    let r = cpu_stats(&cfg, 0);
+    let g = gpu_stats(&cfg, 0);
+    assert!(
+        r.layers.iter().any(|l| l.dead_fraction > 0.0),
+        "no dead unit: the test tests nothing"
+    );
+    for (lg, lr) in g.layers.iter().zip(&r.layers) {
+        assert_eq!(lg.dead_fraction, lr.dead_fraction);
+        let zeros = |v: &[Option<f64>]| v.iter().filter(|x| x.is_none()).count();
+        assert_eq!(
+            zeros(&lg.log10_mean_abs_delta),
+            zeros(&lr.log10_mean_abs_delta)
+        );
+    }
+}
+
+#[test]
+fn huge_gradients_are_clipped_and_trained_on_the_gpu_as_on_the_cpu() {
+    // `stats --gain 10 --lr 0.01 --activation relu --depth 20 --width 32 --batch 32 --clip 1 --steps 5`:
+    // the global norm is far past 1.8e19, where its square overflows f32
+    let cfg = NetConfig {
+        gain: 10.0,
+        lr: 0.01,
+        activation: Activation::Relu,
+        depth: 20,
+        width: 32,
+        batch: 32,
+        clip: Some(1.0),
+        ..NetConfig::default()
+    };
+    let r0 = cpu_stats(&cfg, 0);
+    let g0 = gpu_stats(&cfg, 0);
+    let (rn, gn) = (r0.grad_norm.unwrap(), g0.grad_norm.unwrap());
+    assert!(rn > 1e20, "the norm {rn:e} does not overflow f32 squares");
+    assert!(
+        !g0.nonfinite,
+        "false NaN/Inf at step 0 on the GPU: {}",
+        serde_json::to_string(&g0).unwrap_or_default()
+    );
+    assert!(g0.clipped);
+    assert!(
+        (gn - rn).abs() < 1e-4 * rn,
+        "global norm gpu {gn:e} vs cpu {rn:e}"
+    );
+    let r5 = cpu_stats(&cfg, 5);
+    let g5 = gpu_stats(&cfg, 5);
+    let (rl, gl) = (r5.loss.unwrap(), g5.loss.unwrap());
+    assert!(!g5.nonfinite && gl.is_finite());
+    assert!(
+        (gl - rl).abs() < 1e-3 * rl.abs(),
+        "loss after 5 clipped steps: gpu {gl:e} vs cpu {rl:e}"
+    );
+    assert!(
+        gl != g0.loss.unwrap(),
+        "the GPU did not train (clip froze the update)"
+    );
+}
+
+#[test]
+fn exploding_rnn_with_clipping_trains_on_the_gpu_as_on_the_cpu() {
+    // the shipped rnn-exploding-clip lesson, shortened: linear RNN, orthogonal W_h with gain 1.15
+    let cfg = NetConfig {
+        arch: Arch::Rnn,
+        depth: 120,
+        width: 16,
+        activation: Activation::Linear,
+        init: Init::Orthogonal,
+        gain: 1.15,
+        batch: 16,
+        lr: 0.001,
+        clip: Some(1.0),
+        task: Task::Adding,
+        ..NetConfig::default()
+    };
+    let r0 = cpu_stats(&cfg, 0);
+    assert!(
+        r0.grad_norm.unwrap() > 1e7,
+        "not exploding: {:?}",
+        r0.grad_norm
+    );
+    let mut engine = Engine::new(gpu(), &cfg).expect("engine");
+    let mut reference = Reference::new(&cfg).expect("reference");
+    for _ in 0..4 {
+        engine.step(5);
+        let g = engine.wait_stats().expect("stats");
+        for _ in 0..4 {
+            reference.step();
+        }
+        let r = reference.stats();
+        reference.step();
+        assert_eq!(g.step, r.step);
+        assert!(!g.nonfinite, "gpu step {}: non-finite", g.step);
+        assert!(g.clipped);
+        let (gl, rl) = (g.loss.unwrap(), r.loss.unwrap());
+        assert!(
+            (gl - rl).abs() < 1e-3 * rl.abs(),
+            "step {}: loss gpu {gl} vs cpu {rl}",
+            g.step
+        );
+    }
+}
+
+#[test]
+fn nan_is_not_a_dead_unit_and_has_its_own_json() {
+    // a learning rate that blows the weights up within a few steps
+    let cfg = NetConfig {
+        activation: Activation::Relu,
+        gain: 3.0,
+        depth: 6,
+        width: 16,
+        batch: 8,
+        lr: 100.0,
+        ..NetConfig::default()
+    };
+    for (engine, s) in [("cpu", cpu_stats(&cfg, 6)), ("gpu", gpu_stats(&cfg, 6))] {
+        assert!(s.nonfinite, "{engine}: did not blow up: {:?}", s.loss);
+        let json = serde_json::to_value(&s).expect("json");
+        let text = json.to_string();
+        assert!(
+            text.contains("\"NaN\"") || text.contains("Infinity"),
+            "{engine}: {text}"
+        );
+        for l in &s.layers {
+            if l.act_rms.is_nan() {
+                assert_eq!(l.dead_fraction, 0.0, "{engine}: NaN layer {} dead", l.index);
+                assert!(
+                    l.log10_mean_abs_delta.iter().all(Option::is_some),
+                    "{engine}: NaN reported as an exact zero in layer {}",
+                    l.index
+                );
+            }
+        }
+        assert!(
+            s.layers.iter().any(|l| l.act_rms.is_nan()),
+            "{engine}: NaN activations reported as {:?}",
+            s.layers.iter().map(|l| l.act_rms).collect::<Vec<_>>()
+        );
+    }
+}
+

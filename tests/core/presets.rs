@@ -1,0 +1,680 @@
+//! Every built-in preset shows the lesson its description promises, at the step counts a student watches
+//! (0, 100 and 1000 updates on the CPU reference where that is cheap; fewer where a preset is too big to
+//! train 1000 steps in a test, see [`Budget`]), and on the GPU at step 0 and, for the small presets that
+//! train, at step 100 (lavapipe in CI is slow).
+//!
+//! Each lesson is one function that checks one engine's statistics, so both engines are held to the same
+//! words. The numbers in the comments were measured on the reference when the presets were tuned.
+
+use crate::common::gpu;
+use gradscope::gpu::Engine;
+use gradscope::model::{Activation, BUILTIN_PRESETS, Init, NetConfig, Preset};
+use gradscope::reference::Reference;
+use gradscope::stats::{LayerStats, StepStats};
+
+// ---------------------------------------------------------------------------------------------------
+// Reading the statistics. Kept in one place so a change of the record's types touches only these.
+
+/// The loss (NaN where the engine reports none or a non-finite one).
+fn loss(s: &StepStats) -> f64 {
+    s.loss.unwrap_or(f64::NAN)
+}
+
+/// log10 of the layer's rms δ; -∞ for an exact zero, NaN for NaN.
+fn log_delta(l: &LayerStats) -> f64 {
+    l.log10_delta_rms.unwrap_or(f64::NEG_INFINITY)
+}
+
+/// Decades between the first and the last layer's rms δ (positive: the first layer's is larger).
+fn first_minus_last(s: &StepStats) -> f64 {
+    log_delta(&s.layers[0]) - log_delta(s.layers.last().unwrap())
+}
+
+/// The factor the rms δ is multiplied by per layer (per time step) on its way to the input, from the
+/// first and the last layer.
+fn factor_per_layer(s: &StepStats) -> f64 {
+    10f64.powf(first_minus_last(s) / (s.layers.len() - 1) as f64)
+}
+
+/// Largest minus smallest log10 rms δ over the layers.
+fn spread(s: &StepStats) -> f64 {
+    let v: Vec<f64> = s.layers.iter().map(log_delta).collect();
+    v.iter().copied().fold(f64::NEG_INFINITY, f64::max) - v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = v.collect();
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn mean_dead(s: &StepStats) -> f64 {
+    mean(s.layers.iter().map(|l| l.dead_fraction))
+}
+
+fn max_dead(s: &StepStats) -> f64 {
+    s.layers.iter().map(|l| l.dead_fraction).fold(0.0, f64::max)
+}
+
+/// Every statistic of every layer finite, the loss too.
+fn all_finite(s: &StepStats) -> bool {
+    !s.nonfinite
+        && loss(s).is_finite()
+        && s.layers.iter().all(|l| {
+            l.log10_delta_rms.is_some_and(f64::is_finite)
+                && l.act_rms.is_finite()
+                && l.saturated_fraction.is_finite()
+                && l.dead_fraction.is_finite()
+        })
+}
+
+/// A one-line summary for messages and the `--nocapture` log.
+fn brief(s: &StepStats) -> String {
+    format!(
+        "[{} step {}: loss {:.4e}, grad norm {:.3e}{}, log10 rms δ first {:.2} last {:.2}, dead mean {:.3} max {:.3}, saturated mean {:.3}]",
+        s.engine,
+        s.step,
+        loss(s),
+        s.grad_norm.unwrap_or(f64::NAN),
+        if s.clipped { " (clipped)" } else { "" },
+        log_delta(&s.layers[0]),
+        log_delta(s.layers.last().unwrap()),
+        mean_dead(s),
+        max_dead(s),
+        mean(s.layers.iter().map(|l| l.saturated_fraction)),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Running the presets.
+
+fn preset(name: &str) -> NetConfig {
+    Preset::builtin(name)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config()
+}
+
+/// A reference run: the statistics at each checkpoint and the loss of every step up to the last one.
+struct Run {
+    /// (step, statistics of the gradient after `step` updates).
+    at: Vec<StepStats>,
+    /// `losses[k]`: the loss after k updates, for k = 0..=last checkpoint.
+    losses: Vec<f64>,
+    /// The engine after the last checkpoint's gradient was computed (not yet applied).
+    engine: Reference,
+}
+
+impl Run {
+    fn stats(&self, step: u64) -> &StepStats {
+        self.at
+            .iter()
+            .find(|s| s.step == step)
+            .unwrap_or_else(|| panic!("no checkpoint at step {step}"))
+    }
+
+    /// The first step whose loss is not finite.
+    fn first_nonfinite(&self) -> Option<usize> {
+        self.losses.iter().position(|l| !l.is_finite())
+    }
+}
+
+/// Trains `cfg` on the reference, recording the statistics at `checkpoints` (ascending).
+fn train(cfg: &NetConfig, checkpoints: &[u64]) -> Run {
+    let t = std::time::Instant::now();
+    let mut engine = Reference::new(cfg).unwrap();
+    let last = *checkpoints.last().unwrap();
+    let mut at = Vec::new();
+    let mut losses = Vec::new();
+    loop {
+        let pass = engine.pass();
+        losses.push(pass.loss);
+        if checkpoints.contains(&engine.updates()) {
+            let s = engine.stats_of(&pass);
+            println!("{}: {}", cfg.summary(), brief(&s));
+            at.push(s);
+        }
+        if engine.updates() == last {
+            break;
+        }
+        engine.apply_update(&pass.grads);
+    }
+    println!(
+        "{}: {} reference steps in {:.1} s",
+        cfg.summary(),
+        last,
+        t.elapsed().as_secs_f64()
+    );
+    Run { at, losses, engine }
+}
+
+/// The GPU engine's statistics at init and, if `steps > 0`, after `steps` updates.
+fn gpu_run(cfg: &NetConfig, steps: u32) -> Vec<StepStats> {
+    let t = std::time::Instant::now();
+    let mut engine = Engine::new(gpu(), cfg).unwrap();
+    engine.compute();
+    let mut out = vec![engine.wait_stats().unwrap()];
+    if steps > 0 {
+        engine.step(steps);
+        engine.compute();
+        out.push(engine.wait_stats().unwrap());
+    }
+    for s in &out {
+        assert_eq!(s.engine, "gpu");
+        println!("{}: {}", cfg.summary(), brief(s));
+    }
+    println!(
+        "{}: gpu step 0..{steps} in {:.1} s",
+        cfg.summary(),
+        t.elapsed().as_secs_f64()
+    );
+    out
+}
+
+/// Asserts the loss at the checkpoints is finite and falls from each to the next, and that every step's
+/// loss on the way was finite.
+fn assert_falls(run: &Run, what: &str) {
+    assert_eq!(run.first_nonfinite(), None, "{what}: the loss went non-finite");
+    for w in run.at.windows(2) {
+        assert!(
+            loss(&w[1]) < loss(&w[0]),
+            "{what}: the loss did not fall from step {} to {}: {} then {}",
+            w[0].step,
+            w[1].step,
+            brief(&w[0]),
+            brief(&w[1])
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The lessons, one function per preset, each on one engine's statistics at one step.
+
+/// sigmoid-deep: "the gradient at the first layer is many orders of magnitude smaller than at the last".
+/// Measured: 11.7 decades at init and after 100 and 1000 steps.
+fn sigmoid_deep_lesson(s: &StepStats) {
+    assert!(all_finite(s), "{}", brief(s));
+    assert!(
+        first_minus_last(s) < -10.0,
+        "sigmoid-deep: the first layer's δ should be more than 10 decades below the last's: {}",
+        brief(s)
+    );
+    // the decline is layer after layer, not one cliff: every layer's δ is below the next one's
+    for w in s.layers.windows(2) {
+        assert!(
+            log_delta(&w[0]) < log_delta(&w[1]),
+            "sigmoid-deep: layer {} δ not below layer {}: {}",
+            w[0].index,
+            w[1].index,
+            brief(s)
+        );
+    }
+}
+
+/// tanh-large-init: about 40% of the entries of every layer past the first saturated, staying so while it
+/// trains; the layer gradient does not vanish but grows towards the input.
+fn tanh_large_init_lesson(s: &StepStats) {
+    assert!(all_finite(s), "{}", brief(s));
+    for l in &s.layers[1..] {
+        assert!(
+            (0.3..0.5).contains(&l.saturated_fraction),
+            "tanh-large-init: layer {} saturated fraction {} not about 40%: {}",
+            l.index,
+            l.saturated_fraction,
+            brief(s)
+        );
+    }
+    let f = factor_per_layer(s);
+    assert!(
+        (1.2..1.6).contains(&f),
+        "tanh-large-init: the gradient should grow by about 1.4 per layer towards the input, got {f}: {}",
+        brief(s)
+    );
+}
+
+/// relu-xavier: E[δ²] halves per layer (rms δ factor sqrt(1/2) per layer) at init.
+fn relu_xavier_lesson_at_init(s: &StepStats) {
+    assert!(all_finite(s), "{}", brief(s));
+    let var_factor = factor_per_layer(s).powi(2);
+    assert!(
+        (0.42..0.58).contains(&var_factor),
+        "relu-xavier: E[δ²] factor per layer {var_factor}, theory 0.5: {}",
+        brief(s)
+    );
+}
+
+/// relu-he: the gradient keeps its size across the 30 layers (per-layer E[δ²] factor 1).
+fn relu_he_lesson(s: &StepStats) {
+    assert!(all_finite(s), "{}", brief(s));
+    let var_factor = factor_per_layer(s).powi(2);
+    assert!(
+        (0.9..1.1).contains(&var_factor),
+        "relu-he: E[δ²] factor per layer {var_factor}, theory 1: {}",
+        brief(s)
+    );
+    assert!(
+        first_minus_last(s).abs() < 0.5,
+        "relu-he: first and last layer δ should be within half a decade: {}",
+        brief(s)
+    );
+}
+
+/// dead-relu after training: a third of the units dead (half of the worst layer) and a finite loss.
+fn dead_relu_lesson_trained(s: &StepStats) {
+    assert!(all_finite(s), "dead-relu: training must go on: {}", brief(s));
+    assert!(
+        mean_dead(s) > 0.25 && max_dead(s) > 0.4,
+        "dead-relu: about a third of the units (half of the worst layer) should be dead: {}",
+        brief(s)
+    );
+}
+
+/// exploding-gain at init: the gradient grows by about the gain (1.5) per layer towards the input.
+fn exploding_gain_lesson_at_init(s: &StepStats) {
+    assert!(all_finite(s), "exploding-gain: finite at init: {}", brief(s));
+    let f = factor_per_layer(s);
+    assert!(
+        (1.4..1.65).contains(&f),
+        "exploding-gain: growth per layer {f}, the gain predicts 1.5: {}",
+        brief(s)
+    );
+    assert!(
+        first_minus_last(s) > 6.0,
+        "exploding-gain: first layer about 1e7 times the last: {}",
+        brief(s)
+    );
+}
+
+/// residual-sigmoid: first and last layer δ within a decade, everything finite.
+fn residual_sigmoid_lesson(s: &StepStats) {
+    assert!(all_finite(s), "residual-sigmoid: {}", brief(s));
+    assert!(
+        first_minus_last(s) > -0.3 && spread(s) < 1.0,
+        "residual-sigmoid: the first layers' δ should be as large as the last's, all within a decade: {}",
+        brief(s)
+    );
+}
+
+/// rnn-vanishing at init: W_h = 0.9·Q and |tanh'| <= 1, so rms δ shrinks by at least 0.9 at every time
+/// step back (a bound, up to the f32 rounding of W_h), and the first step gets less than 1e-14 of the last.
+fn rnn_vanishing_lesson_at_init(s: &StepStats, tol: f64) {
+    assert!(all_finite(s), "{}", brief(s));
+    let bound = 0.9f64.log10();
+    for w in s.layers.windows(2) {
+        let step = log_delta(&w[0]) - log_delta(&w[1]);
+        assert!(
+            step <= bound + tol,
+            "rnn-vanishing: δ at time {} is {step} decades from time {}, more than log10 0.9 = {bound}: {}",
+            w[0].index,
+            w[1].index,
+            brief(s)
+        );
+    }
+    rnn_vanishing_lesson(s);
+}
+
+/// rnn-vanishing at any step: the first inputs get a gradient below 1e-14 of the last.
+fn rnn_vanishing_lesson(s: &StepStats) {
+    assert!(all_finite(s), "{}", brief(s));
+    assert!(
+        first_minus_last(s) < -14.0,
+        "rnn-vanishing: the first time step should get less than 1e-14 of the last's δ: {}",
+        brief(s)
+    );
+}
+
+/// rnn-exploding-clip at init: δ grows by exactly the spectral radius 1.15 per time step back (linear
+/// net, W_h = 1.15·Q), about 1e6 over the 100 steps, and clipping fires.
+fn rnn_exploding_lesson_at_init(s: &StepStats, tol: f64) {
+    assert!(all_finite(s), "{}", brief(s));
+    let want = 1.15f64.log10();
+    // the last time step also carries the read-out's error; from the one before on it is W_hᵀ each step
+    for w in s.layers.windows(2) {
+        let step = log_delta(&w[0]) - log_delta(&w[1]);
+        assert!(
+            (step - want).abs() < tol,
+            "rnn-exploding-clip: δ from time {} to {} grows {step} decades, want log10 1.15 = {want}: {}",
+            w[1].index,
+            w[0].index,
+            brief(s)
+        );
+    }
+    assert!(
+        (first_minus_last(s) - 99.0 * want).abs() < 100.0 * tol,
+        "{}",
+        brief(s)
+    );
+    assert!(
+        s.clipped && s.grad_norm.unwrap() > 1e9,
+        "rnn-exploding-clip: the gradient norm should be huge and clipped: {}",
+        brief(s)
+    );
+}
+
+/// rnn-exploding-clip while it trains: clipping still fires, everything finite, the gradient still
+/// grows towards the first time step.
+fn rnn_exploding_lesson_training(s: &StepStats) {
+    assert!(all_finite(s), "rnn-exploding-clip: training survives: {}", brief(s));
+    assert!(s.clipped, "rnn-exploding-clip: clipping fires: {}", brief(s));
+    assert!(
+        first_minus_last(s) > 0.5,
+        "rnn-exploding-clip: the first time step's δ still the largest: {}",
+        brief(s)
+    );
+}
+
+/// smooth-rectifiers (GELU on the dead-ReLU net): no unit dies, everything finite.
+fn smooth_rectifiers_lesson(s: &StepStats) {
+    assert!(all_finite(s), "smooth-rectifiers: {}", brief(s));
+    assert_eq!(
+        max_dead(s),
+        0.0,
+        "smooth-rectifiers: a GELU unit cannot die: {}",
+        brief(s)
+    );
+}
+
+/// spiral: the gradient within about one decade across depth.
+fn spiral_lesson(s: &StepStats) {
+    assert!(all_finite(s), "{}", brief(s));
+    assert!(
+        spread(s) < 1.0,
+        "spiral: tanh + Xavier keeps δ within about one decade across depth: {}",
+        brief(s)
+    );
+}
+
+/// adding-problem: the gradient at the first time steps far below the last's.
+fn adding_problem_lesson(s: &StepStats, decades: f64) {
+    assert!(all_finite(s), "{}", brief(s));
+    assert!(
+        first_minus_last(s) < -decades,
+        "adding-problem: the first time step's δ should be more than {decades} decades below the last's: {}",
+        brief(s)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reference tests.
+
+/// Every built-in preset has its lesson test here (a new preset needs one).
+#[test]
+fn every_preset_has_a_lesson_test() {
+    let tested = [
+        "sigmoid-deep",
+        "tanh-large-init",
+        "relu-xavier",
+        "relu-he",
+        "dead-relu",
+        "exploding-gain",
+        "residual-sigmoid",
+        "rnn-vanishing",
+        "rnn-exploding-clip",
+        "adding-problem",
+        "smooth-rectifiers",
+        "spiral",
+    ];
+    let mut builtin: Vec<&str> = BUILTIN_PRESETS.iter().map(|(n, _)| *n).collect();
+    builtin.sort_unstable();
+    let mut tested = tested.to_vec();
+    tested.sort_unstable();
+    assert_eq!(builtin, tested);
+}
+
+#[test]
+fn sigmoid_deep_vanishes_by_more_than_ten_decades_and_its_first_layer_barely_learns() {
+    let cfg = preset("sigmoid-deep");
+    // 20 x 64 x 128 sigmoid: 100 steps are cheap, 1000 are not (about 15 s at opt-level 1); at 1000 the
+    // picture is the one of step 100 (the loss plateaus at 0.66 by then)
+    let run = train(&cfg, &[0, 100]);
+    sigmoid_deep_lesson(run.stats(0));
+    sigmoid_deep_lesson(run.stats(100));
+    // "the early layers barely learn": relative change of W_1 against W_20 over 100 steps
+    let init = Reference::new(&cfg).unwrap();
+    let rel_change = |l: usize| {
+        let (a, b) = (&init.params()[2 * (l - 1)], &run.engine.params()[2 * (l - 1)]);
+        let d: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+        d / a.iter().map(|x| x * x).sum::<f64>().sqrt()
+    };
+    let (first, last) = (rel_change(1), rel_change(cfg.depth));
+    println!("sigmoid-deep: relative weight change over 100 steps: W_1 {first:e}, W_20 {last:e}");
+    assert!(
+        first < 1e-6 * last,
+        "sigmoid-deep: W_1 should barely move: {first:e} vs W_20 {last:e}"
+    );
+}
+
+#[test]
+fn tanh_large_init_saturates_and_lower_gain_melts_it() {
+    let cfg = preset("tanh-large-init");
+    let run = train(&cfg, &[0, 100]);
+    tanh_large_init_lesson(run.stats(0));
+    tanh_large_init_lesson(run.stats(100));
+    assert_falls(&run, "tanh-large-init");
+    // "lower the gain towards 1 and watch saturation melt"
+    let melted = Reference::new(&NetConfig { gain: 1.0, ..cfg }).unwrap().stats();
+    for l in &melted.layers {
+        assert!(l.saturated_fraction < 0.01, "gain 1: {}", brief(&melted));
+    }
+}
+
+#[test]
+fn relu_xavier_halves_the_gradient_variance_per_layer() {
+    let cfg = preset("relu-xavier");
+    // 30 x 128 x 128: one step costs about as much as 15 of the small presets; 20 steps are what fits
+    let run = train(&cfg, &[0, 20]);
+    relu_xavier_lesson_at_init(run.stats(0));
+    let later = run.stats(20);
+    let var_factor = factor_per_layer(later).powi(2);
+    assert!(
+        all_finite(later) && (0.4..0.7).contains(&var_factor),
+        "relu-xavier: still a steady slope after 20 steps, E[δ²] factor {var_factor}: {}",
+        brief(later)
+    );
+    // "compare with the ReLU + He preset, where the slope is flat"
+    relu_he_lesson(
+        &Reference::new(&NetConfig {
+            init: Init::HeNormal,
+            ..cfg
+        })
+        .unwrap()
+        .stats(),
+    );
+}
+
+#[test]
+fn relu_he_keeps_the_gradient_size_through_thirty_layers() {
+    let cfg = preset("relu-he");
+    let run = train(&cfg, &[0, 20]);
+    relu_he_lesson(run.stats(0));
+    relu_he_lesson(run.stats(20));
+    assert_falls(&run, "relu-he");
+}
+
+#[test]
+fn dead_relu_loses_a_third_of_its_units_while_the_loss_keeps_falling() {
+    let cfg = preset("dead-relu");
+    let run = train(&cfg, &[0, 100, 1000]);
+    let init = run.stats(0);
+    assert!(all_finite(init) && mean_dead(init) < 0.1, "{}", brief(init));
+    dead_relu_lesson_trained(run.stats(100));
+    dead_relu_lesson_trained(run.stats(1000));
+    assert_falls(&run, "dead-relu");
+    // dead units stay dead: the dead fraction of step 1000 is no smaller than step 100's, layer by layer
+    for (a, b) in run.stats(100).layers.iter().zip(&run.stats(1000).layers) {
+        assert!(
+            b.dead_fraction >= a.dead_fraction - 1.0 / cfg.width as f64,
+            "layer {}: {} dead at 100, {} at 1000",
+            a.index,
+            a.dead_fraction,
+            b.dead_fraction
+        );
+    }
+    // "a ten times smaller learning rate loses far fewer units"
+    let slow = train(&NetConfig { lr: 0.005, ..cfg.clone() }, &[0, 100]);
+    assert!(
+        mean_dead(slow.stats(100)) < 0.5 * mean_dead(run.stats(100)),
+        "dead-relu at lr 0.005: {} vs {}",
+        brief(slow.stats(100)),
+        brief(run.stats(100))
+    );
+    // "twice this one diverges to NaN"
+    let fast = train(&NetConfig { lr: 0.1, ..cfg }, &[100]);
+    assert!(fast.first_nonfinite().is_some(), "dead-relu at lr 0.1 should diverge");
+}
+
+#[test]
+fn exploding_gain_grows_by_the_gain_per_layer_and_the_first_update_is_nan() {
+    let cfg = preset("exploding-gain");
+    let run = train(&cfg, &[0, 1]);
+    exploding_gain_lesson_at_init(run.stats(0));
+    assert_eq!(
+        run.first_nonfinite(),
+        Some(1),
+        "exploding-gain: the first update should blow training up into NaN"
+    );
+    assert!(run.stats(1).nonfinite);
+    // "clipping caps the update": with clipping at 1 the first ten updates stay finite
+    let clipped = train(&NetConfig { clip: Some(1.0), ..cfg }, &[10]);
+    assert_eq!(clipped.first_nonfinite(), None);
+    assert!(clipped.stats(10).clipped);
+}
+
+#[test]
+fn residual_sigmoid_keeps_the_first_layers_gradient_and_trains() {
+    let cfg = preset("residual-sigmoid");
+    // 20 x 64 x 128 sigmoid: 1000 steps take about 25 s at opt-level 1, too long for CI; 300 show the same
+    // (measured at 1000 with `gradscope stats --engine cpu`: loss 0.04, δ first -4.10 last -4.90)
+    let run = train(&cfg, &[0, 100, 300]);
+    for s in &run.at {
+        residual_sigmoid_lesson(s);
+    }
+    assert_falls(&run, "residual-sigmoid");
+    assert!(loss(run.stats(100)) < 1.0, "{}", brief(run.stats(100)));
+    // "turn residual off to see the vanishing come back"
+    let plain = Reference::new(&NetConfig {
+        residual: false,
+        ..cfg
+    })
+    .unwrap()
+    .stats();
+    assert!(first_minus_last(&plain) < -10.0, "{}", brief(&plain));
+}
+
+#[test]
+fn rnn_vanishing_decays_at_least_as_rho_per_time_step() {
+    let cfg = preset("rnn-vanishing");
+    // 300 time steps x 64 x 32: a step costs about 0.1 s at opt-level 1, so 20 steps
+    let run = train(&cfg, &[0, 20]);
+    rnn_vanishing_lesson_at_init(run.stats(0), 1e-6);
+    rnn_vanishing_lesson(run.stats(20));
+    assert_falls(&run, "rnn-vanishing");
+}
+
+#[test]
+fn rnn_exploding_clip_grows_by_rho_and_clipping_keeps_training_alive() {
+    let cfg = preset("rnn-exploding-clip");
+    let run = train(&cfg, &[0, 100, 1000]);
+    rnn_exploding_lesson_at_init(run.stats(0), 1e-3);
+    rnn_exploding_lesson_training(run.stats(100));
+    assert_falls(&run, "rnn-exploding-clip");
+    assert!(loss(run.stats(100)) < 1e-2 * loss(run.stats(0)), "{}", brief(run.stats(100)));
+    assert!(loss(run.stats(1000)) < 0.1, "{}", brief(run.stats(1000)));
+    // "without clipping, the first update sends the weights to infinity"
+    let unclipped = train(&NetConfig { clip: None, ..cfg }, &[1]);
+    assert_eq!(unclipped.first_nonfinite(), Some(1));
+}
+
+#[test]
+fn adding_problem_gradient_fades_back_in_time() {
+    let cfg = preset("adding-problem");
+    let run = train(&cfg, &[0, 50]);
+    adding_problem_lesson(run.stats(0), 1.5);
+    adding_problem_lesson(run.stats(50), 10.0);
+    assert_falls(&run, "adding-problem");
+}
+
+#[test]
+fn smooth_rectifiers_lose_no_unit_where_relu_loses_a_third() {
+    let cfg = preset("smooth-rectifiers");
+    assert_eq!(cfg.activation, Activation::Gelu);
+    let run = train(&cfg, &[0, 100, 1000]);
+    for s in &run.at {
+        smooth_rectifiers_lesson(s);
+    }
+    assert_falls(&run, "smooth-rectifiers");
+    assert!(loss(run.stats(100)) < 0.01, "{}", brief(run.stats(100)));
+    // the same net with relu is the dead-relu preset
+    let relu = NetConfig {
+        activation: Activation::Relu,
+        ..cfg.clone()
+    };
+    assert_eq!(relu, preset("dead-relu"));
+    // leaky-relu and silu lose none either; elu diverges under He init and trains under lecun-normal
+    for act in [Activation::LeakyRelu, Activation::Silu] {
+        let r = train(&NetConfig { activation: act, ..cfg.clone() }, &[100]);
+        smooth_rectifiers_lesson(r.stats(100));
+    }
+    let elu_he = train(&NetConfig { activation: Activation::Elu, ..cfg.clone() }, &[100]);
+    assert!(elu_he.first_nonfinite().is_some(), "elu + he-normal should diverge");
+    let elu = train(
+        &NetConfig {
+            activation: Activation::Elu,
+            init: Init::LecunNormal,
+            ..cfg
+        },
+        &[100],
+    );
+    smooth_rectifiers_lesson(elu.stats(100));
+}
+
+#[test]
+fn spiral_keeps_the_gradient_within_a_decade_and_learns() {
+    let cfg = preset("spiral");
+    let run = train(&cfg, &[0, 100]);
+    spiral_lesson(run.stats(0));
+    spiral_lesson(run.stats(100));
+    assert_falls(&run, "spiral");
+    assert!(loss(run.stats(100)) < 0.5 * loss(run.stats(0)));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The same lessons on the GPU engine: step 0 for every preset, step 100 for the small ones that train.
+
+#[test]
+fn gpu_presets_show_their_lesson_at_init() {
+    let s = |name: &str| gpu_run(&preset(name), 0).remove(0);
+    sigmoid_deep_lesson(&s("sigmoid-deep"));
+    tanh_large_init_lesson(&s("tanh-large-init"));
+    relu_xavier_lesson_at_init(&s("relu-xavier"));
+    relu_he_lesson(&s("relu-he"));
+    let dead = s("dead-relu");
+    assert!(all_finite(&dead) && mean_dead(&dead) < 0.1, "{}", brief(&dead));
+    exploding_gain_lesson_at_init(&s("exploding-gain"));
+    residual_sigmoid_lesson(&s("residual-sigmoid"));
+    rnn_vanishing_lesson_at_init(&s("rnn-vanishing"), 1e-4);
+    rnn_exploding_lesson_at_init(&s("rnn-exploding-clip"), 1e-3);
+    adding_problem_lesson(&s("adding-problem"), 1.5);
+    smooth_rectifiers_lesson(&s("smooth-rectifiers"));
+    spiral_lesson(&s("spiral"));
+}
+
+#[test]
+fn gpu_dead_relu_and_smooth_rectifiers_after_100_steps() {
+    let dead = gpu_run(&preset("dead-relu"), 100);
+    dead_relu_lesson_trained(&dead[1]);
+    assert!(loss(&dead[1]) < loss(&dead[0]), "{}", brief(&dead[1]));
+    let smooth = gpu_run(&preset("smooth-rectifiers"), 100);
+    smooth_rectifiers_lesson(&smooth[1]);
+    assert!(loss(&smooth[1]) < 0.01, "{}", brief(&smooth[1]));
+}
+
+#[test]
+fn gpu_rnn_exploding_clip_trains_100_steps_with_clipping() {
+    let run = gpu_run(&preset("rnn-exploding-clip"), 100);
+    rnn_exploding_lesson_training(&run[1]);
+    assert!(
+        loss(&run[1]) < 1e-2 * loss(&run[0]),
+        "rnn-exploding-clip on the GPU: the loss should fall by more than 100x in 100 clipped steps: {} then {}",
+        brief(&run[0]),
+        brief(&run[1])
+    );
+}

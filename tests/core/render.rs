@@ -1,0 +1,106 @@
+//! `gradscope render` draws every view offscreen (lavapipe in CI): the PNG decodes, has the size asked
+//! for, is not blank, and carries the configuration in its `gradscope-config` text chunk.
+
+use std::process::Command;
+
+use gradscope::model::NetConfig;
+use gradscope::viz::View;
+
+fn render(view: View, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradscope"));
+    cmd.args([
+        "render",
+        "--depth",
+        "6",
+        "--width",
+        "12",
+        "--batch",
+        "16",
+        "--steps",
+        "4",
+        "--view",
+        view.slug(),
+    ])
+    .arg("--out")
+    .arg(out)
+    .args(extra)
+    .env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    cmd.output().expect("runs gradscope")
+}
+
+#[test]
+fn render_writes_every_view() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for view in View::ALL {
+        let out = dir.path().join(format!("{}.png", view.slug()));
+        let output = render(view, &out, &["--size", "1280x800"]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "render {} failed (a GPU adapter is required):\n{stderr}",
+            view.slug()
+        );
+        eprintln!("{}", stdout.trim());
+
+        let file = std::fs::File::open(&out).expect("png written");
+        let reader = png::Decoder::new(std::io::BufReader::new(file))
+            .read_info()
+            .expect("valid png");
+        let info = reader.info();
+        assert_eq!((info.width, info.height), (1280, 800), "{}", view.slug());
+        let json = info
+            .uncompressed_latin1_text
+            .iter()
+            .find(|t| t.keyword == gradscope::viz::offscreen::CONFIG_TEXT_KEY)
+            .map(|t| t.text.clone())
+            .expect("config text chunk");
+        let cfg: NetConfig = serde_json::from_str(&json).expect("config JSON");
+        assert_eq!((cfg.depth, cfg.width, cfg.batch), (6, 12, 16));
+
+        let image = image::open(&out).expect("decodes").to_rgba8();
+        let background = image.get_pixel(2, 2).0;
+        let differing = image.pixels().filter(|p| p.0 != background).count();
+        let distinct: std::collections::HashSet<[u8; 4]> = image.pixels().map(|p| p.0).collect();
+        assert!(
+            differing > 1280 * 800 / 20 && distinct.len() > 10,
+            "{} looks blank: {differing} non-background pixels, {} colours",
+            view.slug(),
+            distinct.len()
+        );
+    }
+}
+
+#[test]
+fn render_dark_theme_and_bad_arguments() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("dark.png");
+    let output = render(
+        View::GradientMap,
+        &out,
+        &["--size", "1280x800", "--theme", "dark"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let image = image::open(&out).expect("decodes").to_rgba8();
+    let [r, g, b, _] = image.get_pixel(2, 2).0;
+    assert!(
+        u32::from(r) + u32::from(g) + u32::from(b) < 200,
+        "dark background, got {r} {g} {b}"
+    );
+
+    let output = render(View::Loss, &dir.path().join("x.png"), &["--size", "big"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("WxH"));
+
+    let output = render(View::Norms, &dir.path().join("no/such/dir/x.png"), &[]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error:") && stderr.contains("x.png") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,13 @@
+//! UI tests: the app under egui_kittest on the production wgpu setup (lavapipe in CI). One test binary.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod app;
+mod compare;
+mod fields;
+mod jacobian;
+mod share;
+mod snapshot;
+mod theory;
+mod views;
