@@ -55,7 +55,7 @@ struct BenchArgs {
     backend: Option<gradscope::cli::BackendArg>,
     /// Instead of the suite: train the default preset for N steps and report host memory (RSS) and GPU
     /// memory at the start, along the way and at the end (both should stay flat)
-    #[arg(long, value_name = "N", value_parser = parse_soak_steps)]
+    #[arg(long, value_name = "N", value_parser = parse_soak_steps, conflicts_with = "suite")]
     soak: Option<u64>,
 }
 
@@ -127,7 +127,7 @@ fn parse_size(s: &str) -> std::result::Result<[u32; 2], String> {
     match (parse(w, min_w), parse(h, min_h)) {
         (Some(w), Some(h)) => Ok([w, h]),
         _ => Err(format!(
-            "'{s}': the width must be a whole number in {min_w}..={MAX_RENDER_SIDE} and the height in {min_h}..={MAX_RENDER_SIDE} (smaller figures cannot fit their axes, colour bar and caption)"
+            "'{s}': the width must be a whole number in {min_w}..={MAX_RENDER_SIDE} and the height in {min_h}..={MAX_RENDER_SIDE} (below {min_w}x{min_h} a figure leaves its plot no room)"
         )),
     }
 }

@@ -416,7 +416,14 @@ fn render_checks_its_output_before_training() {
     std::fs::create_dir(&d).unwrap();
     a.extend(["--out", d.to_str().unwrap()]);
     assert_clean_failure_within(&a, "it is a folder", 30, None);
-    for size in ["100x100", "1279x800", "1280x799", "800x500", "16x16", "20000x900"] {
+    for size in [
+        "100x100",
+        "1279x800",
+        "1280x799",
+        "800x500",
+        "16x16",
+        "20000x900",
+    ] {
         let mut a = args.clone();
         let out = dir.path().join("small.png");
         a.extend(["--out", out.to_str().unwrap(), "--size", size]);
@@ -589,5 +596,56 @@ fn default_config_round_trips_through_the_cli_resolver() {
         gradscope::model::Preset::builtin(gradscope::model::DEFAULT_PRESET)
             .unwrap()
             .config()
+    );
+}
+
+// ---- item 10: foreign "error:" lines ----
+
+/// The private runtime folders gradscope made in the temp dir.
+fn private_runtime_dirs() -> Vec<String> {
+    std::fs::read_dir(std::env::temp_dir())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("gradscope-runtime-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn gpu_commands_print_no_foreign_errors_without_xdg_runtime_dir() {
+    // Mesa's device-select Vulkan layer probes Wayland; libwayland then wrote "error: XDG_RUNTIME_DIR is
+    // invalid or not set in the environment." to stderr twice per GPU command
+    let before = private_runtime_dirs();
+    for (args, unset) in [
+        (vec!["adapters"], true),
+        (
+            vec!["stats", "--depth", "2", "--width", "3", "--batch", "2"],
+            true,
+        ),
+        (vec!["adapters"], false),
+    ] {
+        let mut cmd = std::process::Command::new(crate::common::bin());
+        cmd.args(&args);
+        if unset {
+            cmd.env_remove("XDG_RUNTIME_DIR");
+        } else {
+            cmd.env("XDG_RUNTIME_DIR", "relative/not/valid");
+        }
+        let out = cmd.output().expect("runs gradscope");
+        let err = stderr(&out);
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+        assert!(
+            !err.lines().any(|l| l.starts_with("error")),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        private_runtime_dirs(),
+        before,
+        "the private folder is removed"
     );
 }

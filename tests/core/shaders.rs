@@ -38,3 +38,102 @@ fn every_kernel_file_is_used_and_every_entry_point_exists() {
         );
     }
 }
+
+/// The value of a WGSL `const` in a module's source, as f64.
+fn wgsl_const(module: &naga::Module, name: &str) -> f64 {
+    let (_, c) = module
+        .constants
+        .iter()
+        .find(|(_, c)| c.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no WGSL constant {name}"));
+    match module.global_expressions[c.init] {
+        naga::Expression::Literal(l) => match l {
+            naga::Literal::F32(v) => f64::from(v),
+            naga::Literal::F64(v) | naga::Literal::AbstractFloat(v) => v,
+            naga::Literal::U32(v) => f64::from(v),
+            naga::Literal::I32(v) => f64::from(v),
+            naga::Literal::AbstractInt(v) => v as f64,
+            other => panic!("{name}: unexpected literal {other:?}"),
+        },
+        ref other => panic!("{name}: not a literal: {other:?}"),
+    }
+}
+
+fn parsed(label: &str) -> naga::Module {
+    let src = module_source(label).expect("module exists");
+    naga::front::wgsl::parse_str(&src).expect("parses")
+}
+
+/// The Rust definitions and the WGSL constants that mirror them cannot drift apart: ids, flags, thresholds,
+/// optimizer constants and the parameter record's fields (names, order and size).
+#[test]
+fn wgsl_constants_and_records_match_the_rust_definitions() {
+    use gradscope::gpu::layout::{
+        COLREDUCE_UNITS, DispatchParams, FLAG_ACCUMULATE, FLAG_CLIP, FLAG_STATS, NONE,
+    };
+    use gradscope::model::{
+        ADAM_BETA1, ADAM_BETA2, ADAM_EPS, Activation, LEAKY_SLOPE, MAX_SLOPE_EXP2, MOMENTUM,
+        SATURATION_THRESHOLD,
+    };
+    let common = parsed("loss");
+    let f32_eq = |wgsl: f64, rust: f64, name: &str| {
+        assert!(
+            (wgsl - rust).abs() <= 1e-7 * rust.abs(),
+            "{name}: WGSL {wgsl} vs Rust {rust}"
+        );
+    };
+    assert_eq!(wgsl_const(&common, "NONE"), f64::from(NONE));
+    assert_eq!(wgsl_const(&common, "FLAG_ACCUMULATE"), f64::from(FLAG_ACCUMULATE));
+    assert_eq!(wgsl_const(&common, "FLAG_STATS"), f64::from(FLAG_STATS));
+    assert_eq!(wgsl_const(&common, "FLAG_CLIP"), f64::from(FLAG_CLIP));
+    for act in Activation::ALL {
+        let name = format!("ACT_{}", act.name().to_uppercase().replace('-', "_"));
+        assert_eq!(
+            wgsl_const(&common, &name),
+            f64::from(act.shader_id()),
+            "{name}"
+        );
+    }
+    f32_eq(wgsl_const(&common, "LEAKY_SLOPE"), LEAKY_SLOPE, "LEAKY_SLOPE");
+    f32_eq(
+        wgsl_const(&common, "SATURATION_THRESHOLD"),
+        SATURATION_THRESHOLD,
+        "SATURATION_THRESHOLD",
+    );
+    assert_eq!(
+        wgsl_const(&common, "MAX_SLOPE_EXP2"),
+        MAX_SLOPE_EXP2 as f64
+    );
+    let update = parsed("update");
+    f32_eq(wgsl_const(&update, "MOMENTUM"), MOMENTUM, "MOMENTUM");
+    f32_eq(wgsl_const(&update, "BETA1"), ADAM_BETA1, "BETA1");
+    f32_eq(wgsl_const(&update, "BETA2"), ADAM_BETA2, "BETA2");
+    f32_eq(wgsl_const(&update, "EPS"), ADAM_EPS, "EPS");
+    let colreduce = parsed("colreduce");
+    assert_eq!(
+        wgsl_const(&colreduce, "UNITS"),
+        f64::from(COLREDUCE_UNITS)
+    );
+
+    // the parameter record: the field names in order (from the Rust struct's Debug output) and the size
+    let debug = format!("{:?}", DispatchParams::default());
+    let rust_fields: Vec<&str> = debug
+        .trim_start_matches("DispatchParams {")
+        .trim_end_matches('}')
+        .split(',')
+        .filter_map(|f| f.split(':').next())
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .collect();
+    let (_, ty) = common
+        .types
+        .iter()
+        .find(|(_, t)| t.name.as_deref() == Some("Params"))
+        .expect("struct Params in common.wgsl");
+    let naga::TypeInner::Struct { members, span } = &ty.inner else {
+        panic!("Params is not a struct");
+    };
+    let wgsl_fields: Vec<&str> = members.iter().filter_map(|m| m.name.as_deref()).collect();
+    assert_eq!(wgsl_fields, rust_fields, "Params (WGSL) vs DispatchParams (Rust)");
+    assert_eq!(*span as usize, std::mem::size_of::<DispatchParams>());
+}
