@@ -1,5 +1,5 @@
-//! `gradscope bench`: time whole training steps (forward, loss, backward, statistics, update) of the GUIDE §7
-//! configurations on the GPU engine, side by side in one run.
+//! `gradscope bench`: time whole training steps (forward, loss, backward, statistics, update) of the
+//! configurations of docs/DESIGN.md §Performance on the GPU engine, side by side in one run.
 
 use std::time::Instant;
 
@@ -13,7 +13,7 @@ use crate::model::{Activation, Arch, Init, NetConfig, Task};
 pub enum Suite {
     /// Tiny versions that run on a software adapter in seconds.
     Quick,
-    /// The GUIDE §7 configurations S, M, L, deep and rnn.
+    /// The configurations S, M, L, deep and rnn of docs/DESIGN.md §Performance.
     Full,
 }
 

@@ -1,4 +1,4 @@
-//! Command-line configuration flags shared by every subcommand that builds a network (GUIDE §3), and their
+//! Command-line CONFIG flags of every subcommand that builds a network (docs/DESIGN.md §Interfaces), and their
 //! resolution into a validated [`NetConfig`]: the preset (or the default preset) first, then each flag.
 
 use clap::Args;
@@ -29,7 +29,7 @@ pub enum BackendArg {
     Dx12,
 }
 
-/// The CONFIG flags of GUIDE §3.
+/// The CONFIG flags (docs/DESIGN.md §Interfaces).
 #[derive(Args, Clone, Debug, Default)]
 pub struct ConfigArgs {
     /// A built-in preset name (see `gradscope presets`) or a path to a preset .toml file

@@ -1,5 +1,5 @@
 //! `--dump DIR`: the state at which one gradient was computed, as C-order little-endian `.npy` files plus
-//! `manifest.json` (GUIDE §3), and the reader that loads it back.
+//! `manifest.json` (docs/DESIGN.md §Dump), and the reader that loads it back.
 //!
 //! The folder: a dump goes into a new or empty folder, or over a previous dump (a folder holding only a
 //! gradscope `manifest.json` and the files it lists), whose listed files are removed first; any other

@@ -41,7 +41,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct BenchArgs {
-    /// quick: tiny nets for software adapters; full: the GUIDE's S, M, L, deep and rnn
+    /// quick: tiny nets for software adapters; full: S, M, L, deep and rnn of docs/DESIGN.md §Performance
     #[arg(long, value_enum, default_value = "quick")]
     suite: gradscope::bench::Suite,
     /// One JSON object per configuration
@@ -168,22 +168,17 @@ struct StatsArgs {
 }
 
 fn main() {
-    let runtime_dir = runtime_dir::ensure();
+    runtime_dir::ensure();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let parsed = Cli::command()
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
     let (cli, matches) = match parsed {
         Ok(parsed) => parsed,
-        Err(e) => {
-            // --help, --version and bad flags end here
-            runtime_dir::remove(runtime_dir.as_deref());
-            e.exit()
-        }
+        // --help, --version and bad flags end here
+        Err(e) => e.exit(),
     };
-    let result = run(cli, &matches);
-    runtime_dir::remove(runtime_dir.as_deref());
-    if let Err(err) = result {
+    if let Err(err) = run(cli, &matches) {
         eprintln!("error: {err:#}");
         std::process::exit(1);
     }
@@ -197,27 +192,29 @@ fn main() {
 /// is invalid or not set in the environment." straight to stderr, once per device enumeration (two lines
 /// per GPU command on lavapipe). It is a C library writing to fd 2, so no log filter reaches it. Where the
 /// variable is missing, gradscope re-executes itself (same process id, arguments and environment) with
-/// `XDG_RUNTIME_DIR` pointing at a fresh private (0700) folder: the probe then fails quietly, as it does
-/// on any machine without a compositor, and the folder is removed when the command ends.
+/// `XDG_RUNTIME_DIR` naming a fresh private (0700) folder in the temp dir: the probe then finds no
+/// socket and fails quietly, as on any machine without a compositor. The folder only reserves the name;
+/// the re-executed process removes it at once (libwayland needs only an absolute path), so nothing is
+/// left behind even when the command is interrupted.
 mod runtime_dir {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
-    /// Marks the re-executed process and names the folder it must remove.
+    /// Marks the re-executed process and names the folder it removes.
     const MARKER: &str = "GRADSCOPE_PRIVATE_RUNTIME_DIR";
 
-    /// In the re-executed process, the private folder to remove at exit; otherwise re-executes where
-    /// `XDG_RUNTIME_DIR` is missing (returning only if that fails) and returns `None`.
-    pub fn ensure() -> Option<PathBuf> {
+    /// Re-executes where `XDG_RUNTIME_DIR` is missing or not absolute (returning only if that fails);
+    /// in the re-executed process, removes the folder that reserved the name.
+    pub fn ensure() {
         if let Some(dir) = std::env::var_os(MARKER) {
-            return Some(PathBuf::from(dir));
+            // empty: nothing is ever created in it
+            let _ = std::fs::remove_dir(Path::new(&dir));
+            return;
         }
         let usable =
             std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_absolute());
-        if usable || !cfg!(target_os = "linux") {
-            return None;
+        if !usable && cfg!(target_os = "linux") {
+            reexec();
         }
-        reexec();
-        None
     }
 
     #[cfg(unix)]
@@ -251,13 +248,6 @@ mod runtime_dir {
 
     #[cfg(not(unix))]
     fn reexec() {}
-
-    /// Removes the private folder (empty: nothing is ever created in it).
-    pub fn remove(dir: Option<&Path>) {
-        if let Some(dir) = dir {
-            let _ = std::fs::remove_dir(dir);
-        }
-    }
 }
 
 fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {

@@ -1,5 +1,5 @@
 //! The statistics record both engines produce, per layer (per time step for the RNN), and its conversion
-//! from the scaled domain the engines compute in (docs/DESIGN.md, numerics).
+//! from the scaled domain the engines compute in (docs/DESIGN.md §Numerics).
 //!
 //! Both engines backpropagate a rescaled copy of the error. The running gradient ĝ (∂L/∂a) is divided at
 //! each layer by a power of two (the frexp exponent of the largest |ĝ| of the layer above), and the error
@@ -34,7 +34,7 @@ pub struct RawLayer {
     pub dead_units: f64,
 }
 
-/// Statistics of one layer (MLP) or one time step (RNN). Field names are the stats JSON's.
+/// Statistics of one layer (MLP) or one time step (RNN). Field names are the JSON's (docs/DESIGN.md §Stats).
 ///
 /// Numbers in JSON: a finite value is a JSON number; NaN and ±∞ are the strings `"NaN"`, `"Infinity"` and
 /// `"-Infinity"` (never `null`). In the `log10_*` fields `null` means an exact mathematical zero only

@@ -7,4 +7,7 @@ pub mod layout;
 pub mod shaders;
 
 pub use device::{Gpu, GpuError, GpuOptions};
-pub use engine::{Engine, EngineError, EngineOptions, GpuContext};
+pub use engine::{
+    Engine, EngineError, EngineOptions, GpuContext, MAX_DISPATCHES_PER_SUBMIT, MAX_IN_FLIGHT,
+    check_limits,
+};

@@ -1,4 +1,4 @@
-//! Weight initialisation schemes (GUIDE §3) and the seeded random source shared by every engine.
+//! Weight initialisation schemes (docs/DESIGN.md §Init) and the seeded random source shared by every engine.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

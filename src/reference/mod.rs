@@ -385,7 +385,7 @@ fn scaled_delta(g: &[f64], z: &[f64], act: Activation) -> (Vec<f64>, i64) {
     (s, k)
 }
 
-/// The rescaling step of the backward pass (the GPU's dX epilogue does the same): the running
+/// The backward's rescaling step (docs/DESIGN.md §Numerics; the GPU's dX epilogue does the same): the running
 /// gradient `next` of the layer below is divided by 2^e, e the frexp exponent of max |ĝ| of the layer
 /// above, so it stays near 1 however far the true values fall. Returns e (the scale grows by it).
 fn rescale_below(g_above: &[f64], next: &mut [f64]) -> i32 {
@@ -429,7 +429,7 @@ pub fn global_norm(grads: &[Vec<f64>]) -> f64 {
     mx * sum.sqrt()
 }
 
-/// Loss and ∂L/∂ŷ: mse = (1/(2B)) Σ ||ŷ - y||², or mean softmax cross-entropy.
+/// Loss and ∂L/∂ŷ (docs/DESIGN.md §Equations): mse = (1/(2B)) Σ ||ŷ - y||², or mean softmax cross-entropy.
 pub fn loss_and_grad(
     out: &[f64],
     y: &[f32],

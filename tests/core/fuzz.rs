@@ -175,7 +175,10 @@ fn cli_arguments_never_panic() {
             }
         })
         .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("{} of {CLI_CASES} argument vectors accepted", accepted.get());
+    eprintln!(
+        "{} of {CLI_CASES} argument vectors accepted",
+        accepted.get()
+    );
     assert!(
         accepted.get() > 1000,
         "only {} argument vectors were accepted",
@@ -384,7 +387,10 @@ fn figure_config_strings_never_panic() {
             Ok(())
         })
         .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("{} of {CONFIG_STRING_CASES} config strings accepted", accepted.get());
+    eprintln!(
+        "{} of {CONFIG_STRING_CASES} config strings accepted",
+        accepted.get()
+    );
     assert!(
         accepted.get() > 1000,
         "only {} config strings were accepted",

@@ -355,4 +355,3 @@ fn nan_is_not_a_dead_unit_and_has_its_own_json() {
         );
     }
 }
-

@@ -1,5 +1,6 @@
-//! Theory (GUIDE §5) from the reference's measurements: the per-layer variance factor of the backward
-//! signal, and exact geometric decay in a linear RNN with W_h = ρ·Q, far below the f32 and f64 ranges.
+//! Theory (docs/DESIGN.md §Testing) from the reference's measurements: the per-layer variance factor of the
+//! backward signal, and exact geometric decay in a linear RNN with W_h = ρ·Q, far below the f32 and f64
+//! ranges.
 
 use gradscope::model::init::{orthogonal, rng_for};
 use gradscope::model::{Activation, Arch, Init, NetConfig, Task};

@@ -83,7 +83,10 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         );
     };
     assert_eq!(wgsl_const(&common, "NONE"), f64::from(NONE));
-    assert_eq!(wgsl_const(&common, "FLAG_ACCUMULATE"), f64::from(FLAG_ACCUMULATE));
+    assert_eq!(
+        wgsl_const(&common, "FLAG_ACCUMULATE"),
+        f64::from(FLAG_ACCUMULATE)
+    );
     assert_eq!(wgsl_const(&common, "FLAG_STATS"), f64::from(FLAG_STATS));
     assert_eq!(wgsl_const(&common, "FLAG_CLIP"), f64::from(FLAG_CLIP));
     for act in Activation::ALL {
@@ -94,26 +97,24 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
             "{name}"
         );
     }
-    f32_eq(wgsl_const(&common, "LEAKY_SLOPE"), LEAKY_SLOPE, "LEAKY_SLOPE");
+    f32_eq(
+        wgsl_const(&common, "LEAKY_SLOPE"),
+        LEAKY_SLOPE,
+        "LEAKY_SLOPE",
+    );
     f32_eq(
         wgsl_const(&common, "SATURATION_THRESHOLD"),
         SATURATION_THRESHOLD,
         "SATURATION_THRESHOLD",
     );
-    assert_eq!(
-        wgsl_const(&common, "MAX_SLOPE_EXP2"),
-        MAX_SLOPE_EXP2 as f64
-    );
+    assert_eq!(wgsl_const(&common, "MAX_SLOPE_EXP2"), MAX_SLOPE_EXP2 as f64);
     let update = parsed("update");
     f32_eq(wgsl_const(&update, "MOMENTUM"), MOMENTUM, "MOMENTUM");
     f32_eq(wgsl_const(&update, "BETA1"), ADAM_BETA1, "BETA1");
     f32_eq(wgsl_const(&update, "BETA2"), ADAM_BETA2, "BETA2");
     f32_eq(wgsl_const(&update, "EPS"), ADAM_EPS, "EPS");
     let colreduce = parsed("colreduce");
-    assert_eq!(
-        wgsl_const(&colreduce, "UNITS"),
-        f64::from(COLREDUCE_UNITS)
-    );
+    assert_eq!(wgsl_const(&colreduce, "UNITS"), f64::from(COLREDUCE_UNITS));
 
     // the parameter record: the field names in order (from the Rust struct's Debug output) and the size
     let debug = format!("{:?}", DispatchParams::default());
@@ -134,6 +135,9 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         panic!("Params is not a struct");
     };
     let wgsl_fields: Vec<&str> = members.iter().filter_map(|m| m.name.as_deref()).collect();
-    assert_eq!(wgsl_fields, rust_fields, "Params (WGSL) vs DispatchParams (Rust)");
+    assert_eq!(
+        wgsl_fields, rust_fields,
+        "Params (WGSL) vs DispatchParams (Rust)"
+    );
     assert_eq!(*span as usize, std::mem::size_of::<DispatchParams>());
 }
