@@ -74,17 +74,9 @@ pub const MAX_ARRAY_BYTES: u64 = 1 << 30;
 mod json_f64 {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    /// Writes `v`.
+    /// Writes `v` as the stats JSON does.
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        if v.is_finite() {
-            s.serialize_f64(*v)
-        } else if v.is_nan() {
-            s.serialize_str("NaN")
-        } else if *v > 0.0 {
-            s.serialize_str("Infinity")
-        } else {
-            s.serialize_str("-Infinity")
-        }
+        crate::stats::json_num::f64(v, s)
     }
 
     #[derive(Deserialize)]

@@ -69,8 +69,9 @@ pub struct LayerStats {
     pub dead_fraction: f64,
 }
 
-/// Serializers that give NaN and ±∞ their own JSON representation (serde_json would write `null`).
-mod json_num {
+/// Serializers that give NaN and ±∞ their own JSON representation (serde_json would write `null`); the
+/// dump manifest uses them too.
+pub mod json_num {
     use serde::Serializer;
 
     /// A finite number as a JSON number, else `"NaN"`, `"Infinity"` or `"-Infinity"`.

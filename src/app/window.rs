@@ -208,10 +208,15 @@ impl GradscopeApp {
         for file in files {
             let path = file.path();
             let name = path.display().to_string();
-            let result = file
-                .bytes()
-                .map_err(|e| anyhow::anyhow!("cannot read the dropped file: {e}"))
-                .and_then(|bytes| share::config_from_png_bytes(&bytes));
+            // a file on disk is read with the bounded reader (regular files only, metadata only);
+            // other handles hand over their bytes
+            let result = if path.is_absolute() {
+                share::config_from_png(path)
+            } else {
+                file.bytes()
+                    .map_err(|e| anyhow::anyhow!("cannot read the dropped file: {e}"))
+                    .and_then(|bytes| share::config_from_png_bytes(&bytes))
+            };
             match result {
                 Ok(cfg) => self.load_config(cfg, &name),
                 Err(e) => self.error = Some(format!("{name}: {e:#}")),

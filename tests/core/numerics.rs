@@ -157,6 +157,25 @@ fn saturated_units_are_never_dead_and_keep_their_magnitude_on_both_engines() {
 }
 
 #[test]
+fn saturated_residual_nets_agree_on_both_engines() {
+    // the skip path adds ĝ at its own scale to ŝW · 2^K (K far below 0 when a layer is saturated)
+    for act in [Activation::Sigmoid, Activation::Tanh] {
+        let cfg = NetConfig {
+            residual: true,
+            ..saturating(act, 40.0, Arch::Mlp)
+        };
+        let what = format!("residual {act} gain 40");
+        let r = cpu_stats(&cfg, 0);
+        let g = gpu_stats(&cfg, 0);
+        assert!(
+            r.layers.iter().any(|l| l.saturated_fraction > 0.5),
+            "{what}: not saturated"
+        );
+        assert_logs_agree(&g, &r, LOG_TOL, &what);
+    }
+}
+
+#[test]
 fn the_issue_repro_cases_are_not_dead() {
     // `stats --engine cpu --activation tanh --gain 30 --depth 8 --width 32 --batch 8 --steps 0`
     let cfg = NetConfig {

@@ -98,6 +98,15 @@ fn exported_png_restores_equal_config_also_when_dropped_on_the_window() {
     assert_eq!(other.state().config(), &cfg);
     let bytes = std::fs::read(&plain).expect("read");
     assert!(config_from_png_bytes(&bytes).is_err());
+
+    // a device dropped on the window is refused at once (read through the bounded reader, never in full)
+    let started = std::time::Instant::now();
+    drop_file(&mut other, std::path::Path::new("/dev/zero"));
+    other.run_steps(2);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let err = other.state().error().expect("an error for /dev/zero");
+    assert!(err.contains("/dev/zero"), "{err}");
+    assert_eq!(other.state().config(), &cfg);
     assert!(config_from_png_bytes(b"not a png").is_err());
 }
 
