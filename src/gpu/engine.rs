@@ -5,10 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::layout::{
-    BUSY_WORKGROUPS, DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER,
-    step_dispatches_with,
-};
+use super::layout::{DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER};
+use super::program::{BUSY_WORKGROUPS, step_dispatches_with};
 use super::shaders::Pipelines;
 use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};
 use crate::stats::{RawLayer, StepStats};

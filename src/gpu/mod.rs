@@ -4,6 +4,7 @@
 pub mod device;
 mod engine;
 pub mod layout;
+pub mod program;
 pub mod shaders;
 
 pub use device::{Gpu, GpuError, GpuOptions};
