@@ -3,10 +3,10 @@
 //! staging buffers without stalling the caller.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::layout::{DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER};
 use super::program::{BUSY_WORKGROUPS, step_dispatches_with};
+use super::readback::StatsRing;
 use super::shaders::Pipelines;
 use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};
 use crate::stats::{RawLayer, StepStats};
@@ -64,21 +64,8 @@ pub enum EngineError {
     Readback(String),
 }
 
-const SLOT_FREE: u8 = 0;
-const SLOT_PENDING: u8 = 1;
-const SLOT_READY: u8 = 2;
-const SLOT_FAILED: u8 = 3;
 /// log2 of an empty sum in the statistics kernels. Keep in sync with NO_TERM in shaders/common.wgsl.
 const NO_TERM: f32 = -3.0e38;
-/// Staging buffers in rotation for statistics readback.
-const STAGING_SLOTS: usize = 3;
-
-struct Slot {
-    buffer: wgpu::Buffer,
-    state: Arc<AtomicU8>,
-    step: u64,
-    seq: u64,
-}
 
 #[derive(Clone, Copy)]
 struct Rec {
@@ -99,9 +86,8 @@ pub struct Engine {
     bind_group: wgpu::BindGroup,
     train: Vec<Rec>,
     compute: Vec<Rec>,
-    slots: Vec<Slot>,
+    ring: StatsRing,
     updates: u64,
-    seq: u64,
     latest: Option<StepStats>,
     timer: Option<Timer>,
     opts: EngineOptions,
@@ -382,20 +368,7 @@ impl Engine {
                 },
             ],
         });
-        let slots = (0..STAGING_SLOTS)
-            .map(|_| Slot {
-                // MAP_READ | COPY_DST: the statistics block is copied here and mapped on the CPU
-                buffer: device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("gradscope stats readback"),
-                    size: (lay.stats_len * 4) as u64,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                }),
-                state: Arc::new(AtomicU8::new(SLOT_FREE)),
-                step: 0,
-                seq: 0,
-            })
-            .collect();
+        let ring = StatsRing::new(device, (lay.stats_len * 4) as u64);
         let mut engine = Engine {
             ctx: ctx.clone(),
             cfg: cfg.clone(),
@@ -407,9 +380,8 @@ impl Engine {
             bind_group,
             train: Vec::new(),
             compute: Vec::new(),
-            slots,
+            ring,
             updates: 0,
-            seq: 0,
             latest: None,
             timer: Timer::new(ctx),
             opts,
@@ -456,9 +428,7 @@ impl Engine {
 
     /// Bytes of GPU memory this network holds (state, records, readback).
     pub fn gpu_bytes(&self) -> u64 {
-        self.mem.size()
-            + self.uniforms.size()
-            + self.slots.iter().map(|s| s.buffer.size()).sum::<u64>()
+        self.mem.size() + self.uniforms.size() + self.ring.gpu_bytes()
     }
 
     /// Back to the initial weights, zero optimizer state and step count; keeps the current activation.
@@ -600,37 +570,18 @@ impl Engine {
         } else {
             self.updates
         };
-        let free = self
-            .slots
-            .iter()
-            .position(|s| s.state.load(Ordering::Acquire) == SLOT_FREE)
-            .filter(|_| read_stats);
-        if let Some(i) = free {
-            enc.copy_buffer_to_buffer(
-                &self.mem,
-                (self.lay.stats * 4) as u64,
-                &self.slots[i].buffer,
-                0,
-                Some((self.lay.stats_len * 4) as u64),
-            );
-        }
+        let slot = if read_stats {
+            self.ring
+                .record(&mut enc, &self.mem, (self.lay.stats * 4) as u64)
+        } else {
+            None
+        };
         let index = self.ctx.queue.submit([enc.finish()]);
         if update {
             self.updates += u64::from(recs_times);
         }
-        if let Some(i) = free {
-            self.seq += 1;
-            let slot = &mut self.slots[i];
-            slot.step = label;
-            slot.seq = self.seq;
-            slot.state.store(SLOT_PENDING, Ordering::Release);
-            let state = slot.state.clone();
-            slot.buffer.map_async(wgpu::MapMode::Read, .., move |r| {
-                state.store(
-                    if r.is_ok() { SLOT_READY } else { SLOT_FAILED },
-                    Ordering::Release,
-                );
-            });
+        if let Some(slot) = slot {
+            self.ring.submitted(slot, label);
         }
         index
     }
@@ -683,11 +634,7 @@ impl Engine {
     pub fn wait_stats(&mut self) -> Result<StepStats, EngineError> {
         // Another thread polling the same device may be the one that runs our map callbacks, so wait until
         // no slot is pending rather than trusting one poll.
-        while self
-            .slots
-            .iter()
-            .any(|s| s.state.load(Ordering::Acquire) == SLOT_PENDING)
-        {
+        while self.ring.any_pending() {
             self.ctx
                 .device
                 .poll(wgpu::PollType::wait_indefinitely())
@@ -701,31 +648,8 @@ impl Engine {
     }
 
     fn collect(&mut self) {
-        let mut newest: Option<(u64, StepStats)> = None;
-        for i in 0..self.slots.len() {
-            let state = self.slots[i].state.load(Ordering::Acquire);
-            if state == SLOT_FAILED {
-                self.slots[i].state.store(SLOT_FREE, Ordering::Release);
-                continue;
-            }
-            if state != SLOT_READY {
-                continue;
-            }
-            let slot = &self.slots[i];
-            let parsed =
-                slot.buffer.get_mapped_range(..).ok().map(|view| {
-                    self.parse_stats(bytemuck::cast_slice::<u8, f32>(&view), slot.step)
-                });
-            slot.buffer.unmap();
-            slot.state.store(SLOT_FREE, Ordering::Release);
-            if let Some(stats) = parsed
-                && newest.as_ref().is_none_or(|(s, _)| slot.seq > *s)
-            {
-                newest = Some((slot.seq, stats));
-            }
-        }
-        if let Some((_, s)) = newest {
-            self.latest = Some(s);
+        if let Some((step, block)) = self.ring.take_newest() {
+            self.latest = Some(self.parse_stats(&block, step));
         }
     }
 

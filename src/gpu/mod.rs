@@ -5,6 +5,7 @@ pub mod device;
 mod engine;
 pub mod layout;
 pub mod program;
+mod readback;
 pub mod shaders;
 
 pub use device::{Gpu, GpuError, GpuOptions};
