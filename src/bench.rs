@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::gpu::{Engine, GpuContext};
+use crate::gpu::program::BUSY_WORKGROUPS;
+use crate::gpu::{Engine, EngineOptions, GpuContext};
 use crate::model::{Activation, Arch, Init, NetConfig, Task};
 
 /// Which set of configurations.
@@ -103,6 +104,8 @@ pub fn configs(suite: Suite) -> Vec<BenchConfig> {
 pub struct BenchResult {
     /// Configuration name.
     pub config: String,
+    /// The engine variant that ran it ([`VARIANTS`]; `default` unless `--variants`).
+    pub variant: String,
     /// The network, one line.
     pub summary: String,
     /// Adapter that ran it.
@@ -132,17 +135,60 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-/// Runs one configuration: a warm-up step, then timed submissions of `steps_per_submit` steps each until
-/// `max_rounds` rounds or `budget_secs` seconds (at least 3 rounds).
+/// The engine variants `bench --variants` times: today the matmul tile policy (the largest tile that
+/// still gives [`BUSY_WORKGROUPS`] workgroups, from a smallest tile; or one tile everywhere). One run on a
+/// new adapter prints them side by side, so the default can be chosen from measurements.
+pub const VARIANTS: [(&str, EngineOptions); 5] = [
+    (
+        "default",
+        EngineOptions {
+            busy_workgroups: BUSY_WORKGROUPS,
+            min_tile: 32,
+        },
+    ),
+    (
+        "small-tiles",
+        EngineOptions {
+            busy_workgroups: BUSY_WORKGROUPS,
+            min_tile: 16,
+        },
+    ),
+    (
+        "tile16",
+        EngineOptions {
+            busy_workgroups: u32::MAX,
+            min_tile: 16,
+        },
+    ),
+    (
+        "tile32",
+        EngineOptions {
+            busy_workgroups: u32::MAX,
+            min_tile: 32,
+        },
+    ),
+    (
+        "tile64",
+        EngineOptions {
+            busy_workgroups: 0,
+            min_tile: 64,
+        },
+    ),
+];
+
+/// Runs one configuration on one engine variant: a warm-up step, then timed submissions of
+/// `steps_per_submit` steps each until `max_rounds` rounds or `budget_secs` seconds (at least 3 rounds).
 pub fn run_one(
     ctx: &GpuContext,
     b: &BenchConfig,
+    (variant, opts): (&str, EngineOptions),
     max_rounds: usize,
     steps_per_submit: u32,
     budget_secs: f64,
 ) -> BenchResult {
     let mut result = BenchResult {
         config: b.name.to_string(),
+        variant: variant.to_string(),
         summary: b.cfg.summary(),
         adapter: ctx.adapter.clone(),
         median_ms: f64::NAN,
@@ -155,7 +201,7 @@ pub fn run_one(
         gpu_mib: 0.0,
         skipped: None,
     };
-    let mut engine = match Engine::new(ctx, &b.cfg) {
+    let mut engine = match Engine::with_options(ctx, &b.cfg, opts) {
         Ok(e) => e,
         Err(e) => {
             result.skipped = Some(e.to_string());
@@ -201,43 +247,60 @@ pub fn run_one(
     result
 }
 
-/// Runs a whole suite, handing each result to `report` as soon as it is measured.
+/// Runs a whole suite on the default engine (or, with `variants`, on every one of [`VARIANTS`], config by
+/// config), handing each result to `report` as soon as it is measured.
 pub fn run_suite(
     ctx: &GpuContext,
     suite: Suite,
+    variants: bool,
     mut report: impl FnMut(&BenchResult),
 ) -> Vec<BenchResult> {
     let (rounds, steps, budget_secs) = match suite {
         Suite::Quick => (5, 2, 2.0),
         Suite::Full => (30, 10, 4.0),
     };
-    configs(suite)
-        .iter()
-        .map(|b| {
-            let r = run_one(ctx, b, rounds, steps, budget_secs);
+    let chosen = if variants {
+        &VARIANTS[..]
+    } else {
+        &VARIANTS[..1]
+    };
+    let mut out = Vec::new();
+    for b in &configs(suite) {
+        for &variant in chosen {
+            let r = run_one(ctx, b, variant, rounds, steps, budget_secs);
             report(&r);
-            r
-        })
-        .collect()
+            out.push(r);
+        }
+    }
+    out
 }
 
 /// The header line of [`row`].
 pub fn header() -> String {
     format!(
-        "{:<11} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>9}",
-        "config", "ms/step", "p95 ms", "gpu ms", "GFLOP/s", "disp/step", "submit/step", "GPU MiB"
+        "{:<11} {:<12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>9}",
+        "config",
+        "variant",
+        "ms/step",
+        "p95 ms",
+        "gpu ms",
+        "GFLOP/s",
+        "disp/step",
+        "submit/step",
+        "GPU MiB"
     )
 }
 
 /// One line of the results table.
 pub fn row(r: &BenchResult) -> String {
     if let Some(why) = &r.skipped {
-        return format!("{:<11} skipped: {why}", r.config);
+        return format!("{:<11} {:<12} skipped: {why}", r.config, r.variant);
     }
     let gpu = r.gpu_ms.map_or("-".to_string(), |g| format!("{g:.3}"));
     format!(
-        "{:<11} {:>9.3} {:>9.3} {:>9} {:>9.1} {:>10} {:>11.2} {:>9.1}",
+        "{:<11} {:<12} {:>9.3} {:>9.3} {:>9} {:>9.1} {:>10} {:>11.2} {:>9.1}",
         r.config,
+        r.variant,
         r.median_ms,
         r.p95_ms,
         gpu,

@@ -57,6 +57,9 @@ struct BenchArgs {
     /// memory at the start, along the way and at the end (both should stay flat)
     #[arg(long, value_name = "N", value_parser = parse_soak_steps, conflicts_with = "suite")]
     soak: Option<u64>,
+    /// Time every engine variant (matmul tile policies) of every configuration, side by side
+    #[arg(long, conflicts_with = "soak")]
+    variants: bool,
 }
 
 /// Parses `--soak`: 1..=[`MAX_STEPS`] steps.
@@ -347,7 +350,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
         println!("{}", gradscope::bench::header());
     }
     // each row as soon as it is measured, so a long suite shows progress
-    gradscope::bench::run_suite(&ctx, args.suite, |r| {
+    gradscope::bench::run_suite(&ctx, args.suite, args.variants, |r| {
         if args.json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
         } else {

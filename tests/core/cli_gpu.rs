@@ -79,6 +79,24 @@ fn bad_gpu_input_gives_one_clean_message() {
 }
 
 #[test]
+fn bench_variants_time_every_variant_of_every_config() {
+    let out = gradscope(&["bench", "--suite", "quick", "--variants", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let variants: Vec<&str> = gradscope::bench::VARIANTS.iter().map(|v| v.0).collect();
+    assert_eq!(rows.len(), 4 * variants.len());
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["variant"], variants[i % variants.len()], "{r}");
+        assert!(r["skipped"].is_null(), "{r}");
+        assert!(r["median_ms"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
 fn bench_quick_runs() {
     let out = gradscope(&["bench", "--suite", "quick", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -90,6 +108,7 @@ fn bench_quick_runs() {
     assert_eq!(rows.len(), 4);
     for r in rows {
         assert!(r["skipped"].is_null(), "{r}");
+        assert_eq!(r["variant"], "default");
         assert!(r["median_ms"].as_f64().unwrap() > 0.0);
         assert!(r["dispatches_per_step"].as_u64().unwrap() > 10);
         println!(
