@@ -260,7 +260,11 @@ impl Activation {
 
     /// Whether |f'(z)| counts as saturated: below [`SATURATION_THRESHOLD`] of the peak derivative.
     pub fn is_saturated(self, z: f64) -> bool {
-        let s = self.slope(z);
+        self.is_saturated_slope(self.slope(z))
+    }
+
+    /// [`Activation::is_saturated`] for a slope already computed by [`Activation::slope`].
+    pub fn is_saturated_slope(self, s: Slope) -> bool {
         s.exp2 < 0 || s.mantissa.abs() < SATURATION_THRESHOLD * self.peak_derivative()
     }
 }

@@ -242,7 +242,7 @@ impl Reference {
         let mut raw = vec![RawLayer::default(); l_n];
         let mut deltas = vec![Vec::new(); l_n];
         for l in (1..=l_n).rev() {
-            let (s, k_l) = scaled_delta(&g, &z[l - 1], act);
+            let (s, k_l, slopes) = scaled_delta(&g, &z[l - 1], act);
             let log2_scale = sigma + k_l;
             let k = if l == 1 { d_in } else { w };
             let dw_scaled = matmul_tn(&s, &a[l - 1], b, w, k);
@@ -258,6 +258,7 @@ impl Reference {
                 &g,
                 k_l,
                 &z[l - 1],
+                &slopes,
                 &a[l],
                 act,
                 b,
@@ -329,7 +330,7 @@ impl Reference {
         let mut raw = vec![RawLayer::default(); t_n];
         let mut deltas = vec![Vec::new(); t_n];
         for t in (1..=t_n).rev() {
-            let (s, k_t) = scaled_delta(&g, &z[t - 1], act);
+            let (s, k_t, slopes) = scaled_delta(&g, &z[t - 1], act);
             let log2_scale = sigma + k_t;
             let dwh_scaled = matmul_tn(&s, &h[t - 1], b, h_n, h_n);
             let dwx_scaled = matmul_tn(&s, &x_t(t), b, h_n, d_in);
@@ -343,6 +344,7 @@ impl Reference {
                 &g,
                 k_t,
                 &z[t - 1],
+                &slopes,
                 &h[t],
                 act,
                 b,
@@ -365,12 +367,12 @@ impl Reference {
     }
 }
 
-/// `ŝ = ĝ ⊙ f'(z) · 2^-K` and K: the error of one layer in the scaled domain. K is the frexp exponent of
+/// `ŝ = ĝ ⊙ f'(z) · 2^-K`, K and the slopes (for the statistics): the error of one layer in the scaled domain. K is the frexp exponent of
 /// the layer's largest |f'(z)| (at most 0), so a layer whose every unit is saturated far below the float
 /// range still has a representable ŝ; each slope is taken as mantissa · 2^exponent
 /// ([`Activation::slope`]) so the product never passes through an underflowed f'(z). The GPU's backward
 /// epilogue does the same in f32.
-fn scaled_delta(g: &[f64], z: &[f64], act: Activation) -> (Vec<f64>, i64) {
+fn scaled_delta(g: &[f64], z: &[f64], act: Activation) -> (Vec<f64>, i64, Vec<Slope>) {
     let slopes: Vec<Slope> = z.iter().map(|&zv| act.slope(zv)).collect();
     let k = slopes
         .iter()
@@ -382,7 +384,7 @@ fn scaled_delta(g: &[f64], z: &[f64], act: Activation) -> (Vec<f64>, i64) {
         .zip(&slopes)
         .map(|(gv, sl)| gv * sl.scaled(-k))
         .collect();
-    (s, k)
+    (s, k, slopes)
 }
 
 /// The backward's rescaling step (docs/DESIGN.md §Numerics; the GPU's dX epilogue does the same): the running
@@ -467,7 +469,8 @@ pub fn loss_and_grad(
     (loss, dy)
 }
 
-/// The raw statistics of one layer. `s` is ŝ (scale `log2_scale`), `g` is ĝ (scale `log2_scale − k`).
+/// The raw statistics of one layer. `s` is ŝ (scale `log2_scale`), `g` is ĝ (scale `log2_scale − k`),
+/// `slopes` the split f'(z) of [`scaled_delta`].
 /// Per-unit mean |ŝ| is accumulated in the log domain from ĝ and the split slope, so a unit whose every
 /// |ŝ| underflows (saturated far beyond the float range) keeps its true magnitude.
 #[allow(clippy::too_many_arguments)]
@@ -478,6 +481,7 @@ fn raw_layer(
     g: &[f64],
     k: i64,
     z: &[f64],
+    slopes: &[Slope],
     a: &[f64],
     act: Activation,
     b: usize,
@@ -491,9 +495,9 @@ fn raw_layer(
     for bi in 0..b {
         for u in 0..w {
             let i = bi * w + u;
-            let slope = act.slope(z[i]);
+            let slope = slopes[i];
             any_live[u] |= !act.is_exact_zero_slope(z[i]);
-            saturated += usize::from(act.is_saturated(z[i]));
+            saturated += usize::from(act.is_saturated_slope(slope));
             let term = g[i].abs().log2() + slope.log2_abs() - k as f64;
             if term.is_nan() {
                 any_nan[u] = true;

@@ -14,7 +14,7 @@
 //! words. Counterfactuals the descriptions promise ("turn residual off", "a smaller learning rate", "turn
 //! clipping off", "lower the gain") are checked on the reference too.
 
-use crate::common::gpu;
+use crate::common::{gpu, rel_err};
 use gradscope::gpu::Engine;
 use gradscope::model::{Activation, BUILTIN_PRESETS, Init, NetConfig, Optimizer, Preset};
 use gradscope::reference::Reference;
@@ -487,13 +487,8 @@ fn sigmoid_deep_vanishes_by_more_than_ten_decades_and_its_first_layer_barely_lea
             &init.params()[2 * (l - 1)],
             &run.engine.params()[2 * (l - 1)],
         );
-        let d: f64 = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).powi(2))
-            .sum::<f64>()
-            .sqrt();
-        d / a.iter().map(|x| x * x).sum::<f64>().sqrt()
+        // ‖b − a‖ / ‖a‖: relative to the initial weights
+        rel_err(b, a)
     };
     let (first, last) = (rel_change(1), rel_change(cfg.depth));
     println!("sigmoid-deep: relative weight change over 100 steps: W_1 {first:e}, W_20 {last:e}");
