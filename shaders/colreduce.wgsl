@@ -8,6 +8,14 @@
 //     Σ_b ŝ², log2 Σ_b a² (any magnitude: NaN if any a is NaN, NO_TERM if all are 0), #saturated, dead (1 if f'(z[b,n]) is mathematically 0 for every b: ReLU, z <= 0)
 // ŝ at a_off, ĝ at b_off, z at z_off, the layer output a at c_off, all with row stride ldc; p.m = batch,
 // p.n = units; the layer's slope shift K is slope_shift(scale_idx).
+// Several layers in one dispatch: the grid's y is the layer offset z, every per-layer block moves by
+// z * B * W (ŝ, ĝ, z, a), the scale index by z, ust_off by z * W and upart_off by z * 4W. g_off == NONE: no
+// bias gradient (the fused path takes it from wgrad.wgsl).
+// FLAG_RESCALE (the fused paths): ŝ and ĝ arrive with a power-of-two scale per (layer, slice of p.rows
+// rows), S[l][r] at sscale_off + l * slices + r; each is first brought to the layer's largest scale
+// (times 2^(S[l][r] - max_r S[l][r]), written back for the weight gradients and the read-back), and that
+// scale is the layer's, written to mem[aux_off + l]. A slice far below the largest loses only what one f32
+// scale per layer cannot hold (docs/DESIGN.md, Numerics).
 // At most MAX_D_IN input features for the RNN input weights (the tasks have 1 or 2).
 
 const UNITS: u32 = 16u;
@@ -20,6 +28,14 @@ var<workgroup> part: array<f32, 3072>; // [NVALS][SLICES][UNITS]
 @compute @workgroup_size(16, 16)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let n = wid.x * UNITS + lid.x;
+    let zo = wid.y * p.m * p.ldc;
+    let a_off = p.a_off + zo;
+    let b_off = p.b_off + zo;
+    let c_off = p.c_off + zo;
+    let z_off = p.z_off + zo;
+    let scale_idx = p.scale_idx + wid.y;
+    let ust_off = p.ust_off + wid.y * p.n;
+    let upart_off = p.upart_off + 4u * wid.y * p.n;
     let valid = n < p.n;
     let stats = (p.flags & FLAG_STATS) != 0u;
     let d_in = select(0u, min(p.d_in, MAX_D_IN), p.res_off != NONE);
@@ -27,20 +43,44 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     for (var q = 0u; q < NVALS; q++) { v[q] = 0.0; }
     v[1] = NO_TERM;
     let sat_below = SATURATION_THRESHOLD * act_peak(p.act);
-    let k_shift = slope_shift(p.scale_idx);
+    let k_shift = slope_shift(scale_idx);
     var act = vec3<f32>(0.0);
+    let rescale = (p.flags & FLAG_RESCALE) != 0u;
+    var slices = 1u;
+    var sbase = 0u;
+    var top = 0.0;
+    if (rescale) {
+        slices = (p.m + p.rows - 1u) / p.rows;
+        sbase = p.sscale_off + scale_idx * slices;
+        top = mem[sbase];
+        for (var r = 1u; r < slices; r++) {
+            top = max(top, mem[sbase + r]);
+        }
+        if (wid.x == 0u && lid.x == 0u && lid.y == 0u) {
+            mem[p.aux_off + scale_idx] = top;
+        }
+    }
     if (valid) {
         for (var b = lid.y; b < p.m; b += SLICES) {
-            let s = mem[p.a_off + b * p.ldc + n];
+            var s = mem[a_off + b * p.ldc + n];
+            var g = mem[b_off + b * p.ldc + n];
+            if (rescale) {
+                let d = i32(mem[sbase + b / p.rows] - top);
+                if (d != 0) {
+                    s = ldexp_safe(s, d);
+                    g = ldexp_safe(g, d);
+                    mem[a_off + b * p.ldc + n] = s;
+                    mem[b_off + b * p.ldc + n] = g;
+                }
+            }
             v[0] += s;
             if (stats) {
                 v[2] += s * s;
-                act = sq_add(act, mem[p.c_off + b * p.ldc + n]);
-                let z = mem[p.z_off + b * p.ldc + n];
+                act = sq_add(act, mem[c_off + b * p.ldc + n]);
+                let z = mem[z_off + b * p.ldc + n];
                 let sl = act_slope(z, p.act);
                 if (sl.k < 0 || abs(sl.m) < sat_below) { v[4] += 1.0; }
                 if (!exact_zero_slope(z, p.act)) { v[5] += 1.0; }
-                let g = mem[p.b_off + b * p.ldc + n];
                 if (is_nan(g) || is_nan(sl.m)) {
                     v[7] += 1.0;
                 } else if (g != 0.0 && sl.m != 0.0) {
@@ -82,10 +122,15 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
     var act_sum = lsum_new();
     for (var y = 0u; y < SLICES; y++) { act_sum = lsum_add(act_sum, part[(3u * SLICES + y) * UNITS + lid.x]); }
-    let scale = i32(mem[p.aux_off + p.scale_idx]);
+    var scale = i32(top);
+    if (!rescale) {
+        scale = i32(mem[p.aux_off + scale_idx]);
+    }
     let acc = (p.flags & FLAG_ACCUMULATE) != 0u;
     let db = ldexp_safe(v[0], scale);
-    if (acc) { mem[p.g_off + n] += db; } else { mem[p.g_off + n] = db; }
+    if (p.g_off != NONE) {
+        if (acc) { mem[p.g_off + n] += db; } else { mem[p.g_off + n] = db; }
+    }
     for (var k = 0u; k < d_in; k++) {
         let o = p.res_off + n * p.d_in + k;
         let g = ldexp_safe(v[8u + k], scale);
@@ -98,8 +143,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         } else if (mx <= NO_TERM) {
             log2_mean = bitcast<f32>(0xff800000u);   // −∞: an exact zero
         }
-        mem[p.ust_off + n] = log2_mean;
-        let u = p.upart_off + 4u * n;
+        mem[ust_off + n] = log2_mean;
+        let u = upart_off + 4u * n;
         mem[u] = v[2];
         mem[u + 1u] = lsum_log2(act_sum);
         mem[u + 2u] = v[4];

@@ -14,6 +14,15 @@ struct Params {
     count: u32, aux_off: u32, aux2_off: u32, loss_kind: u32,
     lr: f32, clip: f32, optimizer: u32, step_off: u32,
     k_base: u32,
+    // the fused stack / persistent RNN (stack.wgsl), the batched weight gradients (wgrad.wgsl) and the head
+    // gradients of the loss kernel
+    rows: u32, layers: u32, d_out: u32, w_in: u32,
+    w_rec: u32, w_step: u32, b_first: u32, b_rec: u32,
+    w_head: u32, b_head: u32, x_step: u32, sscale_off: u32,
+    gw_head: u32, gb_head: u32, gw_in: u32, gw_rec: u32,
+    gb_first: u32, gb_rec: u32, top_off: u32,
+    // the layers (time steps) l_from..=l_to a chunk of a fused kernel covers (1-based)
+    l_from: u32, l_to: u32,
 }
 
 // All f32 state of one network: parameters, gradients, optimizer slots, data, activations, scaled
@@ -30,6 +39,10 @@ const NONE: u32 = 0xffffffffu;
 const FLAG_ACCUMULATE: u32 = 1u;   // add into the output instead of overwriting it
 const FLAG_STATS: u32 = 2u;        // colreduce: also compute the per-unit statistics
 const FLAG_CLIP: u32 = 4u;         // update: clip by the global norm
+const FLAG_RESIDUAL: u32 = 8u;     // stack: a_l = f(z_l) + a_{l-1} for l >= 2
+const FLAG_RECURRENT: u32 = 16u;   // stack, wgrad: an RNN (input every step, one shared weight)
+const FLAG_HEAD: u32 = 32u;        // loss: also the head's weight and bias gradients
+const FLAG_RESCALE: u32 = 64u;     // colreduce: per-(layer, slice) scales brought to one per layer
 
 // Activation ids. Keep in sync with Activation::shader_id in src/model/activation.rs, and the formulas
 // below with Activation::f / Activation::df there.

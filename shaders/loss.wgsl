@@ -3,6 +3,9 @@
 //   mse: L = (1/(2B)) Σ (ŷ - y)², ∂L/∂ŷ = (ŷ - y)/B; cross-entropy: L = -(1/B) Σ y·log softmax(ŷ),
 //   ∂L/∂ŷ = (softmax(ŷ) - y)/B. Loss kind ids: LossKind::shader_id (0 mse, 1 cross-entropy).
 //   The loss goes to mem[aux2_off]; maxes[0..count] are zeroed.
+//   With FLAG_HEAD (the fused path) also the head's gradients, in true units (the head's scale is 0):
+//   dW_head[o, j] = Σ_b ∂L/∂ŷ[b, o] a_L[b, j] at gw_head and db_head[o] = Σ_b ∂L/∂ŷ[b, o] at gb_head,
+//   a_L at top_off, p.k = W.
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) t: u32) {
@@ -43,5 +46,25 @@ fn main(@builtin(local_invocation_index) t: u32) {
     }
     if (t == 0u) {
         mem[p.aux2_off] = red[0];
+    }
+    if ((p.flags & FLAG_HEAD) != 0u) {
+        // every row's ∂L/∂ŷ visible to the whole workgroup
+        storageBarrier();
+        for (var idx = t; idx < p.n * p.k; idx += 256u) {
+            let o = idx / p.k;
+            let j = idx % p.k;
+            var acc = 0.0;
+            for (var b = 0u; b < p.m; b++) {
+                acc = fma(mem[p.c_off + b * p.n + o], mem[p.top_off + b * p.k + j], acc);
+            }
+            mem[p.gw_head + idx] = acc;
+        }
+        for (var o = t; o < p.n; o += 256u) {
+            var acc = 0.0;
+            for (var b = 0u; b < p.m; b++) {
+                acc += mem[p.c_off + b * p.n + o];
+            }
+            mem[p.gb_head + o] = acc;
+        }
     }
 }

@@ -1,5 +1,5 @@
 // Reductions after the backward pass.
-// layer_stats: one workgroup per layer l (wid.x): sums the weight-gradient partials
+// layer_stats: one workgroup of 64 invocations per layer l (wid.x): sums the weight-gradient partials
 //   mem[part_off + l*m .. + m] (log2 of workgroup sums) and the per-unit partials mem[upart_off + l*4n ..]
 //   (n units) into the layer's record mem[c_off + 8l ..] =
 //   [log2 scale, log2 Σ acc², Σ ŝ², log2 Σ a², #saturated, #dead, 0, 0] (log2 of 0 is NO_TERM)
@@ -8,40 +8,44 @@
 //   Each workgroup also clears its layer's slope-exponent slot maxes[k_base + l + 1] for the next forward.
 // The global norm ‖g‖ over mem[a_off .. a_off + count] without overflow of the squares (a gradient of 1e20
 // squares to Inf in f32): as a pair (M, r) with ‖g‖ = M · r, M the largest |g|.
-// sumsq_partial: 256 workgroups, each (max |g|, Σ (g / max)²) over its share -> mem[part_off + 2 wg ..].
-// sumsq_final: one workgroup: M = max of the partial maxima, r = sqrt(Σ partial sums · (max_wg / M)²);
+// sumsq_partial: up to 256 workgroups (as many as the size asks for: each one's barriers cost a software
+//   adapter dearly), each (max |g|, Σ (g / max)²) over its share -> mem[part_off + 2 wg ..].
+// sumsq_final: one workgroup over the p.m partials: M = max of the partial maxima, r = sqrt(Σ partial sums · (max_wg / M)²);
 //   (M, r) -> mem[c_off ..], and also to mem[aux2_off ..] unless NONE.
 
 fn reduce_sum(t: u32, v: f32) -> f32 {
     return wg_sum(t, v, 256u);
 }
 
+// layer_stats runs 64 invocations per workgroup (one workgroup per layer)
+const LS: u32 = 64u;
+
 fn reduce_max(t: u32, v: f32) -> f32 {
     return wg_max(t, v, 256u);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let l = wid.x;
     // log2 Σ acc² from the per-workgroup log2 partials
     var gw = lsum_new();
-    for (var i = t; i < p.m; i += 256u) { gw = lsum_add(gw, mem[p.part_off + l * p.m + i]); }
+    for (var i = t; i < p.m; i += LS) { gw = lsum_add(gw, mem[p.part_off + l * p.m + i]); }
     // per unit: [Σ ŝ², log2 Σ a², #saturated, dead]
     var vals: array<f32, 3>;
     for (var q = 0u; q < 3u; q++) { vals[q] = 0.0; }
     var act = lsum_new();
-    for (var u = t; u < p.n; u += 256u) {
+    for (var u = t; u < p.n; u += LS) {
         let base = p.upart_off + (l * p.n + u) * 4u;
         vals[0] += mem[base];
         act = lsum_add(act, mem[base + 1u]);
         vals[1] += mem[base + 2u];
         vals[2] += mem[base + 3u];
     }
-    let log2_gw = wg_log2_sum(t, lsum_log2(gw), 256u);
-    let log2_act = wg_log2_sum(t, lsum_log2(act), 256u);
-    let s0 = reduce_sum(t, vals[0]);
-    let s2 = reduce_sum(t, vals[1]);
-    let s3 = reduce_sum(t, vals[2]);
+    let log2_gw = wg_log2_sum(t, lsum_log2(gw), LS);
+    let log2_act = wg_log2_sum(t, lsum_log2(act), LS);
+    let s0 = wg_sum(t, vals[0], LS);
+    let s2 = wg_sum(t, vals[1], LS);
+    let s3 = wg_sum(t, vals[2], LS);
     if (t == 0u) {
         let o = p.c_off + 8u * l;
         mem[o] = mem[p.aux_off + l + 1u];
@@ -58,17 +62,19 @@ fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) w
 }
 
 @compute @workgroup_size(256)
-fn sumsq_partial(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+fn sumsq_partial(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+    let stride = 256u * nwg.x;
     var mx = 0.0;
     var nans = 0.0;
-    for (var i = wid.x * 256u + t; i < p.count; i += 256u * 256u) {
+    for (var i = wid.x * 256u + t; i < p.count; i += stride) {
         let g = mem[p.a_off + i];
         if (is_nan(g)) { nans += 1.0; } else { mx = max(mx, abs(g)); }
     }
     let wmax = reduce_max(t, mx);
     var acc = 0.0;
     if (wmax > 0.0) {
-        for (var i = wid.x * 256u + t; i < p.count; i += 256u * 256u) {
+        for (var i = wid.x * 256u + t; i < p.count; i += stride) {
             let r = mem[p.a_off + i] / wmax;
             acc += r * r;
         }
@@ -85,9 +91,10 @@ fn sumsq_partial(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id)
 
 @compute @workgroup_size(256)
 fn sumsq_final(@builtin(local_invocation_index) t: u32) {
-    let m_t = mem[p.part_off + 2u * t];
+    let live = t < p.m;
+    let m_t = select(0.0, mem[p.part_off + 2u * t], live);
     let big = reduce_max(t, m_t);
-    let s_t = mem[p.part_off + 2u * t + 1u];
+    let s_t = select(0.0, mem[p.part_off + 2u * t + 1u], live);
     var part = 0.0;
     if (is_nan(s_t)) {
         part = s_t;

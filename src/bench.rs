@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::gpu::program::BUSY_WORKGROUPS;
-use crate::gpu::{Engine, EngineOptions, GpuContext};
+use crate::gpu::program::{BUSY_WORKGROUPS, StackPath};
+use crate::gpu::{Engine, EngineError, EngineOptions, GpuContext};
 use crate::model::{Activation, Arch, Init, NetConfig, Task};
 
 /// Which set of configurations.
@@ -106,6 +106,8 @@ pub struct BenchResult {
     pub config: String,
     /// The engine variant that ran it ([`VARIANTS`]; `default` unless `--variants`).
     pub variant: String,
+    /// The path the variant resolved to for this network: `fused:<rows per workgroup>` or `layered`.
+    pub path: String,
     /// The network, one line.
     pub summary: String,
     /// Adapter that ran it.
@@ -135,60 +137,54 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-/// The engine variants `bench --variants` times: today the matmul tile policy (the largest tile that
-/// still gives [`BUSY_WORKGROUPS`] workgroups, from a smallest tile; or one tile everywhere). One run on a
-/// new adapter prints them side by side, so the default can be chosen from measurements.
-pub const VARIANTS: [(&str, EngineOptions); 5] = [
+/// The engine variants `bench --variants` times: the fused stack / persistent RNN with several batch rows
+/// per workgroup, and the layered path with each matmul tile policy (the largest tile that still gives
+/// [`BUSY_WORKGROUPS`] workgroups, from a smallest tile; or one tile everywhere). One run on a new adapter
+/// prints them side by side, so the default can be chosen from measurements.
+pub const VARIANTS: [(&str, EngineOptions); 11] = [
+    ("default", variant(BUSY_WORKGROUPS, 32, StackPath::Auto)),
+    ("rows", variant(BUSY_WORKGROUPS, 32, StackPath::Rows)),
     (
-        "default",
-        EngineOptions {
-            busy_workgroups: BUSY_WORKGROUPS,
-            min_tile: 32,
-        },
+        "fused-r1",
+        variant(BUSY_WORKGROUPS, 32, StackPath::Fused(1)),
     ),
     (
-        "small-tiles",
-        EngineOptions {
-            busy_workgroups: BUSY_WORKGROUPS,
-            min_tile: 16,
-        },
+        "fused-r4",
+        variant(BUSY_WORKGROUPS, 32, StackPath::Fused(4)),
     ),
     (
-        "tile16",
-        EngineOptions {
-            busy_workgroups: u32::MAX,
-            min_tile: 16,
-        },
+        "fused-r16",
+        variant(BUSY_WORKGROUPS, 32, StackPath::Fused(16)),
     ),
     (
-        "tile32",
-        EngineOptions {
-            busy_workgroups: u32::MAX,
-            min_tile: 32,
-        },
+        "fused-r64",
+        variant(BUSY_WORKGROUPS, 32, StackPath::Fused(64)),
     ),
+    ("layered", variant(BUSY_WORKGROUPS, 32, StackPath::Layered)),
     (
-        "tile64",
-        EngineOptions {
-            busy_workgroups: 0,
-            min_tile: 64,
-        },
+        "lay-small",
+        variant(BUSY_WORKGROUPS, 16, StackPath::Layered),
     ),
+    ("lay-tile16", variant(u32::MAX, 16, StackPath::Layered)),
+    ("lay-tile32", variant(u32::MAX, 32, StackPath::Layered)),
+    ("lay-tile64", variant(0, 64, StackPath::Layered)),
 ];
 
-/// Runs one configuration on one engine variant: a warm-up step, then timed submissions of
-/// `steps_per_submit` steps each until `max_rounds` rounds or `budget_secs` seconds (at least 3 rounds).
-pub fn run_one(
-    ctx: &GpuContext,
-    b: &BenchConfig,
-    (variant, opts): (&str, EngineOptions),
-    max_rounds: usize,
-    steps_per_submit: u32,
-    budget_secs: f64,
-) -> BenchResult {
-    let mut result = BenchResult {
+const fn variant(busy_workgroups: u32, min_tile: u32, stack: StackPath) -> EngineOptions {
+    EngineOptions {
+        busy_workgroups,
+        min_tile,
+        stack,
+        loop_budget: None,
+    }
+}
+
+/// A result with nothing measured yet.
+fn blank(ctx: &GpuContext, b: &BenchConfig, variant: &str, steps_per_submit: u32) -> BenchResult {
+    BenchResult {
         config: b.name.to_string(),
         variant: variant.to_string(),
+        path: String::new(),
         summary: b.cfg.summary(),
         adapter: ctx.adapter.clone(),
         median_ms: f64::NAN,
@@ -200,7 +196,20 @@ pub fn run_one(
         steps_per_submit,
         gpu_mib: 0.0,
         skipped: None,
-    };
+    }
+}
+
+/// Runs one configuration on one engine variant: a warm-up step, then timed submissions of
+/// `steps_per_submit` steps each until `max_rounds` rounds or `budget_secs` seconds (at least 3 rounds).
+pub fn run_one(
+    ctx: &GpuContext,
+    b: &BenchConfig,
+    (variant, opts): (&str, EngineOptions),
+    max_rounds: usize,
+    steps_per_submit: u32,
+    budget_secs: f64,
+) -> BenchResult {
+    let mut result = blank(ctx, b, variant, steps_per_submit);
     let mut engine = match Engine::with_options(ctx, &b.cfg, opts) {
         Ok(e) => e,
         Err(e) => {
@@ -209,6 +218,7 @@ pub fn run_one(
         }
     };
     result.dispatches_per_step = engine.dispatches_per_step();
+    result.path = engine.path_name();
     result.gpu_mib = engine.gpu_bytes() as f64 / (1024.0 * 1024.0);
     // warm-up (pipeline caches, first touch of memory)
     if let Err(e) = engine.step_timed(1) {
@@ -259,14 +269,28 @@ pub fn run_suite(
         Suite::Quick => (5, 2, 2.0),
         Suite::Full => (30, 10, 4.0),
     };
-    let chosen = if variants {
-        &VARIANTS[..]
+    // the default run honours GRADSCOPE_ENGINE (an unknown value skips every row with the reason)
+    let default = match EngineOptions::from_env() {
+        Ok(opts) => ("default", opts),
+        Err(e) => {
+            let mut out = Vec::new();
+            for b in &configs(suite) {
+                let mut r = blank(ctx, b, "default", 1);
+                r.skipped = Some(e.to_string());
+                report(&r);
+                out.push(r);
+            }
+            return out;
+        }
+    };
+    let chosen: Vec<(&str, EngineOptions)> = if variants {
+        VARIANTS.to_vec()
     } else {
-        &VARIANTS[..1]
+        vec![default]
     };
     let mut out = Vec::new();
     for b in &configs(suite) {
-        for &variant in chosen {
+        for &variant in &chosen {
             let r = run_one(ctx, b, variant, rounds, steps, budget_secs);
             report(&r);
             out.push(r);
@@ -278,9 +302,10 @@ pub fn run_suite(
 /// The header line of [`row`].
 pub fn header() -> String {
     format!(
-        "{:<11} {:<12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>9}",
+        "{:<11} {:<10} {:<9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>9}",
         "config",
         "variant",
+        "path",
         "ms/step",
         "p95 ms",
         "gpu ms",
@@ -294,13 +319,14 @@ pub fn header() -> String {
 /// One line of the results table.
 pub fn row(r: &BenchResult) -> String {
     if let Some(why) = &r.skipped {
-        return format!("{:<11} {:<12} skipped: {why}", r.config, r.variant);
+        return format!("{:<11} {:<10} skipped: {why}", r.config, r.variant);
     }
     let gpu = r.gpu_ms.map_or("-".to_string(), |g| format!("{g:.3}"));
     format!(
-        "{:<11} {:<12} {:>9.3} {:>9.3} {:>9} {:>9.1} {:>10} {:>11.2} {:>9.1}",
+        "{:<11} {:<10} {:<9} {:>9.3} {:>9.3} {:>9} {:>9.1} {:>10} {:>11.2} {:>9.1}",
         r.config,
         r.variant,
+        r.path,
         r.median_ms,
         r.p95_ms,
         gpu,
@@ -484,4 +510,68 @@ impl std::fmt::Display for SoakReport {
             gpu(last)
         )
     }
+}
+
+/// GPU time of one kernel in one configuration's step (`bench --profile`).
+#[derive(Clone, Debug, Serialize)]
+pub struct ProfileRow {
+    /// Configuration name.
+    pub config: String,
+    /// The path the step ran (`rows`, `fused:<rows>`, `layered`).
+    pub path: String,
+    /// The kernel (its `Kernel` name).
+    pub kernel: String,
+    /// Its dispatches per step.
+    pub dispatches: usize,
+    /// Its GPU milliseconds per step (the median of the profiled steps), each dispatch timed in its own
+    /// compute pass (so the sum is above a step's time where passes would overlap).
+    pub ms: f64,
+}
+
+/// Per kernel, the GPU time of a step of every configuration of `suite` on the default engine, from
+/// timestamps around each dispatch; `None` where the adapter has no timestamps.
+pub fn profile(ctx: &GpuContext, suite: Suite) -> Result<Option<Vec<ProfileRow>>, EngineError> {
+    let opts = EngineOptions::from_env()?;
+    let mut out = Vec::new();
+    for b in &configs(suite) {
+        let mut engine = Engine::with_options(ctx, &b.cfg, opts)?;
+        engine.step_timed(1)?;
+        let mut runs = Vec::new();
+        for _ in 0..5 {
+            match engine.profile_step()? {
+                Some(r) => runs.push(r),
+                None => return Ok(None),
+            }
+        }
+        let mut kernels: Vec<String> = Vec::new();
+        for (k, _) in &runs[0] {
+            let name = format!("{k:?}");
+            if !kernels.contains(&name) {
+                kernels.push(name);
+            }
+        }
+        for name in kernels {
+            let mut per_run: Vec<f64> = runs
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .filter(|(k, _)| format!("{k:?}") == name)
+                        .map(|(_, ms)| ms)
+                        .sum()
+                })
+                .collect();
+            per_run.sort_by(f64::total_cmp);
+            out.push(ProfileRow {
+                config: b.name.to_string(),
+                path: engine.path_name(),
+                dispatches: runs[0]
+                    .iter()
+                    .filter(|(k, _)| format!("{k:?}") == name)
+                    .count(),
+                kernel: name,
+                ms: percentile(&per_run, 0.5),
+            });
+        }
+    }
+    Ok(Some(out))
 }

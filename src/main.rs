@@ -60,6 +60,10 @@ struct BenchArgs {
     /// Time every engine variant (matmul tile policies) of every configuration, side by side
     #[arg(long, conflicts_with = "soak")]
     variants: bool,
+    /// Instead of timing steps: the GPU time of every kernel of a step (each dispatch timed alone, from
+    /// timestamp queries), per configuration
+    #[arg(long, conflicts_with_all = ["soak", "variants"])]
+    profile: bool,
 }
 
 /// Parses `--soak`: 1..=[`MAX_STEPS`] steps.
@@ -344,6 +348,29 @@ fn bench(args: &BenchArgs) -> Result<()> {
     .open_gpu()?;
     if let Some(steps) = args.soak {
         return soak(&ctx, steps, args.json);
+    }
+    if args.profile {
+        let Some(rows) = gradscope::bench::profile(&ctx, args.suite)? else {
+            bail!("{} has no GPU timestamps: nothing to profile", ctx.adapter);
+        };
+        if !args.json {
+            println!("adapter: {}", ctx.adapter);
+            println!(
+                "{:<11} {:<9} {:<16} {:>10} {:>9}",
+                "config", "path", "kernel", "disp/step", "gpu ms"
+            );
+        }
+        for r in &rows {
+            if args.json {
+                println!("{}", serde_json::to_string(r).unwrap_or_default());
+            } else {
+                println!(
+                    "{:<11} {:<9} {:<16} {:>10} {:>9.3}",
+                    r.config, r.path, r.kernel, r.dispatches, r.ms
+                );
+            }
+        }
+        return Ok(());
     }
     if !args.json {
         println!("adapter: {}", ctx.adapter);

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::layout::{DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER};
-use super::program::{BUSY_WORKGROUPS, step_dispatches_with};
+use super::program::{BUSY_WORKGROUPS, Resolved, StackPath, resolve_for, step_dispatches_with};
 use super::readback::StatsRing;
 use super::shaders::Pipelines;
 use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};
@@ -59,6 +59,9 @@ pub enum EngineError {
         /// What the adapter allows.
         allowed: String,
     },
+    /// An engine option (or [`ENGINE_ENV`]) is not understood.
+    #[error("{0}")]
+    Options(String),
     /// Reading back from the GPU failed.
     #[error("reading results back from the GPU failed: {0}")]
     Readback(String),
@@ -101,6 +104,47 @@ pub struct EngineOptions {
     pub busy_workgroups: u32,
     /// The smallest matmul tile allowed (16, 32 or 64; default 32).
     pub min_tile: u32,
+    /// Fused stack (persistent RNN) or one dispatch per layer.
+    pub stack: StackPath,
+    /// Loop iterations one invocation may run, splitting the fused kernels into chunks of layers (time
+    /// steps); `None`: the adapter's own bound (see `loop_budget`). Tests set a small one to exercise the
+    /// chunk boundaries on small nets.
+    pub loop_budget: Option<u64>,
+}
+
+/// The environment variable that forces an engine path: `layered`, `rows`, `fused`,
+/// `fused:<rows per workgroup>` or `auto` (the default).
+pub const ENGINE_ENV: &str = "GRADSCOPE_ENGINE";
+
+impl EngineOptions {
+    /// The defaults, with the path forced by [`ENGINE_ENV`] when it is set.
+    pub fn from_env() -> Result<EngineOptions, EngineError> {
+        let mut opts = EngineOptions::default();
+        if let Ok(v) = std::env::var(ENGINE_ENV) {
+            opts.stack = parse_stack_path(&v).ok_or_else(|| {
+                EngineError::Options(format!(
+                    "{ENGINE_ENV}={v:?}: expected auto, layered, rows, fused or fused:<rows per workgroup>"
+                ))
+            })?;
+        }
+        Ok(opts)
+    }
+}
+
+/// Parses `auto`, `layered`, `rows`, `fused` or `fused:<rows>` (rows 1..=65535).
+pub fn parse_stack_path(s: &str) -> Option<StackPath> {
+    match s.trim() {
+        "auto" => Some(StackPath::Auto),
+        "layered" => Some(StackPath::Layered),
+        "fused" => Some(StackPath::Fused(0)),
+        "rows" => Some(StackPath::Rows),
+        other => {
+            let rows: u32 = other.strip_prefix("fused:")?.parse().ok()?;
+            (1..=65_535)
+                .contains(&rows)
+                .then_some(StackPath::Fused(rows))
+        }
+    }
 }
 
 /// The 16 x 16 one-output-per-thread tiles (more workgroups for small layers) are opt-in (`min_tile: 16`)
@@ -111,6 +155,8 @@ impl Default for EngineOptions {
         EngineOptions {
             busy_workgroups: BUSY_WORKGROUPS,
             min_tile: 32,
+            stack: StackPath::Auto,
+            loop_budget: None,
         }
     }
 }
@@ -192,21 +238,30 @@ fn records(
     cfg: &NetConfig,
     lay: &Layout,
     opts: EngineOptions,
+    software: bool,
 ) -> (Vec<DispatchParams>, Vec<Rec>, Vec<Rec>) {
     let mut all = Vec::new();
     let seq = |update: bool, all: &mut Vec<DispatchParams>| -> Vec<Rec> {
-        step_dispatches_with(cfg, lay, update, opts.busy_workgroups, opts.min_tile)
-            .into_iter()
-            .map(|d| {
-                let offset = (all.len() as u64 * RECORD_STRIDE) as u32;
-                all.push(d.params);
-                Rec {
-                    kernel: d.kernel,
-                    groups: d.groups,
-                    offset,
-                }
-            })
-            .collect()
+        step_dispatches_with(
+            cfg,
+            lay,
+            update,
+            opts.busy_workgroups,
+            opts.min_tile,
+            opts.stack,
+            opts.loop_budget.unwrap_or_else(|| loop_budget(software)),
+        )
+        .into_iter()
+        .map(|d| {
+            let offset = (all.len() as u64 * RECORD_STRIDE) as u32;
+            all.push(d.params);
+            Rec {
+                kernel: d.kernel,
+                groups: d.groups,
+                offset,
+            }
+        })
+        .collect()
     };
     let train = seq(true, &mut all);
     let compute = seq(false, &mut all);
@@ -225,21 +280,34 @@ fn record_bytes(recs: &[DispatchParams], capacity: usize) -> Vec<u8> {
 
 /// Records the uniform buffer must hold for any activation/lr/clip of this shape: both sequences with
 /// clipping on.
-fn record_capacity(cfg: &NetConfig, lay: &Layout, opts: EngineOptions) -> usize {
+fn record_capacity(cfg: &NetConfig, lay: &Layout, opts: EngineOptions, software: bool) -> usize {
     let with_clip = NetConfig {
         clip: Some(1.0),
         ..cfg.clone()
     };
-    records(&with_clip, lay, opts).0.len()
+    records(&with_clip, lay, opts, software).0.len()
 }
 
-/// Checks that the network `cfg` (laid out as `lay`) fits the adapter's `limits`; needs nothing but the
+/// The loop iterations one invocation may run on an adapter: lavapipe (the software adapter this engine
+/// meets) silently ends every loop of an invocation after 65535 iterations in all, so long fused stacks
+/// run there in chunks of layers; hardware has no such bound.
+fn loop_budget(software: bool) -> u64 {
+    if software {
+        super::program::SOFTWARE_LOOP_BUDGET
+    } else {
+        u64::MAX
+    }
+}
+
+/// Checks that the network `cfg` (laid out as `lay`) fits the adapter's `limits` (`software`: a CPU
+/// adapter, whose fused kernels run in more, shorter dispatches); needs nothing but the
 /// configuration, so it runs before anything is allocated. The one place the engine's limits live.
 pub fn check_limits(
     cfg: &NetConfig,
     lay: &Layout,
     limits: &wgpu::Limits,
     opts: EngineOptions,
+    software: bool,
 ) -> Result<(), EngineError> {
     let mem_bytes = lay.total as u64 * 4;
     if mem_bytes > limits.max_storage_buffer_binding_size {
@@ -279,7 +347,7 @@ pub fn check_limits(
             allowed: limits.max_compute_workgroups_per_dimension.to_string(),
         });
     }
-    let uniform_bytes = record_capacity(cfg, lay, opts) as u64 * RECORD_STRIDE;
+    let uniform_bytes = record_capacity(cfg, lay, opts, software) as u64 * RECORD_STRIDE;
     if uniform_bytes > limits.max_buffer_size {
         return Err(EngineError::TooLarge {
             limit: "max_buffer_size",
@@ -301,7 +369,7 @@ impl Engine {
     /// Builds the engine: checks the adapter's limits before allocating anything, uploads data and the
     /// initial weights (the same bits as the CPU reference).
     pub fn new(ctx: &GpuContext, cfg: &NetConfig) -> Result<Engine, EngineError> {
-        Engine::with_options(ctx, cfg, EngineOptions::default())
+        Engine::with_options(ctx, cfg, EngineOptions::from_env()?)
     }
 
     /// [`Engine::new`] with tuning options.
@@ -311,10 +379,14 @@ impl Engine {
         opts: EngineOptions,
     ) -> Result<Engine, EngineError> {
         cfg.validate()?;
+        let opts = EngineOptions {
+            stack: opts.stack.for_adapter(ctx.software),
+            ..opts
+        };
         // every limit from the configuration alone, before any weights or data are generated
         let lay = Layout::new(cfg);
-        check_limits(cfg, &lay, &ctx.device.limits(), opts)?;
-        let capacity = record_capacity(cfg, &lay, opts);
+        check_limits(cfg, &lay, &ctx.device.limits(), opts, ctx.software)?;
+        let capacity = record_capacity(cfg, &lay, opts, ctx.software);
         let uniform_bytes = capacity as u64 * RECORD_STRIDE;
         let mem_bytes = lay.total as u64 * 4;
         let template = Params::init(cfg);
@@ -392,7 +464,7 @@ impl Engine {
     }
 
     fn write_records(&mut self) {
-        let (all, train, compute) = records(&self.cfg, &self.lay, self.opts);
+        let (all, train, compute) = records(&self.cfg, &self.lay, self.opts, self.ctx.software);
         let capacity = (self.uniforms.size() / RECORD_STRIDE) as usize;
         self.ctx
             .queue
@@ -419,6 +491,19 @@ impl Engine {
     /// Updates applied since the last reset.
     pub fn updates(&self) -> u64 {
         self.updates
+    }
+
+    /// The path the step runs: `fused:<rows per workgroup>` or `layered`.
+    pub fn path_name(&self) -> String {
+        let budget = self
+            .opts
+            .loop_budget
+            .unwrap_or_else(|| loop_budget(self.ctx.software));
+        match resolve_for(&self.cfg, &self.lay, self.opts.stack, budget) {
+            Resolved::Fused(rows) => format!("fused:{rows}"),
+            Resolved::Rows => "rows".into(),
+            Resolved::Layered => "layered".into(),
+        }
     }
 
     /// Dispatches per training step.
@@ -610,6 +695,70 @@ impl Engine {
         stats?;
         Ok(Some(
             ticks[1].saturating_sub(ticks[0]) as f64 * t.period_ns / 1e6,
+        ))
+    }
+
+    /// One training step with every dispatch in its own timed compute pass: per dispatch, its kernel and
+    /// GPU milliseconds (`None` where the adapter has no timestamps). The weights are updated as by
+    /// [`Engine::step`]; `bench --profile` prints the sums per kernel.
+    pub fn profile_step(&mut self) -> Result<Option<Vec<(Kernel, f64)>>, EngineError> {
+        let Some(t) = &self.timer else {
+            return Ok(None);
+        };
+        let period_ns = t.period_ns;
+        let device = &self.ctx.device;
+        let n = self.train.len() as u32;
+        let queries = device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("gradscope profile"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2 * n,
+        });
+        let bytes = u64::from(16 * n);
+        let resolve = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gradscope profile timestamps"),
+            size: bytes,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let readback = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gradscope profile readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("profile"),
+        });
+        for (i, r) in self.train.iter().enumerate() {
+            let i = i as u32;
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("profiled dispatch"),
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &queries,
+                    beginning_of_pass_write_index: Some(2 * i),
+                    end_of_pass_write_index: Some(2 * i + 1),
+                }),
+            });
+            pass.set_pipeline(self.ctx.pipelines.get(r.kernel));
+            pass.set_bind_group(0, &self.bind_group, &[r.offset]);
+            pass.dispatch_workgroups(r.groups[0], r.groups[1], r.groups[2]);
+        }
+        enc.resolve_query_set(&queries, 0..2 * n, &resolve, 0);
+        enc.copy_buffer_to_buffer(&resolve, 0, &readback, 0, Some(bytes));
+        self.ctx.queue.submit([enc.finish()]);
+        self.updates += 1;
+        let ticks: Vec<u64> = map_blocking(device, &readback, |b| {
+            bytemuck::cast_slice::<u8, u64>(b).to_vec()
+        })?;
+        Ok(Some(
+            self.train
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let dt = ticks[2 * i + 1].saturating_sub(ticks[2 * i]);
+                    (r.kernel, dt as f64 * period_ns / 1e6)
+                })
+                .collect(),
         ))
     }
 

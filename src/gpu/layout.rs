@@ -13,6 +13,16 @@ pub const FLAG_ACCUMULATE: u32 = 1;
 pub const FLAG_STATS: u32 = 2;
 /// Clip by the global norm (update). Keep in sync with shaders/common.wgsl.
 pub const FLAG_CLIP: u32 = 4;
+/// Residual connections in the fused stack. Keep in sync with shaders/common.wgsl.
+pub const FLAG_RESIDUAL: u32 = 8;
+/// The fused stack and the batched weight gradients run a recurrent net. Keep in sync with
+/// shaders/common.wgsl.
+pub const FLAG_RECURRENT: u32 = 16;
+/// The loss kernel also computes the head's gradients. Keep in sync with shaders/common.wgsl.
+pub const FLAG_HEAD: u32 = 32;
+/// colreduce first brings per-(layer, slice) scales to one per layer. Keep in sync with
+/// shaders/common.wgsl.
+pub const FLAG_RESCALE: u32 = 64;
 /// Output tile edges of the matmul pipelines: 16 (shaders/matmul_small.wgsl), 32 and 64 (TILE in
 /// shaders/matmul.wgsl, set by src/gpu/shaders.rs).
 pub const MATMUL_TILES: [u32; 3] = [16, 32, 64];
@@ -75,6 +85,27 @@ pub struct DispatchParams {
     pub optimizer: u32,
     pub step_off: u32,
     pub k_base: u32,
+    pub rows: u32,
+    pub layers: u32,
+    pub d_out: u32,
+    pub w_in: u32,
+    pub w_rec: u32,
+    pub w_step: u32,
+    pub b_first: u32,
+    pub b_rec: u32,
+    pub w_head: u32,
+    pub b_head: u32,
+    pub x_step: u32,
+    pub sscale_off: u32,
+    pub gw_head: u32,
+    pub gb_head: u32,
+    pub gw_in: u32,
+    pub gw_rec: u32,
+    pub gb_first: u32,
+    pub gb_rec: u32,
+    pub top_off: u32,
+    pub l_from: u32,
+    pub l_to: u32,
 }
 
 impl DispatchParams {
@@ -115,11 +146,21 @@ pub enum Kernel {
     SumsqFinal,
     /// shaders/update.wgsl
     Update,
+    /// shaders/stack.wgsl `stack_forward`: every layer (time step) and the head, one workgroup per row slice
+    StackForward,
+    /// shaders/stack.wgsl `stack_backward`: the δ chain of every layer (time step), per row slice
+    StackBackward,
+    /// shaders/wgrad.wgsl: weight and bias gradients of every layer (or summed over time)
+    WeightGrads,
+    /// shaders/stack_rows.wgsl `rows_forward`: the forward of every layer, one invocation per row
+    RowsForward,
+    /// shaders/stack_rows.wgsl `rows_backward`: the δ chain of every layer, one invocation per row
+    RowsBackward,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 9] = [
+    pub const ALL: [Kernel; 14] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -129,6 +170,11 @@ impl Kernel {
         Kernel::SumsqPartial,
         Kernel::SumsqFinal,
         Kernel::Update,
+        Kernel::StackForward,
+        Kernel::StackBackward,
+        Kernel::WeightGrads,
+        Kernel::RowsForward,
+        Kernel::RowsBackward,
     ];
 }
 
@@ -189,6 +235,8 @@ pub struct Layout {
     pub dy: usize,
     /// log2 scale per layer (index 1..=L; L+1 is a fixed zero for the head).
     pub scales: usize,
+    /// The fused path's log2 scale per (layer, row slice): `(L + 1) x slices` (at most one slice per row).
+    pub sscales: usize,
     /// Weight-gradient partial sums, `partials_per_layer` per layer.
     pub wparts: usize,
     /// Partial sums slots per layer.
@@ -276,6 +324,7 @@ impl Layout {
         let yhat = take(b * d_out);
         let dy = take(b * d_out);
         let scales = take(l_n + 2);
+        let sscales = take((l_n + 1) * b);
         let wparts = take(l_n * partials_per_layer);
         let upart = take(l_n * w * 4);
         let gparts = take(2 * SUMSQ_GROUPS as usize);
@@ -304,6 +353,7 @@ impl Layout {
             yhat,
             dy,
             scales,
+            sscales,
             wparts,
             partials_per_layer,
             upart,
@@ -350,7 +400,7 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gpu::program::step_dispatches;
+    use crate::gpu::program::{BUSY_WORKGROUPS, StackPath, step_dispatches, step_dispatches_with};
     use crate::model::Params;
 
     #[test]
@@ -384,9 +434,47 @@ mod tests {
         assert_eq!(rnn_lens, param_lens(&rnn));
         assert!(lay.grads >= lay.params + lay.n_params);
         assert!(lay.stats + lay.stats_len <= lay.total);
-        let d = step_dispatches(&cfg, &lay, true);
+        let layered = step_dispatches_with(
+            &cfg,
+            &lay,
+            true,
+            BUSY_WORKGROUPS,
+            MATMUL_TILES[0],
+            StackPath::Layered,
+            u64::MAX,
+        );
         // forward L + head + loss + 3 head grads + (dW, colreduce) per layer + dX for l >= 2 + stats
         // + global norm (2) + update
-        assert_eq!(d.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 2 + 1);
+        assert_eq!(layered.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 2 + 1);
+        // the fused stack and the persistent RNN: a dispatch count independent of depth and time
+        for depth in [1, 2, 10, 500] {
+            for width in [1, 16, 100, 256] {
+                for batch in [1, 7, 64] {
+                    for arch in [Arch::Mlp, Arch::Rnn] {
+                        let c = NetConfig {
+                            arch,
+                            depth,
+                            width,
+                            batch,
+                            residual: arch == Arch::Mlp && depth > 1,
+                            task: if arch == Arch::Rnn {
+                                crate::model::Task::Adding
+                            } else {
+                                crate::model::Task::Teacher
+                            },
+                            ..NetConfig::default()
+                        };
+                        let l = Layout::new(&c);
+                        let d = step_dispatches(&c, &l, true);
+                        assert!(d.len() <= 12, "{}: {} dispatches", c.summary(), d.len());
+                        assert!(
+                            d.iter().any(|d| d.kernel == Kernel::StackForward),
+                            "{}: not fused",
+                            c.summary()
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod shaders;
 
 pub use device::{Gpu, GpuError, GpuOptions};
 pub use engine::{
-    Engine, EngineError, EngineOptions, GpuContext, MAX_DISPATCHES_PER_SUBMIT, MAX_IN_FLIGHT,
-    check_limits,
+    ENGINE_ENV, Engine, EngineError, EngineOptions, GpuContext, MAX_DISPATCHES_PER_SUBMIT,
+    MAX_IN_FLIGHT, check_limits, parse_stack_path,
 };
+pub use program::StackPath;

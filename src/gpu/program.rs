@@ -3,8 +3,9 @@
 //! backward, statistics, update. Pure arithmetic: no GPU calls, so it is unit-tested.
 
 use super::layout::{
-    COLREDUCE_UNITS, Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_CLIP, FLAG_STATS, Kernel,
-    Layout, MATMUL_TILES, MAX_GROUPS, NONE, STATS_HEADER, SUMSQ_GROUPS, WORKGROUP_SIZE,
+    COLREDUCE_UNITS, Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_CLIP, FLAG_HEAD,
+    FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, Kernel, Layout, MATMUL_TILES,
+    MAX_GROUPS, NONE, STATS_HEADER, SUMSQ_GROUPS, WORKGROUP_SIZE,
 };
 use crate::model::{Activation, Arch, NetConfig, Optimizer};
 
@@ -33,6 +34,83 @@ fn matmul_dispatch(p: DispatchParams, busy: u32, min_tile: u32) -> Dispatch {
     }
 }
 
+/// Widest layer the fused stack (and the persistent RNN) takes by default: one workgroup of 256 threads
+/// then computes at least one output per thread per row. Wider nets take the layered path, whose tiled
+/// matmuls fill a GPU better.
+pub const FUSED_MAX_WIDTH: usize = 256;
+
+/// Invocations per workgroup of stack_rows.wgsl (small: a software adapter spreads workgroups over its
+/// cores, and the kernel has no barrier).
+pub const ROWS_GROUP: u32 = 16;
+/// Output tile edge of wgrad.wgsl (WT there).
+pub const WGRAD_TILE: u32 = 32;
+
+/// How a step runs its layers (time steps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StackPath {
+    /// The fused stack where the width is at most [`FUSED_MAX_WIDTH`], the layered path beyond.
+    Auto,
+    /// One dispatch per layer (time step) and phase, tiled matmuls.
+    Layered,
+    /// The fused stack (MLP) or persistent RNN with this many batch rows per workgroup (0: [`default_rows`]),
+    /// the invocations of a workgroup spread over the units (the shape for GPUs).
+    Fused(u32),
+    /// The fused stack or persistent RNN with one invocation per batch row carried through every layer in
+    /// registers (the shape for CPU adapters such as lavapipe: the weight loads are uniform, the
+    /// multiply-adds vectorise across rows).
+    Rows,
+}
+
+impl StackPath {
+    /// `Auto` made concrete for an adapter (`software`: a CPU adapter).
+    pub fn for_adapter(self, software: bool) -> StackPath {
+        match self {
+            StackPath::Auto if software => StackPath::Rows,
+            other => other,
+        }
+    }
+}
+
+/// How a configuration runs under a path (after [`StackPath::for_adapter`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// One dispatch per layer and phase.
+    Layered,
+    /// Lanes over units, this many rows per workgroup.
+    Fused(u32),
+    /// One invocation per row.
+    Rows,
+}
+
+/// Batch rows per workgroup of the fused stack: enough rows that a workgroup of 256 threads has one
+/// output each per layer, no more than the batch.
+pub fn default_rows(width: usize, batch: usize) -> u32 {
+    256usize.div_ceil(width.max(1)).clamp(1, batch.max(1)) as u32
+}
+
+/// What `path` resolves to for `cfg`: wider nets than [`FUSED_MAX_WIDTH`] take the layered path under
+/// `Auto` and `Rows` (whose invocations hold a row of at most that many units).
+pub fn resolve(cfg: &NetConfig, path: StackPath) -> Resolved {
+    let wide = cfg.width > FUSED_MAX_WIDTH;
+    let rows = match path {
+        StackPath::Layered => return Resolved::Layered,
+        StackPath::Auto | StackPath::Rows if wide => return Resolved::Layered,
+        StackPath::Rows => return Resolved::Rows,
+        StackPath::Auto | StackPath::Fused(0) => default_rows(cfg.width, cfg.batch),
+        StackPath::Fused(r) => r,
+    };
+    Resolved::Fused(rows.clamp(1, cfg.batch.max(1) as u32))
+}
+
+/// [`resolve`], and the layered path where the fused kernels' loops would not fit `loop_budget`.
+pub fn resolve_for(cfg: &NetConfig, lay: &Layout, path: StackPath, loop_budget: u64) -> Resolved {
+    match resolve(cfg, path) {
+        Resolved::Fused(r) if !fused_fits(lay, false, r, loop_budget) => Resolved::Layered,
+        Resolved::Rows if !fused_fits(lay, true, 1, loop_budget) => Resolved::Layered,
+        r => r,
+    }
+}
+
 /// Workgroups for `count` threads of `WORKGROUP_SIZE`, folded into y when x would exceed [`MAX_GROUPS`].
 /// Keep the index arithmetic in sync with shaders/update.wgsl.
 pub fn linear_groups(count: usize) -> [u32; 3] {
@@ -47,7 +125,15 @@ pub fn linear_groups(count: usize) -> [u32; 3] {
 /// Builds the dispatch list of one step: forward, loss, backward, statistics and (with `update`) the
 /// optimizer step.
 pub fn step_dispatches(cfg: &NetConfig, lay: &Layout, update: bool) -> Vec<Dispatch> {
-    step_dispatches_with(cfg, lay, update, BUSY_WORKGROUPS, MATMUL_TILES[0])
+    step_dispatches_with(
+        cfg,
+        lay,
+        update,
+        BUSY_WORKGROUPS,
+        MATMUL_TILES[0],
+        StackPath::Auto,
+        u64::MAX,
+    )
 }
 
 /// [`step_dispatches`] with the matmul tile policy: the largest tile of at least `min_tile` that still
@@ -58,10 +144,13 @@ pub fn step_dispatches_with(
     update: bool,
     busy: u32,
     min_tile: u32,
+    path: StackPath,
+    loop_budget: u64,
 ) -> Vec<Dispatch> {
     let program = Program {
         cfg,
         lay,
+        budget: loop_budget,
         busy,
         min_tile,
         base: DispatchParams {
@@ -71,6 +160,22 @@ pub fn step_dispatches_with(
             ..DispatchParams::none()
         },
     };
+    let resolved = resolve_for(cfg, lay, path, loop_budget);
+    if resolved != Resolved::Layered {
+        let rows = match resolved {
+            Resolved::Fused(r) => r,
+            _ => 1,
+        };
+        let fused = program.fused(rows, resolved == Resolved::Rows);
+        let mut out = fused.forward_and_loss();
+        out.extend(fused.backward());
+        out.extend(fused.gradients());
+        out.extend(program.statistics(update));
+        if update {
+            out.extend(program.update());
+        }
+        return out;
+    }
     let mut out = program.forward();
     out.extend(program.head_and_loss());
     out.extend(program.backward());
@@ -81,17 +186,309 @@ pub fn step_dispatches_with(
     out
 }
 
+/// Loop iterations one invocation may run on a software adapter before lavapipe silently ends its loops
+/// (65535 in all, shared by every loop of the invocation), less a margin for the estimates below.
+pub const SOFTWARE_LOOP_BUDGET: u64 = 60_000;
+
+/// Upper bounds of the loop iterations one invocation of a fused kernel runs: `(fixed, per layer or step)`.
+/// They follow the loops of the kernels (four products per iteration in the inner loops).
+fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
+    let q = |n: usize| n.div_ceil(4) as u64 + 3;
+    let (w, d_in, d_out, b) = (lay.width, lay.d_in, lay.d_out, lay.batch as u64);
+    let w64 = w as u64;
+    let per_thread = (u64::from(rows) * w64).div_ceil(256);
+    match kernel {
+        Kernel::RowsForward => (
+            600 + w64 + d_out as u64 * (2 + q(w)),
+            2 + d_in as u64 + w64 * (2 + q(d_in) + q(w)),
+        ),
+        Kernel::RowsBackward => (600 + w64 + d_out as u64, 2 + w64 * (2 + q(w).max(q(d_out)))),
+        Kernel::StackForward => (
+            (u64::from(rows) * d_out as u64).div_ceil(256) * (2 + q(w)),
+            4 + per_thread * (2 + q(d_in) + q(w)),
+        ),
+        Kernel::StackBackward => (4 + per_thread, 4 + per_thread * (2 + q(w).max(q(d_out)))),
+        Kernel::WeightGrads => (40, 80 + b.div_ceil(16) * 28),
+        _ => (0, 0),
+    }
+}
+
+/// Layers (steps) per dispatch of `kernel` within `budget`; `None` if not even one fits.
+fn chunk_len(kernel: Kernel, lay: &Layout, rows: u32, budget: u64) -> Option<usize> {
+    let (fixed, per) = loop_costs(kernel, lay, rows);
+    if budget == u64::MAX {
+        return Some(lay.depth);
+    }
+    let room = budget.checked_sub(fixed)?;
+    let n = (room / per.max(1)) as usize;
+    (n >= 1).then_some(n.min(lay.depth))
+}
+
+/// The layer ranges `l_from..=l_to` of `len` layers each, bottom first.
+fn chunks(depth: usize, len: usize) -> Vec<(u32, u32)> {
+    (1..=depth)
+        .step_by(len.max(1))
+        .map(|from| (from as u32, (from + len - 1).min(depth) as u32))
+        .collect()
+}
+
+/// Whether the fused path fits an invocation's loop budget for this network (else the layered path runs).
+fn fused_fits(lay: &Layout, per_row: bool, rows: u32, budget: u64) -> bool {
+    let (fwd, bwd) = if per_row {
+        (Kernel::RowsForward, Kernel::RowsBackward)
+    } else {
+        (Kernel::StackForward, Kernel::StackBackward)
+    };
+    chunk_len(fwd, lay, rows, budget).is_some()
+        && chunk_len(bwd, lay, rows, budget).is_some()
+        && chunk_len(Kernel::WeightGrads, lay, rows, budget).is_some()
+}
+
+impl Fused<'_> {
+    /// Every layer (time step) and the head (in chunks of layers where the loop budget asks for it), then
+    /// the loss, ∂L/∂ŷ and the head's gradients.
+    fn forward_and_loss(&self) -> Vec<Dispatch> {
+        let (kernel, groups) = if self.per_row {
+            (
+                Kernel::RowsForward,
+                [(self.lay.batch as u32).div_ceil(ROWS_GROUP), 1, 1],
+            )
+        } else {
+            (Kernel::StackForward, [self.slices, 1, 1])
+        };
+        let len = chunk_len(kernel, self.lay, self.stack.rows, self.budget).unwrap_or(1);
+        let mut out: Vec<Dispatch> = chunks(self.lay.depth, len)
+            .into_iter()
+            .map(|(l_from, l_to)| Dispatch {
+                kernel,
+                groups,
+                params: DispatchParams {
+                    l_from,
+                    l_to,
+                    ..self.stack
+                },
+            })
+            .collect();
+        out.push(Dispatch {
+            kernel: Kernel::Loss,
+            groups: [1, 1, 1],
+            params: self.loss,
+        });
+        out
+    }
+
+    /// The δ chain of every layer (time step), per row slice, top chunk first.
+    fn backward(&self) -> Vec<Dispatch> {
+        let (kernel, groups) = if self.per_row {
+            (
+                Kernel::RowsBackward,
+                [(self.lay.batch as u32).div_ceil(ROWS_GROUP), 1, 1],
+            )
+        } else {
+            (Kernel::StackBackward, [self.slices, 1, 1])
+        };
+        let len = chunk_len(kernel, self.lay, self.stack.rows, self.budget).unwrap_or(1);
+        chunks(self.lay.depth, len)
+            .into_iter()
+            .rev()
+            .map(|(l_from, l_to)| Dispatch {
+                kernel,
+                groups,
+                params: DispatchParams {
+                    l_from,
+                    l_to,
+                    ..self.stack
+                },
+            })
+            .collect()
+    }
+
+    /// The per-unit statistics of every layer in one dispatch (which first brings the per-slice scales to
+    /// one per layer), then the weight and bias gradients of every layer in one more (an RNN's summed over
+    /// time, in chunks of steps where the loop budget asks for it).
+    fn gradients(&self) -> Vec<Dispatch> {
+        let lay = self.lay;
+        let (w, d_in, l_n) = (lay.width as u32, lay.d_in as u32, lay.depth as u32);
+        let cols = if self.recurrent {
+            w + d_in + 1
+        } else if l_n >= 2 {
+            (w + 1).max(d_in + 1)
+        } else {
+            d_in + 1
+        };
+        let grads = DispatchParams {
+            part_off: lay.wparts as u32,
+            count: lay.partials_per_layer as u32,
+            ..self.stack
+        };
+        let layers = if self.recurrent { 1 } else { l_n };
+        let (kernel, groups) = (
+            Kernel::WeightGrads,
+            [cols.div_ceil(WGRAD_TILE), w.div_ceil(WGRAD_TILE), layers],
+        );
+        let len = chunk_len(kernel, lay, 1, self.budget).unwrap_or(1);
+        let ranges = if self.recurrent {
+            chunks(lay.depth, len)
+        } else {
+            vec![(1, l_n)]
+        };
+        let stats = Dispatch {
+            kernel: Kernel::ColReduce,
+            groups: [w.div_ceil(COLREDUCE_UNITS), l_n, 1],
+            params: DispatchParams {
+                m: lay.batch as u32,
+                n: w,
+                a_off: lay.s as u32,
+                b_off: lay.g as u32,
+                ldc: w,
+                z_off: lay.z as u32,
+                c_off: lay.a as u32,
+                scale_idx: 1,
+                ust_off: lay.unit_stats(1) as u32,
+                upart_off: lay.upart as u32,
+                flags: if self.slices > 1 {
+                    FLAG_STATS | FLAG_RESCALE
+                } else {
+                    FLAG_STATS
+                },
+                rows: self.stack.rows,
+                sscale_off: self.stack.sscale_off,
+                g_off: NONE,
+                res_off: NONE,
+                act: self.stack.act,
+                aux_off: self.stack.aux_off,
+                k_base: self.stack.k_base,
+                ..DispatchParams::none()
+            },
+        };
+        let mut out = vec![stats];
+        out.extend(
+            ranges
+                .into_iter()
+                .rev()
+                .enumerate()
+                .map(|(i, (l_from, l_to))| Dispatch {
+                    kernel,
+                    groups,
+                    params: DispatchParams {
+                        l_from,
+                        l_to,
+                        flags: grads.flags | if i > 0 { FLAG_ACCUMULATE } else { 0 },
+                        ..grads
+                    },
+                }),
+        );
+        out
+    }
+}
+
 /// One network's step, phase by phase.
 struct Program<'a> {
     cfg: &'a NetConfig,
     lay: &'a Layout,
+    budget: u64,
     busy: u32,
     min_tile: u32,
     /// The fields every record shares (scales, slope slots, activation); the rest are NONE.
     base: DispatchParams,
 }
 
+/// The fused path's step: the parameter record every stack kernel shares, and the slices.
+struct Fused<'a> {
+    lay: &'a Layout,
+    /// Loop iterations an invocation may run ([`SOFTWARE_LOOP_BUDGET`] on software adapters).
+    budget: u64,
+    /// One invocation per row (stack_rows.wgsl).
+    per_row: bool,
+    /// Batch row slices (workgroups of the stack kernels).
+    slices: u32,
+    recurrent: bool,
+    stack: DispatchParams,
+    loss: DispatchParams,
+}
+
 impl Program<'_> {
+    /// The fused stack (MLP) or persistent RNN with `rows` batch rows per workgroup.
+    fn fused(&self, rows: u32, per_row: bool) -> Fused<'_> {
+        let cfg = self.cfg;
+        let lay = self.lay;
+        let (b, w, l_n) = (lay.batch as u32, lay.width as u32, lay.depth);
+        let recurrent = cfg.arch == Arch::Rnn;
+        let head_w = lay.tensor_offsets.len() - 2;
+        let head_b = head_w + 1;
+        // parameter (and gradient) tensor indices: input weight, first recurrent weight, first bias, bias of
+        // layer 2, and the stride between layers (MLP W_l, b_l pairs; an RNN shares one W_h and one b)
+        let (t_in, t_rec, t_b1, t_brec, step) = if recurrent {
+            (0, 1, 2, 2, 0)
+        } else if l_n >= 2 {
+            (0, 2, 1, 3, w * w + w)
+        } else {
+            (0, 0, 1, 1, 0)
+        };
+        let mut flags = 0;
+        if cfg.residual {
+            flags |= FLAG_RESIDUAL;
+        }
+        if recurrent {
+            flags |= FLAG_RECURRENT;
+        }
+        let stack = DispatchParams {
+            m: b,
+            n: w,
+            d_in: lay.d_in as u32,
+            d_out: lay.d_out as u32,
+            layers: l_n as u32,
+            rows,
+            w_in: lay.param(t_in),
+            w_rec: lay.param(t_rec),
+            w_step: step,
+            b_first: lay.param(t_b1),
+            b_rec: lay.param(t_brec),
+            w_head: lay.param(head_w),
+            b_head: lay.param(head_b),
+            gw_in: lay.grad(t_in),
+            gw_rec: lay.grad(t_rec),
+            gb_first: lay.grad(t_b1),
+            gb_rec: lay.grad(t_brec),
+            x_off: lay.x as u32,
+            x_step: if recurrent { b * lay.d_in as u32 } else { 0 },
+            sscale_off: lay.sscales as u32,
+            z_off: lay.z as u32,
+            c_off: lay.a as u32,
+            add_off: lay.yhat as u32,
+            a_off: lay.s as u32,
+            g_off: lay.g as u32,
+            b_off: lay.dy as u32,
+            flags,
+            ..self.base
+        };
+        let loss = DispatchParams {
+            m: b,
+            n: lay.d_out as u32,
+            k: w,
+            a_off: lay.yhat as u32,
+            b_off: lay.y as u32,
+            c_off: lay.dy as u32,
+            count: (l_n + 2) as u32,
+            aux2_off: lay.stats as u32,
+            loss_kind: cfg.loss().shader_id(),
+            flags: FLAG_HEAD,
+            top_off: lay.at(lay.a, l_n),
+            gw_head: lay.grad(head_w),
+            gb_head: lay.grad(head_b),
+            ..self.base
+        };
+        Fused {
+            lay,
+            budget: self.budget,
+            per_row,
+            slices: if per_row { b } else { b.div_ceil(rows) },
+            recurrent,
+            stack,
+            loss,
+        }
+    }
+
     fn mm(&self, p: DispatchParams) -> Dispatch {
         matmul_dispatch(p, self.busy, self.min_tile)
     }
@@ -457,10 +854,12 @@ impl Program<'_> {
                 ..base
             },
         });
-        // ---- global gradient norm (before clipping): for the clip and for the statistics block
+        // ---- global gradient norm (before clipping): for the clip and for the statistics block; one
+        // workgroup per 64k parameters (at most SUMSQ_GROUPS)
+        let groups = (lay.n_params.div_ceil(1 << 16) as u32).clamp(1, SUMSQ_GROUPS);
         out.push(Dispatch {
             kernel: Kernel::SumsqPartial,
-            groups: [SUMSQ_GROUPS, 1, 1],
+            groups: [groups, 1, 1],
             params: DispatchParams {
                 a_off: lay.grads as u32,
                 count: lay.n_params as u32,
@@ -472,6 +871,7 @@ impl Program<'_> {
             kernel: Kernel::SumsqFinal,
             groups: [1, 1, 1],
             params: DispatchParams {
+                m: groups,
                 part_off: lay.gparts as u32,
                 c_off: lay.gnorm as u32,
                 aux2_off: (lay.stats + 2) as u32,

@@ -23,6 +23,12 @@ pub const KERNEL_FILES: &[(&str, &str)] = &[
     ("loss.wgsl", include_str!("../../shaders/loss.wgsl")),
     ("reduce.wgsl", include_str!("../../shaders/reduce.wgsl")),
     ("update.wgsl", include_str!("../../shaders/update.wgsl")),
+    ("stack.wgsl", include_str!("../../shaders/stack.wgsl")),
+    ("wgrad.wgsl", include_str!("../../shaders/wgrad.wgsl")),
+    (
+        "stack_rows.wgsl",
+        include_str!("../../shaders/stack_rows.wgsl"),
+    ),
 ];
 
 /// Module label, its kernel files (concatenated) and the constants prepended to them: one pipeline per
@@ -43,6 +49,9 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
     ("loss", &["loss.wgsl"], ""),
     ("reduce", &["reduce.wgsl"], ""),
     ("update", &["update.wgsl"], ""),
+    ("stack", &["stack.wgsl"], ""),
+    ("wgrad", &["wgrad.wgsl"], ""),
+    ("stack_rows", &["stack_rows.wgsl"], ""),
 ];
 
 /// The full WGSL source of a module: common.wgsl, the module's constants, then its kernel file.
@@ -68,6 +77,11 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::SumsqPartial => ("reduce", "sumsq_partial"),
         Kernel::SumsqFinal => ("reduce", "sumsq_final"),
         Kernel::Update => ("update", "main"),
+        Kernel::StackForward => ("stack", "stack_forward"),
+        Kernel::StackBackward => ("stack", "stack_backward"),
+        Kernel::WeightGrads => ("wgrad", "main"),
+        Kernel::RowsForward => ("stack_rows", "rows_forward"),
+        Kernel::RowsBackward => ("stack_rows", "rows_backward"),
     }
 }
 

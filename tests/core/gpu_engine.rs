@@ -2,6 +2,7 @@
 //! every statistic, at init and after updates with every optimizer, with and without clipping.
 
 use crate::common::{gpu, rel_err};
+use gradscope::gpu::program::StackPath;
 use gradscope::gpu::{Engine, EngineOptions};
 use gradscope::model::{Activation, Arch, Init, NetConfig, Optimizer, Task};
 use gradscope::reference::Reference;
@@ -210,8 +211,84 @@ fn gpu_matches_reference_for_every_activation_arch_and_loss() {
             if cfg.optimizer == Optimizer::Adam {
                 cfg.lr = 0.002;
             }
+            // the default (per row on a CPU adapter, else the fused stack / persistent RNN in one
+            // slice), several row slices per layer (per-slice scales brought to one), one invocation per
+            // row, and the layered path
             check(&cfg, 3);
+            for stack in [StackPath::Fused(2), StackPath::Rows, StackPath::Layered] {
+                check_with(
+                    &cfg,
+                    3,
+                    EngineOptions {
+                        stack,
+                        ..EngineOptions::default()
+                    },
+                );
+            }
             i += 1;
+        }
+    }
+}
+
+/// The fused kernels split into chunks of layers (time steps), as they run on lavapipe for deep nets and
+/// long sequences (it ends an invocation's loops after 65535 iterations): a small loop budget forces
+/// chunks of a few layers on small nets, so every chunk boundary (the backward's state taken over from the
+/// layer above, the RNN's weight gradients added up over chunks) is compared with the reference.
+#[test]
+fn fused_kernels_in_chunks_match_the_reference() {
+    let mlp = NetConfig {
+        depth: 14,
+        width: 9,
+        batch: 5,
+        residual: true,
+        activation: Activation::Sigmoid,
+        gain: 1.5,
+        optimizer: Optimizer::Momentum,
+        lr: 0.05,
+        seed: 31,
+        ..NetConfig::default()
+    };
+    let rnn = NetConfig {
+        arch: Arch::Rnn,
+        depth: 16,
+        width: 7,
+        batch: 6,
+        activation: Activation::Tanh,
+        task: Task::Adding,
+        optimizer: Optimizer::Adam,
+        lr: 0.002,
+        clip: Some(0.05),
+        seed: 32,
+        ..NetConfig::default()
+    };
+    for cfg in [mlp, rnn] {
+        for (stack, budget) in [
+            (StackPath::Rows, 900),
+            (StackPath::Rows, 1500),
+            (StackPath::Fused(2), 150),
+            (StackPath::Fused(5), 200),
+        ] {
+            let opts = EngineOptions {
+                stack,
+                loop_budget: Some(budget),
+                ..EngineOptions::default()
+            };
+            let whole = Engine::with_options(
+                gpu(),
+                &cfg,
+                EngineOptions {
+                    loop_budget: Some(u64::MAX),
+                    ..opts
+                },
+            )
+            .unwrap();
+            let chunked = Engine::with_options(gpu(), &cfg, opts).unwrap();
+            assert_ne!(chunked.path_name(), "layered", "{stack:?} {budget}");
+            assert!(
+                chunked.dispatches_per_step() > whole.dispatches_per_step(),
+                "{stack:?} at {budget}: not chunked"
+            );
+            check_with(&cfg, 2, opts);
         }
     }
 }
@@ -263,6 +340,8 @@ fn gpu_matches_reference_beyond_one_tile() {
             EngineOptions {
                 busy_workgroups: busy,
                 min_tile: 16,
+                stack: StackPath::Layered,
+                loop_budget: None,
             },
         );
     }
@@ -286,6 +365,8 @@ fn gpu_matches_reference_beyond_one_tile() {
             EngineOptions {
                 busy_workgroups: busy,
                 min_tile: 16,
+                stack: StackPath::Layered,
+                loop_budget: None,
             },
         );
     }

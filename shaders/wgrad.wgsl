@@ -1,0 +1,157 @@
+// Weight and bias gradients of every layer in one dispatch (MLP: the layer is the grid's z), or of the
+// recurrent cell summed over time (RNN, FLAG_RECURRENT: one grid, a loop over the steps), with the per-layer
+// (per-step) sums of squares the statistics need. 32 x 32 output tiles over 8 x 8 invocations, each holding
+// a 4 x 4 block in registers (as matmul.wgsl), the batch in steps of 16 staged in workgroup memory.
+//
+// Rows i = 0..W are the layer's units; the columns j run over [a_{l-1} (n_rec) | x_l (n_x) | 1]:
+//   G(i, j) = Σ_steps 2^S_t Σ_b ŝ_t[b, i] col_t(b, j),   S_t = mem[aux_off + t] (one scale per layer/step)
+//   MLP layer 1: n_rec = 0, n_x = d_in (W_1 and b_1); layer l >= 2: n_rec = W, n_x = 0 (W_l and b_l).
+//   RNN: t = l_to..l_from with n_rec = W (h_{t-1}; h_0 = 0) and n_x = d_in: W_h, W_x and b summed over
+//   time, in chunks of steps (lavapipe ends an invocation's loops after 65535 iterations in all), later
+//   chunks adding into the gradients (FLAG_ACCUMULATE).
+// ŝ at a_off, layer outputs a (h) at c_off, x at x_off + (t - 1) x_step; B = p.m, W = p.n.
+// Gradient tensors: W_rec at gw_rec (MLP layer l >= 2: + (l - 2) w_step), W_in at gw_in, bias at gb_first
+// (MLP layer 1, RNN) or gb_rec + (l - 2) w_step (MLP layer l >= 2).
+// Per layer (step) t and workgroup, log2 Σ G_t(i, j)² of the unscaled tile sums over the weight columns
+// (MLP: W_l; RNN: W_h, t >= 2) goes to mem[part_off + (t - 1) count + slot], slot = wid.y * tiles + wid.x
+// (reduce.wgsl, layer_stats, sums the slots of a layer; the others stay at "no term").
+
+const WT: u32 = 32u;
+const WK: u32 = 16u;
+
+var<workgroup> sa: array<f32, 512>; // [WK][WT]: ŝ[b, i]
+var<workgroup> sb: array<f32, 512>; // [WK][WT]: col(b, j)
+
+// col_t(b, j) of the column layout above (0 outside it)
+fn column(b: u32, j: u32, tt: u32, n_rec: u32, n_x: u32) -> f32 {
+    if (b >= p.m) {
+        return 0.0;
+    }
+    if (j < n_rec) {
+        if (tt >= 2u) {
+            return mem[p.c_off + (tt - 2u) * p.m * p.n + b * p.n + j];
+        }
+        return 0.0;
+    }
+    if (j < n_rec + n_x) {
+        return mem[p.x_off + (tt - 1u) * p.x_step + b * p.d_in + j - n_rec];
+    }
+    return select(0.0, 1.0, j == n_rec + n_x);
+}
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(local_invocation_index) t: u32) {
+    let recurrent = (p.flags & FLAG_RECURRENT) != 0u;
+    let w = p.n;
+    let bw = p.m * w;
+    let layer = wid.z + 1u;
+    var n_rec = w;
+    var n_x = 0u;
+    if (recurrent) {
+        n_x = p.d_in;
+    } else if (layer == 1u) {
+        n_rec = 0u;
+        n_x = p.d_in;
+    }
+    let ncols = n_rec + n_x + 1u;
+    let i0 = wid.y * WT;
+    let j0 = wid.x * WT;
+    if (j0 >= ncols) {
+        return;
+    }
+    let part_cols = select(n_rec + n_x, n_rec, recurrent);
+    let part_tiles = (part_cols + WT - 1u) / WT;
+    let steps = select(1u, p.l_to + 1u - p.l_from, recurrent);
+    var tot0 = vec4<f32>(0.0);
+    var tot1 = vec4<f32>(0.0);
+    var tot2 = vec4<f32>(0.0);
+    var tot3 = vec4<f32>(0.0);
+    for (var q = 0u; q < steps; q++) {
+        let tt = select(layer, p.l_to - q, recurrent);
+        let s_off = p.a_off + (tt - 1u) * bw;
+        var acc0 = vec4<f32>(0.0);
+        var acc1 = vec4<f32>(0.0);
+        var acc2 = vec4<f32>(0.0);
+        var acc3 = vec4<f32>(0.0);
+        for (var b0 = 0u; b0 < p.m; b0 += WK) {
+            for (var r = 0u; r < 8u; r++) {
+                let idx = t + 64u * r;
+                let bb = idx / WT;
+                let ii = idx % WT;
+                var sv = 0.0;
+                if (b0 + bb < p.m && i0 + ii < w) {
+                    sv = mem[s_off + (b0 + bb) * w + i0 + ii];
+                }
+                sa[idx] = sv;
+                sb[idx] = column(b0 + bb, j0 + ii, tt, n_rec, n_x);
+            }
+            workgroupBarrier();
+            for (var kk = 0u; kk < WK; kk++) {
+                let ab = kk * WT + lid.y;
+                let cb = kk * WT + lid.x;
+                let a = vec4<f32>(sa[ab], sa[ab + 8u], sa[ab + 16u], sa[ab + 24u]);
+                let c = vec4<f32>(sb[cb], sb[cb + 8u], sb[cb + 16u], sb[cb + 24u]);
+                acc0 = fma(vec4<f32>(a.x), c, acc0);
+                acc1 = fma(vec4<f32>(a.y), c, acc1);
+                acc2 = fma(vec4<f32>(a.z), c, acc2);
+                acc3 = fma(vec4<f32>(a.w), c, acc3);
+            }
+            workgroupBarrier();
+        }
+        // this step's (layer's) partial sum of squares over the weight columns, unscaled
+        if (wid.x < part_tiles && (!recurrent || tt >= 2u)) {
+            var sq = vec3<f32>(0.0);
+            for (var r = 0u; r < 4u; r++) {
+                var row = acc0;
+                if (r == 1u) { row = acc1; } else if (r == 2u) { row = acc2; } else if (r == 3u) { row = acc3; }
+                let i = i0 + lid.y + 8u * r;
+                for (var c = 0u; c < 4u; c++) {
+                    let j = j0 + lid.x + 8u * c;
+                    if (i < w && j < part_cols) {
+                        sq = sq_add(sq, row[c]);
+                    }
+                }
+            }
+            let sum = wg_log2_sum(t, sq_log2(sq), 64u);
+            if (t == 0u) {
+                mem[p.part_off + (tt - 1u) * p.count + wid.y * part_tiles + wid.x] = sum;
+            }
+        }
+        let sc = i32(mem[p.aux_off + tt]);
+        tot0 += vec4<f32>(ldexp_safe(acc0.x, sc), ldexp_safe(acc0.y, sc), ldexp_safe(acc0.z, sc), ldexp_safe(acc0.w, sc));
+        tot1 += vec4<f32>(ldexp_safe(acc1.x, sc), ldexp_safe(acc1.y, sc), ldexp_safe(acc1.z, sc), ldexp_safe(acc1.w, sc));
+        tot2 += vec4<f32>(ldexp_safe(acc2.x, sc), ldexp_safe(acc2.y, sc), ldexp_safe(acc2.z, sc), ldexp_safe(acc2.w, sc));
+        tot3 += vec4<f32>(ldexp_safe(acc3.x, sc), ldexp_safe(acc3.y, sc), ldexp_safe(acc3.z, sc), ldexp_safe(acc3.w, sc));
+    }
+    let accumulate = (p.flags & FLAG_ACCUMULATE) != 0u;
+    for (var r = 0u; r < 4u; r++) {
+        var row = tot0;
+        if (r == 1u) { row = tot1; } else if (r == 2u) { row = tot2; } else if (r == 3u) { row = tot3; }
+        let i = i0 + lid.y + 8u * r;
+        for (var c = 0u; c < 4u; c++) {
+            let j = j0 + lid.x + 8u * c;
+            if (i >= w || j >= ncols) {
+                continue;
+            }
+            var o = 0u;
+            if (j < n_rec) {
+                o = p.gw_rec + i * w + j;
+                if (!recurrent) {
+                    o += (layer - 2u) * p.w_step;
+                }
+            } else if (j < n_rec + n_x) {
+                o = p.gw_in + i * p.d_in + j - n_rec;
+            } else if (recurrent || layer == 1u) {
+                o = p.gb_first + i;
+            } else {
+                o = p.gb_rec + (layer - 2u) * p.w_step + i;
+            }
+            if (accumulate) {
+                mem[o] += row[c];
+            } else {
+                mem[o] = row[c];
+            }
+        }
+    }
+}
