@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use gradscope::cli::{ConfigArgs, EngineKind, MAX_STEPS, parse_steps, report_steps, step_chunks};
-use gradscope::gpu::Engine;
 use gradscope::model::{BUILTIN_PRESETS, Preset};
 use gradscope::reference::Reference;
 use gradscope::stats::StepStats;
@@ -462,7 +461,9 @@ fn stats(args: &StatsArgs) -> Result<()> {
         }
         EngineKind::Gpu => {
             let ctx = args.config.open_gpu()?;
-            let mut engine = Engine::new(&ctx, &cfg)?;
+            // the tuner's path for this shape class (GRADSCOPE_ENGINE forces one, GRADSCOPE_TUNE=off
+            // keeps the defaults)
+            let mut engine = gradscope::gpu::tuner::tuned_engine(&ctx, &cfg)?;
             let mut done = 0;
             for at in report_steps(args.steps, args.every) {
                 // whole u32 chunks: never a count truncated to fit the engine's argument

@@ -70,9 +70,11 @@ pub fn run(initial: Option<NetConfig>, opts: &GpuOptions) -> anyhow::Result<()> 
         "gradscope",
         options,
         Box::new(move |cc| {
-            Ok(Box::new(GradscopeApp::new(cc, initial).map_err(
-                |e| -> Box<dyn std::error::Error + Send + Sync> { e.into() },
-            )?))
+            Ok(Box::new(
+                GradscopeApp::new(cc, initial)
+                    .map(GradscopeApp::tuned)
+                    .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?,
+            ))
         }),
     )
     .map_err(|e| anyhow::anyhow!("the window failed: {e}"))

@@ -36,9 +36,14 @@ pub struct Run {
 }
 
 impl Run {
-    /// Builds the network's engine on the shared GPU (nothing is computed yet: see [`Run::reset`]).
-    pub fn new(gpu: &GpuContext, cfg: NetConfig) -> Result<Run, EngineError> {
-        let engine = Engine::new(gpu, &cfg)?;
+    /// Builds the network's engine on the shared GPU (nothing is computed yet: see [`Run::reset`]); with
+    /// `tune`, on the path the tuner picks for its shape class (timed once per class, then cached).
+    pub fn new(gpu: &GpuContext, cfg: NetConfig, tune: bool) -> Result<Run, EngineError> {
+        let engine = if tune {
+            crate::gpu::tuner::tuned_engine(gpu, &cfg)?
+        } else {
+            Engine::new(gpu, &cfg)?
+        };
         let mut run = Run::unbuilt(cfg);
         run.engine = Some(engine);
         Ok(run)

@@ -66,6 +66,8 @@ pub struct GradscopeApp {
     screenshot_rx: Receiver<Arc<egui::ColorImage>>,
     /// The config string field of the side panel (paste a shared config here).
     config_text: String,
+    /// Whether networks are built on the tuner's path ([`GradscopeApp::tuned`]).
+    tune: bool,
 }
 
 impl GradscopeApp {
@@ -118,12 +120,26 @@ impl GradscopeApp {
             screenshot_tx,
             screenshot_rx,
             config_text: String::new(),
+            tune: false,
         };
         let cfg = app.settings.config.clone();
         if let Err(e) = app.rebuild(&cfg) {
             app.error = Some(e);
         }
         Ok(app)
+    }
+
+    /// The app with engine tuning on (the window the user launches; tests leave it off so they never
+    /// time candidates or write the tuning cache): network A is rebuilt on the path the tuner picks for
+    /// its shape class (gpu::tuner), and so is every later network.
+    #[must_use]
+    pub fn tuned(mut self) -> Self {
+        self.tune = true;
+        let cfg = self.settings.config.clone();
+        if let Err(e) = self.rebuild(&cfg) {
+            self.error = Some(e);
+        }
+        self
     }
 
     /// The app with training paused (tests; the user presses Run).
@@ -324,7 +340,8 @@ impl GradscopeApp {
             .validate()
             .map_err(|e| format!("network B is not valid: {e}"))
             .and_then(|()| {
-                Run::new(&self.gpu, wanted).map_err(|e| format!("cannot build network B: {e}"))
+                Run::new(&self.gpu, wanted, self.tune)
+                    .map_err(|e| format!("cannot build network B: {e}"))
             });
         match built {
             Ok(b) => {
@@ -342,7 +359,7 @@ impl GradscopeApp {
     /// Builds a new network A for `cfg` (B restarts with it); on failure keeps the old one and returns the
     /// message.
     fn rebuild(&mut self, cfg: &NetConfig) -> Result<(), String> {
-        self.a = Run::new(&self.gpu, cfg.clone())
+        self.a = Run::new(&self.gpu, cfg.clone(), self.tune)
             .map_err(|e| format!("cannot build this network: {e}"))?;
         self.reset_both();
         Ok(())
@@ -628,6 +645,10 @@ impl eframe::App for GradscopeApp {
                 ms_per_step: self.pacing.ms_per_step(),
                 steps_per_frame,
                 engine: self.a.engine().map(|e| (e.updates(), e.gpu_bytes())),
+                path: self
+                    .a
+                    .engine()
+                    .map(|e| (e.path_name(), e.dispatches_per_step())),
             };
             top_bar_ui(ui, &mut self.settings, &info);
         });

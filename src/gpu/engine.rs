@@ -23,6 +23,8 @@ pub struct GpuContext {
     pub adapter: String,
     /// Whether the adapter is a software rasterizer.
     pub software: bool,
+    /// The driver and its version (the tuner's cache is per adapter and driver).
+    pub driver: String,
     /// Compiled kernels.
     pub pipelines: Arc<Pipelines>,
 }
@@ -36,6 +38,9 @@ impl GpuContext {
             queue,
             adapter: super::device::describe(info),
             software: info.device_type == wgpu::DeviceType::Cpu,
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
             pipelines,
         }
     }
@@ -380,7 +385,7 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         cfg.validate()?;
         let opts = EngineOptions {
-            stack: opts.stack.for_adapter(ctx.software),
+            stack: opts.stack.for_adapter(ctx.software, cfg),
             ..opts
         };
         // every limit from the configuration alone, before any weights or data are generated

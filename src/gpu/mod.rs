@@ -7,6 +7,7 @@ pub mod layout;
 pub mod program;
 mod readback;
 pub mod shaders;
+pub mod tuner;
 
 pub use device::{Gpu, GpuError, GpuOptions};
 pub use engine::{

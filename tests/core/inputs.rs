@@ -628,7 +628,7 @@ fn gpu_commands_print_no_foreign_errors_without_xdg_runtime_dir() {
         (vec!["adapters"], false),
     ] {
         let mut cmd = std::process::Command::new(crate::common::bin());
-        cmd.args(&args);
+        cmd.args(&args).env("GRADSCOPE_TUNE", "off");
         if unset {
             cmd.env_remove("XDG_RUNTIME_DIR");
         } else {

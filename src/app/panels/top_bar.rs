@@ -19,6 +19,8 @@ pub struct TrainingInfo<'a> {
     pub steps_per_frame: u32,
     /// Updates applied to network A, and the bytes of GPU memory it holds (`None` without a network).
     pub engine: Option<(u64, u64)>,
+    /// The path network A's step runs (`rows`, `fused:<rows>`, `layered`) and its dispatches per step.
+    pub path: Option<(String, usize)>,
 }
 
 /// The two rows of the top bar; the view and theme buttons edit `settings`.
@@ -67,7 +69,19 @@ pub fn top_bar_ui(ui: &mut Ui, settings: &mut Settings, info: &TrainingInfo<'_>)
             .map_or("-".to_string(), |ms| format!("{ms:.2}"));
         ui.label(format!("{ms} ms/step"))
             .on_hover_text("GPU time per training step, measured from readbacks");
-        ui.label(format!("{} steps/frame", info.steps_per_frame));
+        ui.label(format!("{} steps/frame", info.steps_per_frame))
+            .on_hover_text("Training steps recorded per frame, adapted to the measured step time");
+        if let Some((path, dispatches)) = &info.path {
+            let what = match path.as_str() {
+                "layered" => "one dispatch per layer (time step) and phase: the tiled path for wide nets",
+                "rows" => "the fused stack, one invocation per batch row: the shape for CPU adapters",
+                _ => "the fused stack: every layer (time step) in one dispatch per pass",
+            };
+            ui.label(format!("engine {path} · {dispatches} dispatches/step"))
+                .on_hover_text(format!(
+                    "How the GPU runs a training step: {what}. GRADSCOPE_ENGINE=layered|rows|fused|fused:<rows> forces one."
+                ));
+        }
         if let Some((step, bytes)) = info.engine {
             ui.label(format!("step {step}"));
             ui.label(format!(

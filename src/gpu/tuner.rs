@@ -1,0 +1,249 @@
+//! The autotuner: per adapter (and driver) and shape class, which engine path runs a training step fastest
+//! on this machine. The first time a class is seen, the candidates are timed on the user's adapter (a few
+//! steps each) and the choice is cached on disk, so the next launch starts on it at once.
+//!
+//! `GRADSCOPE_ENGINE` forces a path and `GRADSCOPE_TUNE=off` turns tuning off (the defaults then run);
+//! [`Engine::new`] never tunes (tests and scripts stay deterministic), [`tuned_engine`] does.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::engine::{ENGINE_ENV, Engine, EngineError, EngineOptions, GpuContext};
+use super::program::{StackPath, default_rows};
+use crate::model::{Arch, NetConfig};
+
+/// The environment variable that turns tuning off (`off`, `0` or `no`).
+pub const TUNE_ENV: &str = "GRADSCOPE_TUNE";
+/// Timed steps per candidate.
+const TIMED_STEPS: u32 = 3;
+/// A candidate whose first timed step takes longer than this is timed by that step alone.
+const SLOW_STEP_MS: f64 = 250.0;
+/// Tuning stops after this long (the candidates left untimed lose), so the first sight of a class never
+/// keeps the window waiting for more than a few seconds.
+const TUNE_BUDGET_SECS: f64 = 3.0;
+
+/// One cached choice.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Choice {
+    /// The winning path (`rows`, `fused`, `fused:<rows>`, `layered`: [`super::parse_stack_path`]).
+    pub path: String,
+    /// Its milliseconds per step when it was timed, and every candidate's.
+    pub ms: BTreeMap<String, f64>,
+}
+
+/// The on-disk cache: shape-class key to choice.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TuningCache {
+    /// Choices by key ([`class_key`]).
+    pub entries: BTreeMap<String, Choice>,
+}
+
+/// The cache file: `$XDG_CACHE_HOME/gradscope/tuning.json`, else `~/.cache/gradscope/tuning.json`
+/// (`%LOCALAPPDATA%\gradscope\tuning.json` on Windows); `None` where no such folder is known.
+pub fn cache_file() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            if cfg!(windows) {
+                std::env::var_os("LOCALAPPDATA").map(PathBuf::from)
+            } else {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache"))
+            }
+        })?;
+    Some(base.join("gradscope").join("tuning.json"))
+}
+
+impl TuningCache {
+    /// The cache at `file` (empty where it is missing or unreadable: it is only a cache).
+    pub fn load(file: &std::path::Path) -> TuningCache {
+        crate::model::read_text_file_bounded(file, 1 << 20)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    }
+
+    /// Writes the cache to `file` (creating its folder); a failure only means tuning runs again.
+    pub fn save(&self, file: &std::path::Path) -> std::io::Result<()> {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        let tmp = file.with_extension("json.tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(tmp, file)
+    }
+}
+
+/// Rounds up to a power of two: nets of one class share a choice.
+fn bucket(n: usize) -> usize {
+    n.max(1).next_power_of_two()
+}
+
+/// The shape class of `cfg` on `ctx`'s adapter and driver: what decides which path is fastest.
+pub fn class_key(ctx: &GpuContext, cfg: &NetConfig) -> String {
+    let arch = match cfg.arch {
+        Arch::Mlp => "mlp",
+        Arch::Rnn => "rnn",
+    };
+    format!(
+        "{} [{}] {arch} w{} b{} d{}",
+        ctx.adapter,
+        ctx.driver,
+        bucket(cfg.width),
+        bucket(cfg.batch),
+        bucket(cfg.depth)
+    )
+}
+
+/// The candidate paths for `cfg` on an adapter (`software`: a CPU adapter), the likeliest winner first.
+pub fn candidates(cfg: &NetConfig, software: bool) -> Vec<StackPath> {
+    let rows = default_rows(cfg.width, cfg.batch);
+    let mut out = Vec::new();
+    if software {
+        out.extend([StackPath::Rows, StackPath::Layered]);
+    }
+    for r in [rows, rows.saturating_mul(4), (rows / 4).max(1)] {
+        let p = StackPath::Fused(r.min(cfg.batch as u32).max(1));
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    if !software {
+        out.push(StackPath::Layered);
+    }
+    out
+}
+
+fn path_text(p: StackPath) -> String {
+    match p {
+        StackPath::Auto => "auto".into(),
+        StackPath::Layered => "layered".into(),
+        StackPath::Rows => "rows".into(),
+        StackPath::Fused(0) => "fused".into(),
+        StackPath::Fused(r) => format!("fused:{r}"),
+    }
+}
+
+/// Median milliseconds per step of `cfg` under `opts`: an untimed warm-up step (a software adapter compiles
+/// a kernel at its first dispatch), then [`TIMED_STEPS`] timed ones (one where it is slow).
+fn time_path(ctx: &GpuContext, cfg: &NetConfig, opts: EngineOptions) -> Option<f64> {
+    let mut engine = Engine::with_options(ctx, cfg, opts).ok()?;
+    engine.step_timed(1).ok()?;
+    let mut ms = Vec::new();
+    for _ in 0..TIMED_STEPS {
+        let t0 = Instant::now();
+        engine.step_timed(1).ok()?;
+        ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        if ms[0] > SLOW_STEP_MS {
+            break;
+        }
+    }
+    ms.sort_by(f64::total_cmp);
+    Some(ms[ms.len() / 2])
+}
+
+/// The options for `cfg` on `ctx`: forced by [`ENGINE_ENV`], the defaults with [`TUNE_ENV`] off, else the
+/// cached choice for its class, else the fastest candidate, timed now and cached.
+pub fn tuned_options(ctx: &GpuContext, cfg: &NetConfig) -> Result<EngineOptions, EngineError> {
+    let defaults = EngineOptions::from_env()?;
+    let off = std::env::var(TUNE_ENV)
+        .map(|v| matches!(v.trim(), "off" | "0" | "no"))
+        .unwrap_or(false);
+    if std::env::var_os(ENGINE_ENV).is_some() || off {
+        return Ok(defaults);
+    }
+    let key = class_key(ctx, cfg);
+    let file = cache_file();
+    let mut cache = file.as_deref().map(TuningCache::load).unwrap_or_default();
+    if let Some(choice) = cache.entries.get(&key)
+        && let Some(stack) = super::parse_stack_path(&choice.path)
+    {
+        return Ok(EngineOptions { stack, ..defaults });
+    }
+    let mut ms = BTreeMap::new();
+    let mut best: Option<(StackPath, f64)> = None;
+    let start = Instant::now();
+    for path in candidates(cfg, ctx.software) {
+        if best.is_some() && start.elapsed().as_secs_f64() > TUNE_BUDGET_SECS {
+            break;
+        }
+        let opts = EngineOptions {
+            stack: path,
+            ..defaults
+        };
+        let Some(t) = time_path(ctx, cfg, opts) else {
+            continue;
+        };
+        ms.insert(path_text(path), t);
+        if best.is_none_or(|(_, b)| t < b) {
+            best = Some((path, t));
+        }
+    }
+    let Some((path, _)) = best else {
+        return Ok(defaults);
+    };
+    cache.entries.insert(
+        key,
+        Choice {
+            path: path_text(path),
+            ms,
+        },
+    );
+    if let Some(f) = &file {
+        let _ = cache.save(f);
+    }
+    Ok(EngineOptions {
+        stack: path,
+        ..defaults
+    })
+}
+
+/// An engine for `cfg` on the path [`tuned_options`] picks.
+pub fn tuned_engine(ctx: &GpuContext, cfg: &NetConfig) -> Result<Engine, EngineError> {
+    let opts = tuned_options(ctx, cfg)?;
+    Engine::with_options(ctx, cfg, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_bucket_by_powers_of_two_and_candidates_are_distinct() {
+        assert_eq!(bucket(0), 1);
+        assert_eq!(bucket(33), 64);
+        assert_eq!(bucket(64), 64);
+        let cfg = NetConfig::default();
+        for software in [false, true] {
+            let c = candidates(&cfg, software);
+            for (i, p) in c.iter().enumerate() {
+                assert!(!c[i + 1..].contains(p), "{p:?} twice");
+                assert_eq!(super::super::parse_stack_path(&path_text(*p)), Some(*p));
+            }
+            assert_eq!(c.contains(&StackPath::Rows), software);
+        }
+    }
+
+    #[test]
+    fn the_cache_round_trips_and_a_broken_file_is_an_empty_cache() {
+        let dir = std::env::temp_dir().join(format!("gradscope-tune-{}", std::process::id()));
+        let file = dir.join("tuning.json");
+        let mut cache = TuningCache::default();
+        cache.entries.insert(
+            "k".into(),
+            Choice {
+                path: "fused:4".into(),
+                ms: BTreeMap::from([("fused:4".into(), 1.5), ("layered".into(), 3.0)]),
+            },
+        );
+        cache.save(&file).unwrap();
+        assert_eq!(TuningCache::load(&file).entries, cache.entries);
+        std::fs::write(&file, "{ not json").unwrap();
+        assert!(TuningCache::load(&file).entries.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
