@@ -11,7 +11,7 @@
 //     sscale_off + l * B + b (p.rows is 1 in the record: one row per slice for colreduce's FLAG_RESCALE);
 //   - one dispatch covers the layers l_from..=l_to (a chunk: lavapipe ends every loop of an invocation after
 //     65535 iterations in all, so the engine splits long stacks; a chunk starts from the rows in memory);
-//   - inner loops go four at a time (fewer loop iterations, see above).
+//   - four units at a time share each load of the row (and fewer loop iterations, see above).
 
 fn r_w_rec_at(l: u32) -> u32 {
     return p.w_rec + (l - 2u) * p.w_step;
@@ -42,6 +42,21 @@ fn r_dot(u: u32, su: u32, v: u32, sv: u32, n: u32) -> f32 {
     return r;
 }
 
+// Four dot products sharing the left operand: Σ_k mem[u + k] · mem[v + c cs + k ks] for c = 0..3 (rows
+// past `cmax` repeat the last one). One divergent load of this row feeds four multiply-adds.
+fn r_dot4(u: u32, v: u32, cs: u32, ks: u32, n: u32, cmax: u32) -> vec4<f32> {
+    let v1 = v + min(1u, cmax) * cs;
+    let v2 = v + min(2u, cmax) * cs;
+    let v3 = v + min(3u, cmax) * cs;
+    var acc = vec4<f32>(0.0);
+    for (var k = 0u; k < n; k++) {
+        let a = mem[u + k];
+        acc = fma(vec4<f32>(a), vec4<f32>(mem[v + k * ks], mem[v1 + k * ks], mem[v2 + k * ks],
+                                          mem[v3 + k * ks]), acc);
+    }
+    return acc;
+}
+
 @compute @workgroup_size(16)
 fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     // Invocations past the batch compute the last row again and store nothing: a divergent early return
@@ -61,23 +76,29 @@ fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         let wr = r_w_rec_at(max(l, 2u));
         let out = (l - 1u) * bw + b * w;
         var code = 0.0;
-        for (var j = 0u; j < w; j++) {
-            var z = mem[bl + j];
+        // four units at a time: each load of this row's input feeds four outputs
+        for (var j0 = 0u; j0 < w; j0 += 4u) {
+            let last = min(3u, w - 1u - j0);
+            var z4 = vec4<f32>(0.0);
             if (input) {
-                z += r_dot(xrow, 1u, p.w_in + j * p.d_in, 1u, p.d_in);
+                z4 += r_dot4(xrow, p.w_in + j0 * p.d_in, p.d_in, 1u, p.d_in, last);
             }
             if (l >= 2u) {
-                z += r_dot(prow, 1u, wr + j * w, 1u, w);
+                z4 += r_dot4(prow, wr + j0 * w, w, 1u, w, last);
             }
-            var a = act_f(z, p.act);
-            if (residual && l >= 2u) {
-                a += mem[prow + j];
+            for (var c = 0u; c <= last; c++) {
+                let j = j0 + c;
+                let z = z4[c] + mem[bl + j];
+                var a = act_f(z, p.act);
+                if (residual && l >= 2u) {
+                    a += mem[prow + j];
+                }
+                if (live) {
+                    mem[p.z_off + out + j] = z;
+                    mem[p.c_off + out + j] = a;
+                }
+                code = max(code, slope_code(act_slope(z, p.act)));
             }
-            if (live) {
-                mem[p.z_off + out + j] = z;
-                mem[p.c_off + out + j] = a;
-            }
-            code = max(code, slope_code(act_slope(z, p.act)));
         }
         if (live && code > 0.0) {
             atomicMax(&maxes[p.k_base + l], u32(code));
@@ -130,27 +151,35 @@ fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
         // ŝ and ĝ of the layer above (this row), as this invocation wrote them
         let above = out + bw;
         var local_max = 0.0;
-        for (var j = 0u; j < w; j++) {
-            var gj = 0.0;
+        // four units at a time: each load of the row above feeds four sums
+        for (var j0 = 0u; j0 < w; j0 += 4u) {
+            let last = min(3u, w - 1u - j0);
+            var g4 = vec4<f32>(0.0);
             if (top) {
-                gj = r_dot(p.b_off + b * p.d_out, 1u, p.w_head + j, w, p.d_out);
+                g4 = r_dot4(p.b_off + b * p.d_out, p.w_head + j0, 1u, w, p.d_out, last);
             } else {
-                gj = r_dot(p.a_off + above, 1u, wm + j, w, w);
-                if (residual) {
-                    gj = ldexp_safe(gj, k_above) + mem[p.g_off + above + j];
+                g4 = r_dot4(p.a_off + above, wm + j0, 1u, w, w, last);
+            }
+            for (var c = 0u; c <= last; c++) {
+                let j = j0 + c;
+                var gj = g4[c];
+                if (!top) {
+                    if (residual) {
+                        gj = ldexp_safe(gj, k_above) + mem[p.g_off + above + j];
+                    }
+                    gj = ldexp_safe(gj, -e_above);
                 }
-                gj = ldexp_safe(gj, -e_above);
-            }
-            let sl = act_slope(mem[p.z_off + out + j], p.act);
-            let sj = ldexp_safe(gj * sl.m, sl.k - k_l);
-            if (live) {
-                mem[p.g_off + out + j] = gj;
-                mem[p.a_off + out + j] = sj;
-            }
-            // NaN-propagating maximum
-            let ag = abs(gj);
-            if (ag > local_max || is_nan(gj)) {
-                local_max = ag;
+                let sl = act_slope(mem[p.z_off + out + j], p.act);
+                let sj = ldexp_safe(gj * sl.m, sl.k - k_l);
+                if (live) {
+                    mem[p.g_off + out + j] = gj;
+                    mem[p.a_off + out + j] = sj;
+                }
+                // NaN-propagating maximum
+                let ag = abs(gj);
+                if (ag > local_max || is_nan(gj)) {
+                    local_max = ag;
+                }
             }
         }
         var s_l = s_above + f32(e_above) + f32(k_l);
