@@ -388,8 +388,15 @@ impl Engine {
             stack: opts.stack.for_adapter(ctx.software, cfg),
             ..opts
         };
-        // every limit from the configuration alone, before any weights or data are generated
-        let lay = Layout::new(cfg);
+        // every limit from the configuration alone, before any weights or data are generated; the fused
+        // path needs no RNN input-projection region
+        let budget = opts
+            .loop_budget
+            .unwrap_or_else(|| loop_budget(ctx.software));
+        let lay = match resolve_for(cfg, &Layout::new(cfg), opts.stack, budget) {
+            Resolved::Layered => Layout::new(cfg),
+            _ => Layout::fused(cfg),
+        };
         check_limits(cfg, &lay, &ctx.device.limits(), opts, ctx.software)?;
         let capacity = record_capacity(cfg, &lay, opts, ctx.software);
         let uniform_bytes = capacity as u64 * RECORD_STRIDE;

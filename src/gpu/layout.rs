@@ -281,6 +281,16 @@ impl Layout {
     /// Lays out a network from its configuration alone (nothing is allocated but the offsets, so the
     /// adapter's limits can be checked before any weights or data are generated).
     pub fn new(cfg: &NetConfig) -> Layout {
+        Layout::build(cfg, true)
+    }
+
+    /// [`Layout::new`] for the fused path, which computes an RNN's input projection inline: no region for
+    /// it (T·B·W values less).
+    pub fn fused(cfg: &NetConfig) -> Layout {
+        Layout::build(cfg, false)
+    }
+
+    fn build(cfg: &NetConfig, projection: bool) -> Layout {
         let (l_n, w, b) = (cfg.depth, cfg.width, cfg.batch);
         let (d_in, d_out) = (cfg.d_in(), cfg.d_out());
         let steps = if cfg.arch == Arch::Rnn { l_n } else { 1 };
@@ -316,7 +326,11 @@ impl Layout {
         });
         let x = take(steps * b * d_in);
         let y = take(b * d_out);
-        let proj = take(if cfg.arch == Arch::Rnn { l_n * bw } else { 0 });
+        let proj = take(if cfg.arch == Arch::Rnn && projection {
+            l_n * bw
+        } else {
+            0
+        });
         let z = take(l_n * bw);
         let a = take(l_n * bw);
         let g = take(l_n * bw);
@@ -402,6 +416,33 @@ mod tests {
     use super::*;
     use crate::gpu::program::{BUSY_WORKGROUPS, StackPath, step_dispatches, step_dispatches_with};
     use crate::model::Params;
+
+    /// The fused path holds no more GPU memory than the layered one for the benchmark's networks: the
+    /// per-slice scales it adds are paid for by the dispatch records it saves (and, for an RNN, by the
+    /// input-projection region it does without).
+    #[test]
+    fn the_fused_path_needs_no_more_memory() {
+        for b in crate::bench::configs(crate::bench::Suite::Full)
+            .into_iter()
+            .chain(crate::bench::configs(crate::bench::Suite::Quick))
+        {
+            let cfg = &b.cfg;
+            let bytes = |lay: &Layout, path| {
+                let records: usize = [true, false]
+                    .iter()
+                    .map(|&u| {
+                        step_dispatches_with(cfg, lay, u, BUSY_WORKGROUPS, 32, path, u64::MAX).len()
+                    })
+                    .sum();
+                lay.total * 4 + records * RECORD_STRIDE as usize
+            };
+            let layered = bytes(&Layout::new(cfg), StackPath::Layered);
+            let fused = bytes(&Layout::fused(cfg), StackPath::Fused(0));
+            if cfg.width <= crate::gpu::program::FUSED_MAX_WIDTH {
+                assert!(fused <= layered, "{}: {fused} > {layered} bytes", b.name);
+            }
+        }
+    }
 
     #[test]
     fn record_fits_its_stride() {
