@@ -157,7 +157,13 @@ impl Pipelines {
                     layout: Some(&layout),
                     module,
                     entry_point: Some(entry),
-                    compilation_options: wgpu::PipelineCompilationOptions::default(),
+                    // every kernel writes its workgroup memory before reading it (tiles, reduction
+                    // arrays; the stack kernels' workgroup atomics are stored before a barrier), so the
+                    // zero-fill wgpu would add at the start of each workgroup is skipped
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        zero_initialize_workgroup_memory: false,
+                        ..Default::default()
+                    },
                     cache: None,
                 });
                 (k, p)

@@ -69,7 +69,8 @@ fn parsed(label: &str) -> naga::Module {
 #[test]
 fn wgsl_constants_and_records_match_the_rust_definitions() {
     use gradscope::gpu::layout::{
-        COLREDUCE_UNITS, DispatchParams, FLAG_ACCUMULATE, FLAG_CLIP, FLAG_STATS, NONE,
+        COLREDUCE_UNITS, DispatchParams, FLAG_ACCUMULATE, FLAG_CLIP, FLAG_HEAD, FLAG_RECURRENT,
+        FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, NONE,
     };
     use gradscope::model::{
         ADAM_BETA1, ADAM_BETA2, ADAM_EPS, Activation, LEAKY_SLOPE, MAX_SLOPE_EXP2, MOMENTUM,
@@ -89,6 +90,38 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
     );
     assert_eq!(wgsl_const(&common, "FLAG_STATS"), f64::from(FLAG_STATS));
     assert_eq!(wgsl_const(&common, "FLAG_CLIP"), f64::from(FLAG_CLIP));
+    for (name, value) in [
+        ("FLAG_RESIDUAL", FLAG_RESIDUAL),
+        ("FLAG_RECURRENT", FLAG_RECURRENT),
+        ("FLAG_HEAD", FLAG_HEAD),
+        ("FLAG_RESCALE", FLAG_RESCALE),
+    ] {
+        assert_eq!(wgsl_const(&common, name), f64::from(value), "{name}");
+    }
+    // the flags are distinct bits
+    let flags = [
+        FLAG_ACCUMULATE,
+        FLAG_STATS,
+        FLAG_CLIP,
+        FLAG_RESIDUAL,
+        FLAG_RECURRENT,
+        FLAG_HEAD,
+        FLAG_RESCALE,
+    ];
+    assert_eq!(
+        flags.iter().fold(0, |a, f| a | f).count_ones() as usize,
+        flags.len()
+    );
+    // the per-row and tile constants of the fused kernels
+    use gradscope::gpu::program::{ROWS_GROUP, WGRAD_TILE};
+    assert_eq!(wgsl_const(&parsed("wgrad"), "WT"), f64::from(WGRAD_TILE));
+    let rows = parsed("stack_rows");
+    let fwd = rows
+        .entry_points
+        .iter()
+        .find(|e| e.name == "rows_forward")
+        .expect("rows_forward");
+    assert_eq!(fwd.workgroup_size, [ROWS_GROUP, 1, 1]);
     for act in Activation::ALL {
         let name = format!("ACT_{}", act.name().to_uppercase().replace('-', "_"));
         assert_eq!(
