@@ -924,3 +924,73 @@ impl Program<'_> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_layer_once_in_order() {
+        for depth in [1, 2, 7, 64, 1000] {
+            for len in [1, 2, 3, 63, 64, 5000] {
+                let c = chunks(depth, len);
+                assert_eq!(c.first().map(|r| r.0), Some(1));
+                assert_eq!(c.last().map(|r| r.1), Some(depth as u32));
+                for w in c.windows(2) {
+                    assert_eq!(w[0].1 + 1, w[1].0, "{depth} {len}: {c:?}");
+                }
+                assert!(c.iter().all(|(a, b)| a <= b && b - a < len as u32));
+            }
+        }
+    }
+
+    #[test]
+    fn the_loop_budget_splits_long_stacks_and_falls_back_where_nothing_fits() {
+        let deep = NetConfig {
+            depth: 1000,
+            width: 256,
+            batch: 64,
+            ..NetConfig::default()
+        };
+        let lay = Layout::new(&deep);
+        // on hardware (no budget) one dispatch each; under lavapipe's budget chunks of layers, every
+        // chunk's estimated loop iterations within it
+        assert_eq!(
+            chunk_len(Kernel::RowsForward, &lay, 1, u64::MAX),
+            Some(1000)
+        );
+        let len = chunk_len(Kernel::RowsForward, &lay, 1, SOFTWARE_LOOP_BUDGET).unwrap();
+        assert!(len < 1000);
+        let (fixed, per) = loop_costs(Kernel::RowsForward, &lay, 1);
+        assert!(fixed + per * len as u64 <= SOFTWARE_LOOP_BUDGET);
+        let d = step_dispatches_with(
+            &deep,
+            &lay,
+            true,
+            BUSY_WORKGROUPS,
+            32,
+            StackPath::Rows,
+            SOFTWARE_LOOP_BUDGET,
+        );
+        let fwd = d.iter().filter(|d| d.kernel == Kernel::RowsForward).count();
+        assert_eq!(fwd, 1000usize.div_ceil(len));
+        // a budget too small for even one layer: the layered path
+        assert_eq!(
+            resolve_for(&deep, &lay, StackPath::Rows, 100),
+            Resolved::Layered
+        );
+        assert_eq!(
+            resolve_for(&deep, &lay, StackPath::Rows, u64::MAX),
+            Resolved::Rows
+        );
+        // wider than the fused stack takes by default
+        let wide = NetConfig {
+            width: 512,
+            ..deep.clone()
+        };
+        assert_eq!(
+            resolve_for(&wide, &Layout::new(&wide), StackPath::Auto, u64::MAX),
+            Resolved::Layered
+        );
+    }
+}
