@@ -35,40 +35,6 @@ fn slices() -> u32 {
     return (p.m + p.rows - 1u) / p.rows;
 }
 
-fn layer_at(region: u32, l: u32) -> u32 {
-    return region + (l - 1u) * p.m * p.n;
-}
-
-fn w_rec_at(l: u32) -> u32 {
-    return p.w_rec + (l - 2u) * p.w_step;
-}
-
-// Σ_k mem[u + k su] · mem[v + k sv] over k < n, four at a time (fewer loop iterations: lavapipe ends an
-// invocation's loops after 65535 iterations in all, see stack_rows.wgsl).
-fn dot4(u: u32, su: u32, v: u32, sv: u32, n: u32) -> f32 {
-    var acc = vec4<f32>(0.0);
-    var k = 0u;
-    for (; k + 4u <= n; k += 4u) {
-        let a = vec4<f32>(mem[u + k * su], mem[u + (k + 1u) * su], mem[u + (k + 2u) * su],
-                          mem[u + (k + 3u) * su]);
-        let c = vec4<f32>(mem[v + k * sv], mem[v + (k + 1u) * sv], mem[v + (k + 2u) * sv],
-                          mem[v + (k + 3u) * sv]);
-        acc = fma(a, c, acc);
-    }
-    var r = (acc.x + acc.y) + (acc.z + acc.w);
-    for (; k < n; k++) {
-        r = fma(mem[u + k * su], mem[v + k * sv], r);
-    }
-    return r;
-}
-
-fn bias_at(l: u32) -> u32 {
-    if (l == 1u) {
-        return p.b_first;
-    }
-    return p.b_rec + (l - 2u) * p.w_step;
-}
-
 @compute @workgroup_size(256)
 fn stack_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let w = p.n;

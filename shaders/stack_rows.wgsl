@@ -13,35 +13,6 @@
 //     65535 iterations in all, so the engine splits long stacks; a chunk starts from the rows in memory);
 //   - four units at a time share each load of the row (and fewer loop iterations, see above).
 
-fn r_w_rec_at(l: u32) -> u32 {
-    return p.w_rec + (l - 2u) * p.w_step;
-}
-
-fn r_bias_at(l: u32) -> u32 {
-    if (l == 1u) {
-        return p.b_first;
-    }
-    return p.b_rec + (l - 2u) * p.w_step;
-}
-
-// Σ_k mem[u + k su] · mem[v + k sv] over k < n, four at a time.
-fn r_dot(u: u32, su: u32, v: u32, sv: u32, n: u32) -> f32 {
-    var acc = vec4<f32>(0.0);
-    var k = 0u;
-    for (; k + 4u <= n; k += 4u) {
-        let a = vec4<f32>(mem[u + k * su], mem[u + (k + 1u) * su], mem[u + (k + 2u) * su],
-                          mem[u + (k + 3u) * su]);
-        let c = vec4<f32>(mem[v + k * sv], mem[v + (k + 1u) * sv], mem[v + (k + 2u) * sv],
-                          mem[v + (k + 3u) * sv]);
-        acc = fma(a, c, acc);
-    }
-    var r = (acc.x + acc.y) + (acc.z + acc.w);
-    for (; k < n; k++) {
-        r = fma(mem[u + k * su], mem[v + k * sv], r);
-    }
-    return r;
-}
-
 // Four dot products sharing the left operand: Σ_k mem[u + k] · mem[v + c cs + k ks] for c = 0..3 (rows
 // past `cmax` repeat the last one). One divergent load of this row feeds four multiply-adds.
 fn r_dot4(u: u32, v: u32, cs: u32, ks: u32, n: u32, cmax: u32) -> vec4<f32> {
@@ -72,8 +43,8 @@ fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         let input = l == 1u || recurrent;
         let xrow = p.x_off + (l - 1u) * p.x_step + b * p.d_in;
         let prow = p.c_off + (max(l, 2u) - 2u) * bw + b * w;
-        let bl = r_bias_at(l);
-        let wr = r_w_rec_at(max(l, 2u));
+        let bl = bias_at(l);
+        let wr = w_rec_at(max(l, 2u));
         let out = (l - 1u) * bw + b * w;
         var code = 0.0;
         // four units at a time: each load of this row's input feeds four outputs
@@ -107,7 +78,7 @@ fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (p.l_to == p.layers) {
         let top = p.c_off + (p.layers - 1u) * bw + b * w;
         for (var o = 0u; o < p.d_out; o++) {
-            let y = mem[p.b_head + o] + r_dot(top, 1u, p.w_head + o * w, 1u, w);
+            let y = mem[p.b_head + o] + dot4(top, 1u, p.w_head + o * w, 1u, w);
             if (live) {
                 mem[p.add_off + b * p.d_out + o] = y;
             }
@@ -146,7 +117,7 @@ fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var l = p.l_to; l >= p.l_from; l--) {
         let top = l == p.layers;
         let k_l = slope_shift(l);
-        let wm = r_w_rec_at(min(l + 1u, max(p.layers, 2u)));
+        let wm = w_rec_at(min(l + 1u, max(p.layers, 2u)));
         let out = (l - 1u) * bw + b * w;
         // ŝ and ĝ of the layer above (this row), as this invocation wrote them
         let above = out + bw;

@@ -267,19 +267,7 @@ impl Fused<'_> {
         } else {
             (Kernel::StackForward, [self.slices, 1, 1])
         };
-        let len = chunk_len(kernel, self.lay, self.stack.rows, self.budget).unwrap_or(1);
-        let mut out: Vec<Dispatch> = chunks(self.lay.depth, len)
-            .into_iter()
-            .map(|(l_from, l_to)| Dispatch {
-                kernel,
-                groups,
-                params: DispatchParams {
-                    l_from,
-                    l_to,
-                    ..self.stack
-                },
-            })
-            .collect();
+        let mut out = self.chunked(kernel, groups, false);
         out.push(Dispatch {
             kernel: Kernel::Loss,
             groups: [1, 1, 1],
@@ -298,10 +286,19 @@ impl Fused<'_> {
         } else {
             (Kernel::StackBackward, [self.slices, 1, 1])
         };
+        self.chunked(kernel, groups, true)
+    }
+
+    /// One dispatch of a stack kernel per chunk of layers that fits the loop budget, bottom first (top
+    /// first with `top_down`).
+    fn chunked(&self, kernel: Kernel, groups: [u32; 3], top_down: bool) -> Vec<Dispatch> {
         let len = chunk_len(kernel, self.lay, self.stack.rows, self.budget).unwrap_or(1);
-        chunks(self.lay.depth, len)
+        let mut ranges = chunks(self.lay.depth, len);
+        if top_down {
+            ranges.reverse();
+        }
+        ranges
             .into_iter()
-            .rev()
             .map(|(l_from, l_to)| Dispatch {
                 kernel,
                 groups,

@@ -23,6 +23,10 @@ pub const KERNEL_FILES: &[(&str, &str)] = &[
     ("loss.wgsl", include_str!("../../shaders/loss.wgsl")),
     ("reduce.wgsl", include_str!("../../shaders/reduce.wgsl")),
     ("update.wgsl", include_str!("../../shaders/update.wgsl")),
+    (
+        "stack_common.wgsl",
+        include_str!("../../shaders/stack_common.wgsl"),
+    ),
     ("stack.wgsl", include_str!("../../shaders/stack.wgsl")),
     ("wgrad.wgsl", include_str!("../../shaders/wgrad.wgsl")),
     (
@@ -49,9 +53,9 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
     ("loss", &["loss.wgsl"], ""),
     ("reduce", &["reduce.wgsl"], ""),
     ("update", &["update.wgsl"], ""),
-    ("stack", &["stack.wgsl"], ""),
+    ("stack", &["stack_common.wgsl", "stack.wgsl"], ""),
     ("wgrad", &["wgrad.wgsl"], ""),
-    ("stack_rows", &["stack_rows.wgsl"], ""),
+    ("stack_rows", &["stack_common.wgsl", "stack_rows.wgsl"], ""),
 ];
 
 /// The full WGSL source of a module: common.wgsl, the module's constants, then its kernel file.
