@@ -259,15 +259,7 @@ impl Fused<'_> {
     /// Every layer (time step) and the head (in chunks of layers where the loop budget asks for it), then
     /// the loss, ∂L/∂ŷ and the head's gradients.
     fn forward_and_loss(&self) -> Vec<Dispatch> {
-        let (kernel, groups) = if self.per_row {
-            (
-                Kernel::RowsForward,
-                [(self.lay.batch as u32).div_ceil(ROWS_GROUP), 1, 1],
-            )
-        } else {
-            (Kernel::StackForward, [self.slices, 1, 1])
-        };
-        let mut out = self.chunked(kernel, groups, false);
+        let mut out = self.stack_pass(false);
         out.push(Dispatch {
             kernel: Kernel::Loss,
             groups: [1, 1, 1],
@@ -278,15 +270,24 @@ impl Fused<'_> {
 
     /// The δ chain of every layer (time step), per row slice, top chunk first.
     fn backward(&self) -> Vec<Dispatch> {
-        let (kernel, groups) = if self.per_row {
-            (
-                Kernel::RowsBackward,
-                [(self.lay.batch as u32).div_ceil(ROWS_GROUP), 1, 1],
-            )
-        } else {
-            (Kernel::StackBackward, [self.slices, 1, 1])
+        self.stack_pass(true)
+    }
+
+    /// The forward (or `backward`) pass of the stack: the per-row or per-slice kernel, one dispatch per
+    /// chunk of layers, in the pass's order.
+    fn stack_pass(&self, backward: bool) -> Vec<Dispatch> {
+        let kernel = match (self.per_row, backward) {
+            (true, false) => Kernel::RowsForward,
+            (true, true) => Kernel::RowsBackward,
+            (false, false) => Kernel::StackForward,
+            (false, true) => Kernel::StackBackward,
         };
-        self.chunked(kernel, groups, true)
+        let groups = if self.per_row {
+            [(self.lay.batch as u32).div_ceil(ROWS_GROUP), 1, 1]
+        } else {
+            [self.slices, 1, 1]
+        };
+        self.chunked(kernel, groups, backward)
     }
 
     /// One dispatch of a stack kernel per chunk of layers that fits the loop budget, bottom first (top
