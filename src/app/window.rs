@@ -643,6 +643,10 @@ impl eframe::App for GradscopeApp {
                 adapter: &self.gpu.adapter,
                 software: self.gpu.software,
                 ms_per_step: self.pacing.ms_per_step(),
+                gpu_ms_per_step: self
+                    .a
+                    .engine()
+                    .and_then(crate::gpu::Engine::gpu_ms_per_step),
                 steps_per_frame,
                 engine: self.a.engine().map(|e| (e.updates(), e.gpu_bytes())),
                 path: self

@@ -99,6 +99,7 @@ pub struct Engine {
     latest: Option<StepStats>,
     timer: Option<Timer>,
     opts: EngineOptions,
+    gpu_ms_per_step: Option<f64>,
 }
 
 /// Tuning options of the engine.
@@ -469,6 +470,7 @@ impl Engine {
             latest: None,
             timer: Timer::new(ctx),
             opts,
+            gpu_ms_per_step: None,
         };
         engine.write_records();
         engine.reset();
@@ -641,7 +643,12 @@ impl Engine {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("steps"),
             });
-        let timer = self.timer.as_ref().filter(|_| timed);
+        // timestamps around the pass: for step_timed, and for the statistics block of a training
+        // submission (the window's GPU time per step)
+        let timer = self
+            .timer
+            .as_ref()
+            .filter(|_| timed || (read_stats && update));
         {
             let timestamp_writes = timer.map(|t| wgpu::ComputePassTimestampWrites {
                 query_set: &t.queries,
@@ -659,7 +666,9 @@ impl Engine {
         }
         if let Some(t) = timer {
             enc.resolve_query_set(&t.queries, 0..2, &t.resolve, 0);
-            enc.copy_buffer_to_buffer(&t.resolve, 0, &t.readback, 0, Some(16));
+            if timed {
+                enc.copy_buffer_to_buffer(&t.resolve, 0, &t.readback, 0, Some(16));
+            }
         }
         // the statistics of the last gradient: computed after (updates - 1) updates when training
         let label = if update {
@@ -673,12 +682,19 @@ impl Engine {
         } else {
             None
         };
+        let timed_steps = match (slot, timer) {
+            (Some(slot), Some(t)) if update => {
+                self.ring.record_timestamps(&mut enc, &t.resolve, slot);
+                Some(recs_times)
+            }
+            _ => None,
+        };
         let index = self.ctx.queue.submit([enc.finish()]);
         if update {
             self.updates += u64::from(recs_times);
         }
         if let Some(slot) = slot {
-            self.ring.submitted(slot, label);
+            self.ring.submitted(slot, label, timed_steps);
         }
         index
     }
@@ -809,9 +825,19 @@ impl Engine {
     }
 
     fn collect(&mut self) {
-        if let Some((step, block)) = self.ring.take_newest() {
-            self.latest = Some(self.parse_stats(&block, step));
+        if let Some(a) = self.ring.take_newest() {
+            self.latest = Some(self.parse_stats(&a.values, a.step));
+            if let (Some((steps, t0, t1)), Some(t)) = (a.timed, &self.timer) {
+                let ms = t1.saturating_sub(t0) as f64 * t.period_ns / 1e6;
+                self.gpu_ms_per_step = Some(ms / f64::from(steps.max(1)));
+            }
         }
+    }
+
+    /// GPU milliseconds per training step of the newest training submission whose statistics arrived,
+    /// from timestamps around its pass (`None` until then, or where the adapter has no timestamps).
+    pub fn gpu_ms_per_step(&self) -> Option<f64> {
+        self.gpu_ms_per_step
     }
 
     fn parse_stats(&self, block: &[f32], step: u64) -> StepStats {

@@ -11,6 +11,19 @@ const SLOT_READY: u8 = 2;
 const SLOT_FAILED: u8 = 3;
 /// Staging buffers in rotation.
 pub const STAGING_SLOTS: usize = 3;
+/// Bytes after the statistics block in each slot: the pass's two GPU timestamps, where the adapter has
+/// them.
+pub const TIMESTAMP_BYTES: u64 = 16;
+
+/// One arrived statistics block.
+pub struct Arrived {
+    /// The step the block describes.
+    pub step: u64,
+    /// The block.
+    pub values: Vec<f32>,
+    /// The submission's training steps and its pass's GPU timestamps (start, end), when it was timed.
+    pub timed: Option<(u32, u64, u64)>,
+}
 
 struct Slot {
     buffer: wgpu::Buffer,
@@ -19,6 +32,8 @@ struct Slot {
     step: u64,
     /// Submission order, so the newest block wins when several arrive together.
     seq: u64,
+    /// Training steps of the submission, when its timestamps were copied after the block.
+    timed_steps: Option<u32>,
 }
 
 /// Rotating `MAP_READ` buffers for one statistics block of `bytes` bytes.
@@ -36,13 +51,14 @@ impl StatsRing {
                 // MAP_READ | COPY_DST: the statistics block is copied here and mapped on the CPU
                 buffer: device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("gradscope stats readback"),
-                    size: bytes,
+                    size: bytes + TIMESTAMP_BYTES,
                     usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 }),
                 state: Arc::new(AtomicU8::new(SLOT_FREE)),
                 step: 0,
                 seq: 0,
+                timed_steps: None,
             })
             .collect();
         StatsRing {
@@ -73,11 +89,30 @@ impl StatsRing {
         Some(free)
     }
 
-    /// After the submission holding [`StatsRing::record`]'s copy: the slot waits for the block of `step`.
-    pub fn submitted(&mut self, slot: usize, step: u64) {
+    /// Records a copy of the resolved pass timestamps (`TIMESTAMP_BYTES` at the start of `resolved`) after
+    /// the block in `slot`.
+    pub fn record_timestamps(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        resolved: &wgpu::Buffer,
+        slot: usize,
+    ) {
+        enc.copy_buffer_to_buffer(
+            resolved,
+            0,
+            &self.slots[slot].buffer,
+            self.bytes,
+            Some(TIMESTAMP_BYTES),
+        );
+    }
+
+    /// After the submission holding [`StatsRing::record`]'s copy: the slot waits for the block of `step`
+    /// (`timed_steps`: the submission's training steps, where its timestamps were recorded too).
+    pub fn submitted(&mut self, slot: usize, step: u64, timed_steps: Option<u32>) {
         self.seq += 1;
         let s = &mut self.slots[slot];
         s.step = step;
+        s.timed_steps = timed_steps;
         s.seq = self.seq;
         s.state.store(SLOT_PENDING, Ordering::Release);
         let state = s.state.clone();
@@ -96,9 +131,10 @@ impl StatsRing {
             .any(|s| s.state.load(Ordering::Acquire) == SLOT_PENDING)
     }
 
-    /// The newest block that has arrived, as (step, values); frees every arrived or failed slot.
-    pub fn take_newest(&mut self) -> Option<(u64, Vec<f32>)> {
-        let mut newest: Option<(u64, u64, Vec<f32>)> = None;
+    /// The newest block that has arrived; frees every arrived or failed slot.
+    pub fn take_newest(&mut self) -> Option<Arrived> {
+        let mut newest: Option<(u64, Arrived)> = None;
+        let floats = (self.bytes / 4) as usize;
         for slot in &self.slots {
             let state = slot.state.load(Ordering::Acquire);
             if state == SLOT_FAILED {
@@ -108,19 +144,28 @@ impl StatsRing {
             if state != SLOT_READY {
                 continue;
             }
-            let values = slot
-                .buffer
-                .get_mapped_range(..)
-                .ok()
-                .map(|view| bytemuck::cast_slice::<u8, f32>(&view).to_vec());
+            let arrived = slot.buffer.get_mapped_range(..).ok().map(|view| {
+                let all = bytemuck::cast_slice::<u8, f32>(&view);
+                // the block's length need not be a multiple of 8: read the ticks unaligned
+                let at = self.bytes as usize;
+                let ticks = [
+                    bytemuck::pod_read_unaligned::<u64>(&view[at..at + 8]),
+                    bytemuck::pod_read_unaligned::<u64>(&view[at + 8..at + 16]),
+                ];
+                Arrived {
+                    step: slot.step,
+                    values: all[..floats].to_vec(),
+                    timed: slot.timed_steps.map(|n| (n, ticks[0], ticks[1])),
+                }
+            });
             slot.buffer.unmap();
             slot.state.store(SLOT_FREE, Ordering::Release);
-            if let Some(values) = values
-                && newest.as_ref().is_none_or(|(seq, _, _)| slot.seq > *seq)
+            if let Some(arrived) = arrived
+                && newest.as_ref().is_none_or(|(seq, _)| slot.seq > *seq)
             {
-                newest = Some((slot.seq, slot.step, values));
+                newest = Some((slot.seq, arrived));
             }
         }
-        newest.map(|(_, step, values)| (step, values))
+        newest.map(|(_, a)| a)
     }
 }

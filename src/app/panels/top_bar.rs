@@ -13,8 +13,10 @@ pub struct TrainingInfo<'a> {
     pub adapter: &'a str,
     /// Whether the adapter is a CPU rasterizer (lavapipe).
     pub software: bool,
-    /// Measured milliseconds per training step.
+    /// Measured milliseconds per training step (wall clock, between read-backs).
     pub ms_per_step: Option<f64>,
+    /// GPU milliseconds per training step, from timestamp queries (where the adapter has them).
+    pub gpu_ms_per_step: Option<f64>,
     /// Steps recorded per frame now.
     pub steps_per_frame: u32,
     /// Updates applied to network A, and the bytes of GPU memory it holds (`None` without a network).
@@ -68,7 +70,12 @@ pub fn top_bar_ui(ui: &mut Ui, settings: &mut Settings, info: &TrainingInfo<'_>)
             .ms_per_step
             .map_or("-".to_string(), |ms| format!("{ms:.2}"));
         ui.label(format!("{ms} ms/step"))
-            .on_hover_text("GPU time per training step, measured from readbacks");
+            .on_hover_text("Wall-clock time per training step in this window, between statistics read-backs");
+        if let Some(gpu) = info.gpu_ms_per_step {
+            ui.label(format!("(GPU {gpu:.2} ms)")).on_hover_text(
+                "GPU time per training step, from timestamp queries around the training pass",
+            );
+        }
         ui.label(format!("{} steps/frame", info.steps_per_frame))
             .on_hover_text("Training steps recorded per frame, adapted to the measured step time");
         if let Some((path, dispatches)) = &info.path {
