@@ -35,6 +35,7 @@ pub struct Pacing {
     in_flight: VecDeque<InFlight>,
     last_arrival: Option<Instant>,
     ms_per_step: Option<f64>,
+    gpu_ms_per_step: Option<f64>,
 }
 
 impl Pacing {
@@ -45,12 +46,25 @@ impl Pacing {
             in_flight: VecDeque::new(),
             last_arrival: None,
             ms_per_step: None,
+            gpu_ms_per_step: None,
         }
     }
 
     /// Measured milliseconds per training step (a moving average), once known.
     pub fn ms_per_step(&self) -> Option<f64> {
         self.ms_per_step
+    }
+
+    /// The GPU's own time per training step (timestamp queries), where the adapter measures it: the
+    /// pacing then plans with it rather than with the wall-clock time, which also counts the frames drawn
+    /// meanwhile (on a software adapter several times the step itself).
+    pub fn set_gpu_ms_per_step(&mut self, ms: Option<f64>) {
+        self.gpu_ms_per_step = ms.filter(|m| m.is_finite() && *m > 0.0);
+    }
+
+    /// The step time the pacing plans with: the GPU's where known, else the wall-clock measure.
+    fn planning_ms(&self) -> Option<f64> {
+        self.gpu_ms_per_step.or(self.ms_per_step)
     }
 
     /// Whether no submission is awaited.
@@ -114,7 +128,7 @@ impl Pacing {
         }
         if self.software
             && running
-            && let (Some(last), Some(ms)) = (self.last_arrival, self.ms_per_step)
+            && let (Some(last), Some(ms)) = (self.last_arrival, self.planning_ms())
             && now.duration_since(last).as_secs_f64() * 1000.0 < ms * f64::from(steps)
         {
             return false;
@@ -133,7 +147,7 @@ impl Pacing {
         } else {
             STEP_BUDGET_MS
         };
-        match self.ms_per_step {
+        match self.planning_ms() {
             Some(ms) if ms > 0.0 => ((budget / ms).floor() as u32).clamp(1, max),
             _ => 1,
         }
@@ -195,6 +209,24 @@ mod tests {
             "a lost submission never stalls training"
         );
         assert!(p.idle());
+    }
+
+    #[test]
+    fn the_gpu_time_plans_the_pacing_where_it_is_measured() {
+        let t0 = Instant::now();
+        let mut p = Pacing::new(true);
+        p.submitted(0, 1, t0);
+        // the wall clock says 200 ms per step (frames drawn meanwhile), the GPU 10 ms
+        p.arrived(0, t0 + ms(200));
+        assert_eq!(p.ms_per_step(), Some(200.0));
+        assert_eq!(p.steps_per_frame(true, 1, 64), 1);
+        p.set_gpu_ms_per_step(Some(10.0));
+        assert_eq!(p.steps_per_frame(true, 1, 64), 3, "30 ms budget / 10 ms");
+        // the idle gap after an arrival is the GPU time of the steps, not the wall clock's
+        assert!(!p.may_submit(t0 + ms(205), true, 1));
+        assert!(p.may_submit(t0 + ms(211), true, 1));
+        p.set_gpu_ms_per_step(Some(f64::NAN));
+        assert_eq!(p.steps_per_frame(true, 1, 64), 1, "back to the wall clock");
     }
 
     #[test]

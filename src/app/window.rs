@@ -507,6 +507,11 @@ impl GradscopeApp {
         let now = Instant::now();
         if let Some(step) = self.a.poll_stats() {
             self.pacing.arrived(step, now);
+            self.pacing.set_gpu_ms_per_step(
+                self.a
+                    .engine()
+                    .and_then(crate::gpu::Engine::gpu_ms_per_step),
+            );
         }
         if let Some(b) = &mut self.b {
             b.poll_stats();
