@@ -76,6 +76,24 @@ fn bad_gpu_input_gives_one_clean_message() {
     for (args, want) in cases {
         assert_clean_failure(&args, want);
     }
+    // an engine path forced through the environment that does not exist: one clean message naming the
+    // variable and what it accepts, nothing trained
+    for bad in ["bogus", "fused:0", "fused:x", "fused:70000"] {
+        let out = std::process::Command::new(crate::common::bin())
+            .args(["stats", "--steps", "1"])
+            .env("XDG_RUNTIME_DIR", "/tmp")
+            .env("GRADSCOPE_ENGINE", bad)
+            .output()
+            .expect("run gradscope");
+        assert!(!out.status.success(), "GRADSCOPE_ENGINE={bad} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("GRADSCOPE_ENGINE") && err.contains("layered"),
+            "{bad}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{bad}: {err}");
+        assert!(out.stdout.is_empty(), "{bad}: printed to stdout");
+    }
 }
 
 #[test]
