@@ -87,7 +87,7 @@ pub mod json_num {
         }
     }
 
-    /// `None` as `null`, `Some(v)` as [`f64`].
+    /// `None` as `null`, `Some(v)` as `f64`.
     pub fn opt<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
         match v {
             Some(v) => f64(v, s),
