@@ -23,6 +23,8 @@ struct Params {
     gb_first: u32, gb_rec: u32, top_off: u32,
     // the layers (time steps) l_from..=l_to a chunk of a fused kernel covers (1-based)
     l_from: u32, l_to: u32,
+    // wgrad.wgsl: an RNN's steps split over `splits` workgroups per tile (grid z), partial sums at split_off
+    splits: u32, split_off: u32,
 }
 
 // All f32 state of one network: parameters, gradients, optimizer slots, data, activations, scaled

@@ -19,6 +19,10 @@
 const WT: u32 = 32u;
 const WK: u32 = 16u;
 
+// An RNN's steps are split over p.splits workgroups per tile (grid z; the MLP's z is the layer): with
+// several splits each writes its sum to mem[split_off + (z W + i) ncols + j] and `wgrad_sum` adds the
+// splits into the gradients (a GPU has few tiles for one W_h and many steps to share out).
+
 var<workgroup> sa: array<f32, 512>; // [WK][WT]: ŝ[b, i]
 var<workgroup> sb: array<f32, 512>; // [WK][WT]: col(b, j)
 
@@ -45,7 +49,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let recurrent = (p.flags & FLAG_RECURRENT) != 0u;
     let w = p.n;
     let bw = p.m * w;
-    let layer = wid.z + 1u;
+    let layer = select(wid.z + 1u, 0u, recurrent);
     var n_rec = w;
     var n_x = 0u;
     if (recurrent) {
@@ -62,12 +66,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
     let part_cols = select(n_rec + n_x, n_rec, recurrent);
     let part_tiles = (part_cols + WT - 1u) / WT;
-    let steps = select(1u, p.l_to + 1u - p.l_from, recurrent);
+    // this workgroup's share of the steps (an RNN's split wid.z; an MLP's one layer)
+    let n_steps = p.l_to + 1u - p.l_from;
+    let per = (n_steps + p.splits - 1u) / p.splits;
+    let q0 = select(0u, wid.z * per, recurrent);
+    let q1 = select(1u, min(n_steps, q0 + per), recurrent);
     var tot0 = vec4<f32>(0.0);
     var tot1 = vec4<f32>(0.0);
     var tot2 = vec4<f32>(0.0);
     var tot3 = vec4<f32>(0.0);
-    for (var q = 0u; q < steps; q++) {
+    for (var q = q0; q < q1; q++) {
         let tt = select(layer, p.l_to - q, recurrent);
         let s_off = p.a_off + (tt - 1u) * bw;
         var acc0 = vec4<f32>(0.0);
@@ -125,6 +133,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         tot3 += vec4<f32>(ldexp_safe(acc3.x, sc), ldexp_safe(acc3.y, sc), ldexp_safe(acc3.z, sc), ldexp_safe(acc3.w, sc));
     }
     let accumulate = (p.flags & FLAG_ACCUMULATE) != 0u;
+    let to_split = recurrent && p.splits > 1u;
     for (var r = 0u; r < 4u; r++) {
         var row = tot0;
         if (r == 1u) { row = tot1; } else if (r == 2u) { row = tot2; } else if (r == 3u) { row = tot3; }
@@ -134,24 +143,58 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             if (i >= w || j >= ncols) {
                 continue;
             }
-            var o = 0u;
-            if (j < n_rec) {
-                o = p.gw_rec + i * w + j;
-                if (!recurrent) {
-                    o += (layer - 2u) * p.w_step;
-                }
-            } else if (j < n_rec + n_x) {
-                o = p.gw_in + i * p.d_in + j - n_rec;
-            } else if (recurrent || layer == 1u) {
-                o = p.gb_first + i;
-            } else {
-                o = p.gb_rec + (layer - 2u) * p.w_step + i;
+            if (to_split) {
+                mem[p.split_off + (wid.z * w + i) * ncols + j] = row[c];
+                continue;
             }
+            let o = grad_offset(i, j, n_rec, n_x, layer, recurrent);
             if (accumulate) {
                 mem[o] += row[c];
             } else {
                 mem[o] = row[c];
             }
         }
+    }
+}
+
+// Where gradient entry (i, j) of the column layout above goes.
+fn grad_offset(i: u32, j: u32, n_rec: u32, n_x: u32, layer: u32, recurrent: bool) -> u32 {
+    if (j < n_rec) {
+        var o = p.gw_rec + i * p.n + j;
+        if (!recurrent) {
+            o += (layer - 2u) * p.w_step;
+        }
+        return o;
+    }
+    if (j < n_rec + n_x) {
+        return p.gw_in + i * p.d_in + j - n_rec;
+    }
+    if (recurrent || layer == 1u) {
+        return p.gb_first + i;
+    }
+    return p.gb_rec + (layer - 2u) * p.w_step + i;
+}
+
+// An RNN's split sums added into its gradients (W_h, W_x, b), one invocation per entry; FLAG_ACCUMULATE
+// adds to what earlier chunks of steps left.
+@compute @workgroup_size(256)
+fn wgrad_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let w = p.n;
+    let ncols = w + p.d_in + 1u;
+    let idx = gid.x;
+    if (idx >= w * ncols) {
+        return;
+    }
+    let i = idx / ncols;
+    let j = idx % ncols;
+    var total = 0.0;
+    for (var z = 0u; z < p.splits; z++) {
+        total += mem[p.split_off + (z * w + i) * ncols + j];
+    }
+    let o = grad_offset(i, j, w, p.d_in, 0u, true);
+    if ((p.flags & FLAG_ACCUMULATE) != 0u) {
+        mem[o] += total;
+    } else {
+        mem[o] = total;
     }
 }

@@ -106,6 +106,8 @@ pub struct DispatchParams {
     pub top_off: u32,
     pub l_from: u32,
     pub l_to: u32,
+    pub splits: u32,
+    pub split_off: u32,
 }
 
 impl DispatchParams {
@@ -152,6 +154,8 @@ pub enum Kernel {
     StackBackward,
     /// shaders/wgrad.wgsl: weight and bias gradients of every layer (or summed over time)
     WeightGrads,
+    /// shaders/wgrad.wgsl `wgrad_sum`: an RNN's weight-gradient splits added into its gradients
+    WeightGradSum,
     /// shaders/stack_rows.wgsl `rows_forward`: the forward of every layer, one invocation per row
     RowsForward,
     /// shaders/stack_rows.wgsl `rows_backward`: the δ chain of every layer, one invocation per row
@@ -160,7 +164,7 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 14] = [
+    pub const ALL: [Kernel; 15] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -173,6 +177,7 @@ impl Kernel {
         Kernel::StackForward,
         Kernel::StackBackward,
         Kernel::WeightGrads,
+        Kernel::WeightGradSum,
         Kernel::RowsForward,
         Kernel::RowsBackward,
     ];
@@ -237,6 +242,11 @@ pub struct Layout {
     pub scales: usize,
     /// The fused path's log2 scale per (layer, row slice): `(L + 1) x slices` (at most one slice per row).
     pub sscales: usize,
+    /// The fused RNN's weight-gradient partial sums, one `W x (W + d_in + 1)` block per split of the time
+    /// steps (empty with one split).
+    pub wsplit: usize,
+    /// Splits of the time steps in the fused RNN's weight gradient ([`rnn_weight_grad_splits`]).
+    pub wsplits: usize,
     /// Weight-gradient partial sums, `partials_per_layer` per layer.
     pub wparts: usize,
     /// Partial sums slots per layer.
@@ -271,6 +281,21 @@ pub fn param_lens(cfg: &NetConfig) -> Vec<usize> {
     }
     lens.extend([d_out * w, d_out]);
     lens
+}
+
+/// Most splits of an RNN's time steps in the weight-gradient kernel.
+pub const MAX_WGRAD_SPLITS: usize = 32;
+
+/// Splits of the time steps over which the fused RNN's weight gradient is summed in parallel (grid z of
+/// shaders/wgrad.wgsl, then shaders/wgrad.wgsl `wgrad_sum`): as many as [`MAX_WGRAD_SPLITS`] and the
+/// steps allow, and no more partial sums than the input-projection region the fused path does without
+/// (`T x B x W` values), so the fused path never needs more memory.
+pub fn rnn_weight_grad_splits(steps: usize, batch: usize, width: usize, d_in: usize) -> usize {
+    let cols = width + d_in + 1;
+    MAX_WGRAD_SPLITS
+        .min(steps)
+        .min(steps * batch * width / (width * cols).max(1))
+        .max(1)
 }
 
 fn align(x: usize) -> usize {
@@ -339,6 +364,16 @@ impl Layout {
         let dy = take(b * d_out);
         let scales = take(l_n + 2);
         let sscales = take((l_n + 1) * b);
+        let wsplits = if cfg.arch == Arch::Rnn {
+            rnn_weight_grad_splits(l_n, b, w, d_in)
+        } else {
+            1
+        };
+        let wsplit = take(if wsplits > 1 {
+            wsplits * w * (w + d_in + 1)
+        } else {
+            0
+        });
         let wparts = take(l_n * partials_per_layer);
         let upart = take(l_n * w * 4);
         let gparts = take(2 * SUMSQ_GROUPS as usize);
@@ -368,6 +403,8 @@ impl Layout {
             dy,
             scales,
             sscales,
+            wsplit,
+            wsplits,
             wparts,
             partials_per_layer,
             upart,

@@ -325,12 +325,21 @@ impl Fused<'_> {
         } else {
             d_in + 1
         };
+        // an RNN's steps split over several workgroups per tile (its one W_h has few tiles), their sums
+        // then added up by wgrad_sum; an MLP's grid holds the layers
+        let splits = if self.recurrent {
+            lay.wsplits as u32
+        } else {
+            1
+        };
         let grads = DispatchParams {
             part_off: lay.wparts as u32,
             count: lay.partials_per_layer as u32,
+            splits,
+            split_off: lay.wsplit as u32,
             ..self.stack
         };
-        let layers = if self.recurrent { 1 } else { l_n };
+        let layers = if self.recurrent { splits } else { l_n };
         let (kernel, groups) = (
             Kernel::WeightGrads,
             [cols.div_ceil(WGRAD_TILE), w.div_ceil(WGRAD_TILE), layers],
@@ -371,22 +380,26 @@ impl Fused<'_> {
             },
         };
         let mut out = vec![stats];
-        out.extend(
-            ranges
-                .into_iter()
-                .rev()
-                .enumerate()
-                .map(|(i, (l_from, l_to))| Dispatch {
-                    kernel,
-                    groups,
-                    params: DispatchParams {
-                        l_from,
-                        l_to,
-                        flags: grads.flags | if i > 0 { FLAG_ACCUMULATE } else { 0 },
-                        ..grads
-                    },
-                }),
-        );
+        for (i, (l_from, l_to)) in ranges.into_iter().rev().enumerate() {
+            let params = DispatchParams {
+                l_from,
+                l_to,
+                flags: grads.flags | if i > 0 { FLAG_ACCUMULATE } else { 0 },
+                ..grads
+            };
+            out.push(Dispatch {
+                kernel,
+                groups,
+                params,
+            });
+            if splits > 1 {
+                out.push(Dispatch {
+                    kernel: Kernel::WeightGradSum,
+                    groups: linear_groups(lay.width * cols as usize),
+                    params,
+                });
+            }
+        }
         out
     }
 }
