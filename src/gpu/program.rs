@@ -485,20 +485,12 @@ impl Program<'_> {
             ..self.base
         };
         let loss = DispatchParams {
-            m: b,
-            n: lay.d_out as u32,
             k: w,
-            a_off: lay.yhat as u32,
-            b_off: lay.y as u32,
-            c_off: lay.dy as u32,
-            count: (l_n + 2) as u32,
-            aux2_off: lay.stats as u32,
-            loss_kind: cfg.loss().shader_id(),
             flags: FLAG_HEAD,
             top_off: lay.at(lay.a, l_n),
             gw_head: lay.grad(head_w),
             gb_head: lay.grad(head_b),
-            ..self.base
+            ..self.loss_params()
         };
         Fused {
             lay,
@@ -508,6 +500,22 @@ impl Program<'_> {
             recurrent,
             stack,
             loss,
+        }
+    }
+
+    /// The loss kernel's record: ŷ and the targets in, ∂L/∂ŷ and the loss out, the rescaling maxima reset.
+    fn loss_params(&self) -> DispatchParams {
+        let lay = self.lay;
+        DispatchParams {
+            m: lay.batch as u32,
+            n: lay.d_out as u32,
+            a_off: lay.yhat as u32,
+            b_off: lay.y as u32,
+            c_off: lay.dy as u32,
+            count: (lay.depth + 2) as u32,
+            aux2_off: lay.stats as u32,
+            loss_kind: self.cfg.loss().shader_id(),
+            ..self.base
         }
     }
 
@@ -631,7 +639,6 @@ impl Program<'_> {
 
     /// The linear head, the loss and ∂L/∂ŷ.
     fn head_and_loss(&self) -> Vec<Dispatch> {
-        let cfg = self.cfg;
         let lay = self.lay;
         let base = self.base;
         let b = lay.batch as u32;
@@ -667,17 +674,7 @@ impl Program<'_> {
             Dispatch {
                 kernel: Kernel::Loss,
                 groups: [1, 1, 1],
-                params: DispatchParams {
-                    m: b,
-                    n: d_out,
-                    a_off: lay.yhat as u32,
-                    b_off: lay.y as u32,
-                    c_off: lay.dy as u32,
-                    count: (l_n + 2) as u32,
-                    aux2_off: lay.stats as u32,
-                    loss_kind: cfg.loss().shader_id(),
-                    ..base
-                },
+                params: self.loss_params(),
             },
         ]
     }
