@@ -63,7 +63,11 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     if (valid) {
         for (var b = lid.y; b < p.m; b += SLICES) {
             var s = mem[a_off + b * p.ldc + n];
-            var g = mem[b_off + b * p.ldc + n];
+            // ĝ only where it is read (a bias-only reduction, such as the layered head's, has none)
+            var g = 0.0;
+            if (stats || rescale) {
+                g = mem[b_off + b * p.ldc + n];
+            }
             if (rescale) {
                 let d = i32(mem[sbase + b / p.rows] - top);
                 if (d != 0) {

@@ -123,6 +123,21 @@ pub struct EngineOptions {
 pub const ENGINE_ENV: &str = "GRADSCOPE_ENGINE";
 
 impl EngineOptions {
+    /// The options made concrete for an adapter (`software`: a CPU adapter): the path `Auto` takes there
+    /// for `cfg` ([`StackPath::for_adapter`]), and the adapter's loop budget unless one was set.
+    pub fn for_adapter(self, software: bool, cfg: &NetConfig) -> EngineOptions {
+        EngineOptions {
+            stack: self.stack.for_adapter(software, cfg),
+            loop_budget: Some(self.loop_budget.unwrap_or_else(|| loop_budget(software))),
+            ..self
+        }
+    }
+
+    /// The loop budget the program splits the fused kernels by (none where unset).
+    fn budget(&self) -> u64 {
+        self.loop_budget.unwrap_or(u64::MAX)
+    }
+
     /// The defaults, with the path forced by [`ENGINE_ENV`] when it is set.
     pub fn from_env() -> Result<EngineOptions, EngineError> {
         let mut opts = EngineOptions::default();
@@ -244,7 +259,6 @@ fn records(
     cfg: &NetConfig,
     lay: &Layout,
     opts: EngineOptions,
-    software: bool,
 ) -> (Vec<DispatchParams>, Vec<Rec>, Vec<Rec>) {
     let mut all = Vec::new();
     let seq = |update: bool, all: &mut Vec<DispatchParams>| -> Vec<Rec> {
@@ -255,7 +269,7 @@ fn records(
             opts.busy_workgroups,
             opts.min_tile,
             opts.stack,
-            opts.loop_budget.unwrap_or_else(|| loop_budget(software)),
+            opts.budget(),
         )
         .into_iter()
         .map(|d| {
@@ -286,12 +300,12 @@ fn record_bytes(recs: &[DispatchParams], capacity: usize) -> Vec<u8> {
 
 /// Records the uniform buffer must hold for any activation/lr/clip of this shape: both sequences with
 /// clipping on.
-fn record_capacity(cfg: &NetConfig, lay: &Layout, opts: EngineOptions, software: bool) -> usize {
+fn record_capacity(cfg: &NetConfig, lay: &Layout, opts: EngineOptions) -> usize {
     let with_clip = NetConfig {
         clip: Some(1.0),
         ..cfg.clone()
     };
-    records(&with_clip, lay, opts, software).0.len()
+    records(&with_clip, lay, opts).0.len()
 }
 
 /// The loop iterations one invocation may run on an adapter: lavapipe (the software adapter this engine
@@ -305,15 +319,15 @@ fn loop_budget(software: bool) -> u64 {
     }
 }
 
-/// Checks that the network `cfg` (laid out as `lay`) fits the adapter's `limits` (`software`: a CPU
-/// adapter, whose fused kernels run in more, shorter dispatches); needs nothing but the
+/// Checks that the network `cfg` (laid out as `lay`, run with `opts` as [`EngineOptions::for_adapter`]
+/// makes them: on a CPU adapter the fused kernels run in more, shorter dispatches) fits the adapter's
+/// `limits`; needs nothing but the
 /// configuration, so it runs before anything is allocated. The one place the engine's limits live.
 pub fn check_limits(
     cfg: &NetConfig,
     lay: &Layout,
     limits: &wgpu::Limits,
     opts: EngineOptions,
-    software: bool,
 ) -> Result<(), EngineError> {
     let mem_bytes = lay.total as u64 * 4;
     if mem_bytes > limits.max_storage_buffer_binding_size {
@@ -353,7 +367,7 @@ pub fn check_limits(
             allowed: limits.max_compute_workgroups_per_dimension.to_string(),
         });
     }
-    let uniform_bytes = record_capacity(cfg, lay, opts, software) as u64 * RECORD_STRIDE;
+    let uniform_bytes = record_capacity(cfg, lay, opts) as u64 * RECORD_STRIDE;
     if uniform_bytes > limits.max_buffer_size {
         return Err(EngineError::TooLarge {
             limit: "max_buffer_size",
@@ -385,21 +399,16 @@ impl Engine {
         opts: EngineOptions,
     ) -> Result<Engine, EngineError> {
         cfg.validate()?;
-        let opts = EngineOptions {
-            stack: opts.stack.for_adapter(ctx.software, cfg),
-            ..opts
-        };
+        let opts = opts.for_adapter(ctx.software, cfg);
         // every limit from the configuration alone, before any weights or data are generated; the fused
         // path needs no RNN input-projection region
-        let budget = opts
-            .loop_budget
-            .unwrap_or_else(|| loop_budget(ctx.software));
-        let lay = match resolve_for(cfg, &Layout::new(cfg), opts.stack, budget) {
-            Resolved::Layered => Layout::new(cfg),
+        let full = Layout::new(cfg);
+        let lay = match resolve_for(cfg, &full, opts.stack, opts.budget()) {
+            Resolved::Layered => full,
             _ => Layout::fused(cfg),
         };
-        check_limits(cfg, &lay, &ctx.device.limits(), opts, ctx.software)?;
-        let capacity = record_capacity(cfg, &lay, opts, ctx.software);
+        check_limits(cfg, &lay, &ctx.device.limits(), opts)?;
+        let capacity = record_capacity(cfg, &lay, opts);
         let uniform_bytes = capacity as u64 * RECORD_STRIDE;
         let mem_bytes = lay.total as u64 * 4;
         let template = Params::init(cfg);
@@ -478,7 +487,7 @@ impl Engine {
     }
 
     fn write_records(&mut self) {
-        let (all, train, compute) = records(&self.cfg, &self.lay, self.opts, self.ctx.software);
+        let (all, train, compute) = records(&self.cfg, &self.lay, self.opts);
         let capacity = (self.uniforms.size() / RECORD_STRIDE) as usize;
         self.ctx
             .queue
@@ -509,11 +518,7 @@ impl Engine {
 
     /// The path the step runs: `fused:<rows per workgroup>` or `layered`.
     pub fn path_name(&self) -> String {
-        let budget = self
-            .opts
-            .loop_budget
-            .unwrap_or_else(|| loop_budget(self.ctx.software));
-        match resolve_for(&self.cfg, &self.lay, self.opts.stack, budget) {
+        match resolve_for(&self.cfg, &self.lay, self.opts.stack, self.opts.budget()) {
             Resolved::Fused(rows) => format!("fused:{rows}"),
             Resolved::Rows => "rows".into(),
             Resolved::Layered => "layered".into(),

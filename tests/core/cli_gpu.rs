@@ -96,15 +96,20 @@ fn bad_gpu_input_gives_one_clean_message() {
     }
 }
 
-#[test]
-fn bench_variants_time_every_variant_of_every_config() {
-    let out = gradscope(&["bench", "--suite", "quick", "--variants", "--json"]);
+/// Runs `gradscope bench ... --json`, which must succeed, and parses its one JSON object per line.
+fn bench_rows(args: &[&str]) -> Vec<serde_json::Value> {
+    let out = gradscope(args);
     assert!(out.status.success(), "{}", stderr(&out));
-    let text = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<serde_json::Value> = text
+    String::from_utf8(out.stdout)
+        .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+        .collect()
+}
+
+#[test]
+fn bench_variants_time_every_variant_of_every_config() {
+    let rows = bench_rows(&["bench", "--suite", "quick", "--variants", "--json"]);
     let variants: Vec<&str> = gradscope::bench::VARIANTS.iter().map(|v| v.0).collect();
     assert_eq!(rows.len(), 4 * variants.len());
     for (i, r) in rows.iter().enumerate() {
@@ -116,13 +121,7 @@ fn bench_variants_time_every_variant_of_every_config() {
 
 #[test]
 fn bench_quick_runs() {
-    let out = gradscope(&["bench", "--suite", "quick", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = bench_rows(&["bench", "--suite", "quick", "--json"]);
     assert_eq!(rows.len(), 4);
     for r in rows {
         assert!(r["skipped"].is_null(), "{r}");
