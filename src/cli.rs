@@ -4,7 +4,7 @@
 use clap::Args;
 
 use crate::model::{
-    Activation, Arch, DEFAULT_PRESET, Init, NetConfig, NetworkOverlay, Optimizer, Preset, Task,
+    Activation, Arch, Cell, DEFAULT_PRESET, Init, NetConfig, NetworkOverlay, Optimizer, Preset, Task,
     TrainingOverlay,
 };
 
@@ -62,6 +62,12 @@ pub struct ConfigArgs {
     /// rnn: rescale W_h at init to this spectral radius (largest |eigenvalue|; 0: keep the init's scale)
     #[arg(long, allow_negative_numbers = true)]
     pub spectral_radius: Option<f64>,
+    /// rnn: the recurrent cell (vanilla, lstm, gru)
+    #[arg(long, value_enum)]
+    pub cell: Option<Cell>,
+    /// lstm, gru: bias of the keep gate (lstm forget, gru update) at init (default 1)
+    #[arg(long, allow_negative_numbers = true)]
+    pub forget_bias: Option<f64>,
     /// Samples in the (fixed) training batch (1..=4096)
     #[arg(long)]
     pub batch: Option<usize>,
@@ -106,6 +112,8 @@ impl ConfigArgs {
             residual: self.residual.then_some(true),
             bias_std: self.bias_std,
             spectral_radius: self.spectral_radius,
+            cell: self.cell,
+            forget_bias: self.forget_bias,
         }
         .apply(&mut cfg);
         TrainingOverlay {

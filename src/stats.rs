@@ -32,6 +32,23 @@ pub struct RawLayer {
     /// Number of units whose f'(z) is mathematically exactly zero (ReLU, z <= 0) for every sample of the
     /// batch. A slope that merely underflows the float range is saturated, never dead.
     pub dead_units: f64,
+    /// Gated cells (LSTM, GRU) only: the gates and the cell path at this time step.
+    pub gates: Option<RawGates>,
+}
+
+/// Raw per-time-step quantities of a gated cell, beside [`RawLayer`] (same scale `log2_scale`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawGates {
+    /// Σ over batch and units of the keep gate (LSTM forget f_t, GRU update z_t).
+    pub keep_sum: f64,
+    /// Per block (gate order of [`crate::model::Cell::gate_names`]), the number of (sample, unit) entries
+    /// whose slope is below 5% of its peak (a sigmoid gate stuck near 0 or 1; the candidate by its
+    /// activation).
+    pub saturated: Vec<f64>,
+    /// LSTM only: Σ ĉ² of the scaled cell error ∂L/∂c_t (true = 2^log2_scale · ĉ); 0 for a GRU.
+    pub cell_sumsq_scaled: f64,
+    /// LSTM only: per unit, log2 mean_b |ĉ[b, unit]| (−∞ for an exact zero, NaN for NaN); empty for a GRU.
+    pub log2_mean_abs_cell_scaled: Vec<f64>,
 }
 
 /// Statistics of one layer (MLP) or one time step (RNN). Field names are the JSON's (docs/DESIGN.md §Stats).
@@ -67,6 +84,29 @@ pub struct LayerStats {
     pub saturated_fraction: f64,
     /// Fraction of units whose f'(z) is mathematically 0 on every sample (dead ReLU units).
     pub dead_fraction: f64,
+    /// Gated cells only: the gates and the cell path at this time step (absent for MLPs and vanilla RNNs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gates: Option<GateStats>,
+}
+
+/// The gates of an LSTM or GRU at one time step (docs/DESIGN.md §Stats).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GateStats {
+    /// Mean over batch and units of the keep gate: LSTM forget gate f_t, GRU update gate z_t.
+    #[serde(serialize_with = "json_num::f64")]
+    pub keep_mean: f64,
+    /// Per gate in the cell's order (LSTM input, forget, candidate, output; GRU reset, update,
+    /// candidate), the fraction of entries in saturation (slope below 5% of its peak).
+    pub saturated: Vec<f64>,
+    /// LSTM only: sqrt(mean (∂L/∂c_t)²) over batch and units, the cell path's error.
+    #[serde(serialize_with = "json_num::opt")]
+    pub cell_delta_rms: Option<f64>,
+    /// LSTM only: log10 of `cell_delta_rms`; `None` for a GRU and for an exact zero.
+    #[serde(serialize_with = "json_num::opt")]
+    pub log10_cell_delta_rms: Option<f64>,
+    /// LSTM only: per unit, log10 mean_b |∂L/∂c_t[b, unit]| (empty for a GRU).
+    #[serde(serialize_with = "json_num::opt_vec")]
+    pub log10_mean_abs_cell_delta: Vec<Option<f64>>,
 }
 
 /// Serializers that give NaN and ±∞ their own JSON representation (serde_json would write `null`); the
@@ -144,8 +184,25 @@ impl LayerStats {
                 .map(|&m| log10_from_log2(m + raw.log2_scale))
                 .collect(),
             act_rms: (raw.act_sumsq / entries).sqrt(),
-            saturated_fraction: raw.saturated_count / entries,
+            saturated_fraction: raw.saturated_count
+                / (entries * raw.gates.as_ref().map_or(1, |g| g.saturated.len().max(1)) as f64),
             dead_fraction: raw.dead_units / width as f64,
+            gates: raw.gates.as_ref().map(|g| GateStats {
+                keep_mean: g.keep_sum / entries,
+                saturated: g.saturated.iter().map(|c| c / entries).collect(),
+                cell_delta_rms: (!g.log2_mean_abs_cell_scaled.is_empty())
+                    .then(|| (g.cell_sumsq_scaled / entries).sqrt() * scale),
+                log10_cell_delta_rms: if g.log2_mean_abs_cell_scaled.is_empty() {
+                    None
+                } else {
+                    log10_opt((g.cell_sumsq_scaled / entries).sqrt()).map(|v| v + s10)
+                },
+                log10_mean_abs_cell_delta: g
+                    .log2_mean_abs_cell_scaled
+                    .iter()
+                    .map(|&m| log10_from_log2(m + raw.log2_scale))
+                    .collect(),
+            }),
         }
     }
 

@@ -864,6 +864,7 @@ impl Engine {
                         .iter()
                         .map(|&v| f64::from(v))
                         .collect(),
+                    gates: None,
                 }
             })
             .collect();

@@ -277,7 +277,10 @@ pub fn param_lens(cfg: &NetConfig) -> Vec<usize> {
                 lens.push(w);
             }
         }
-        Arch::Rnn => lens.extend([w * d_in, w * w, w]),
+        Arch::Rnn => {
+            let g = cfg.cell.gates();
+            lens.extend([g * w * d_in, g * w * w, g * w]);
+        }
     }
     lens.extend([d_out * w, d_out]);
     lens

@@ -14,6 +14,97 @@ pub enum Arch {
     Rnn,
 }
 
+/// The recurrent cell of an RNN (docs/DESIGN.md §Equations gives each one's equations and gate order).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cell {
+    /// `h_t = f(W_x x_t + W_h h_{t-1} + b)`.
+    #[default]
+    Vanilla,
+    /// Long short-term memory: input, forget, candidate and output gates and a cell state `c_t`.
+    Lstm,
+    /// Gated recurrent unit: reset, update and candidate.
+    Gru,
+}
+
+impl Cell {
+    /// All cells, in menu order.
+    pub const ALL: [Cell; 3] = [Cell::Vanilla, Cell::Lstm, Cell::Gru];
+
+    /// The name the CLI, presets and config strings use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cell::Vanilla => "vanilla",
+            Cell::Lstm => "lstm",
+            Cell::Gru => "gru",
+        }
+    }
+
+    /// Blocks of `width` rows stacked in W_x, W_h and b: 1, 4 (i, f, g, o) or 3 (r, z, n).
+    pub const fn gates(self) -> usize {
+        match self {
+            Cell::Vanilla => 1,
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+
+    /// Names of the blocks in order (the candidate uses the config's activation, the others a sigmoid).
+    pub fn gate_names(self) -> &'static [&'static str] {
+        match self {
+            Cell::Vanilla => &["f"],
+            Cell::Lstm => &["input", "forget", "candidate", "output"],
+            Cell::Gru => &["reset", "update", "candidate"],
+        }
+    }
+
+    /// Index of the gate whose high value keeps the old state: LSTM forget, GRU update.
+    pub fn keep_gate(self) -> Option<usize> {
+        match self {
+            Cell::Vanilla => None,
+            Cell::Lstm => Some(1),
+            Cell::Gru => Some(1),
+        }
+    }
+
+    /// Index of the candidate block (the config's activation).
+    pub fn candidate(self) -> usize {
+        match self {
+            Cell::Vanilla => 0,
+            Cell::Lstm => 2,
+            Cell::Gru => 2,
+        }
+    }
+
+    /// Whether this is a gated cell (LSTM or GRU).
+    pub fn is_gated(self) -> bool {
+        self != Cell::Vanilla
+    }
+}
+
+impl std::fmt::Display for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Default bias of the keep gate (LSTM forget gate, GRU update gate) at init (Jozefowicz et al. 2015).
+pub const DEFAULT_FORGET_BIAS: f64 = 1.0;
+/// Largest |forget bias|.
+pub const MAX_FORGET_BIAS: f64 = 20.0;
+
+fn default_forget_bias() -> f64 {
+    DEFAULT_FORGET_BIAS
+}
+
+fn is_default_forget_bias(v: &f64) -> bool {
+    *v == DEFAULT_FORGET_BIAS
+}
+
+fn is_vanilla(c: &Cell) -> bool {
+    *c == Cell::Vanilla
+}
+
 /// Parameter update rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -142,6 +233,15 @@ pub struct NetConfig {
     /// `None` keeps the init scheme's scale. Absent in older configs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spectral_radius: Option<f64>,
+    /// RNN only: the recurrent cell. Absent in older configs (vanilla).
+    #[serde(default, skip_serializing_if = "is_vanilla")]
+    pub cell: Cell,
+    /// LSTM and GRU: the bias of the keep gate (LSTM forget, GRU update) at init, added to the drawn biases.
+    #[serde(
+        default = "default_forget_bias",
+        skip_serializing_if = "is_default_forget_bias"
+    )]
+    pub forget_bias: f64,
 }
 
 impl Default for NetConfig {
@@ -162,6 +262,8 @@ impl Default for NetConfig {
             seed: 1,
             task: Task::Teacher,
             spectral_radius: None,
+            cell: Cell::Vanilla,
+            forget_bias: DEFAULT_FORGET_BIAS,
         }
     }
 }
@@ -219,7 +321,10 @@ impl NetConfig {
             self.task = Task::default_for(arch);
         }
         match arch {
-            Arch::Mlp => self.spectral_radius = None,
+            Arch::Mlp => {
+                self.spectral_radius = None;
+                self.cell = Cell::Vanilla;
+            }
             Arch::Rnn => self.residual = false,
         }
         self.depth = self.depth.clamp(1, arch.max_depth());
@@ -244,6 +349,8 @@ impl NetConfig {
             seed,
             task,
             spectral_radius,
+            cell,
+            forget_bias,
         } = self;
         let same_network = *arch == old.arch
             && *depth == old.depth
@@ -256,7 +363,9 @@ impl NetConfig {
             && *optimizer == old.optimizer
             && *seed == old.seed
             && *task == old.task
-            && *spectral_radius == old.spectral_radius;
+            && *spectral_radius == old.spectral_radius
+            && *cell == old.cell
+            && *forget_bias == old.forget_bias;
         let same_activation = *activation == old.activation;
         let same_training = *lr == old.lr && *clip == old.clip;
         match (same_network, same_activation, same_training) {
@@ -344,6 +453,19 @@ impl NetConfig {
                 ));
             }
         }
+        if !(self.forget_bias.is_finite() && self.forget_bias.abs() <= MAX_FORGET_BIAS) {
+            return Err(out_of_range(
+                "forget-bias",
+                self.forget_bias,
+                format!("a finite number in [-{MAX_FORGET_BIAS}, {MAX_FORGET_BIAS}]"),
+            ));
+        }
+        if self.cell != Cell::Vanilla && self.arch != Arch::Rnn {
+            return Err(ConfigError::Inconsistent(format!(
+                "cell {} is a recurrent cell; an mlp has none (use --arch rnn, or leave --cell out)",
+                self.cell
+            )));
+        }
         if !self.task.fits(self.arch) {
             let allowed = match self.arch {
                 Arch::Mlp => "teacher or spiral",
@@ -396,7 +518,10 @@ impl NetConfig {
         let (i, o) = (self.d_in() as f64, self.d_out() as f64);
         match self.arch {
             Arch::Mlp => 6.0 * b * (i * w + (d - 1.0) * w * w + w * o),
-            Arch::Rnn => 6.0 * b * d * (i * w + w * w) + 6.0 * b * w * o,
+            Arch::Rnn => {
+                let g = self.cell.gates() as f64;
+                6.0 * b * d * g * (i * w + w * w) + 6.0 * b * w * o
+            }
         }
     }
 
@@ -428,6 +553,9 @@ impl NetConfig {
         }
         if let Some(rho) = self.spectral_radius {
             s.push_str(&format!(" spectral-radius {rho}"));
+        }
+        if self.cell.is_gated() {
+            s.push_str(&format!(" cell {} forget-bias {}", self.cell, self.forget_bias));
         }
         s
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Activation, Arch, Init, NetConfig, Optimizer, Task};
+use super::{Activation, Arch, Cell, Init, NetConfig, Optimizer, Task};
 
 /// The `[network]` table of a preset; every key is optional and overrides the base config.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -29,6 +29,10 @@ pub struct NetworkOverlay {
     pub bias_std: Option<f64>,
     /// See [`NetConfig::spectral_radius`]; 0 turns the rescaling off.
     pub spectral_radius: Option<f64>,
+    /// See [`NetConfig::cell`].
+    pub cell: Option<Cell>,
+    /// See [`NetConfig::forget_bias`].
+    pub forget_bias: Option<f64>,
 }
 
 /// The `[training]` table of a preset; every key is optional and overrides the base config.
@@ -67,6 +71,8 @@ impl NetworkOverlay {
         if let Some(rho) = self.spectral_radius {
             cfg.spectral_radius = (rho != 0.0).then_some(rho);
         }
+        set(&mut cfg.cell, self.cell);
+        set(&mut cfg.forget_bias, self.forget_bias);
     }
 }
 

@@ -196,24 +196,36 @@ impl Params {
                 }
             }
             Arch::Rnn => {
-                let mut rng = rng_for(cfg.seed, STREAM_LAYER + 1);
-                tensors.push(Tensor::new(
-                    "w_x",
-                    vec![w, d_in],
-                    to32(cfg.init.sample(w, d_in, cfg.gain, &mut rng)),
-                ));
-                let mut rng = rng_for(cfg.seed, STREAM_LAYER + 2);
-                let mut w_h = cfg.init.sample(w, w, cfg.gain, &mut rng);
-                if let Some(rho) = cfg.spectral_radius
-                    && let Err(e) = super::spectral::rescale_to_spectral_radius(&mut w_h, w, rho)
-                {
-                    // Only a nilpotent draw (probability 0) or a solver failure gets here.
-                    log::warn!(
-                        "cannot rescale w_h to spectral radius {rho}: {e}; keeping the init's scale"
-                    );
+                // a gated cell stacks its blocks (docs/DESIGN.md §Equations) in W_x, W_h and b; each block
+                // is drawn as the vanilla W_x (W_h) is, from its own stream (block 0 is the vanilla draw)
+                let gates = cfg.cell.gates();
+                let mut w_x = Vec::with_capacity(gates * w * d_in);
+                let mut w_h = Vec::with_capacity(gates * w * w);
+                for gate in 0..gates as u64 {
+                    let mut rng = rng_for(cfg.seed, STREAM_LAYER + 1 + 16 * gate);
+                    w_x.extend(cfg.init.sample(w, d_in, cfg.gain, &mut rng));
+                    let mut rng = rng_for(cfg.seed, STREAM_LAYER + 2 + 16 * gate);
+                    let mut block = cfg.init.sample(w, w, cfg.gain, &mut rng);
+                    if let Some(rho) = cfg.spectral_radius
+                        && let Err(e) =
+                            super::spectral::rescale_to_spectral_radius(&mut block, w, rho)
+                    {
+                        // Only a nilpotent draw (probability 0) or a solver failure gets here.
+                        log::warn!(
+                            "cannot rescale w_h to spectral radius {rho}: {e}; keeping the init's scale"
+                        );
+                    }
+                    w_h.extend(block);
                 }
-                tensors.push(Tensor::new("w_h", vec![w, w], to32(w_h)));
-                tensors.push(Tensor::new("b", vec![w], bias(w, 1)));
+                tensors.push(Tensor::new("w_x", vec![gates * w, d_in], to32(w_x)));
+                tensors.push(Tensor::new("w_h", vec![gates * w, w], to32(w_h)));
+                let mut b = bias(gates * w, 1);
+                if let Some(keep) = cfg.cell.keep_gate() {
+                    b[keep * w..(keep + 1) * w]
+                        .iter_mut()
+                        .for_each(|v| *v += cfg.forget_bias as f32);
+                }
+                tensors.push(Tensor::new("b", vec![gates * w], b));
             }
         }
         let mut rng = rng_for(cfg.seed, STREAM_HEAD);

@@ -2,6 +2,7 @@
 //! through time), update (sgd, momentum, adam, global-norm clipping) and the statistics record. It is the
 //! oracle every other number is checked against; it favours clarity over speed.
 
+mod gated;
 pub mod jacobian;
 mod linalg;
 
@@ -26,9 +27,11 @@ pub struct Pass {
     pub loss: f64,
     /// Gradients in the order of [`Params::tensors`].
     pub grads: Vec<Vec<f64>>,
-    /// True δ_l = ∂L/∂z_l per layer (per time step), each `B x width`; may underflow f64 to 0 where the
-    /// statistics do not.
+    /// True δ_l = ∂L/∂z_l per layer (per time step; for a gated cell ∂L/∂h_t), each `B x width`; may
+    /// underflow f64 to 0 where the statistics do not.
     pub deltas: Vec<Vec<f64>>,
+    /// LSTM only: the true ∂L/∂c_t per time step, each `B x width` (empty otherwise).
+    pub cell_deltas: Vec<Vec<f64>>,
     /// Raw statistics per layer (per time step), input to output.
     pub raw: Vec<RawLayer>,
     /// The network output `B x d_out`.
@@ -134,6 +137,7 @@ impl Reference {
     pub fn pass(&self) -> Pass {
         match self.cfg.arch {
             Arch::Mlp => self.pass_mlp(),
+            Arch::Rnn if self.cfg.cell.is_gated() => self.pass_gated(),
             Arch::Rnn => self.pass_rnn(),
         }
     }
@@ -283,6 +287,7 @@ impl Reference {
             loss,
             grads,
             deltas,
+            cell_deltas: Vec::new(),
             raw,
             output: out,
         }
@@ -361,6 +366,7 @@ impl Reference {
             loss,
             grads,
             deltas,
+            cell_deltas: Vec::new(),
             raw,
             output: out,
         }
@@ -533,6 +539,7 @@ fn raw_layer(
         act_sumsq: a.iter().map(|v| v * v).sum(),
         saturated_count: saturated as f64,
         dead_units: any_live.iter().filter(|l| !**l).count() as f64,
+        gates: None,
     }
 }
 
