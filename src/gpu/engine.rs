@@ -5,11 +5,15 @@
 use std::sync::Arc;
 
 use super::layout::{DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER};
-use super::program::{BUSY_WORKGROUPS, Resolved, StackPath, resolve_for, step_dispatches_with};
+use super::program::{
+    BUSY_WORKGROUPS, GATE_RECORD, Resolved, StackPath, gated_misfit, resolve_for,
+    step_dispatches_with,
+};
 use super::readback::StatsRing;
 use super::shaders::Pipelines;
 use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};
-use crate::stats::{RawLayer, StepStats};
+use crate::model::Cell;
+use crate::stats::{RawGates, RawLayer, StepStats};
 
 /// A device, its queue, the adapter's name and the compiled pipelines: what every engine on one device
 /// shares. The window passes eframe's device here.
@@ -367,6 +371,15 @@ pub fn check_limits(
             allowed: limits.max_compute_workgroups_per_dimension.to_string(),
         });
     }
+    if cfg.cell.is_gated()
+        && let Some(kernel) = gated_misfit(cfg, lay, opts.budget())
+    {
+        return Err(EngineError::TooLarge {
+            limit: "loop bound of a software adapter (65535 iterations per invocation)",
+            needed: format!("more for one step of {kernel:?}"),
+            allowed: "that".into(),
+        });
+    }
     let uniform_bytes = record_capacity(cfg, lay, opts) as u64 * RECORD_STRIDE;
     if uniform_bytes > limits.max_buffer_size {
         return Err(EngineError::TooLarge {
@@ -404,7 +417,7 @@ impl Engine {
         // path needs no RNN input-projection region
         let full = Layout::new(cfg);
         let lay = match resolve_for(cfg, &full, opts.stack, opts.budget()) {
-            Resolved::Layered => full,
+            Resolved::Layered | Resolved::Gated => full,
             _ => Layout::fused(cfg),
         };
         check_limits(cfg, &lay, &ctx.device.limits(), opts)?;
@@ -522,6 +535,7 @@ impl Engine {
             Resolved::Fused(rows) => format!("fused:{rows}"),
             Resolved::Rows => "rows".into(),
             Resolved::Layered => "layered".into(),
+            Resolved::Gated => "gated".into(),
         }
     }
 
@@ -847,11 +861,30 @@ impl Engine {
 
     fn parse_stats(&self, block: &[f32], step: u64) -> StepStats {
         let (l_n, w) = (self.lay.depth, self.lay.width);
+        let cell = self.cfg.cell;
+        let gate_records = STATS_HEADER + LAYER_RECORD * l_n + l_n * w;
+        let cell_units = gate_records + GATE_RECORD * l_n;
         let raw: Vec<RawLayer> = (0..l_n)
             .map(|l| {
                 let r =
                     &block[STATS_HEADER + LAYER_RECORD * l..STATS_HEADER + LAYER_RECORD * (l + 1)];
                 let units = STATS_HEADER + LAYER_RECORD * l_n + l * w;
+                let gates = cell.is_gated().then(|| {
+                    let g = &block[gate_records + GATE_RECORD * l..];
+                    RawGates {
+                        keep_sum: f64::from(g[0]),
+                        saturated: (0..cell.gates()).map(|k| f64::from(g[1 + k])).collect(),
+                        cell_sumsq_scaled: f64::from(g[5]),
+                        log2_mean_abs_cell_scaled: if cell == Cell::Lstm {
+                            block[cell_units + l * w..cell_units + (l + 1) * w]
+                                .iter()
+                                .map(|&v| f64::from(v))
+                                .collect()
+                        } else {
+                            Vec::new()
+                        },
+                    }
+                });
                 RawLayer {
                     log2_scale: f64::from(r[0]),
                     // sums of squares of any magnitude arrive as log2 (NO_TERM, -3e38, for 0)
@@ -864,7 +897,7 @@ impl Engine {
                         .iter()
                         .map(|&v| f64::from(v))
                         .collect(),
-                    gates: None,
+                    gates,
                 }
             })
             .collect();
@@ -919,8 +952,27 @@ impl Engine {
     /// True δ per layer (time step) of the last computed step, `δ = ŝ · 2^scale` rounded to f32 (may
     /// underflow where the statistics do not).
     pub fn read_deltas(&self) -> Result<Vec<Vec<f32>>, EngineError> {
+        // a gated cell's per-step error is ∂L/∂h_t (ĝ); the others' is ŝ
+        let region = if self.cfg.cell.is_gated() {
+            self.lay.g
+        } else {
+            self.lay.s
+        };
+        self.read_scaled(region)
+    }
+
+    /// LSTM only: the true ∂L/∂c_t per time step of the last computed step (empty for other nets).
+    pub fn read_cell_deltas(&self) -> Result<Vec<Vec<f32>>, EngineError> {
+        if self.cfg.cell != Cell::Lstm {
+            return Ok(Vec::new());
+        }
+        self.read_scaled(self.lay.cell_err)
+    }
+
+    /// A per-layer `B x W` region of scaled values times each layer's scale, rounded to f32.
+    fn read_scaled(&self, region: usize) -> Result<Vec<Vec<f32>>, EngineError> {
         let bw = self.lay.batch * self.lay.width;
-        let s = self.read(self.lay.s, self.lay.depth * bw)?;
+        let s = self.read(region, self.lay.depth * bw)?;
         let scales = self.read(self.lay.scales, self.lay.depth + 2)?;
         Ok((0..self.lay.depth)
             .map(|l| {

@@ -3,7 +3,7 @@
 
 #[cfg(doc)]
 use crate::model::Params;
-use crate::model::{Arch, NetConfig, Optimizer};
+use crate::model::{Arch, Cell, NetConfig, Optimizer};
 
 /// "No buffer" in a parameter record. Keep in sync with `NONE` in shaders/common.wgsl.
 pub const NONE: u32 = u32::MAX;
@@ -160,11 +160,19 @@ pub enum Kernel {
     RowsForward,
     /// shaders/stack_rows.wgsl `rows_backward`: the δ chain of every layer, one invocation per row
     RowsBackward,
+    /// shaders/gated.wgsl `gated_forward`: an LSTM's or GRU's steps, one workgroup per slice of rows
+    GatedForward,
+    /// shaders/gated.wgsl `gated_backward`: backpropagation through time of a gated cell
+    GatedBackward,
+    /// shaders/gated.wgsl `gated_stats`: one scale per step, per-unit and gate statistics
+    GatedStats,
+    /// shaders/gated.wgsl `gated_wgrad`: a gated cell's weight and bias gradients summed over time
+    GatedWgrad,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 15] = [
+    pub const ALL: [Kernel; 19] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -180,6 +188,10 @@ impl Kernel {
         Kernel::WeightGradSum,
         Kernel::RowsForward,
         Kernel::RowsBackward,
+        Kernel::GatedForward,
+        Kernel::GatedBackward,
+        Kernel::GatedStats,
+        Kernel::GatedWgrad,
     ];
 }
 
@@ -225,6 +237,13 @@ pub struct Layout {
     pub y: usize,
     /// RNN input projection `x W_xᵀ + b` for all steps.
     pub proj: usize,
+    /// Blocks per step of the recurrent cell ([`crate::model::Cell::gates`]; 1 for MLPs and vanilla
+    /// RNNs): the pre-activation region `z` and the error region `s` hold `gates × width` per row.
+    pub gates: usize,
+    /// Gated cells: LSTM c_t, GRU `h_{t-1} W_hnᵀ` per step, `T x B x W` (empty otherwise).
+    pub cell_aux: usize,
+    /// Gated cells: LSTM ∂L/∂c_t (scaled), GRU the candidate's input-side error, `T x B x W`.
+    pub cell_err: usize,
     /// Pre-activations z per layer.
     pub z: usize,
     /// Layer outputs a_l (h_t) per layer.
@@ -322,6 +341,8 @@ impl Layout {
         let (l_n, w, b) = (cfg.depth, cfg.width, cfg.batch);
         let (d_in, d_out) = (cfg.d_in(), cfg.d_out());
         let steps = if cfg.arch == Arch::Rnn { l_n } else { 1 };
+        let gated = cfg.cell.is_gated();
+        let gates = cfg.cell.gates();
         let mut tensor_offsets = Vec::new();
         let mut off = 0;
         for len in param_lens(cfg) {
@@ -333,7 +354,11 @@ impl Layout {
         let fan_in_max = w.max(d_in);
         // one slot per workgroup of the weight-gradient matmul, at the smallest tile size
         let smallest = MATMUL_TILES[0] as usize;
-        let partials_per_layer = w.div_ceil(smallest) * fan_in_max.div_ceil(smallest);
+        let partials_per_layer = if gated {
+            crate::gpu::program::gated_wgrad_groups(cfg)
+        } else {
+            w.div_ceil(smallest) * fan_in_max.div_ceil(smallest)
+        };
         let mut cur = 0;
         let mut take = |n: usize| {
             let at = cur;
@@ -354,20 +379,22 @@ impl Layout {
         });
         let x = take(steps * b * d_in);
         let y = take(b * d_out);
-        let proj = take(if cfg.arch == Arch::Rnn && projection {
+        let proj = take(if cfg.arch == Arch::Rnn && projection && !gated {
             l_n * bw
         } else {
             0
         });
-        let z = take(l_n * bw);
+        let z = take(l_n * bw * gates);
         let a = take(l_n * bw);
         let g = take(l_n * bw);
-        let s = take(l_n * bw);
+        let s = take(l_n * bw * gates);
+        let cell_aux = take(if gated { l_n * bw } else { 0 });
+        let cell_err = take(if gated { l_n * bw } else { 0 });
         let yhat = take(b * d_out);
         let dy = take(b * d_out);
         let scales = take(l_n + 2);
         let sscales = take((l_n + 1) * b);
-        let wsplits = if cfg.arch == Arch::Rnn {
+        let wsplits = if cfg.arch == Arch::Rnn && !gated {
             rnn_weight_grad_splits(l_n, b, w, d_in)
         } else {
             1
@@ -381,7 +408,14 @@ impl Layout {
         let upart = take(l_n * w * 4);
         let gparts = take(2 * SUMSQ_GROUPS as usize);
         let gnorm = take(2);
-        let stats_len = STATS_HEADER + LAYER_RECORD * l_n + l_n * w;
+        let mut stats_len = STATS_HEADER + LAYER_RECORD * l_n + l_n * w;
+        if gated {
+            // the gate records, and the LSTM's per-unit mean |∂L/∂c_t|
+            stats_len += crate::gpu::program::GATE_RECORD * l_n;
+            if cfg.cell == Cell::Lstm {
+                stats_len += l_n * w;
+            }
+        }
         let stats = take(stats_len);
         Layout {
             depth: l_n,
@@ -398,6 +432,9 @@ impl Layout {
             x,
             y,
             proj,
+            gates,
+            cell_aux,
+            cell_err,
             z,
             a,
             g,

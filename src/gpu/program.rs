@@ -45,6 +45,12 @@ pub const ROWS_GROUP: u32 = 16;
 /// Output tile edge of wgrad.wgsl (WT there).
 pub const WGRAD_TILE: u32 = 32;
 
+mod gated;
+pub use gated::{
+    GATE_RECORD, GATED_WGRAD_GROUP, gated_chunk_len, gated_loop_costs, gated_misfit, gated_rows,
+    gated_wgrad_groups,
+};
+
 /// How a step runs its layers (time steps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StackPath {
@@ -91,6 +97,8 @@ pub enum Resolved {
     Fused(u32),
     /// One invocation per row.
     Rows,
+    /// A gated cell's own kernels (shaders/gated.wgsl), whatever the path asked for.
+    Gated,
 }
 
 /// Batch rows per workgroup of the fused stack: enough rows that a workgroup of 256 threads has one
@@ -102,6 +110,9 @@ pub fn default_rows(width: usize, batch: usize) -> u32 {
 /// What `path` resolves to for `cfg`: wider nets than [`FUSED_MAX_WIDTH`] take the layered path under
 /// `Auto` and `Rows` (whose invocations hold a row of at most that many units).
 pub fn resolve(cfg: &NetConfig, path: StackPath) -> Resolved {
+    if cfg.cell.is_gated() {
+        return Resolved::Gated;
+    }
     let wide = cfg.width > FUSED_MAX_WIDTH;
     let rows = match path {
         StackPath::Layered => return Resolved::Layered,
@@ -172,6 +183,14 @@ pub fn step_dispatches_with(
         },
     };
     let resolved = resolve_for(cfg, lay, path, loop_budget);
+    if resolved == Resolved::Gated {
+        let mut out = program.gated();
+        out.extend(program.statistics(update));
+        if update {
+            out.extend(program.update());
+        }
+        return out;
+    }
     if resolved != Resolved::Layered {
         let rows = match resolved {
             Resolved::Fused(r) => r,

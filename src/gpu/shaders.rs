@@ -33,6 +33,7 @@ pub const KERNEL_FILES: &[(&str, &str)] = &[
         "stack_rows.wgsl",
         include_str!("../../shaders/stack_rows.wgsl"),
     ),
+    ("gated.wgsl", include_str!("../../shaders/gated.wgsl")),
 ];
 
 /// Module label, its kernel files (concatenated) and the constants prepended to them: one pipeline per
@@ -56,6 +57,7 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
     ("stack", &["stack_common.wgsl", "stack.wgsl"], ""),
     ("wgrad", &["wgrad.wgsl"], ""),
     ("stack_rows", &["stack_common.wgsl", "stack_rows.wgsl"], ""),
+    ("gated", &["gated.wgsl"], ""),
 ];
 
 /// The full WGSL source of a module: common.wgsl, the module's constants, then its kernel file.
@@ -87,6 +89,10 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::WeightGradSum => ("wgrad", "wgrad_sum"),
         Kernel::RowsForward => ("stack_rows", "rows_forward"),
         Kernel::RowsBackward => ("stack_rows", "rows_backward"),
+        Kernel::GatedForward => ("gated", "gated_forward"),
+        Kernel::GatedBackward => ("gated", "gated_backward"),
+        Kernel::GatedStats => ("gated", "gated_stats"),
+        Kernel::GatedWgrad => ("gated", "gated_wgrad"),
     }
 }
 

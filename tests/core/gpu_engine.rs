@@ -4,7 +4,7 @@
 use crate::common::{gpu, rel_err};
 use gradscope::gpu::program::StackPath;
 use gradscope::gpu::{Engine, EngineOptions};
-use gradscope::model::{Activation, Arch, Init, NetConfig, Optimizer, Task};
+use gradscope::model::{Activation, Arch, Cell, Init, NetConfig, Optimizer, Task};
 use gradscope::reference::Reference;
 use gradscope::stats::StepStats;
 
@@ -87,6 +87,32 @@ fn compare_stats(g: &StepStats, r: &StepStats, what: &str) {
             (lg.dead_fraction - lr.dead_fraction).abs() < 1e-9,
             "{what} layer {i} dead"
         );
+        assert_eq!(lg.gates.is_some(), lr.gates.is_some(), "{what} layer {i}");
+        if let (Some(gg), Some(gr)) = (&lg.gates, &lr.gates) {
+            assert!(
+                (gg.keep_mean - gr.keep_mean).abs() < 1e-4,
+                "{what} step {i}: keep gate {} vs {}",
+                gg.keep_mean,
+                gr.keep_mean
+            );
+            assert_eq!(gg.saturated.len(), gr.saturated.len());
+            for (a, b) in gg.saturated.iter().zip(&gr.saturated) {
+                assert!((a - b).abs() < 0.03, "{what} step {i}: gate saturation");
+            }
+            match (gg.log10_cell_delta_rms, gr.log10_cell_delta_rms) {
+                (Some(a), Some(b)) => assert!(
+                    (a - b).abs() < 1e-4,
+                    "{what} step {i}: log10 cell delta rms {a} vs {b}"
+                ),
+                (a, b) => assert_eq!(a.is_none(), b.is_none(), "{what} step {i}: cell delta"),
+            }
+            let e = log_tensor_err(
+                &gg.log10_mean_abs_cell_delta,
+                &gr.log10_mean_abs_cell_delta,
+                &format!("{what} step {i} cell"),
+            );
+            assert!(e < 1e-4, "{what} step {i}: cell per-unit relative error {e:e}");
+        }
     }
 }
 
@@ -103,6 +129,13 @@ fn compare_tensors(engine: &Engine, reference: &Reference, what: &str) {
         let g: Vec<f64> = d.iter().map(|&v| f64::from(v)).collect();
         let e = rel_err(&g, r);
         assert!(e < 1e-4, "{what}: delta_{} relative error {e:e}", l + 1);
+    }
+    let cells = engine.read_cell_deltas().unwrap();
+    assert_eq!(cells.len(), pass.cell_deltas.len(), "{what}: cell deltas");
+    for (l, (d, r)) in cells.iter().zip(&pass.cell_deltas).enumerate() {
+        let g: Vec<f64> = d.iter().map(|&v| f64::from(v)).collect();
+        let e = rel_err(&g, r);
+        assert!(e < 1e-4, "{what}: cell delta_{} relative error {e:e}", l + 1);
     }
 }
 
@@ -463,4 +496,78 @@ fn too_large_for_the_adapter_is_rejected_before_allocation() {
         err.contains("max_storage_buffer_binding_size") || err.contains("max_buffer_size"),
         "{err}"
     );
+}
+
+/// LSTM and GRU cells on the GPU against the reference: every cell × candidate nonlinearity × task, at
+/// init and after updates with each optimizer, clipping on and off, several rows per workgroup.
+#[test]
+fn gated_cells_match_the_reference() {
+    let optimizers = [Optimizer::Sgd, Optimizer::Momentum, Optimizer::Adam];
+    let mut i = 0usize;
+    for cell in [Cell::Lstm, Cell::Gru] {
+        for act in Activation::ALL {
+            for task in [Task::Adding, Task::Memory] {
+                let mut cfg = NetConfig {
+                    cell,
+                    forget_bias: [1.0, 0.0, 2.5][i % 3],
+                    ..small(Arch::Rnn, false, task, act, Init::ALL[i % Init::ALL.len()], i as u64)
+                };
+                cfg.optimizer = optimizers[i % 3];
+                cfg.clip = i.is_multiple_of(2).then_some(0.05);
+                if cfg.optimizer == Optimizer::Adam {
+                    cfg.lr = 0.002;
+                }
+                check(&cfg, 3);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// A gated cell's kernels in chunks of steps (as on lavapipe for long sequences), a workgroup holding
+/// more (row, unit) pairs than invocations, and a batch that does not fill the last workgroup.
+#[test]
+fn gated_cells_in_chunks_and_wide_match_the_reference() {
+    for (cell, width, batch, budget) in [
+        (Cell::Lstm, 5, 7, Some(300)),
+        (Cell::Gru, 6, 5, Some(400)),
+        (Cell::Lstm, 300, 2, None),
+        (Cell::Gru, 40, 9, None),
+    ] {
+        let cfg = NetConfig {
+            arch: Arch::Rnn,
+            cell,
+            depth: 12,
+            width,
+            batch,
+            activation: Activation::Tanh,
+            task: Task::Adding,
+            optimizer: Optimizer::Momentum,
+            lr: 0.05,
+            seed: 41,
+            ..NetConfig::default()
+        };
+        let opts = EngineOptions {
+            loop_budget: budget,
+            ..EngineOptions::default()
+        };
+        if budget.is_some() {
+            let whole = Engine::with_options(
+                gpu(),
+                &cfg,
+                EngineOptions {
+                    loop_budget: Some(u64::MAX),
+                    ..opts
+                },
+            )
+            .unwrap();
+            let chunked = Engine::with_options(gpu(), &cfg, opts).unwrap();
+            assert_eq!(chunked.path_name(), "gated");
+            assert!(
+                chunked.dispatches_per_step() > whole.dispatches_per_step(),
+                "{cell} at {budget:?}: not chunked"
+            );
+        }
+        check_with(&cfg, 2, opts);
+    }
 }

@@ -1,0 +1,421 @@
+// The gated recurrent cells (LSTM, GRU; equations and gate order in docs/DESIGN.md §Equations): a
+// persistent forward and backward over the unrolled steps, the per-step statistics, and the weight
+// gradients summed over time.
+//
+// Forward and backward: one workgroup owns p.rows batch rows and carries them through the steps
+// l_from..=l_to (a chunk: lavapipe ends an invocation's loops after 65535 iterations in all, so the engine
+// splits long sequences; a chunk starts from what the previous one left in memory). Invocation q of the
+// workgroup owns the (row, unit) pairs q, q + 256, ...: a unit's gates need only that unit's pre-activations,
+// so the cell update is local, and between steps a storage barrier makes each row's new state visible to
+// the workgroup. No workgroup waits on another.
+//
+// The record (p) fields, repurposed for these kernels:
+//   m = B, n = H, k = G (blocks: 4 LSTM, 3 GRU), mode = 1 LSTM / 2 GRU, d_in, d_out, layers = T, rows
+//   w_in = W_x [G·H, d_in], w_rec = W_h [G·H, H], b_first = b [G·H], w_head = W_out [d_out, H], b_head
+//   x_off, x_step = B·d_in: the inputs of step t at x_off + (t-1)·x_step
+//   z_off: pre-activations [T][B][G·H]; c_off: h_t [T][B][H]; res_off: LSTM c_t / GRU h_{t-1} W_hnᵀ [T][B][H]
+//   g_off: ĝ = ∂L/∂h_t [T][B][H]; a_off: â, the blocks' errors as W_h sees them [T][B][G·H];
+//   top_off: LSTM ĉ = ∂L/∂c_t / GRU the candidate's error as W_x and b see it (â_n without r) [T][B][H]
+//   b_off: ∂L/∂ŷ [B][d_out]; add_off: ŷ [B][d_out]; sscale_off: the backward's log2 scale per (step, row),
+//   S[t][b] at sscale_off + t·B + b (true value = 2^S · scaled value)
+//   aux_off: the per-step scale (after gated_stats: one per step) at aux_off + t
+// The backward divides each row's incoming errors (∂L/∂h and ∂L/∂c from the step above) by the power of
+// two of their largest magnitude, so they stay near 1 however far the true values fall.
+
+const GW: u32 = 256u;
+const MODE_LSTM: u32 = 1u;
+const MODE_GRU: u32 = 2u;
+
+// [parity][row]: the bit patterns of each row's largest incoming |error| (non-negative floats order like
+// their bits, NaN above all), two slots so that one step's slot is cleared while the other is in use
+var<workgroup> rowmax: array<atomic<u32>, 512>;
+
+// Offset of the [B][width] block of step t (1-based), row b, in a per-step region.
+fn step_row(region: u32, t: u32, b: u32, width: u32) -> u32 {
+    return region + ((t - 1u) * p.m + b) * width;
+}
+
+fn dsig(x: f32) -> f32 {
+    return sigmoid(x) * sigmoid(-x);
+}
+
+// Σ_k mem[u + k] · mem[v + k·sv], k < n, four at a time
+fn gdot(u: u32, v: u32, sv: u32, n: u32) -> f32 {
+    var acc = vec4<f32>(0.0);
+    var k = 0u;
+    for (; k + 4u <= n; k += 4u) {
+        acc = fma(vec4<f32>(mem[u + k], mem[u + k + 1u], mem[u + k + 2u], mem[u + k + 3u]),
+                  vec4<f32>(mem[v + k * sv], mem[v + (k + 1u) * sv], mem[v + (k + 2u) * sv],
+                            mem[v + (k + 3u) * sv]), acc);
+    }
+    var r = (acc.x + acc.y) + (acc.z + acc.w);
+    for (; k < n; k++) {
+        r = fma(mem[u + k], mem[v + k * sv], r);
+    }
+    return r;
+}
+
+@compute @workgroup_size(256)
+fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let h = p.n;
+    let gh = p.k * h;
+    let pairs = p.rows * h;
+    let b0 = wid.x * p.rows;
+    let lstm = p.mode == MODE_LSTM;
+    for (var t = p.l_from; t <= p.l_to; t++) {
+        for (var q = lid; q < pairs; q += GW) {
+            let b = b0 + q / h;
+            let u = q % h;
+            if (b >= p.m) {
+                continue;
+            }
+            let xrow = p.x_off + (t - 1u) * p.x_step + b * p.d_in;
+            let pre = step_row(p.z_off, t, b, gh);
+            var hprev = 0u;
+            if (t >= 2u) {
+                hprev = step_row(p.c_off, t - 1u, b, h);
+            }
+            // each block's input part (with the bias) and recurrent part
+            var xa = vec4<f32>(0.0);
+            var ha = vec4<f32>(0.0);
+            for (var g = 0u; g < p.k; g++) {
+                let j = g * h + u;
+                xa[g] = mem[p.b_first + j] + gdot(xrow, p.w_in + j * p.d_in, 1u, p.d_in);
+                if (t >= 2u) {
+                    ha[g] = gdot(hprev, p.w_rec + j * h, 1u, h);
+                }
+            }
+            let at = step_row(p.res_off, t, b, h) + u;
+            let ho = step_row(p.c_off, t, b, h) + u;
+            if (lstm) {
+                let a = xa + ha;
+                for (var g = 0u; g < 4u; g++) {
+                    mem[pre + g * h + u] = a[g];
+                }
+                var c_prev = 0.0;
+                if (t >= 2u) {
+                    c_prev = mem[step_row(p.res_off, t - 1u, b, h) + u];
+                }
+                let c = sigmoid(a[1]) * c_prev + sigmoid(a[0]) * act_f(a[2], p.act);
+                mem[at] = c;
+                mem[ho] = sigmoid(a[3]) * act_f(c, p.act);
+            } else {
+                let ar = xa[0] + ha[0];
+                let az = xa[1] + ha[1];
+                let r = sigmoid(ar);
+                let z = sigmoid(az);
+                let an = xa[2] + r * ha[2];
+                mem[pre + u] = ar;
+                mem[pre + h + u] = az;
+                mem[pre + 2u * h + u] = an;
+                mem[at] = ha[2];
+                var hp = 0.0;
+                if (t >= 2u) {
+                    hp = mem[hprev + u];
+                }
+                mem[ho] = (1.0 - z) * act_f(an, p.act) + z * hp;
+            }
+        }
+        storageBarrier();
+    }
+    if (p.l_to == p.layers) {
+        for (var q = lid; q < p.rows * p.d_out; q += GW) {
+            let b = b0 + q / p.d_out;
+            let o = q % p.d_out;
+            if (b < p.m) {
+                let top = step_row(p.c_off, p.layers, b, h);
+                mem[p.add_off + b * p.d_out + o] = mem[p.b_head + o] + gdot(top, p.w_head + o * h, 1u, h);
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(256)
+fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let h = p.n;
+    let gh = p.k * h;
+    let pairs = p.rows * h;
+    let b0 = wid.x * p.rows;
+    let lstm = p.mode == MODE_LSTM;
+    for (var i = lid; i < 2u * p.rows; i += GW) {
+        atomicStore(&rowmax[i], 0u);
+    }
+    workgroupBarrier();
+    for (var t = p.l_to; t >= p.l_from; t--) {
+        let slot = (t & 1u) * p.rows;
+        // ---- the errors arriving at step t (at the scale of step t + 1), and each row's largest
+        for (var q = lid; q < pairs; q += GW) {
+            let b = b0 + q / h;
+            let u = q % h;
+            if (b >= p.m) {
+                continue;
+            }
+            var g = 0.0;
+            var cin = 0.0;
+            if (t == p.layers) {
+                g = gdot(p.b_off + b * p.d_out, p.w_head + u, h, p.d_out);
+            } else {
+                let above = step_row(p.z_off, t + 1u, b, gh);
+                g = gdot(step_row(p.a_off, t + 1u, b, gh), p.w_rec + u, h, gh);
+                if (lstm) {
+                    cin = mem[step_row(p.top_off, t + 1u, b, h) + u] * sigmoid(mem[above + h + u]);
+                } else {
+                    g += mem[step_row(p.g_off, t + 1u, b, h) + u] * sigmoid(mem[above + h + u]);
+                }
+            }
+            mem[step_row(p.g_off, t, b, h) + u] = g;
+            mem[step_row(p.top_off, t, b, h) + u] = cin;
+            var mx = max(abs(g), abs(cin));
+            if (is_nan(g) || is_nan(cin)) {
+                mx = bitcast<f32>(0x7fc00000u);
+            }
+            atomicMax(&rowmax[slot + q / h], bitcast<u32>(mx));
+        }
+        workgroupBarrier();
+        // ---- rescale by the row's power of two, then the blocks' errors
+        for (var q = lid; q < pairs; q += GW) {
+            let b = b0 + q / h;
+            let u = q % h;
+            if (b >= p.m) {
+                continue;
+            }
+            let mx = bitcast<f32>(atomicLoad(&rowmax[slot + q / h]));
+            var e = 0;
+            if (mx > 0.0 && mx <= 3.4e38) {
+                e = frexp(mx).exp;
+            }
+            var s_above = 0.0;
+            if (t < p.layers) {
+                s_above = mem[p.sscale_off + (t + 1u) * p.m + b];
+            }
+            let go = step_row(p.g_off, t, b, h) + u;
+            let co = step_row(p.top_off, t, b, h) + u;
+            let g = ldexp_safe(mem[go], -e);
+            let cin = ldexp_safe(mem[co], -e);
+            mem[go] = g;
+            let pre = step_row(p.z_off, t, b, gh);
+            let so = step_row(p.a_off, t, b, gh);
+            if (lstm) {
+                let ai = mem[pre + u];
+                let af = mem[pre + h + u];
+                let ag = mem[pre + 2u * h + u];
+                let ao = mem[pre + 3u * h + u];
+                let c = mem[step_row(p.res_off, t, b, h) + u];
+                var c_before = 0.0;
+                if (t >= 2u) {
+                    c_before = mem[step_row(p.res_off, t - 1u, b, h) + u];
+                }
+                let dc = cin + g * sigmoid(ao) * act_df(c, p.act);
+                mem[co] = dc;
+                mem[so + u] = dc * act_f(ag, p.act) * dsig(ai);
+                mem[so + h + u] = dc * c_before * dsig(af);
+                mem[so + 2u * h + u] = dc * sigmoid(ai) * act_df(ag, p.act);
+                mem[so + 3u * h + u] = g * act_f(c, p.act) * dsig(ao);
+            } else {
+                let ar = mem[pre + u];
+                let az = mem[pre + h + u];
+                let an = mem[pre + 2u * h + u];
+                let z = sigmoid(az);
+                var hp = 0.0;
+                if (t >= 2u) {
+                    hp = mem[step_row(p.c_off, t - 1u, b, h) + u];
+                }
+                let dn = g * (1.0 - z) * act_df(an, p.act);
+                mem[co] = dn;
+                mem[so + u] = dn * mem[step_row(p.res_off, t, b, h) + u] * dsig(ar);
+                mem[so + h + u] = g * (hp - act_f(an, p.act)) * dsig(az);
+                mem[so + 2u * h + u] = dn * sigmoid(ar);
+            }
+            if (u == 0u) {
+                mem[p.sscale_off + t * p.m + b] = s_above + f32(e);
+            }
+        }
+        // the other slot serves step t - 1; every read of it (step t + 1) is behind the barrier above
+        for (var i = lid; i < p.rows; i += GW) {
+            atomicStore(&rowmax[(1u - (t & 1u)) * p.rows + i], 0u);
+        }
+        storageBarrier();
+        workgroupBarrier();
+        if (t == 1u) {
+            break;
+        }
+    }
+}
+
+// One workgroup per step t = wid.x + 1: brings every row to the step's largest row scale (written back,
+// so the weight gradients and the read-back see one scale per step, at aux_off + t), then per unit
+// the statistics colreduce.wgsl gives the other paths: log2 mean_b |ĝ| at ust_off + (t-1)·H + u and
+// [Σ ĝ², log2 Σ h², #saturated (every block), dead (candidate slope exactly 0 on every row)] at
+// upart_off + 4((t-1)·H + u); and the gate record at aux2_off + 8(t-1):
+// [Σ keep gate, #saturated per block (4 slots), Σ ĉ² (LSTM), 0, 0], with the LSTM's per-unit
+// log2 mean_b |ĉ| at split_off + (t-1)·H + u.
+@compute @workgroup_size(256)
+fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let t = wid.x + 1u;
+    let h = p.n;
+    let gh = p.k * h;
+    let lstm = p.mode == MODE_LSTM;
+    let srow = p.sscale_off + t * p.m;
+    var top = mem[srow];
+    for (var b = 1u; b < p.m; b++) {
+        top = max(top, mem[srow + b]);
+    }
+    if (lid == 0u) {
+        mem[p.aux_off + t] = top;
+    }
+    for (var q = lid; q < p.m * h; q += GW) {
+        let b = q / h;
+        let u = q % h;
+        let d = i32(mem[srow + b] - top);
+        if (d != 0) {
+            let go = step_row(p.g_off, t, b, h) + u;
+            let co = step_row(p.top_off, t, b, h) + u;
+            mem[go] = ldexp_safe(mem[go], d);
+            mem[co] = ldexp_safe(mem[co], d);
+            let so = step_row(p.a_off, t, b, gh) + u;
+            for (var g = 0u; g < p.k; g++) {
+                mem[so + g * h] = ldexp_safe(mem[so + g * h], d);
+            }
+        }
+    }
+    storageBarrier();
+    let sat_cand = SATURATION_THRESHOLD * act_peak(p.act);
+    let sat_gate = SATURATION_THRESHOLD * 0.25;
+    var keep = 0.0;
+    var sat = vec4<f32>(0.0);
+    var csq = 0.0;
+    for (var u = lid; u < h; u += GW) {
+        var g2 = 0.0;
+        var gl = lsum_new();
+        var act = vec3<f32>(0.0);
+        var live = false;
+        var usat = 0.0;
+        var cl = lsum_new();
+        for (var b = 0u; b < p.m; b++) {
+            let g = mem[step_row(p.g_off, t, b, h) + u];
+            g2 += g * g;
+            gl = lsum_add(gl, select(log2(abs(g)), NO_TERM, g == 0.0));
+            act = sq_add(act, mem[step_row(p.c_off, t, b, h) + u]);
+            let pre = step_row(p.z_off, t, b, gh);
+            for (var k = 0u; k < p.k; k++) {
+                let a = mem[pre + k * h + u];
+                var s = 0.0;
+                if (k == 2u) {
+                    let sl = act_slope(a, p.act);
+                    s = select(0.0, 1.0, sl.k < 0 || abs(sl.m) < sat_cand);
+                    live = live || !exact_zero_slope(a, p.act);
+                } else {
+                    let sl = act_slope(a, ACT_SIGMOID);
+                    s = select(0.0, 1.0, sl.k < 0 || abs(sl.m) < sat_gate);
+                }
+                sat[k] += s;
+                usat += s;
+            }
+            keep += sigmoid(mem[pre + h + u]);
+            if (lstm) {
+                let c = mem[step_row(p.top_off, t, b, h) + u];
+                csq += c * c;
+                cl = lsum_add(cl, select(log2(abs(c)), NO_TERM, c == 0.0));
+            }
+        }
+        let lb = log2(f32(p.m));
+        mem[p.ust_off + (t - 1u) * h + u] = mean_log2(gl, lb);
+        let o = p.upart_off + 4u * ((t - 1u) * h + u);
+        mem[o] = g2;
+        mem[o + 1u] = sq_log2(act);
+        mem[o + 2u] = usat;
+        mem[o + 3u] = select(1.0, 0.0, live);
+        if (lstm) {
+            mem[p.split_off + (t - 1u) * h + u] = mean_log2(cl, lb);
+        }
+    }
+    let keep_all = wg_sum(lid, keep, GW);
+    let s0 = wg_sum(lid, sat[0], GW);
+    let s1 = wg_sum(lid, sat[1], GW);
+    let s2 = wg_sum(lid, sat[2], GW);
+    let s3 = wg_sum(lid, sat[3], GW);
+    let c_all = wg_sum(lid, csq, GW);
+    if (lid == 0u) {
+        let o = p.aux2_off + 8u * (t - 1u);
+        mem[o] = keep_all;
+        mem[o + 1u] = s0;
+        mem[o + 2u] = s1;
+        mem[o + 3u] = s2;
+        mem[o + 4u] = s3;
+        mem[o + 5u] = c_all;
+        mem[o + 6u] = 0.0;
+        mem[o + 7u] = 0.0;
+    }
+}
+
+// log2 of the mean of 2^terms over lb = log2(count) terms: −∞ where every term is an exact zero, NaN
+// where any is NaN.
+fn mean_log2(st: vec3<f32>, lb: f32) -> f32 {
+    if (st.z > 0.0) {
+        return bitcast<f32>(0x7fc00000u);
+    }
+    if (st.x <= NO_TERM) {
+        return bitcast<f32>(0xff800000u);
+    }
+    return st.x + log2(st.y) - lb;
+}
+
+// The weight and bias gradients summed over the steps l_from..=l_to (FLAG_ACCUMULATE: added to what an
+// earlier chunk left): one invocation per entry of [W_h | W_x | b] (G·H rows, H + d_in + 1 columns), each
+// step's sum over the batch taken at the step's scale (aux_off + t) and added in true units. Per step,
+// each workgroup's log2 Σ (this step's W_h entries)² goes to part_off + (t-1)·count + workgroup, the
+// per-step ‖∂L/∂W_h‖ of the statistics. A GRU's candidate rows of W_x and b read the error without r
+// (at top_off); every other entry reads â (at a_off).
+@compute @workgroup_size(64)
+fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let h = p.n;
+    let gh = p.k * h;
+    let cols = h + p.d_in + 1u;
+    let e = wid.x * 64u + lid;
+    let valid = e < gh * cols;
+    let j = min(e / cols, gh - 1u);
+    let c = e % cols;
+    let gru_n_input = p.mode == MODE_GRU && j >= 2u * h && c >= h;
+    var dst = p.gb_first + j;
+    if (c < h) {
+        dst = p.gw_rec + j * h + c;
+    } else if (c < h + p.d_in) {
+        dst = p.gw_in + j * p.d_in + (c - h);
+    }
+    var acc = 0.0;
+    if (valid && (p.flags & FLAG_ACCUMULATE) != 0u) {
+        acc = mem[dst];
+    }
+    for (var t = p.l_from; t <= p.l_to; t++) {
+        var sum = 0.0;
+        if (valid && (c >= h || t >= 2u)) {
+            for (var b = 0u; b < p.m; b++) {
+                var err = 0.0;
+                if (gru_n_input) {
+                    err = mem[step_row(p.top_off, t, b, h) + j - 2u * h];
+                } else {
+                    err = mem[step_row(p.a_off, t, b, gh) + j];
+                }
+                var v = 1.0;
+                if (c < h) {
+                    v = mem[step_row(p.c_off, t - 1u, b, h) + c];
+                } else if (c < h + p.d_in) {
+                    v = mem[p.x_off + (t - 1u) * p.x_step + b * p.d_in + c - h];
+                }
+                sum = fma(err, v, sum);
+            }
+        }
+        acc += ldexp_safe(sum, i32(mem[p.aux_off + t]));
+        var l = NO_TERM;
+        if (valid && c < h && sum != 0.0) {
+            l = 2.0 * log2(abs(sum));
+        }
+        let part = wg_log2_sum(lid, l, 64u);
+        if (lid == 0u) {
+            mem[p.part_off + (t - 1u) * p.count + wid.x] = part;
+        }
+    }
+    if (valid) {
+        mem[dst] = acc;
+    }
+}

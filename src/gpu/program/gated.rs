@@ -1,0 +1,187 @@
+//! The step of a gated recurrent cell (LSTM, GRU): shaders/gated.wgsl's persistent forward and backward
+//! (in chunks of steps where the loop budget asks for it), the loss with the head's gradients, the per-step
+//! statistics, the weight gradients summed over time, then the shared statistics, norm and update.
+
+use super::{Program, chunks};
+use crate::gpu::layout::{
+    Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_HEAD, Kernel, LAYER_RECORD, Layout,
+    STATS_HEADER,
+};
+use crate::model::{Cell, NetConfig};
+
+/// Invocations per workgroup of the forward, backward and statistics kernels (GW in gated.wgsl).
+const GATED_GROUP: u32 = 256;
+/// Invocations per workgroup of `gated_wgrad`.
+pub const GATED_WGRAD_GROUP: usize = 64;
+/// Values per step in the gate record of the statistics block.
+pub const GATE_RECORD: usize = 8;
+
+/// Batch rows per workgroup of the gated kernels: a workgroup of 256 invocations holds `rows × H`
+/// (row, unit) pairs, at least one row.
+pub fn gated_rows(width: usize, batch: usize) -> u32 {
+    (256 / width.max(1)).clamp(1, batch.max(1)) as u32
+}
+
+/// Workgroups of `gated_wgrad`: one invocation per entry of `[W_h | W_x | b]` (also the weight-gradient
+/// partial slots per step).
+pub fn gated_wgrad_groups(cfg: &NetConfig) -> usize {
+    let (g, w, d_in) = (cfg.cell.gates(), cfg.width, cfg.d_in());
+    (g * w * (w + d_in + 1)).div_ceil(GATED_WGRAD_GROUP)
+}
+
+/// Upper bounds of the loop iterations one invocation of a gated kernel runs: `(fixed, per step)`.
+pub fn gated_loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
+    let q = |n: usize| n.div_ceil(4) as u64 + 3;
+    let (w, g, b) = (lay.width, lay.gates, lay.batch as u64);
+    let per_thread = (u64::from(rows) * w as u64).div_ceil(u64::from(GATED_GROUP));
+    let row_loops = u64::from(rows).div_ceil(u64::from(GATED_GROUP));
+    match kernel {
+        Kernel::GatedForward => (
+            (u64::from(rows) * lay.d_out as u64).div_ceil(256) * (2 + q(w)) + 4,
+            2 + per_thread * (g as u64 * (2 + q(lay.d_in) + q(w)) + 8),
+        ),
+        Kernel::GatedBackward => (
+            2 * row_loops + 4,
+            4 + row_loops + per_thread * (q(g * w).max(q(lay.d_out)) + 10),
+        ),
+        Kernel::GatedWgrad => (4, b + 25),
+        Kernel::GatedStats => (
+            b + (b * w as u64).div_ceil(256) * (g as u64 + 1)
+                + (w as u64).div_ceil(256) * b * (g as u64 + 2)
+                + 60,
+            0,
+        ),
+        _ => (0, 0),
+    }
+}
+
+/// Steps per dispatch of a gated kernel within `budget`; `None` if not even one fits.
+pub fn gated_chunk_len(kernel: Kernel, lay: &Layout, rows: u32, budget: u64) -> Option<usize> {
+    if budget == u64::MAX {
+        return Some(lay.depth);
+    }
+    let (fixed, per) = gated_loop_costs(kernel, lay, rows);
+    let room = budget.checked_sub(fixed)?;
+    if per == 0 {
+        return Some(lay.depth);
+    }
+    let n = (room / per) as usize;
+    (n >= 1).then_some(n.min(lay.depth))
+}
+
+/// The gated kernel whose loops do not fit `budget` even for one step, if any.
+pub fn gated_misfit(cfg: &NetConfig, lay: &Layout, budget: u64) -> Option<Kernel> {
+    let rows = gated_rows(cfg.width, cfg.batch);
+    [
+        Kernel::GatedForward,
+        Kernel::GatedBackward,
+        Kernel::GatedWgrad,
+        Kernel::GatedStats,
+    ]
+    .into_iter()
+    .find(|&k| gated_chunk_len(k, lay, rows, budget).is_none())
+}
+
+impl Program<'_> {
+    /// Forward, loss, backward, statistics and weight gradients of a gated cell.
+    pub(super) fn gated(&self) -> Vec<Dispatch> {
+        let cfg = self.cfg;
+        let lay = self.lay;
+        let (b, w, t_n) = (lay.batch as u32, lay.width as u32, lay.depth);
+        let rows = gated_rows(lay.width, lay.batch);
+        let head_w = lay.tensor_offsets.len() - 2;
+        let stats_units = lay.stats + STATS_HEADER + LAYER_RECORD * t_n;
+        let gate_records = stats_units + t_n * lay.width;
+        let rec = DispatchParams {
+            m: b,
+            n: w,
+            k: lay.gates as u32,
+            mode: match cfg.cell {
+                Cell::Lstm => 1,
+                _ => 2,
+            },
+            d_in: lay.d_in as u32,
+            d_out: lay.d_out as u32,
+            layers: t_n as u32,
+            rows,
+            w_in: lay.param(0),
+            w_rec: lay.param(1),
+            b_first: lay.param(2),
+            w_head: lay.param(head_w),
+            b_head: lay.param(head_w + 1),
+            gw_in: lay.grad(0),
+            gw_rec: lay.grad(1),
+            gb_first: lay.grad(2),
+            x_off: lay.x as u32,
+            x_step: b * lay.d_in as u32,
+            z_off: lay.z as u32,
+            c_off: lay.a as u32,
+            res_off: lay.cell_aux as u32,
+            g_off: lay.g as u32,
+            a_off: lay.s as u32,
+            top_off: lay.cell_err as u32,
+            b_off: lay.dy as u32,
+            add_off: lay.yhat as u32,
+            sscale_off: lay.sscales as u32,
+            ust_off: stats_units as u32,
+            upart_off: lay.upart as u32,
+            aux2_off: gate_records as u32,
+            split_off: (gate_records + GATE_RECORD * t_n) as u32,
+            part_off: lay.wparts as u32,
+            count: lay.partials_per_layer as u32,
+            ..self.base
+        };
+        let slices = b.div_ceil(rows);
+        let chunked = |kernel: Kernel, groups: u32, top_down: bool| -> Vec<Dispatch> {
+            let len = gated_chunk_len(kernel, lay, rows, self.budget).unwrap_or(1);
+            let mut ranges = chunks(t_n, len);
+            if top_down {
+                ranges.reverse();
+            }
+            ranges
+                .into_iter()
+                .enumerate()
+                .map(|(i, (l_from, l_to))| Dispatch {
+                    kernel,
+                    groups: [groups, 1, 1],
+                    params: DispatchParams {
+                        l_from,
+                        l_to,
+                        // the weight gradients' later chunks add to the first
+                        flags: if kernel == Kernel::GatedWgrad && i > 0 {
+                            FLAG_ACCUMULATE
+                        } else {
+                            0
+                        },
+                        ..rec
+                    },
+                })
+                .collect()
+        };
+        let mut out = chunked(Kernel::GatedForward, slices, false);
+        out.push(Dispatch {
+            kernel: Kernel::Loss,
+            groups: [1, 1, 1],
+            params: DispatchParams {
+                k: w,
+                flags: FLAG_HEAD,
+                top_off: lay.at(lay.a, t_n),
+                gw_head: lay.grad(head_w),
+                gb_head: lay.grad(head_w + 1),
+                ..self.loss_params()
+            },
+        });
+        out.extend(chunked(Kernel::GatedBackward, slices, true));
+        out.push(Dispatch {
+            kernel: Kernel::GatedStats,
+            groups: [t_n as u32, 1, 1],
+            params: rec,
+        });
+        out.extend(chunked(
+            Kernel::GatedWgrad,
+            gated_wgrad_groups(cfg) as u32,
+            false,
+        ));
+        out
+    }
+}
