@@ -5,7 +5,7 @@
 // Forward and backward: one workgroup owns p.rows batch rows and carries them through the steps
 // l_from..=l_to (a chunk: lavapipe ends an invocation's loops after 65535 iterations in all, so the engine
 // splits long sequences; a chunk starts from what the previous one left in memory). Invocation q of the
-// workgroup owns the (row, unit) pairs q, q + 256, ...: a unit's gates need only that unit's pre-activations,
+// workgroup (64 invocations) owns the (row, unit) pairs q, q + 64, ...: a unit's gates need only that unit's pre-activations,
 // so the cell update is local, and between steps a storage barrier makes each row's new state visible to
 // the workgroup. No workgroup waits on another.
 //
@@ -22,13 +22,13 @@
 // The backward divides each row's incoming errors (∂L/∂h and ∂L/∂c from the step above) by the power of
 // two of their largest magnitude, so they stay near 1 however far the true values fall.
 
-const GW: u32 = 256u;
+const GW: u32 = 64u;
 const MODE_LSTM: u32 = 1u;
 const MODE_GRU: u32 = 2u;
 
 // [parity][row]: the bit patterns of each row's largest incoming |error| (non-negative floats order like
 // their bits, NaN above all), two slots so that one step's slot is cleared while the other is in use
-var<workgroup> rowmax: array<atomic<u32>, 512>;
+var<workgroup> rowmax: array<atomic<u32>, 128>;
 
 // Offset of the [B][width] block of step t (1-based), row b, in a per-step region.
 fn step_row(region: u32, t: u32, b: u32, width: u32) -> u32 {
@@ -55,7 +55,7 @@ fn gdot(u: u32, v: u32, sv: u32, n: u32) -> f32 {
     return r;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let h = p.n;
     let gh = p.k * h;
@@ -130,7 +130,7 @@ fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let h = p.n;
     let gh = p.k * h;
@@ -249,7 +249,7 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
 // upart_off + 4((t-1)·H + u); and the gate record at aux2_off + 8(t-1):
 // [Σ keep gate, #saturated per block (4 slots), Σ ĉ² (LSTM), 0, 0], with the LSTM's per-unit
 // log2 mean_b |ĉ| at split_off + (t-1)·H + u.
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let t = wid.x + 1u;
     let h = p.n;
@@ -386,9 +386,15 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     if (valid && (p.flags & FLAG_ACCUMULATE) != 0u) {
         acc = mem[dst];
     }
-    for (var t = p.l_from; t <= p.l_to; t++) {
-        var sum = 0.0;
-        if (valid && (c >= h || t >= 2u)) {
+    // four steps per round: one paired reduction (and its barriers) per four steps
+    for (var t0 = p.l_from; t0 <= p.l_to; t0 += 4u) {
+        var sum = vec4<f32>(0.0);
+        for (var i = 0u; i < 4u; i++) {
+            let t = t0 + i;
+            if (t > p.l_to || !valid || (c < h && t < 2u)) {
+                continue;
+            }
+            var s_t = 0.0;
             for (var b = 0u; b < p.m; b++) {
                 var err = 0.0;
                 if (gru_n_input) {
@@ -402,20 +408,59 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
                 } else if (c < h + p.d_in) {
                     v = mem[p.x_off + (t - 1u) * p.x_step + b * p.d_in + c - h];
                 }
-                sum = fma(err, v, sum);
+                s_t = fma(err, v, s_t);
+            }
+            sum[i] = s_t;
+            acc += ldexp_safe(s_t, i32(mem[p.aux_off + t]));
+        }
+        // log2 of this step's W_h entries squared, as (max, Σ 2^(l − max)); NaN rides in the sum
+        var m = vec4<f32>(NO_TERM);
+        var sc = vec4<f32>(0.0);
+        for (var i = 0u; i < 4u; i++) {
+            if (valid && c < h) {
+                if (is_nan(sum[i])) {
+                    sc[i] = bitcast<f32>(0x7fc00000u);
+                } else if (sum[i] != 0.0) {
+                    m[i] = 2.0 * log2(abs(sum[i]));
+                    sc[i] = 1.0;
+                }
             }
         }
-        acc += ldexp_safe(sum, i32(mem[p.aux_off + t]));
-        var l = NO_TERM;
-        if (valid && c < h && sum != 0.0) {
-            l = 2.0 * log2(abs(sum));
+        wm[lid] = m;
+        ws[lid] = sc;
+        workgroupBarrier();
+        for (var st = 32u; st > 0u; st >>= 1u) {
+            if (lid < st) {
+                let m1 = wm[lid];
+                let m2 = wm[lid + st];
+                let mx = max(m1, m2);
+                ws[lid] = ws[lid] * exp2(m1 - mx) + ws[lid + st] * exp2(m2 - mx);
+                wm[lid] = mx;
+            }
+            workgroupBarrier();
         }
-        let part = wg_log2_sum(lid, l, 64u);
         if (lid == 0u) {
-            mem[p.part_off + (t - 1u) * p.count + wid.x] = part;
+            for (var i = 0u; i < 4u; i++) {
+                let t = t0 + i;
+                if (t <= p.l_to) {
+                    var l = NO_TERM;
+                    if (is_nan(ws[0][i])) {
+                        l = ws[0][i];
+                    } else if (wm[0][i] > NO_TERM) {
+                        l = wm[0][i] + log2(ws[0][i]);
+                    }
+                    mem[p.part_off + (t - 1u) * p.count + wid.x] = l;
+                }
+            }
         }
+        workgroupBarrier();
     }
     if (valid) {
         mem[dst] = acc;
     }
 }
+
+// gated_wgrad's paired reduction: per thread and step, the largest log2 term and the sum of the terms
+// relative to it
+var<workgroup> wm: array<vec4<f32>, 64>;
+var<workgroup> ws: array<vec4<f32>, 64>;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::gpu::program::{BUSY_WORKGROUPS, StackPath};
 use crate::gpu::{Engine, EngineError, EngineOptions, GpuContext};
-use crate::model::{Activation, Arch, Init, NetConfig, Task};
+use crate::model::{Activation, Arch, Cell, Init, NetConfig, Task};
 
 /// Which set of configurations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -53,6 +53,13 @@ fn rnn(steps: usize, hidden: usize, batch: usize) -> NetConfig {
     }
 }
 
+fn lstm(steps: usize, hidden: usize, batch: usize) -> NetConfig {
+    NetConfig {
+        cell: Cell::Lstm,
+        ..rnn(steps, hidden, batch)
+    }
+}
+
 /// The configurations of a suite.
 pub fn configs(suite: Suite) -> Vec<BenchConfig> {
     match suite {
@@ -77,6 +84,10 @@ pub fn configs(suite: Suite) -> Vec<BenchConfig> {
                 name: "rnn",
                 cfg: rnn(300, 128, 64),
             },
+            BenchConfig {
+                name: "lstm",
+                cfg: lstm(300, 128, 64),
+            },
         ],
         Suite::Quick => vec![
             BenchConfig {
@@ -94,6 +105,10 @@ pub fn configs(suite: Suite) -> Vec<BenchConfig> {
             BenchConfig {
                 name: "rnn-quick",
                 cfg: rnn(50, 16, 8),
+            },
+            BenchConfig {
+                name: "lstm-quick",
+                cfg: lstm(50, 16, 8),
             },
         ],
     }

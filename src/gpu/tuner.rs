@@ -153,7 +153,8 @@ pub fn tuned_options(ctx: &GpuContext, cfg: &NetConfig) -> Result<EngineOptions,
     let off = std::env::var(TUNE_ENV)
         .map(|v| matches!(v.trim(), "off" | "0" | "no"))
         .unwrap_or(false);
-    if std::env::var_os(ENGINE_ENV).is_some() || off {
+    // a gated cell has one path of its own: nothing to choose
+    if std::env::var_os(ENGINE_ENV).is_some() || off || cfg.cell.is_gated() {
         return Ok(defaults);
     }
     let key = class_key(ctx, cfg);

@@ -10,7 +10,8 @@ use super::{Activation, Init};
 pub enum Arch {
     /// A deep multilayer perceptron: `depth` hidden layers of `width` units.
     Mlp,
-    /// A vanilla recurrent net unrolled over `depth` time steps with `width` hidden units.
+    /// A recurrent net (cell: vanilla, LSTM or GRU) unrolled over `depth` time steps with `width` hidden
+    /// units.
     Rnn,
 }
 

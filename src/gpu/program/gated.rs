@@ -9,17 +9,18 @@ use crate::gpu::layout::{
 };
 use crate::model::{Cell, NetConfig};
 
-/// Invocations per workgroup of the forward, backward and statistics kernels (GW in gated.wgsl).
-const GATED_GROUP: u32 = 256;
+/// Invocations per workgroup of the forward, backward and statistics kernels (GW in gated.wgsl): small,
+/// so that small batches still spread over several workgroups (a CPU adapter's cores).
+const GATED_GROUP: u32 = 64;
 /// Invocations per workgroup of `gated_wgrad`.
 pub const GATED_WGRAD_GROUP: usize = 64;
 /// Values per step in the gate record of the statistics block.
 pub const GATE_RECORD: usize = 8;
 
-/// Batch rows per workgroup of the gated kernels: a workgroup of 256 invocations holds `rows × H`
+/// Batch rows per workgroup of the gated kernels: a workgroup of 64 invocations holds `rows × H`
 /// (row, unit) pairs, at least one row.
 pub fn gated_rows(width: usize, batch: usize) -> u32 {
-    (256 / width.max(1)).clamp(1, batch.max(1)) as u32
+    (GATED_GROUP as usize / width.max(1)).clamp(1, batch.max(1)) as u32
 }
 
 /// Workgroups of `gated_wgrad`: one invocation per entry of `[W_h | W_x | b]` (also the weight-gradient
@@ -37,17 +38,18 @@ pub fn gated_loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
     let row_loops = u64::from(rows).div_ceil(u64::from(GATED_GROUP));
     match kernel {
         Kernel::GatedForward => (
-            (u64::from(rows) * lay.d_out as u64).div_ceil(256) * (2 + q(w)) + 4,
+            (u64::from(rows) * lay.d_out as u64).div_ceil(u64::from(GATED_GROUP)) * (2 + q(w)) + 4,
             2 + per_thread * (g as u64 * (2 + q(lay.d_in) + q(w)) + 8),
         ),
         Kernel::GatedBackward => (
             2 * row_loops + 4,
             4 + row_loops + per_thread * (q(g * w).max(q(lay.d_out)) + 10),
         ),
-        Kernel::GatedWgrad => (4, b + 25),
+        // per round of four steps: four batch loops, the reduction's setup, six levels and the writes
+        Kernel::GatedWgrad => (4, b + 6),
         Kernel::GatedStats => (
-            b + (b * w as u64).div_ceil(256) * (g as u64 + 1)
-                + (w as u64).div_ceil(256) * b * (g as u64 + 2)
+            b + (b * w as u64).div_ceil(64) * (g as u64 + 1)
+                + (w as u64).div_ceil(64) * b * (g as u64 + 2)
                 + 60,
             0,
         ),
