@@ -4,8 +4,8 @@
 use clap::Args;
 
 use crate::model::{
-    Activation, Arch, Cell, DEFAULT_PRESET, Init, NetConfig, NetworkOverlay, Optimizer, Preset, Task,
-    TrainingOverlay,
+    Activation, Arch, Cell, DEFAULT_PRESET, Init, NetConfig, NetworkOverlay, Optimizer, Preset,
+    Task, TrainingOverlay,
 };
 
 /// Which engine computes the statistics.

@@ -110,6 +110,10 @@ struct RenderArgs {
     /// Colour range: fixed decades 1e-18..1e2, or auto (fit the data)
     #[arg(long)]
     auto_range: bool,
+    /// rnn: draw this network (A) beside B, the same network with this recurrent cell, trained in
+    /// lockstep on the same data and seed, on one colour scale (as the app's compare mode)
+    #[arg(long, value_enum, value_name = "CELL")]
+    compare_cell: Option<gradscope::model::Cell>,
 }
 
 /// Largest side of a rendered figure, pixels (the adapter's texture limit may be lower; that is checked
@@ -304,11 +308,26 @@ fn app(config: &ConfigArgs, given: &[String], from_figure: Option<&std::path::Pa
 fn render(args: &RenderArgs) -> Result<()> {
     use gradscope::viz::offscreen::{PngOutput, check_export_size};
     let cfg = args.config.resolve()?;
+    let compare = match args.compare_cell {
+        Some(cell) => {
+            if cfg.arch != gradscope::model::Arch::Rnn {
+                anyhow::bail!("--compare-cell compares recurrent cells: use it with --arch rnn");
+            }
+            let b = gradscope::model::NetConfig {
+                cell,
+                ..cfg.clone()
+            };
+            b.validate()?;
+            Some(b)
+        }
+        None => None,
+    };
     let out = PngOutput::claim(&args.out)?;
     let gpu = args.config.open_gpu()?;
     check_export_size(args.size, gpu.device.limits().max_texture_dimension_2d)?;
     let req = gradscope::app::render::RenderRequest {
         cfg,
+        compare,
         engine: args.config.engine,
         steps: args.steps,
         view: args.view,

@@ -22,6 +22,8 @@ pub const RENDER_HISTORY_POINTS: u64 = 300;
 pub struct RenderRequest {
     /// The network.
     pub cfg: NetConfig,
+    /// Network B, drawn beside A on one scale (compare mode), if any.
+    pub compare: Option<NetConfig>,
     /// Which engine computes the statistics (the figure is always drawn on the GPU).
     pub engine: EngineKind,
     /// Training steps before the final gradient.
@@ -45,7 +47,7 @@ pub fn render(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<[usize; 2
         ..History::default()
     };
     let every = req.steps.div_ceil(RENDER_HISTORY_POINTS).max(1);
-    let (latest, wh, params) = collect(gpu, req, every, &mut history)?;
+    let (latest, wh, params) = collect(gpu, req, &req.cfg, every, &mut history)?;
     let jacobian = (req.view == View::Jacobian)
         .then(|| super::jacobian::compute(&req.cfg, &params, latest.step));
     let prediction = crate::theory::mean_field::predict(&req.cfg).ok();
@@ -58,7 +60,29 @@ pub fn render(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<[usize; 2
         wh,
         jacobian: jacobian.as_ref(),
     };
-    let fig = figure(req.view, &data);
+    let fig = match &req.compare {
+        None => figure(req.view, &data),
+        Some(cfg_b) => {
+            let mut history_b = History {
+                capacity: history.capacity,
+                ..History::default()
+            };
+            let (latest_b, wh_b, params_b) = collect(gpu, req, cfg_b, every, &mut history_b)?;
+            let jacobian_b = (req.view == View::Jacobian)
+                .then(|| super::jacobian::compute(cfg_b, &params_b, latest_b.step));
+            let prediction_b = crate::theory::mean_field::predict(cfg_b).ok();
+            let data_b = FigureData {
+                cfg: cfg_b,
+                stats: Some(&latest_b),
+                history: &history_b,
+                range: req.range,
+                prediction: prediction_b.as_ref(),
+                wh: wh_b,
+                jacobian: jacobian_b.as_ref(),
+            };
+            super::views::compare::figure_ab(req.view, &data, &data_b)
+        }
+    };
     let image = render_figure(
         &gpu.device,
         &gpu.queue,
@@ -76,12 +100,13 @@ pub fn render(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<[usize; 2
 fn collect(
     gpu: &GpuContext,
     req: &RenderRequest,
+    cfg: &NetConfig,
     every: u64,
     history: &mut History,
 ) -> anyhow::Result<(StepStats, Option<WhSpectrum>, Params)> {
     match req.engine {
         EngineKind::Gpu => {
-            let mut engine = Engine::new(gpu, &req.cfg)?;
+            let mut engine = Engine::new(gpu, cfg)?;
             let mut done = 0;
             while done < req.steps {
                 let n = every.min(req.steps - done);
@@ -98,7 +123,7 @@ fn collect(
             Ok((last, wh, params))
         }
         EngineKind::Cpu => {
-            let mut engine = Reference::new(&req.cfg)?;
+            let mut engine = Reference::new(cfg)?;
             for i in 0..req.steps {
                 if i % every == 0 {
                     history.push(&engine.stats_of(&engine.pass()));

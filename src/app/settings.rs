@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Activation, Arch, DEFAULT_PRESET, Init, NetConfig, Preset};
+use crate::model::{Activation, Arch, Cell, DEFAULT_PRESET, Init, NetConfig, Preset};
 use crate::viz::{FigureTheme, RangeMode, View};
 
 /// Key of the settings in eframe's storage.
@@ -69,7 +69,7 @@ pub fn default_config() -> NetConfig {
 pub const MAX_STEPS_PER_FRAME: u32 = 64;
 
 /// Compare mode: what network B changes relative to network A. B is A's configuration with B's
-/// activation, init, gain and residual switch; everything else (seed, data, shapes) is equal, and B trains
+/// activation, init, gain, residual switch (MLP) and cell (RNN); everything else (seed, data, shapes) is equal, and B trains
 /// in lockstep with A.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -84,6 +84,8 @@ pub struct CompareSettings {
     pub gain: f64,
     /// B's residual switch (MLP only).
     pub residual: bool,
+    /// B's recurrent cell (RNN only): vanilla beside A's LSTM shows what the gates change.
+    pub cell: Cell,
 }
 
 impl Default for CompareSettings {
@@ -94,18 +96,24 @@ impl Default for CompareSettings {
             init: Init::HeNormal,
             gain: 1.0,
             residual: false,
+            cell: Cell::Vanilla,
         }
     }
 }
 
 impl CompareSettings {
-    /// B's configuration: A's with B's activation, init, gain and residual switch.
+    /// B's configuration: A's with B's activation, init, gain, residual switch (MLP) and cell (RNN).
     pub fn config_b(&self, a: &NetConfig) -> NetConfig {
         let mut b = a.clone();
         b.activation = self.activation;
         b.init = self.init;
         b.gain = self.gain;
         b.residual = self.residual && a.arch == Arch::Mlp;
+        b.cell = if a.arch == Arch::Rnn {
+            self.cell
+        } else {
+            Cell::Vanilla
+        };
         b
     }
 }

@@ -28,6 +28,10 @@ pub struct WhSpectrum {
 pub fn wh_spectrum(params: &Params, step: u64) -> Option<WhSpectrum> {
     let t = params.get("w_h")?;
     let n = *t.shape.first()?;
+    // a gated cell stacks its blocks in w_h (not square): no single recurrent matrix to take
+    if t.shape.get(1) != Some(&n) {
+        return None;
+    }
     let radius = spectral_radius(&t.data, n).ok()?;
     let norm = spectral_norm(&t.data, n).ok()?;
     Some(WhSpectrum { step, radius, norm })

@@ -11,8 +11,8 @@ use super::program::{
 };
 use super::readback::StatsRing;
 use super::shaders::Pipelines;
-use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};
 use crate::model::Cell;
+use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};
 use crate::stats::{RawGates, RawLayer, StepStats};
 
 /// A device, its queue, the adapter's name and the compiled pipelines: what every engine on one device

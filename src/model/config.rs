@@ -16,7 +16,9 @@ pub enum Arch {
 }
 
 /// The recurrent cell of an RNN (docs/DESIGN.md §Equations gives each one's equations and gate order).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cell {
     /// `h_t = f(W_x x_t + W_h h_{t-1} + b)`.
@@ -556,7 +558,10 @@ impl NetConfig {
             s.push_str(&format!(" spectral-radius {rho}"));
         }
         if self.cell.is_gated() {
-            s.push_str(&format!(" cell {} forget-bias {}", self.cell, self.forget_bias));
+            s.push_str(&format!(
+                " cell {} forget-bias {}",
+                self.cell, self.forget_bias
+            ));
         }
         s
     }

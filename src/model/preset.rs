@@ -318,6 +318,18 @@ pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
         include_str!("../../assets/presets/smooth-rectifiers.toml"),
     ),
     ("spiral", include_str!("../../assets/presets/spiral.toml")),
+    (
+        "lstm-adding",
+        include_str!("../../assets/presets/lstm-adding.toml"),
+    ),
+    (
+        "lstm-forget-bias-zero",
+        include_str!("../../assets/presets/lstm-forget-bias-zero.toml"),
+    ),
+    (
+        "gru-adding",
+        include_str!("../../assets/presets/gru-adding.toml"),
+    ),
 ];
 
 /// The preset the app opens on.

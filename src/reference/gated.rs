@@ -208,13 +208,13 @@ impl Reference {
             let mut keep_sum = 0.0;
             let mut live = vec![false; h_n];
             for bi in 0..b {
-                for u in 0..h_n {
+                for (u, unit_live) in live.iter_mut().enumerate() {
                     for (gate, count) in saturated.iter_mut().enumerate() {
                         let a = st.pre[bi * gh + block(u, gate)];
                         let f = if gate == cand { act } else { sig };
                         *count += f64::from(u8::from(f.is_saturated(a)));
                     }
-                    live[u] |= !act.is_exact_zero_slope(st.pre[bi * gh + block(u, cand)]);
+                    *unit_live |= !act.is_exact_zero_slope(st.pre[bi * gh + block(u, cand)]);
                     if let Some(keep) = cell.keep_gate() {
                         keep_sum += st.val[bi * gh + block(u, keep)];
                     }

@@ -64,6 +64,11 @@ pub enum JacobianError {
     /// The singular value decomposition failed (NaN weights, no convergence).
     #[error(transparent)]
     Spectral(#[from] SpectralError),
+    /// A gated cell (LSTM, GRU): this view covers MLPs and the vanilla RNN.
+    #[error(
+        "the Jacobian spectrum covers MLPs and the vanilla RNN; for an {0} the Cell path view shows where the error goes"
+    )]
+    GatedCell(crate::model::Cell),
 }
 
 /// `out = D · (W · J) [+ J]`: one layer of the chain. `w` is `n_out x n_in` row-major, `j` is `n_in x cols`,
@@ -119,6 +124,9 @@ pub fn jacobian(
     span: JacobianSpan,
 ) -> Result<Jacobian, JacobianError> {
     let cfg = engine.config();
+    if cfg.cell.is_gated() {
+        return Err(JacobianError::GatedCell(cfg.cell));
+    }
     let (width, depth) = (cfg.width, cfg.depth);
     if width > MAX_JACOBIAN_WIDTH || depth > MAX_JACOBIAN_DEPTH {
         return Err(JacobianError::TooLarge { width, depth });

@@ -41,6 +41,11 @@ pub enum TheoryError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A gated cell: the mean-field recursion here is for the MLP and the vanilla RNN.
+    #[error(
+        "mean-field theory here covers the MLP and the vanilla RNN; an {0} has none (the Cell path view draws the running product of its keep gates instead)"
+    )]
+    GatedCell(crate::model::Cell),
 }
 
 /// E\[f(z)\], z ~ N(0, q).
@@ -195,6 +200,9 @@ fn geometric_mean_refusing_missing(factors: impl Iterator<Item = Option<f64>>) -
 /// The mean-field prediction for `cfg` at init (see the module docs for every convention).
 pub fn predict(cfg: &NetConfig) -> Result<Prediction, TheoryError> {
     cfg.validate()?;
+    if cfg.cell.is_gated() {
+        return Err(TheoryError::GatedCell(cfg.cell));
+    }
     let act = cfg.activation;
     let depth = cfg.depth;
     let sigma_w2 = hidden_sigma_w2(cfg);

@@ -224,7 +224,10 @@ pub fn log_marks(input: GridInput) -> Vec<GridMark> {
         return Vec::new();
     }
     let span = hi - lo;
-    let step = (span / 12.0).ceil().max(1.0) as i64;
+    // at most 12 labelled decades, and never closer than 30 points (egui_plot hides y labels closer than
+    // 20): base_step_size is the span of grid_spacing.min (8 points by default)
+    let per_point = input.base_step_size / 8.0;
+    let step = (span / 12.0).max(30.0 * per_point).ceil().max(1.0) as i64;
     let mut marks = Vec::new();
     for k in (lo.floor() as i64)..=(hi.ceil() as i64) {
         if k % step == 0 {

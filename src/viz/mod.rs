@@ -35,17 +35,24 @@ pub enum View {
     Loss,
     /// Singular values of the hidden-layer Jacobian at the current weights.
     Jacobian,
+    /// Recurrent nets: the LSTM's cell path ∂L/∂c_t (time step × unit) and its rms against the running
+    /// product of the keep gates (a vanilla RNN's own error map, for comparison).
+    CellPath,
+    /// LSTM and GRU: the mean keep gate and each gate's saturated fraction per time step.
+    Gates,
 }
 
 impl View {
     /// Every view, in tab order.
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 8] = [
         View::GradientMap,
         View::GradientFlow,
         View::Norms,
         View::Activations,
         View::Loss,
         View::Jacobian,
+        View::CellPath,
+        View::Gates,
     ];
 
     /// The tab label.
@@ -57,6 +64,8 @@ impl View {
             View::Activations => "Activations",
             View::Loss => "Loss",
             View::Jacobian => "Jacobian spectrum",
+            View::CellPath => "Cell path",
+            View::Gates => "Gates",
         }
     }
 
@@ -69,6 +78,8 @@ impl View {
             View::Activations => "activations",
             View::Loss => "loss",
             View::Jacobian => "jacobian",
+            View::CellPath => "cell-path",
+            View::Gates => "gates",
         }
     }
 }

@@ -111,7 +111,10 @@ fn compare_stats(g: &StepStats, r: &StepStats, what: &str) {
                 &gr.log10_mean_abs_cell_delta,
                 &format!("{what} step {i} cell"),
             );
-            assert!(e < 1e-4, "{what} step {i}: cell per-unit relative error {e:e}");
+            assert!(
+                e < 1e-4,
+                "{what} step {i}: cell per-unit relative error {e:e}"
+            );
         }
     }
 }
@@ -135,7 +138,11 @@ fn compare_tensors(engine: &Engine, reference: &Reference, what: &str) {
     for (l, (d, r)) in cells.iter().zip(&pass.cell_deltas).enumerate() {
         let g: Vec<f64> = d.iter().map(|&v| f64::from(v)).collect();
         let e = rel_err(&g, r);
-        assert!(e < 1e-4, "{what}: cell delta_{} relative error {e:e}", l + 1);
+        assert!(
+            e < 1e-4,
+            "{what}: cell delta_{} relative error {e:e}",
+            l + 1
+        );
     }
 }
 
@@ -510,7 +517,14 @@ fn gated_cells_match_the_reference() {
                 let mut cfg = NetConfig {
                     cell,
                     forget_bias: [1.0, 0.0, 2.5][i % 3],
-                    ..small(Arch::Rnn, false, task, act, Init::ALL[i % Init::ALL.len()], i as u64)
+                    ..small(
+                        Arch::Rnn,
+                        false,
+                        task,
+                        act,
+                        Init::ALL[i % Init::ALL.len()],
+                        i as u64,
+                    )
                 };
                 cfg.optimizer = optimizers[i % 3];
                 cfg.clip = i.is_multiple_of(2).then_some(0.05);

@@ -148,21 +148,32 @@ fn gated_deltas_are_the_loss_derivative_wrt_the_state() {
     let (b, h) = (cfg.batch, cfg.width);
     // dy from the MSE: (ŷ - y)/B
     let y = &engine.data().y;
-    for bi in 0..b {
-        let dy = (pass.output[bi] - f64::from(y[bi])) / b as f64;
-        for u in 0..h {
-            let want = dy * w_out[u];
+    for (bi, target) in y.iter().enumerate().take(b) {
+        let dy = (pass.output[bi] - f64::from(*target)) / b as f64;
+        for (u, w) in w_out.iter().enumerate().take(h) {
+            let want = dy * w;
             let got = pass.deltas[cfg.depth - 1][bi * h + u];
-            assert!((got - want).abs() <= 1e-12 * (1.0 + want.abs()), "{got} vs {want}");
+            assert!(
+                (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+                "{got} vs {want}"
+            );
         }
     }
     // the last step's cell error: ∂L/∂c_T = ∂L/∂h_T ⊙ o_T ⊙ φ'(c_T) is nonzero and finite
-    assert!(pass.cell_deltas[cfg.depth - 1].iter().all(|v| v.is_finite()));
+    assert!(
+        pass.cell_deltas[cfg.depth - 1]
+            .iter()
+            .all(|v| v.is_finite())
+    );
     let stats = engine.stats();
     for l in &stats.layers {
         let g = l.gates.as_ref().expect("gate statistics");
         assert_eq!(g.saturated.len(), 4);
-        assert!(g.keep_mean > 0.5, "forget bias 1 keeps f above 1/2 on average: {}", g.keep_mean);
+        assert!(
+            g.keep_mean > 0.5,
+            "forget bias 1 keeps f above 1/2 on average: {}",
+            g.keep_mean
+        );
         assert_eq!(g.log10_mean_abs_cell_delta.len(), h);
     }
 }

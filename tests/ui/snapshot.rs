@@ -36,6 +36,7 @@ fn synthetic() -> (NetConfig, StepStats) {
                 act_rms: 0.5,
                 saturated_fraction: 0.1,
                 dead_fraction: if l == 6 { 0.1 } else { 0.0 },
+                gates: None,
             }
         })
         .collect();

@@ -22,6 +22,7 @@ fn exploded() -> (NetConfig, StepStats) {
         act_rms: 1.0,
         saturated_fraction: 0.0,
         dead_fraction: 0.0,
+        gates: None,
     };
     let stats = StepStats {
         step: 5,

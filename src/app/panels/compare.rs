@@ -1,12 +1,12 @@
 //! The Compare section of the side panel: network B beside A, editing only what B changes (activation,
-//! init, gain, residual switch).
+//! init, gain, residual switch, RNN cell).
 
 use egui::Ui;
 
 use super::field::checked_slider;
 use crate::app::hints::{activation_hint, init_hint};
 use crate::app::settings::CompareSettings;
-use crate::model::{Activation, Arch, Init};
+use crate::model::{Activation, Arch, Cell, Init};
 
 /// The compare-mode controls; `arch` is A's architecture (residual connections are MLP only).
 pub fn compare_ui(ui: &mut Ui, c: &mut CompareSettings, arch: Arch) {
@@ -33,6 +33,19 @@ pub fn compare_ui(ui: &mut Ui, c: &mut CompareSettings, arch: Arch) {
         checked_slider(ui, &mut c.gain, 0.05..=10.0, "B gain", true);
         ui.add_enabled_ui(arch == Arch::Mlp, |ui| {
             ui.checkbox(&mut c.residual, "B residual");
+        });
+        ui.add_enabled_ui(arch == Arch::Rnn, |ui| {
+            egui::ComboBox::from_label("B cell")
+                .selected_text(c.cell.name())
+                .show_ui(ui, |ui| {
+                    for cell in Cell::ALL {
+                        ui.selectable_value(&mut c.cell, cell, cell.name());
+                    }
+                })
+                .response
+                .on_hover_text(
+                    "RNN only: B's recurrent cell (vanilla beside A's LSTM: same data and seed, one colour scale)",
+                );
         });
     });
 }

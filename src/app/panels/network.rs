@@ -1,5 +1,5 @@
 //! The Network section of the side panel: architecture, depth, width, activation, init, gain, the RNN's
-//! spectral radius, residual connections and bias spread, each with a tooltip that says what it does to
+//! cell and forget bias, spectral radius, residual connections and bias spread, each with a tooltip that says what it does to
 //! the gradients; for the RNN, the W_h spectrum readout.
 
 use egui::{RichText, Ui};
@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use super::field::checked_slider;
 use crate::app::hints::{activation_hint, init_hint};
 use crate::app::theory::WhSpectrum;
-use crate::model::{Activation, Arch, Init, MAX_WIDTH, NetConfig};
+use crate::model::{Activation, Arch, Cell, Init, MAX_FORGET_BIAS, MAX_WIDTH, NetConfig};
 
 /// The network controls; edits `cfg` in place (the app applies what changed).
 pub fn network_ui(ui: &mut Ui, cfg: &mut NetConfig) {
@@ -65,6 +65,7 @@ pub fn network_ui(ui: &mut Ui, cfg: &mut NetConfig) {
         "Multiplies the init scale: each layer scales the gradient by about the gain; above 1 it explodes, below 1 it vanishes",
     );
     if cfg.arch == Arch::Rnn {
+        cell_ui(ui, cfg);
         spectral_radius_ui(ui, cfg);
     }
     ui.add_enabled_ui(cfg.arch == Arch::Mlp, |ui| {
@@ -75,6 +76,49 @@ pub fn network_ui(ui: &mut Ui, cfg: &mut NetConfig) {
     checked_slider(ui, &mut cfg.bias_std, 0.0..=2.0, "Bias std", false).on_hover_text(
         "Spread of the initial biases: large biases push units into saturation (sigmoid/tanh) or death (ReLU)",
     );
+}
+
+/// RNN only: the recurrent cell and, for the gated ones, the keep gate's bias at init.
+pub fn cell_ui(ui: &mut Ui, cfg: &mut NetConfig) {
+    ui.horizontal(|ui| {
+        ui.label("Cell").on_hover_text(
+            "The recurrent cell. Vanilla: h_t = f(W_x x_t + W_h h_{t-1} + b). LSTM and GRU add gates; \
+             the LSTM's cell state c_t carries the error back through time multiplied only by the forget gates",
+        );
+        for cell in Cell::ALL {
+            let hint = match cell {
+                Cell::Vanilla => "The plain recurrent net: the error passes through W_h and f' at every step",
+                Cell::Lstm => {
+                    "Long short-term memory (Hochreiter & Schmidhuber 1997): input, forget, candidate and \
+                     output gates; the cell path ∂L/∂c_{t-1} = ∂L/∂c_t ⊙ f_t + … keeps the error alive while f ≈ 1"
+                }
+                Cell::Gru => {
+                    "Gated recurrent unit (Cho et al. 2014): reset and update gates; h_t = (1 − z) ⊙ n + z ⊙ h_{t-1} \
+                     passes the error straight back where the update gate z ≈ 1"
+                }
+            };
+            ui.selectable_value(&mut cfg.cell, cell, cell.name().to_uppercase())
+                .on_hover_text(hint);
+        }
+    });
+    if cfg.cell.is_gated() {
+        let gate = if cfg.cell == Cell::Lstm {
+            "forget gate f"
+        } else {
+            "update gate z"
+        };
+        checked_slider(
+            ui,
+            &mut cfg.forget_bias,
+            -MAX_FORGET_BIAS..=MAX_FORGET_BIAS,
+            "Forget bias",
+            false,
+        )
+        .on_hover_text(format!(
+            "Bias of the {gate} at init (added to the drawn biases). σ(1) ≈ 0.73, σ(5) ≈ 0.99: the error \
+             over k steps scales about like (mean gate)^k, so 0 lets it vanish and 1–5 keeps it (Jozefowicz et al. 2015)"
+        ));
+    }
 }
 
 /// RNN only: rescale W_h at init to a chosen spectral radius ρ (off: the init scheme's own scale).

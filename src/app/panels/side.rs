@@ -59,7 +59,8 @@ impl SidePanel<'_> {
             ui.separator();
             ui.heading("Network");
             network_ui(ui, &mut settings.config);
-            if running_arch == Arch::Rnn {
+            // a gated cell's W_h stacks its gates' blocks: no one matrix whose spectrum sets the decay
+            if running_arch == Arch::Rnn && !settings.config.cell.is_gated() {
                 wh_readout_ui(ui, wh);
             }
             ui.separator();

@@ -3,7 +3,7 @@
 
 use crate::app::jacobian::JacobianSpectrum;
 use crate::app::theory::WhSpectrum;
-use crate::model::{Arch, NetConfig};
+use crate::model::{Arch, Cell, NetConfig};
 use crate::stats::StepStats;
 use crate::theory::mean_field::Prediction;
 use crate::viz::{History, RangeMode, View};
@@ -39,14 +39,22 @@ pub fn title(view: View, cfg: &NetConfig) -> String {
             cfg.init
         ),
         Arch::Rnn => format!(
-            "{}: {} RNN, {} time steps, {} hidden, {} init",
+            "{}: {} {}, {} time steps, {} hidden, {} init",
             view.label(),
             cfg.activation,
+            match cfg.cell {
+                Cell::Vanilla => "RNN",
+                Cell::Lstm => "LSTM",
+                Cell::Gru => "GRU",
+            },
             cfg.depth,
             cfg.width,
             cfg.init
         ),
     };
+    if cfg.cell.is_gated() {
+        s.push_str(&format!(", forget bias {}", cfg.forget_bias));
+    }
     if (cfg.gain - 1.0).abs() > f64::EPSILON {
         s.push_str(&format!(" (gain {})", cfg.gain));
     }

@@ -109,6 +109,9 @@ pub fn figure_ab(view: View, a: &FigureData<'_>, b: &FigureData<'_>) -> Figure {
         if cfg.residual {
             s.push_str(", residual");
         }
+        if cfg.arch == crate::model::Arch::Rnn {
+            s.push_str(&format!(", {}", cfg.cell.name().to_uppercase()));
+        }
         s
     };
     let mut notes = fa.notes;

@@ -3,8 +3,10 @@
 //! what the views share lives in [`common`], and [`compare`] lays two networks' figures side by side.
 
 pub mod activations;
+pub mod cell_path;
 pub mod common;
 pub mod compare;
+pub mod gates;
 pub mod gradient_flow;
 pub mod gradient_map;
 pub mod jacobian;
@@ -24,5 +26,7 @@ pub fn figure(view: View, data: &FigureData<'_>) -> Figure {
         View::Activations => activations::figure(data),
         View::Loss => loss::figure(data),
         View::Jacobian => jacobian::figure(data),
+        View::CellPath => cell_path::figure(data),
+        View::Gates => gates::figure(data),
     }
 }
