@@ -57,6 +57,10 @@ pub struct Manifest {
     pub engine: String,
     /// The adapter (or the CPU reference).
     pub adapter: String,
+    /// Gated cells: the order of the blocks stacked in `w_x`, `w_h` and `b` (LSTM input, forget,
+    /// candidate, output; GRU reset, update, candidate); absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gate_order: Vec<String>,
     /// Every array written.
     pub files: Vec<DumpFile>,
 }
@@ -212,8 +216,10 @@ pub struct DumpContent<'a, T> {
     pub params: Vec<Vec<T>>,
     /// Gradients in template order.
     pub grads: Vec<Vec<T>>,
-    /// True δ per layer (time step), each `B x width`.
+    /// True δ per layer (time step), each `B x width` (a gated cell's: ∂L/∂h_t).
     pub deltas: Vec<Vec<T>>,
+    /// LSTM only: the true ∂L/∂c_t per time step, each `B x width` (empty otherwise).
+    pub cell_deltas: Vec<Vec<T>>,
     /// Loss.
     pub loss: f64,
     /// Updates applied.
@@ -279,6 +285,10 @@ pub fn write<T: npyz::AutoSerialize + Copy>(dir: &Path, c: &DumpContent<'_, T>) 
         Arch::Rnn => {
             let all: Vec<T> = c.deltas.iter().flatten().copied().collect();
             files.push(write_npy(dir, "delta", &[c.data.steps, b, w], &all)?);
+            if !c.cell_deltas.is_empty() {
+                let all: Vec<T> = c.cell_deltas.iter().flatten().copied().collect();
+                files.push(write_npy(dir, "cell_delta", &[c.data.steps, b, w], &all)?);
+            }
         }
     }
     let manifest = Manifest {
@@ -293,6 +303,16 @@ pub fn write<T: npyz::AutoSerialize + Copy>(dir: &Path, c: &DumpContent<'_, T>) 
         updates: c.updates,
         engine: c.engine.into(),
         adapter: c.adapter.into(),
+        gate_order: if c.cfg.cell.is_gated() {
+            c.cfg
+                .cell
+                .gate_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            Vec::new()
+        },
         files,
     };
     let path = dir.join("manifest.json");
@@ -313,6 +333,7 @@ pub fn write_reference(dir: &Path, engine: &Reference, pass: &Pass) -> Result<()
             params: engine.params().to_vec(),
             grads: pass.grads.clone(),
             deltas: pass.deltas.clone(),
+            cell_deltas: pass.cell_deltas.clone(),
             loss: pass.loss,
             updates: engine.updates(),
             engine: "cpu",
@@ -406,6 +427,7 @@ pub fn write_gpu(dir: &Path, engine: &crate::gpu::Engine) -> Result<()> {
             params: params.tensors.iter().map(|t| t.data.clone()).collect(),
             grads: grads.tensors.iter().map(|t| t.data.clone()).collect(),
             deltas: engine.read_deltas()?,
+            cell_deltas: engine.read_cell_deltas()?,
             loss: engine.read_loss()?,
             updates: engine.updates(),
             engine: "gpu",

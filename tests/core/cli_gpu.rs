@@ -22,6 +22,8 @@ fn gpu_dump_reloads_and_the_reference_recomputes_its_gradients() {
     for extra in [
         &["--arch", "mlp", "--residual", "--task", "spiral"][..],
         &["--arch", "rnn", "--task", "memory"][..],
+        &["--arch", "rnn", "--cell", "lstm", "--forget-bias", "0.5"][..],
+        &["--arch", "rnn", "--cell", "gru", "--task", "memory"][..],
     ] {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join("dump");
@@ -53,6 +55,24 @@ fn gpu_dump_reloads_and_the_reference_recomputes_its_gradients() {
             let dumped = loaded.array(&format!("grad_{}", t.name)).unwrap();
             let e = rel_err(dumped, &pass.grads[i]);
             assert!(e < 1e-4, "{extra:?} grad_{}: relative error {e:e}", t.name);
+        }
+        // the state errors: δ (∂L/∂h_t for a gated cell) and the LSTM's ∂L/∂c_t
+        if loaded.manifest.config.arch == gradscope::model::Arch::Rnn {
+            let all: Vec<f64> = pass.deltas.iter().flatten().copied().collect();
+            let e = rel_err(loaded.array("delta").unwrap(), &all);
+            assert!(e < 1e-4, "{extra:?} delta: relative error {e:e}");
+        }
+        let cell = loaded.manifest.config.cell;
+        if cell == gradscope::model::Cell::Lstm {
+            let all: Vec<f64> = pass.cell_deltas.iter().flatten().copied().collect();
+            let e = rel_err(loaded.array("cell_delta").unwrap(), &all);
+            assert!(e < 1e-4, "{extra:?} cell_delta: relative error {e:e}");
+            assert_eq!(
+                loaded.manifest.gate_order,
+                ["input", "forget", "candidate", "output"]
+            );
+        } else {
+            assert!(loaded.array("cell_delta").is_err());
         }
     }
 }

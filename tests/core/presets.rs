@@ -475,9 +475,22 @@ fn mean_keep(s: &StepStats) -> f64 {
 /// few decades" (measured over 200 steps: ∂L/∂c 5.6, ∂L/∂h 6.2 decades; the vanilla twin 11.7).
 fn lstm_adding_lesson_at_init(s: &StepStats) {
     assert!(all_finite(s), "{}", brief(s));
-    assert!((mean_keep(s) - 0.73).abs() < 0.03, "mean f {}", mean_keep(s));
-    assert!(cell_spread(s) < 8.0, "cell path spans {} decades", cell_spread(s));
-    assert!(spread(s) < 8.0, "∂L/∂h spans {} decades: {}", spread(s), brief(s));
+    assert!(
+        (mean_keep(s) - 0.73).abs() < 0.03,
+        "mean f {}",
+        mean_keep(s)
+    );
+    assert!(
+        cell_spread(s) < 8.0,
+        "cell path spans {} decades",
+        cell_spread(s)
+    );
+    assert!(
+        spread(s) < 8.0,
+        "∂L/∂h spans {} decades: {}",
+        spread(s),
+        brief(s)
+    );
 }
 
 /// lstm-forget-bias-zero at init: forget gates near 1/2, and "∂L/∂h over 200 steps spans nearly 30
@@ -485,15 +498,29 @@ fn lstm_adding_lesson_at_init(s: &StepStats) {
 fn lstm_forget_bias_zero_lesson(s: &StepStats) {
     assert!(all_finite(s), "{}", brief(s));
     assert!((mean_keep(s) - 0.5).abs() < 0.03, "mean f {}", mean_keep(s));
-    assert!(spread(s) > 24.0, "∂L/∂h spans only {} decades: {}", spread(s), brief(s));
+    assert!(
+        spread(s) > 24.0,
+        "∂L/∂h spans only {} decades: {}",
+        spread(s),
+        brief(s)
+    );
 }
 
 /// gru-adding at init: "the mean z is about 0.95 and rms ∂L/∂h_t falls by under 3 decades over 200 steps"
 /// (measured 0.952 and 2.7).
 fn gru_adding_lesson(s: &StepStats) {
     assert!(all_finite(s), "{}", brief(s));
-    assert!((mean_keep(s) - 0.95).abs() < 0.02, "mean z {}", mean_keep(s));
-    assert!(spread(s) < 3.0, "∂L/∂h spans {} decades: {}", spread(s), brief(s));
+    assert!(
+        (mean_keep(s) - 0.95).abs() < 0.02,
+        "mean z {}",
+        mean_keep(s)
+    );
+    assert!(
+        spread(s) < 3.0,
+        "∂L/∂h spans {} decades: {}",
+        spread(s),
+        brief(s)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -851,8 +878,11 @@ fn lstm_adding_learns_where_the_vanilla_rnn_does_not() {
     };
     let y = Reference::new(&cfg).unwrap().data().y.clone();
     let mean_y = y.iter().map(|&v| f64::from(v)).sum::<f64>() / y.len() as f64;
-    let mean_predictor =
-        0.5 * y.iter().map(|&v| (f64::from(v) - mean_y).powi(2)).sum::<f64>() / y.len() as f64;
+    let mean_predictor = 0.5
+        * y.iter()
+            .map(|&v| (f64::from(v) - mean_y).powi(2))
+            .sum::<f64>()
+        / y.len() as f64;
     let lstm = train(&cfg, &[0, 400]);
     lstm_adding_lesson_at_init(lstm.stats(0));
     let plain = train(&vanilla, &[0, 400]);

@@ -196,3 +196,104 @@ fn a_learning_rate_change_keeps_both_networks_training_in_lockstep() {
     assert_eq!(h.state().updates(), (Some(0), Some(0)));
     wait_until(&mut h, "both at step 0 again", both_at(0));
 }
+
+/// B may use another recurrent cell: an LSTM A beside a vanilla B on the Cell path view, one colour scale;
+/// A's panel is the cell map ∂L/∂c_t with the keep-gate product line, B's its own ∂L/∂z_t map; the Gates
+/// view shows A's gates and tells that B has none.
+#[test]
+fn compare_mode_puts_a_vanilla_rnn_beside_an_lstm() {
+    use gradscope::model::{Arch, Cell, Task};
+    let cfg = NetConfig {
+        arch: Arch::Rnn,
+        cell: Cell::Lstm,
+        depth: 30,
+        width: 8,
+        batch: 4,
+        activation: Activation::Tanh,
+        init: Init::Orthogonal,
+        gain: 0.9,
+        task: Task::Adding,
+        ..NetConfig::default()
+    };
+    let mut h = harness(cfg.clone());
+    wait_until(&mut h, "A's first statistics", |a| {
+        a.latest_stats().is_some()
+    });
+    {
+        let s = h.state_mut().settings_mut();
+        s.compare.on = true;
+        s.compare.cell = Cell::Vanilla;
+        s.compare.activation = Activation::Tanh;
+        s.compare.init = Init::Orthogonal;
+        s.compare.gain = 0.9;
+        s.range = RangeMode::Auto;
+        s.view = View::CellPath;
+    }
+    h.run_steps(2);
+    wait_until(&mut h, "both at step 0", both_at(0));
+    let (b_cfg, _) = h.state().network_b().expect("B");
+    assert_eq!(b_cfg.cell, Cell::Vanilla);
+    assert_eq!(
+        NetConfig {
+            cell: Cell::Lstm,
+            ..b_cfg.clone()
+        },
+        cfg
+    );
+    let fig = h.state().figure_of(View::CellPath);
+    assert!(
+        fig.title.contains("LSTM") && fig.title.contains("VANILLA"),
+        "{}",
+        fig.title
+    );
+    let Body::Panels(panels) = &fig.body else {
+        panic!("compare mode shows panels: {:?}", fig.body)
+    };
+    let top = |b: &Body| match b {
+        Body::Split(top, _, _) => match top.as_ref() {
+            Body::Heatmap {
+                map,
+                coloring: Coloring::Log(r),
+                ..
+            } => (map.cols, map.rows, *r),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    let (ca, ra, range_a) = top(&panels[0].1);
+    let (cb, rb, range_b) = top(&panels[1].1);
+    assert_eq!((ca, ra, cb, rb), (30, 8, 30, 8));
+    assert_eq!(range_a, range_b, "one shared colour scale");
+    assert!(panels[0].0.contains("cell path"), "{}", panels[0].0);
+    assert!(panels[1].0.contains("no gates"), "{}", panels[1].0);
+    // A's lower plot holds the measured cell path and the keep-gate product line
+    let Body::Split(_, lower, _) = &panels[0].1 else {
+        unreachable!()
+    };
+    let Body::Lines(plot) = lower.as_ref() else {
+        panic!("{lower:?}")
+    };
+    let names: Vec<&str> = plot.series.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        names.iter().any(|n| n.contains("cell path alone")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.contains("\u{2202}L/\u{2202}c_t")),
+        "{names:?}"
+    );
+    let gates = h.state().figure_of(View::Gates);
+    let Body::Panels(g) = &gates.body else {
+        panic!("{:?}", gates.body)
+    };
+    assert!(
+        matches!(&g[0].1, Body::Lines(p) if p.series.len() == 5),
+        "{:?}",
+        g[0].1
+    );
+    assert!(
+        matches!(&g[1].1, Body::Empty(t) if t.contains("no gates")),
+        "{:?}",
+        g[1].1
+    );
+}
