@@ -66,7 +66,8 @@ pub enum JacobianError {
     Spectral(#[from] SpectralError),
     /// A gated cell (LSTM, GRU): this view covers MLPs and the vanilla RNN.
     #[error(
-        "the Jacobian spectrum covers MLPs and the vanilla RNN; for an {0} the Cell path view shows where the error goes"
+        "the Jacobian spectrum covers MLPs and the vanilla RNN; for an {} the Cell path view shows where the error goes",
+        .0.name().to_uppercase()
     )]
     GatedCell(crate::model::Cell),
 }

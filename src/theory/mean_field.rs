@@ -43,7 +43,8 @@ pub enum TheoryError {
     Config(#[from] ConfigError),
     /// A gated cell: the mean-field recursion here is for the MLP and the vanilla RNN.
     #[error(
-        "mean-field theory here covers the MLP and the vanilla RNN; an {0} has none (the Cell path view draws the running product of its keep gates instead)"
+        "mean-field theory here covers the MLP and the vanilla RNN; an {} has none (the Cell path view draws the running product of its keep gates instead)",
+        .0.name().to_uppercase()
     )]
     GatedCell(crate::model::Cell),
 }

@@ -1,7 +1,7 @@
 //! A complete figure: title, subtitle, notes, body (heatmap with colour bar, line plot, or both) and a
 //! caption with the configuration. The window and the PNG export draw figures with this one function.
 
-use egui::{Align2, Color32, FontId, Rect, RichText, Ui, UiBuilder, pos2, vec2};
+use egui::{Color32, FontId, Rect, RichText, Ui, UiBuilder, pos2, vec2};
 use egui_plot::{Corner, GridInput, GridMark, Legend, Line, Plot, PlotPoints};
 
 use super::colorbar::{BarScale, COLORBAR_WIDTH, LegendItem, colorbar_ui};
@@ -191,13 +191,16 @@ fn body_ui(ui: &mut Ui, rect: Rect, body: &Body) {
             );
         }
         Body::Empty(why) => {
-            ui.painter_at(rect).text(
-                rect.center(),
-                Align2::CENTER_CENTER,
-                why,
+            // wrapped to the body's width, centred
+            let painter = ui.painter_at(rect);
+            let galley = painter.layout(
+                why.clone(),
                 FontId::proportional(16.0),
                 ui.visuals().weak_text_color(),
+                (rect.width() - 24.0).max(40.0),
             );
+            let at = rect.center() - galley.size() / 2.0;
+            painter.galley(at, galley, ui.visuals().weak_text_color());
         }
     }
 }

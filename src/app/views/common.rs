@@ -104,6 +104,16 @@ pub fn layer_name(cfg: &NetConfig) -> &'static str {
     }
 }
 
+/// The error a layer (time step) reports, as the views write it: `∂L/∂z` (the pre-activation's), or
+/// `∂L/∂h` for a gated cell, whose gates split the pre-activation (docs/DESIGN.md §Stats).
+pub fn delta_symbol(cfg: &NetConfig) -> &'static str {
+    if cfg.cell.is_gated() {
+        "\u{2202}L/\u{2202}h"
+    } else {
+        "\u{2202}L/\u{2202}z"
+    }
+}
+
 /// Notes for the top of a figure: NaN/Inf warnings.
 pub fn notes(stats: Option<&StepStats>) -> Vec<String> {
     match stats {

@@ -50,7 +50,7 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
         return fig(
             "the gates of an LSTM or GRU".into(),
             Body::Empty(
-                "This network has no gates: choose a recurrent net with the LSTM or GRU cell (Network \u{25b8} RNN \u{25b8} Cell)."
+                "This network has no gates: choose a recurrent net with the LSTM or GRU cell (Network: RNN: Cell)."
                     .into(),
             ),
         );

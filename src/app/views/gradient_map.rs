@@ -1,7 +1,9 @@
 //! The gradient map: layer × unit heatmap of log10 mean |δ| (δ = ∂L/∂z), input on the left, output on the
 //! right. Vanishing gradients show as a dark left side; dead units as grey cells.
 
-use super::common::{FigureData, WAITING, caption, layer_axis, layer_name, notes, title};
+use super::common::{
+    FigureData, WAITING, caption, delta_symbol, layer_axis, layer_name, notes, title,
+};
 use crate::model::Arch;
 use crate::stats::StepStats;
 use crate::viz::colorbar::{BarScale, log_legend};
@@ -42,7 +44,7 @@ pub fn heatmap(stats: &StepStats, layer_axis: &str, layer_name: &str) -> Heatmap
 }
 
 /// `layer 1: 3.2e-10 · layer 20: 1.1e-3 (7.5 decades apart)`.
-fn first_last(stats: &StepStats, name: &str) -> String {
+fn first_last(stats: &StepStats, name: &str, symbol: &str) -> String {
     let (Some(first), Some(last)) = (stats.layers.first(), stats.layers.last()) else {
         return String::new();
     };
@@ -54,7 +56,7 @@ fn first_last(stats: &StepStats, name: &str) -> String {
         None => "0".to_string(),
     };
     let mut s = format!(
-        "rms \u{2202}L/\u{2202}z at {name} {}: {} · at {name} {}: {}",
+        "rms {symbol} at {name} {}: {} · at {name} {}: {}",
         first.index,
         fmt(first),
         last.index,
@@ -73,6 +75,7 @@ fn first_last(stats: &StepStats, name: &str) -> String {
 /// The figure.
 pub fn figure(data: &FigureData<'_>) -> Figure {
     let cfg = data.cfg;
+    let d = delta_symbol(cfg);
     let (subtitle, body) = match data.stats {
         Some(stats) if !stats.layers.is_empty() => {
             let mut map = heatmap(stats, layer_axis(cfg), layer_name(cfg));
@@ -86,20 +89,20 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
                 Arch::Rnn => "time step \u{d7} hidden unit",
             };
             let subtitle = format!(
-                "{what}: mean |\u{2202}L/\u{2202}z| per unit, log colour scale. {}",
-                first_last(stats, layer_name(cfg))
+                "{what}: mean |{d}| per unit, log colour scale. {}",
+                first_last(stats, layer_name(cfg), d)
             );
             let body = Body::Heatmap {
                 map,
                 coloring: Coloring::Log(range),
-                bar_title: "mean |\u{2202}L/\u{2202}z|".into(),
+                bar_title: format!("mean |{d}|"),
                 bar: BarScale::Log(range),
                 legend: log_legend(&range),
             };
             (subtitle, body)
         }
         _ => (
-            "mean |\u{2202}L/\u{2202}z| per unit".to_string(),
+            format!("mean |{}| per unit", delta_symbol(cfg)),
             Body::Empty(WAITING.into()),
         ),
     };

@@ -124,6 +124,12 @@ pub fn theory_notes(
         ));
     }
     match cfg.arch {
+        Arch::Rnn if cfg.cell.is_gated() => {
+            out.push(format!(
+                "No theory line here: an {} stacks its gates' blocks in W_h, so no one matrix sets the rate (and mean-field theory here covers the MLP and the vanilla RNN). The Cell path view draws the running product of the measured keep gates instead.",
+                cfg.cell.name().to_uppercase()
+            ));
+        }
         Arch::Rnn => {
             match data.wh {
                 Some(wh) => out.push(format!(
@@ -204,7 +210,7 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
                 }),
                 series(
                     stats,
-                    "rms \u{2202}L/\u{2202}z_l (measured)",
+                    &format!("rms {}_l (measured)", super::common::delta_symbol(cfg)),
                     DELTA_COLOR,
                     |l| l.log10_delta_rms,
                 ),
