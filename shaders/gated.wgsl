@@ -361,73 +361,100 @@ fn mean_log2(st: vec3<f32>, lb: f32) -> f32 {
 }
 
 // The weight and bias gradients summed over the steps l_from..=l_to (FLAG_ACCUMULATE: added to what an
-// earlier chunk left): one invocation per entry of [W_h | W_x | b] (G·H rows, H + d_in + 1 columns), each
-// step's sum over the batch taken at the step's scale (aux_off + t) and added in true units. Per step,
-// each workgroup's log2 Σ (this step's W_h entries)² goes to part_off + (t-1)·count + workgroup, the
-// per-step ‖∂L/∂W_h‖ of the statistics. A GRU's candidate rows of W_x and b read the error without r
-// (at top_off); every other entry reads â (at a_off).
+// earlier chunk left). The entries of [W_h | W_x | b] (G·H rows; H, then d_in + 1 columns) are cut into
+// blocks of 4 rows × 4 columns, one per invocation (a block never straddles W_h and W_x | b), so that each
+// batch row's four errors and four inputs feed sixteen products. Each step's sum over the batch is taken
+// at the step's scale (aux_off + t) and added in true units. Per step, each workgroup's log2 Σ (this
+// step's W_h entries)² goes to part_off + (t-1)·count + workgroup, the per-step ‖∂L/∂W_h‖ of the
+// statistics. A GRU's candidate rows of W_x and b read the error without r (at top_off); every other
+// entry reads â (at a_off).
 @compute @workgroup_size(64)
 fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let h = p.n;
     let gh = p.k * h;
-    let cols = h + p.d_in + 1u;
+    let cg_h = (h + 3u) / 4u;
+    let cg = cg_h + (p.d_in + 4u) / 4u;
     let e = wid.x * 64u + lid;
-    let valid = e < gh * cols;
-    let j = min(e / cols, gh - 1u);
-    let c = e % cols;
-    let gru_n_input = p.mode == MODE_GRU && j >= 2u * h && c >= h;
-    var dst = p.gb_first + j;
-    if (c < h) {
-        dst = p.gw_rec + j * h + c;
-    } else if (c < h + p.d_in) {
-        dst = p.gw_in + j * p.d_in + (c - h);
+    let valid = e < ((gh + 3u) / 4u) * cg;
+    let j0 = (e / cg) * 4u;
+    let cgi = e % cg;
+    let input_side = cgi >= cg_h;
+    var c0 = cgi * 4u;
+    var ncols = min(4u, h - min(c0, h));
+    if (input_side) {
+        c0 = (cgi - cg_h) * 4u;
+        ncols = min(4u, p.d_in + 1u - min(c0, p.d_in + 1u));
     }
-    var acc = 0.0;
-    if (valid && (p.flags & FLAG_ACCUMULATE) != 0u) {
-        acc = mem[dst];
-    }
-    // four steps per round: one paired reduction (and its barriers) per four steps
-    for (var t0 = p.l_from; t0 <= p.l_to; t0 += 4u) {
-        var sum = vec4<f32>(0.0);
-        for (var i = 0u; i < 4u; i++) {
-            let t = t0 + i;
-            if (t > p.l_to || !valid || (c < h && t < 2u)) {
-                continue;
+    let nrows = min(4u, gh - min(j0, gh));
+    let gru = p.mode == MODE_GRU;
+    var total: array<vec4<f32>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        total[i] = vec4<f32>(0.0);
+        if (valid && (p.flags & FLAG_ACCUMULATE) != 0u) {
+            for (var q = 0u; q < ncols; q++) {
+                total[i][q] = mem[wgrad_dst(min(j0 + i, gh - 1u), c0 + q, input_side)];
             }
-            var s_t = 0.0;
-            for (var b = 0u; b < p.m; b++) {
-                var err = 0.0;
-                if (gru_n_input) {
-                    err = mem[step_row(p.top_off, t, b, h) + j - 2u * h];
-                } else {
-                    err = mem[step_row(p.a_off, t, b, gh) + j];
-                }
-                var v = 1.0;
-                if (c < h) {
-                    v = mem[step_row(p.c_off, t - 1u, b, h) + c];
-                } else if (c < h + p.d_in) {
-                    v = mem[p.x_off + (t - 1u) * p.x_step + b * p.d_in + c - h];
-                }
-                s_t = fma(err, v, s_t);
-            }
-            sum[i] = s_t;
-            acc += ldexp_safe(s_t, i32(mem[p.aux_off + t]));
         }
-        // log2 of this step's W_h entries squared, as (max, Σ 2^(l − max)); NaN rides in the sum
-        var m = vec4<f32>(NO_TERM);
-        var sc = vec4<f32>(0.0);
+    }
+    for (var t = p.l_from; t <= p.l_to; t++) {
+        var acc: array<vec4<f32>, 4>;
         for (var i = 0u; i < 4u; i++) {
-            if (valid && c < h) {
-                if (is_nan(sum[i])) {
-                    sc[i] = bitcast<f32>(0x7fc00000u);
-                } else if (sum[i] != 0.0) {
-                    m[i] = 2.0 * log2(abs(sum[i]));
-                    sc[i] = 1.0;
+            acc[i] = vec4<f32>(0.0);
+        }
+        if (valid && (input_side || t >= 2u)) {
+            for (var b = 0u; b < p.m; b++) {
+                var v = vec4<f32>(1.0);
+                if (input_side) {
+                    let xr = p.x_off + (t - 1u) * p.x_step + b * p.d_in;
+                    for (var q = 0u; q < 4u; q++) {
+                        if (c0 + q < p.d_in) {
+                            v[q] = mem[xr + c0 + q];
+                        }
+                    }
+                } else {
+                    let hr = step_row(p.c_off, t - 1u, b, h);
+                    for (var q = 0u; q < 4u; q++) {
+                        v[q] = mem[hr + min(c0 + q, h - 1u)];
+                    }
+                }
+                let sr = step_row(p.a_off, t, b, gh);
+                let cr = step_row(p.top_off, t, b, h);
+                for (var i = 0u; i < 4u; i++) {
+                    let j = min(j0 + i, gh - 1u);
+                    var err = mem[sr + j];
+                    if (gru && input_side && j >= 2u * h) {
+                        err = mem[cr + j - 2u * h];
+                    }
+                    acc[i] = fma(vec4<f32>(err), v, acc[i]);
+                }
+            }
+        }
+        let sc = i32(mem[p.aux_off + t]);
+        // this thread's W_h entries squared, as (max log2, Σ 2^(l − max)); NaN rides in the sum
+        var m = NO_TERM;
+        var sm = 0.0;
+        for (var i = 0u; i < 4u; i++) {
+            total[i] += vec4<f32>(ldexp_safe(acc[i].x, sc), ldexp_safe(acc[i].y, sc),
+                                  ldexp_safe(acc[i].z, sc), ldexp_safe(acc[i].w, sc));
+            if (valid && !input_side && i < nrows) {
+                for (var q = 0u; q < ncols; q++) {
+                    let a = acc[i][q];
+                    if (is_nan(a)) {
+                        sm = bitcast<f32>(0x7fc00000u);
+                    } else if (a != 0.0) {
+                        let l = 2.0 * log2(abs(a));
+                        if (l > m) {
+                            sm = sm * exp2(m - l) + 1.0;
+                            m = l;
+                        } else {
+                            sm += exp2(l - m);
+                        }
+                    }
                 }
             }
         }
         wm[lid] = m;
-        ws[lid] = sc;
+        ws[lid] = sm;
         workgroupBarrier();
         for (var st = 32u; st > 0u; st >>= 1u) {
             if (lid < st) {
@@ -440,27 +467,37 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
             workgroupBarrier();
         }
         if (lid == 0u) {
-            for (var i = 0u; i < 4u; i++) {
-                let t = t0 + i;
-                if (t <= p.l_to) {
-                    var l = NO_TERM;
-                    if (is_nan(ws[0][i])) {
-                        l = ws[0][i];
-                    } else if (wm[0][i] > NO_TERM) {
-                        l = wm[0][i] + log2(ws[0][i]);
-                    }
-                    mem[p.part_off + (t - 1u) * p.count + wid.x] = l;
-                }
+            var l = NO_TERM;
+            if (is_nan(ws[0])) {
+                l = ws[0];
+            } else if (wm[0] > NO_TERM) {
+                l = wm[0] + log2(ws[0]);
             }
+            mem[p.part_off + (t - 1u) * p.count + wid.x] = l;
         }
         workgroupBarrier();
     }
     if (valid) {
-        mem[dst] = acc;
+        for (var i = 0u; i < nrows; i++) {
+            for (var q = 0u; q < ncols; q++) {
+                mem[wgrad_dst(j0 + i, c0 + q, input_side)] = total[i][q];
+            }
+        }
     }
 }
 
-// gated_wgrad's paired reduction: per thread and step, the largest log2 term and the sum of the terms
-// relative to it
-var<workgroup> wm: array<vec4<f32>, 64>;
-var<workgroup> ws: array<vec4<f32>, 64>;
+// Where gradient entry (row j, column c) of [W_h | W_x | b] lives: on the input side c counts W_x's
+// columns and then the bias.
+fn wgrad_dst(j: u32, c: u32, input_side: bool) -> u32 {
+    if (!input_side) {
+        return p.gw_rec + j * p.n + c;
+    }
+    if (c < p.d_in) {
+        return p.gw_in + j * p.d_in + c;
+    }
+    return p.gb_first + j;
+}
+
+// gated_wgrad's paired reduction: per thread, the largest log2 term and the sum of the terms relative to it
+var<workgroup> wm: array<f32, 64>;
+var<workgroup> ws: array<f32, 64>;

@@ -132,7 +132,7 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
         return fig(
             "the error path through time of a recurrent net".into(),
             Body::Empty(
-                "An MLP has no path through time: choose a recurrent net (Network: RNN), best with the LSTM cell, to see its cell path."
+                "An MLP has no path through time: choose a recurrent net (Network section: RNN), best with the LSTM cell, to see its cell path."
                     .into(),
             ),
         );

@@ -50,7 +50,7 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
         return fig(
             "the gates of an LSTM or GRU".into(),
             Body::Empty(
-                "This network has no gates: choose a recurrent net with the LSTM or GRU cell (Network: RNN: Cell)."
+                "This network has no gates: choose a recurrent net with the LSTM or GRU cell (Network section: RNN, then Cell)."
                     .into(),
             ),
         );

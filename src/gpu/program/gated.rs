@@ -23,11 +23,12 @@ pub fn gated_rows(width: usize, batch: usize) -> u32 {
     (GATED_GROUP as usize / width.max(1)).clamp(1, batch.max(1)) as u32
 }
 
-/// Workgroups of `gated_wgrad`: one invocation per entry of `[W_h | W_x | b]` (also the weight-gradient
-/// partial slots per step).
+/// Workgroups of `gated_wgrad`: one invocation per block of 4 × 4 entries of `[W_h | W_x | b]`, the
+/// columns of W_h and of `W_x | b` blocked apart (also the weight-gradient partial slots per step).
 pub fn gated_wgrad_groups(cfg: &NetConfig) -> usize {
     let (g, w, d_in) = (cfg.cell.gates(), cfg.width, cfg.d_in());
-    (g * w * (w + d_in + 1)).div_ceil(GATED_WGRAD_GROUP)
+    let blocks = (g * w).div_ceil(4) * (w.div_ceil(4) + (d_in + 1).div_ceil(4));
+    blocks.div_ceil(GATED_WGRAD_GROUP)
 }
 
 /// Upper bounds of the loop iterations one invocation of a gated kernel runs: `(fixed, per step)`.
@@ -45,8 +46,8 @@ pub fn gated_loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
             2 * row_loops + 4,
             4 + row_loops + per_thread * (q(g * w).max(q(lay.d_out)) + 10),
         ),
-        // per round of four steps: four batch loops, the reduction's setup, six levels and the writes
-        Kernel::GatedWgrad => (4, b + 6),
+        // per step: the batch loop, the 4 x 4 sums of squares, the reduction's six levels
+        Kernel::GatedWgrad => (24, b + 30),
         Kernel::GatedStats => (
             b + (b * w as u64).div_ceil(64) * (g as u64 + 1)
                 + (w as u64).div_ceil(64) * b * (g as u64 + 2)
