@@ -4,8 +4,8 @@
 use clap::Args;
 
 use crate::model::{
-    Activation, Arch, Cell, DEFAULT_PRESET, Init, NetConfig, NetworkOverlay, Optimizer, Preset,
-    Task, TrainingOverlay,
+    Activation, Arch, Cell, DEFAULT_PRESET, Init, NetConfig, NetworkOverlay, Norm, Optimizer,
+    Preset, Task, TrainingOverlay,
 };
 
 /// Which engine computes the statistics.
@@ -68,6 +68,9 @@ pub struct ConfigArgs {
     /// lstm, gru: bias of the keep gate (lstm forget, gru update) at init (default 1)
     #[arg(long, allow_negative_numbers = true)]
     pub forget_bias: Option<f64>,
+    /// mlp: normalize every hidden pre-activation (none, layer, batch)
+    #[arg(long, value_enum)]
+    pub norm: Option<Norm>,
     /// Samples in the (fixed) training batch (1..=4096)
     #[arg(long)]
     pub batch: Option<usize>,
@@ -114,6 +117,7 @@ impl ConfigArgs {
             spectral_radius: self.spectral_radius,
             cell: self.cell,
             forget_bias: self.forget_bias,
+            norm: self.norm,
         }
         .apply(&mut cfg);
         TrainingOverlay {

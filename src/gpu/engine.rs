@@ -412,6 +412,12 @@ impl Engine {
         opts: EngineOptions,
     ) -> Result<Engine, EngineError> {
         cfg.validate()?;
+        if cfg.norm != crate::model::Norm::None {
+            return Err(EngineError::Options(format!(
+                "norm {} runs on the CPU reference only for now (--engine cpu)",
+                cfg.norm
+            )));
+        }
         let opts = opts.for_adapter(ctx.software, cfg);
         // every limit from the configuration alone, before any weights or data are generated; the fused
         // path needs no RNN input-projection region

@@ -294,6 +294,9 @@ pub fn param_lens(cfg: &NetConfig) -> Vec<usize> {
             for l in 1..=cfg.depth {
                 lens.push(w * if l == 1 { d_in } else { w });
                 lens.push(w);
+                if cfg.norm != crate::model::Norm::None {
+                    lens.extend([w, w]);
+                }
             }
         }
         Arch::Rnn => {

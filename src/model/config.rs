@@ -91,6 +91,48 @@ impl std::fmt::Display for Cell {
     }
 }
 
+/// Normalization of the MLP's hidden pre-activations (docs/DESIGN.md §Equations).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Norm {
+    /// No normalization.
+    #[default]
+    None,
+    /// LayerNorm: each sample's pre-activation normalized over the layer's units, then γ ⊙ ẑ + β.
+    Layer,
+    /// BatchNorm (training mode): each unit's pre-activation normalized over the batch, then γ ⊙ ẑ + β.
+    Batch,
+}
+
+impl Norm {
+    /// All norms, in menu order.
+    pub const ALL: [Norm; 3] = [Norm::None, Norm::Layer, Norm::Batch];
+
+    /// The name the CLI, presets and config strings use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Norm::None => "none",
+            Norm::Layer => "layer",
+            Norm::Batch => "batch",
+        }
+    }
+}
+
+impl std::fmt::Display for Norm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// ε added to the variance in LayerNorm and BatchNorm.
+pub const NORM_EPS: f64 = 1e-5;
+
+fn is_no_norm(n: &Norm) -> bool {
+    *n == Norm::None
+}
+
 /// Default bias of the keep gate (LSTM forget gate, GRU update gate) at init (Jozefowicz et al. 2015).
 pub const DEFAULT_FORGET_BIAS: f64 = 1.0;
 /// Largest |forget bias|.
@@ -245,6 +287,9 @@ pub struct NetConfig {
         skip_serializing_if = "is_default_forget_bias"
     )]
     pub forget_bias: f64,
+    /// MLP only: normalization of every hidden layer's pre-activation. Absent in older configs (none).
+    #[serde(default, skip_serializing_if = "is_no_norm")]
+    pub norm: Norm,
 }
 
 impl Default for NetConfig {
@@ -267,6 +312,7 @@ impl Default for NetConfig {
             spectral_radius: None,
             cell: Cell::Vanilla,
             forget_bias: DEFAULT_FORGET_BIAS,
+            norm: Norm::None,
         }
     }
 }
@@ -328,7 +374,10 @@ impl NetConfig {
                 self.spectral_radius = None;
                 self.cell = Cell::Vanilla;
             }
-            Arch::Rnn => self.residual = false,
+            Arch::Rnn => {
+                self.residual = false;
+                self.norm = Norm::None;
+            }
         }
         self.depth = self.depth.clamp(1, arch.max_depth());
     }
@@ -354,6 +403,7 @@ impl NetConfig {
             spectral_radius,
             cell,
             forget_bias,
+            norm,
         } = self;
         let same_network = *arch == old.arch
             && *depth == old.depth
@@ -368,7 +418,8 @@ impl NetConfig {
             && *task == old.task
             && *spectral_radius == old.spectral_radius
             && *cell == old.cell
-            && *forget_bias == old.forget_bias;
+            && *forget_bias == old.forget_bias
+            && *norm == old.norm;
         let same_activation = *activation == old.activation;
         let same_training = *lr == old.lr && *clip == old.clip;
         match (same_network, same_activation, same_training) {
@@ -462,6 +513,12 @@ impl NetConfig {
                 self.forget_bias,
                 format!("a finite number in [-{MAX_FORGET_BIAS}, {MAX_FORGET_BIAS}]"),
             ));
+        }
+        if self.norm != Norm::None && self.arch != Arch::Mlp {
+            return Err(ConfigError::Inconsistent(format!(
+                "norm {} normalizes an mlp's hidden layers; an rnn has none here (leave --norm out)",
+                self.norm
+            )));
         }
         if self.cell != Cell::Vanilla && self.arch != Arch::Rnn {
             return Err(ConfigError::Inconsistent(format!(

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Activation, Arch, Cell, Init, NetConfig, Optimizer, Task};
+use super::{Activation, Arch, Cell, Init, NetConfig, Norm, Optimizer, Task};
 
 /// The `[network]` table of a preset; every key is optional and overrides the base config.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -33,6 +33,8 @@ pub struct NetworkOverlay {
     pub cell: Option<Cell>,
     /// See [`NetConfig::forget_bias`].
     pub forget_bias: Option<f64>,
+    /// See [`NetConfig::norm`].
+    pub norm: Option<Norm>,
 }
 
 /// The `[training]` table of a preset; every key is optional and overrides the base config.
@@ -73,6 +75,7 @@ impl NetworkOverlay {
         }
         set(&mut cfg.cell, self.cell);
         set(&mut cfg.forget_bias, self.forget_bias);
+        set(&mut cfg.norm, self.norm);
     }
 }
 

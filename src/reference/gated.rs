@@ -3,8 +3,8 @@
 //! Equations and gate order: docs/DESIGN.md §Equations.
 
 use super::{
-    Pass, Reference, add_bias, add_scaled, col_sums, loss_and_grad, matmul_nn, matmul_nt,
-    matmul_tn, max_abs,
+    Pass, Reference, add_bias, add_scaled, col_sums, log2_mean_abs, loss_and_grad, matmul_nn,
+    matmul_nt, matmul_tn, max_abs,
 };
 use crate::model::{Activation, Cell, ldexp};
 use crate::stats::{RawGates, RawLayer, frexp_exponent};
@@ -17,35 +17,6 @@ struct StepState {
     val: Vec<f64>,
     /// LSTM: the cell state c_t; GRU: `h_{t-1} W_hnᵀ` (what the reset gate multiplies), `B x H`.
     aux: Vec<f64>,
-}
-
-/// log2 mean_b |v[b, u]| per unit in the log domain (−∞ for an exact zero, NaN for NaN).
-fn log2_mean_abs(v: &[f64], b: usize, h: usize) -> Vec<f64> {
-    (0..h)
-        .map(|u| {
-            let mut nan = false;
-            let mut mx = f64::NEG_INFINITY;
-            for bi in 0..b {
-                let x = v[bi * h + u].abs();
-                nan |= x.is_nan();
-                if x > 0.0 {
-                    mx = mx.max(x.log2());
-                }
-            }
-            if nan {
-                return f64::NAN;
-            }
-            if mx == f64::NEG_INFINITY {
-                return mx;
-            }
-            let sum: f64 = (0..b)
-                .map(|bi| v[bi * h + u].abs())
-                .filter(|x| *x > 0.0)
-                .map(|x| (x.log2() - mx).exp2())
-                .sum();
-            mx + sum.log2() - (b as f64).log2()
-        })
-        .collect()
 }
 
 impl Reference {

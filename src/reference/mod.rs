@@ -8,7 +8,7 @@ mod linalg;
 
 use crate::model::{
     ADAM_BETA1, ADAM_BETA2, ADAM_EPS, Activation, Arch, ConfigError, Dataset, LossKind, MOMENTUM,
-    NetConfig, Optimizer, Params, Slope, ldexp,
+    NORM_EPS, NetConfig, Norm, Optimizer, Params, Slope, ldexp,
 };
 use crate::stats::{RawLayer, StepStats, frexp_exponent};
 pub use linalg::{matmul_nn, matmul_nt, matmul_tn};
@@ -214,22 +214,46 @@ impl Reference {
         let act = cfg.activation;
         let d_in = self.data.d_in;
         let d_out = self.data.d_out;
-        let wt = |l: usize| &self.params[2 * (l - 1)];
-        let bs = |l: usize| &self.params[2 * (l - 1) + 1];
-        let (w_out, b_out) = (&self.params[2 * l_n], &self.params[2 * l_n + 1]);
+        let normed = cfg.norm != Norm::None;
+        // tensors per layer: w_l, b_l (and gamma_l, beta_l with a norm)
+        let per = if normed { 4 } else { 2 };
+        let wt = |l: usize| &self.params[per * (l - 1)];
+        let bs = |l: usize| &self.params[per * (l - 1) + 1];
+        let (w_out, b_out) = (&self.params[per * l_n], &self.params[per * l_n + 1]);
 
-        // forward: a[0] = x, a[l] for l = 1..L; z[l-1] is z_l
+        // forward: a[0] = x, a[l] for l = 1..L; z[l-1] is z_l. With a norm, u_l = γ ⊙ norm(z_l) + β is what
+        // the activation sees (zhat and inv_std kept for the backward); without one, u_l = z_l.
         let mut a: Vec<Vec<f64>> = vec![self.data.x.iter().map(|&v| f64::from(v)).collect()];
         let mut z: Vec<Vec<f64>> = Vec::with_capacity(l_n);
+        let mut u: Vec<Vec<f64>> = Vec::with_capacity(l_n);
+        let mut normalized: Vec<Normalized> = Vec::with_capacity(l_n);
         for l in 1..=l_n {
             let k = if l == 1 { d_in } else { w };
             let mut zl = matmul_nt(&a[l - 1], wt(l), b, k, w);
             add_bias(&mut zl, bs(l));
-            let mut al: Vec<f64> = zl.iter().map(|&v| act.f(v)).collect();
+            let ul = if normed {
+                let nz = normalize(&zl, b, w, cfg.norm);
+                let (gamma, beta) = (
+                    &self.params[per * (l - 1) + 2],
+                    &self.params[per * (l - 1) + 3],
+                );
+                let ul: Vec<f64> = nz
+                    .zhat
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| gamma[i % w] * v + beta[i % w])
+                    .collect();
+                normalized.push(nz);
+                ul
+            } else {
+                zl.clone()
+            };
+            let mut al: Vec<f64> = ul.iter().map(|&v| act.f(v)).collect();
             if cfg.residual && l >= 2 {
                 al.iter_mut().zip(&a[l - 1]).for_each(|(x, p)| *x += p);
             }
             z.push(zl);
+            u.push(ul);
             a.push(al);
         }
         let mut out = matmul_nt(&a[l_n], w_out, b, w, d_out);
@@ -238,20 +262,42 @@ impl Reference {
 
         // backward in the scaled domain
         let mut grads: Vec<Vec<f64>> = self.params.iter().map(|p| vec![0.0; p.len()]).collect();
-        grads[2 * l_n] = matmul_tn(&dy, &a[l_n], b, d_out, w);
-        grads[2 * l_n + 1] = col_sums(&dy, b, d_out);
+        grads[per * l_n] = matmul_tn(&dy, &a[l_n], b, d_out, w);
+        grads[per * l_n + 1] = col_sums(&dy, b, d_out);
         let mut g = matmul_nn(&dy, w_out, b, d_out, w); // ĝ_L, scale 2^0
-        // σ: the log2 scale of ĝ (true ∂L/∂a = 2^σ ĝ); ŝ = ĝ ⊙ f'(z) 2^-K has scale σ + K
+        // σ: the log2 scale of ĝ (true ∂L/∂a = 2^σ ĝ); ŝ = ĝ ⊙ f'(u) 2^-K has scale σ + K
         let mut sigma = 0i64;
         let mut raw = vec![RawLayer::default(); l_n];
         let mut deltas = vec![Vec::new(); l_n];
         for l in (1..=l_n).rev() {
-            let (s, k_l, slopes) = scaled_delta(&g, &z[l - 1], act);
+            let (su, k_l, slopes) = scaled_delta(&g, &u[l - 1], act);
             let log2_scale = sigma + k_l;
+            // δ_l = ∂L/∂z_l: through the norm's backward where there is one (linear: the scale carries)
+            let s = if normed {
+                let at = per * (l - 1);
+                let nz = &normalized[l - 1];
+                let gamma = &self.params[at + 2];
+                let mut dgamma = vec![0.0; w];
+                let mut dbeta = vec![0.0; w];
+                for (i, v) in su.iter().enumerate() {
+                    dgamma[i % w] += v * nz.zhat[i];
+                    dbeta[i % w] += v;
+                }
+                grads[at + 2] = dgamma.iter().map(|v| ldexp(*v, log2_scale)).collect();
+                grads[at + 3] = dbeta.iter().map(|v| ldexp(*v, log2_scale)).collect();
+                let dzhat: Vec<f64> = su
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v * gamma[i % w])
+                    .collect();
+                normalize_backward(&dzhat, nz, b, w, cfg.norm)
+            } else {
+                su.clone()
+            };
             let k = if l == 1 { d_in } else { w };
             let dw_scaled = matmul_tn(&s, &a[l - 1], b, w, k);
-            grads[2 * (l - 1)] = dw_scaled.iter().map(|v| ldexp(*v, log2_scale)).collect();
-            grads[2 * (l - 1) + 1] = col_sums(&s, b, w)
+            grads[per * (l - 1)] = dw_scaled.iter().map(|v| ldexp(*v, log2_scale)).collect();
+            grads[per * (l - 1) + 1] = col_sums(&s, b, w)
                 .into_iter()
                 .map(|v| ldexp(v, log2_scale))
                 .collect();
@@ -261,13 +307,17 @@ impl Reference {
                 &s,
                 &g,
                 k_l,
-                &z[l - 1],
+                &u[l - 1],
                 &slopes,
                 &a[l],
                 act,
                 b,
                 w,
             );
+            if normed {
+                // the norm mixes units: the per-unit mean comes from δ itself
+                raw[l - 1].log2_mean_abs_delta_scaled = log2_mean_abs(&s, b, w);
+            }
             deltas[l - 1] = s.iter().map(|v| ldexp(*v, log2_scale)).collect();
             if l >= 2 {
                 let mut next = matmul_nn(&s, wt(l), b, w, w);
@@ -283,6 +333,7 @@ impl Reference {
                 g = next;
             }
         }
+        let _ = &z;
         Pass {
             loss,
             grads,
@@ -371,6 +422,93 @@ impl Reference {
             output: out,
         }
     }
+}
+
+/// One layer's normalization: ẑ and 1/√(σ² + ε) per row (LayerNorm) or per unit (BatchNorm).
+#[derive(Clone, Debug)]
+struct Normalized {
+    zhat: Vec<f64>,
+    inv_std: Vec<f64>,
+}
+
+/// The groups a norm averages over in a `b x w` matrix: their count, their size, and the index of value
+/// `i` of group `g` (a row for LayerNorm, a unit for BatchNorm).
+fn groups(b: usize, w: usize, norm: Norm) -> (usize, usize, impl Fn(usize, usize) -> usize) {
+    let batch = norm == Norm::Batch;
+    let (count, size) = if batch { (w, b) } else { (b, w) };
+    (
+        count,
+        size,
+        move |g: usize, i: usize| {
+            if batch { i * w + g } else { g * w + i }
+        },
+    )
+}
+
+/// LayerNorm (each row over its `w` units) or BatchNorm (each unit over the `b` rows) of `z` (`b x w`),
+/// with the biased variance and ε = [`NORM_EPS`].
+fn normalize(z: &[f64], b: usize, w: usize, norm: Norm) -> Normalized {
+    let (count, n, at) = groups(b, w, norm);
+    let mut zhat = vec![0.0; b * w];
+    let mut inv_std = vec![0.0; count];
+    for g in 0..count {
+        let mean = (0..n).map(|i| z[at(g, i)]).sum::<f64>() / n as f64;
+        let var = (0..n).map(|i| (z[at(g, i)] - mean).powi(2)).sum::<f64>() / n as f64;
+        let inv = 1.0 / (var + NORM_EPS).sqrt();
+        inv_std[g] = inv;
+        for i in 0..n {
+            zhat[at(g, i)] = (z[at(g, i)] - mean) * inv;
+        }
+    }
+    Normalized { zhat, inv_std }
+}
+
+/// The norm's backward: from ∂L/∂ẑ to ∂L/∂z, per group (row or unit) of n values:
+/// `inv_std · (dẑ − mean(dẑ) − ẑ ⊙ mean(dẑ ⊙ ẑ))`. Linear in dẑ, so a scaled dẑ gives the same scale.
+fn normalize_backward(dzhat: &[f64], nz: &Normalized, b: usize, w: usize, norm: Norm) -> Vec<f64> {
+    let (count, n, at) = groups(b, w, norm);
+    let mut dz = vec![0.0; b * w];
+    for g in 0..count {
+        let m1 = (0..n).map(|i| dzhat[at(g, i)]).sum::<f64>() / n as f64;
+        let m2 = (0..n)
+            .map(|i| dzhat[at(g, i)] * nz.zhat[at(g, i)])
+            .sum::<f64>()
+            / n as f64;
+        for i in 0..n {
+            let k = at(g, i);
+            dz[k] = nz.inv_std[g] * (dzhat[k] - m1 - nz.zhat[k] * m2);
+        }
+    }
+    dz
+}
+
+/// log2 mean_b |v[b, u]| per unit in the log domain (−∞ for an exact zero, NaN for NaN).
+fn log2_mean_abs(v: &[f64], b: usize, h: usize) -> Vec<f64> {
+    (0..h)
+        .map(|u| {
+            let mut nan = false;
+            let mut mx = f64::NEG_INFINITY;
+            for bi in 0..b {
+                let x = v[bi * h + u].abs();
+                nan |= x.is_nan();
+                if x > 0.0 {
+                    mx = mx.max(x.log2());
+                }
+            }
+            if nan {
+                return f64::NAN;
+            }
+            if mx == f64::NEG_INFINITY {
+                return mx;
+            }
+            let sum: f64 = (0..b)
+                .map(|bi| v[bi * h + u].abs())
+                .filter(|x| *x > 0.0)
+                .map(|x| (x.log2() - mx).exp2())
+                .sum();
+            mx + sum.log2() - (b as f64).log2()
+        })
+        .collect()
 }
 
 /// `ŝ = ĝ ⊙ f'(z) · 2^-K`, K and the slopes (for the statistics): the error of one layer in the scaled domain. K is the frexp exponent of
