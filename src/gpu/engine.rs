@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::layout::{DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER};
 use super::program::{
-    BUSY_WORKGROUPS, GATE_RECORD, Resolved, StackPath, gated_misfit, resolve_for,
+    BUSY_WORKGROUPS, GATE_RECORD, Resolved, StackPath, gated_misfit, normed_misfit, resolve_for,
     step_dispatches_with,
 };
 use super::readback::StatsRing;
@@ -371,13 +371,20 @@ pub fn check_limits(
             allowed: limits.max_compute_workgroups_per_dimension.to_string(),
         });
     }
-    if cfg.cell.is_gated()
-        && let Some(kernel) = gated_misfit(cfg, lay, opts.budget())
-    {
+    let misfit = if cfg.cell.is_gated() {
+        gated_misfit(cfg, lay, opts.budget())
+    } else if cfg.norm != crate::model::Norm::None {
+        normed_misfit(lay, opts.budget())
+    } else {
+        None
+    };
+    if let Some(kernel) = misfit {
         return Err(EngineError::TooLarge {
-            limit: "loop bound of a software adapter (65535 iterations per invocation)",
-            needed: format!("more for one step of {kernel:?}"),
-            allowed: "that".into(),
+            limit: "loop bound per invocation (a software adapter ends longer loops)",
+            needed: format!(
+                "more loop iterations for one layer (time step) of {kernel:?} than fit"
+            ),
+            allowed: "65535".into(),
         });
     }
     let uniform_bytes = record_capacity(cfg, lay, opts) as u64 * RECORD_STRIDE;
@@ -412,18 +419,12 @@ impl Engine {
         opts: EngineOptions,
     ) -> Result<Engine, EngineError> {
         cfg.validate()?;
-        if cfg.norm != crate::model::Norm::None {
-            return Err(EngineError::Options(format!(
-                "norm {} runs on the CPU reference only for now (--engine cpu)",
-                cfg.norm
-            )));
-        }
         let opts = opts.for_adapter(ctx.software, cfg);
         // every limit from the configuration alone, before any weights or data are generated; the fused
         // path needs no RNN input-projection region
         let full = Layout::new(cfg);
         let lay = match resolve_for(cfg, &full, opts.stack, opts.budget()) {
-            Resolved::Layered | Resolved::Gated => full,
+            Resolved::Layered | Resolved::Gated | Resolved::Normed => full,
             _ => Layout::fused(cfg),
         };
         check_limits(cfg, &lay, &ctx.device.limits(), opts)?;
@@ -542,6 +543,7 @@ impl Engine {
             Resolved::Rows => "rows".into(),
             Resolved::Layered => "layered".into(),
             Resolved::Gated => "gated".into(),
+            Resolved::Normed => "normed".into(),
         }
     }
 

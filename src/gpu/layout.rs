@@ -168,11 +168,19 @@ pub enum Kernel {
     GatedStats,
     /// shaders/gated.wgsl `gated_wgrad`: a gated cell's weight and bias gradients summed over time
     GatedWgrad,
+    /// shaders/normed.wgsl `normed_forward`: a normalized MLP's layers, the whole batch in one workgroup
+    NormedForward,
+    /// shaders/normed.wgsl `normed_backward`: its δ chain through the norms
+    NormedBackward,
+    /// shaders/normed.wgsl `normed_stats`: per-unit statistics and the bias, gain and shift gradients
+    NormedStats,
+    /// shaders/normed.wgsl `normed_wgrad`: the weight gradients of every layer
+    NormedWgrad,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 19] = [
+    pub const ALL: [Kernel; 23] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -192,6 +200,10 @@ impl Kernel {
         Kernel::GatedBackward,
         Kernel::GatedStats,
         Kernel::GatedWgrad,
+        Kernel::NormedForward,
+        Kernel::NormedBackward,
+        Kernel::NormedStats,
+        Kernel::NormedWgrad,
     ];
 }
 
@@ -242,8 +254,11 @@ pub struct Layout {
     pub gates: usize,
     /// Gated cells: LSTM c_t, GRU `h_{t-1} W_hnᵀ` per step, `T x B x W` (empty otherwise).
     pub cell_aux: usize,
-    /// Gated cells: LSTM ∂L/∂c_t (scaled), GRU the candidate's input-side error, `T x B x W`.
+    /// Gated cells: LSTM ∂L/∂c_t (scaled), GRU the candidate's input-side error, `T x B x W`. A normalized
+    /// MLP keeps ∂L/∂u (scaled) here, and ẑ in `cell_aux`.
     pub cell_err: usize,
+    /// A normalized MLP: each layer's per-group mean and 1/σ, and the backward's group means.
+    pub norm_stats: usize,
     /// Pre-activations z per layer.
     pub z: usize,
     /// Layer outputs a_l (h_t) per layer.
@@ -293,7 +308,9 @@ pub fn param_lens(cfg: &NetConfig) -> Vec<usize> {
         Arch::Mlp => {
             for l in 1..=cfg.depth {
                 lens.push(w * if l == 1 { d_in } else { w });
-                lens.push(w);
+                if cfg.norm != crate::model::Norm::Batch {
+                    lens.push(w);
+                }
                 if cfg.norm != crate::model::Norm::None {
                     lens.extend([w, w]);
                 }
@@ -345,6 +362,7 @@ impl Layout {
         let (d_in, d_out) = (cfg.d_in(), cfg.d_out());
         let steps = if cfg.arch == Arch::Rnn { l_n } else { 1 };
         let gated = cfg.cell.is_gated();
+        let normed = cfg.norm != crate::model::Norm::None;
         let gates = cfg.cell.gates();
         let mut tensor_offsets = Vec::new();
         let mut off = 0;
@@ -359,6 +377,8 @@ impl Layout {
         let smallest = MATMUL_TILES[0] as usize;
         let partials_per_layer = if gated {
             crate::gpu::program::gated_wgrad_groups(cfg)
+        } else if normed {
+            crate::gpu::program::normed_wgrad_groups(cfg)
         } else {
             w.div_ceil(smallest) * fan_in_max.div_ceil(smallest)
         };
@@ -391,8 +411,13 @@ impl Layout {
         let a = take(l_n * bw);
         let g = take(l_n * bw);
         let s = take(l_n * bw * gates);
-        let cell_aux = take(if gated { l_n * bw } else { 0 });
-        let cell_err = take(if gated { l_n * bw } else { 0 });
+        let cell_aux = take(if gated || normed { l_n * bw } else { 0 });
+        let cell_err = take(if gated || normed { l_n * bw } else { 0 });
+        let norm_stats = take(if normed {
+            crate::gpu::program::norm_stats_len(cfg)
+        } else {
+            0
+        });
         let yhat = take(b * d_out);
         let dy = take(b * d_out);
         let scales = take(l_n + 2);
@@ -438,6 +463,7 @@ impl Layout {
             gates,
             cell_aux,
             cell_err,
+            norm_stats,
             z,
             a,
             g,

@@ -46,10 +46,12 @@ pub const ROWS_GROUP: u32 = 16;
 pub const WGRAD_TILE: u32 = 32;
 
 mod gated;
+mod normed;
 pub use gated::{
     GATE_RECORD, GATED_WGRAD_GROUP, gated_chunk_len, gated_loop_costs, gated_misfit, gated_rows,
     gated_wgrad_groups,
 };
+pub use normed::{norm_stats_len, normed_chunk_len, normed_misfit, normed_wgrad_groups};
 
 /// How a step runs its layers (time steps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +101,8 @@ pub enum Resolved {
     Rows,
     /// A gated cell's own kernels (shaders/gated.wgsl), whatever the path asked for.
     Gated,
+    /// A normalized MLP's own kernels (shaders/normed.wgsl), whatever the path asked for.
+    Normed,
 }
 
 /// Batch rows per workgroup of the fused stack: enough rows that a workgroup of 256 threads has one
@@ -112,6 +116,9 @@ pub fn default_rows(width: usize, batch: usize) -> u32 {
 pub fn resolve(cfg: &NetConfig, path: StackPath) -> Resolved {
     if cfg.cell.is_gated() {
         return Resolved::Gated;
+    }
+    if cfg.norm != crate::model::Norm::None {
+        return Resolved::Normed;
     }
     let wide = cfg.width > FUSED_MAX_WIDTH;
     let rows = match path {
@@ -183,8 +190,12 @@ pub fn step_dispatches_with(
         },
     };
     let resolved = resolve_for(cfg, lay, path, loop_budget);
-    if resolved == Resolved::Gated {
-        let mut out = program.gated();
+    if resolved == Resolved::Gated || resolved == Resolved::Normed {
+        let mut out = if resolved == Resolved::Gated {
+            program.gated()
+        } else {
+            program.normed()
+        };
         out.extend(program.statistics(update));
         if update {
             out.extend(program.update());

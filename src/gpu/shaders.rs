@@ -34,6 +34,7 @@ pub const KERNEL_FILES: &[(&str, &str)] = &[
         include_str!("../../shaders/stack_rows.wgsl"),
     ),
     ("gated.wgsl", include_str!("../../shaders/gated.wgsl")),
+    ("normed.wgsl", include_str!("../../shaders/normed.wgsl")),
 ];
 
 /// Module label, its kernel files (concatenated) and the constants prepended to them: one pipeline per
@@ -58,6 +59,7 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
     ("wgrad", &["wgrad.wgsl"], ""),
     ("stack_rows", &["stack_common.wgsl", "stack_rows.wgsl"], ""),
     ("gated", &["gated.wgsl"], ""),
+    ("normed", &["stack_common.wgsl", "normed.wgsl"], ""),
 ];
 
 /// The full WGSL source of a module: common.wgsl, the module's constants, then its kernel file.
@@ -93,6 +95,10 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::GatedBackward => ("gated", "gated_backward"),
         Kernel::GatedStats => ("gated", "gated_stats"),
         Kernel::GatedWgrad => ("gated", "gated_wgrad"),
+        Kernel::NormedForward => ("normed", "normed_forward"),
+        Kernel::NormedBackward => ("normed", "normed_backward"),
+        Kernel::NormedStats => ("normed", "normed_stats"),
+        Kernel::NormedWgrad => ("normed", "normed_wgrad"),
     }
 }
 

@@ -153,8 +153,12 @@ pub fn tuned_options(ctx: &GpuContext, cfg: &NetConfig) -> Result<EngineOptions,
     let off = std::env::var(TUNE_ENV)
         .map(|v| matches!(v.trim(), "off" | "0" | "no"))
         .unwrap_or(false);
-    // a gated cell has one path of its own: nothing to choose
-    if std::env::var_os(ENGINE_ENV).is_some() || off || cfg.cell.is_gated() {
+    // a gated cell and a normalized MLP have one path of their own: nothing to choose
+    if std::env::var_os(ENGINE_ENV).is_some()
+        || off
+        || cfg.cell.is_gated()
+        || cfg.norm != crate::model::Norm::None
+    {
         return Ok(defaults);
     }
     let key = class_key(ctx, cfg);

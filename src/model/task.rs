@@ -157,8 +157,8 @@ impl Tensor {
 }
 
 /// All trainable parameters, in a fixed order that both engines share:
-/// MLP `w_1, b_1, ..., w_L, b_L, w_out, b_out` (with a norm, each layer's `gamma_l, beta_l` after its
-/// `b_l`); RNN `w_x, w_h, b, w_out, b_out`.
+/// MLP `w_1, b_1, ..., w_L, b_L, w_out, b_out` (with LayerNorm each layer's `gamma_l, beta_l` after its
+/// `b_l`; with BatchNorm `w_l, gamma_l, beta_l`: no `b_l`); RNN `w_x, w_h, b, w_out, b_out`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Params {
     /// The tensors in order.
@@ -193,7 +193,11 @@ impl Params {
                         vec![w, fan_in],
                         to32(cfg.init.sample(w, fan_in, cfg.gain, &mut rng)),
                     ));
-                    tensors.push(Tensor::new(format!("b_{l}"), vec![w], bias(w, l as u64)));
+                    // BatchNorm subtracts each unit's batch mean, which would cancel b_l: its layers
+                    // have none (β_l is the shift), as a linear layer before BatchNorm usually has not
+                    if cfg.norm != super::Norm::Batch {
+                        tensors.push(Tensor::new(format!("b_{l}"), vec![w], bias(w, l as u64)));
+                    }
                     if cfg.norm != super::Norm::None {
                         tensors.push(Tensor::new(format!("gamma_{l}"), vec![w], vec![1.0; w]));
                         tensors.push(Tensor::new(format!("beta_{l}"), vec![w], vec![0.0; w]));

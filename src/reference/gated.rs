@@ -235,6 +235,7 @@ impl Reference {
             grads,
             deltas,
             cell_deltas,
+            norm_deltas: Vec::new(),
             raw,
             output: out,
         }

@@ -32,6 +32,9 @@ pub struct Pass {
     pub deltas: Vec<Vec<f64>>,
     /// LSTM only: the true ∂L/∂c_t per time step, each `B x width` (empty otherwise).
     pub cell_deltas: Vec<Vec<f64>>,
+    /// Normalized MLP only: the true ∂L/∂u_l per layer (u = γ ⊙ ẑ + β, what the activation sees), each
+    /// `B x width` (empty otherwise).
+    pub norm_deltas: Vec<Vec<f64>>,
     /// Raw statistics per layer (per time step), input to output.
     pub raw: Vec<RawLayer>,
     /// The network output `B x d_out`.
@@ -215,10 +218,16 @@ impl Reference {
         let d_in = self.data.d_in;
         let d_out = self.data.d_out;
         let normed = cfg.norm != Norm::None;
-        // tensors per layer: w_l, b_l (and gamma_l, beta_l with a norm)
-        let per = if normed { 4 } else { 2 };
+        // tensors per layer: w_l, b_l; with LayerNorm w_l, b_l, gamma_l, beta_l; with BatchNorm w_l,
+        // gamma_l, beta_l (the batch mean would cancel a bias)
+        let has_bias = cfg.norm != Norm::Batch;
+        let per = match cfg.norm {
+            Norm::None => 2,
+            Norm::Layer => 4,
+            Norm::Batch => 3,
+        };
+        let gamma_at = |l: usize| per * (l - 1) + 1 + usize::from(has_bias);
         let wt = |l: usize| &self.params[per * (l - 1)];
-        let bs = |l: usize| &self.params[per * (l - 1) + 1];
         let (w_out, b_out) = (&self.params[per * l_n], &self.params[per * l_n + 1]);
 
         // forward: a[0] = x, a[l] for l = 1..L; z[l-1] is z_l. With a norm, u_l = γ ⊙ norm(z_l) + β is what
@@ -230,13 +239,12 @@ impl Reference {
         for l in 1..=l_n {
             let k = if l == 1 { d_in } else { w };
             let mut zl = matmul_nt(&a[l - 1], wt(l), b, k, w);
-            add_bias(&mut zl, bs(l));
+            if has_bias {
+                add_bias(&mut zl, &self.params[per * (l - 1) + 1]);
+            }
             let ul = if normed {
                 let nz = normalize(&zl, b, w, cfg.norm);
-                let (gamma, beta) = (
-                    &self.params[per * (l - 1) + 2],
-                    &self.params[per * (l - 1) + 3],
-                );
+                let (gamma, beta) = (&self.params[gamma_at(l)], &self.params[gamma_at(l) + 1]);
                 let ul: Vec<f64> = nz
                     .zhat
                     .iter()
@@ -269,22 +277,26 @@ impl Reference {
         let mut sigma = 0i64;
         let mut raw = vec![RawLayer::default(); l_n];
         let mut deltas = vec![Vec::new(); l_n];
+        let mut norm_deltas = vec![Vec::new(); if normed { l_n } else { 0 }];
         for l in (1..=l_n).rev() {
             let (su, k_l, slopes) = scaled_delta(&g, &u[l - 1], act);
+            if normed {
+                norm_deltas[l - 1] = su.iter().map(|v| ldexp(*v, sigma + k_l)).collect();
+            }
             let log2_scale = sigma + k_l;
             // δ_l = ∂L/∂z_l: through the norm's backward where there is one (linear: the scale carries)
             let s = if normed {
-                let at = per * (l - 1);
+                let at = gamma_at(l);
                 let nz = &normalized[l - 1];
-                let gamma = &self.params[at + 2];
+                let gamma = &self.params[at];
                 let mut dgamma = vec![0.0; w];
                 let mut dbeta = vec![0.0; w];
                 for (i, v) in su.iter().enumerate() {
                     dgamma[i % w] += v * nz.zhat[i];
                     dbeta[i % w] += v;
                 }
-                grads[at + 2] = dgamma.iter().map(|v| ldexp(*v, log2_scale)).collect();
-                grads[at + 3] = dbeta.iter().map(|v| ldexp(*v, log2_scale)).collect();
+                grads[at] = dgamma.iter().map(|v| ldexp(*v, log2_scale)).collect();
+                grads[at + 1] = dbeta.iter().map(|v| ldexp(*v, log2_scale)).collect();
                 let dzhat: Vec<f64> = su
                     .iter()
                     .enumerate()
@@ -297,10 +309,12 @@ impl Reference {
             let k = if l == 1 { d_in } else { w };
             let dw_scaled = matmul_tn(&s, &a[l - 1], b, w, k);
             grads[per * (l - 1)] = dw_scaled.iter().map(|v| ldexp(*v, log2_scale)).collect();
-            grads[per * (l - 1) + 1] = col_sums(&s, b, w)
-                .into_iter()
-                .map(|v| ldexp(v, log2_scale))
-                .collect();
+            if has_bias {
+                grads[per * (l - 1) + 1] = col_sums(&s, b, w)
+                    .into_iter()
+                    .map(|v| ldexp(v, log2_scale))
+                    .collect();
+            }
             raw[l - 1] = raw_layer(
                 log2_scale,
                 &dw_scaled,
@@ -333,12 +347,12 @@ impl Reference {
                 g = next;
             }
         }
-        let _ = &z;
         Pass {
             loss,
             grads,
             deltas,
             cell_deltas: Vec::new(),
+            norm_deltas,
             raw,
             output: out,
         }
@@ -418,6 +432,7 @@ impl Reference {
             grads,
             deltas,
             cell_deltas: Vec::new(),
+            norm_deltas: Vec::new(),
             raw,
             output: out,
         }

@@ -1,0 +1,381 @@
+// The MLP with LayerNorm or BatchNorm on every hidden pre-activation (equations in docs/DESIGN.md
+// §Equations): z_l = a_{l-1} W_lᵀ + b_l, ẑ_l = norm(z_l), u_l = γ_l ⊙ ẑ_l + β_l, a_l = f(u_l)
+// (+ a_{l-1}: residual, l >= 2). LayerNorm averages each row over its units, BatchNorm each unit over the
+// batch, so the batch is coupled: one workgroup carries the whole batch through the layers l_from..=l_to
+// (a chunk, as in stack.wgsl: a chunk starts from what is in memory), with barriers between the phases of
+// a layer. It never waits on another workgroup.
+//
+// Layers are 1-based; W_l from stack_common.wgsl (w_rec_at; layer 1 at w_in). A LayerNorm layer's tensors
+// are w_l, b_l, gamma_l, beta_l (b_l at bias_at(l)); a BatchNorm layer's w_l, gamma_l, beta_l (the batch
+// mean would cancel a bias), so there bias_at(l) is γ_l.
+// Regions, each [L][B][W]: z at z_off, a at c_off, ẑ at res_off, ĝ = ∂L/∂a (scaled) at g_off, δ = ∂L/∂z
+// (scaled) at a_off, ∂L/∂u (scaled) at top_off. Per layer and group (row for LayerNorm, unit for
+// BatchNorm): (mean, 1/√(var + ε)) at part_off + 2(G·(l-1) + group), G = max(B, W); the backward's two
+// group means at part_off + 2·G·L + 2·group. p.mode: 1 LayerNorm, 2 BatchNorm.
+//
+// The backward keeps one power-of-two scale per layer (the workgroup has the whole batch): ĝ_l is the
+// incoming error divided by 2^e, e the frexp exponent of its largest magnitude, so S_l = S_{l+1} + e
+// (S_{L+1} = 0), written to aux_off + l; every scaled value of layer l stands for 2^S_l times itself.
+
+const NW: u32 = 256u;
+const NORM_EPS: f32 = 1e-5;
+const MODE_LAYER: u32 = 1u;
+
+var<workgroup> nmax: array<atomic<u32>, 2>;
+
+fn n_groups() -> u32 {
+    return max(p.m, p.n);
+}
+
+// (group, size) of a norm: a row of W units (LayerNorm) or a unit over B rows (BatchNorm)
+fn group_size() -> u32 {
+    if (p.mode == MODE_LAYER) {
+        return p.n;
+    }
+    return p.m;
+}
+
+fn group_count() -> u32 {
+    if (p.mode == MODE_LAYER) {
+        return p.m;
+    }
+    return p.n;
+}
+
+// Offset (within a [B][W] block) of value i of group g.
+fn group_at(g: u32, i: u32) -> u32 {
+    if (p.mode == MODE_LAYER) {
+        return g * p.n + i;
+    }
+    return i * p.n + g;
+}
+
+// The group of entry (b, u).
+fn group_of(b: u32, u: u32) -> u32 {
+    if (p.mode == MODE_LAYER) {
+        return b;
+    }
+    return u;
+}
+
+fn has_bias() -> bool {
+    return p.mode == MODE_LAYER;
+}
+
+fn gamma_at(l: u32) -> u32 {
+    return bias_at(l) + select(0u, p.n, has_bias());
+}
+
+fn beta_at(l: u32) -> u32 {
+    return gamma_at(l) + p.n;
+}
+
+fn stat_at(l: u32, g: u32) -> u32 {
+    return p.part_off + 2u * (n_groups() * (l - 1u) + g);
+}
+
+@compute @workgroup_size(256)
+fn normed_forward(@builtin(local_invocation_index) t: u32) {
+    let w = p.n;
+    let bw = p.m * w;
+    let residual = (p.flags & FLAG_RESIDUAL) != 0u;
+    for (var l = p.l_from; l <= p.l_to; l++) {
+        let zl = layer_at(p.z_off, l);
+        let bl = bias_at(l);
+        // z_l
+        for (var idx = t; idx < bw; idx += NW) {
+            let b = idx / w;
+            let j = idx % w;
+            var z = 0.0;
+            if (has_bias()) {
+                z = mem[bl + j];
+            }
+            if (l == 1u) {
+                z += dot4(p.x_off + b * p.d_in, 1u, p.w_in + j * p.d_in, 1u, p.d_in);
+            } else {
+                z += dot4(layer_at(p.c_off, l - 1u) + b * w, 1u, w_rec_at(l) + j * w, 1u, w);
+            }
+            mem[zl + idx] = z;
+        }
+        storageBarrier();
+        // each group's mean and 1/√(var + ε) (two passes: the variance of the deviations)
+        let n = group_size();
+        for (var g = t; g < group_count(); g += NW) {
+            var s = 0.0;
+            for (var i = 0u; i < n; i++) {
+                s += mem[zl + group_at(g, i)];
+            }
+            let mean = s / f32(n);
+            var v = 0.0;
+            for (var i = 0u; i < n; i++) {
+                let d = mem[zl + group_at(g, i)] - mean;
+                v += d * d;
+            }
+            let o = stat_at(l, g);
+            mem[o] = mean;
+            mem[o + 1u] = inverseSqrt(v / f32(n) + NORM_EPS);
+        }
+        storageBarrier();
+        // ẑ, u = γ ẑ + β, a = f(u) (+ a_{l-1})
+        for (var idx = t; idx < bw; idx += NW) {
+            let b = idx / w;
+            let j = idx % w;
+            let o = stat_at(l, group_of(b, j));
+            let zh = (mem[zl + idx] - mem[o]) * mem[o + 1u];
+            mem[layer_at(p.res_off, l) + idx] = zh;
+            var a = act_f(mem[gamma_at(l) + j] * zh + mem[beta_at(l) + j], p.act);
+            if (residual && l >= 2u) {
+                a += mem[layer_at(p.c_off, l - 1u) + idx];
+            }
+            mem[layer_at(p.c_off, l) + idx] = a;
+        }
+        storageBarrier();
+    }
+    if (p.l_to == p.layers) {
+        let top = layer_at(p.c_off, p.layers);
+        for (var idx = t; idx < p.m * p.d_out; idx += NW) {
+            let b = idx / p.d_out;
+            let o = idx % p.d_out;
+            mem[p.add_off + idx] = mem[p.b_head + o] + dot4(top + b * w, 1u, p.w_head + o * w, 1u, w);
+        }
+    }
+}
+
+@compute @workgroup_size(256)
+fn normed_backward(@builtin(local_invocation_index) t: u32) {
+    let w = p.n;
+    let bw = p.m * w;
+    let residual = (p.flags & FLAG_RESIDUAL) != 0u;
+    let red = p.part_off + 2u * n_groups() * p.layers;
+    for (var l = p.l_to; l >= p.l_from; l--) {
+        let slot = l & 1u;
+        if (t == 0u) {
+            atomicStore(&nmax[slot], 0u);
+        }
+        workgroupBarrier();
+        let gl = layer_at(p.g_off, l);
+        // the incoming error ∂L/∂a_l, at the scale of layer l + 1, and its largest magnitude
+        var local = 0.0;
+        for (var idx = t; idx < bw; idx += NW) {
+            let b = idx / w;
+            let j = idx % w;
+            var g = 0.0;
+            if (l == p.layers) {
+                g = dot4(p.b_off + b * p.d_out, 1u, p.w_head + j, w, p.d_out);
+            } else {
+                g = dot4(layer_at(p.a_off, l + 1u) + b * w, 1u, w_rec_at(l + 1u) + j, w, w);
+                if (residual) {
+                    g += mem[layer_at(p.g_off, l + 1u) + idx];
+                }
+            }
+            mem[gl + idx] = g;
+            if (abs(g) > local || is_nan(g)) {
+                local = abs(g);
+            }
+        }
+        if (is_nan(local)) {
+            local = bitcast<f32>(0x7fc00000u);
+        }
+        atomicMax(&nmax[slot], bitcast<u32>(local));
+        workgroupBarrier();
+        let mx = bitcast<f32>(atomicLoad(&nmax[slot]));
+        var e = 0;
+        if (mx > 0.0 && mx <= 3.4e38) {
+            e = frexp(mx).exp;
+        }
+        var s_above = 0.0;
+        if (l < p.layers) {
+            s_above = mem[p.aux_off + l + 1u];
+        }
+        // ĝ, ∂L/∂u = ĝ f'(u), ∂L/∂ẑ = γ ∂L/∂u (into the δ region for now)
+        for (var idx = t; idx < bw; idx += NW) {
+            let j = idx % w;
+            let g = ldexp_safe(mem[gl + idx], -e);
+            mem[gl + idx] = g;
+            let zh = mem[layer_at(p.res_off, l) + idx];
+            let gamma = mem[gamma_at(l) + j];
+            let du = g * act_df(gamma * zh + mem[beta_at(l) + j], p.act);
+            mem[layer_at(p.top_off, l) + idx] = du;
+            mem[layer_at(p.a_off, l) + idx] = du * gamma;
+        }
+        storageBarrier();
+        // per group: mean ∂L/∂ẑ and mean ∂L/∂ẑ ⊙ ẑ
+        let n = group_size();
+        let sl = layer_at(p.a_off, l);
+        let zhl = layer_at(p.res_off, l);
+        for (var g = t; g < group_count(); g += NW) {
+            var m1 = 0.0;
+            var m2 = 0.0;
+            for (var i = 0u; i < n; i++) {
+                let k = group_at(g, i);
+                m1 += mem[sl + k];
+                m2 += mem[sl + k] * mem[zhl + k];
+            }
+            mem[red + 2u * g] = m1 / f32(n);
+            mem[red + 2u * g + 1u] = m2 / f32(n);
+        }
+        storageBarrier();
+        // δ = 1/σ (∂L/∂ẑ − mean − ẑ ⊙ mean2)
+        for (var idx = t; idx < bw; idx += NW) {
+            let b = idx / w;
+            let j = idx % w;
+            let g = group_of(b, j);
+            let o = stat_at(l, g);
+            mem[sl + idx] = mem[o + 1u]
+                * (mem[sl + idx] - mem[red + 2u * g] - mem[zhl + idx] * mem[red + 2u * g + 1u]);
+        }
+        if (t == 0u) {
+            mem[p.aux_off + l] = s_above + f32(e);
+        }
+        storageBarrier();
+        if (l == 1u) {
+            break;
+        }
+    }
+}
+
+// One workgroup of 64 per layer (wid.x + 1): per unit, the statistics colreduce.wgsl gives the other paths
+// (log2 mean_b |δ| at ust_off + (l-1)·W + u; [Σ δ², log2 Σ a², #saturated (slope of u), dead] at
+// upart_off + 4((l-1)·W + u)), and the gradients of b_l (LayerNorm), γ_l and β_l in true units.
+@compute @workgroup_size(64)
+fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let l = wid.x + 1u;
+    let w = p.n;
+    let sc = i32(mem[p.aux_off + l]);
+    let sat_below = SATURATION_THRESHOLD * act_peak(p.act);
+    let bgrad = select(p.gb_rec + (l - 2u) * p.w_step, p.gb_first, l == 1u);
+    for (var u = t; u < w; u += 64u) {
+        var d2 = 0.0;
+        var dl = lsum_new();
+        var act = vec3<f32>(0.0);
+        var sat = 0.0;
+        var live = false;
+        var db = 0.0;
+        var dgamma = 0.0;
+        var dbeta = 0.0;
+        let gamma = mem[gamma_at(l) + u];
+        let beta = mem[beta_at(l) + u];
+        for (var b = 0u; b < p.m; b++) {
+            let k = b * w + u;
+            let d = mem[layer_at(p.a_off, l) + k];
+            d2 += d * d;
+            db += d;
+            dl = lsum_add(dl, select(log2(abs(d)), NO_TERM, d == 0.0));
+            act = sq_add(act, mem[layer_at(p.c_off, l) + k]);
+            let zh = mem[layer_at(p.res_off, l) + k];
+            let uu = gamma * zh + beta;
+            let sl = act_slope(uu, p.act);
+            if (sl.k < 0 || abs(sl.m) < sat_below) {
+                sat += 1.0;
+            }
+            live = live || !exact_zero_slope(uu, p.act);
+            let du = mem[layer_at(p.top_off, l) + k];
+            dgamma += du * zh;
+            dbeta += du;
+        }
+        var lm = lsum_log2(dl);
+        if (lm > NO_TERM && !is_nan(lm)) {
+            lm -= log2(f32(p.m));
+        } else if (!is_nan(lm)) {
+            lm = bitcast<f32>(0xff800000u);
+        }
+        mem[p.ust_off + (l - 1u) * w + u] = lm;
+        let o = p.upart_off + 4u * ((l - 1u) * w + u);
+        mem[o] = d2;
+        mem[o + 1u] = sq_log2(act);
+        mem[o + 2u] = sat;
+        mem[o + 3u] = select(1.0, 0.0, live);
+        var ggrad = bgrad;
+        if (has_bias()) {
+            mem[bgrad + u] = ldexp_safe(db, sc);
+            ggrad = bgrad + w;
+        }
+        mem[ggrad + u] = ldexp_safe(dgamma, sc);
+        mem[ggrad + w + u] = ldexp_safe(dbeta, sc);
+    }
+}
+
+// The weight gradients of every layer (grid y = layer - 1): one invocation per block of 4 × 4 entries of
+// ∂L/∂W_l = 2^S_l δ_lᵀ a_{l-1} (a_0 = x), and per workgroup log2 Σ (its entries at the layer's scale)² at
+// ldc + (l-1)·count + workgroup (layer_stats sums them into the layer's ‖∂L/∂W_l‖).
+@compute @workgroup_size(64)
+fn normed_wgrad(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let l = wid.y + 1u;
+    let w = p.n;
+    var fan = w;
+    var src = layer_at(p.c_off, max(l, 2u) - 1u);
+    var dst = w_rec_at(max(l, 2u)) - p.w_rec + p.gw_rec;
+    if (l == 1u) {
+        fan = p.d_in;
+        src = p.x_off;
+        dst = p.gw_in;
+    }
+    let cgs = (fan + 3u) / 4u;
+    let e = wid.x * 64u + t;
+    let valid = e < ((w + 3u) / 4u) * cgs;
+    let j0 = (e / cgs) * 4u;
+    let c0 = (e % cgs) * 4u;
+    var acc: array<vec4<f32>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        acc[i] = vec4<f32>(0.0);
+    }
+    if (valid) {
+        let dl = layer_at(p.a_off, l);
+        for (var b = 0u; b < p.m; b++) {
+            var v = vec4<f32>(0.0);
+            for (var q = 0u; q < 4u; q++) {
+                v[q] = mem[src + b * fan + min(c0 + q, fan - 1u)];
+            }
+            for (var i = 0u; i < 4u; i++) {
+                acc[i] = fma(vec4<f32>(mem[dl + b * w + min(j0 + i, w - 1u)]), v, acc[i]);
+            }
+        }
+    }
+    let sc = i32(mem[p.aux_off + l]);
+    var m = NO_TERM;
+    var sm = 0.0;
+    if (valid) {
+        for (var i = 0u; i < min(4u, w - j0); i++) {
+            for (var q = 0u; q < min(4u, fan - c0); q++) {
+                let a = acc[i][q];
+                mem[dst + (j0 + i) * fan + c0 + q] = ldexp_safe(a, sc);
+                if (is_nan(a)) {
+                    sm = bitcast<f32>(0x7fc00000u);
+                } else if (a != 0.0) {
+                    let lg = 2.0 * log2(abs(a));
+                    if (lg > m) {
+                        sm = sm * exp2(m - lg) + 1.0;
+                        m = lg;
+                    } else {
+                        sm += exp2(lg - m);
+                    }
+                }
+            }
+        }
+    }
+    nm[t] = m;
+    ns[t] = sm;
+    workgroupBarrier();
+    for (var st = 32u; st > 0u; st >>= 1u) {
+        if (t < st) {
+            let m1 = nm[t];
+            let m2 = nm[t + st];
+            let mx = max(m1, m2);
+            ns[t] = ns[t] * exp2(m1 - mx) + ns[t + st] * exp2(m2 - mx);
+            nm[t] = mx;
+        }
+        workgroupBarrier();
+    }
+    if (t == 0u) {
+        var lg = NO_TERM;
+        if (is_nan(ns[0])) {
+            lg = ns[0];
+        } else if (nm[0] > NO_TERM) {
+            lg = nm[0] + log2(ns[0]);
+        }
+        mem[p.ldc + (l - 1u) * p.count + wid.x] = lg;
+    }
+}
+
+var<workgroup> nm: array<f32, 64>;
+var<workgroup> ns: array<f32, 64>;
