@@ -33,7 +33,12 @@ fn render_writes_every_view() {
     let dir = tempfile::tempdir().expect("temp dir");
     for view in View::ALL {
         let out = dir.path().join(format!("{}.png", view.slug()));
-        let output = render(view, &out, &["--size", "1280x800"]);
+        // the gated cells' views draw an LSTM (an MLP gets a sentence saying why there is nothing to draw)
+        let mut extra = vec!["--size", "1280x800"];
+        if matches!(view, View::Gates | View::CellPath) {
+            extra.extend(["--arch", "rnn", "--cell", "lstm"]);
+        }
+        let output = render(view, &out, &extra);
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
