@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Activation, Arch, Cell, DEFAULT_PRESET, Init, NetConfig, Preset};
+use crate::model::{Activation, Arch, Cell, DEFAULT_PRESET, Init, NetConfig, Norm, Preset};
 use crate::viz::{FigureTheme, RangeMode, View};
 
 /// Key of the settings in eframe's storage.
@@ -86,6 +86,8 @@ pub struct CompareSettings {
     pub residual: bool,
     /// B's recurrent cell (RNN only): vanilla beside A's LSTM shows what the gates change.
     pub cell: Cell,
+    /// B's normalization (MLP only).
+    pub norm: Norm,
 }
 
 impl Default for CompareSettings {
@@ -97,12 +99,14 @@ impl Default for CompareSettings {
             gain: 1.0,
             residual: false,
             cell: Cell::Vanilla,
+            norm: Norm::None,
         }
     }
 }
 
 impl CompareSettings {
-    /// B's configuration: A's with B's activation, init, gain, residual switch (MLP) and cell (RNN).
+    /// B's configuration: A's with B's activation, init, gain, residual switch and norm (MLP) and cell
+    /// (RNN).
     pub fn config_b(&self, a: &NetConfig) -> NetConfig {
         let mut b = a.clone();
         b.activation = self.activation;
@@ -113,6 +117,11 @@ impl CompareSettings {
             self.cell
         } else {
             Cell::Vanilla
+        };
+        b.norm = if a.arch == Arch::Mlp {
+            self.norm
+        } else {
+            Norm::None
         };
         b
     }

@@ -333,6 +333,14 @@ pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
         "gru-adding",
         include_str!("../../assets/presets/gru-adding.toml"),
     ),
+    (
+        "layernorm-tanh",
+        include_str!("../../assets/presets/layernorm-tanh.toml"),
+    ),
+    (
+        "batchnorm-explodes",
+        include_str!("../../assets/presets/batchnorm-explodes.toml"),
+    ),
 ];
 
 /// The preset the app opens on.

@@ -70,6 +70,12 @@ pub enum JacobianError {
         .0.name().to_uppercase()
     )]
     GatedCell(crate::model::Cell),
+    /// A normalized MLP: a norm couples a layer's units (LayerNorm) or the batch (BatchNorm), which the
+    /// chain here does not model.
+    #[error(
+        "the Jacobian spectrum covers nets without a norm layer (a norm couples the units or the batch); turn the norm off to see it"
+    )]
+    Normalized,
 }
 
 /// `out = D · (W · J) [+ J]`: one layer of the chain. `w` is `n_out x n_in` row-major, `j` is `n_in x cols`,
@@ -127,6 +133,9 @@ pub fn jacobian(
     let cfg = engine.config();
     if cfg.cell.is_gated() {
         return Err(JacobianError::GatedCell(cfg.cell));
+    }
+    if cfg.norm != crate::model::Norm::None {
+        return Err(JacobianError::Normalized);
     }
     let (width, depth) = (cfg.width, cfg.depth);
     if width > MAX_JACOBIAN_WIDTH || depth > MAX_JACOBIAN_DEPTH {

@@ -47,6 +47,11 @@ pub enum TheoryError {
         .0.name().to_uppercase()
     )]
     GatedCell(crate::model::Cell),
+    /// A normalized MLP: the recursion here has no norm layers.
+    #[error(
+        "the mean-field recursion here has no norm layers (norm {0}); the Layer norms view says which theory holds"
+    )]
+    Normalized(crate::model::Norm),
 }
 
 /// E\[f(z)\], z ~ N(0, q).
@@ -203,6 +208,9 @@ pub fn predict(cfg: &NetConfig) -> Result<Prediction, TheoryError> {
     cfg.validate()?;
     if cfg.cell.is_gated() {
         return Err(TheoryError::GatedCell(cfg.cell));
+    }
+    if cfg.norm != crate::model::Norm::None {
+        return Err(TheoryError::Normalized(cfg.norm));
     }
     let act = cfg.activation;
     let depth = cfg.depth;

@@ -6,7 +6,7 @@ use egui::Ui;
 use super::field::checked_slider;
 use crate::app::hints::{activation_hint, init_hint};
 use crate::app::settings::CompareSettings;
-use crate::model::{Activation, Arch, Cell, Init};
+use crate::model::{Activation, Arch, Cell, Init, Norm};
 
 /// The compare-mode controls; `arch` is A's architecture (residual connections are MLP only).
 pub fn compare_ui(ui: &mut Ui, c: &mut CompareSettings, arch: Arch) {
@@ -33,6 +33,15 @@ pub fn compare_ui(ui: &mut Ui, c: &mut CompareSettings, arch: Arch) {
         checked_slider(ui, &mut c.gain, 0.05..=10.0, "B gain", true);
         ui.add_enabled_ui(arch == Arch::Mlp, |ui| {
             ui.checkbox(&mut c.residual, "B residual");
+            egui::ComboBox::from_label("B norm")
+                .selected_text(c.norm.name())
+                .show_ui(ui, |ui| {
+                    for norm in Norm::ALL {
+                        ui.selectable_value(&mut c.norm, norm, norm.name());
+                    }
+                })
+                .response
+                .on_hover_text("MLP only: B's normalization (LayerNorm beside none on one colour scale)");
         });
         ui.add_enabled_ui(arch == Arch::Rnn, |ui| {
             egui::ComboBox::from_label("B cell")

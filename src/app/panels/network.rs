@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use super::field::checked_slider;
 use crate::app::hints::{activation_hint, init_hint};
 use crate::app::theory::WhSpectrum;
-use crate::model::{Activation, Arch, Cell, Init, MAX_FORGET_BIAS, MAX_WIDTH, NetConfig};
+use crate::model::{Activation, Arch, Cell, Init, MAX_FORGET_BIAS, MAX_WIDTH, NetConfig, Norm};
 
 /// The network controls; edits `cfg` in place (the app applies what changed).
 pub fn network_ui(ui: &mut Ui, cfg: &mut NetConfig) {
@@ -72,10 +72,38 @@ pub fn network_ui(ui: &mut Ui, cfg: &mut NetConfig) {
         ui.checkbox(&mut cfg.residual, "Residual").on_hover_text(
             "a_l = f(z_l) + a_{l-1}: the identity path carries the gradient past every layer (MLP only)",
         );
+        norm_ui(ui, cfg);
     });
     checked_slider(ui, &mut cfg.bias_std, 0.0..=2.0, "Bias std", false).on_hover_text(
         "Spread of the initial biases: large biases push units into saturation (sigmoid/tanh) or death (ReLU)",
     );
+}
+
+/// MLP only: LayerNorm or BatchNorm on every hidden pre-activation.
+pub fn norm_ui(ui: &mut Ui, cfg: &mut NetConfig) {
+    ui.horizontal(|ui| {
+        ui.label("Norm").on_hover_text(
+            "Normalize every hidden pre-activation z_l, then scale and shift it (learnable γ, β) before the \
+             activation. The gradient map still shows ∂L/∂z_l.",
+        );
+        for norm in Norm::ALL {
+            let (label, hint) = match norm {
+                Norm::None => ("none", "No normalization"),
+                Norm::Layer => (
+                    "LayerNorm",
+                    "Each sample's pre-activation normalized over the layer's units (Ba et al. 2016): \
+                     the activation sees values near N(0, γ²) whatever the gain, so tanh stops saturating",
+                ),
+                Norm::Batch => (
+                    "BatchNorm",
+                    "Each unit normalized over the batch (Ioffe & Szegedy 2015), training-mode statistics. \
+                     At init it makes a deep net's gradient explode toward the input (Yang et al. 2019); \
+                     its layers have no bias b_l (the batch mean would cancel it)",
+                ),
+            };
+            ui.selectable_value(&mut cfg.norm, norm, label).on_hover_text(hint);
+        }
+    });
 }
 
 /// RNN only: the recurrent cell and, for the gated ones, the keep gate's bias at init.

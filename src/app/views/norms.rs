@@ -6,7 +6,7 @@
 use egui::Color32;
 
 use super::common::{FigureData, WAITING, caption, layer_axis, notes, title};
-use crate::model::Arch;
+use crate::model::{Arch, Norm};
 use crate::stats::StepStats;
 use crate::theory::mean_field::{Regime, measured_factors, notes as theory_notes};
 use crate::theory::spectral::spectral_decay_line;
@@ -75,6 +75,7 @@ pub fn theory_line(data: &FigureData<'_>, stats: &StepStats) -> Option<TheoryLin
                 factors,
             })
         }
+        Arch::Mlp if data.cfg.norm != Norm::None => batch_norm_relu_line(data.cfg, top, n),
         Arch::Mlp => {
             let p = data.prediction?;
             if p.layers.len() != n {
@@ -91,6 +92,25 @@ pub fn theory_line(data: &FigureData<'_>, stats: &StepStats) -> Option<TheoryLin
             })
         }
     }
+}
+
+/// Yang et al. 2019 (mean-field theory of batch normalization): at init, with wide layers and a large
+/// batch, each BatchNorm + ReLU layer multiplies E\[δ²\] by π/(π − 1) on the way to the input, so the
+/// gradient explodes geometrically with depth. The only normalized net here with a theory line.
+pub const BATCH_NORM_RELU_FACTOR: f64 = std::f64::consts::PI / (std::f64::consts::PI - 1.0);
+
+fn batch_norm_relu_line(cfg: &crate::model::NetConfig, top: f64, n: usize) -> Option<TheoryLine> {
+    if cfg.norm != Norm::Batch || cfg.activation != crate::model::Activation::Relu || cfg.residual {
+        return None;
+    }
+    let step = 0.5 * BATCH_NORM_RELU_FACTOR.log10();
+    Some(TheoryLine {
+        name: "theory: BatchNorm + ReLU, E[\u{3b4}\u{b2}] \u{d7} \u{3c0}/(\u{3c0}\u{2212}1) per layer (Yang et al. 2019)".into(),
+        log10_delta: (1..=n).map(|l| Some(top + (n - l) as f64 * step)).collect(),
+        factors: (1..=n)
+            .map(|l| (l < n).then_some(BATCH_NORM_RELU_FACTOR))
+            .collect(),
+    })
 }
 
 fn geometric_mean_skipping_missing(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
@@ -152,6 +172,26 @@ pub fn theory_notes(
                 out.push(
                     "The line uses the last W_h read (about once a second while training).".into(),
                 );
+            }
+        }
+        Arch::Mlp if cfg.norm != Norm::None => {
+            if line.is_some() {
+                out.push(
+                    "BatchNorm + ReLU at init: the theory (wide layers, a large batch) predicts growth of \
+                     \u{221a}(\u{3c0}/(\u{3c0}\u{2212}1)) \u{2248} 1.21 per layer toward the input, even with He init; \
+                     after training, or with a small batch, the measurement departs from it."
+                        .into(),
+                );
+            } else {
+                out.push(format!(
+                    "No theory line: {} re-normalizes every layer, which the mean-field recursion here does not \
+                     model (the one line drawn for a norm is BatchNorm + ReLU without residual connections, \
+                     Yang et al. 2019).",
+                    match cfg.norm {
+                        Norm::Layer => "LayerNorm",
+                        _ => "BatchNorm",
+                    }
+                ));
             }
         }
         Arch::Mlp => {
