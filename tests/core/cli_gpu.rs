@@ -24,6 +24,8 @@ fn gpu_dump_reloads_and_the_reference_recomputes_its_gradients() {
         &["--arch", "rnn", "--task", "memory"][..],
         &["--arch", "rnn", "--cell", "lstm", "--forget-bias", "0.5"][..],
         &["--arch", "rnn", "--cell", "gru", "--task", "memory"][..],
+        &["--arch", "mlp", "--norm", "layer", "--residual"][..],
+        &["--arch", "mlp", "--norm", "batch"][..],
     ] {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join("dump");
