@@ -27,7 +27,7 @@ class Config:
     """One network of the benchmark: an MLP of `depth` hidden layers or an RNN over `depth` time steps."""
 
     name: str
-    arch: str  # "mlp" or "rnn"
+    arch: str  # "mlp", "rnn" or "lstm"
     depth: int
     width: int
     batch: int
@@ -42,7 +42,8 @@ class Config:
         b, w, d, i, o = self.batch, self.width, self.depth, self.d_in, self.d_out
         if self.arch == "mlp":
             return 6.0 * b * (i * w + (d - 1) * w * w + w * o)
-        return 6.0 * b * d * (i * w + w * w) + 6.0 * b * w * o
+        gates = 4 if self.arch == "lstm" else 1
+        return 6.0 * b * d * gates * (i * w + w * w) + 6.0 * b * w * o
 
 
 def mlp(name, depth, width, batch):
@@ -53,6 +54,10 @@ def rnn(name, steps, hidden, batch):
     return Config(name, "rnn", steps, hidden, batch, "tanh", ADDING_D_IN, ADDING_D_OUT)
 
 
+def lstm(name, steps, hidden, batch):
+    return Config(name, "lstm", steps, hidden, batch, "tanh", ADDING_D_IN, ADDING_D_OUT)
+
+
 SUITES = {
     "full": [
         mlp("S", 32, 64, 256),
@@ -60,12 +65,14 @@ SUITES = {
         mlp("L", 64, 1024, 1024),
         mlp("deep", 512, 128, 256),
         rnn("rnn", 300, 128, 64),
+        lstm("lstm", 300, 128, 64),
     ],
     "quick": [
         mlp("S-quick", 8, 32, 64),
         mlp("M-quick", 16, 64, 64),
         mlp("deep-quick", 64, 16, 32),
         rnn("rnn-quick", 50, 16, 8),
+        lstm("lstm-quick", 50, 16, 8),
     ],
 }
 
@@ -125,7 +132,7 @@ def check_against_rust(path=Path(__file__).resolve().parent.parent / "src" / "be
         found[suite] = [
             (name, kind, int(d), int(w), int(b))
             for name, kind, d, w, b in re.findall(
-                r'name:\s*"([^"]+)",\s*cfg:\s*(mlp|rnn)\((\d+),\s*(\d+),\s*(\d+)\)', body)
+                r'name:\s*"([^"]+)",\s*cfg:\s*(mlp|rnn|lstm)\((\d+),\s*(\d+),\s*(\d+)\)', body)
         ]
     ours = {s: [(c.name, c.arch, c.depth, c.width, c.batch) for c in cs] for s, cs in SUITES.items()}
     return [f"{s}: src/bench.rs has {found[s]}, bench/common.py has {ours[s]}"

@@ -2,7 +2,7 @@
 
 It is the peer for machines without a GPU, where gradscope runs on lavapipe (a software Vulkan driver on the
 same CPU cores). The step is the one torch_step.py times (src/reference/mod.rs is the exact definition):
-forward (ReLU MLP with a linear head, or a tanh RNN unrolled over T steps), loss sum((y - target)^2) / (2 B),
+forward (ReLU MLP with a linear head, or a tanh RNN or LSTM unrolled over T steps), loss sum((y - target)^2) / (2 B),
 backward, one gradient norm per layer (||dW_l||; for the RNN the norm of time step t's share of dW_h), the
 global gradient norm, and a plain SGD update; the whole step is one function compiled by jax.jit (XLA),
 fp32, on the CPU (set JAX_PLATFORMS to run it elsewhere). The hidden layers of the MLP, which all have the
@@ -105,6 +105,56 @@ def rnn_step(cfg, params, x, target):
     return sgd(cfg, params, g), loss, norms, global_norm(g)
 
 
+def lstm_problem(cfg, key):
+    """LSTM parameters (blocks i, f, g, o stacked; Xavier-normal init, forget bias 1), inputs, targets."""
+    k = jax.random.split(key, 5)
+    h, i = cfg.width, cfg.d_in
+    params = {
+        "w_x": jax.random.normal(k[0], (4 * h, i)) * (2.0 / (h + i)) ** 0.5,
+        "w_h": jax.random.normal(k[1], (4 * h, h)) * h ** -0.5,
+        "b": jnp.zeros(4 * h).at[h:2 * h].set(1.0),
+        "w_out": jax.random.normal(k[2], (cfg.d_out, h)) * h ** -0.5,
+        "b_out": jnp.zeros(cfg.d_out),
+    }
+    return (params, jax.random.uniform(k[3], (cfg.depth, cfg.batch, i)),
+            jax.random.uniform(k[4], (cfg.batch, cfg.d_out)))
+
+
+def lstm_step(cfg, params, x, target):
+    """As rnn_step for the LSTM of docs/DESIGN.md: the gradient with respect to a zero added to each step's
+    gate pre-activations a_t gives dL/da_t, whose shares dL/da_t^T h_{t-1} give the per-step norms."""
+    t_n, batch, d_in = x.shape
+    hid = cfg.width
+    zx = x @ params["w_x"].T + params["b"]  # T x B x 4H
+
+    def loss_fn(zero, w_out, b_out):
+        def cell(hc, zx_zero):
+            h, c = hc
+            a = zx_zero[0] + zx_zero[1] + h @ params["w_h"].T
+            i, f, g, o = (a[:, k * hid:(k + 1) * hid] for k in range(4))
+            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+            h_new = jax.nn.sigmoid(o) * jnp.tanh(c)
+            return (h_new, c), h
+
+        zeros = jnp.zeros((batch, hid))
+        (h, _), h_prev = jax.lax.scan(cell, (zeros, zeros), (zx, zero))
+        y = h @ w_out.T + b_out
+        return 0.5 * jnp.sum((y - target) ** 2) / cfg.batch, h_prev
+
+    (loss, h_prev), (delta, d_w_out, d_b_out) = jax.value_and_grad(loss_fn, argnums=(0, 1, 2), has_aux=True)(
+        jnp.zeros_like(zx), params["w_out"], params["b_out"])
+    d_w_h_t = jnp.einsum("tbi,tbj->tij", delta, h_prev)
+    g = {
+        "w_x": jnp.einsum("tbi,tbj->ij", delta, x),
+        "w_h": d_w_h_t.sum(0),
+        "b": delta.sum((0, 1)),
+        "w_out": d_w_out,
+        "b_out": d_b_out,
+    }
+    norms = jnp.sqrt(jnp.sum(d_w_h_t ** 2, axis=(1, 2)))
+    return sgd(cfg, params, g), loss, norms, global_norm(g)
+
+
 def global_norm(g):
     return jnp.sqrt(sum(jnp.sum(v ** 2) for v in jax.tree_util.tree_leaves(g)))
 
@@ -114,7 +164,11 @@ def sgd(cfg, params, g):
 
 
 def run_config(cfg, suite, emit):
-    make, step_fn = (mlp_problem, mlp_step) if cfg.arch == "mlp" else (rnn_problem, rnn_step)
+    make, step_fn = {
+        "mlp": (mlp_problem, mlp_step),
+        "rnn": (rnn_problem, rnn_step),
+        "lstm": (lstm_problem, lstm_step),
+    }[cfg.arch]
     initial, x, target = make(cfg, jax.random.PRNGKey(0))
     step = jax.jit(functools.partial(step_fn, cfg))
     state = {"params": initial}

@@ -96,6 +96,62 @@ def rnn_step(cfg, params, x, target):
     return loss.detach(), step_norms, sgd(cfg, params, grads)
 
 
+def lstm_problem(cfg):
+    """LSTM parameters [W_x, W_h, b, W_out, b_out] (blocks i, f, g, o; forget bias 1), inputs, targets."""
+    h, i = cfg.width, cfg.d_in
+    b = torch.zeros(4 * h, device=DEV)
+    b[h:2 * h] = 1.0
+    params = [normal(4 * h, i, std=(2.0 / (h + i)) ** 0.5), normal(4 * h, h, std=h ** -0.5), b,
+              normal(cfg.d_out, h, std=h ** -0.5), torch.zeros(cfg.d_out, device=DEV)]
+    x, target = torch.rand(cfg.depth, cfg.batch, i, device=DEV), torch.rand(cfg.batch, cfg.d_out, device=DEV)
+    return [p.requires_grad_() for p in params], x, target
+
+
+def lstm_step(cfg, params, x, target):
+    """As rnn_step for the LSTM (docs/DESIGN.md): dL/da_t of each step's gate pre-activations gives the
+    per-step dW_h shares and norms."""
+    w_x, w_h, b, w_out, b_out = params
+    t_n, batch, d_in = x.shape
+    hid = cfg.width
+    zx = torch.addmm(b, x.reshape(t_n * batch, d_in), w_x.t()).view(t_n, batch, -1)
+    h = torch.zeros(batch, hid, device=DEV)
+    c = torch.zeros(batch, hid, device=DEV)
+    hs, zs = [h], []
+    for t in range(t_n):
+        a = zx[t] + h @ w_h.t()
+        i, f, g, o = a.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        zs.append(a)
+        hs.append(h)
+    y = torch.nn.functional.linear(h, w_out, b_out)
+    loss = 0.5 * (y - target).square().sum() / cfg.batch
+    *deltas, d_w_out, d_b_out = torch.autograd.grad(loss, zs + [w_out, b_out])
+    with torch.no_grad():
+        delta = torch.stack(deltas)  # T x B x 4H: dL/da_t
+        d_w_h_t = torch.bmm(delta.transpose(1, 2), torch.stack(hs[:-1]))  # T x 4H x H
+        grads = (delta.reshape(-1, 4 * hid).t() @ x.reshape(-1, d_in), d_w_h_t.sum(0), delta.sum((0, 1)),
+                 d_w_out, d_b_out)
+        step_norms = torch.linalg.vector_norm(d_w_h_t, dim=(1, 2))
+    return loss.detach(), step_norms, sgd(cfg, params, grads)
+
+
+def cudnn_lstm(cfg, x, target):
+    """The step with the recurrent layer as torch.nn.LSTM (cuDNN) and per-tensor norms; (step, params)."""
+    lstm = torch.nn.LSTM(cfg.d_in, cfg.width).to(DEV)
+    head = torch.nn.Linear(cfg.width, cfg.d_out).to(DEV)
+    params = list(lstm.parameters()) + list(head.parameters())
+
+    def step():
+        y = head(lstm(x)[1][0][0])
+        loss = 0.5 * (y - target).square().sum() / cfg.batch
+        grads = torch.autograd.grad(loss, params)
+        norms = torch.stack(torch._foreach_norm(grads))
+        return loss.detach(), norms, sgd(cfg, params, grads)
+
+    return step, params
+
+
 def sgd(cfg, params, grads):
     """The global gradient norm, then p -= lr * g for every parameter (in place). Returns the norm."""
     with torch.no_grad():
@@ -152,7 +208,11 @@ def cuda_graph(step):
 
 
 def run_config(cfg, suite, emit):
-    make, step_fn = (mlp_problem, mlp_step) if cfg.arch == "mlp" else (rnn_problem, rnn_step)
+    make, step_fn = {
+        "mlp": (mlp_problem, mlp_step),
+        "rnn": (rnn_problem, rnn_step),
+        "lstm": (lstm_problem, lstm_step),
+    }[cfg.arch]
     params, x, target = make(cfg)
     initial = [p.detach().clone() for p in params]
     step = functools.partial(step_fn, cfg, params, x, target)
@@ -161,6 +221,8 @@ def run_config(cfg, suite, emit):
         variants["graph"] = lambda: (cuda_graph(step), params)
         if cfg.arch == "rnn":
             variants["cudnn"] = lambda: cudnn_rnn(cfg, x, target)
+        if cfg.arch == "lstm":
+            variants["cudnn"] = lambda: cudnn_lstm(cfg, x, target)
     for variant, build in variants.items():
         with torch.no_grad():
             torch._foreach_copy_(params, initial)
