@@ -25,6 +25,8 @@
 const GW: u32 = 64u;
 const MODE_LSTM: u32 = 1u;
 const MODE_GRU: u32 = 2u;
+// |a| beyond which a sigmoid gate is saturated (σ'(a) < 5% of σ'(0) = 1/4)
+const SIGMOID_SATURATED_BEYOND: f32 = 4.356544;
 
 // [parity][row]: the bit patterns of each row's largest incoming |error| (non-negative floats order like
 // their bits, NaN above all), two slots so that one step's slot is cleared while the other is in use
@@ -55,6 +57,29 @@ fn gdot(u: u32, v: u32, sv: u32, n: u32) -> f32 {
     return r;
 }
 
+// Σ_k mem[hrow + k] · W_h[g·H + u, k] for the blocks g = 0..3 at once (blocks past p.k repeat the last):
+// each load of the row feeds every block, four columns at a time.
+fn gates_dot(hrow: u32, u: u32, h: u32) -> vec4<f32> {
+    var r: array<u32, 4>;
+    for (var g = 0u; g < 4u; g++) {
+        r[g] = p.w_rec + (min(g, p.k - 1u) * h + u) * h;
+    }
+    var acc = vec4<f32>(0.0);
+    var k = 0u;
+    for (; k + 4u <= h; k += 4u) {
+        let x = vec4<f32>(mem[hrow + k], mem[hrow + k + 1u], mem[hrow + k + 2u], mem[hrow + k + 3u]);
+        acc.x += dot(x, vec4<f32>(mem[r[0] + k], mem[r[0] + k + 1u], mem[r[0] + k + 2u], mem[r[0] + k + 3u]));
+        acc.y += dot(x, vec4<f32>(mem[r[1] + k], mem[r[1] + k + 1u], mem[r[1] + k + 2u], mem[r[1] + k + 3u]));
+        acc.z += dot(x, vec4<f32>(mem[r[2] + k], mem[r[2] + k + 1u], mem[r[2] + k + 2u], mem[r[2] + k + 3u]));
+        acc.w += dot(x, vec4<f32>(mem[r[3] + k], mem[r[3] + k + 1u], mem[r[3] + k + 2u], mem[r[3] + k + 3u]));
+    }
+    for (; k < h; k++) {
+        let x = mem[hrow + k];
+        acc = fma(vec4<f32>(x), vec4<f32>(mem[r[0] + k], mem[r[1] + k], mem[r[2] + k], mem[r[3] + k]), acc);
+    }
+    return acc;
+}
+
 @compute @workgroup_size(64)
 fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let h = p.n;
@@ -77,13 +102,13 @@ fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
             }
             // each block's input part (with the bias) and recurrent part
             var xa = vec4<f32>(0.0);
-            var ha = vec4<f32>(0.0);
             for (var g = 0u; g < p.k; g++) {
                 let j = g * h + u;
                 xa[g] = mem[p.b_first + j] + gdot(xrow, p.w_in + j * p.d_in, 1u, p.d_in);
-                if (t >= 2u) {
-                    ha[g] = gdot(hprev, p.w_rec + j * h, 1u, h);
-                }
+            }
+            var ha = vec4<f32>(0.0);
+            if (t >= 2u) {
+                ha = gates_dot(hprev, u, h);
             }
             let at = step_row(p.res_off, t, b, h) + u;
             let ho = step_row(p.c_off, t, b, h) + u;
@@ -143,34 +168,67 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
     workgroupBarrier();
     for (var t = p.l_to; t >= p.l_from; t--) {
         let slot = (t & 1u) * p.rows;
-        // ---- the errors arriving at step t (at the scale of step t + 1), and each row's largest
-        for (var q = lid; q < pairs; q += GW) {
-            let b = b0 + q / h;
-            let u = q % h;
+        // ---- the errors arriving at step t (at the scale of step t + 1), and each row's largest; an
+        // invocation takes four consecutive units of a row, so each load of the row's errors feeds four
+        // sums and the weights come four at a time from one row of W_h
+        let quads = (h + 3u) / 4u;
+        for (var q = lid; q < p.rows * quads; q += GW) {
+            let r = q / quads;
+            let b = b0 + r;
+            let u0 = (q % quads) * 4u;
             if (b >= p.m) {
                 continue;
             }
-            var g = 0.0;
-            var cin = 0.0;
+            let c0 = min(u0, h - 1u);
+            let c1 = min(u0 + 1u, h - 1u);
+            let c2 = min(u0 + 2u, h - 1u);
+            let c3 = min(u0 + 3u, h - 1u);
+            var g4 = vec4<f32>(0.0);
             if (t == p.layers) {
-                g = gdot(p.b_off + b * p.d_out, p.w_head + u, h, p.d_out);
+                let dy = p.b_off + b * p.d_out;
+                for (var o = 0u; o < p.d_out; o++) {
+                    let wr = p.w_head + o * h;
+                    g4 = fma(vec4<f32>(mem[dy + o]),
+                             vec4<f32>(mem[wr + c0], mem[wr + c1], mem[wr + c2], mem[wr + c3]), g4);
+                }
             } else {
-                let above = step_row(p.z_off, t + 1u, b, gh);
-                g = gdot(step_row(p.a_off, t + 1u, b, gh), p.w_rec + u, h, gh);
-                if (lstm) {
-                    cin = mem[step_row(p.top_off, t + 1u, b, h) + u] * sigmoid(mem[above + h + u]);
-                } else {
-                    g += mem[step_row(p.g_off, t + 1u, b, h) + u] * sigmoid(mem[above + h + u]);
+                let srow = step_row(p.a_off, t + 1u, b, gh);
+                for (var j = 0u; j < gh; j++) {
+                    let wr = p.w_rec + j * h;
+                    g4 = fma(vec4<f32>(mem[srow + j]),
+                             vec4<f32>(mem[wr + c0], mem[wr + c1], mem[wr + c2], mem[wr + c3]), g4);
                 }
             }
-            mem[step_row(p.g_off, t, b, h) + u] = g;
-            mem[step_row(p.top_off, t, b, h) + u] = cin;
-            var mx = max(abs(g), abs(cin));
-            if (is_nan(g) || is_nan(cin)) {
-                mx = bitcast<f32>(0x7fc00000u);
+            var mx = 0.0;
+            for (var i = 0u; i < 4u; i++) {
+                let u = u0 + i;
+                if (u >= h) {
+                    break;
+                }
+                var g = g4[i];
+                var cin = 0.0;
+                if (t < p.layers) {
+                    let above = step_row(p.z_off, t + 1u, b, gh);
+                    if (lstm) {
+                        cin = mem[step_row(p.top_off, t + 1u, b, h) + u] * sigmoid(mem[above + h + u]);
+                    } else {
+                        g += mem[step_row(p.g_off, t + 1u, b, h) + u] * sigmoid(mem[above + h + u]);
+                    }
+                }
+                mem[step_row(p.g_off, t, b, h) + u] = g;
+                mem[step_row(p.top_off, t, b, h) + u] = cin;
+                let m = max(abs(g), abs(cin));
+                if (m > mx || is_nan(g) || is_nan(cin)) {
+                    mx = m;
+                }
+                if (is_nan(g) || is_nan(cin)) {
+                    mx = bitcast<f32>(0x7fc00000u);
+                }
             }
-            atomicMax(&rowmax[slot + q / h], bitcast<u32>(mx));
+            atomicMax(&rowmax[slot + r], bitcast<u32>(mx));
         }
+        // the incoming errors written above are read by other invocations below
+        storageBarrier();
         workgroupBarrier();
         // ---- rescale by the row's power of two, then the blocks' errors
         for (var q = lid; q < pairs; q += GW) {
@@ -268,19 +326,22 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         let u = q % h;
         let d = i32(mem[srow + b] - top);
         if (d != 0) {
+            // one multiplication by 2^d where that is a normal float, else the stepwise ldexp
+            let f = exp2(f32(max(d, -126)));
+            let exact = d >= -126;
             let go = step_row(p.g_off, t, b, h) + u;
             let co = step_row(p.top_off, t, b, h) + u;
-            mem[go] = ldexp_safe(mem[go], d);
-            mem[co] = ldexp_safe(mem[co], d);
+            mem[go] = select(ldexp_safe(mem[go], d), mem[go] * f, exact);
+            mem[co] = select(ldexp_safe(mem[co], d), mem[co] * f, exact);
             let so = step_row(p.a_off, t, b, gh) + u;
             for (var g = 0u; g < p.k; g++) {
-                mem[so + g * h] = ldexp_safe(mem[so + g * h], d);
+                let v = mem[so + g * h];
+                mem[so + g * h] = select(ldexp_safe(v, d), v * f, exact);
             }
         }
     }
     storageBarrier();
     let sat_cand = SATURATION_THRESHOLD * act_peak(p.act);
-    let sat_gate = SATURATION_THRESHOLD * 0.25;
     var keep = 0.0;
     var sat = vec4<f32>(0.0);
     var csq = 0.0;
@@ -305,8 +366,8 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
                     s = select(0.0, 1.0, sl.k < 0 || abs(sl.m) < sat_cand);
                     live = live || !exact_zero_slope(a, p.act);
                 } else {
-                    let sl = act_slope(a, ACT_SIGMOID);
-                    s = select(0.0, 1.0, sl.k < 0 || abs(sl.m) < sat_gate);
+                    // σ'(a) < 5% of its peak 1/4 exactly where |a| > ln(s/(1 − s)), s(1 − s) = 0.0125
+                    s = select(0.0, 1.0, abs(a) > SIGMOID_SATURATED_BEYOND);
                 }
                 sat[k] += s;
                 usat += s;

@@ -40,12 +40,15 @@ pub fn gated_loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
     match kernel {
         Kernel::GatedForward => (
             (u64::from(rows) * lay.d_out as u64).div_ceil(u64::from(GATED_GROUP)) * (2 + q(w)) + 4,
-            2 + per_thread * (g as u64 * (2 + q(lay.d_in) + q(w)) + 8),
+            2 + per_thread * (g as u64 * (2 + q(lay.d_in)) + q(w) + 8),
         ),
-        Kernel::GatedBackward => (
-            2 * row_loops + 4,
-            4 + row_loops + per_thread * (q(g * w).max(q(lay.d_out)) + 10),
-        ),
+        Kernel::GatedBackward => {
+            let quads = (u64::from(rows) * w.div_ceil(4) as u64).div_ceil(u64::from(GATED_GROUP));
+            (
+                2 * row_loops + 4,
+                4 + row_loops + quads * ((g * w).max(lay.d_out) as u64 + 12) + per_thread * 10,
+            )
+        }
         // per step: the batch loop, the 4 x 4 sums of squares, the reduction's six levels
         Kernel::GatedWgrad => (24, b + 30),
         Kernel::GatedStats => (
