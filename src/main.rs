@@ -548,15 +548,30 @@ impl Printer {
                 "step {}  loss {loss}  ({} on {})",
                 s.step, s.engine, s.adapter
             )?;
+            // gated cells add the mean keep gate (LSTM forget, GRU update) and the LSTM's cell path
+            let gated = s.layers.iter().any(|l| l.gates.is_some());
             writeln!(
                 out,
-                "  layer  log10|dL/dW|  log10 rms(delta)  act_rms  saturated  dead"
+                "  layer  log10|dL/dW|  log10 rms(delta)  act_rms  saturated  dead{}",
+                if gated { "   keep  log10 rms(dL/dc)" } else { "" }
             )?;
             let fmt = |v: Option<f64>| v.map_or("zero".to_string(), |x| format!("{x:.3}"));
             for l in &s.layers {
+                let extra = match &l.gates {
+                    Some(g) => format!(
+                        "  {:>5.3}  {:>16}",
+                        g.keep_mean,
+                        if g.log10_mean_abs_cell_delta.is_empty() {
+                            "-".to_string()
+                        } else {
+                            fmt(g.log10_cell_delta_rms)
+                        }
+                    ),
+                    None => String::new(),
+                };
                 writeln!(
                     out,
-                    "  {:>5}  {:>12}  {:>16}  {:>7.3}  {:>9.3}  {:>4.2}",
+                    "  {:>5}  {:>12}  {:>16}  {:>7.3}  {:>9.3}  {:>4.2}{extra}",
                     l.index,
                     fmt(l.log10_grad_w_norm),
                     fmt(l.log10_delta_rms),
