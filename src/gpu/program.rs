@@ -231,6 +231,13 @@ pub fn step_dispatches_with(
 /// (65535 in all, shared by every loop of the invocation), less a margin for the estimates below.
 pub const SOFTWARE_LOOP_BUDGET: u64 = 60_000;
 
+/// Loop iterations one invocation of a gated-cell or normalized-MLP kernel may run in one dispatch on any
+/// adapter: those kernels give one invocation a whole slice of rows (all of the batch, for a norm), so a
+/// long sequence or a deep, wide net is split into dispatches of at most this much serial work (a few ms
+/// on a GPU) rather than one that a driver's watchdog would end; a single step or layer past it is refused
+/// with a message before anything is allocated.
+pub const HARDWARE_LOOP_BUDGET: u64 = 4_000_000;
+
 /// Upper bounds of the loop iterations one invocation of a fused kernel runs: `(fixed, per layer or step)`.
 /// They follow the loops of the kernels (four products per iteration in the inner loops).
 fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {

@@ -63,9 +63,10 @@ pub fn gated_loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
 
 /// Steps per dispatch of a gated kernel within `budget`; `None` if not even one fits.
 pub fn gated_chunk_len(kernel: Kernel, lay: &Layout, rows: u32, budget: u64) -> Option<usize> {
-    if budget == u64::MAX {
-        return Some(lay.depth);
-    }
+    // one invocation carries these passes alone: on any adapter a dispatch is bounded (see
+    // HARDWARE_LOOP_BUDGET), so a long sequence or a deep net becomes several dispatches, never one that
+    // runs for seconds
+    let budget = budget.min(super::HARDWARE_LOOP_BUDGET);
     let (fixed, per) = gated_loop_costs(kernel, lay, rows);
     let room = budget.checked_sub(fixed)?;
     if per == 0 {

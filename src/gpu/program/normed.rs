@@ -50,9 +50,10 @@ pub fn normed_loop_costs(kernel: Kernel, lay: &Layout) -> (u64, u64) {
 
 /// Layers per dispatch of a normed kernel within `budget`; `None` if not even one fits.
 pub fn normed_chunk_len(kernel: Kernel, lay: &Layout, budget: u64) -> Option<usize> {
-    if budget == u64::MAX {
-        return Some(lay.depth);
-    }
+    // one invocation carries these passes alone: on any adapter a dispatch is bounded (see
+    // HARDWARE_LOOP_BUDGET), so a long sequence or a deep net becomes several dispatches, never one that
+    // runs for seconds
+    let budget = budget.min(super::HARDWARE_LOOP_BUDGET);
     let (fixed, per) = normed_loop_costs(kernel, lay);
     let room = budget.checked_sub(fixed)?;
     if per == 0 {
