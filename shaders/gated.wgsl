@@ -305,7 +305,7 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
 // the statistics colreduce.wgsl gives the other paths: log2 mean_b |ĝ| at ust_off + (t-1)·H + u and
 // [Σ ĝ², log2 Σ h², #saturated (every block), dead (candidate slope exactly 0 on every row)] at
 // upart_off + 4((t-1)·H + u); and the gate record at aux2_off + 8(t-1):
-// [Σ keep gate, #saturated per block (4 slots), Σ ĉ² (LSTM), 0, 0], with the LSTM's per-unit
+// [Σ keep gate, #saturated per block (4 slots), log2 Σ ĉ² (LSTM; NO_TERM for 0), 0, 0], with the LSTM's per-unit
 // log2 mean_b |ĉ| at split_off + (t-1)·H + u.
 @compute @workgroup_size(64)
 fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -344,7 +344,8 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     let sat_cand = SATURATION_THRESHOLD * act_peak(p.act);
     var keep = 0.0;
     var sat = vec4<f32>(0.0);
-    var csq = 0.0;
+    // Σ ĉ² of any magnitude (ĉ shares ĝ's scale and may sit far below it), as log2
+    var csq = vec3<f32>(0.0);
     for (var u = lid; u < h; u += GW) {
         var g2 = 0.0;
         var gl = lsum_new();
@@ -375,7 +376,7 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
             keep += sigmoid(mem[pre + h + u]);
             if (lstm) {
                 let c = mem[step_row(p.top_off, t, b, h) + u];
-                csq += c * c;
+                csq = sq_add(csq, c);
                 cl = lsum_add(cl, select(log2(abs(c)), NO_TERM, c == 0.0));
             }
         }
@@ -395,7 +396,7 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     let s1 = wg_sum(lid, sat[1], GW);
     let s2 = wg_sum(lid, sat[2], GW);
     let s3 = wg_sum(lid, sat[3], GW);
-    let c_all = wg_sum(lid, csq, GW);
+    let c_all = wg_log2_sum(lid, sq_log2(csq), GW);
     if (lid == 0u) {
         let o = p.aux2_off + 8u * (t - 1u);
         mem[o] = keep_all;

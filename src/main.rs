@@ -553,7 +553,11 @@ impl Printer {
             writeln!(
                 out,
                 "  layer  log10|dL/dW|  log10 rms(delta)  act_rms  saturated  dead{}",
-                if gated { "   keep  log10 rms(dL/dc)" } else { "" }
+                if gated {
+                    "   keep  log10 rms(dL/dc)"
+                } else {
+                    ""
+                }
             )?;
             let fmt = |v: Option<f64>| v.map_or("zero".to_string(), |x| format!("{x:.3}"));
             for l in &s.layers {

@@ -379,12 +379,18 @@ pub fn check_limits(
         None
     };
     if let Some(kernel) = misfit {
+        let budget = opts.budget().min(super::program::HARDWARE_LOOP_BUDGET);
+        let why = if budget < super::program::HARDWARE_LOOP_BUDGET {
+            "loop bound per invocation of a software adapter (it ends longer loops)"
+        } else {
+            "bound on one invocation's work per dispatch (longer ones risk the driver's watchdog)"
+        };
         return Err(EngineError::TooLarge {
-            limit: "loop bound per invocation (a software adapter ends longer loops)",
+            limit: why,
             needed: format!(
-                "more loop iterations for one layer (time step) of {kernel:?} than fit"
+                "more loop iterations than that for a single layer (time step) of {kernel:?} (one workgroup takes a whole slice of the batch)"
             ),
-            allowed: "65535".into(),
+            allowed: format!("{budget} iterations"),
         });
     }
     let uniform_bytes = record_capacity(cfg, lay, opts) as u64 * RECORD_STRIDE;
@@ -882,7 +888,8 @@ impl Engine {
                     RawGates {
                         keep_sum: f64::from(g[0]),
                         saturated: (0..cell.gates()).map(|k| f64::from(g[1 + k])).collect(),
-                        cell_sumsq_scaled: f64::from(g[5]),
+                        // log2 of a sum of squares of any magnitude (NO_TERM for 0)
+                        cell_sumsq_scaled: f64::from(g[5]).exp2(),
                         log2_mean_abs_cell_scaled: if cell == Cell::Lstm {
                             block[cell_units + l * w..cell_units + (l + 1) * w]
                                 .iter()
