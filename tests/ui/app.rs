@@ -346,3 +346,59 @@ fn settings_survive_a_restart_and_old_files_still_load() {
     assert_eq!(partial.view, gradscope::viz::View::Norms);
     assert_eq!(partial.config, Settings::default().config);
 }
+
+/// The cures from the panel: the Norm and Cell controls rebuild the network on their own engine paths,
+/// every view draws (or says why not) for each, and switching back and forth keeps the app running.
+#[test]
+fn norm_and_cell_controls_switch_networks_and_every_view_draws() {
+    use gradscope::model::{Arch, Cell, Norm};
+    use gradscope::viz::View;
+    let mut h = harness(small(5, 8, Activation::Tanh));
+    wait_until(&mut h, "the first statistics", |a| {
+        a.latest_stats().is_some()
+    });
+    // the controls are on the panel (the real window clicks them); the test sets what they edit
+    assert!(h.query_by_label("LayerNorm").is_some());
+    let steps: [(&str, fn(&mut NetConfig)); 4] = [
+        ("layer norm", |c| c.norm = Norm::Layer),
+        ("batch norm", |c| c.norm = Norm::Batch),
+        ("lstm", |c| {
+            c.set_arch(Arch::Rnn);
+            c.cell = Cell::Lstm;
+        }),
+        ("gru", |c| c.cell = Cell::Gru),
+    ];
+    for (what, edit) in steps {
+        edit(&mut h.state_mut().settings_mut().config);
+        h.run_steps(2);
+        let want = h.state().settings().config.clone();
+        wait_until(&mut h, what, |a| {
+            a.config() == &want && a.latest_stats().is_some()
+        });
+        assert!(
+            h.state().error().is_none(),
+            "{what}: {:?}",
+            h.state().error()
+        );
+        let stats = h.state().latest_stats().unwrap().clone();
+        assert_eq!(stats.layers.len(), want.depth, "{what}");
+        assert_eq!(
+            stats.layers[0].gates.is_some(),
+            want.cell.is_gated(),
+            "{what}: gate statistics exactly for gated cells"
+        );
+        for view in View::ALL {
+            let fig = h.state().figure_of(view);
+            assert!(!fig.title.is_empty(), "{what} {view:?}");
+            if let Body::Empty(text) = &fig.body {
+                assert!(!text.is_empty(), "{what} {view:?}: an empty view says why");
+            }
+        }
+        let gates = h.state().figure_of(View::Gates);
+        assert_eq!(
+            matches!(gates.body, Body::Lines(_)),
+            want.cell.is_gated(),
+            "{what}: the Gates view draws gates only for gated cells"
+        );
+    }
+}
