@@ -324,6 +324,49 @@ fn wg_log2_sum(t: u32, l: f32, n: u32) -> f32 {
     return m + log2(s);
 }
 
+// A sum of squares of any magnitude as (largest log2 term m, Σ 2^(term − m)), adding a²; NaN rides in
+// the sum. Start from vec2(NO_TERM, 0).
+fn sq_pair_add(st: vec2<f32>, a: f32) -> vec2<f32> {
+    if (is_nan(a)) {
+        return vec2<f32>(st.x, bitcast<f32>(0x7fc00000u));
+    }
+    if (a == 0.0) {
+        return st;
+    }
+    let l = 2.0 * log2(abs(a));
+    if (l > st.x) {
+        return vec2<f32>(l, st.y * exp2(st.x - l) + 1.0);
+    }
+    return vec2<f32>(st.x, st.y + exp2(l - st.x));
+}
+
+var<workgroup> pair_red: array<vec2<f32>, 64>;
+
+// log2 of the sum of the 64 invocations' sq_pair sums (NaN if any is NaN, NO_TERM if all are empty),
+// returned to every invocation; every invocation of a 64-wide workgroup calls it.
+fn wg64_pair_log2(t: u32, st: vec2<f32>) -> f32 {
+    pair_red[t] = st;
+    workgroupBarrier();
+    for (var s = 32u; s > 0u; s >>= 1u) {
+        if (t < s) {
+            let a = pair_red[t];
+            let b = pair_red[t + s];
+            let mx = max(a.x, b.x);
+            pair_red[t] = vec2<f32>(mx, a.y * exp2(a.x - mx) + b.y * exp2(b.x - mx));
+        }
+        workgroupBarrier();
+    }
+    let total = pair_red[0];
+    workgroupBarrier();
+    if (is_nan(total.y)) {
+        return total.y;
+    }
+    if (total.x <= NO_TERM) {
+        return NO_TERM;
+    }
+    return total.x + log2(total.y);
+}
+
 // Peak |f'| per activation (Activation::peak_derivative).
 fn act_peak(act: u32) -> f32 {
     switch act {

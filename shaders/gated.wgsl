@@ -492,52 +492,21 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
             }
         }
         let sc = i32(mem[p.aux_off + t]);
-        // this thread's W_h entries squared, as (max log2, Σ 2^(l − max)); NaN rides in the sum
-        var m = NO_TERM;
-        var sm = 0.0;
+        // this invocation's W_h entries squared (of any magnitude), then the workgroup's
+        var sq = vec2<f32>(NO_TERM, 0.0);
         for (var i = 0u; i < 4u; i++) {
             total[i] += vec4<f32>(ldexp_safe(acc[i].x, sc), ldexp_safe(acc[i].y, sc),
                                   ldexp_safe(acc[i].z, sc), ldexp_safe(acc[i].w, sc));
             if (valid && !input_side && i < nrows) {
                 for (var q = 0u; q < ncols; q++) {
-                    let a = acc[i][q];
-                    if (is_nan(a)) {
-                        sm = bitcast<f32>(0x7fc00000u);
-                    } else if (a != 0.0) {
-                        let l = 2.0 * log2(abs(a));
-                        if (l > m) {
-                            sm = sm * exp2(m - l) + 1.0;
-                            m = l;
-                        } else {
-                            sm += exp2(l - m);
-                        }
-                    }
+                    sq = sq_pair_add(sq, acc[i][q]);
                 }
             }
         }
-        wm[lid] = m;
-        ws[lid] = sm;
-        workgroupBarrier();
-        for (var st = 32u; st > 0u; st >>= 1u) {
-            if (lid < st) {
-                let m1 = wm[lid];
-                let m2 = wm[lid + st];
-                let mx = max(m1, m2);
-                ws[lid] = ws[lid] * exp2(m1 - mx) + ws[lid + st] * exp2(m2 - mx);
-                wm[lid] = mx;
-            }
-            workgroupBarrier();
-        }
+        let part = wg64_pair_log2(lid, sq);
         if (lid == 0u) {
-            var l = NO_TERM;
-            if (is_nan(ws[0])) {
-                l = ws[0];
-            } else if (wm[0] > NO_TERM) {
-                l = wm[0] + log2(ws[0]);
-            }
-            mem[p.part_off + (t - 1u) * p.count + wid.x] = l;
+            mem[p.part_off + (t - 1u) * p.count + wid.x] = part;
         }
-        workgroupBarrier();
     }
     if (valid) {
         for (var i = 0u; i < nrows; i++) {
@@ -559,7 +528,3 @@ fn wgrad_dst(j: u32, c: u32, input_side: bool) -> u32 {
     }
     return p.gb_first + j;
 }
-
-// gated_wgrad's paired reduction: per thread, the largest log2 term and the sum of the terms relative to it
-var<workgroup> wm: array<f32, 64>;
-var<workgroup> ws: array<f32, 64>;

@@ -332,50 +332,18 @@ fn normed_wgrad(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         }
     }
     let sc = i32(mem[p.aux_off + l]);
-    var m = NO_TERM;
-    var sm = 0.0;
+    var sq = vec2<f32>(NO_TERM, 0.0);
     if (valid) {
         for (var i = 0u; i < min(4u, w - j0); i++) {
             for (var q = 0u; q < min(4u, fan - c0); q++) {
                 let a = acc[i][q];
                 mem[dst + (j0 + i) * fan + c0 + q] = ldexp_safe(a, sc);
-                if (is_nan(a)) {
-                    sm = bitcast<f32>(0x7fc00000u);
-                } else if (a != 0.0) {
-                    let lg = 2.0 * log2(abs(a));
-                    if (lg > m) {
-                        sm = sm * exp2(m - lg) + 1.0;
-                        m = lg;
-                    } else {
-                        sm += exp2(lg - m);
-                    }
-                }
+                sq = sq_pair_add(sq, a);
             }
         }
     }
-    nm[t] = m;
-    ns[t] = sm;
-    workgroupBarrier();
-    for (var st = 32u; st > 0u; st >>= 1u) {
-        if (t < st) {
-            let m1 = nm[t];
-            let m2 = nm[t + st];
-            let mx = max(m1, m2);
-            ns[t] = ns[t] * exp2(m1 - mx) + ns[t + st] * exp2(m2 - mx);
-            nm[t] = mx;
-        }
-        workgroupBarrier();
-    }
+    let part = wg64_pair_log2(t, sq);
     if (t == 0u) {
-        var lg = NO_TERM;
-        if (is_nan(ns[0])) {
-            lg = ns[0];
-        } else if (nm[0] > NO_TERM) {
-            lg = nm[0] + log2(ns[0]);
-        }
-        mem[p.ldc + (l - 1u) * p.count + wid.x] = lg;
+        mem[p.ldc + (l - 1u) * p.count + wid.x] = part;
     }
 }
-
-var<workgroup> nm: array<f32, 64>;
-var<workgroup> ns: array<f32, 64>;

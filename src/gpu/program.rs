@@ -280,6 +280,34 @@ fn chunks(depth: usize, len: usize) -> Vec<(u32, u32)> {
         .collect()
 }
 
+/// One dispatch of `kernel` per chunk of `len` layers (time steps) of `depth`, bottom first (top first with
+/// `top_down`), each with its `l_from..=l_to` in the record `rec`.
+fn chunk_dispatches(
+    kernel: Kernel,
+    groups: [u32; 3],
+    rec: DispatchParams,
+    depth: usize,
+    len: usize,
+    top_down: bool,
+) -> Vec<Dispatch> {
+    let mut ranges = chunks(depth, len);
+    if top_down {
+        ranges.reverse();
+    }
+    ranges
+        .into_iter()
+        .map(|(l_from, l_to)| Dispatch {
+            kernel,
+            groups,
+            params: DispatchParams {
+                l_from,
+                l_to,
+                ..rec
+            },
+        })
+        .collect()
+}
+
 /// Whether the fused path fits an invocation's loop budget for this network (else the layered path runs).
 fn fused_fits(lay: &Layout, per_row: bool, rows: u32, budget: u64) -> bool {
     let (fwd, bwd) = if per_row {
@@ -331,22 +359,7 @@ impl Fused<'_> {
     /// first with `top_down`).
     fn chunked(&self, kernel: Kernel, groups: [u32; 3], top_down: bool) -> Vec<Dispatch> {
         let len = chunk_len(kernel, self.lay, self.stack.rows, self.budget).unwrap_or(1);
-        let mut ranges = chunks(self.lay.depth, len);
-        if top_down {
-            ranges.reverse();
-        }
-        ranges
-            .into_iter()
-            .map(|(l_from, l_to)| Dispatch {
-                kernel,
-                groups,
-                params: DispatchParams {
-                    l_from,
-                    l_to,
-                    ..self.stack
-                },
-            })
-            .collect()
+        chunk_dispatches(kernel, groups, self.stack, self.lay.depth, len, top_down)
     }
 
     /// The per-unit statistics of every layer in one dispatch (which first brings the per-slice scales to

@@ -584,6 +584,27 @@ fn too_large_for_the_adapter_is_rejected_before_allocation() {
     );
 }
 
+/// `opts` (a small loop budget) runs `cfg` on `path` in more dispatches than an unbounded budget does.
+fn assert_chunked(cfg: &NetConfig, opts: EngineOptions, path: &str) {
+    let whole = Engine::with_options(
+        gpu(),
+        cfg,
+        EngineOptions {
+            loop_budget: Some(u64::MAX),
+            ..opts
+        },
+    )
+    .unwrap();
+    let chunked = Engine::with_options(gpu(), cfg, opts).unwrap();
+    assert_eq!(chunked.path_name(), path);
+    assert!(
+        chunked.dispatches_per_step() > whole.dispatches_per_step(),
+        "{} at {:?}: not chunked",
+        cfg.summary(),
+        opts.loop_budget
+    );
+}
+
 /// LSTM and GRU cells on the GPU against the reference: every cell × candidate nonlinearity × task, at
 /// init and after updates with each optimizer, clipping on and off, several rows per workgroup.
 #[test]
@@ -645,21 +666,7 @@ fn gated_cells_in_chunks_and_wide_match_the_reference() {
             ..EngineOptions::default()
         };
         if budget.is_some() {
-            let whole = Engine::with_options(
-                gpu(),
-                &cfg,
-                EngineOptions {
-                    loop_budget: Some(u64::MAX),
-                    ..opts
-                },
-            )
-            .unwrap();
-            let chunked = Engine::with_options(gpu(), &cfg, opts).unwrap();
-            assert_eq!(chunked.path_name(), "gated");
-            assert!(
-                chunked.dispatches_per_step() > whole.dispatches_per_step(),
-                "{cell} at {budget:?}: not chunked"
-            );
+            assert_chunked(&cfg, opts, "gated");
         }
         check_with(&cfg, 2, opts);
     }
@@ -720,21 +727,7 @@ fn normalized_mlps_match_the_reference() {
             ..EngineOptions::default()
         };
         if budget.is_some() {
-            let whole = Engine::with_options(
-                gpu(),
-                &cfg,
-                EngineOptions {
-                    loop_budget: Some(u64::MAX),
-                    ..opts
-                },
-            )
-            .unwrap();
-            let chunked = Engine::with_options(gpu(), &cfg, opts).unwrap();
-            assert_eq!(chunked.path_name(), "normed");
-            assert!(
-                chunked.dispatches_per_step() > whole.dispatches_per_step(),
-                "{norm} at {budget:?}: not chunked"
-            );
+            assert_chunked(&cfg, opts, "normed");
         }
         check_with(&cfg, 2, opts);
     }

@@ -7,7 +7,7 @@
 
 use egui::Color32;
 
-use super::common::{FigureData, caption, layer_axis, notes, title};
+use super::common::{FigureData, caption, layer_axis, layer_series, notes, title};
 use crate::model::{Arch, Cell, NetConfig};
 use crate::stats::{LayerStats, StepStats};
 use crate::viz::colorbar::{BarScale, log_legend};
@@ -22,7 +22,7 @@ pub const THEORY_COLOR: Color32 = Color32::from_rgb(120, 120, 120);
 /// Per time step, log10 of the running product of the mean keep gates from the last step down,
 /// anchored at `top` (the measured log10 rms error of the last step): step t gets
 /// `top + Σ_{k = t+1}^{T} log10 mean(keep_k)`. `None` once a mean gate is 0 (the product is 0 from there).
-pub fn keep_product_line(stats: &StepStats, top: f64) -> Vec<Option<f64>> {
+pub fn keep_product_layer_series(stats: &StepStats, top: f64) -> Vec<Option<f64>> {
     let n = stats.layers.len();
     let mut out = vec![None; n];
     let mut acc = Some(top);
@@ -35,23 +35,6 @@ pub fn keep_product_line(stats: &StepStats, top: f64) -> Vec<Option<f64>> {
         };
     }
     out
-}
-
-fn line(
-    stats: &StepStats,
-    name: String,
-    color: Color32,
-    f: impl Fn(&LayerStats) -> Option<f64>,
-) -> Series {
-    Series {
-        name,
-        points: stats
-            .layers
-            .iter()
-            .filter_map(|l| f(l).filter(|v| v.is_finite()).map(|v| [l.index as f64, v]))
-            .collect(),
-        color,
-    }
 }
 
 /// ` rms X spans 5.6 decades over the 200 steps.` (largest minus smallest finite log10 rms), or nothing.
@@ -84,6 +67,18 @@ fn headroom(series: &[Series]) -> Vec<f64> {
         vec![hi + 0.35 * (hi - lo).max(1.0)]
     } else {
         Vec::new()
+    }
+}
+
+/// A heatmap body on a log colour scale (the figure's range mode), with its colour bar and legend.
+fn log_heatmap(map: Heatmap, data: &FigureData<'_>, bar_title: &str) -> Body {
+    let range = ColorRange::resolve(data.range, &map.cells);
+    Body::Heatmap {
+        map,
+        coloring: Coloring::Log(range),
+        bar_title: bar_title.into(),
+        bar: BarScale::Log(range),
+        legend: log_legend(&range),
     }
 }
 
@@ -146,17 +141,10 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
     if !cfg.cell.is_gated() {
         // no gates: the vanilla net's own error map and rms line, for comparison with a gated B (or A)
         let map = super::gradient_map::heatmap(stats, layer_axis(cfg), "time step");
-        let range = ColorRange::resolve(data.range, &map.cells);
-        let heat = Body::Heatmap {
-            map,
-            coloring: Coloring::Log(range),
-            bar_title: "mean |\u{2202}L/\u{2202}z|".into(),
-            bar: BarScale::Log(range),
-            legend: log_legend(&range),
-        };
-        let series = vec![line(
+        let heat = log_heatmap(map, data, "mean |\u{2202}L/\u{2202}z|");
+        let series = vec![layer_series(
             stats,
-            "rms \u{2202}L/\u{2202}z_t (no gates: every step multiplies by W_h and f')".into(),
+            "rms \u{2202}L/\u{2202}z_t (no gates: every step multiplies by W_h and f')",
             HIDDEN_COLOR,
             |l| l.log10_delta_rms,
         )];
@@ -194,23 +182,23 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
     };
     let mut series = Vec::new();
     if lstm {
-        series.push(line(
+        series.push(layer_series(
             stats,
             format!("rms {path_symbol}_t ({path_name})"),
             CELL_COLOR,
             path,
         ));
     }
-    series.push(line(
+    series.push(layer_series(
         stats,
-        "rms \u{2202}L/\u{2202}h_t (hidden state)".into(),
+        "rms \u{2202}L/\u{2202}h_t (hidden state)",
         HIDDEN_COLOR,
         |l| l.log10_delta_rms,
     ));
     let top = stats.layers.last().and_then(path).filter(|v| v.is_finite());
     let mut decades = String::new();
     if let Some(top) = top {
-        let theory = keep_product_line(stats, top);
+        let theory = keep_product_layer_series(stats, top);
         series.push(Series {
             name: format!("{path_name} alone: \u{220f} mean {keep_name} from step T down"),
             points: theory
@@ -233,15 +221,7 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
         series,
     });
     let body = if lstm {
-        let map = cell_map(stats, cfg);
-        let range = ColorRange::resolve(data.range, &map.cells);
-        let heat = Body::Heatmap {
-            map,
-            coloring: Coloring::Log(range),
-            bar_title: "mean |\u{2202}L/\u{2202}c|".into(),
-            bar: BarScale::Log(range),
-            legend: log_legend(&range),
-        };
+        let heat = log_heatmap(cell_map(stats, cfg), data, "mean |\u{2202}L/\u{2202}c|");
         Body::Split(Box::new(heat), Box::new(norms), 0.5)
     } else {
         norms
@@ -275,7 +255,7 @@ mod tests {
             ..NetConfig::default()
         };
         let stats = Reference::new(&cfg).unwrap().stats();
-        let line = keep_product_line(&stats, -2.0);
+        let line = keep_product_layer_series(&stats, -2.0);
         assert_eq!(line[5], Some(-2.0));
         let f6 = stats.layers[5].gates.as_ref().unwrap().keep_mean;
         let f5 = stats.layers[4].gates.as_ref().unwrap().keep_mean;

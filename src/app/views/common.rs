@@ -119,6 +119,25 @@ pub fn delta_symbol(cfg: &NetConfig) -> &'static str {
     }
 }
 
+/// A line over the layers (time steps) of `stats`: `f` of each layer, where it is a finite number (exact
+/// zeros and NaN/Inf have no place on a plot, least of all on a log axis).
+pub fn layer_series(
+    stats: &StepStats,
+    name: impl Into<String>,
+    color: egui::Color32,
+    f: impl Fn(&crate::stats::LayerStats) -> Option<f64>,
+) -> crate::viz::Series {
+    crate::viz::Series {
+        name: name.into(),
+        points: stats
+            .layers
+            .iter()
+            .filter_map(|l| f(l).filter(|v| v.is_finite()).map(|v| [l.index as f64, v]))
+            .collect(),
+        color,
+    }
+}
+
 /// Notes for the top of a figure: NaN/Inf warnings.
 pub fn notes(stats: Option<&StepStats>) -> Vec<String> {
     match stats {

@@ -4,10 +4,9 @@
 
 use egui::Color32;
 
-use super::common::{FigureData, WAITING, caption, layer_axis, notes, title};
+use super::common::{FigureData, WAITING, caption, layer_axis, layer_series, notes, title};
 use crate::model::Cell;
-use crate::stats::LayerStats;
-use crate::viz::{Body, Figure, LinePlot, Series, View};
+use crate::viz::{Body, Figure, LinePlot, View};
 
 /// Colours of the gates' saturation lines, in gate order.
 const GATE_COLORS: [Color32; 4] = [
@@ -18,23 +17,6 @@ const GATE_COLORS: [Color32; 4] = [
 ];
 /// Colour of the mean keep gate line.
 pub const KEEP_COLOR: Color32 = Color32::from_rgb(23, 190, 207);
-
-fn series(
-    stats: &crate::stats::StepStats,
-    name: String,
-    color: Color32,
-    f: impl Fn(&LayerStats) -> Option<f64>,
-) -> Series {
-    Series {
-        name,
-        points: stats
-            .layers
-            .iter()
-            .filter_map(|l| f(l).filter(|v| v.is_finite()).map(|v| [l.index as f64, v]))
-            .collect(),
-        color,
-    }
-}
 
 /// The figure.
 pub fn figure(data: &FigureData<'_>) -> Figure {
@@ -66,14 +48,14 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
     } else {
         "update gate z"
     };
-    let mut lines = vec![series(
+    let mut lines = vec![layer_series(
         stats,
         format!("mean {keep_name} (%)"),
         KEEP_COLOR,
         |l| l.gates.as_ref().map(|g| 100.0 * g.keep_mean),
     )];
     for (k, name) in cfg.cell.gate_names().iter().enumerate() {
-        lines.push(series(
+        lines.push(layer_series(
             stats,
             format!("{name} gate saturated (%)"),
             GATE_COLORS[k % GATE_COLORS.len()],

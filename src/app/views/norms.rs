@@ -5,7 +5,7 @@
 
 use egui::Color32;
 
-use super::common::{FigureData, WAITING, caption, layer_axis, notes, title};
+use super::common::{FigureData, WAITING, caption, layer_axis, layer_series, notes, title};
 use crate::model::{Arch, Norm};
 use crate::stats::StepStats;
 use crate::theory::mean_field::{Regime, measured_factors, notes as theory_notes};
@@ -20,24 +20,6 @@ pub const DELTA_COLOR: Color32 = Color32::from_rgb(255, 127, 14);
 pub const THEORY_COLOR: Color32 = Color32::from_rgb(120, 120, 120);
 /// Fraction of the height the norms take when the factor panel is shown below them.
 const NORMS_FRACTION: f32 = 0.62;
-
-fn series(
-    stats: &StepStats,
-    name: &str,
-    color: Color32,
-    f: impl Fn(&crate::stats::LayerStats) -> Option<f64>,
-) -> Series {
-    Series {
-        name: name.into(),
-        points: stats
-            .layers
-            .iter()
-            // exact zeros (None) and NaN/Inf have no place on a log axis
-            .filter_map(|l| f(l).filter(|v| v.is_finite()).map(|v| [l.index as f64, v]))
-            .collect(),
-        color,
-    }
-}
 
 /// The theory for the measured net: a name, the predicted log10 rms δ per layer (anchored at the measured
 /// top layer) and the predicted per-layer factor, input to output.
@@ -245,10 +227,10 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
                 subtitle.push_str(&note);
             }
             let mut norms = vec![
-                series(stats, "||\u{2202}L/\u{2202}W_l||", GRAD_W_COLOR, |l| {
+                layer_series(stats, "||\u{2202}L/\u{2202}W_l||", GRAD_W_COLOR, |l| {
                     l.log10_grad_w_norm
                 }),
-                series(
+                layer_series(
                     stats,
                     &format!("rms {}_l (measured)", super::common::delta_symbol(cfg)),
                     DELTA_COLOR,

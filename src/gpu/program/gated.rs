@@ -2,7 +2,7 @@
 //! (in chunks of steps where the loop budget asks for it), the loss with the head's gradients, the per-step
 //! statistics, the weight gradients summed over time, then the shared statistics, norm and update.
 
-use super::{Program, chunks};
+use super::{Program, chunk_dispatches};
 use crate::gpu::layout::{
     Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_HEAD, Kernel, LAYER_RECORD, Layout,
     STATS_HEADER,
@@ -141,29 +141,14 @@ impl Program<'_> {
         let slices = b.div_ceil(rows);
         let chunked = |kernel: Kernel, groups: u32, top_down: bool| -> Vec<Dispatch> {
             let len = gated_chunk_len(kernel, lay, rows, self.budget).unwrap_or(1);
-            let mut ranges = chunks(t_n, len);
-            if top_down {
-                ranges.reverse();
+            let mut out = chunk_dispatches(kernel, [groups, 1, 1], rec, t_n, len, top_down);
+            // the weight gradients' later chunks add to the first
+            if kernel == Kernel::GatedWgrad {
+                out.iter_mut()
+                    .skip(1)
+                    .for_each(|d| d.params.flags |= FLAG_ACCUMULATE);
             }
-            ranges
-                .into_iter()
-                .enumerate()
-                .map(|(i, (l_from, l_to))| Dispatch {
-                    kernel,
-                    groups: [groups, 1, 1],
-                    params: DispatchParams {
-                        l_from,
-                        l_to,
-                        // the weight gradients' later chunks add to the first
-                        flags: if kernel == Kernel::GatedWgrad && i > 0 {
-                            FLAG_ACCUMULATE
-                        } else {
-                            0
-                        },
-                        ..rec
-                    },
-                })
-                .collect()
+            out
         };
         let mut out = chunked(Kernel::GatedForward, slices, false);
         out.push(Dispatch {

@@ -3,7 +3,7 @@
 //! then the loss with the head's gradients, per-layer statistics with the bias, gain and shift gradients,
 //! the weight gradients of every layer in one dispatch, and the shared statistics, norm and update.
 
-use super::{Program, chunks};
+use super::{Program, chunk_dispatches};
 use crate::gpu::layout::{
     Dispatch, DispatchParams, FLAG_HEAD, FLAG_RESIDUAL, Kernel, LAYER_RECORD, Layout, STATS_HEADER,
 };
@@ -126,22 +126,7 @@ impl Program<'_> {
         };
         let chunked = |kernel: Kernel, top_down: bool| -> Vec<Dispatch> {
             let len = normed_chunk_len(kernel, lay, self.budget).unwrap_or(1);
-            let mut ranges = chunks(l_n, len);
-            if top_down {
-                ranges.reverse();
-            }
-            ranges
-                .into_iter()
-                .map(|(l_from, l_to)| Dispatch {
-                    kernel,
-                    groups: [1, 1, 1],
-                    params: DispatchParams {
-                        l_from,
-                        l_to,
-                        ..rec
-                    },
-                })
-                .collect()
+            chunk_dispatches(kernel, [1, 1, 1], rec, l_n, len, top_down)
         };
         let mut out = chunked(Kernel::NormedForward, false);
         out.push(Dispatch {
