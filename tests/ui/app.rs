@@ -359,7 +359,8 @@ fn norm_and_cell_controls_switch_networks_and_every_view_draws() {
     });
     // the controls are on the panel (the real window clicks them); the test sets what they edit
     assert!(h.query_by_label("LayerNorm").is_some());
-    let steps: [(&str, fn(&mut NetConfig)); 4] = [
+    type Edit = fn(&mut NetConfig);
+    let steps: [(&str, Edit); 4] = [
         ("layer norm", |c| c.norm = Norm::Layer),
         ("batch norm", |c| c.norm = Norm::Batch),
         ("lstm", |c| {

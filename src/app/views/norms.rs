@@ -232,7 +232,7 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
                 }),
                 layer_series(
                     stats,
-                    &format!("rms {}_l (measured)", super::common::delta_symbol(cfg)),
+                    format!("rms {}_l (measured)", super::common::delta_symbol(cfg)),
                     DELTA_COLOR,
                     |l| l.log10_delta_rms,
                 ),
