@@ -13,9 +13,10 @@
 // BatchNorm): (mean, 1/√(var + ε)) at part_off + 2(G·(l-1) + group), G = max(B, W); the backward's two
 // group means at part_off + 2·G·L + 2·group. p.mode: 1 LayerNorm, 2 BatchNorm.
 //
-// The backward keeps one power-of-two scale per layer (the workgroup has the whole batch): ĝ_l is the
-// incoming error divided by 2^e, e the frexp exponent of its largest magnitude, so S_l = S_{l+1} + e
-// (S_{L+1} = 0), written to aux_off + l; every scaled value of layer l stands for 2^S_l times itself.
+// The backward keeps one power-of-two scale per (layer, slice): ĝ_l is the incoming error divided by 2^e,
+// e the frexp exponent of its largest magnitude in the slice, so S_l = S_{l+1} + e (S_{L+1} = 0), at
+// sscale_off + l·slices + slice; every scaled value of layer l stands for 2^S_l times itself. normed_stats
+// brings the slices to the layer's largest scale and writes it to aux_off + l.
 
 const NW: u32 = 256u;
 const NORM_EPS: f32 = 1e-5;
@@ -74,17 +75,41 @@ fn stat_at(l: u32, g: u32) -> u32 {
     return p.part_off + 2u * (n_groups() * (l - 1u) + g);
 }
 
+// The rows [r0, r0 + nr) this workgroup owns: a slice of p.rows rows (LayerNorm: rows are independent),
+// all of them for BatchNorm (p.rows = B, one workgroup).
+fn slice_of(wid: u32) -> vec2<u32> {
+    let r0 = wid * p.rows;
+    return vec2<u32>(r0, min(p.rows, p.m - r0));
+}
+
+// The groups a workgroup normalizes: its rows (LayerNorm) or every unit (BatchNorm); the k-th one.
+fn slice_groups(nr: u32) -> u32 {
+    if (p.mode == MODE_LAYER) {
+        return nr;
+    }
+    return p.n;
+}
+
+fn slice_group(r0: u32, k: u32) -> u32 {
+    if (p.mode == MODE_LAYER) {
+        return r0 + k;
+    }
+    return k;
+}
+
 @compute @workgroup_size(256)
-fn normed_forward(@builtin(local_invocation_index) t: u32) {
+fn normed_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let w = p.n;
-    let bw = p.m * w;
+    let sl = slice_of(wid.x);
+    let r0 = sl.x;
+    let nw = sl.y * w;
     let residual = (p.flags & FLAG_RESIDUAL) != 0u;
     for (var l = p.l_from; l <= p.l_to; l++) {
         let zl = layer_at(p.z_off, l);
         let bl = bias_at(l);
         // z_l
-        for (var idx = t; idx < bw; idx += NW) {
-            let b = idx / w;
+        for (var idx = t; idx < nw; idx += NW) {
+            let b = r0 + idx / w;
             let j = idx % w;
             var z = 0.0;
             if (has_bias()) {
@@ -95,12 +120,13 @@ fn normed_forward(@builtin(local_invocation_index) t: u32) {
             } else {
                 z += dot4(layer_at(p.c_off, l - 1u) + b * w, 1u, w_rec_at(l) + j * w, 1u, w);
             }
-            mem[zl + idx] = z;
+            mem[zl + b * w + j] = z;
         }
         storageBarrier();
         // each group's mean and 1/√(var + ε) (two passes: the variance of the deviations)
         let n = group_size();
-        for (var g = t; g < group_count(); g += NW) {
+        for (var k = t; k < slice_groups(sl.y); k += NW) {
+            let g = slice_group(r0, k);
             var s = 0.0;
             for (var i = 0u; i < n; i++) {
                 s += mem[zl + group_at(g, i)];
@@ -117,34 +143,39 @@ fn normed_forward(@builtin(local_invocation_index) t: u32) {
         }
         storageBarrier();
         // ẑ, u = γ ẑ + β, a = f(u) (+ a_{l-1})
-        for (var idx = t; idx < bw; idx += NW) {
-            let b = idx / w;
+        for (var idx = t; idx < nw; idx += NW) {
+            let b = r0 + idx / w;
             let j = idx % w;
+            let e = b * w + j;
             let o = stat_at(l, group_of(b, j));
-            let zh = (mem[zl + idx] - mem[o]) * mem[o + 1u];
-            mem[layer_at(p.res_off, l) + idx] = zh;
+            let zh = (mem[zl + e] - mem[o]) * mem[o + 1u];
+            mem[layer_at(p.res_off, l) + e] = zh;
             var a = act_f(mem[gamma_at(l) + j] * zh + mem[beta_at(l) + j], p.act);
             if (residual && l >= 2u) {
-                a += mem[layer_at(p.c_off, l - 1u) + idx];
+                a += mem[layer_at(p.c_off, l - 1u) + e];
             }
-            mem[layer_at(p.c_off, l) + idx] = a;
+            mem[layer_at(p.c_off, l) + e] = a;
         }
         storageBarrier();
     }
     if (p.l_to == p.layers) {
         let top = layer_at(p.c_off, p.layers);
-        for (var idx = t; idx < p.m * p.d_out; idx += NW) {
-            let b = idx / p.d_out;
+        for (var idx = t; idx < sl.y * p.d_out; idx += NW) {
+            let b = r0 + idx / p.d_out;
             let o = idx % p.d_out;
-            mem[p.add_off + idx] = mem[p.b_head + o] + dot4(top + b * w, 1u, p.w_head + o * w, 1u, w);
+            mem[p.add_off + b * p.d_out + o] =
+                mem[p.b_head + o] + dot4(top + b * w, 1u, p.w_head + o * w, 1u, w);
         }
     }
 }
 
 @compute @workgroup_size(256)
-fn normed_backward(@builtin(local_invocation_index) t: u32) {
+fn normed_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let w = p.n;
-    let bw = p.m * w;
+    let sl = slice_of(wid.x);
+    let r0 = sl.x;
+    let nw = sl.y * w;
+    let slices = (p.m + p.rows - 1u) / p.rows;
     let residual = (p.flags & FLAG_RESIDUAL) != 0u;
     let red = p.part_off + 2u * n_groups() * p.layers;
     for (var l = p.l_to; l >= p.l_from; l--) {
@@ -154,21 +185,22 @@ fn normed_backward(@builtin(local_invocation_index) t: u32) {
         }
         workgroupBarrier();
         let gl = layer_at(p.g_off, l);
-        // the incoming error ∂L/∂a_l, at the scale of layer l + 1, and its largest magnitude
+        // the incoming error ∂L/∂a_l, at this slice's scale of layer l + 1, and its largest magnitude
         var local = 0.0;
-        for (var idx = t; idx < bw; idx += NW) {
-            let b = idx / w;
+        for (var idx = t; idx < nw; idx += NW) {
+            let b = r0 + idx / w;
             let j = idx % w;
+            let e = b * w + j;
             var g = 0.0;
             if (l == p.layers) {
                 g = dot4(p.b_off + b * p.d_out, 1u, p.w_head + j, w, p.d_out);
             } else {
                 g = dot4(layer_at(p.a_off, l + 1u) + b * w, 1u, w_rec_at(l + 1u) + j, w, w);
                 if (residual) {
-                    g += mem[layer_at(p.g_off, l + 1u) + idx];
+                    g += mem[layer_at(p.g_off, l + 1u) + e];
                 }
             }
-            mem[gl + idx] = g;
+            mem[gl + e] = g;
             if (abs(g) > local || is_nan(g)) {
                 local = abs(g);
             }
@@ -179,53 +211,56 @@ fn normed_backward(@builtin(local_invocation_index) t: u32) {
         atomicMax(&nmax[slot], bitcast<u32>(local));
         workgroupBarrier();
         let mx = bitcast<f32>(atomicLoad(&nmax[slot]));
-        var e = 0;
+        var ex = 0;
         if (mx > 0.0 && mx <= 3.4e38) {
-            e = frexp(mx).exp;
+            ex = frexp(mx).exp;
         }
         var s_above = 0.0;
         if (l < p.layers) {
-            s_above = mem[p.aux_off + l + 1u];
+            s_above = mem[p.sscale_off + (l + 1u) * slices + wid.x];
         }
         // ĝ, ∂L/∂u = ĝ f'(u), ∂L/∂ẑ = γ ∂L/∂u (into the δ region for now)
-        for (var idx = t; idx < bw; idx += NW) {
+        for (var idx = t; idx < nw; idx += NW) {
             let j = idx % w;
-            let g = ldexp_safe(mem[gl + idx], -e);
-            mem[gl + idx] = g;
-            let zh = mem[layer_at(p.res_off, l) + idx];
+            let e = (r0 + idx / w) * w + j;
+            let g = ldexp_safe(mem[gl + e], -ex);
+            mem[gl + e] = g;
+            let zh = mem[layer_at(p.res_off, l) + e];
             let gamma = mem[gamma_at(l) + j];
             let du = g * act_df(gamma * zh + mem[beta_at(l) + j], p.act);
-            mem[layer_at(p.top_off, l) + idx] = du;
-            mem[layer_at(p.a_off, l) + idx] = du * gamma;
+            mem[layer_at(p.top_off, l) + e] = du;
+            mem[layer_at(p.a_off, l) + e] = du * gamma;
         }
         storageBarrier();
         // per group: mean ∂L/∂ẑ and mean ∂L/∂ẑ ⊙ ẑ
         let n = group_size();
-        let sl = layer_at(p.a_off, l);
+        let dl = layer_at(p.a_off, l);
         let zhl = layer_at(p.res_off, l);
-        for (var g = t; g < group_count(); g += NW) {
+        for (var k = t; k < slice_groups(sl.y); k += NW) {
+            let g = slice_group(r0, k);
             var m1 = 0.0;
             var m2 = 0.0;
             for (var i = 0u; i < n; i++) {
-                let k = group_at(g, i);
-                m1 += mem[sl + k];
-                m2 += mem[sl + k] * mem[zhl + k];
+                let q = group_at(g, i);
+                m1 += mem[dl + q];
+                m2 += mem[dl + q] * mem[zhl + q];
             }
             mem[red + 2u * g] = m1 / f32(n);
             mem[red + 2u * g + 1u] = m2 / f32(n);
         }
         storageBarrier();
         // δ = 1/σ (∂L/∂ẑ − mean − ẑ ⊙ mean2)
-        for (var idx = t; idx < bw; idx += NW) {
-            let b = idx / w;
+        for (var idx = t; idx < nw; idx += NW) {
+            let b = r0 + idx / w;
             let j = idx % w;
+            let e = b * w + j;
             let g = group_of(b, j);
             let o = stat_at(l, g);
-            mem[sl + idx] = mem[o + 1u]
-                * (mem[sl + idx] - mem[red + 2u * g] - mem[zhl + idx] * mem[red + 2u * g + 1u]);
+            mem[dl + e] = mem[o + 1u]
+                * (mem[dl + e] - mem[red + 2u * g] - mem[zhl + e] * mem[red + 2u * g + 1u]);
         }
         if (t == 0u) {
-            mem[p.aux_off + l] = s_above + f32(e);
+            mem[p.sscale_off + l * slices + wid.x] = s_above + f32(ex);
         }
         storageBarrier();
         if (l == 1u) {
@@ -241,7 +276,38 @@ fn normed_backward(@builtin(local_invocation_index) t: u32) {
 fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let l = wid.x + 1u;
     let w = p.n;
-    let sc = i32(mem[p.aux_off + l]);
+    // the layer's scale: the largest slice's; every slice brought to it (written back, for the weight
+    // gradients and the read-back)
+    let slices = (p.m + p.rows - 1u) / p.rows;
+    let srow = p.sscale_off + l * slices;
+    var top = mem[srow];
+    for (var r = 1u; r < slices; r++) {
+        top = max(top, mem[srow + r]);
+    }
+    if (slices > 1u) {
+        for (var e = t; e < p.m * w; e += 64u) {
+            let d = i32(mem[srow + (e / w) / p.rows] - top);
+            if (d != 0) {
+                let f = exp2(f32(max(d, -126)));
+                let exact = d >= -126;
+                for (var k = 0u; k < 3u; k++) {
+                    var region = p.g_off;
+                    if (k == 1u) {
+                        region = p.a_off;
+                    } else if (k == 2u) {
+                        region = p.top_off;
+                    }
+                    let o = layer_at(region, l) + e;
+                    mem[o] = select(ldexp_safe(mem[o], d), mem[o] * f, exact);
+                }
+            }
+        }
+        storageBarrier();
+    }
+    if (t == 0u) {
+        mem[p.aux_off + l] = top;
+    }
+    let sc = i32(top);
     let sat_below = SATURATION_THRESHOLD * act_peak(p.act);
     let bgrad = select(p.gb_rec + (l - 2u) * p.w_step, p.gb_first, l == 1u);
     for (var u = t; u < w; u += 64u) {

@@ -374,7 +374,7 @@ pub fn check_limits(
     let misfit = if cfg.cell.is_gated() {
         gated_misfit(cfg, lay, opts.budget())
     } else if cfg.norm != crate::model::Norm::None {
-        normed_misfit(lay, opts.budget())
+        normed_misfit(cfg, lay, opts.budget())
     } else {
         None
     };

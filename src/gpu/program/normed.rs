@@ -9,7 +9,7 @@ use crate::gpu::layout::{
 };
 use crate::model::{NetConfig, Norm};
 
-/// Invocations of the forward and backward kernels' one workgroup (NW in normed.wgsl).
+/// Invocations per workgroup of the forward and backward kernels (NW in normed.wgsl).
 const NORMED_GROUP: u64 = 256;
 
 /// Workgroups per layer of `normed_wgrad`: one invocation per block of 4 × 4 entries of W_l (also the
@@ -17,6 +17,19 @@ const NORMED_GROUP: u64 = 256;
 pub fn normed_wgrad_groups(cfg: &NetConfig) -> usize {
     let fan = cfg.width.max(cfg.d_in());
     (cfg.width.div_ceil(4) * fan.div_ceil(4)).div_ceil(64)
+}
+
+/// Batch rows per workgroup of the forward and backward: LayerNorm's rows are independent, so a slice
+/// of them (a 256-invocation workgroup's worth of units, and at least two slices where the batch allows,
+/// so that a CPU adapter's cores share the work); BatchNorm couples the batch: all of it in one.
+pub fn normed_rows(cfg: &NetConfig) -> u32 {
+    let b = cfg.batch.max(1);
+    if cfg.norm == Norm::Batch {
+        return b as u32;
+    }
+    (NORMED_GROUP as usize / cfg.width.max(1))
+        .min(b.div_ceil(2))
+        .clamp(1, b) as u32
 }
 
 /// Values of the norm statistics region: (mean, 1/σ) per group and layer, and the backward's two group
@@ -27,34 +40,39 @@ pub fn norm_stats_len(cfg: &NetConfig) -> usize {
 }
 
 /// Upper bounds of the loop iterations one invocation of a normed kernel runs: `(fixed, per layer)`.
-pub fn normed_loop_costs(kernel: Kernel, lay: &Layout) -> (u64, u64) {
+pub fn normed_loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
     let q = |n: usize| n.div_ceil(4) as u64 + 3;
     let (w, b) = (lay.width as u64, lay.batch as u64);
-    let pairs = (b * w).div_ceil(NORMED_GROUP);
-    let (groups, size) = (b.max(w).div_ceil(NORMED_GROUP), b.max(w));
+    let rows = u64::from(rows);
+    let pairs = (rows * w).div_ceil(NORMED_GROUP);
+    // a slice's groups: its rows of w units (LayerNorm) or every unit over the rows (BatchNorm)
+    let (groups, size) = (rows.max(w).div_ceil(NORMED_GROUP), rows.max(w));
     let fan = lay.width.max(lay.d_in);
     match kernel {
         Kernel::NormedForward => (
-            (b * lay.d_out as u64).div_ceil(NORMED_GROUP) * (q(lay.width) + 2) + 4,
+            (rows * lay.d_out as u64).div_ceil(NORMED_GROUP) * (q(lay.width) + 2) + 4,
             pairs * (q(fan) + 4) + groups * (2 * size + 2) + 6,
         ),
         Kernel::NormedBackward => (
             4,
             pairs * (q(lay.width).max(q(lay.d_out)) + 6) + groups * (size + 2) + 8,
         ),
-        Kernel::NormedStats => (w.div_ceil(64) * (b + 2) + 4, 0),
+        Kernel::NormedStats => (
+            b + (b * w).div_ceil(64) * 4 + w.div_ceil(64) * (b + 2) + 4,
+            0,
+        ),
         Kernel::NormedWgrad => (b + 30, 0),
         _ => (0, 0),
     }
 }
 
 /// Layers per dispatch of a normed kernel within `budget`; `None` if not even one fits.
-pub fn normed_chunk_len(kernel: Kernel, lay: &Layout, budget: u64) -> Option<usize> {
+pub fn normed_chunk_len(kernel: Kernel, lay: &Layout, rows: u32, budget: u64) -> Option<usize> {
     // one invocation carries these passes alone: on any adapter a dispatch is bounded (see
     // HARDWARE_LOOP_BUDGET), so a long sequence or a deep net becomes several dispatches, never one that
     // runs for seconds
     let budget = budget.min(super::HARDWARE_LOOP_BUDGET);
-    let (fixed, per) = normed_loop_costs(kernel, lay);
+    let (fixed, per) = normed_loop_costs(kernel, lay, rows);
     let room = budget.checked_sub(fixed)?;
     if per == 0 {
         return Some(lay.depth);
@@ -64,7 +82,8 @@ pub fn normed_chunk_len(kernel: Kernel, lay: &Layout, budget: u64) -> Option<usi
 }
 
 /// The normed kernel whose loops do not fit `budget` even for one layer, if any.
-pub fn normed_misfit(lay: &Layout, budget: u64) -> Option<Kernel> {
+pub fn normed_misfit(cfg: &NetConfig, lay: &Layout, budget: u64) -> Option<Kernel> {
+    let rows = normed_rows(cfg);
     [
         Kernel::NormedForward,
         Kernel::NormedBackward,
@@ -72,7 +91,7 @@ pub fn normed_misfit(lay: &Layout, budget: u64) -> Option<Kernel> {
         Kernel::NormedWgrad,
     ]
     .into_iter()
-    .find(|&k| normed_chunk_len(k, lay, budget).is_none())
+    .find(|&k| normed_chunk_len(k, lay, rows, budget).is_none())
 }
 
 impl Program<'_> {
@@ -93,6 +112,8 @@ impl Program<'_> {
                 Norm::Batch => 2,
                 _ => 1,
             },
+            rows: normed_rows(cfg),
+            sscale_off: lay.sscales as u32,
             d_in: lay.d_in as u32,
             d_out: lay.d_out as u32,
             layers: l_n as u32,
@@ -124,9 +145,10 @@ impl Program<'_> {
             flags: if cfg.residual { FLAG_RESIDUAL } else { 0 },
             ..self.base
         };
+        let slices = b.div_ceil(rec.rows);
         let chunked = |kernel: Kernel, top_down: bool| -> Vec<Dispatch> {
-            let len = normed_chunk_len(kernel, lay, self.budget).unwrap_or(1);
-            chunk_dispatches(kernel, [1, 1, 1], rec, l_n, len, top_down)
+            let len = normed_chunk_len(kernel, lay, rec.rows, self.budget).unwrap_or(1);
+            chunk_dispatches(kernel, [slices, 1, 1], rec, l_n, len, top_down)
         };
         let mut out = chunked(Kernel::NormedForward, false);
         out.push(Dispatch {
