@@ -217,6 +217,15 @@ fn ldexp_safe(x: f32, e: i32) -> f32 {
     return ldexp(ldexp(ldexp(x, a), a), c - 2 * a);
 }
 
+// x * 2^e for e <= 0, as brings a value to a lower common scale: one multiplication where 2^e is a normal
+// float, else ldexp_safe (a branch, not a select: select would evaluate both).
+fn scale_down_pow2(x: f32, e: i32) -> f32 {
+    if (e >= -126) {
+        return x * exp2(f32(e));
+    }
+    return ldexp_safe(x, e);
+}
+
 // ---- sums of squares and sums in the log domain, for statistics of any magnitude (an exploding net's
 // activations of 1e20 square to Inf in f32; a vanishing one's to 0)
 

@@ -326,17 +326,13 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         let u = q % h;
         let d = i32(mem[srow + b] - top);
         if (d != 0) {
-            // one multiplication by 2^d where that is a normal float, else the stepwise ldexp
-            let f = exp2(f32(max(d, -126)));
-            let exact = d >= -126;
             let go = step_row(p.g_off, t, b, h) + u;
             let co = step_row(p.top_off, t, b, h) + u;
-            mem[go] = select(ldexp_safe(mem[go], d), mem[go] * f, exact);
-            mem[co] = select(ldexp_safe(mem[co], d), mem[co] * f, exact);
+            mem[go] = scale_down_pow2(mem[go], d);
+            mem[co] = scale_down_pow2(mem[co], d);
             let so = step_row(p.a_off, t, b, gh) + u;
             for (var g = 0u; g < p.k; g++) {
-                let v = mem[so + g * h];
-                mem[so + g * h] = select(ldexp_safe(v, d), v * f, exact);
+                mem[so + g * h] = scale_down_pow2(mem[so + g * h], d);
             }
         }
     }

@@ -288,18 +288,12 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         for (var e = t; e < p.m * w; e += 64u) {
             let d = i32(mem[srow + (e / w) / p.rows] - top);
             if (d != 0) {
-                let f = exp2(f32(max(d, -126)));
-                let exact = d >= -126;
-                for (var k = 0u; k < 3u; k++) {
-                    var region = p.g_off;
-                    if (k == 1u) {
-                        region = p.a_off;
-                    } else if (k == 2u) {
-                        region = p.top_off;
-                    }
-                    let o = layer_at(region, l) + e;
-                    mem[o] = select(ldexp_safe(mem[o], d), mem[o] * f, exact);
-                }
+                let go = layer_at(p.g_off, l) + e;
+                let so = layer_at(p.a_off, l) + e;
+                let uo = layer_at(p.top_off, l) + e;
+                mem[go] = scale_down_pow2(mem[go], d);
+                mem[so] = scale_down_pow2(mem[so], d);
+                mem[uo] = scale_down_pow2(mem[uo], d);
             }
         }
         storageBarrier();

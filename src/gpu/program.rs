@@ -263,13 +263,22 @@ fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
 
 /// Layers (steps) per dispatch of `kernel` within `budget`; `None` if not even one fits.
 fn chunk_len(kernel: Kernel, lay: &Layout, rows: u32, budget: u64) -> Option<usize> {
-    let (fixed, per) = loop_costs(kernel, lay, rows);
+    layers_within(loop_costs(kernel, lay, rows), lay.depth, budget)
+}
+
+/// Layers (steps) of `depth` one dispatch may cover within `budget`, for a kernel whose invocation runs
+/// `fixed + per × layers` loop iterations (`per` = 0: all of them once `fixed` fits); `None` if not even
+/// one fits. An unbounded budget covers every layer.
+fn layers_within((fixed, per): (u64, u64), depth: usize, budget: u64) -> Option<usize> {
     if budget == u64::MAX {
-        return Some(lay.depth);
+        return Some(depth);
     }
     let room = budget.checked_sub(fixed)?;
-    let n = (room / per.max(1)) as usize;
-    (n >= 1).then_some(n.min(lay.depth))
+    if per == 0 {
+        return Some(depth);
+    }
+    let n = (room / per) as usize;
+    (n >= 1).then_some(n.min(depth))
 }
 
 /// The layer ranges `l_from..=l_to` of `len` layers each, bottom first.

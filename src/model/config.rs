@@ -118,6 +118,15 @@ impl Norm {
             Norm::Batch => "batch",
         }
     }
+
+    /// The name figures and the panel show: "none", "LayerNorm", "BatchNorm".
+    pub fn label(self) -> &'static str {
+        match self {
+            Norm::None => "none",
+            Norm::Layer => "LayerNorm",
+            Norm::Batch => "BatchNorm",
+        }
+    }
 }
 
 impl std::fmt::Display for Norm {

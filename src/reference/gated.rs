@@ -38,12 +38,6 @@ impl Reference {
             &self.params[3],
             &self.params[4],
         );
-        let x_t = |t: usize| -> Vec<f64> {
-            self.data.x[(t - 1) * b * d_in..t * b * d_in]
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect()
-        };
         let block = |u: usize, gate: usize| gate * h_n + u;
 
         // ---- forward: h[0] = c[0] = 0
@@ -51,7 +45,7 @@ impl Reference {
         let mut c_prev = vec![0.0; b * h_n];
         let mut steps: Vec<StepState> = Vec::with_capacity(t_n);
         for t in 1..=t_n {
-            let mut px = matmul_nt(&x_t(t), w_x, b, d_in, gh);
+            let mut px = matmul_nt(&self.step_input(t), w_x, b, d_in, gh);
             add_bias(&mut px, bias);
             let ph = matmul_nt(&h[t - 1], w_h, b, h_n, gh);
             let mut pre = vec![0.0; b * gh];
@@ -169,7 +163,7 @@ impl Reference {
                 }
             }
             let dwh_scaled = matmul_tn(&ah, &h[t - 1], b, gh, h_n);
-            let dwx_scaled = matmul_tn(&ax, &x_t(t), b, gh, d_in);
+            let dwx_scaled = matmul_tn(&ax, &self.step_input(t), b, gh, d_in);
             add_scaled(&mut grads[1], &dwh_scaled, sigma);
             add_scaled(&mut grads[0], &dwx_scaled, sigma);
             add_scaled(&mut grads[2], &col_sums(&ax, b, gh), sigma);

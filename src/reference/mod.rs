@@ -136,6 +136,15 @@ impl Reference {
         self.cfg.activation = act;
     }
 
+    /// An RNN's inputs at time step t (1-based), `B x d_in`, in f64.
+    fn step_input(&self, t: usize) -> Vec<f64> {
+        let n = self.cfg.batch * self.data.d_in;
+        self.data.x[(t - 1) * n..t * n]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect()
+    }
+
     /// Forward and backward at the current parameters.
     pub fn pass(&self) -> Pass {
         match self.cfg.arch {
@@ -370,18 +379,12 @@ impl Reference {
             &self.params[3],
             &self.params[4],
         );
-        let x_t = |t: usize| -> Vec<f64> {
-            self.data.x[(t - 1) * b * d_in..t * b * d_in]
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect()
-        };
 
         // forward: h[0] = 0, h[t] for t = 1..T; z[t-1] is z_t
         let mut h: Vec<Vec<f64>> = vec![vec![0.0; b * h_n]];
         let mut z: Vec<Vec<f64>> = Vec::with_capacity(t_n);
         for t in 1..=t_n {
-            let mut zt = matmul_nt(&x_t(t), w_x, b, d_in, h_n);
+            let mut zt = matmul_nt(&self.step_input(t), w_x, b, d_in, h_n);
             let rec = matmul_nt(&h[t - 1], w_h, b, h_n, h_n);
             zt.iter_mut().zip(&rec).for_each(|(a, r)| *a += r);
             add_bias(&mut zt, bias);
@@ -403,7 +406,7 @@ impl Reference {
             let (s, k_t, slopes) = scaled_delta(&g, &z[t - 1], act);
             let log2_scale = sigma + k_t;
             let dwh_scaled = matmul_tn(&s, &h[t - 1], b, h_n, h_n);
-            let dwx_scaled = matmul_tn(&s, &x_t(t), b, h_n, d_in);
+            let dwx_scaled = matmul_tn(&s, &self.step_input(t), b, h_n, d_in);
             add_scaled(&mut grads[1], &dwh_scaled, log2_scale);
             add_scaled(&mut grads[0], &dwx_scaled, log2_scale);
             add_scaled(&mut grads[2], &col_sums(&s, b, h_n), log2_scale);

@@ -277,6 +277,25 @@ fn check_with(cfg: &NetConfig, updates: u32, opts: EngineOptions) {
     }
 }
 
+/// The i-th config of a sweep over `small` nets: init, seed, optimizer and clipping cycle with i (Adam at a
+/// smaller learning rate).
+fn case(i: usize, arch: Arch, residual: bool, task: Task, act: Activation) -> NetConfig {
+    let mut cfg = small(
+        arch,
+        residual,
+        task,
+        act,
+        Init::ALL[i % Init::ALL.len()],
+        i as u64,
+    );
+    cfg.optimizer = [Optimizer::Sgd, Optimizer::Momentum, Optimizer::Adam][i % 3];
+    cfg.clip = i.is_multiple_of(2).then_some(0.05);
+    if cfg.optimizer == Optimizer::Adam {
+        cfg.lr = 0.002;
+    }
+    cfg
+}
+
 fn small(
     arch: Arch,
     residual: bool,
@@ -313,23 +332,10 @@ fn gpu_matches_reference_for_every_activation_arch_and_loss() {
         (Arch::Rnn, false, Task::Adding),
         (Arch::Rnn, false, Task::Memory),
     ];
-    let optimizers = [Optimizer::Sgd, Optimizer::Momentum, Optimizer::Adam];
     let mut i = 0usize;
     for act in Activation::ALL {
         for (arch, residual, task) in variants {
-            let mut cfg = small(
-                arch,
-                residual,
-                task,
-                act,
-                Init::ALL[i % Init::ALL.len()],
-                i as u64,
-            );
-            cfg.optimizer = optimizers[i % 3];
-            cfg.clip = i.is_multiple_of(2).then_some(0.05);
-            if cfg.optimizer == Optimizer::Adam {
-                cfg.lr = 0.002;
-            }
+            let cfg = case(i, arch, residual, task, act);
             // the default (per row on a CPU adapter, else the fused stack / persistent RNN in one
             // slice), several row slices per layer (per-slice scales brought to one), one invocation per
             // row, and the layered path
@@ -609,28 +615,15 @@ fn assert_chunked(cfg: &NetConfig, opts: EngineOptions, path: &str) {
 /// init and after updates with each optimizer, clipping on and off, several rows per workgroup.
 #[test]
 fn gated_cells_match_the_reference() {
-    let optimizers = [Optimizer::Sgd, Optimizer::Momentum, Optimizer::Adam];
     let mut i = 0usize;
     for cell in [Cell::Lstm, Cell::Gru] {
         for act in Activation::ALL {
             for task in [Task::Adding, Task::Memory] {
-                let mut cfg = NetConfig {
+                let cfg = NetConfig {
                     cell,
                     forget_bias: [1.0, 0.0, 2.5][i % 3],
-                    ..small(
-                        Arch::Rnn,
-                        false,
-                        task,
-                        act,
-                        Init::ALL[i % Init::ALL.len()],
-                        i as u64,
-                    )
+                    ..case(i, Arch::Rnn, false, task, act)
                 };
-                cfg.optimizer = optimizers[i % 3];
-                cfg.clip = i.is_multiple_of(2).then_some(0.05);
-                if cfg.optimizer == Optimizer::Adam {
-                    cfg.lr = 0.002;
-                }
                 check(&cfg, 3);
                 i += 1;
             }
@@ -677,27 +670,14 @@ fn gated_cells_in_chunks_and_wide_match_the_reference() {
 /// layers (a small loop budget) and with a batch and width past one workgroup's invocations.
 #[test]
 fn normalized_mlps_match_the_reference() {
-    let optimizers = [Optimizer::Sgd, Optimizer::Momentum, Optimizer::Adam];
     let mut i = 0usize;
     for norm in [Norm::Layer, Norm::Batch] {
         for act in Activation::ALL {
             for (residual, task) in [(false, Task::Teacher), (true, Task::Spiral)] {
-                let mut cfg = NetConfig {
+                let cfg = NetConfig {
                     norm,
-                    ..small(
-                        Arch::Mlp,
-                        residual,
-                        task,
-                        act,
-                        Init::ALL[i % Init::ALL.len()],
-                        i as u64,
-                    )
+                    ..case(i, Arch::Mlp, residual, task, act)
                 };
-                cfg.optimizer = optimizers[i % 3];
-                cfg.clip = i.is_multiple_of(2).then_some(0.05);
-                if cfg.optimizer == Optimizer::Adam {
-                    cfg.lr = 0.002;
-                }
                 check(&cfg, 3);
                 i += 1;
             }

@@ -87,21 +87,20 @@ pub fn norm_ui(ui: &mut Ui, cfg: &mut NetConfig) {
              activation. The gradient map still shows ∂L/∂z_l.",
         );
         for norm in Norm::ALL {
-            let (label, hint) = match norm {
-                Norm::None => ("none", "No normalization"),
-                Norm::Layer => (
-                    "LayerNorm",
+            let hint = match norm {
+                Norm::None => "No normalization",
+                Norm::Layer => {
                     "Each sample's pre-activation normalized over the layer's units (Ba et al. 2016): \
-                     the activation sees values near N(0, γ²) whatever the gain, so tanh stops saturating",
-                ),
-                Norm::Batch => (
-                    "BatchNorm",
+                     the activation sees values near N(0, γ²) whatever the gain, so tanh stops saturating"
+                }
+                Norm::Batch => {
                     "Each unit normalized over the batch (Ioffe & Szegedy 2015), training-mode statistics. \
                      At init it makes a deep net's gradient explode toward the input (Yang et al. 2019); \
-                     its layers have no bias b_l (the batch mean would cancel it)",
-                ),
+                     its layers have no bias b_l (the batch mean would cancel it)"
+                }
             };
-            ui.selectable_value(&mut cfg.norm, norm, label).on_hover_text(hint);
+            ui.selectable_value(&mut cfg.norm, norm, norm.label())
+                .on_hover_text(hint);
         }
     });
 }

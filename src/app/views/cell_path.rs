@@ -57,6 +57,20 @@ fn span_text(stats: &StepStats, f: impl Fn(&LayerStats) -> Option<f64>, symbol: 
     )
 }
 
+/// The rms lines per time step on a log axis, with room above them for the legend.
+fn path_plot(cfg: &NetConfig, series: Vec<Series>) -> Body {
+    Body::Lines(LinePlot {
+        id: "cell-path".into(),
+        x_label: layer_axis(cfg).into(),
+        y_label: "rms error (log10)".into(),
+        y_log10: true,
+        include_y: headroom(&series),
+        legend_left: true,
+        x_marks: Vec::new(),
+        series,
+    })
+}
+
 /// A y value a third of the lines' span above their top, so the legend in the top corner leaves them free.
 fn headroom(series: &[Series]) -> Vec<f64> {
     let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p[1]));
@@ -148,16 +162,7 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
             HIDDEN_COLOR,
             |l| l.log10_delta_rms,
         )];
-        let rms = Body::Lines(LinePlot {
-            id: "cell-path".into(),
-            x_label: layer_axis(cfg).into(),
-            y_label: "rms error (log10)".into(),
-            y_log10: true,
-            include_y: headroom(&series),
-            legend_left: true,
-            x_marks: Vec::new(),
-            series,
-        });
+        let rms = path_plot(cfg, series);
         return fig(
             format!(
                 "a vanilla RNN has no gates and no cell path: its error \u{2202}L/\u{2202}z_t per unit, for comparison.{}",
@@ -210,16 +215,7 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
         });
         decades = span_text(stats, path, path_symbol);
     }
-    let norms = Body::Lines(LinePlot {
-        id: "cell-path".into(),
-        x_label: layer_axis(cfg).into(),
-        y_label: "rms error (log10)".into(),
-        y_log10: true,
-        include_y: headroom(&series),
-        legend_left: true,
-        x_marks: Vec::new(),
-        series,
-    });
+    let norms = path_plot(cfg, series);
     let body = if lstm {
         let heat = log_heatmap(cell_map(stats, cfg), data, "mean |\u{2202}L/\u{2202}c|");
         Body::Split(Box::new(heat), Box::new(norms), 0.5)

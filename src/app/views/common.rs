@@ -61,10 +61,8 @@ pub fn title(view: View, cfg: &NetConfig) -> String {
     if cfg.residual {
         s.push_str(", residual");
     }
-    match cfg.norm {
-        crate::model::Norm::None => {}
-        crate::model::Norm::Layer => s.push_str(", LayerNorm"),
-        crate::model::Norm::Batch => s.push_str(", BatchNorm"),
+    if cfg.norm != crate::model::Norm::None {
+        s.push_str(&format!(", {}", cfg.norm.label()));
     }
     if let Some(c) = cfg.clip {
         s.push_str(&format!(", clip {c}"));

@@ -112,10 +112,8 @@ pub fn figure_ab(view: View, a: &FigureData<'_>, b: &FigureData<'_>) -> Figure {
         if cfg.arch == crate::model::Arch::Rnn {
             s.push_str(&format!(", {}", cfg.cell.name().to_uppercase()));
         }
-        match cfg.norm {
-            crate::model::Norm::None => {}
-            crate::model::Norm::Layer => s.push_str(", LayerNorm"),
-            crate::model::Norm::Batch => s.push_str(", BatchNorm"),
+        if cfg.norm != crate::model::Norm::None {
+            s.push_str(&format!(", {}", cfg.norm.label()));
         }
         s
     };

@@ -169,10 +169,7 @@ pub fn theory_notes(
                     "No theory line: {} re-normalizes every layer, which the mean-field recursion here does not \
                      model (the one line drawn for a norm is BatchNorm + ReLU without residual connections, \
                      Yang et al. 2019).",
-                    match cfg.norm {
-                        Norm::Layer => "LayerNorm",
-                        _ => "BatchNorm",
-                    }
+                    cfg.norm.label()
                 ));
             }
         }

@@ -2,7 +2,7 @@
 //! (in chunks of steps where the loop budget asks for it), the loss with the head's gradients, the per-step
 //! statistics, the weight gradients summed over time, then the shared statistics, norm and update.
 
-use super::{Program, chunk_dispatches};
+use super::{Program, chunk_dispatches, layers_within};
 use crate::gpu::layout::{
     Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_HEAD, Kernel, LAYER_RECORD, Layout,
     STATS_HEADER,
@@ -66,14 +66,11 @@ pub fn gated_chunk_len(kernel: Kernel, lay: &Layout, rows: u32, budget: u64) -> 
     // one invocation carries these passes alone: on any adapter a dispatch is bounded (see
     // HARDWARE_LOOP_BUDGET), so a long sequence or a deep net becomes several dispatches, never one that
     // runs for seconds
-    let budget = budget.min(super::HARDWARE_LOOP_BUDGET);
-    let (fixed, per) = gated_loop_costs(kernel, lay, rows);
-    let room = budget.checked_sub(fixed)?;
-    if per == 0 {
-        return Some(lay.depth);
-    }
-    let n = (room / per) as usize;
-    (n >= 1).then_some(n.min(lay.depth))
+    layers_within(
+        gated_loop_costs(kernel, lay, rows),
+        lay.depth,
+        budget.min(super::HARDWARE_LOOP_BUDGET),
+    )
 }
 
 /// The gated kernel whose loops do not fit `budget` even for one step, if any.

@@ -3,7 +3,7 @@
 //! then the loss with the head's gradients, per-layer statistics with the bias, gain and shift gradients,
 //! the weight gradients of every layer in one dispatch, and the shared statistics, norm and update.
 
-use super::{Program, chunk_dispatches};
+use super::{Program, chunk_dispatches, layers_within};
 use crate::gpu::layout::{
     Dispatch, DispatchParams, FLAG_HEAD, FLAG_RESIDUAL, Kernel, LAYER_RECORD, Layout, STATS_HEADER,
 };
@@ -71,14 +71,11 @@ pub fn normed_chunk_len(kernel: Kernel, lay: &Layout, rows: u32, budget: u64) ->
     // one invocation carries these passes alone: on any adapter a dispatch is bounded (see
     // HARDWARE_LOOP_BUDGET), so a long sequence or a deep net becomes several dispatches, never one that
     // runs for seconds
-    let budget = budget.min(super::HARDWARE_LOOP_BUDGET);
-    let (fixed, per) = normed_loop_costs(kernel, lay, rows);
-    let room = budget.checked_sub(fixed)?;
-    if per == 0 {
-        return Some(lay.depth);
-    }
-    let n = (room / per) as usize;
-    (n >= 1).then_some(n.min(lay.depth))
+    layers_within(
+        normed_loop_costs(kernel, lay, rows),
+        lay.depth,
+        budget.min(super::HARDWARE_LOOP_BUDGET),
+    )
 }
 
 /// The normed kernel whose loops do not fit `budget` even for one layer, if any.
