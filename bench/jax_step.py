@@ -91,18 +91,7 @@ def rnn_step(cfg, params, x, target):
         y = h @ w_out.T + b_out
         return 0.5 * jnp.sum((y - target) ** 2) / cfg.batch, h_prev
 
-    (loss, h_prev), (delta, d_w_out, d_b_out) = jax.value_and_grad(loss_fn, argnums=(0, 1, 2), has_aux=True)(
-        jnp.zeros_like(zx), params["w_out"], params["b_out"])
-    d_w_h_t = jnp.einsum("tbi,tbj->tij", delta, h_prev)  # one share of dW_h per time step
-    g = {
-        "w_x": jnp.einsum("tbi,tbj->ij", delta, x),
-        "w_h": d_w_h_t.sum(0),
-        "b": delta.sum((0, 1)),
-        "w_out": d_w_out,
-        "b_out": d_b_out,
-    }
-    norms = jnp.sqrt(jnp.sum(d_w_h_t ** 2, axis=(1, 2)))
-    return sgd(cfg, params, g), loss, norms, global_norm(g)
+    return bptt_step(cfg, params, x, zx, loss_fn)
 
 
 def lstm_problem(cfg, key):
@@ -141,9 +130,16 @@ def lstm_step(cfg, params, x, target):
         y = h @ w_out.T + b_out
         return 0.5 * jnp.sum((y - target) ** 2) / cfg.batch, h_prev
 
+    return bptt_step(cfg, params, x, zx, loss_fn)
+
+
+def bptt_step(cfg, params, x, zx, loss_fn):
+    """The rest of a recurrent step: loss_fn(zero, w_out, b_out) -> (loss, h_{t-1} per step) takes a zero
+    added to each step's pre-activations, whose gradient is dL/dz_t (T x B x rows of W_h); its shares
+    dL/dz_t^T h_{t-1} give the per-step norms and, summed, dW_h."""
     (loss, h_prev), (delta, d_w_out, d_b_out) = jax.value_and_grad(loss_fn, argnums=(0, 1, 2), has_aux=True)(
         jnp.zeros_like(zx), params["w_out"], params["b_out"])
-    d_w_h_t = jnp.einsum("tbi,tbj->tij", delta, h_prev)
+    d_w_h_t = jnp.einsum("tbi,tbj->tij", delta, h_prev)  # one share of dW_h per time step
     g = {
         "w_x": jnp.einsum("tbi,tbj->ij", delta, x),
         "w_h": d_w_h_t.sum(0),
