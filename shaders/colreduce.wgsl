@@ -27,6 +27,7 @@ var<workgroup> part: array<f32, 3072>; // [NVALS][SLICES][UNITS]
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let n = wid.x * UNITS + lid.x;
     let zo = wid.y * p.m * p.ldc;
     let a_off = p.a_off + zo;
@@ -52,36 +53,36 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     if (rescale) {
         slices = (p.m + p.rows - 1u) / p.rows;
         sbase = p.sscale_off + scale_idx * slices;
-        top = mem[sbase];
+        top = mem[nb + sbase];
         for (var r = 1u; r < slices; r++) {
-            top = max(top, mem[sbase + r]);
+            top = max(top, mem[nb + sbase + r]);
         }
         if (wid.x == 0u && lid.x == 0u && lid.y == 0u) {
-            mem[p.aux_off + scale_idx] = top;
+            mem[nb + p.aux_off + scale_idx] = top;
         }
     }
     if (valid) {
         for (var b = lid.y; b < p.m; b += SLICES) {
-            var s = mem[a_off + b * p.ldc + n];
+            var s = mem[nb + a_off + b * p.ldc + n];
             // ĝ only where it is read (a bias-only reduction, such as the layered head's, has none)
             var g = 0.0;
             if (stats || rescale) {
-                g = mem[b_off + b * p.ldc + n];
+                g = mem[nb + b_off + b * p.ldc + n];
             }
             if (rescale) {
-                let d = i32(mem[sbase + b / p.rows] - top);
+                let d = i32(mem[nb + sbase + b / p.rows] - top);
                 if (d != 0) {
                     s = ldexp_safe(s, d);
                     g = ldexp_safe(g, d);
-                    mem[a_off + b * p.ldc + n] = s;
-                    mem[b_off + b * p.ldc + n] = g;
+                    mem[nb + a_off + b * p.ldc + n] = s;
+                    mem[nb + b_off + b * p.ldc + n] = g;
                 }
             }
             v[0] += s;
             if (stats) {
                 v[2] += s * s;
-                act = sq_add(act, mem[c_off + b * p.ldc + n]);
-                let z = mem[z_off + b * p.ldc + n];
+                act = sq_add(act, mem[nb + c_off + b * p.ldc + n]);
+                let z = mem[nb + z_off + b * p.ldc + n];
                 let sl = act_slope(z, p.act);
                 if (sl.k < 0 || abs(sl.m) < sat_below) { v[4] += 1.0; }
                 if (!exact_zero_slope(z, p.act)) { v[5] += 1.0; }
@@ -98,7 +99,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 }
             }
             for (var k = 0u; k < d_in; k++) {
-                v[8u + k] += s * mem[p.x_off + b * p.d_in + k];
+                v[8u + k] += s * mem[nb + p.x_off + b * p.d_in + k];
             }
         }
     }
@@ -128,17 +129,17 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     for (var y = 0u; y < SLICES; y++) { act_sum = lsum_add(act_sum, part[(3u * SLICES + y) * UNITS + lid.x]); }
     var scale = i32(top);
     if (!rescale) {
-        scale = i32(mem[p.aux_off + scale_idx]);
+        scale = i32(mem[nb + p.aux_off + scale_idx]);
     }
     let acc = (p.flags & FLAG_ACCUMULATE) != 0u;
     let db = ldexp_safe(v[0], scale);
     if (p.g_off != NONE) {
-        if (acc) { mem[p.g_off + n] += db; } else { mem[p.g_off + n] = db; }
+        if (acc) { mem[nb + p.g_off + n] += db; } else { mem[nb + p.g_off + n] = db; }
     }
     for (var k = 0u; k < d_in; k++) {
         let o = p.res_off + n * p.d_in + k;
         let g = ldexp_safe(v[8u + k], scale);
-        if (acc) { mem[o] += g; } else { mem[o] = g; }
+        if (acc) { mem[nb + o] += g; } else { mem[nb + o] = g; }
     }
     if (stats) {
         var log2_mean = log2(sum) + mx - log2(f32(p.m));
@@ -147,11 +148,11 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         } else if (mx <= NO_TERM) {
             log2_mean = bitcast<f32>(0xff800000u);   // −∞: an exact zero
         }
-        mem[ust_off + n] = log2_mean;
+        mem[nb + ust_off + n] = log2_mean;
         let u = upart_off + 4u * n;
-        mem[u] = v[2];
-        mem[u + 1u] = lsum_log2(act_sum);
-        mem[u + 2u] = v[4];
-        mem[u + 3u] = select(1.0, 0.0, v[5] > 0.0);
+        mem[nb + u] = v[2];
+        mem[nb + u + 1u] = lsum_log2(act_sum);
+        mem[nb + u + 2u] = v[4];
+        mem[nb + u + 3u] = select(1.0, 0.0, v[5] > 0.0);
     }
 }

@@ -25,6 +25,10 @@ struct Params {
     l_from: u32, l_to: u32,
     // wgrad.wgsl: an RNN's steps split over `splits` workgroups per tile (grid z), partial sums at split_off
     splits: u32, split_off: u32,
+    // a population of nets of one shape (src/gpu/population.rs): net n's state starts at n * net_stride in
+    // `mem` and n * max_stride in `maxes`; the grid's z holds zn workgroups per net (net = wid.z / zn), so
+    // a kernel's own z index is wid.z % zn. One net: both strides 0, zn the dispatch's z count.
+    net_stride: u32, max_stride: u32, zn: u32,
 }
 
 // All f32 state of one network: parameters, gradients, optimizer slots, data, activations, scaled
@@ -36,6 +40,18 @@ struct Params {
 @group(0) @binding(2) var<uniform> p: Params;
 
 const NONE: u32 = 0xffffffffu;
+
+// This invocation's net: where its state starts in `mem` (nb) and in `maxes` (mb). Every entry point
+// calls net_enter first; every access adds the base.
+var<private> nb: u32;
+var<private> mb: u32;
+
+// Sets the net bases from the workgroup's z index (see `Params.zn`).
+fn net_enter(z: u32) {
+    let net = z / p.zn;
+    nb = net * p.net_stride;
+    mb = net * p.max_stride;
+}
 
 // flags bits
 const FLAG_ACCUMULATE: u32 = 1u;   // add into the output instead of overwriting it
@@ -203,7 +219,7 @@ fn slope_shift(layer: u32) -> i32 {
     if (layer == NONE) {
         return 0;
     }
-    let c = atomicLoad(&maxes[p.k_base + layer]);
+    let c = atomicLoad(&maxes[mb + p.k_base + layer]);
     if (c == 0u) {
         return 0;
     }
@@ -391,7 +407,7 @@ fn scale_exponent(idx: u32) -> i32 {
     if (idx == NONE) {
         return 0;
     }
-    let mx = bitcast<f32>(atomicLoad(&maxes[idx]));
+    let mx = bitcast<f32>(atomicLoad(&maxes[mb + idx]));
     if (mx == 0.0) {
         return 0;
     }

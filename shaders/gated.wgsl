@@ -46,13 +46,13 @@ fn gdot(u: u32, v: u32, sv: u32, n: u32) -> f32 {
     var acc = vec4<f32>(0.0);
     var k = 0u;
     for (; k + 4u <= n; k += 4u) {
-        acc = fma(vec4<f32>(mem[u + k], mem[u + k + 1u], mem[u + k + 2u], mem[u + k + 3u]),
-                  vec4<f32>(mem[v + k * sv], mem[v + (k + 1u) * sv], mem[v + (k + 2u) * sv],
-                            mem[v + (k + 3u) * sv]), acc);
+        acc = fma(vec4<f32>(mem[nb + u + k], mem[nb + u + k + 1u], mem[nb + u + k + 2u], mem[nb + u + k + 3u]),
+                  vec4<f32>(mem[nb + v + k * sv], mem[nb + v + (k + 1u) * sv], mem[nb + v + (k + 2u) * sv],
+                            mem[nb + v + (k + 3u) * sv]), acc);
     }
     var r = (acc.x + acc.y) + (acc.z + acc.w);
     for (; k < n; k++) {
-        r = fma(mem[u + k], mem[v + k * sv], r);
+        r = fma(mem[nb + u + k], mem[nb + v + k * sv], r);
     }
     return r;
 }
@@ -67,21 +67,22 @@ fn gates_dot(hrow: u32, u: u32, h: u32) -> vec4<f32> {
     var acc = vec4<f32>(0.0);
     var k = 0u;
     for (; k + 4u <= h; k += 4u) {
-        let x = vec4<f32>(mem[hrow + k], mem[hrow + k + 1u], mem[hrow + k + 2u], mem[hrow + k + 3u]);
-        acc.x += dot(x, vec4<f32>(mem[r[0] + k], mem[r[0] + k + 1u], mem[r[0] + k + 2u], mem[r[0] + k + 3u]));
-        acc.y += dot(x, vec4<f32>(mem[r[1] + k], mem[r[1] + k + 1u], mem[r[1] + k + 2u], mem[r[1] + k + 3u]));
-        acc.z += dot(x, vec4<f32>(mem[r[2] + k], mem[r[2] + k + 1u], mem[r[2] + k + 2u], mem[r[2] + k + 3u]));
-        acc.w += dot(x, vec4<f32>(mem[r[3] + k], mem[r[3] + k + 1u], mem[r[3] + k + 2u], mem[r[3] + k + 3u]));
+        let x = vec4<f32>(mem[nb + hrow + k], mem[nb + hrow + k + 1u], mem[nb + hrow + k + 2u], mem[nb + hrow + k + 3u]);
+        acc.x += dot(x, vec4<f32>(mem[nb + r[0] + k], mem[nb + r[0] + k + 1u], mem[nb + r[0] + k + 2u], mem[nb + r[0] + k + 3u]));
+        acc.y += dot(x, vec4<f32>(mem[nb + r[1] + k], mem[nb + r[1] + k + 1u], mem[nb + r[1] + k + 2u], mem[nb + r[1] + k + 3u]));
+        acc.z += dot(x, vec4<f32>(mem[nb + r[2] + k], mem[nb + r[2] + k + 1u], mem[nb + r[2] + k + 2u], mem[nb + r[2] + k + 3u]));
+        acc.w += dot(x, vec4<f32>(mem[nb + r[3] + k], mem[nb + r[3] + k + 1u], mem[nb + r[3] + k + 2u], mem[nb + r[3] + k + 3u]));
     }
     for (; k < h; k++) {
-        let x = mem[hrow + k];
-        acc = fma(vec4<f32>(x), vec4<f32>(mem[r[0] + k], mem[r[1] + k], mem[r[2] + k], mem[r[3] + k]), acc);
+        let x = mem[nb + hrow + k];
+        acc = fma(vec4<f32>(x), vec4<f32>(mem[nb + r[0] + k], mem[nb + r[1] + k], mem[nb + r[2] + k], mem[nb + r[3] + k]), acc);
     }
     return acc;
 }
 
 @compute @workgroup_size(64)
 fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let h = p.n;
     let gh = p.k * h;
     let pairs = p.rows * h;
@@ -104,7 +105,7 @@ fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
             var xa = vec4<f32>(0.0);
             for (var g = 0u; g < p.k; g++) {
                 let j = g * h + u;
-                xa[g] = mem[p.b_first + j] + gdot(xrow, p.w_in + j * p.d_in, 1u, p.d_in);
+                xa[g] = mem[nb + p.b_first + j] + gdot(xrow, p.w_in + j * p.d_in, 1u, p.d_in);
             }
             var ha = vec4<f32>(0.0);
             if (t >= 2u) {
@@ -115,30 +116,30 @@ fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
             if (lstm) {
                 let a = xa + ha;
                 for (var g = 0u; g < 4u; g++) {
-                    mem[pre + g * h + u] = a[g];
+                    mem[nb + pre + g * h + u] = a[g];
                 }
                 var c_prev = 0.0;
                 if (t >= 2u) {
-                    c_prev = mem[step_row(p.res_off, t - 1u, b, h) + u];
+                    c_prev = mem[nb + step_row(p.res_off, t - 1u, b, h) + u];
                 }
                 let c = sigmoid(a[1]) * c_prev + sigmoid(a[0]) * act_f(a[2], p.act);
-                mem[at] = c;
-                mem[ho] = sigmoid(a[3]) * act_f(c, p.act);
+                mem[nb + at] = c;
+                mem[nb + ho] = sigmoid(a[3]) * act_f(c, p.act);
             } else {
                 let ar = xa[0] + ha[0];
                 let az = xa[1] + ha[1];
                 let r = sigmoid(ar);
                 let z = sigmoid(az);
                 let an = xa[2] + r * ha[2];
-                mem[pre + u] = ar;
-                mem[pre + h + u] = az;
-                mem[pre + 2u * h + u] = an;
-                mem[at] = ha[2];
+                mem[nb + pre + u] = ar;
+                mem[nb + pre + h + u] = az;
+                mem[nb + pre + 2u * h + u] = an;
+                mem[nb + at] = ha[2];
                 var hp = 0.0;
                 if (t >= 2u) {
-                    hp = mem[hprev + u];
+                    hp = mem[nb + hprev + u];
                 }
-                mem[ho] = (1.0 - z) * act_f(an, p.act) + z * hp;
+                mem[nb + ho] = (1.0 - z) * act_f(an, p.act) + z * hp;
             }
         }
         storageBarrier();
@@ -149,7 +150,7 @@ fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
             let o = q % p.d_out;
             if (b < p.m) {
                 let top = step_row(p.c_off, p.layers, b, h);
-                mem[p.add_off + b * p.d_out + o] = mem[p.b_head + o] + gdot(top, p.w_head + o * h, 1u, h);
+                mem[nb + p.add_off + b * p.d_out + o] = mem[nb + p.b_head + o] + gdot(top, p.w_head + o * h, 1u, h);
             }
         }
     }
@@ -157,6 +158,7 @@ fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
 
 @compute @workgroup_size(64)
 fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let h = p.n;
     let gh = p.k * h;
     let pairs = p.rows * h;
@@ -188,15 +190,15 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
                 let dy = p.b_off + b * p.d_out;
                 for (var o = 0u; o < p.d_out; o++) {
                     let wr = p.w_head + o * h;
-                    g4 = fma(vec4<f32>(mem[dy + o]),
-                             vec4<f32>(mem[wr + c0], mem[wr + c1], mem[wr + c2], mem[wr + c3]), g4);
+                    g4 = fma(vec4<f32>(mem[nb + dy + o]),
+                             vec4<f32>(mem[nb + wr + c0], mem[nb + wr + c1], mem[nb + wr + c2], mem[nb + wr + c3]), g4);
                 }
             } else {
                 let srow = step_row(p.a_off, t + 1u, b, gh);
                 for (var j = 0u; j < gh; j++) {
                     let wr = p.w_rec + j * h;
-                    g4 = fma(vec4<f32>(mem[srow + j]),
-                             vec4<f32>(mem[wr + c0], mem[wr + c1], mem[wr + c2], mem[wr + c3]), g4);
+                    g4 = fma(vec4<f32>(mem[nb + srow + j]),
+                             vec4<f32>(mem[nb + wr + c0], mem[nb + wr + c1], mem[nb + wr + c2], mem[nb + wr + c3]), g4);
                 }
             }
             var mx = 0.0;
@@ -210,13 +212,13 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
                 if (t < p.layers) {
                     let above = step_row(p.z_off, t + 1u, b, gh);
                     if (lstm) {
-                        cin = mem[step_row(p.top_off, t + 1u, b, h) + u] * sigmoid(mem[above + h + u]);
+                        cin = mem[nb + step_row(p.top_off, t + 1u, b, h) + u] * sigmoid(mem[nb + above + h + u]);
                     } else {
-                        g += mem[step_row(p.g_off, t + 1u, b, h) + u] * sigmoid(mem[above + h + u]);
+                        g += mem[nb + step_row(p.g_off, t + 1u, b, h) + u] * sigmoid(mem[nb + above + h + u]);
                     }
                 }
-                mem[step_row(p.g_off, t, b, h) + u] = g;
-                mem[step_row(p.top_off, t, b, h) + u] = cin;
+                mem[nb + step_row(p.g_off, t, b, h) + u] = g;
+                mem[nb + step_row(p.top_off, t, b, h) + u] = cin;
                 let m = max(abs(g), abs(cin));
                 if (m > mx || is_nan(g) || is_nan(cin)) {
                     mx = m;
@@ -244,48 +246,48 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
             }
             var s_above = 0.0;
             if (t < p.layers) {
-                s_above = mem[p.sscale_off + (t + 1u) * p.m + b];
+                s_above = mem[nb + p.sscale_off + (t + 1u) * p.m + b];
             }
             let go = step_row(p.g_off, t, b, h) + u;
             let co = step_row(p.top_off, t, b, h) + u;
-            let g = ldexp_safe(mem[go], -e);
-            let cin = ldexp_safe(mem[co], -e);
-            mem[go] = g;
+            let g = ldexp_safe(mem[nb + go], -e);
+            let cin = ldexp_safe(mem[nb + co], -e);
+            mem[nb + go] = g;
             let pre = step_row(p.z_off, t, b, gh);
             let so = step_row(p.a_off, t, b, gh);
             if (lstm) {
-                let ai = mem[pre + u];
-                let af = mem[pre + h + u];
-                let ag = mem[pre + 2u * h + u];
-                let ao = mem[pre + 3u * h + u];
-                let c = mem[step_row(p.res_off, t, b, h) + u];
+                let ai = mem[nb + pre + u];
+                let af = mem[nb + pre + h + u];
+                let ag = mem[nb + pre + 2u * h + u];
+                let ao = mem[nb + pre + 3u * h + u];
+                let c = mem[nb + step_row(p.res_off, t, b, h) + u];
                 var c_before = 0.0;
                 if (t >= 2u) {
-                    c_before = mem[step_row(p.res_off, t - 1u, b, h) + u];
+                    c_before = mem[nb + step_row(p.res_off, t - 1u, b, h) + u];
                 }
                 let dc = cin + g * sigmoid(ao) * act_df(c, p.act);
-                mem[co] = dc;
-                mem[so + u] = dc * act_f(ag, p.act) * dsig(ai);
-                mem[so + h + u] = dc * c_before * dsig(af);
-                mem[so + 2u * h + u] = dc * sigmoid(ai) * act_df(ag, p.act);
-                mem[so + 3u * h + u] = g * act_f(c, p.act) * dsig(ao);
+                mem[nb + co] = dc;
+                mem[nb + so + u] = dc * act_f(ag, p.act) * dsig(ai);
+                mem[nb + so + h + u] = dc * c_before * dsig(af);
+                mem[nb + so + 2u * h + u] = dc * sigmoid(ai) * act_df(ag, p.act);
+                mem[nb + so + 3u * h + u] = g * act_f(c, p.act) * dsig(ao);
             } else {
-                let ar = mem[pre + u];
-                let az = mem[pre + h + u];
-                let an = mem[pre + 2u * h + u];
+                let ar = mem[nb + pre + u];
+                let az = mem[nb + pre + h + u];
+                let an = mem[nb + pre + 2u * h + u];
                 let z = sigmoid(az);
                 var hp = 0.0;
                 if (t >= 2u) {
-                    hp = mem[step_row(p.c_off, t - 1u, b, h) + u];
+                    hp = mem[nb + step_row(p.c_off, t - 1u, b, h) + u];
                 }
                 let dn = g * (1.0 - z) * act_df(an, p.act);
-                mem[co] = dn;
-                mem[so + u] = dn * mem[step_row(p.res_off, t, b, h) + u] * dsig(ar);
-                mem[so + h + u] = g * (hp - act_f(an, p.act)) * dsig(az);
-                mem[so + 2u * h + u] = dn * sigmoid(ar);
+                mem[nb + co] = dn;
+                mem[nb + so + u] = dn * mem[nb + step_row(p.res_off, t, b, h) + u] * dsig(ar);
+                mem[nb + so + h + u] = g * (hp - act_f(an, p.act)) * dsig(az);
+                mem[nb + so + 2u * h + u] = dn * sigmoid(ar);
             }
             if (u == 0u) {
-                mem[p.sscale_off + t * p.m + b] = s_above + f32(e);
+                mem[nb + p.sscale_off + t * p.m + b] = s_above + f32(e);
             }
         }
         // the other slot serves step t - 1; every read of it (step t + 1) is behind the barrier above
@@ -309,30 +311,31 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
 // log2 mean_b |ĉ| at split_off + (t-1)·H + u.
 @compute @workgroup_size(64)
 fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let t = wid.x + 1u;
     let h = p.n;
     let gh = p.k * h;
     let lstm = p.mode == MODE_LSTM;
     let srow = p.sscale_off + t * p.m;
-    var top = mem[srow];
+    var top = mem[nb + srow];
     for (var b = 1u; b < p.m; b++) {
-        top = max(top, mem[srow + b]);
+        top = max(top, mem[nb + srow + b]);
     }
     if (lid == 0u) {
-        mem[p.aux_off + t] = top;
+        mem[nb + p.aux_off + t] = top;
     }
     for (var q = lid; q < p.m * h; q += GW) {
         let b = q / h;
         let u = q % h;
-        let d = i32(mem[srow + b] - top);
+        let d = i32(mem[nb + srow + b] - top);
         if (d != 0) {
             let go = step_row(p.g_off, t, b, h) + u;
             let co = step_row(p.top_off, t, b, h) + u;
-            mem[go] = scale_down_pow2(mem[go], d);
-            mem[co] = scale_down_pow2(mem[co], d);
+            mem[nb + go] = scale_down_pow2(mem[nb + go], d);
+            mem[nb + co] = scale_down_pow2(mem[nb + co], d);
             let so = step_row(p.a_off, t, b, gh) + u;
             for (var g = 0u; g < p.k; g++) {
-                mem[so + g * h] = scale_down_pow2(mem[so + g * h], d);
+                mem[nb + so + g * h] = scale_down_pow2(mem[nb + so + g * h], d);
             }
         }
     }
@@ -350,13 +353,13 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         var usat = 0.0;
         var cl = lsum_new();
         for (var b = 0u; b < p.m; b++) {
-            let g = mem[step_row(p.g_off, t, b, h) + u];
+            let g = mem[nb + step_row(p.g_off, t, b, h) + u];
             g2 += g * g;
             gl = lsum_add(gl, select(log2(abs(g)), NO_TERM, g == 0.0));
-            act = sq_add(act, mem[step_row(p.c_off, t, b, h) + u]);
+            act = sq_add(act, mem[nb + step_row(p.c_off, t, b, h) + u]);
             let pre = step_row(p.z_off, t, b, gh);
             for (var k = 0u; k < p.k; k++) {
-                let a = mem[pre + k * h + u];
+                let a = mem[nb + pre + k * h + u];
                 var s = 0.0;
                 if (k == 2u) {
                     let sl = act_slope(a, p.act);
@@ -369,22 +372,22 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
                 sat[k] += s;
                 usat += s;
             }
-            keep += sigmoid(mem[pre + h + u]);
+            keep += sigmoid(mem[nb + pre + h + u]);
             if (lstm) {
-                let c = mem[step_row(p.top_off, t, b, h) + u];
+                let c = mem[nb + step_row(p.top_off, t, b, h) + u];
                 csq = sq_add(csq, c);
                 cl = lsum_add(cl, select(log2(abs(c)), NO_TERM, c == 0.0));
             }
         }
         let lb = log2(f32(p.m));
-        mem[p.ust_off + (t - 1u) * h + u] = mean_log2(gl, lb);
+        mem[nb + p.ust_off + (t - 1u) * h + u] = mean_log2(gl, lb);
         let o = p.upart_off + 4u * ((t - 1u) * h + u);
-        mem[o] = g2;
-        mem[o + 1u] = sq_log2(act);
-        mem[o + 2u] = usat;
-        mem[o + 3u] = select(1.0, 0.0, live);
+        mem[nb + o] = g2;
+        mem[nb + o + 1u] = sq_log2(act);
+        mem[nb + o + 2u] = usat;
+        mem[nb + o + 3u] = select(1.0, 0.0, live);
         if (lstm) {
-            mem[p.split_off + (t - 1u) * h + u] = mean_log2(cl, lb);
+            mem[nb + p.split_off + (t - 1u) * h + u] = mean_log2(cl, lb);
         }
     }
     let keep_all = wg_sum(lid, keep, GW);
@@ -395,14 +398,14 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     let c_all = wg_log2_sum(lid, sq_log2(csq), GW);
     if (lid == 0u) {
         let o = p.aux2_off + 8u * (t - 1u);
-        mem[o] = keep_all;
-        mem[o + 1u] = s0;
-        mem[o + 2u] = s1;
-        mem[o + 3u] = s2;
-        mem[o + 4u] = s3;
-        mem[o + 5u] = c_all;
-        mem[o + 6u] = 0.0;
-        mem[o + 7u] = 0.0;
+        mem[nb + o] = keep_all;
+        mem[nb + o + 1u] = s0;
+        mem[nb + o + 2u] = s1;
+        mem[nb + o + 3u] = s2;
+        mem[nb + o + 4u] = s3;
+        mem[nb + o + 5u] = c_all;
+        mem[nb + o + 6u] = 0.0;
+        mem[nb + o + 7u] = 0.0;
     }
 }
 
@@ -428,6 +431,7 @@ fn mean_log2(st: vec3<f32>, lb: f32) -> f32 {
 // entry reads â (at a_off).
 @compute @workgroup_size(64)
 fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let h = p.n;
     let gh = p.k * h;
     let cg_h = (h + 3u) / 4u;
@@ -450,7 +454,7 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         total[i] = vec4<f32>(0.0);
         if (valid && (p.flags & FLAG_ACCUMULATE) != 0u) {
             for (var q = 0u; q < ncols; q++) {
-                total[i][q] = mem[wgrad_dst(min(j0 + i, gh - 1u), c0 + q, input_side)];
+                total[i][q] = mem[nb + wgrad_dst(min(j0 + i, gh - 1u), c0 + q, input_side)];
             }
         }
     }
@@ -466,28 +470,28 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
                     let xr = p.x_off + (t - 1u) * p.x_step + b * p.d_in;
                     for (var q = 0u; q < 4u; q++) {
                         if (c0 + q < p.d_in) {
-                            v[q] = mem[xr + c0 + q];
+                            v[q] = mem[nb + xr + c0 + q];
                         }
                     }
                 } else {
                     let hr = step_row(p.c_off, t - 1u, b, h);
                     for (var q = 0u; q < 4u; q++) {
-                        v[q] = mem[hr + min(c0 + q, h - 1u)];
+                        v[q] = mem[nb + hr + min(c0 + q, h - 1u)];
                     }
                 }
                 let sr = step_row(p.a_off, t, b, gh);
                 let cr = step_row(p.top_off, t, b, h);
                 for (var i = 0u; i < 4u; i++) {
                     let j = min(j0 + i, gh - 1u);
-                    var err = mem[sr + j];
+                    var err = mem[nb + sr + j];
                     if (gru && input_side && j >= 2u * h) {
-                        err = mem[cr + j - 2u * h];
+                        err = mem[nb + cr + j - 2u * h];
                     }
                     acc[i] = fma(vec4<f32>(err), v, acc[i]);
                 }
             }
         }
-        let sc = i32(mem[p.aux_off + t]);
+        let sc = i32(mem[nb + p.aux_off + t]);
         // this invocation's W_h entries squared (of any magnitude), then the workgroup's
         var sq = vec2<f32>(NO_TERM, 0.0);
         for (var i = 0u; i < 4u; i++) {
@@ -501,13 +505,13 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         }
         let part = wg64_pair_log2(lid, sq);
         if (lid == 0u) {
-            mem[p.part_off + (t - 1u) * p.count + wid.x] = part;
+            mem[nb + p.part_off + (t - 1u) * p.count + wid.x] = part;
         }
     }
     if (valid) {
         for (var i = 0u; i < nrows; i++) {
             for (var q = 0u; q < ncols; q++) {
-                mem[wgrad_dst(j0 + i, c0 + q, input_side)] = total[i][q];
+                mem[nb + wgrad_dst(j0 + i, c0 + q, input_side)] = total[i][q];
             }
         }
     }

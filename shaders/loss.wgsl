@@ -8,9 +8,10 @@
 //   a_L at top_off, p.k = W.
 
 @compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) t: u32) {
+fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     for (var i = t; i < p.count; i += 256u) {
-        atomicStore(&maxes[i], 0u);
+        atomicStore(&maxes[mb + i], 0u);
     }
     let inv_b = 1.0 / f32(p.m);
     var loss = 0.0;
@@ -20,21 +21,21 @@ fn main(@builtin(local_invocation_index) t: u32) {
         let orow = p.c_off + b * p.n;
         if (p.loss_kind == 0u) {
             for (var o = 0u; o < p.n; o++) {
-                let d = mem[row + o] - mem[trow + o];
+                let d = mem[nb + row + o] - mem[nb + trow + o];
                 loss += 0.5 * d * d * inv_b;
-                mem[orow + o] = d * inv_b;
+                mem[nb + orow + o] = d * inv_b;
             }
         } else {
-            var mx = mem[row];
-            for (var o = 1u; o < p.n; o++) { mx = max(mx, mem[row + o]); }
+            var mx = mem[nb + row];
+            for (var o = 1u; o < p.n; o++) { mx = max(mx, mem[nb + row + o]); }
             var se = 0.0;
-            for (var o = 0u; o < p.n; o++) { se += exp(mem[row + o] - mx); }
+            for (var o = 0u; o < p.n; o++) { se += exp(mem[nb + row + o] - mx); }
             let lse = log(se) + mx;
             for (var o = 0u; o < p.n; o++) {
-                let y = mem[trow + o];
-                let logp = mem[row + o] - lse;
+                let y = mem[nb + trow + o];
+                let logp = mem[nb + row + o] - lse;
                 loss -= y * logp * inv_b;
-                mem[orow + o] = (exp(logp) - y) * inv_b;
+                mem[nb + orow + o] = (exp(logp) - y) * inv_b;
             }
         }
     }
@@ -45,7 +46,7 @@ fn main(@builtin(local_invocation_index) t: u32) {
         workgroupBarrier();
     }
     if (t == 0u) {
-        mem[p.aux2_off] = red[0];
+        mem[nb + p.aux2_off] = red[0];
     }
     if ((p.flags & FLAG_HEAD) != 0u) {
         // every row's ∂L/∂ŷ visible to the whole workgroup
@@ -55,16 +56,16 @@ fn main(@builtin(local_invocation_index) t: u32) {
             let j = idx % p.k;
             var acc = 0.0;
             for (var b = 0u; b < p.m; b++) {
-                acc = fma(mem[p.c_off + b * p.n + o], mem[p.top_off + b * p.k + j], acc);
+                acc = fma(mem[nb + p.c_off + b * p.n + o], mem[nb + p.top_off + b * p.k + j], acc);
             }
-            mem[p.gw_head + idx] = acc;
+            mem[nb + p.gw_head + idx] = acc;
         }
         for (var o = t; o < p.n; o += 256u) {
             var acc = 0.0;
             for (var b = 0u; b < p.m; b++) {
-                acc += mem[p.c_off + b * p.n + o];
+                acc += mem[nb + p.c_off + b * p.n + o];
             }
-            mem[p.gb_head + o] = acc;
+            mem[nb + p.gb_head + o] = acc;
         }
     }
 }

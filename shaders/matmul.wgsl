@@ -12,6 +12,7 @@ var<workgroup> Bs: array<f32, TK * TILE>; // [TK][TILE]
 @compute @workgroup_size(TX, TX)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(local_invocation_index) t: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+    net_enter(wid.z);
     let row0 = wid.y * TILE;
     let col0 = wid.x * TILE;
     var acc0 = vec4<f32>(0.0);

@@ -16,14 +16,14 @@
 
 fn load_a(i: u32, kk: u32) -> f32 {
     if (i < p.m && kk < p.k) {
-        return mem[p.a_off + i * p.a_si + kk * p.a_sk];
+        return mem[nb + p.a_off + i * p.a_si + kk * p.a_sk];
     }
     return 0.0;
 }
 
 fn load_b(kk: u32, j: u32) -> f32 {
     if (kk < p.k && j < p.n) {
-        return mem[p.b_off + kk * p.b_sk + j * p.b_sj];
+        return mem[nb + p.b_off + kk * p.b_sk + j * p.b_sj];
     }
     return 0.0;
 }
@@ -37,16 +37,16 @@ fn epilogue(i: u32, j: u32, v: f32, sc: vec4<i32>) -> f32 {
     if (p.mode == 0u) {
         var z = v;
         if (p.add_off != NONE) {
-            z += mem[p.add_off + i * p.add_si + j * p.add_sj];
+            z += mem[nb + p.add_off + i * p.add_si + j * p.add_sj];
         }
         if (p.z_off != NONE) {
-            mem[p.z_off + i * p.ldc + j] = z;
+            mem[nb + p.z_off + i * p.ldc + j] = z;
         }
         var h = act_f(z, p.act);
         if (p.res_off != NONE) {
-            h += mem[p.res_off + i * p.ldc + j];
+            h += mem[nb + p.res_off + i * p.ldc + j];
         }
-        mem[o] = h;
+        mem[nb + o] = h;
         if (p.m_out != NONE) {
             return slope_code(act_slope(z, p.act));
         }
@@ -55,21 +55,21 @@ fn epilogue(i: u32, j: u32, v: f32, sc: vec4<i32>) -> f32 {
     if (p.mode == 1u) {
         var g = v;
         if (p.res_off != NONE) {
-            g = ldexp_safe(g, sc.w) + mem[p.res_off + i * p.ldc + j];
+            g = ldexp_safe(g, sc.w) + mem[nb + p.res_off + i * p.ldc + j];
         }
         g = ldexp_safe(g, -e_above);
         if (p.g_off != NONE) {
-            mem[p.g_off + i * p.ldc + j] = g;
+            mem[nb + p.g_off + i * p.ldc + j] = g;
         }
-        let sl = act_slope(mem[p.z_off + i * p.ldc + j], p.act);
-        mem[o] = ldexp_safe(g * sl.m, sl.k - sc.z);
+        let sl = act_slope(mem[nb + p.z_off + i * p.ldc + j], p.act);
+        mem[nb + o] = ldexp_safe(g * sl.m, sl.k - sc.z);
         return abs(g);
     }
     let grad = ldexp_safe(v, dw_scale);
     if ((p.flags & FLAG_ACCUMULATE) != 0u) {
-        mem[o] += grad;
+        mem[nb + o] += grad;
     } else {
-        mem[o] = grad;
+        mem[nb + o] = grad;
     }
     return v;
 }
@@ -79,21 +79,21 @@ fn epilogue(i: u32, j: u32, v: f32, sc: vec4<i32>) -> f32 {
 // into its partial-sum slot as log2 Σ acc² (mode 2; sq is the thread's sq_add state). NT threads.
 fn finish(t: u32, wid: vec3<u32>, nwg: vec3<u32>, sq: vec3<f32>, local_max: f32, sc: vec4<i32>) {
     if (p.mode == 0u && p.m_out != NONE && local_max > 0.0) {
-        atomicMax(&maxes[p.k_base + p.m_out], u32(local_max));
+        atomicMax(&maxes[mb + p.k_base + p.m_out], u32(local_max));
     }
     if (p.mode == 1u) {
-        atomicMax(&maxes[p.m_out], bitcast<u32>(local_max));
+        atomicMax(&maxes[mb + p.m_out], bitcast<u32>(local_max));
         if (t == 0u && wid.x == 0u && wid.y == 0u) {
             var above = 0.0;
-            if (p.m_above != NONE) { above = mem[p.aux_off + p.m_above]; }
+            if (p.m_above != NONE) { above = mem[nb + p.aux_off + p.m_above]; }
             if (p.res_off != NONE) { above -= f32(sc.w); }
-            mem[p.aux_off + p.m_out] = above + f32(sc.x) + f32(sc.z);
+            mem[nb + p.aux_off + p.m_out] = above + f32(sc.x) + f32(sc.z);
         }
     }
     if (p.mode == 2u && p.part_off != NONE) {
         let total = wg_log2_sum(t, sq_log2(sq), NT);
         if (t == 0u) {
-            mem[p.part_off + wid.y * nwg.x + wid.x] = total;
+            mem[nb + p.part_off + wid.y * nwg.x + wid.x] = total;
         }
     }
 }
@@ -108,7 +108,7 @@ fn epilogue_scales() -> vec4<i32> {
         sc.w = slope_shift(p.m_above);
     }
     if (p.mode == 2u) {
-        sc.y = i32(mem[p.aux_off + p.scale_idx]);
+        sc.y = i32(mem[nb + p.aux_off + p.scale_idx]);
     }
     return sc;
 }

@@ -8,6 +8,7 @@ var<workgroup> Bs: array<f32, 256>; // [k][j]
 @compute @workgroup_size(16, 16)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(local_invocation_index) t: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+    net_enter(wid.z);
     let row0 = wid.y * 16u;
     let col0 = wid.x * 16u;
     let a_k_contig = p.a_sk == 1u;

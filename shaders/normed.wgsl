@@ -99,6 +99,7 @@ fn slice_group(r0: u32, k: u32) -> u32 {
 
 @compute @workgroup_size(256)
 fn normed_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let w = p.n;
     let sl = slice_of(wid.x);
     let r0 = sl.x;
@@ -113,14 +114,14 @@ fn normed_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
             let j = idx % w;
             var z = 0.0;
             if (has_bias()) {
-                z = mem[bl + j];
+                z = mem[nb + bl + j];
             }
             if (l == 1u) {
                 z += dot4(p.x_off + b * p.d_in, 1u, p.w_in + j * p.d_in, 1u, p.d_in);
             } else {
                 z += dot4(layer_at(p.c_off, l - 1u) + b * w, 1u, w_rec_at(l) + j * w, 1u, w);
             }
-            mem[zl + b * w + j] = z;
+            mem[nb + zl + b * w + j] = z;
         }
         storageBarrier();
         // each group's mean and 1/√(var + ε) (two passes: the variance of the deviations)
@@ -129,17 +130,17 @@ fn normed_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
             let g = slice_group(r0, k);
             var s = 0.0;
             for (var i = 0u; i < n; i++) {
-                s += mem[zl + group_at(g, i)];
+                s += mem[nb + zl + group_at(g, i)];
             }
             let mean = s / f32(n);
             var v = 0.0;
             for (var i = 0u; i < n; i++) {
-                let d = mem[zl + group_at(g, i)] - mean;
+                let d = mem[nb + zl + group_at(g, i)] - mean;
                 v += d * d;
             }
             let o = stat_at(l, g);
-            mem[o] = mean;
-            mem[o + 1u] = inverseSqrt(v / f32(n) + NORM_EPS);
+            mem[nb + o] = mean;
+            mem[nb + o + 1u] = inverseSqrt(v / f32(n) + NORM_EPS);
         }
         storageBarrier();
         // ẑ, u = γ ẑ + β, a = f(u) (+ a_{l-1})
@@ -148,13 +149,13 @@ fn normed_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
             let j = idx % w;
             let e = b * w + j;
             let o = stat_at(l, group_of(b, j));
-            let zh = (mem[zl + e] - mem[o]) * mem[o + 1u];
-            mem[layer_at(p.res_off, l) + e] = zh;
-            var a = act_f(mem[gamma_at(l) + j] * zh + mem[beta_at(l) + j], p.act);
+            let zh = (mem[nb + zl + e] - mem[nb + o]) * mem[nb + o + 1u];
+            mem[nb + layer_at(p.res_off, l) + e] = zh;
+            var a = act_f(mem[nb + gamma_at(l) + j] * zh + mem[nb + beta_at(l) + j], p.act);
             if (residual && l >= 2u) {
-                a += mem[layer_at(p.c_off, l - 1u) + e];
+                a += mem[nb + layer_at(p.c_off, l - 1u) + e];
             }
-            mem[layer_at(p.c_off, l) + e] = a;
+            mem[nb + layer_at(p.c_off, l) + e] = a;
         }
         storageBarrier();
     }
@@ -163,14 +164,15 @@ fn normed_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
         for (var idx = t; idx < sl.y * p.d_out; idx += NW) {
             let b = r0 + idx / p.d_out;
             let o = idx % p.d_out;
-            mem[p.add_off + b * p.d_out + o] =
-                mem[p.b_head + o] + dot4(top + b * w, 1u, p.w_head + o * w, 1u, w);
+            mem[nb + p.add_off + b * p.d_out + o] =
+                mem[nb + p.b_head + o] + dot4(top + b * w, 1u, p.w_head + o * w, 1u, w);
         }
     }
 }
 
 @compute @workgroup_size(256)
 fn normed_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let w = p.n;
     let sl = slice_of(wid.x);
     let r0 = sl.x;
@@ -197,10 +199,10 @@ fn normed_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
             } else {
                 g = dot4(layer_at(p.a_off, l + 1u) + b * w, 1u, w_rec_at(l + 1u) + j, w, w);
                 if (residual) {
-                    g += mem[layer_at(p.g_off, l + 1u) + e];
+                    g += mem[nb + layer_at(p.g_off, l + 1u) + e];
                 }
             }
-            mem[gl + e] = g;
+            mem[nb + gl + e] = g;
             if (abs(g) > local || is_nan(g)) {
                 local = abs(g);
             }
@@ -217,19 +219,19 @@ fn normed_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
         }
         var s_above = 0.0;
         if (l < p.layers) {
-            s_above = mem[p.sscale_off + (l + 1u) * slices + wid.x];
+            s_above = mem[nb + p.sscale_off + (l + 1u) * slices + wid.x];
         }
         // ĝ, ∂L/∂u = ĝ f'(u), ∂L/∂ẑ = γ ∂L/∂u (into the δ region for now)
         for (var idx = t; idx < nw; idx += NW) {
             let j = idx % w;
             let e = (r0 + idx / w) * w + j;
-            let g = ldexp_safe(mem[gl + e], -ex);
-            mem[gl + e] = g;
-            let zh = mem[layer_at(p.res_off, l) + e];
-            let gamma = mem[gamma_at(l) + j];
-            let du = g * act_df(gamma * zh + mem[beta_at(l) + j], p.act);
-            mem[layer_at(p.top_off, l) + e] = du;
-            mem[layer_at(p.a_off, l) + e] = du * gamma;
+            let g = ldexp_safe(mem[nb + gl + e], -ex);
+            mem[nb + gl + e] = g;
+            let zh = mem[nb + layer_at(p.res_off, l) + e];
+            let gamma = mem[nb + gamma_at(l) + j];
+            let du = g * act_df(gamma * zh + mem[nb + beta_at(l) + j], p.act);
+            mem[nb + layer_at(p.top_off, l) + e] = du;
+            mem[nb + layer_at(p.a_off, l) + e] = du * gamma;
         }
         storageBarrier();
         // per group: mean ∂L/∂ẑ and mean ∂L/∂ẑ ⊙ ẑ
@@ -242,11 +244,11 @@ fn normed_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
             var m2 = 0.0;
             for (var i = 0u; i < n; i++) {
                 let q = group_at(g, i);
-                m1 += mem[dl + q];
-                m2 += mem[dl + q] * mem[zhl + q];
+                m1 += mem[nb + dl + q];
+                m2 += mem[nb + dl + q] * mem[nb + zhl + q];
             }
-            mem[red + 2u * g] = m1 / f32(n);
-            mem[red + 2u * g + 1u] = m2 / f32(n);
+            mem[nb + red + 2u * g] = m1 / f32(n);
+            mem[nb + red + 2u * g + 1u] = m2 / f32(n);
         }
         storageBarrier();
         // δ = 1/σ (∂L/∂ẑ − mean − ẑ ⊙ mean2)
@@ -256,11 +258,11 @@ fn normed_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
             let e = b * w + j;
             let g = group_of(b, j);
             let o = stat_at(l, g);
-            mem[dl + e] = mem[o + 1u]
-                * (mem[dl + e] - mem[red + 2u * g] - mem[zhl + e] * mem[red + 2u * g + 1u]);
+            mem[nb + dl + e] = mem[nb + o + 1u]
+                * (mem[nb + dl + e] - mem[nb + red + 2u * g] - mem[nb + zhl + e] * mem[nb + red + 2u * g + 1u]);
         }
         if (t == 0u) {
-            mem[p.sscale_off + l * slices + wid.x] = s_above + f32(ex);
+            mem[nb + p.sscale_off + l * slices + wid.x] = s_above + f32(ex);
         }
         storageBarrier();
         if (l == 1u) {
@@ -274,32 +276,33 @@ fn normed_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
 // upart_off + 4((l-1)·W + u)), and the gradients of b_l (LayerNorm), γ_l and β_l in true units.
 @compute @workgroup_size(64)
 fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let l = wid.x + 1u;
     let w = p.n;
     // the layer's scale: the largest slice's; every slice brought to it (written back, for the weight
     // gradients and the read-back)
     let slices = (p.m + p.rows - 1u) / p.rows;
     let srow = p.sscale_off + l * slices;
-    var top = mem[srow];
+    var top = mem[nb + srow];
     for (var r = 1u; r < slices; r++) {
-        top = max(top, mem[srow + r]);
+        top = max(top, mem[nb + srow + r]);
     }
     if (slices > 1u) {
         for (var e = t; e < p.m * w; e += 64u) {
-            let d = i32(mem[srow + (e / w) / p.rows] - top);
+            let d = i32(mem[nb + srow + (e / w) / p.rows] - top);
             if (d != 0) {
                 let go = layer_at(p.g_off, l) + e;
                 let so = layer_at(p.a_off, l) + e;
                 let uo = layer_at(p.top_off, l) + e;
-                mem[go] = scale_down_pow2(mem[go], d);
-                mem[so] = scale_down_pow2(mem[so], d);
-                mem[uo] = scale_down_pow2(mem[uo], d);
+                mem[nb + go] = scale_down_pow2(mem[nb + go], d);
+                mem[nb + so] = scale_down_pow2(mem[nb + so], d);
+                mem[nb + uo] = scale_down_pow2(mem[nb + uo], d);
             }
         }
         storageBarrier();
     }
     if (t == 0u) {
-        mem[p.aux_off + l] = top;
+        mem[nb + p.aux_off + l] = top;
     }
     let sc = i32(top);
     let sat_below = SATURATION_THRESHOLD * act_peak(p.act);
@@ -313,23 +316,23 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         var db = 0.0;
         var dgamma = 0.0;
         var dbeta = 0.0;
-        let gamma = mem[gamma_at(l) + u];
-        let beta = mem[beta_at(l) + u];
+        let gamma = mem[nb + gamma_at(l) + u];
+        let beta = mem[nb + beta_at(l) + u];
         for (var b = 0u; b < p.m; b++) {
             let k = b * w + u;
-            let d = mem[layer_at(p.a_off, l) + k];
+            let d = mem[nb + layer_at(p.a_off, l) + k];
             d2 += d * d;
             db += d;
             dl = lsum_add(dl, select(log2(abs(d)), NO_TERM, d == 0.0));
-            act = sq_add(act, mem[layer_at(p.c_off, l) + k]);
-            let zh = mem[layer_at(p.res_off, l) + k];
+            act = sq_add(act, mem[nb + layer_at(p.c_off, l) + k]);
+            let zh = mem[nb + layer_at(p.res_off, l) + k];
             let uu = gamma * zh + beta;
             let sl = act_slope(uu, p.act);
             if (sl.k < 0 || abs(sl.m) < sat_below) {
                 sat += 1.0;
             }
             live = live || !exact_zero_slope(uu, p.act);
-            let du = mem[layer_at(p.top_off, l) + k];
+            let du = mem[nb + layer_at(p.top_off, l) + k];
             dgamma += du * zh;
             dbeta += du;
         }
@@ -339,19 +342,19 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         } else if (!is_nan(lm)) {
             lm = bitcast<f32>(0xff800000u);
         }
-        mem[p.ust_off + (l - 1u) * w + u] = lm;
+        mem[nb + p.ust_off + (l - 1u) * w + u] = lm;
         let o = p.upart_off + 4u * ((l - 1u) * w + u);
-        mem[o] = d2;
-        mem[o + 1u] = sq_log2(act);
-        mem[o + 2u] = sat;
-        mem[o + 3u] = select(1.0, 0.0, live);
+        mem[nb + o] = d2;
+        mem[nb + o + 1u] = sq_log2(act);
+        mem[nb + o + 2u] = sat;
+        mem[nb + o + 3u] = select(1.0, 0.0, live);
         var ggrad = bgrad;
         if (has_bias()) {
-            mem[bgrad + u] = ldexp_safe(db, sc);
+            mem[nb + bgrad + u] = ldexp_safe(db, sc);
             ggrad = bgrad + w;
         }
-        mem[ggrad + u] = ldexp_safe(dgamma, sc);
-        mem[ggrad + w + u] = ldexp_safe(dbeta, sc);
+        mem[nb + ggrad + u] = ldexp_safe(dgamma, sc);
+        mem[nb + ggrad + w + u] = ldexp_safe(dbeta, sc);
     }
 }
 
@@ -360,6 +363,7 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
 // ldc + (l-1)·count + workgroup (layer_stats sums them into the layer's ‖∂L/∂W_l‖).
 @compute @workgroup_size(64)
 fn normed_wgrad(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let l = wid.y + 1u;
     let w = p.n;
     var fan = w;
@@ -384,26 +388,26 @@ fn normed_wgrad(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         for (var b = 0u; b < p.m; b++) {
             var v = vec4<f32>(0.0);
             for (var q = 0u; q < 4u; q++) {
-                v[q] = mem[src + b * fan + min(c0 + q, fan - 1u)];
+                v[q] = mem[nb + src + b * fan + min(c0 + q, fan - 1u)];
             }
             for (var i = 0u; i < 4u; i++) {
-                acc[i] = fma(vec4<f32>(mem[dl + b * w + min(j0 + i, w - 1u)]), v, acc[i]);
+                acc[i] = fma(vec4<f32>(mem[nb + dl + b * w + min(j0 + i, w - 1u)]), v, acc[i]);
             }
         }
     }
-    let sc = i32(mem[p.aux_off + l]);
+    let sc = i32(mem[nb + p.aux_off + l]);
     var sq = vec2<f32>(NO_TERM, 0.0);
     if (valid) {
         for (var i = 0u; i < min(4u, w - j0); i++) {
             for (var q = 0u; q < min(4u, fan - c0); q++) {
                 let a = acc[i][q];
-                mem[dst + (j0 + i) * fan + c0 + q] = ldexp_safe(a, sc);
+                mem[nb + dst + (j0 + i) * fan + c0 + q] = ldexp_safe(a, sc);
                 sq = sq_pair_add(sq, a);
             }
         }
     }
     let part = wg64_pair_log2(t, sq);
     if (t == 0u) {
-        mem[p.ldc + (l - 1u) * p.count + wid.x] = part;
+        mem[nb + p.ldc + (l - 1u) * p.count + wid.x] = part;
     }
 }

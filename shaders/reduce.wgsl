@@ -26,20 +26,21 @@ fn reduce_max(t: u32, v: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let l = wid.x;
     // log2 Σ acc² from the per-workgroup log2 partials
     var gw = lsum_new();
-    for (var i = t; i < p.m; i += LS) { gw = lsum_add(gw, mem[p.part_off + l * p.m + i]); }
+    for (var i = t; i < p.m; i += LS) { gw = lsum_add(gw, mem[nb + p.part_off + l * p.m + i]); }
     // per unit: [Σ ŝ², log2 Σ a², #saturated, dead]
     var vals: array<f32, 3>;
     for (var q = 0u; q < 3u; q++) { vals[q] = 0.0; }
     var act = lsum_new();
     for (var u = t; u < p.n; u += LS) {
         let base = p.upart_off + (l * p.n + u) * 4u;
-        vals[0] += mem[base];
-        act = lsum_add(act, mem[base + 1u]);
-        vals[1] += mem[base + 2u];
-        vals[2] += mem[base + 3u];
+        vals[0] += mem[nb + base];
+        act = lsum_add(act, mem[nb + base + 1u]);
+        vals[1] += mem[nb + base + 2u];
+        vals[2] += mem[nb + base + 3u];
     }
     let log2_gw = wg_log2_sum(t, lsum_log2(gw), LS);
     let log2_act = wg_log2_sum(t, lsum_log2(act), LS);
@@ -48,34 +49,35 @@ fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) w
     let s3 = wg_sum(t, vals[2], LS);
     if (t == 0u) {
         let o = p.c_off + 8u * l;
-        mem[o] = mem[p.aux_off + l + 1u];
-        mem[o + 1u] = log2_gw;
-        mem[o + 2u] = s0;
-        mem[o + 3u] = log2_act;
-        mem[o + 4u] = s2;
-        mem[o + 5u] = s3;
+        mem[nb + o] = mem[nb + p.aux_off + l + 1u];
+        mem[nb + o + 1u] = log2_gw;
+        mem[nb + o + 2u] = s0;
+        mem[nb + o + 3u] = log2_act;
+        mem[nb + o + 4u] = s2;
+        mem[nb + o + 5u] = s3;
         if (l == 0u && p.step_off != NONE) {
-            mem[p.step_off] += 1.0;
+            mem[nb + p.step_off] += 1.0;
         }
-        atomicStore(&maxes[p.k_base + l + 1u], 0u);
+        atomicStore(&maxes[mb + p.k_base + l + 1u], 0u);
     }
 }
 
 @compute @workgroup_size(256)
 fn sumsq_partial(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>,
                  @builtin(num_workgroups) nwg: vec3<u32>) {
+    net_enter(wid.z);
     let stride = 256u * nwg.x;
     var mx = 0.0;
     var nans = 0.0;
     for (var i = wid.x * 256u + t; i < p.count; i += stride) {
-        let g = mem[p.a_off + i];
+        let g = mem[nb + p.a_off + i];
         if (is_nan(g)) { nans += 1.0; } else { mx = max(mx, abs(g)); }
     }
     let wmax = reduce_max(t, mx);
     var acc = 0.0;
     if (wmax > 0.0) {
         for (var i = wid.x * 256u + t; i < p.count; i += stride) {
-            let r = mem[p.a_off + i] / wmax;
+            let r = mem[nb + p.a_off + i] / wmax;
             acc += r * r;
         }
     }
@@ -84,17 +86,18 @@ fn sumsq_partial(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id)
         total = bitcast<f32>(0x7fc00000u); // a NaN gradient makes the norm NaN
     }
     if (t == 0u) {
-        mem[p.part_off + 2u * wid.x] = wmax;
-        mem[p.part_off + 2u * wid.x + 1u] = total;
+        mem[nb + p.part_off + 2u * wid.x] = wmax;
+        mem[nb + p.part_off + 2u * wid.x + 1u] = total;
     }
 }
 
 @compute @workgroup_size(256)
-fn sumsq_final(@builtin(local_invocation_index) t: u32) {
+fn sumsq_final(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let live = t < p.m;
-    let m_t = select(0.0, mem[p.part_off + 2u * t], live);
+    let m_t = select(0.0, mem[nb + p.part_off + 2u * t], live);
     let big = reduce_max(t, m_t);
-    let s_t = select(0.0, mem[p.part_off + 2u * t + 1u], live);
+    let s_t = select(0.0, mem[nb + p.part_off + 2u * t + 1u], live);
     var part = 0.0;
     if (is_nan(s_t)) {
         part = s_t;
@@ -104,11 +107,11 @@ fn sumsq_final(@builtin(local_invocation_index) t: u32) {
     }
     let r = sqrt(reduce_sum(t, part));
     if (t == 0u) {
-        mem[p.c_off] = big;
-        mem[p.c_off + 1u] = r;
+        mem[nb + p.c_off] = big;
+        mem[nb + p.c_off + 1u] = r;
         if (p.aux2_off != NONE) {
-            mem[p.aux2_off] = big;
-            mem[p.aux2_off + 1u] = r;
+            mem[nb + p.aux2_off] = big;
+            mem[nb + p.aux2_off + 1u] = r;
         }
     }
 }

@@ -37,6 +37,7 @@ fn slices() -> u32 {
 
 @compute @workgroup_size(256)
 fn stack_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let w = p.n;
     let r0 = wid.x * p.rows;
     let nr = min(p.rows, p.m - r0);
@@ -56,7 +57,7 @@ fn stack_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id)
         for (var idx = t; idx < nr * w; idx += WG) {
             let b = r0 + idx / w;
             let j = idx % w;
-            var z = mem[bl + j];
+            var z = mem[nb + bl + j];
             if (input) {
                 z += dot4(xl + b * p.d_in, 1u, p.w_in + j * p.d_in, 1u, p.d_in);
             }
@@ -64,12 +65,12 @@ fn stack_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id)
                 z += dot4(layer_at(p.c_off, l - 1u) + b * w, 1u, w_rec_at(l) + j * w, 1u, w);
             }
             let o = b * w + j;
-            mem[zl + o] = z;
+            mem[nb + zl + o] = z;
             var h = act_f(z, p.act);
             if (residual && l >= 2u) {
-                h += mem[layer_at(p.c_off, l - 1u) + o];
+                h += mem[nb + layer_at(p.c_off, l - 1u) + o];
             }
-            mem[al + o] = h;
+            mem[nb + al + o] = h;
             code = max(code, slope_code(act_slope(z, p.act)));
         }
         if (code > 0.0) {
@@ -81,7 +82,7 @@ fn stack_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id)
         if (t == 0u) {
             let c = atomicLoad(&wg_code);
             if (c > 0u) {
-                atomicMax(&maxes[p.k_base + l], c);
+                atomicMax(&maxes[mb + p.k_base + l], c);
             }
         }
     }
@@ -92,12 +93,13 @@ fn stack_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id)
     for (var idx = t; idx < nr * p.d_out; idx += WG) {
         let b = r0 + idx / p.d_out;
         let o = idx % p.d_out;
-        mem[p.add_off + b * p.d_out + o] = mem[p.b_head + o] + dot4(top + b * w, 1u, p.w_head + o * w, 1u, w);
+        mem[nb + p.add_off + b * p.d_out + o] = mem[nb + p.b_head + o] + dot4(top + b * w, 1u, p.w_head + o * w, 1u, w);
     }
 }
 
 @compute @workgroup_size(256)
 fn stack_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
     let w = p.n;
     let r0 = wid.x * p.rows;
     let nr = min(p.rows, p.m - r0);
@@ -115,7 +117,7 @@ fn stack_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
         let la = p.l_to + 1u;
         var mx = 0.0;
         for (var idx = t; idx < nr * w; idx += WG) {
-            let gk = mem[layer_at(p.g_off, la) + (r0 + idx / w) * w + idx % w];
+            let gk = mem[nb + layer_at(p.g_off, la) + (r0 + idx / w) * w + idx % w];
             if (abs(gk) > mx || is_nan(gk)) {
                 mx = abs(gk);
             }
@@ -123,7 +125,7 @@ fn stack_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
         if (bitcast<u32>(mx) != 0u) {
             atomicMax(&wg_max_bits, bitcast<u32>(mx));
         }
-        s_above = mem[p.sscale_off + la * ns + wid.x];
+        s_above = mem[nb + p.sscale_off + la * ns + wid.x];
         k_above = slope_shift(la);
     }
     workgroupBarrier();
@@ -152,14 +154,14 @@ fn stack_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
             } else {
                 g = dot4(layer_at(p.a_off, l + 1u) + b * w, 1u, w_rec_at(l + 1u) + j, w, w);
                 if (residual) {
-                    g = ldexp_safe(g, k_above) + mem[layer_at(p.g_off, l + 1u) + b * w + j];
+                    g = ldexp_safe(g, k_above) + mem[nb + layer_at(p.g_off, l + 1u) + b * w + j];
                 }
                 g = ldexp_safe(g, -e_above);
             }
             let o = b * w + j;
-            mem[gl + o] = g;
-            let sl = act_slope(mem[zl + o], p.act);
-            mem[sl_off + o] = ldexp_safe(g * sl.m, sl.k - k_l);
+            mem[nb + gl + o] = g;
+            let sl = act_slope(mem[nb + zl + o], p.act);
+            mem[nb + sl_off + o] = ldexp_safe(g * sl.m, sl.k - k_l);
             // NaN-propagating: a NaN's bits exceed every finite float's
             let ag = abs(g);
             if (ag > local_max || is_nan(g)) {
@@ -174,9 +176,9 @@ fn stack_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
             s_l -= f32(k_above);
         }
         if (t == 0u) {
-            mem[p.sscale_off + l * ns + wid.x] = s_l;
+            mem[nb + p.sscale_off + l * ns + wid.x] = s_l;
             if (ns == 1u) {
-                mem[p.aux_off + l] = s_l;
+                mem[nb + p.aux_off + l] = s_l;
             }
         }
         storageBarrier();

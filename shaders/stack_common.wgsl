@@ -25,15 +25,15 @@ fn dot4(u: u32, su: u32, v: u32, sv: u32, n: u32) -> f32 {
     var acc = vec4<f32>(0.0);
     var k = 0u;
     for (; k + 4u <= n; k += 4u) {
-        let a = vec4<f32>(mem[u + k * su], mem[u + (k + 1u) * su], mem[u + (k + 2u) * su],
-                          mem[u + (k + 3u) * su]);
-        let c = vec4<f32>(mem[v + k * sv], mem[v + (k + 1u) * sv], mem[v + (k + 2u) * sv],
-                          mem[v + (k + 3u) * sv]);
+        let a = vec4<f32>(mem[nb + u + k * su], mem[nb + u + (k + 1u) * su], mem[nb + u + (k + 2u) * su],
+                          mem[nb + u + (k + 3u) * su]);
+        let c = vec4<f32>(mem[nb + v + k * sv], mem[nb + v + (k + 1u) * sv], mem[nb + v + (k + 2u) * sv],
+                          mem[nb + v + (k + 3u) * sv]);
         acc = fma(a, c, acc);
     }
     var r = (acc.x + acc.y) + (acc.z + acc.w);
     for (; k < n; k++) {
-        r = fma(mem[u + k * su], mem[v + k * sv], r);
+        r = fma(mem[nb + u + k * su], mem[nb + v + k * sv], r);
     }
     return r;
 }

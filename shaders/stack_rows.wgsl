@@ -21,15 +21,16 @@ fn r_dot4(u: u32, v: u32, cs: u32, ks: u32, n: u32, cmax: u32) -> vec4<f32> {
     let v3 = v + min(3u, cmax) * cs;
     var acc = vec4<f32>(0.0);
     for (var k = 0u; k < n; k++) {
-        let a = mem[u + k];
-        acc = fma(vec4<f32>(a), vec4<f32>(mem[v + k * ks], mem[v1 + k * ks], mem[v2 + k * ks],
-                                          mem[v3 + k * ks]), acc);
+        let a = mem[nb + u + k];
+        acc = fma(vec4<f32>(a), vec4<f32>(mem[nb + v + k * ks], mem[nb + v1 + k * ks], mem[nb + v2 + k * ks],
+                                          mem[nb + v3 + k * ks]), acc);
     }
     return acc;
 }
 
 @compute @workgroup_size(16)
 fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    net_enter(gid.z);
     // Invocations past the batch compute the last row again and store nothing: a divergent early return
     // would put every later load under divergent control flow, where lavapipe cannot use the scalar
     // (broadcast) load for a uniform address.
@@ -59,28 +60,28 @@ fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             for (var c = 0u; c <= last; c++) {
                 let j = j0 + c;
-                let z = z4[c] + mem[bl + j];
+                let z = z4[c] + mem[nb + bl + j];
                 var a = act_f(z, p.act);
                 if (residual && l >= 2u) {
-                    a += mem[prow + j];
+                    a += mem[nb + prow + j];
                 }
                 if (live) {
-                    mem[p.z_off + out + j] = z;
-                    mem[p.c_off + out + j] = a;
+                    mem[nb + p.z_off + out + j] = z;
+                    mem[nb + p.c_off + out + j] = a;
                 }
                 code = max(code, slope_code(act_slope(z, p.act)));
             }
         }
         if (live && code > 0.0) {
-            atomicMax(&maxes[p.k_base + l], u32(code));
+            atomicMax(&maxes[mb + p.k_base + l], u32(code));
         }
     }
     if (p.l_to == p.layers) {
         let top = p.c_off + (p.layers - 1u) * bw + b * w;
         for (var o = 0u; o < p.d_out; o++) {
-            let y = mem[p.b_head + o] + dot4(top, 1u, p.w_head + o * w, 1u, w);
+            let y = mem[nb + p.b_head + o] + dot4(top, 1u, p.w_head + o * w, 1u, w);
             if (live) {
-                mem[p.add_off + b * p.d_out + o] = y;
+                mem[nb + p.add_off + b * p.d_out + o] = y;
             }
         }
     }
@@ -88,6 +89,7 @@ fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size(16)
 fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    net_enter(gid.z);
     // past the batch: the last row again, nothing stored (see rows_forward)
     let live = gid.x < p.m;
     let b = min(gid.x, p.m - 1u);
@@ -103,12 +105,12 @@ fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
         let row = (la - 1u) * bw + b * w;
         var mx = 0.0;
         for (var k = 0u; k < w; k++) {
-            let gk = mem[p.g_off + row + k];
+            let gk = mem[nb + p.g_off + row + k];
             if (abs(gk) > mx || is_nan(gk)) {
                 mx = abs(gk);
             }
         }
-        s_above = mem[p.sscale_off + la * p.m + b];
+        s_above = mem[nb + p.sscale_off + la * p.m + b];
         k_above = slope_shift(la);
         if (mx != 0.0) {
             e_above = frexp(mx).exp;
@@ -136,15 +138,15 @@ fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
                 var gj = g4[c];
                 if (!top) {
                     if (residual) {
-                        gj = ldexp_safe(gj, k_above) + mem[p.g_off + above + j];
+                        gj = ldexp_safe(gj, k_above) + mem[nb + p.g_off + above + j];
                     }
                     gj = ldexp_safe(gj, -e_above);
                 }
-                let sl = act_slope(mem[p.z_off + out + j], p.act);
+                let sl = act_slope(mem[nb + p.z_off + out + j], p.act);
                 let sj = ldexp_safe(gj * sl.m, sl.k - k_l);
                 if (live) {
-                    mem[p.g_off + out + j] = gj;
-                    mem[p.a_off + out + j] = sj;
+                    mem[nb + p.g_off + out + j] = gj;
+                    mem[nb + p.a_off + out + j] = sj;
                 }
                 // NaN-propagating maximum
                 let ag = abs(gj);
@@ -158,7 +160,7 @@ fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
             s_l -= f32(k_above);
         }
         if (live) {
-            mem[p.sscale_off + l * p.m + b] = s_l;
+            mem[nb + p.sscale_off + l * p.m + b] = s_l;
         }
         e_above = 0;
         if (local_max != 0.0) {

@@ -11,15 +11,16 @@ const EPS: f32 = 1e-8;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    net_enter(gid.z);
     let i = gid.x + gid.y * nwg.x * 256u;
     if (i >= p.count) {
         return;
     }
-    var g = mem[p.b_off + i];
+    var g = mem[nb + p.b_off + i];
     if ((p.flags & FLAG_CLIP) != 0u) {
-        let big = mem[p.aux2_off];
+        let big = mem[nb + p.aux2_off];
         if (big > 0.0) {
-            let f = (p.clip / big) / mem[p.aux2_off + 1u];
+            let f = (p.clip / big) / mem[nb + p.aux2_off + 1u];
             if (f < 1.0) {
                 g *= f;
             }
@@ -27,19 +28,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     let w = p.a_off + i;
     if (p.optimizer == 0u) {
-        mem[w] -= p.lr * g;
+        mem[nb + w] -= p.lr * g;
     } else if (p.optimizer == 1u) {
-        let v = MOMENTUM * mem[p.c_off + i] + g;
-        mem[p.c_off + i] = v;
-        mem[w] -= p.lr * v;
+        let v = MOMENTUM * mem[nb + p.c_off + i] + g;
+        mem[nb + p.c_off + i] = v;
+        mem[nb + w] -= p.lr * v;
     } else {
-        let t = mem[p.step_off];
-        let m = BETA1 * mem[p.c_off + i] + (1.0 - BETA1) * g;
-        let v = BETA2 * mem[p.add_off + i] + (1.0 - BETA2) * g * g;
-        mem[p.c_off + i] = m;
-        mem[p.add_off + i] = v;
+        let t = mem[nb + p.step_off];
+        let m = BETA1 * mem[nb + p.c_off + i] + (1.0 - BETA1) * g;
+        let v = BETA2 * mem[nb + p.add_off + i] + (1.0 - BETA2) * g * g;
+        mem[nb + p.c_off + i] = m;
+        mem[nb + p.add_off + i] = v;
         let mh = m / (1.0 - pow(BETA1, t));
         let vh = v / (1.0 - pow(BETA2, t));
-        mem[w] -= p.lr * mh / (sqrt(vh) + EPS);
+        mem[nb + w] -= p.lr * mh / (sqrt(vh) + EPS);
     }
 }

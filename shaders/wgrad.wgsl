@@ -33,12 +33,12 @@ fn column(b: u32, j: u32, tt: u32, n_rec: u32, n_x: u32) -> f32 {
     }
     if (j < n_rec) {
         if (tt >= 2u) {
-            return mem[p.c_off + (tt - 2u) * p.m * p.n + b * p.n + j];
+            return mem[nb + p.c_off + (tt - 2u) * p.m * p.n + b * p.n + j];
         }
         return 0.0;
     }
     if (j < n_rec + n_x) {
-        return mem[p.x_off + (tt - 1u) * p.x_step + b * p.d_in + j - n_rec];
+        return mem[nb + p.x_off + (tt - 1u) * p.x_step + b * p.d_in + j - n_rec];
     }
     return select(0.0, 1.0, j == n_rec + n_x);
 }
@@ -46,10 +46,12 @@ fn column(b: u32, j: u32, tt: u32, n_rec: u32, n_x: u32) -> f32 {
 @compute @workgroup_size(8, 8)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
+    net_enter(wid.z);
     let recurrent = (p.flags & FLAG_RECURRENT) != 0u;
     let w = p.n;
     let bw = p.m * w;
-    let layer = select(wid.z + 1u, 0u, recurrent);
+    let wz = wid.z % p.zn;
+    let layer = select(wz + 1u, 0u, recurrent);
     var n_rec = w;
     var n_x = 0u;
     if (recurrent) {
@@ -69,7 +71,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     // this workgroup's share of the steps (an RNN's split wid.z; an MLP's one layer)
     let n_steps = p.l_to + 1u - p.l_from;
     let per = (n_steps + p.splits - 1u) / p.splits;
-    let q0 = select(0u, wid.z * per, recurrent);
+    let q0 = select(0u, wz * per, recurrent);
     let q1 = select(1u, min(n_steps, q0 + per), recurrent);
     var tot0 = vec4<f32>(0.0);
     var tot1 = vec4<f32>(0.0);
@@ -89,7 +91,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 let ii = idx % WT;
                 var sv = 0.0;
                 if (b0 + bb < p.m && i0 + ii < w) {
-                    sv = mem[s_off + (b0 + bb) * w + i0 + ii];
+                    sv = mem[nb + s_off + (b0 + bb) * w + i0 + ii];
                 }
                 sa[idx] = sv;
                 sb[idx] = column(b0 + bb, j0 + ii, tt, n_rec, n_x);
@@ -123,10 +125,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             }
             let sum = wg_log2_sum(t, sq_log2(sq), 64u);
             if (t == 0u) {
-                mem[p.part_off + (tt - 1u) * p.count + wid.y * part_tiles + wid.x] = sum;
+                mem[nb + p.part_off + (tt - 1u) * p.count + wid.y * part_tiles + wid.x] = sum;
             }
         }
-        let sc = i32(mem[p.aux_off + tt]);
+        let sc = i32(mem[nb + p.aux_off + tt]);
         tot0 += vec4<f32>(ldexp_safe(acc0.x, sc), ldexp_safe(acc0.y, sc), ldexp_safe(acc0.z, sc), ldexp_safe(acc0.w, sc));
         tot1 += vec4<f32>(ldexp_safe(acc1.x, sc), ldexp_safe(acc1.y, sc), ldexp_safe(acc1.z, sc), ldexp_safe(acc1.w, sc));
         tot2 += vec4<f32>(ldexp_safe(acc2.x, sc), ldexp_safe(acc2.y, sc), ldexp_safe(acc2.z, sc), ldexp_safe(acc2.w, sc));
@@ -144,14 +146,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 continue;
             }
             if (to_split) {
-                mem[p.split_off + (wid.z * w + i) * ncols + j] = row[c];
+                mem[nb + p.split_off + (wz * w + i) * ncols + j] = row[c];
                 continue;
             }
             let o = grad_offset(i, j, n_rec, n_x, layer, recurrent);
             if (accumulate) {
-                mem[o] += row[c];
+                mem[nb + o] += row[c];
             } else {
-                mem[o] = row[c];
+                mem[nb + o] = row[c];
             }
         }
     }
@@ -179,6 +181,7 @@ fn grad_offset(i: u32, j: u32, n_rec: u32, n_x: u32, layer: u32, recurrent: bool
 // adds to what earlier chunks of steps left.
 @compute @workgroup_size(256)
 fn wgrad_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
+    net_enter(gid.z);
     let w = p.n;
     let ncols = w + p.d_in + 1u;
     let idx = gid.x;
@@ -189,12 +192,12 @@ fn wgrad_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = idx % ncols;
     var total = 0.0;
     for (var z = 0u; z < p.splits; z++) {
-        total += mem[p.split_off + (z * w + i) * ncols + j];
+        total += mem[nb + p.split_off + (z * w + i) * ncols + j];
     }
     let o = grad_offset(i, j, w, p.d_in, 0u, true);
     if ((p.flags & FLAG_ACCUMULATE) != 0u) {
-        mem[o] += total;
+        mem[nb + o] += total;
     } else {
-        mem[o] = total;
+        mem[nb + o] = total;
     }
 }

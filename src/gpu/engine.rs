@@ -86,12 +86,62 @@ struct Rec {
     offset: u32,
 }
 
-/// The GPU engine for one network shape.
+/// Where a population's nets sit in the engine's buffers: net n's state starts at `n · mem` in the state
+/// buffer and at `n · maxes` in the maxima buffer (`nets = 1`: both strides 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NetStrides {
+    nets: u32,
+    mem: u32,
+    maxes: u32,
+}
+
+impl NetStrides {
+    const ONE: NetStrides = NetStrides {
+        nets: 1,
+        mem: 0,
+        maxes: 0,
+    };
+
+    fn new(nets: usize, lay: &Layout) -> NetStrides {
+        if nets <= 1 {
+            return NetStrides::ONE;
+        }
+        NetStrides {
+            nets: nets as u32,
+            // 64 values (256 bytes) apart: each net's state starts on a cache line
+            mem: lay.total.next_multiple_of(64) as u32,
+            maxes: lay.maxes_len() as u32,
+        }
+    }
+
+    /// f32 values of the state buffer.
+    fn mem_len(self, lay: &Layout) -> u64 {
+        if self.nets <= 1 {
+            lay.total as u64
+        } else {
+            u64::from(self.nets) * u64::from(self.mem)
+        }
+    }
+}
+
+/// One net of a population: its configuration, initial weights and data.
+struct Member {
+    cfg: NetConfig,
+    template: Params,
+    data: Dataset,
+}
+
+/// The GPU engine for one network shape: one network, or a population of independent networks of the same
+/// shape and training setup (each with its own initial weights and data) trained together: every dispatch
+/// covers all nets, the net's index in the grid's z (see `Params.zn` in shaders/common.wgsl).
 pub struct Engine {
     ctx: GpuContext,
     cfg: NetConfig,
     template: Params,
     data: Dataset,
+    /// Nets 1.. of a population (net 0 is `cfg`, `template`, `data`).
+    rest: Vec<Member>,
+    strides: NetStrides,
     lay: Layout,
     mem: wgpu::Buffer,
     uniforms: wgpu::Buffer,
@@ -100,6 +150,8 @@ pub struct Engine {
     compute: Vec<Rec>,
     ring: StatsRing,
     updates: u64,
+    /// Updates before the last gradient recorded.
+    last_step: u64,
     latest: Option<StepStats>,
     timer: Option<Timer>,
     opts: EngineOptions,
@@ -263,6 +315,7 @@ fn records(
     cfg: &NetConfig,
     lay: &Layout,
     opts: EngineOptions,
+    strides: NetStrides,
 ) -> (Vec<DispatchParams>, Vec<Rec>, Vec<Rec>) {
     let mut all = Vec::new();
     let seq = |update: bool, all: &mut Vec<DispatchParams>| -> Vec<Rec> {
@@ -278,10 +331,15 @@ fn records(
         .into_iter()
         .map(|d| {
             let offset = (all.len() as u64 * RECORD_STRIDE) as u32;
-            all.push(d.params);
+            all.push(DispatchParams {
+                zn: d.groups[2],
+                net_stride: strides.mem,
+                max_stride: strides.maxes,
+                ..d.params
+            });
             Rec {
                 kernel: d.kernel,
-                groups: d.groups,
+                groups: [d.groups[0], d.groups[1], d.groups[2] * strides.nets],
                 offset,
             }
         })
@@ -309,7 +367,7 @@ fn record_capacity(cfg: &NetConfig, lay: &Layout, opts: EngineOptions) -> usize 
         clip: Some(1.0),
         ..cfg.clone()
     };
-    records(&with_clip, lay, opts).0.len()
+    records(&with_clip, lay, opts, NetStrides::ONE).0.len()
 }
 
 /// The loop iterations one invocation may run on an adapter: lavapipe (the software adapter this engine
@@ -333,7 +391,19 @@ pub fn check_limits(
     limits: &wgpu::Limits,
     opts: EngineOptions,
 ) -> Result<(), EngineError> {
-    let mem_bytes = lay.total as u64 * 4;
+    check_population_limits(cfg, lay, limits, opts, 1)
+}
+
+/// [`check_limits`] for a population of `nets` nets of this shape in one engine ([`Engine::population`]).
+pub fn check_population_limits(
+    cfg: &NetConfig,
+    lay: &Layout,
+    limits: &wgpu::Limits,
+    opts: EngineOptions,
+    nets: usize,
+) -> Result<(), EngineError> {
+    let strides = NetStrides::new(nets, lay);
+    let mem_bytes = strides.mem_len(lay) * 4;
     if mem_bytes > limits.max_storage_buffer_binding_size {
         return Err(EngineError::TooLarge {
             limit: "max_storage_buffer_binding_size",
@@ -348,11 +418,25 @@ pub fn check_limits(
             allowed: mib(limits.max_buffer_size),
         });
     }
-    if lay.total >= u32::MAX as usize {
+    if strides.mem_len(lay) >= u64::from(u32::MAX) {
         return Err(EngineError::TooLarge {
             limit: "32-bit index range",
-            needed: format!("{} values", lay.total),
+            needed: format!("{} values", strides.mem_len(lay)),
             allowed: format!("{}", u32::MAX),
+        });
+    }
+    // every dispatch's z count times the nets (the net's index is in the grid's z)
+    let max_z = records(cfg, lay, opts, strides)
+        .1
+        .iter()
+        .map(|r| r.groups[2])
+        .max()
+        .unwrap_or(1);
+    if max_z > limits.max_compute_workgroups_per_dimension {
+        return Err(EngineError::TooLarge {
+            limit: "max_compute_workgroups_per_dimension",
+            needed: format!("{max_z} workgroups in z ({nets} nets)"),
+            allowed: limits.max_compute_workgroups_per_dimension.to_string(),
         });
     }
     if limits.max_compute_invocations_per_workgroup < 256
@@ -424,7 +508,32 @@ impl Engine {
         cfg: &NetConfig,
         opts: EngineOptions,
     ) -> Result<Engine, EngineError> {
-        cfg.validate()?;
+        Engine::population(ctx, std::slice::from_ref(cfg), opts)
+    }
+
+    /// A population: the nets `cfgs` trained together in one engine, every dispatch covering all of them.
+    /// They must share the training program ([`NetConfig::same_program`]: shape, activation, task,
+    /// optimizer, learning rate, clipping) and may differ in what only sets the initial state (init, gain,
+    /// bias std, spectral radius, forget bias, seed). Net 0 is the engine's [`Engine::config`]; the other
+    /// accessors name a net. Limits are checked for all nets before anything is allocated.
+    pub fn population(
+        ctx: &GpuContext,
+        cfgs: &[NetConfig],
+        opts: EngineOptions,
+    ) -> Result<Engine, EngineError> {
+        let Some(cfg) = cfgs.first() else {
+            return Err(EngineError::Options(
+                "a population needs at least one net".into(),
+            ));
+        };
+        for other in cfgs {
+            other.validate()?;
+            if !cfg.same_program(other) {
+                return Err(EngineError::Options(
+                    "the nets of a population must share shape, activation, task and training settings; they may differ in init, gain, bias std, spectral radius, forget bias and seed".into(),
+                ));
+            }
+        }
         let opts = opts.for_adapter(ctx.software, cfg);
         // every limit from the configuration alone, before any weights or data are generated; the fused
         // path needs no RNN input-projection region
@@ -433,12 +542,21 @@ impl Engine {
             Resolved::Layered | Resolved::Gated | Resolved::Normed => full,
             _ => Layout::fused(cfg),
         };
-        check_limits(cfg, &lay, &ctx.device.limits(), opts)?;
+        check_population_limits(cfg, &lay, &ctx.device.limits(), opts, cfgs.len())?;
+        let strides = NetStrides::new(cfgs.len(), &lay);
         let capacity = record_capacity(cfg, &lay, opts);
         let uniform_bytes = capacity as u64 * RECORD_STRIDE;
-        let mem_bytes = lay.total as u64 * 4;
+        let mem_bytes = strides.mem_len(&lay) * 4;
         let template = Params::init(cfg);
         let data = Dataset::generate(cfg);
+        let rest = cfgs[1..]
+            .iter()
+            .map(|c| Member {
+                cfg: c.clone(),
+                template: Params::init(c),
+                data: Dataset::generate(c),
+            })
+            .collect();
         let device = &ctx.device;
         // STORAGE: every kernel reads and writes it; COPY_SRC: statistics and tensors are read back;
         // COPY_DST: parameters and data are uploaded and regions cleared on reset.
@@ -454,7 +572,7 @@ impl Engine {
         // slope-exponent slot per layer, written by the forward pass and cleared by layer_stats
         let maxes = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("gradscope maxima"),
-            size: (lay.maxes_len() * 4) as u64,
+            size: (lay.maxes_len() * 4) as u64 * u64::from(strides.nets),
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
@@ -494,6 +612,8 @@ impl Engine {
             cfg: cfg.clone(),
             template,
             data,
+            rest,
+            strides,
             lay,
             mem,
             uniforms,
@@ -502,6 +622,7 @@ impl Engine {
             compute: Vec::new(),
             ring,
             updates: 0,
+            last_step: 0,
             latest: None,
             timer: Timer::new(ctx),
             opts,
@@ -513,7 +634,7 @@ impl Engine {
     }
 
     fn write_records(&mut self) {
-        let (all, train, compute) = records(&self.cfg, &self.lay, self.opts);
+        let (all, train, compute) = records(&self.cfg, &self.lay, self.opts, self.strides);
         let capacity = (self.uniforms.size() / RECORD_STRIDE) as usize;
         self.ctx
             .queue
@@ -574,35 +695,37 @@ impl Engine {
         enc.clear_buffer(&self.mem, 0, None);
         self.ctx.queue.submit([enc.finish()]);
         let q = &self.ctx.queue;
-        q.write_buffer(
-            &self.mem,
-            (self.lay.params * 4) as u64,
-            bytemuck::cast_slice(&self.template.flat()),
-        );
-        q.write_buffer(
-            &self.mem,
-            (self.lay.x * 4) as u64,
-            bytemuck::cast_slice(&self.data.x),
-        );
-        q.write_buffer(
-            &self.mem,
-            (self.lay.y * 4) as u64,
-            bytemuck::cast_slice(&self.data.y),
-        );
-        // weight-gradient partials are log2 sums: slots no workgroup writes (smaller grids, the RNN's
-        // first step) must read as "no term", not as log2 = 0
-        q.write_buffer(
-            &self.mem,
-            (self.lay.wparts * 4) as u64,
-            bytemuck::cast_slice(&vec![NO_TERM; self.lay.depth * self.lay.partials_per_layer]),
-        );
+        let no_terms = vec![NO_TERM; self.lay.depth * self.lay.partials_per_layer];
+        let members = std::iter::once((&self.template, &self.data))
+            .chain(self.rest.iter().map(|m| (&m.template, &m.data)));
+        for (net, (template, data)) in members.enumerate() {
+            let at = |offset: usize| ((offset + net * self.strides.mem as usize) * 4) as u64;
+            q.write_buffer(
+                &self.mem,
+                at(self.lay.params),
+                bytemuck::cast_slice(&template.flat()),
+            );
+            q.write_buffer(&self.mem, at(self.lay.x), bytemuck::cast_slice(&data.x));
+            q.write_buffer(&self.mem, at(self.lay.y), bytemuck::cast_slice(&data.y));
+            // weight-gradient partials are log2 sums: slots no workgroup writes (smaller grids, the RNN's
+            // first step) must read as "no term", not as log2 = 0
+            q.write_buffer(
+                &self.mem,
+                at(self.lay.wparts),
+                bytemuck::cast_slice(&no_terms),
+            );
+        }
         self.updates = 0;
+        self.last_step = 0;
         self.latest = None;
     }
 
     /// Changes the activation without touching buffers or weights (the comparison stays fair).
     pub fn set_activation(&mut self, act: Activation) {
         self.cfg.activation = act;
+        for m in &mut self.rest {
+            m.cfg.activation = act;
+        }
         self.write_records();
     }
 
@@ -615,6 +738,10 @@ impl Engine {
         };
         cfg.validate()?;
         self.cfg = cfg;
+        for m in &mut self.rest {
+            m.cfg.lr = lr;
+            m.cfg.clip = clip;
+        }
         self.write_records();
         Ok(())
     }
@@ -723,6 +850,7 @@ impl Engine {
             _ => None,
         };
         let index = self.ctx.queue.submit([enc.finish()]);
+        self.last_step = label;
         if update {
             self.updates += u64::from(recs_times);
         }
@@ -928,8 +1056,14 @@ impl Engine {
         .with_grad_norm(f64::from(block[2]) * f64::from(block[3]), self.cfg.clip)
     }
 
-    /// Blocking read of `len` f32 values at `offset` (tests, dumps, the CLI).
+    /// Blocking read of `len` f32 values at `offset` of net 0 (tests, dumps, the CLI).
     fn read(&self, offset: usize, len: usize) -> Result<Vec<f32>, EngineError> {
+        self.read_net(0, offset, len)
+    }
+
+    /// Blocking read of `len` f32 values at `offset` of net `net`.
+    fn read_net(&self, net: usize, offset: usize, len: usize) -> Result<Vec<f32>, EngineError> {
+        let offset = offset + net * self.strides.mem as usize;
         let bytes = (len.max(1) * 4) as u64;
         let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("gradscope tensor readback"),
@@ -952,16 +1086,78 @@ impl Engine {
 
     /// Current parameters (blocking).
     pub fn read_params(&self) -> Result<Params, EngineError> {
-        Ok(self
-            .template
-            .with_flat(&self.read(self.lay.params, self.lay.n_params)?))
+        self.read_net_params(0)
     }
 
     /// Gradients of the last computed step (blocking), true f32 values, in parameter order.
     pub fn read_grads(&self) -> Result<Params, EngineError> {
+        self.read_net_grads(0)
+    }
+
+    /// Nets in this engine (1 unless built by [`Engine::population`]).
+    pub fn nets(&self) -> usize {
+        self.strides.nets as usize
+    }
+
+    /// The configuration of net `net` of a population (`None` past the last net).
+    pub fn net_config(&self, net: usize) -> Option<&NetConfig> {
+        match net {
+            0 => Some(&self.cfg),
+            n => self.rest.get(n - 1).map(|m| &m.cfg),
+        }
+    }
+
+    /// Current parameters of net `net` (blocking).
+    pub fn read_net_params(&self, net: usize) -> Result<Params, EngineError> {
         Ok(self
             .template
-            .with_flat(&self.read(self.lay.grads, self.lay.n_params)?))
+            .with_flat(&self.read_net(net, self.lay.params, self.lay.n_params)?))
+    }
+
+    /// Gradients of net `net`'s last computed step (blocking).
+    pub fn read_net_grads(&self, net: usize) -> Result<Params, EngineError> {
+        Ok(self
+            .template
+            .with_flat(&self.read_net(net, self.lay.grads, self.lay.n_params)?))
+    }
+
+    /// The statistics of every net's last computed step, net by net (blocking: one copy per net into one
+    /// staging buffer). Labelled with the engine's update count, as [`Engine::wait_stats`] labels a
+    /// gradient computed without an update and a training step's as the updates before it.
+    pub fn read_net_stats(&self) -> Result<Vec<StepStats>, EngineError> {
+        let len = self.lay.stats_len;
+        let nets = self.nets();
+        let bytes = (len * nets * 4) as u64;
+        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gradscope population statistics"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("read population statistics"),
+            });
+        for net in 0..nets {
+            let from = ((self.lay.stats + net * self.strides.mem as usize) * 4) as u64;
+            enc.copy_buffer_to_buffer(
+                &self.mem,
+                from,
+                &staging,
+                (net * len * 4) as u64,
+                Some((len * 4) as u64),
+            );
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        let values = map_blocking(&self.ctx.device, &staging, |b| {
+            bytemuck::cast_slice::<u8, f32>(b).to_vec()
+        })?;
+        Ok(values
+            .chunks(len)
+            .map(|block| self.parse_stats(block, self.last_step))
+            .collect())
     }
 
     /// True δ per layer (time step) of the last computed step, `δ = ŝ · 2^scale` rounded to f32 (may

@@ -108,6 +108,9 @@ pub struct DispatchParams {
     pub l_to: u32,
     pub splits: u32,
     pub split_off: u32,
+    pub net_stride: u32,
+    pub max_stride: u32,
+    pub zn: u32,
 }
 
 impl DispatchParams {

@@ -301,6 +301,24 @@ pub struct NetConfig {
     pub norm: Norm,
 }
 
+impl NetConfig {
+    /// True where `other` runs the same training program as `self`: every field equal except those that
+    /// only set the initial state (init, gain, bias std, spectral radius, forget bias, seed). Such nets can
+    /// train together in one population engine.
+    pub fn same_program(&self, other: &NetConfig) -> bool {
+        let initial_state_of_self = NetConfig {
+            init: self.init,
+            gain: self.gain,
+            bias_std: self.bias_std,
+            spectral_radius: self.spectral_radius,
+            forget_bias: self.forget_bias,
+            seed: self.seed,
+            ..other.clone()
+        };
+        *self == initial_state_of_self
+    }
+}
+
 impl Default for NetConfig {
     fn default() -> Self {
         NetConfig {

@@ -41,7 +41,7 @@ fn compare_stats(g: &StepStats, r: &StepStats, what: &str) {
 }
 
 /// [`compare_stats`] to a relative tolerance `tol`.
-fn compare_stats_to(g: &StepStats, r: &StepStats, what: &str, tol: f64) {
+pub(crate) fn compare_stats_to(g: &StepStats, r: &StepStats, what: &str, tol: f64) {
     assert_eq!(g.layers.len(), r.layers.len());
     let gl = g.loss.expect("gpu loss finite");
     let rl = r.loss.expect("reference loss finite");

@@ -12,6 +12,7 @@ mod gpu_engine;
 mod inputs;
 mod model;
 mod numerics;
+mod population;
 mod presets;
 mod reference_fd;
 mod reference_theory;
