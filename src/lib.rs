@@ -13,5 +13,6 @@ pub mod gpu;
 pub mod model;
 pub mod reference;
 pub mod stats;
+pub mod sweep;
 pub mod theory;
 pub mod viz;

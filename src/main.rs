@@ -36,6 +36,44 @@ enum Command {
     Render(RenderArgs),
     /// Time whole training steps of the benchmark configurations on the GPU
     Bench(BenchArgs),
+    /// The trainability map: a grid of nets around CONFIG, two settings swept, all trained at once on the
+    /// GPU, with the mean-field order-to-chaos line
+    Sweep(SweepArgs),
+}
+
+#[derive(clap::Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The horizontal axis, AXIS:FROM:TO:N with AXIS one of gain, bias-std, depth, lr, width (2..=64 cells)
+    #[arg(long, value_name = "AXIS:FROM:TO:N", default_value = "gain:0.5:3:24")]
+    x: gradscope::sweep::Axis,
+    /// The vertical axis, AXIS:FROM:TO:N
+    #[arg(
+        long,
+        value_name = "AXIS:FROM:TO:N",
+        default_value = "bias-std:0:0.5:24"
+    )]
+    y: gradscope::sweep::Axis,
+    /// Training steps before the metric is read (0: at init), 0..=100000
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100_000), allow_negative_numbers = true)]
+    steps: u32,
+    /// What each cell shows: log10 of ‖δ_1‖/‖δ_L‖, the loss relative to the initial loss, or the fraction
+    /// of NaN/Inf values
+    #[arg(long, value_enum, default_value = "grad-ratio")]
+    metric: gradscope::sweep::Metric,
+    /// One JSON object with the sweep, the theory lines and every cell
+    #[arg(long)]
+    json: bool,
+    /// Also draw the map as a PNG figure (the sweep is stored in it: `gradscope app --from-figure` reopens it)
+    #[arg(long, value_name = "FILE.png")]
+    out: Option<PathBuf>,
+    /// Size of the figure in pixels, WxH
+    #[arg(long, value_name = "WxH", value_parser = parse_size, default_value = "1920x1200")]
+    size: [u32; 2],
+    /// Light (slides) or dark figure
+    #[arg(long, value_enum, default_value = "light")]
+    theme: gradscope::viz::FigureTheme,
 }
 
 #[derive(clap::Args)]
@@ -274,6 +312,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
             app(&args.config, &given, args.from_figure.as_deref())
         }
         Some(Command::Render(args)) => render(&args),
+        Some(Command::Sweep(args)) => sweep(&args),
         None => app(&ConfigArgs::default(), &[], None),
     }
 }
@@ -322,6 +361,12 @@ fn render(args: &RenderArgs) -> Result<()> {
         }
         None => None,
     };
+    if args.view == gradscope::viz::View::Trainability {
+        bail!(
+            "the trainability map is a grid of networks, not one: draw it with `gradscope sweep --out {}`",
+            args.out.display()
+        );
+    }
     let out = PngOutput::claim(&args.out)?;
     let gpu = args.config.open_gpu()?;
     check_export_size(args.size, gpu.device.limits().max_texture_dimension_2d)?;
@@ -355,6 +400,110 @@ fn render(args: &RenderArgs) -> Result<()> {
         gpu.adapter
     );
     Ok(())
+}
+
+/// Runs a sweep: every check first (axes, every corner's config, the output file, the adapter's
+/// limits), then the grid, then the table or JSON and the figure.
+fn sweep(args: &SweepArgs) -> Result<()> {
+    use gradscope::sweep::{SweepSpec, run};
+    use gradscope::viz::offscreen::{PngOutput, check_export_size};
+    let base = args.config.resolve()?;
+    if args.config.engine == EngineKind::Cpu {
+        bail!("a sweep trains its grid of nets together on the GPU: leave out --engine cpu");
+    }
+    let spec = SweepSpec {
+        x: args.x,
+        y: args.y,
+        steps: args.steps,
+        metric: args.metric,
+    };
+    spec.check(&base)?;
+    let out = args.out.as_deref().map(PngOutput::claim).transpose()?;
+    let gpu = args.config.open_gpu()?;
+    if args.out.is_some() {
+        check_export_size(args.size, gpu.device.limits().max_texture_dimension_2d)?;
+    }
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut last_report = std::time::Instant::now();
+    let mut progress = |done: usize, total: usize| {
+        if !args.json && last_report.elapsed().as_secs_f64() > 2.0 {
+            eprintln!(
+                "  {:.0}% of the grid",
+                100.0 * done as f64 / total.max(1) as f64
+            );
+            last_report = std::time::Instant::now();
+        }
+    };
+    let options = gradscope::gpu::EngineOptions::from_env()?;
+    let result = run(&gpu, &spec, &base, options, &mut progress, &cancel)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        print_sweep(&result);
+    }
+    if let (Some(out), Some(path)) = (out, &args.out) {
+        let [w, h] =
+            gradscope::app::render::render_sweep(&gpu, &result, path, args.size, args.theme)
+                .with_context(|| format!("cannot draw the map to {}", path.display()))?;
+        out.keep();
+        if !args.json {
+            println!("wrote {} ({w}x{h})", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// The grid as a table (top row: the largest y), then where the metric crosses 0 against the theory.
+fn print_sweep(r: &gradscope::sweep::SweepResult) {
+    let spec = &r.spec;
+    println!(
+        "sweep of {} nets ({} x {}), {} on {}: {} engine(s), {} dispatches per step, {:.1} MiB, {:.2} s",
+        r.cells.len(),
+        spec.x.param.name(),
+        spec.y.param.name(),
+        spec.metric.name(),
+        r.adapter,
+        r.engines,
+        r.dispatches_per_step,
+        r.gpu_bytes as f64 / (1024.0 * 1024.0),
+        r.seconds
+    );
+    println!("{}", spec.metric.label());
+    let head: String = spec
+        .x
+        .values()
+        .iter()
+        .map(|x| format!("{x:>7.3}"))
+        .collect();
+    println!(
+        "{:>9} |{head}",
+        format!("{}/{}", spec.y.param.name(), spec.x.param.name())
+    );
+    for iy in (0..spec.y.cells).rev() {
+        let row: String = (0..spec.x.cells)
+            .map(|ix| match r.cell(ix, iy).and_then(|c| c.value) {
+                Some(v) if v.is_finite() => format!("{v:>7.2}"),
+                Some(_) => format!("{:>7}", "NaN"),
+                None => format!("{:>7}", "zero"),
+            })
+            .collect();
+        println!("{:>9.3} |{row}", spec.y.value(iy));
+    }
+    if spec.metric == gradscope::sweep::Metric::GradRatio && !r.theory.critical.is_empty() {
+        println!("where ‖δ_1‖/‖δ_L‖ crosses 1 along x, beside the mean-field χ₁ = 1 line:");
+        for (y, x) in r.zero_crossings() {
+            let theory = gradscope::sweep::theory_at(&r.theory.critical, spec, y);
+            let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+            println!(
+                "  {} {y:.3}: measured {}  theory {}",
+                spec.y.param.name(),
+                fmt(x),
+                fmt(theory)
+            );
+        }
+    } else if !r.theory.note.is_empty() {
+        println!("{}", r.theory.note);
+    }
 }
 
 fn bench(args: &BenchArgs) -> Result<()> {

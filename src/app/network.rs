@@ -105,6 +105,7 @@ impl Run {
             prediction: self.prediction.get(),
             wh: self.spectrum.latest(),
             jacobian: self.jacobian.latest(),
+            sweep: super::views::SweepShown::default(),
         }
     }
 

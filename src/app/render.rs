@@ -59,6 +59,7 @@ pub fn render(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<[usize; 2
         prediction: prediction.as_ref(),
         wh,
         jacobian: jacobian.as_ref(),
+        sweep: super::views::SweepShown::default(),
     };
     let fig = match &req.compare {
         None => figure(req.view, &data),
@@ -79,6 +80,7 @@ pub fn render(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<[usize; 2
                 prediction: prediction_b.as_ref(),
                 wh: wh_b,
                 jacobian: jacobian_b.as_ref(),
+                sweep: super::views::SweepShown::default(),
             };
             super::views::compare::figure_ab(req.view, &data, &data_b)
         }
@@ -135,4 +137,49 @@ fn collect(
             Ok((last, None, engine.params_f32()))
         }
     }
+}
+
+/// Draws a finished sweep's trainability map into a PNG of `size` pixels: the base configuration in the
+/// `gradscope-config` chunk and the sweep in `gradscope-sweep`, so reopening the figure restores both.
+pub fn render_sweep(
+    gpu: &GpuContext,
+    result: &crate::sweep::SweepResult,
+    out: &std::path::Path,
+    size: [u32; 2],
+    theme: FigureTheme,
+) -> anyhow::Result<[usize; 2]> {
+    let history = History::default();
+    let data = FigureData {
+        cfg: &result.base,
+        stats: None,
+        history: &history,
+        range: RangeMode::default(),
+        prediction: None,
+        wh: None,
+        jacobian: None,
+        sweep: super::views::SweepShown {
+            result: Some(result),
+            ..Default::default()
+        },
+    };
+    let fig = figure(View::Trainability, &data);
+    let image = render_figure(
+        &gpu.device,
+        &gpu.queue,
+        &fig,
+        size,
+        EXPORT_PIXELS_PER_POINT,
+        theme,
+    )?;
+    let config = config_json(&result.base);
+    let sweep = serde_json::to_string(&result.spec)?;
+    crate::viz::offscreen::write_png_chunks(
+        out,
+        &image,
+        &[
+            (crate::viz::offscreen::CONFIG_TEXT_KEY, &config),
+            (crate::viz::offscreen::SWEEP_TEXT_KEY, &sweep),
+        ],
+    )?;
+    Ok(image.size)
 }

@@ -488,6 +488,44 @@ pub fn check_population_limits(
     Ok(())
 }
 
+/// The options made concrete for the adapter and the memory map `cfg` runs with: needs nothing but the
+/// configuration, so every limit can be checked before any weights or data are generated.
+fn plan(ctx: &GpuContext, cfg: &NetConfig, opts: EngineOptions) -> (EngineOptions, Layout) {
+    let opts = opts.for_adapter(ctx.software, cfg);
+    // the fused path needs no RNN input-projection region
+    let full = Layout::new(cfg);
+    let lay = match resolve_for(cfg, &full, opts.stack, opts.budget()) {
+        Resolved::Layered | Resolved::Gated | Resolved::Normed => full,
+        _ => Layout::fused(cfg),
+    };
+    (opts, lay)
+}
+
+/// Checks, before anything is allocated, that a population of `nets` nets like `cfg` fits the adapter of
+/// `ctx` ([`Engine::population`] runs the same check); returns the bytes of its state buffer.
+pub fn check_engine_limits(
+    ctx: &GpuContext,
+    cfg: &NetConfig,
+    opts: EngineOptions,
+    nets: usize,
+) -> Result<u64, EngineError> {
+    cfg.validate()?;
+    let (opts, lay) = plan(ctx, cfg, opts);
+    check_population_limits(cfg, &lay, &ctx.device.limits(), opts, nets)?;
+    Ok(NetStrides::new(nets, &lay).mem_len(&lay) * 4)
+}
+
+/// The bytes of the state buffer of a population of `nets` nets like `cfg` (whether or not it fits).
+pub fn population_bytes(
+    ctx: &GpuContext,
+    cfg: &NetConfig,
+    opts: EngineOptions,
+    nets: usize,
+) -> u64 {
+    let (_, lay) = plan(ctx, cfg, opts);
+    NetStrides::new(nets, &lay).mem_len(&lay) * 4
+}
+
 /// The most dispatches recorded into one submission: [`Engine::step`] splits longer runs into several
 /// submissions (command memory grows with the dispatches recorded, and a driver may time out on a very
 /// long one), waiting for older ones so that at most [`MAX_IN_FLIGHT`] are queued.
@@ -534,14 +572,7 @@ impl Engine {
                 ));
             }
         }
-        let opts = opts.for_adapter(ctx.software, cfg);
-        // every limit from the configuration alone, before any weights or data are generated; the fused
-        // path needs no RNN input-projection region
-        let full = Layout::new(cfg);
-        let lay = match resolve_for(cfg, &full, opts.stack, opts.budget()) {
-            Resolved::Layered | Resolved::Gated | Resolved::Normed => full,
-            _ => Layout::fused(cfg),
-        };
+        let (opts, lay) = plan(ctx, cfg, opts);
         check_population_limits(cfg, &lay, &ctx.device.limits(), opts, cfgs.len())?;
         let strides = NetStrides::new(cfgs.len(), &lay);
         let capacity = record_capacity(cfg, &lay, opts);

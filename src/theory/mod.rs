@@ -1,5 +1,6 @@
 //! Theory beside measurement: the mean-field prediction of how the backward signal scales per layer
-//! ([`mean_field`], with its Gaussian expectations in [`quadrature`]), and spectral readouts of weight
+//! ([`mean_field`], with its Gaussian expectations in [`quadrature`]), the order-to-chaos phase diagram
+//! ([`phase`]), and spectral readouts of weight
 //! matrices ([`spectral`]) for the RNN lesson.
 //!
 //! Pure math on the CPU in f64 (nalgebra for eigenvalues and singular values). [`mean_field`] reads the
@@ -7,5 +8,6 @@
 //! init, and data flows one way) and is re-exported here.
 
 pub mod mean_field;
+pub mod phase;
 pub mod quadrature;
 pub use crate::model::spectral;

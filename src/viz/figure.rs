@@ -62,6 +62,8 @@ pub enum Body {
     Panels(Vec<(String, Body)>),
     /// Two bodies stacked; `top_fraction` of the height goes to the first.
     Split(Box<Body>, Box<Body>, f32),
+    /// A sweep's trainability map with its theory lines.
+    Trainability(Box<super::trainability::TrainabilityMap>),
     /// Nothing to show yet; the text says why.
     Empty(String),
 }
@@ -190,6 +192,7 @@ fn body_ui(ui: &mut Ui, rect: Rect, body: &Body) {
                 bottom,
             );
         }
+        Body::Trainability(map) => super::trainability::trainability_ui(ui, rect, map),
         Body::Empty(why) => {
             // wrapped to the body's width, centred
             let painter = ui.painter_at(rect);

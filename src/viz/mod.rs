@@ -8,6 +8,7 @@ pub mod figure;
 pub mod heatmap;
 pub mod history;
 pub mod offscreen;
+pub mod trainability;
 
 pub use colormap::{Cell, ColorRange, RangeMode};
 pub use figure::{Body, Figure, LinePlot, Series, figure_ui};
@@ -40,11 +41,14 @@ pub enum View {
     CellPath,
     /// LSTM and GRU: the mean keep gate and each gate's saturated fraction per time step.
     Gates,
+    /// A grid of nets around this one, two settings swept (e.g. gain × bias std), coloured by how the
+    /// gradient ratio ‖δ_1‖/‖δ_L‖ (or the loss) came out, with the mean-field order-to-chaos line.
+    Trainability,
 }
 
 impl View {
     /// Every view, in tab order.
-    pub const ALL: [View; 8] = [
+    pub const ALL: [View; 9] = [
         View::GradientMap,
         View::GradientFlow,
         View::Norms,
@@ -53,6 +57,7 @@ impl View {
         View::Jacobian,
         View::CellPath,
         View::Gates,
+        View::Trainability,
     ];
 
     /// The tab label.
@@ -66,6 +71,7 @@ impl View {
             View::Jacobian => "Jacobian spectrum",
             View::CellPath => "Cell path",
             View::Gates => "Gates",
+            View::Trainability => "Trainability",
         }
     }
 
@@ -80,6 +86,7 @@ impl View {
             View::Jacobian => "jacobian",
             View::CellPath => "cell-path",
             View::Gates => "gates",
+            View::Trainability => "trainability",
         }
     }
 }

@@ -13,6 +13,8 @@ use super::figure::{Figure, figure_ui};
 
 /// PNG `tEXt` key under which the figure's configuration (JSON) is stored.
 pub const CONFIG_TEXT_KEY: &str = "gradscope-config";
+/// The PNG text chunk that stores a trainability figure's sweep (axes, steps, metric) as JSON.
+pub const SWEEP_TEXT_KEY: &str = "gradscope-sweep";
 /// Device pixels per point of exported figures (2x: crisp on slides and high-density screens).
 pub const EXPORT_PIXELS_PER_POINT: f32 = 2.0;
 /// Default export size in pixels.
@@ -341,6 +343,20 @@ pub fn write_png(
     image: &ColorImage,
     config_json: Option<&str>,
 ) -> Result<(), ExportError> {
+    let chunks: Vec<(&str, &str)> = config_json
+        .map(|j| (CONFIG_TEXT_KEY, j))
+        .into_iter()
+        .collect();
+    write_png_chunks(path, image, &chunks)
+}
+
+/// [`write_png`] with any text chunks `(keyword, text)` (a sweep figure also stores its sweep under
+/// [`SWEEP_TEXT_KEY`]).
+pub fn write_png_chunks(
+    path: &Path,
+    image: &ColorImage,
+    chunks: &[(&str, &str)],
+) -> Result<(), ExportError> {
     let err = |message: String| ExportError::Write {
         path: path.display().to_string(),
         message,
@@ -350,9 +366,9 @@ pub fn write_png(
     let mut encoder = png::Encoder::new(BufWriter::new(file), w as u32, h as u32);
     encoder.set_color(png::ColorType::Rgba);
     encoder.set_depth(png::BitDepth::Eight);
-    if let Some(json) = config_json {
+    for (key, text) in chunks {
         encoder
-            .add_text_chunk(CONFIG_TEXT_KEY.to_string(), json.to_string())
+            .add_text_chunk((*key).to_string(), (*text).to_string())
             .map_err(|e| err(e.to_string()))?;
     }
     let mut writer = encoder.write_header().map_err(|e| err(e.to_string()))?;

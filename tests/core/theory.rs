@@ -754,3 +754,39 @@ fn jacobian_states_its_limit() {
         Err(JacobianError::Sample { .. })
     ));
 }
+
+#[test]
+fn the_order_to_chaos_line_of_tanh() {
+    use gradscope::theory::phase::{chi1, critical_sigma_w2, depth_scale_band, phase_point};
+    let act = Activation::Tanh;
+    // no bias: q* = 0 in the ordered phase, where χ₁ = σ_w²·tanh'(0)² = σ_w²; the line is at σ_w² = 1
+    let c0 = critical_sigma_w2(act, 0.0, 0.25, 9.0).unwrap();
+    assert!((c0 - 1.0).abs() < 1e-3, "critical σ_w² at σ_b = 0: {c0}");
+    assert!((chi1(act, 0.5, 0.0) - 0.5).abs() < 1e-9);
+    // a bias moves the line to larger weights (Poole et al. 2016, Fig. 2)
+    let mut last = c0;
+    for sb in [0.05f64, 0.1, 0.2, 0.3] {
+        let c = critical_sigma_w2(act, sb * sb, 0.25, 9.0).unwrap();
+        println!("σ_b = {sb}: critical σ_w² = {c:.4}");
+        assert!(c > last, "σ_b = {sb}: {c} after {last}");
+        last = c;
+        let at = phase_point(act, c, sb * sb);
+        assert!((at.chi1 - 1.0).abs() < 1e-6);
+        // ordered just below (c* = 1, χ_c = χ₁ < 1), chaotic just above (c* < 1)
+        let below = phase_point(act, 0.9 * c, sb * sb);
+        let above = phase_point(act, 1.2 * c, sb * sb);
+        assert_eq!(below.c_star, 1.0);
+        assert!(
+            below.chi_c < 1.0 && above.chi1 > 1.0 && above.c_star < 1.0,
+            "{above:?}"
+        );
+        assert!(above.chi_c < 1.0 && above.xi_c.is_finite(), "{above:?}");
+        // the trainable band of depth 30 straddles the line and narrows with depth
+        let (lo, hi) = depth_scale_band(act, sb * sb, 30.0, 6.0, 0.25, 9.0);
+        let (lo, hi) = (lo.unwrap(), hi.unwrap());
+        assert!(lo < c && c < hi, "{lo} {c} {hi}");
+        let (lo2, hi2) = depth_scale_band(act, sb * sb, 120.0, 6.0, 0.25, 9.0);
+        assert!(lo2.unwrap() > lo && hi2.unwrap() < hi);
+        println!("  depth 30 band: {lo:.3}..{hi:.3}");
+    }
+}

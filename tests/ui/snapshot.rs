@@ -67,6 +67,7 @@ fn gradient_map_snapshot() {
             prediction: None,
             wh: None,
             jacobian: None,
+            sweep: gradscope::app::views::SweepShown::default(),
         },
     );
     let mut harness = Harness::builder()

@@ -53,6 +53,7 @@ fn nan_statistics_are_named_not_printed_or_plotted() {
         prediction: None,
         wh: None,
         jacobian: None,
+        sweep: gradscope::app::views::SweepShown::default(),
     };
     let map = figure(View::GradientMap, &data);
     assert!(!map.subtitle.contains("NaNe"), "{}", map.subtitle);

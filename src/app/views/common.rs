@@ -25,6 +25,19 @@ pub struct FigureData<'a> {
     pub wh: Option<WhSpectrum>,
     /// The Jacobian spectrum last computed (shown when it belongs to `cfg`).
     pub jacobian: Option<&'a JacobianSpectrum>,
+    /// The trainability map: the newest sweep and its selected cell, or what is going on instead.
+    pub sweep: SweepShown<'a>,
+}
+
+/// What the trainability view shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SweepShown<'a> {
+    /// The newest finished sweep.
+    pub result: Option<&'a crate::sweep::SweepResult>,
+    /// The cell opened in the other views.
+    pub selected: Option<(usize, usize)>,
+    /// While a sweep runs or after it failed: what to say (progress, error).
+    pub status: Option<&'a str>,
 }
 
 /// `View — sigmoid MLP, depth 20, width 64, xavier-normal init`: names activation, depth and init.

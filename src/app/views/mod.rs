@@ -12,8 +12,9 @@ pub mod gradient_map;
 pub mod jacobian;
 pub mod loss;
 pub mod norms;
+pub mod trainability;
 
-pub use common::{FigureData, config_json};
+pub use common::{FigureData, SweepShown, config_json};
 
 use crate::viz::{Figure, View};
 
@@ -28,5 +29,6 @@ pub fn figure(view: View, data: &FigureData<'_>) -> Figure {
         View::Jacobian => jacobian::figure(data),
         View::CellPath => cell_path::figure(data),
         View::Gates => gates::figure(data),
+        View::Trainability => trainability::figure(data),
     }
 }
