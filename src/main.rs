@@ -322,6 +322,10 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
 /// with `--from-figure`, which restores the figure's whole config. Every config is validated here, before
 /// a window opens.
 fn app(config: &ConfigArgs, given: &[String], from_figure: Option<&std::path::Path>) -> Result<()> {
+    let sweep = match from_figure {
+        Some(path) => gradscope::app::share::sweep_from_png(path)?,
+        None => None,
+    };
     let initial = if let Some(path) = from_figure {
         if !given.is_empty() {
             bail!(
@@ -338,7 +342,10 @@ fn app(config: &ConfigArgs, given: &[String], from_figure: Option<&std::path::Pa
     if let Some(cfg) = &initial {
         cfg.validate()?;
     }
-    gradscope::app::run(initial, &config.gpu_options())
+    if let (Some(spec), Some(cfg)) = (&sweep, &initial) {
+        spec.check(cfg)?;
+    }
+    gradscope::app::run(initial, sweep, &config.gpu_options())
 }
 
 /// Renders a figure. Every check that can fail comes before training: the config, the output file (a

@@ -17,7 +17,7 @@ use crate::model::{Arch, ConfigError, NetConfig, Norm};
 use crate::stats::{StepStats, json_num};
 use crate::theory::mean_field::hidden_sigma_w2;
 use crate::theory::phase::{
-    TRAINABLE_DEPTH_SCALES, critical_sigma_w2, depth_scale_band, phase_point,
+    TRAINABLE_DEPTH_SCALES, bisect_steps, critical_sigma_w2, depth_scale_band, phase_point,
 };
 
 /// Largest number of cells along one axis.
@@ -270,8 +270,14 @@ pub struct SweepSpec {
     pub metric: Metric,
 }
 
+impl Default for SweepSpec {
+    fn default() -> Self {
+        SweepSpec::edge_of_chaos()
+    }
+}
+
 impl SweepSpec {
-    /// The map of the issue and the preset: gain 0.5..3 by bias std 0..0.5, 24 × 24, at init.
+    /// The classic map: gain 0.5..3 by bias std 0..0.5, 24 × 24, at init.
     pub fn edge_of_chaos() -> SweepSpec {
         SweepSpec {
             x: Axis {
@@ -400,6 +406,11 @@ pub struct TheoryLines {
     pub band_ordered: Vec<[f64; 2]>,
     /// The chaotic edge of the trainable band, depth = 6·ξ_c.
     pub band_chaotic: Vec<[f64; 2]>,
+    /// Where the mean-field recursion from the actual input ([`crate::theory::mean_field::predict`])
+    /// gives ‖δ_1‖ = ‖δ_L‖ at the base's depth: the finite-depth edge, which departs from χ₁ = 1 where
+    /// the pre-activations reach their fixed point slowly (no bias: q_l falls to q* = 0 like 1/l).
+    #[serde(default)]
+    pub finite_depth: Vec<[f64; 2]>,
     /// Why there are no lines, or what they assume.
     pub note: String,
 }
@@ -703,6 +714,23 @@ pub fn theory_lines(spec: &SweepSpec, base: &NetConfig) -> TheoryLines {
                 }
                 if let Some(w2) = hi {
                     lines.band_chaotic.push(orient(to_gain(w2), sb));
+                }
+                let ratio = |g: f64| {
+                    let cfg = NetConfig {
+                        gain: g,
+                        bias_std: sb,
+                        ..base.clone()
+                    };
+                    crate::theory::mean_field::predict(&cfg)
+                        .ok()
+                        .and_then(|p| p.layers.first().and_then(|l| l.log10_delta_rel))
+                        .unwrap_or(f64::NAN)
+                };
+                let (g_lo, g_hi) = (0.5 * gain_axis.from, 2.0 * gain_axis.to);
+                if let Some(g) =
+                    bisect_steps(g_lo.max(1e-3), g_hi.min(crate::model::MAX_GAIN), 30, ratio)
+                {
+                    lines.finite_depth.push(orient(g, sb));
                 }
             }
         }

@@ -27,4 +27,8 @@ pub enum Command {
     ComputeJacobian,
     /// Hide the error message.
     DismissError,
+    /// Train the trainability map's grid (on a worker thread) and show its view.
+    RunSweep,
+    /// Stop the sweep in progress.
+    CancelSweep,
 }

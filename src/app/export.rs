@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::gpu::GpuContext;
 use crate::viz::offscreen::{
-    DEFAULT_EXPORT_SIZE, EXPORT_PIXELS_PER_POINT, ExportError, render_figure, write_png,
+    CONFIG_TEXT_KEY, DEFAULT_EXPORT_SIZE, EXPORT_PIXELS_PER_POINT, ExportError, SWEEP_TEXT_KEY,
+    render_figure, write_png_chunks,
 };
 use crate::viz::{Figure, FigureTheme, View};
 
@@ -47,13 +48,15 @@ pub fn render(
     )
 }
 
-/// Renders `figure` and writes it to `path` with the configuration JSON; returns the pixel size.
+/// Renders `figure` and writes it to `path` with the configuration JSON (and a trainability figure's
+/// sweep JSON); returns the pixel size.
 pub fn save(
     gpu: &GpuContext,
     figure: &Figure,
     theme: FigureTheme,
     path: &Path,
     config_json: &str,
+    sweep_json: Option<&str>,
 ) -> Result<[usize; 2], ExportError> {
     // fail before rendering when the folder is missing
     if let Some(dir) = path.parent()
@@ -66,6 +69,10 @@ pub fn save(
         });
     }
     let image = render(gpu, figure, theme)?;
-    write_png(path, &image, Some(config_json))?;
+    let mut chunks = vec![(CONFIG_TEXT_KEY, config_json)];
+    if let Some(sweep) = sweep_json {
+        chunks.push((SWEEP_TEXT_KEY, sweep));
+    }
+    write_png_chunks(path, &image, &chunks)?;
     Ok(image.size)
 }

@@ -11,7 +11,8 @@
 //! - [`views`]: one file per view, each a figure from [`views::FigureData`], the same for the window
 //!   and the PNG export;
 //! - [`network`] (one network being trained: [`network::Run`]), [`panels`] (one file per panel),
-//!   [`share`] (configs in PNGs and strings), [`render`] (`gradscope render`);
+//!   [`share`] (configs in PNGs and strings), [`render`] (`gradscope render`), [`sweep_job`] (the
+//!   trainability map's sweep on a worker thread);
 //! - [`window`]: the eframe app, [`GradscopeApp`].
 
 pub mod command;
@@ -24,6 +25,7 @@ pub mod panels;
 pub mod render;
 pub mod settings;
 pub mod share;
+pub mod sweep_job;
 pub mod theory;
 pub mod views;
 pub mod window;
@@ -52,8 +54,13 @@ pub fn wgpu_setup(opts: &GpuOptions) -> egui_wgpu::WgpuSetup {
     egui_wgpu::WgpuSetup::CreateNew(setup)
 }
 
-/// Opens the window on `initial` (or the persisted settings, or the default preset) and runs until closed.
-pub fn run(initial: Option<NetConfig>, opts: &GpuOptions) -> anyhow::Result<()> {
+/// Opens the window on `initial` (or the persisted settings, or the default preset) and runs until closed;
+/// with `sweep` (a reopened trainability figure) the window opens on that map and runs it.
+pub fn run(
+    initial: Option<NetConfig>,
+    sweep: Option<crate::sweep::SweepSpec>,
+    opts: &GpuOptions,
+) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("gradscope")
@@ -73,6 +80,10 @@ pub fn run(initial: Option<NetConfig>, opts: &GpuOptions) -> anyhow::Result<()> 
             Ok(Box::new(
                 GradscopeApp::new(cc, initial)
                     .map(GradscopeApp::tuned)
+                    .map(|app| match sweep {
+                        Some(spec) => app.with_sweep(spec),
+                        None => app,
+                    })
                     .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?,
             ))
         }),

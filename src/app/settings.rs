@@ -37,6 +37,8 @@ pub struct Settings {
     pub preset_path: String,
     /// Compare mode: network B beside A.
     pub compare: CompareSettings,
+    /// The trainability map's axes, steps and metric.
+    pub sweep: crate::sweep::SweepSpec,
 }
 
 impl Default for Settings {
@@ -54,6 +56,7 @@ impl Default for Settings {
             export_path: String::new(),
             preset_path: String::new(),
             compare: CompareSettings::default(),
+            sweep: crate::sweep::SweepSpec::default(),
         }
     }
 }
@@ -88,6 +91,8 @@ pub struct CompareSettings {
     pub cell: Cell,
     /// B's normalization (MLP only).
     pub norm: Norm,
+    /// B's bias std (`None`: A's), set by a click on the trainability map.
+    pub bias_std: Option<f64>,
 }
 
 impl Default for CompareSettings {
@@ -100,18 +105,22 @@ impl Default for CompareSettings {
             residual: false,
             cell: Cell::Vanilla,
             norm: Norm::None,
+            bias_std: None,
         }
     }
 }
 
 impl CompareSettings {
-    /// B's configuration: A's with B's activation, init, gain, residual switch and norm (MLP) and cell
-    /// (RNN).
+    /// B's configuration: A's with B's activation, init, gain, bias std (where set), residual switch and
+    /// norm (MLP) and cell (RNN).
     pub fn config_b(&self, a: &NetConfig) -> NetConfig {
         let mut b = a.clone();
         b.activation = self.activation;
         b.init = self.init;
         b.gain = self.gain;
+        if let Some(sb) = self.bias_std {
+            b.bias_std = sb;
+        }
         b.residual = self.residual && a.arch == Arch::Mlp;
         b.cell = if a.arch == Arch::Rnn {
             self.cell

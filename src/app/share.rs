@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Result, anyhow, bail};
 
 use crate::model::{NetConfig, open_regular_file};
-use crate::viz::offscreen::CONFIG_TEXT_KEY;
+use crate::viz::offscreen::{CONFIG_TEXT_KEY, SWEEP_TEXT_KEY};
 
 /// The configuration as the one-line JSON string the side panel copies (what the PNG chunk stores).
 pub fn config_string(cfg: &NetConfig) -> String {
@@ -40,6 +40,16 @@ pub const MAX_CONFIG_TEXT_BYTES: usize = 64 << 10;
 /// [`MAX_FIGURE_METADATA_BYTES`] of metadata and a compressed chunk inflates to at most
 /// [`MAX_CONFIG_TEXT_BYTES`].
 fn config_text<R: std::io::BufRead + std::io::Seek>(source: R) -> Result<String> {
+    text_chunk(source, CONFIG_TEXT_KEY)?.ok_or_else(|| {
+        anyhow!(
+            "this PNG has no `{CONFIG_TEXT_KEY}` text chunk (only figures exported by gradscope carry their config)"
+        )
+    })
+}
+
+/// The text chunk `key` of the PNG read from `source` (`None` if it has none), with the bounds of
+/// [`config_text`].
+fn text_chunk<R: std::io::BufRead + std::io::Seek>(source: R, key: &str) -> Result<Option<String>> {
     let mut decoder = png::Decoder::new_with_limits(
         source,
         png::Limits {
@@ -53,42 +63,42 @@ fn config_text<R: std::io::BufRead + std::io::Seek>(source: R) -> Result<String>
     let info = reader.info();
     let too_large = || {
         anyhow!(
-            "its `{CONFIG_TEXT_KEY}` text is larger than {MAX_CONFIG_TEXT_BYTES} bytes once decompressed (a gradscope config is under 1 KiB)"
+            "its `{key}` text is larger than {MAX_CONFIG_TEXT_BYTES} bytes once decompressed (a gradscope config is under 1 KiB)"
         )
     };
     if let Some(t) = info
         .uncompressed_latin1_text
         .iter()
-        .find(|t| t.keyword == CONFIG_TEXT_KEY)
+        .find(|t| t.keyword == key)
     {
         if t.text.len() > MAX_CONFIG_TEXT_BYTES {
             return Err(too_large());
         }
-        return Ok(t.text.clone());
+        return Ok(Some(t.text.clone()));
     }
-    if let Some(t) = info.utf8_text.iter().find(|t| t.keyword == CONFIG_TEXT_KEY) {
+    if let Some(t) = info.utf8_text.iter().find(|t| t.keyword == key) {
         let mut t = t.clone();
         t.decompress_text_with_limit(MAX_CONFIG_TEXT_BYTES)
             .map_err(|_| too_large())?;
         return t
             .get_text()
-            .map_err(|e| anyhow!("its `{CONFIG_TEXT_KEY}` text is unreadable: {e}"));
+            .map(Some)
+            .map_err(|e| anyhow!("its `{key}` text is unreadable: {e}"));
     }
     if let Some(t) = info
         .compressed_latin1_text
         .iter()
-        .find(|t| t.keyword == CONFIG_TEXT_KEY)
+        .find(|t| t.keyword == key)
     {
         let mut t = t.clone();
         t.decompress_text_with_limit(MAX_CONFIG_TEXT_BYTES)
             .map_err(|_| too_large())?;
         return t
             .get_text()
-            .map_err(|e| anyhow!("its `{CONFIG_TEXT_KEY}` text is unreadable: {e}"));
+            .map(Some)
+            .map_err(|e| anyhow!("its `{key}` text is unreadable: {e}"));
     }
-    bail!(
-        "this PNG has no `{CONFIG_TEXT_KEY}` text chunk (only figures exported by gradscope carry their config)"
-    )
+    Ok(None)
 }
 
 /// The configuration stored in a PNG exported by gradscope (its `gradscope-config` text chunk), with
@@ -106,4 +116,27 @@ pub fn config_from_png(path: &Path) -> Result<NetConfig> {
     config_text(std::io::BufReader::new(file))
         .and_then(|text| parse_config(&text))
         .map_err(|e| anyhow!("{}: {e:#}", path.display()))
+}
+
+/// The sweep stored in a trainability figure's `gradscope-sweep` chunk (`None` for other figures), read
+/// from the gradscope PNG `bytes` with the bounds of [`config_from_png_bytes`].
+pub fn sweep_from_png_bytes(bytes: &[u8]) -> Result<Option<crate::sweep::SweepSpec>> {
+    parse_sweep(text_chunk(std::io::Cursor::new(bytes), SWEEP_TEXT_KEY)?)
+}
+
+/// [`sweep_from_png_bytes`] of the PNG at `path` (a regular file of at most [`MAX_FIGURE_BYTES`]).
+pub fn sweep_from_png(path: &Path) -> Result<Option<crate::sweep::SweepSpec>> {
+    let (file, _) =
+        open_regular_file(path, MAX_FIGURE_BYTES).map_err(|e| anyhow!("cannot read figure {e}"))?;
+    text_chunk(std::io::BufReader::new(file), SWEEP_TEXT_KEY)
+        .and_then(parse_sweep)
+        .map_err(|e| anyhow!("{}: {e:#}", path.display()))
+}
+
+fn parse_sweep(text: Option<String>) -> Result<Option<crate::sweep::SweepSpec>> {
+    text.map(|t| {
+        serde_json::from_str(&t)
+            .map_err(|e| anyhow!("its `{SWEEP_TEXT_KEY}` text is not a gradscope sweep: {e}"))
+    })
+    .transpose()
 }

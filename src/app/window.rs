@@ -16,6 +16,7 @@ use super::panels::side::SidePanel;
 use super::panels::top_bar::{TrainingInfo, top_bar_ui};
 use super::settings::{self, MAX_STEPS_PER_FRAME, STORAGE_KEY, Settings};
 use super::share;
+use super::sweep_job::SweepJob;
 use super::theory::WhSpectrum;
 use super::views::{self, compare::figure_ab};
 use super::worker::Worker;
@@ -68,6 +69,8 @@ pub struct GradscopeApp {
     config_text: String,
     /// Whether networks are built on the tuner's path ([`GradscopeApp::tuned`]).
     tune: bool,
+    /// The trainability map's sweep.
+    sweep: SweepJob,
 }
 
 impl GradscopeApp {
@@ -121,6 +124,7 @@ impl GradscopeApp {
             screenshot_rx,
             config_text: String::new(),
             tune: false,
+            sweep: SweepJob::default(),
         };
         let cfg = app.settings.config.clone();
         if let Err(e) = app.rebuild(&cfg) {
@@ -140,6 +144,76 @@ impl GradscopeApp {
             self.error = Some(e);
         }
         self
+    }
+
+    /// The app with the trainability map set to `spec` (a reopened sweep figure), running it at once.
+    #[must_use]
+    pub fn with_sweep(mut self, spec: crate::sweep::SweepSpec) -> Self {
+        self.settings.sweep = spec;
+        self.settings.view = View::Trainability;
+        self.start_sweep();
+        self
+    }
+
+    /// The trainability map's sweep (tests).
+    pub fn sweep(&mut self) -> &mut SweepJob {
+        &mut self.sweep
+    }
+
+    /// Starts the sweep of the side panel's settings around network A's configuration and shows its view.
+    pub fn start_sweep(&mut self) {
+        let base = self.settings.config.clone();
+        match self.sweep.start(&self.gpu, self.settings.sweep, base) {
+            Ok(()) => {
+                self.settings.view = View::Trainability;
+                self.error = None;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Opens cell (ix, iy) of the map: as network A, or as B in compare mode where B can differ from A
+    /// in the swept settings (gain, bias std); returns whether a cell was opened.
+    pub fn open_sweep_cell(&mut self, ix: usize, iy: usize) -> bool {
+        let Some(cfg) = self.sweep.select(ix, iy) else {
+            return false;
+        };
+        let spec = self.settings.sweep;
+        let what = format!(
+            "{} = {:.3}, {} = {:.3}",
+            spec.x.param.name(),
+            spec.x.value(ix),
+            spec.y.param.name(),
+            spec.y.value(iy)
+        );
+        let b_can_differ = [spec.x.param, spec.y.param].iter().all(|p| {
+            matches!(
+                p,
+                crate::sweep::SweepParam::Gain | crate::sweep::SweepParam::BiasStd
+            )
+        });
+        if self.settings.compare.on && b_can_differ {
+            let c = &mut self.settings.compare;
+            c.activation = cfg.activation;
+            c.init = cfg.init;
+            c.gain = cfg.gain;
+            c.bias_std = Some(cfg.bias_std);
+            c.residual = cfg.residual;
+            c.norm = cfg.norm;
+            c.cell = cfg.cell;
+            self.status = Some(format!("opened the net at {what} as network B"));
+        } else {
+            self.load_config(cfg, &format!("the map's cell {what}"));
+            self.status = Some(format!(
+                "opened the net at {what} as network A{}: its gradients are in the other views",
+                if self.settings.compare.on {
+                    " (B shares A's depth, width and learning rate, so only gain and bias-std maps open as B)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        true
     }
 
     /// The app with training paused (tests; the user presses Run).
@@ -234,7 +308,25 @@ impl GradscopeApp {
                     .and_then(|bytes| share::config_from_png_bytes(&bytes))
             };
             match result {
-                Ok(cfg) => self.load_config(cfg, &name),
+                Ok(cfg) => {
+                    self.load_config(cfg, &name);
+                    // a trainability figure brings its sweep back too
+                    let sweep = if path.is_absolute() {
+                        share::sweep_from_png(path)
+                    } else {
+                        file.bytes()
+                            .map_err(|e| anyhow::anyhow!("cannot read the dropped file: {e}"))
+                            .and_then(|bytes| share::sweep_from_png_bytes(&bytes))
+                    };
+                    match sweep {
+                        Ok(Some(spec)) => {
+                            self.settings.sweep = spec;
+                            self.start_sweep();
+                        }
+                        Ok(None) => {}
+                        Err(e) => self.error = Some(format!("{name}: {e:#}")),
+                    }
+                }
                 Err(e) => self.error = Some(format!("{name}: {e:#}")),
             }
         }
@@ -271,7 +363,12 @@ impl GradscopeApp {
     /// The figure of `view` (both networks side by side in compare mode).
     pub fn figure_of(&self, view: View) -> Figure {
         let range = self.settings.range;
-        let a = self.a.figure_data(range);
+        let mut a = self.a.figure_data(range);
+        if view == View::Trainability {
+            // one map, whatever compare mode shows elsewhere; the marker is at network A
+            a.sweep = self.sweep.shown();
+            return views::figure(view, &a);
+        }
         match &self.b {
             Some(b) if self.settings.compare.on => figure_ab(view, &a, &b.figure_data(range)),
             _ => views::figure(view, &a),
@@ -448,6 +545,8 @@ impl GradscopeApp {
                 self.settings.view = View::Jacobian;
             }
             Command::DismissError => self.error = None,
+            Command::RunSweep => self.start_sweep(),
+            Command::CancelSweep => self.sweep.cancel(),
         }
     }
 
@@ -560,12 +659,25 @@ impl GradscopeApp {
     pub fn export_figure(&mut self) {
         let path = export::figure_path(&self.settings.export_path, self.settings.view);
         let json = views::config_json(self.a.config());
+        // a trainability figure also stores its sweep, and its config is the sweep's base
+        let sweep = self
+            .sweep
+            .result()
+            .filter(|_| self.settings.view == View::Trainability);
+        let (json, sweep_json) = match sweep {
+            Some(r) => (
+                views::config_json(&r.base),
+                serde_json::to_string(&r.spec).ok(),
+            ),
+            None => (json, None),
+        };
         match export::save(
             &self.gpu,
             &self.figure(),
             self.settings.export_theme,
             &path,
             &json,
+            sweep_json.as_deref(),
         ) {
             Ok([w, h]) => {
                 self.error = None;
@@ -608,6 +720,7 @@ impl GradscopeApp {
             wh: self.a.wh_spectrum(),
             config_text: &mut self.config_text,
             jacobian_pending: self.a.jacobian_pending(),
+            sweep: self.sweep.progress(),
         }
         .ui(ui);
         for command in commands {
@@ -628,6 +741,12 @@ impl eframe::App for GradscopeApp {
             self.load_dropped(&dropped);
         }
         self.poll_preset_file();
+        if let Some(Err(e)) = self.sweep.poll()
+            && !e.contains("cancelled")
+        {
+            self.error = Some(e);
+        }
+        self.sweep.tick();
         self.sync_b();
         self.train();
         self.refresh();
@@ -636,6 +755,7 @@ impl eframe::App for GradscopeApp {
             || self.a.busy()
             || self.b.as_ref().is_some_and(Run::busy)
             || self.preset_file.pending()
+            || self.sweep.running()
         {
             ctx.request_repaint();
         }
@@ -671,6 +791,9 @@ impl eframe::App for GradscopeApp {
             }
             let figure = self.figure();
             figure_ui(ui, &figure);
+            if let Some((ix, iy)) = crate::viz::trainability::take_clicked(ui.ctx()) {
+                self.open_sweep_cell(ix, iy);
+            }
         });
     }
 

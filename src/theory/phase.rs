@@ -159,8 +159,9 @@ fn bisect(lo: f64, hi: f64, f: impl Fn(f64) -> f64) -> Option<f64> {
     bisect_steps(lo, hi, BISECTIONS, f)
 }
 
-/// [`bisect`] with `steps` halvings.
-fn bisect_steps(lo: f64, hi: f64, steps: usize, f: impl Fn(f64) -> f64) -> Option<f64> {
+/// The root of `f` on `[lo, hi]` by `steps` bisection halvings, where `f` changes sign there (`None`
+/// where it does not, or is not finite).
+pub fn bisect_steps(lo: f64, hi: f64, steps: usize, f: impl Fn(f64) -> f64) -> Option<f64> {
     let (mut a, mut b) = (lo, hi);
     let (fa, fb) = (f(a), f(b));
     if !(fa.is_finite() && fb.is_finite()) || fa.signum() == fb.signum() {

@@ -22,6 +22,8 @@ pub struct TrainabilityMap {
 pub const CRITICAL_COLOR: Color32 = Color32::from_rgb(20, 20, 20);
 /// Colour of the depth-scale band edges.
 pub const BAND_COLOR: Color32 = Color32::from_rgb(60, 60, 60);
+/// Colour of the finite-depth mean-field edge.
+pub const FINITE_DEPTH_COLOR: Color32 = Color32::from_rgb(120, 40, 160);
 /// Colour of the current-configuration marker.
 pub const MARKER_COLOR: Color32 = Color32::from_rgb(255, 200, 0);
 /// Width of the colour bar and legend column.
@@ -181,8 +183,9 @@ pub fn trainability_ui(ui: &mut Ui, rect: Rect, map: &TrainabilityMap) {
         if pts.len() < 2 {
             return;
         }
-        let halo = Stroke::new(5.0, Color32::from_white_alpha(170));
-        let stroke = Stroke::new(2.5, color);
+        let thin = color == FINITE_DEPTH_COLOR;
+        let halo = Stroke::new(if thin { 3.5 } else { 5.0 }, Color32::from_white_alpha(170));
+        let stroke = Stroke::new(if thin { 1.5 } else { 2.5 }, color);
         if dashed {
             clip.extend(Shape::dashed_line(&pts, halo, 9.0, 6.0));
             clip.extend(Shape::dashed_line(&pts, stroke, 9.0, 6.0));
@@ -191,6 +194,7 @@ pub fn trainability_ui(ui: &mut Ui, rect: Rect, map: &TrainabilityMap) {
             clip.add(Shape::line(pts, stroke));
         }
     };
+    line(&result.theory.finite_depth, false, FINITE_DEPTH_COLOR);
     line(&result.theory.critical, false, CRITICAL_COLOR);
     line(&result.theory.band_ordered, true, BAND_COLOR);
     line(&result.theory.band_chaotic, true, BAND_COLOR);
@@ -299,7 +303,7 @@ fn side_ui(ui: &Ui, rect: Rect, map: &TrainabilityMap, half: f64) {
     );
     let title_h = title.size().y;
     painter.galley(pos2(rect.left() + 8.0, rect.top()), title, text);
-    let legend_h = 6.0 * 20.0 + 10.0;
+    let legend_h = 7.0 * 20.0 + 10.0;
     let bar = Rect::from_min_max(
         pos2(rect.left() + 10.0, rect.top() + title_h + 10.0),
         pos2(
@@ -414,6 +418,20 @@ fn side_ui(ui: &Ui, rect: Rect, map: &TrainabilityMap, half: f64) {
                 ));
             },
             "depth = 6·ξ_c (trainable band)",
+        );
+        y += 20.0;
+    }
+    if !theory.finite_depth.is_empty() {
+        let label = format!("ratio 1 at depth {} (mean field)", map.result.base.depth);
+        row(
+            y,
+            &|c| {
+                painter.line_segment(
+                    [c - vec2(12.0, 0.0), c + vec2(12.0, 0.0)],
+                    Stroke::new(1.5, FINITE_DEPTH_COLOR),
+                );
+            },
+            &label,
         );
         y += 20.0;
     }

@@ -13,5 +13,6 @@ pub mod presets;
 pub mod run_controls;
 pub mod share;
 pub mod side;
+pub mod sweep;
 pub mod top_bar;
 pub mod training;

@@ -1,5 +1,5 @@
 //! The side panel: the sections in order (Experiment, Network, Training, Display, Export, Share, Compare,
-//! Jacobian), in a scroll area. It edits the settings in place and returns the commands pressed.
+//! Trainability map, Jacobian), in a scroll area. It edits the settings in place and returns the commands pressed.
 
 use egui::Ui;
 
@@ -11,6 +11,7 @@ use super::network::{network_ui, wh_readout_ui};
 use super::presets::presets_ui;
 use super::run_controls::run_ui;
 use super::share::share_ui;
+use super::sweep::{SweepProgress, sweep_ui};
 use super::training::training_ui;
 use crate::app::command::Command;
 use crate::app::settings::Settings;
@@ -34,6 +35,8 @@ pub struct SidePanel<'a> {
     pub config_text: &'a mut String,
     /// Whether a Jacobian spectrum is being computed.
     pub jacobian_pending: bool,
+    /// The sweep in progress, if any.
+    pub sweep: SweepProgress,
 }
 
 impl SidePanel<'_> {
@@ -47,6 +50,7 @@ impl SidePanel<'_> {
             wh,
             config_text,
             jacobian_pending,
+            sweep,
         } = self;
         let mut commands = Vec::new();
         egui::ScrollArea::vertical().show(ui, |ui| {
@@ -78,6 +82,9 @@ impl SidePanel<'_> {
             ui.separator();
             ui.heading("Compare");
             compare_ui(ui, &mut settings.compare, settings.config.arch);
+            ui.separator();
+            ui.heading("Trainability map");
+            commands.extend(sweep_ui(ui, &mut settings.sweep, sweep));
             ui.separator();
             ui.heading("Jacobian");
             commands.extend(jacobian_ui(ui, jacobian_pending));
