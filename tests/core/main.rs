@@ -18,4 +18,5 @@ mod reference_fd;
 mod reference_theory;
 mod render;
 mod shaders;
+mod sweep;
 mod theory;
