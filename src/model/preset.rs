@@ -341,6 +341,10 @@ pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
         "batchnorm-explodes",
         include_str!("../../assets/presets/batchnorm-explodes.toml"),
     ),
+    (
+        "edge-of-chaos",
+        include_str!("../../assets/presets/edge-of-chaos.toml"),
+    ),
 ];
 
 /// The preset the app opens on.

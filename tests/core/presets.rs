@@ -547,6 +547,13 @@ fn batchnorm_explodes_lesson(s: &StepStats) {
     );
 }
 
+/// edge-of-chaos: "the gradient at the first layer is within a tenth of a decade of the last layer's"
+/// (measured 0.015 decades).
+fn edge_of_chaos_lesson(s: &StepStats) {
+    assert!(all_finite(s), "{}", brief(s));
+    assert!(first_minus_last(s).abs() < 0.1, "{}", brief(s));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Reference tests.
 
@@ -571,6 +578,7 @@ fn every_preset_has_a_lesson_test() {
         "gru-adding",
         "layernorm-tanh",
         "batchnorm-explodes",
+        "edge-of-chaos",
     ];
     let mut builtin: Vec<&str> = BUILTIN_PRESETS.iter().map(|(n, _)| *n).collect();
     builtin.sort_unstable();
@@ -984,6 +992,40 @@ fn norms_show_their_lessons() {
     assert!(first_minus_last(&plain).abs() < 0.5, "{}", brief(&plain));
 }
 
+/// The edge of chaos at init, and its counterfactuals: gain 0.8 vanishes by more than 5 decades, 2.5
+/// explodes by 5 (measured -5.40 and +5.06); the preset's net sits within a grid cell of the χ₁ = 1 line.
+#[test]
+fn edge_of_chaos_sits_between_vanishing_and_exploding() {
+    let cfg = preset("edge-of-chaos");
+    edge_of_chaos_lesson(&Reference::new(&cfg).unwrap().stats());
+    let at = |gain: f64| {
+        Reference::new(&NetConfig {
+            gain,
+            ..cfg.clone()
+        })
+        .unwrap()
+        .stats()
+    };
+    let ordered = at(0.8);
+    assert!(first_minus_last(&ordered) < -5.0, "{}", brief(&ordered));
+    let chaotic = at(2.5);
+    assert!(first_minus_last(&chaotic) > 4.5, "{}", brief(&chaotic));
+    let critical = gradscope::theory::phase::critical_sigma_w2(
+        cfg.activation,
+        cfg.bias_std * cfg.bias_std,
+        0.25,
+        9.0,
+    )
+    .unwrap()
+    .sqrt();
+    let cell = gradscope::sweep::SweepSpec::edge_of_chaos().x.step();
+    assert!(
+        (critical - cfg.gain).abs() < cell,
+        "the preset's gain {} vs the χ₁ = 1 line at {critical}",
+        cfg.gain
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The same lessons on the GPU engine: step 0 for every preset, step 100 for the small ones that train.
 
@@ -1012,6 +1054,7 @@ fn gpu_presets_show_their_lesson_at_init() {
     gru_adding_lesson(&s("gru-adding"));
     layernorm_tanh_lesson(&s("layernorm-tanh"));
     batchnorm_explodes_lesson(&s("batchnorm-explodes"));
+    edge_of_chaos_lesson(&s("edge-of-chaos"));
 }
 
 #[test]
