@@ -10,4 +10,5 @@ mod jacobian;
 mod share;
 mod snapshot;
 mod theory;
+mod trainability;
 mod views;
