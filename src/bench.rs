@@ -590,3 +590,122 @@ pub fn profile(ctx: &GpuContext, suite: Suite) -> Result<Option<Vec<ProfileRow>>
     }
     Ok(Some(out))
 }
+
+/// The trainability-map benchmark of a suite: the base net, the grid and the training steps. Full: a
+/// 24 × 24 gain × bias-std grid of depth-30 width-64 tanh nets (batch 16), 100 steps; quick: 8 × 8 of
+/// the same nets, 10 steps.
+pub fn sweep_bench_config(suite: Suite) -> (NetConfig, crate::sweep::SweepSpec) {
+    let base = NetConfig {
+        depth: 30,
+        width: 64,
+        batch: 16,
+        activation: Activation::Tanh,
+        init: Init::XavierNormal,
+        lr: 0.01,
+        ..NetConfig::default()
+    };
+    let mut spec = crate::sweep::SweepSpec::edge_of_chaos();
+    match suite {
+        Suite::Full => spec.steps = 100,
+        Suite::Quick => {
+            spec.x.cells = 8;
+            spec.y.cells = 8;
+            spec.steps = 10;
+        }
+    }
+    (base, spec)
+}
+
+/// What `gradscope bench --sweep` measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepBenchResult {
+    /// `sweep-24x24` or `sweep-8x8`.
+    pub config: String,
+    /// The adapter.
+    pub adapter: String,
+    /// Nets in the grid.
+    pub nets: usize,
+    /// Training steps of every net.
+    pub steps: u32,
+    /// Population engines (a grid larger than one engine's memory is split).
+    pub engines: usize,
+    /// Dispatches per training step, all engines together.
+    pub dispatches_per_step: usize,
+    /// GPU memory of the largest engine, MiB.
+    pub gpu_mib: f64,
+    /// Seconds of the sweep at init (the gradient ratio of every net).
+    pub init_secs: f64,
+    /// Seconds of the sweep with training (the gradient at init, the steps, the gradient after them).
+    pub train_secs: f64,
+    /// Milliseconds per training step of the whole grid: (train − init) / steps.
+    pub grid_ms_per_step: f64,
+    /// The same per net.
+    pub net_ms_per_step: f64,
+    /// Milliseconds per step of one net on its own engine (the median of a few nets of the grid), for
+    /// comparison: one engine per net would take this × nets per grid step.
+    pub single_net_ms_per_step: f64,
+}
+
+/// Times the trainability map of `suite`: the grid at init, the grid trained, and single-net engines of
+/// the same shape for comparison.
+pub fn sweep_bench(
+    ctx: &GpuContext,
+    suite: Suite,
+) -> Result<SweepBenchResult, crate::sweep::SweepError> {
+    use std::sync::atomic::AtomicBool;
+    let (base, spec) = sweep_bench_config(suite);
+    let never = AtomicBool::new(false);
+    let opts = EngineOptions::default();
+    let at_init = crate::sweep::SweepSpec { steps: 0, ..spec };
+    // warm-up (pipelines, allocations), then the two timed sweeps
+    crate::sweep::run(
+        ctx,
+        &crate::sweep::SweepSpec {
+            x: crate::sweep::Axis { cells: 2, ..spec.x },
+            y: crate::sweep::Axis { cells: 2, ..spec.y },
+            ..at_init
+        },
+        &base,
+        opts,
+        &mut |_, _| {},
+        &never,
+    )?;
+    let init = crate::sweep::run(ctx, &at_init, &base, opts, &mut |_, _| {}, &never)?;
+    let trained = crate::sweep::run(ctx, &spec, &base, opts, &mut |_, _| {}, &never)?;
+    let grid_ms = (trained.seconds - init.seconds).max(0.0) * 1e3 / f64::from(spec.steps.max(1));
+    // single nets: a few cells along the diagonal, each timed over a few steps after one warm-up step
+    let mut single = Vec::new();
+    for k in 0..4 {
+        let cfg = spec.cell_config(
+            &base,
+            k * (spec.x.cells - 1) / 3,
+            k * (spec.y.cells - 1) / 3,
+        );
+        let mut e = Engine::new(ctx, &cfg)?;
+        e.step(1);
+        e.wait_stats()?;
+        let n = 10;
+        let t = Instant::now();
+        e.step(n);
+        e.wait_stats()?;
+        single.push(t.elapsed().as_secs_f64() * 1e3 / f64::from(n));
+    }
+    let nets = spec.nets();
+    Ok(SweepBenchResult {
+        config: format!("sweep-{}x{}", spec.x.cells, spec.y.cells),
+        adapter: ctx.adapter.clone(),
+        nets,
+        steps: spec.steps,
+        engines: trained.engines,
+        dispatches_per_step: trained.dispatches_per_step,
+        gpu_mib: trained.gpu_bytes as f64 / (1024.0 * 1024.0),
+        init_secs: init.seconds,
+        train_secs: trained.seconds,
+        grid_ms_per_step: grid_ms,
+        net_ms_per_step: grid_ms / nets as f64,
+        single_net_ms_per_step: {
+            single.sort_by(f64::total_cmp);
+            percentile(&single, 0.5)
+        },
+    })
+}

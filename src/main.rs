@@ -101,6 +101,11 @@ struct BenchArgs {
     /// timestamp queries), per configuration
     #[arg(long, conflicts_with_all = ["soak", "variants"])]
     profile: bool,
+    /// Instead of the suite: time the trainability map (full: a 24 x 24 gain x bias-std grid of
+    /// depth-30 width-64 tanh nets, at init and trained 100 steps; quick: 8 x 8, 10 steps) beside
+    /// single-net engines of the same shape
+    #[arg(long, conflicts_with_all = ["soak", "variants", "profile"])]
+    sweep: bool,
 }
 
 /// Parses `--soak`: 1..=[`MAX_STEPS`] steps.
@@ -322,10 +327,6 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
 /// with `--from-figure`, which restores the figure's whole config. Every config is validated here, before
 /// a window opens.
 fn app(config: &ConfigArgs, given: &[String], from_figure: Option<&std::path::Path>) -> Result<()> {
-    let sweep = match from_figure {
-        Some(path) => gradscope::app::share::sweep_from_png(path)?,
-        None => None,
-    };
     let initial = if let Some(path) = from_figure {
         if !given.is_empty() {
             bail!(
@@ -342,6 +343,11 @@ fn app(config: &ConfigArgs, given: &[String], from_figure: Option<&std::path::Pa
     if let Some(cfg) = &initial {
         cfg.validate()?;
     }
+    // after the config: a figure that cannot be read is reported once, by the config's reader
+    let sweep = match from_figure {
+        Some(path) => gradscope::app::share::sweep_from_png(path)?,
+        None => None,
+    };
     if let (Some(spec), Some(cfg)) = (&sweep, &initial) {
         spec.check(cfg)?;
     }
@@ -522,6 +528,32 @@ fn bench(args: &BenchArgs) -> Result<()> {
     .open_gpu()?;
     if let Some(steps) = args.soak {
         return soak(&ctx, steps, args.json);
+    }
+    if args.sweep {
+        let r = gradscope::bench::sweep_bench(&ctx, args.suite)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!("adapter: {}", r.adapter);
+            println!(
+                "{}: {} nets x {} steps in {} engine(s), {} dispatches/step, {:.1} MiB GPU",
+                r.config, r.nets, r.steps, r.engines, r.dispatches_per_step, r.gpu_mib
+            );
+            println!(
+                "  at init (gradient ratio of every net): {:.2} s",
+                r.init_secs
+            );
+            println!(
+                "  trained {} steps: {:.2} s = {:.1} ms per grid step, {:.3} ms per net-step",
+                r.steps, r.train_secs, r.grid_ms_per_step, r.net_ms_per_step
+            );
+            println!(
+                "  one engine per net: {:.2} ms per net-step ({:.1}x the population's)",
+                r.single_net_ms_per_step,
+                r.single_net_ms_per_step / r.net_ms_per_step.max(1e-12)
+            );
+        }
+        return Ok(());
     }
     if args.profile {
         let Some(rows) = gradscope::bench::profile(&ctx, args.suite)? else {
