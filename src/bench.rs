@@ -655,7 +655,8 @@ pub fn sweep_bench(
     use std::sync::atomic::AtomicBool;
     let (base, spec) = sweep_bench_config(suite);
     let never = AtomicBool::new(false);
-    let opts = EngineOptions::default();
+    // GRADSCOPE_ENGINE forces a path, as for the suite
+    let opts = EngineOptions::from_env()?;
     let at_init = crate::sweep::SweepSpec { steps: 0, ..spec };
     // warm-up (pipelines, allocations), then the two timed sweeps
     crate::sweep::run(
