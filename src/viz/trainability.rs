@@ -303,13 +303,21 @@ fn side_ui(ui: &Ui, rect: Rect, map: &TrainabilityMap, half: f64) {
     );
     let title_h = title.size().y;
     painter.galley(pos2(rect.left() + 8.0, rect.top()), title, text);
-    let legend_h = 7.0 * 20.0 + 10.0;
+    // the legend's rows: 20 points apart where there is room, closer (to 15) on a small figure, whose bar
+    // keeps at least half the column
+    let theory = &map.result.theory;
+    let rows = 2.0
+        + f32::from(!theory.critical.is_empty())
+        + f32::from(!(theory.band_ordered.is_empty() && theory.band_chaotic.is_empty()))
+        + f32::from(!theory.finite_depth.is_empty())
+        + f32::from(map.marker.is_some());
+    let top = rect.top() + title_h + 10.0;
+    let free = rect.bottom() - top - 14.0;
+    let row_h = ((free - 0.5 * rect.height()) / rows).clamp(15.0, 20.0);
+    let bar_bottom = (rect.bottom() - 14.0 - rows * row_h).max(top + 0.5 * rect.height().min(free));
     let bar = Rect::from_min_max(
-        pos2(rect.left() + 10.0, rect.top() + title_h + 10.0),
-        pos2(
-            rect.left() + 30.0,
-            (rect.bottom() - legend_h).max(rect.top() + title_h + 60.0),
-        ),
+        pos2(rect.left() + 10.0, top),
+        pos2(rect.left() + 30.0, bar_bottom),
     );
     let segments = 96;
     let seg_h = bar.height() / segments as f32;
@@ -354,16 +362,22 @@ fn side_ui(ui: &Ui, rect: Rect, map: &TrainabilityMap, half: f64) {
             } else {
                 ("learned", "diverged")
             };
-            let step = (half / 4.0).ceil().max(1.0);
-            let mut d = -half;
-            while d <= half + 1e-9 {
-                let label = if d == 0.0 {
+            // whole decades, at least 18 points apart, 0 always among them
+            let room = (bar.height() / 18.0).floor().max(2.0) as f64;
+            let step = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
+                .into_iter()
+                .find(|s| 2.0 * half / s <= room)
+                .unwrap_or(100.0);
+            let first = (-half / step).ceil() as i64;
+            let last = (half / step).floor() as i64;
+            for k in first..=last {
+                let d = k as f64 * step;
+                let label = if k == 0 {
                     "1".to_string()
                 } else {
                     format!("1e{d:+}")
                 };
                 tick((d + half) / (2.0 * half), label);
-                d += step;
             }
             painter.text(
                 pos2(bar.right() + 60.0, bar.top()),
@@ -381,7 +395,7 @@ fn side_ui(ui: &Ui, rect: Rect, map: &TrainabilityMap, half: f64) {
             );
         }
     }
-    let mut y = bar.bottom() + 14.0;
+    let mut y = bar.bottom() + 10.0;
     let row = |y: f32, draw: &dyn Fn(Pos2), label: &str| {
         draw(pos2(rect.left() + 20.0, y + 7.0));
         painter.text(
@@ -392,7 +406,6 @@ fn side_ui(ui: &Ui, rect: Rect, map: &TrainabilityMap, half: f64) {
             text,
         );
     };
-    let theory = &map.result.theory;
     if !theory.critical.is_empty() {
         row(
             y,
@@ -404,7 +417,7 @@ fn side_ui(ui: &Ui, rect: Rect, map: &TrainabilityMap, half: f64) {
             },
             "χ₁ = 1 (order | chaos)",
         );
-        y += 20.0;
+        y += row_h;
     }
     if !(theory.band_ordered.is_empty() && theory.band_chaotic.is_empty()) {
         row(
@@ -419,7 +432,7 @@ fn side_ui(ui: &Ui, rect: Rect, map: &TrainabilityMap, half: f64) {
             },
             "depth = 6·ξ_c (trainable band)",
         );
-        y += 20.0;
+        y += row_h;
     }
     if !theory.finite_depth.is_empty() {
         let label = format!("ratio 1 at depth {} (mean field)", map.result.base.depth);
@@ -433,7 +446,7 @@ fn side_ui(ui: &Ui, rect: Rect, map: &TrainabilityMap, half: f64) {
             },
             &label,
         );
-        y += 20.0;
+        y += row_h;
     }
     if map.marker.is_some() {
         row(
@@ -443,7 +456,7 @@ fn side_ui(ui: &Ui, rect: Rect, map: &TrainabilityMap, half: f64) {
             },
             "current config",
         );
-        y += 20.0;
+        y += row_h;
     }
     row(
         y,
@@ -456,7 +469,7 @@ fn side_ui(ui: &Ui, rect: Rect, map: &TrainabilityMap, half: f64) {
         },
         "NaN / Inf",
     );
-    y += 20.0;
+    y += row_h;
     row(
         y,
         &|c| {

@@ -51,16 +51,16 @@ pub fn subtitle(result: &SweepResult) -> String {
         Metric::Loss => "loss relative to the initial loss",
         Metric::Nonfinite => "fraction of NaN/Inf values",
     };
+    // the adapter's short name: the rest is in the caption
+    let adapter = result.adapter.split(" (").next().unwrap_or(&result.adapter);
     format!(
-        "{what} {when}, over {} × {}: {} nets in {} population engine{} on {}, {:.1} s. {}",
+        "{what} {when}, over {} × {}: {} nets in {} population engine{} on {adapter}, {:.1} s",
         spec.x.param.name(),
         spec.y.param.name(),
         result.cells.len(),
         result.engines,
         if result.engines == 1 { "" } else { "s" },
-        result.adapter,
         result.seconds,
-        result.theory.note
     )
 }
 
@@ -86,12 +86,18 @@ pub fn caption(result: &SweepResult) -> String {
     let json = super::common::config_json(&result.base)
         .replace(",\"", ", \"")
         .replace("\":", "\": ");
+    let theory = if result.theory.note.is_empty() {
+        String::new()
+    } else {
+        format!("{}\n", result.theory.note)
+    };
     format!(
-        "gradscope {} · sweep --x {} --y {} --steps {} --metric {} · base config:\n{json}",
+        "{theory}gradscope {} · sweep --x {} --y {} --steps {} --metric {} · {} · base config:\n{json}",
         env!("CARGO_PKG_VERSION"),
         spec.x,
         spec.y,
         spec.steps,
-        spec.metric.name()
+        spec.metric.name(),
+        result.adapter
     )
 }
