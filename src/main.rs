@@ -141,9 +141,21 @@ struct RenderArgs {
     /// The view to draw
     #[arg(long, value_enum)]
     view: gradscope::viz::View,
-    /// The PNG file to write (the config is stored in its `gradscope-config` text chunk)
-    #[arg(long, value_name = "FILE.png")]
+    /// The file to write: a PNG (the config in its `gradscope-config` text chunk), or with --animate a GIF
+    /// (the config in a comment)
+    #[arg(long, value_name = "FILE.png|FILE.gif")]
     out: PathBuf,
+    /// Draw the view as it changes over training: an animated GIF with a frame every --every steps from
+    /// step 0 to --steps (at most 240 frames)
+    #[arg(long)]
+    animate: bool,
+    /// Steps between history points of the time views and, with --animate, between frames (default: about
+    /// 300 points over the run)
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..), allow_negative_numbers = true)]
+    every: Option<u64>,
+    /// With --animate: milliseconds each frame shows (10..=10000)
+    #[arg(long, value_name = "MS", default_value_t = 120, value_parser = clap::value_parser!(u32).range(10..=10_000))]
+    frame_ms: u32,
     /// Size in pixels, WxH (drawn at 2 pixels per point; at least 1280x800)
     #[arg(long, value_name = "WxH", value_parser = parse_size, default_value = "1920x1200")]
     size: [u32; 2],
@@ -380,7 +392,23 @@ fn render(args: &RenderArgs) -> Result<()> {
             args.out.display()
         );
     }
-    let out = PngOutput::claim(&args.out)?;
+    if args.animate && compare.is_some() {
+        bail!("an animation draws one network: leave out --compare-cell");
+    }
+    let out = if args.animate {
+        let every = args
+            .every
+            .unwrap_or_else(|| {
+                args.steps
+                    .div_ceil(gradscope::app::render::RENDER_HISTORY_POINTS)
+            })
+            .max(1);
+        let frames = gradscope::app::render::frame_steps(args.steps.min(u64::MAX - 1), every);
+        gradscope::viz::offscreen::check_animation_size(frames.len() as u64, args.size)?;
+        PngOutput::claim_gif(&args.out)?
+    } else {
+        PngOutput::claim(&args.out)?
+    };
     let gpu = args.config.open_gpu()?;
     check_export_size(args.size, gpu.device.limits().max_texture_dimension_2d)?;
     let req = gradscope::app::render::RenderRequest {
@@ -397,7 +425,32 @@ fn render(args: &RenderArgs) -> Result<()> {
         } else {
             gradscope::viz::RangeMode::default()
         },
+        every: args.every,
     };
+    if args.animate {
+        let mut last = std::time::Instant::now();
+        let frames = gradscope::app::render::render_animation(&gpu, &req, &mut |done, all| {
+            if last.elapsed().as_secs_f64() > 2.0 {
+                eprintln!("  frame {done} of {all}");
+                last = std::time::Instant::now();
+            }
+        })
+        .with_context(|| format!("cannot animate {}", args.view.slug()))?;
+        let images: Vec<egui::ColorImage> = frames.into_iter().map(|(_, image)| image).collect();
+        let json = gradscope::app::views::config_json(&req.cfg);
+        gradscope::viz::offscreen::write_gif(&args.out, &images, args.frame_ms, &json)?;
+        out.keep();
+        println!(
+            "wrote {} ({} frames of {}x{}, {} view, {})",
+            args.out.display(),
+            images.len(),
+            args.size[0],
+            args.size[1],
+            args.view.slug(),
+            gpu.adapter
+        );
+        return Ok(());
+    }
     let [w, h] = gradscope::app::render::render(&gpu, &req).with_context(|| {
         format!(
             "cannot render {} to {}",

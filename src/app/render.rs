@@ -11,7 +11,7 @@ use crate::stats::StepStats;
 use crate::viz::offscreen::{EXPORT_PIXELS_PER_POINT, render_figure, write_png};
 use crate::viz::{FigureTheme, History, RangeMode, View};
 
-use super::theory::{WhSpectrum, wh_spectrum};
+use super::theory::wh_spectrum;
 use super::views::{FigureData, config_json, figure};
 
 /// Most history points a render records (the gradient flow and loss views sample training this often).
@@ -38,103 +38,225 @@ pub struct RenderRequest {
     pub theme: FigureTheme,
     /// Colour range.
     pub range: RangeMode,
+    /// Steps between history points (and frames of an animation); `None`: about
+    /// [`RENDER_HISTORY_POINTS`] points over the run.
+    pub every: Option<u64>,
+}
+
+/// History points a render keeps at most (`--every` must not ask for more).
+pub const MAX_RENDER_HISTORY_POINTS: u64 = 100_000;
+
+/// The steps between history points (and, animated, between frames): `req.every`, or about
+/// [`RENDER_HISTORY_POINTS`] points over the run.
+pub fn history_every(req: &RenderRequest) -> u64 {
+    req.every
+        .unwrap_or_else(|| req.steps.div_ceil(RENDER_HISTORY_POINTS))
+        .max(1)
 }
 
 /// Trains, draws and writes the figure; returns its pixel size.
 pub fn render(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<[usize; 2]> {
-    let mut history = History {
-        capacity: RENDER_HISTORY_POINTS as usize + 2,
-        ..History::default()
-    };
-    let every = req.steps.div_ceil(RENDER_HISTORY_POINTS).max(1);
-    let (latest, wh, params) = collect(gpu, req, &req.cfg, every, &mut history)?;
-    let jacobian = (req.view == View::Jacobian)
-        .then(|| super::jacobian::compute(&req.cfg, &params, latest.step));
-    let prediction = crate::theory::mean_field::predict(&req.cfg).ok();
-    let data = FigureData {
-        cfg: &req.cfg,
-        stats: Some(&latest),
-        history: &history,
-        range: req.range,
-        prediction: prediction.as_ref(),
-        wh,
-        jacobian: jacobian.as_ref(),
-        sweep: super::views::SweepShown::default(),
-    };
+    let image = render_image(gpu, req)?;
+    write_png(&req.out, &image, Some(&config_json(&req.cfg)))?;
+    Ok(image.size)
+}
+
+/// Trains and draws the figure of `req` (not written).
+pub fn render_image(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<egui::ColorImage> {
+    let every = history_every(req);
+    let mut a = Training::new(gpu, req, &req.cfg, every)?;
+    a.run_to(req.steps)?;
     let fig = match &req.compare {
-        None => figure(req.view, &data),
+        None => a.figure(req, None),
         Some(cfg_b) => {
-            let mut history_b = History {
-                capacity: history.capacity,
-                ..History::default()
-            };
-            let (latest_b, wh_b, params_b) = collect(gpu, req, cfg_b, every, &mut history_b)?;
-            let jacobian_b = (req.view == View::Jacobian)
-                .then(|| super::jacobian::compute(cfg_b, &params_b, latest_b.step));
-            let prediction_b = crate::theory::mean_field::predict(cfg_b).ok();
-            let data_b = FigureData {
-                cfg: cfg_b,
-                stats: Some(&latest_b),
-                history: &history_b,
-                range: req.range,
-                prediction: prediction_b.as_ref(),
-                wh: wh_b,
-                jacobian: jacobian_b.as_ref(),
-                sweep: super::views::SweepShown::default(),
-            };
-            super::views::compare::figure_ab(req.view, &data, &data_b)
+            let mut b = Training::new(gpu, req, cfg_b, every)?;
+            b.run_to(req.steps)?;
+            a.figure(req, Some(&b))
         }
     };
-    let image = render_figure(
+    Ok(render_figure(
         &gpu.device,
         &gpu.queue,
         &fig,
         req.size,
         EXPORT_PIXELS_PER_POINT,
         req.theme,
-    )?;
-    write_png(&req.out, &image, Some(&config_json(&req.cfg)))?;
-    Ok(image.size)
+    )?)
 }
 
-/// Statistics at step 0, every `every` steps, and after the last step (the returned ones), with the RNN's
-/// W_h spectrum at the last step.
-fn collect(
+/// The frames of an animation of `req`: the figure at steps 0, K, 2K, ... and `req.steps` (K =
+/// [`history_every`]), each the picture [`render_image`] draws for that many steps with the same K.
+/// `progress` hears (frames done, all frames).
+pub fn render_animation(
     gpu: &GpuContext,
     req: &RenderRequest,
-    cfg: &NetConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<Vec<(u64, egui::ColorImage)>> {
+    if req.compare.is_some() {
+        anyhow::bail!("an animation draws one network: leave out --compare-cell");
+    }
+    let every = history_every(req);
+    let at = frame_steps(req.steps, every);
+    let mut a = Training::new(gpu, req, &req.cfg, every)?;
+    let mut frames = Vec::with_capacity(at.len());
+    for (i, &s) in at.iter().enumerate() {
+        a.run_to(s)?;
+        let fig = a.figure(req, None);
+        let image = render_figure(
+            &gpu.device,
+            &gpu.queue,
+            &fig,
+            req.size,
+            EXPORT_PIXELS_PER_POINT,
+            req.theme,
+        )?;
+        frames.push((s, image));
+        progress(i + 1, at.len());
+    }
+    Ok(frames)
+}
+
+/// The steps an animation of `steps` steps draws, one frame every `every` steps and one at the end.
+pub fn frame_steps(steps: u64, every: u64) -> Vec<u64> {
+    let every = every.max(1);
+    let mut at: Vec<u64> = (0..=steps / every).map(|k| k * every).collect();
+    if at.last() != Some(&steps) {
+        at.push(steps);
+    }
+    at
+}
+
+/// One network trained for a render: its engine, the history sampled every `every` steps, the newest
+/// statistics and the RNN's W_h spectrum.
+struct Training<'a> {
+    cfg: &'a NetConfig,
+    engine: Trainer,
     every: u64,
-    history: &mut History,
-) -> anyhow::Result<(StepStats, Option<WhSpectrum>, Params)> {
-    match req.engine {
-        EngineKind::Gpu => {
-            let mut engine = Engine::new(gpu, cfg)?;
-            let mut done = 0;
-            while done < req.steps {
-                let n = every.min(req.steps - done);
-                engine.compute();
-                history.push(&engine.wait_stats()?);
-                engine.step(u32::try_from(n)?);
-                done += n;
-            }
-            engine.compute();
-            let last = engine.wait_stats()?;
-            history.push(&last);
-            let params = engine.read_params()?;
-            let wh = wh_spectrum(&params, last.step);
-            Ok((last, wh, params))
+    done: u64,
+    history: History,
+    latest: Option<StepStats>,
+    params: Option<Params>,
+    prediction: Option<crate::theory::mean_field::Prediction>,
+}
+
+/// The engine a render trains on.
+enum Trainer {
+    Gpu(Box<Engine>),
+    Cpu(Box<Reference>),
+}
+
+impl<'a> Training<'a> {
+    fn new(
+        gpu: &GpuContext,
+        req: &RenderRequest,
+        cfg: &'a NetConfig,
+        every: u64,
+    ) -> anyhow::Result<Training<'a>> {
+        let points = req.steps / every;
+        if points > MAX_RENDER_HISTORY_POINTS {
+            anyhow::bail!(
+                "--every {every} over {} steps keeps {points} history points; at most {MAX_RENDER_HISTORY_POINTS} (use a larger --every)",
+                req.steps
+            );
         }
-        EngineKind::Cpu => {
-            let mut engine = Reference::new(cfg)?;
-            for i in 0..req.steps {
-                if i % every == 0 {
-                    history.push(&engine.stats_of(&engine.pass()));
-                }
-                engine.step();
+        let engine = match req.engine {
+            EngineKind::Gpu => Trainer::Gpu(Box::new(Engine::new(gpu, cfg)?)),
+            EngineKind::Cpu => Trainer::Cpu(Box::new(Reference::new(cfg)?)),
+        };
+        Ok(Training {
+            cfg,
+            engine,
+            every,
+            done: 0,
+            history: History {
+                capacity: points as usize + 2,
+                ..History::default()
+            },
+            latest: None,
+            params: None,
+            prediction: crate::theory::mean_field::predict(cfg).ok(),
+        })
+    }
+
+    /// The gradient after `self.done` updates, into the history.
+    fn record(&mut self) -> anyhow::Result<()> {
+        let (stats, params) = match &mut self.engine {
+            Trainer::Gpu(e) => {
+                e.compute();
+                let s = e.wait_stats()?;
+                (s, e.read_params()?)
             }
-            let last = engine.stats_of(&engine.pass());
-            history.push(&last);
-            Ok((last, None, engine.params_f32()))
+            Trainer::Cpu(r) => (r.stats_of(&r.pass()), r.params_f32()),
+        };
+        self.history.push(&stats);
+        self.latest = Some(stats);
+        self.params = Some(params);
+        Ok(())
+    }
+
+    /// Trains to `steps` updates, recording the history every `every` steps and at `steps`.
+    fn run_to(&mut self, steps: u64) -> anyhow::Result<()> {
+        if self.latest.is_none() {
+            self.record()?;
+        }
+        while self.done < steps {
+            let next = ((self.done / self.every + 1) * self.every).min(steps);
+            let n = next - self.done;
+            match &mut self.engine {
+                Trainer::Gpu(e) => e.step(u32::try_from(n)?),
+                Trainer::Cpu(r) => {
+                    for _ in 0..n {
+                        r.step();
+                    }
+                }
+            }
+            self.done = next;
+            self.record()?;
+        }
+        Ok(())
+    }
+
+    /// The figure of `req.view` now (beside `b` in compare mode).
+    fn figure(&self, req: &RenderRequest, b: Option<&Training<'_>>) -> crate::viz::Figure {
+        let jacobian_a = self.jacobian(req);
+        let jacobian_b = b.and_then(|b| b.jacobian(req));
+        let data_a = self.data(req, jacobian_a.as_ref());
+        match b {
+            None => figure(req.view, &data_a),
+            Some(b) => super::views::compare::figure_ab(
+                req.view,
+                &data_a,
+                &b.data(req, jacobian_b.as_ref()),
+            ),
+        }
+    }
+
+    fn jacobian(&self, req: &RenderRequest) -> Option<super::jacobian::JacobianSpectrum> {
+        let (Some(latest), Some(params)) = (&self.latest, &self.params) else {
+            return None;
+        };
+        (req.view == View::Jacobian)
+            .then(|| super::jacobian::compute(self.cfg, params, latest.step))
+    }
+
+    fn data<'d>(
+        &'d self,
+        req: &RenderRequest,
+        jacobian: Option<&'d super::jacobian::JacobianSpectrum>,
+    ) -> FigureData<'d> {
+        let wh = match (&self.engine, &self.params, &self.latest) {
+            (Trainer::Gpu(_), Some(p), Some(l)) => wh_spectrum(p, l.step),
+            _ => None,
+        };
+        FigureData {
+            cfg: self.cfg,
+            stats: self.latest.as_ref(),
+            history: &self.history,
+            range: req.range,
+            prediction: self.prediction.as_ref(),
+            wh,
+            jacobian,
+            sweep: super::views::SweepShown::default(),
         }
     }
 }

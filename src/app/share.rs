@@ -39,7 +39,16 @@ pub const MAX_CONFIG_TEXT_BYTES: usize = 64 << 10;
 /// The `gradscope-config` text of the PNG read from `source`: the decoder holds at most
 /// [`MAX_FIGURE_METADATA_BYTES`] of metadata and a compressed chunk inflates to at most
 /// [`MAX_CONFIG_TEXT_BYTES`].
-fn config_text<R: std::io::BufRead + std::io::Seek>(source: R) -> Result<String> {
+fn config_text<R: std::io::BufRead + std::io::Seek>(mut source: R) -> Result<String> {
+    // an animation exported by gradscope (GIF) carries its config in a comment before the first frame
+    let mut magic = [0u8; 4];
+    let n = std::io::Read::read(&mut source, &mut magic)?;
+    source.seek(std::io::SeekFrom::Start(0))?;
+    if n == 4 && &magic == b"GIF8" {
+        return gif_config_text(source)?.ok_or_else(|| {
+            anyhow!("this GIF has no gradscope config comment (only animations exported by gradscope carry one)")
+        });
+    }
     text_chunk(source, CONFIG_TEXT_KEY)?.ok_or_else(|| {
         anyhow!(
             "this PNG has no `{CONFIG_TEXT_KEY}` text chunk (only figures exported by gradscope carry their config)"
@@ -107,7 +116,7 @@ pub fn config_from_png_bytes(bytes: &[u8]) -> Result<NetConfig> {
     parse_config(&config_text(std::io::Cursor::new(bytes))?)
 }
 
-/// The configuration stored in the gradscope PNG at `path`: a regular file of at most
+/// The configuration stored in the gradscope PNG (or animated GIF) at `path`: a regular file of at most
 /// [`MAX_FIGURE_BYTES`] (a device or FIFO is refused before a byte is read), read as far as its image
 /// data with the memory bounds of [`config_from_png_bytes`].
 pub fn config_from_png(path: &Path) -> Result<NetConfig> {
@@ -121,6 +130,9 @@ pub fn config_from_png(path: &Path) -> Result<NetConfig> {
 /// The sweep stored in a trainability figure's `gradscope-sweep` chunk (`None` for other figures), read
 /// from the gradscope PNG `bytes` with the bounds of [`config_from_png_bytes`].
 pub fn sweep_from_png_bytes(bytes: &[u8]) -> Result<Option<crate::sweep::SweepSpec>> {
+    if bytes.starts_with(b"GIF8") {
+        return Ok(None);
+    }
     parse_sweep(text_chunk(std::io::Cursor::new(bytes), SWEEP_TEXT_KEY)?)
 }
 
@@ -128,7 +140,13 @@ pub fn sweep_from_png_bytes(bytes: &[u8]) -> Result<Option<crate::sweep::SweepSp
 pub fn sweep_from_png(path: &Path) -> Result<Option<crate::sweep::SweepSpec>> {
     let (file, _) =
         open_regular_file(path, MAX_FIGURE_BYTES).map_err(|e| anyhow!("cannot read figure {e}"))?;
-    text_chunk(std::io::BufReader::new(file), SWEEP_TEXT_KEY)
+    let mut reader = std::io::BufReader::new(file);
+    let is_gif = std::io::BufRead::fill_buf(&mut reader).is_ok_and(|b| b.starts_with(b"GIF8"));
+    if is_gif {
+        // an animation: no sweep
+        return Ok(None);
+    }
+    text_chunk(reader, SWEEP_TEXT_KEY)
         .and_then(parse_sweep)
         .map_err(|e| anyhow!("{}: {e:#}", path.display()))
 }
@@ -139,4 +157,77 @@ fn parse_sweep(text: Option<String>) -> Result<Option<crate::sweep::SweepSpec>> 
             .map_err(|e| anyhow!("its `{SWEEP_TEXT_KEY}` text is not a gradscope sweep: {e}"))
     })
     .transpose()
+}
+
+/// The config JSON of a GIF exported by gradscope: the comment extension starting with
+/// [`crate::viz::offscreen::GIF_CONFIG_PREFIX`], which comes before the first frame; reads no further than
+/// that frame, and at most [`MAX_CONFIG_TEXT_BYTES`] of comment.
+fn gif_config_text<R: std::io::Read>(mut r: R) -> Result<Option<String>> {
+    use crate::viz::offscreen::GIF_CONFIG_PREFIX;
+    let byte = |r: &mut R| -> Result<u8> {
+        let mut b = [0u8; 1];
+        r.read_exact(&mut b)
+            .map_err(|e| anyhow!("not a readable GIF: {e}"))?;
+        Ok(b[0])
+    };
+    let skip = |r: &mut R, n: usize| -> Result<()> {
+        std::io::copy(
+            &mut std::io::Read::take(&mut *r, n as u64),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| anyhow!("not a readable GIF: {e}"))
+        .and_then(|got| {
+            if got == n as u64 {
+                Ok(())
+            } else {
+                bail!("not a readable GIF: it ends early")
+            }
+        })
+    };
+    // header (6) and logical screen descriptor (7), the global colour table after it
+    let mut head = [0u8; 13];
+    r.read_exact(&mut head)
+        .map_err(|e| anyhow!("not a readable GIF: {e}"))?;
+    if &head[..3] != b"GIF" {
+        bail!("not a GIF");
+    }
+    if head[10] & 0x80 != 0 {
+        skip(&mut r, 3 << ((head[10] & 7) + 1))?;
+    }
+    loop {
+        match byte(&mut r)? {
+            0x21 => {
+                let label = byte(&mut r)?;
+                let mut data = Vec::new();
+                loop {
+                    let len = usize::from(byte(&mut r)?);
+                    if len == 0 {
+                        break;
+                    }
+                    if label == 0xFE
+                        && data.len() + len <= MAX_CONFIG_TEXT_BYTES + GIF_CONFIG_PREFIX.len()
+                    {
+                        let mut block = vec![0u8; len];
+                        r.read_exact(&mut block)
+                            .map_err(|e| anyhow!("not a readable GIF: {e}"))?;
+                        data.extend_from_slice(&block);
+                    } else if label == 0xFE {
+                        bail!(
+                            "its comment is larger than {MAX_CONFIG_TEXT_BYTES} bytes (a gradscope config is under 1 KiB)"
+                        );
+                    } else {
+                        skip(&mut r, len)?;
+                    }
+                }
+                if label == 0xFE
+                    && let Some(json) = data.strip_prefix(GIF_CONFIG_PREFIX.as_bytes())
+                {
+                    return Ok(Some(String::from_utf8_lossy(json).into_owned()));
+                }
+            }
+            // the first frame or the end: the config comment would have come before
+            0x2C | 0x3B => return Ok(None),
+            other => bail!("not a readable GIF: unexpected block 0x{other:02x}"),
+        }
+    }
 }

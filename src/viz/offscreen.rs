@@ -55,6 +55,26 @@ pub enum ExportError {
         /// The file.
         path: String,
     },
+    /// The output file of an animation does not end in `.gif`.
+    #[error(
+        "{path}: an animation is written as GIF, so its file name must end in .gif (e.g. training.gif)"
+    )]
+    NotGif {
+        /// The file.
+        path: String,
+    },
+    /// An animation over the size bound.
+    #[error(
+        "an animation of {frames} frames of {width}x{height} is too large: at most {MAX_ANIMATION_FRAMES} frames and {MAX_ANIMATION_PIXELS} pixels in all (use a larger --every, fewer --steps or a smaller --size)"
+    )]
+    AnimationTooLarge {
+        /// Frames asked for.
+        frames: u64,
+        /// Frame width.
+        width: u32,
+        /// Frame height.
+        height: u32,
+    },
     /// Rendering or reading back failed on the GPU.
     #[error("rendering the figure on the GPU failed: {0}")]
     Gpu(String),
@@ -99,13 +119,26 @@ pub struct PngOutput {
 impl PngOutput {
     /// Checks and claims `path` (see [`PngOutput`]).
     pub fn claim(path: &Path) -> Result<PngOutput, ExportError> {
+        PngOutput::claim_as(path, "png")
+    }
+
+    /// [`PngOutput::claim`] for an animation: the name must end in `.gif`.
+    pub fn claim_gif(path: &Path) -> Result<PngOutput, ExportError> {
+        PngOutput::claim_as(path, "gif")
+    }
+
+    fn claim_as(path: &Path, extension: &str) -> Result<PngOutput, ExportError> {
         let name = path.display().to_string();
-        let is_png = path
+        let matches = path
             .extension()
             .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-        if !is_png {
-            return Err(ExportError::NotPng { path: name });
+            .is_some_and(|e| e.eq_ignore_ascii_case(extension));
+        if !matches {
+            return Err(if extension == "gif" {
+                ExportError::NotGif { path: name }
+            } else {
+                ExportError::NotPng { path: name }
+            });
         }
         let err = |message: String| ExportError::Write {
             path: name.clone(),
@@ -381,5 +414,79 @@ pub fn write_png_chunks(
         .write_image_data(&bytes)
         .map_err(|e| err(e.to_string()))?;
     writer.finish().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// Most frames of an animated export.
+pub const MAX_ANIMATION_FRAMES: u64 = 240;
+/// Most pixels of an animated export, all frames together (240 frames of 1280x800 is 246M).
+pub const MAX_ANIMATION_PIXELS: u64 = 400_000_000;
+/// The GIF comment that carries an animation's configuration starts with this, then the config JSON.
+pub const GIF_CONFIG_PREFIX: &str = "gradscope-config:";
+
+/// Checks an animation of `frames` frames of `size` pixels against [`MAX_ANIMATION_FRAMES`] and
+/// [`MAX_ANIMATION_PIXELS`].
+pub fn check_animation_size(frames: u64, size: [u32; 2]) -> Result<(), ExportError> {
+    let pixels = frames.saturating_mul(u64::from(size[0]) * u64::from(size[1]));
+    if frames > MAX_ANIMATION_FRAMES || pixels > MAX_ANIMATION_PIXELS {
+        return Err(ExportError::AnimationTooLarge {
+            frames,
+            width: size[0],
+            height: size[1],
+        });
+    }
+    Ok(())
+}
+
+/// Writes `frames` (all of one size) as an animated GIF that loops forever, `delay_ms` per frame (GIF
+/// counts in hundredths of a second), the configuration in a comment extension (`gradscope-config:` and
+/// the JSON) before the first frame. Each frame gets its own palette (NeuQuant).
+pub fn write_gif(
+    path: &Path,
+    frames: &[ColorImage],
+    delay_ms: u32,
+    config_json: &str,
+) -> Result<(), ExportError> {
+    let err = |message: String| ExportError::Write {
+        path: path.display().to_string(),
+        message,
+    };
+    let Some(first) = frames.first() else {
+        return Err(err("an animation needs at least one frame".into()));
+    };
+    let [w, h] = first.size;
+    let (w16, h16) = (
+        u16::try_from(w).map_err(|_| err(format!("a GIF is at most 65535 wide, not {w}")))?,
+        u16::try_from(h).map_err(|_| err(format!("a GIF is at most 65535 high, not {h}")))?,
+    );
+    let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+    let mut encoder =
+        gif::Encoder::new(BufWriter::new(file), w16, h16, &[]).map_err(|e| err(e.to_string()))?;
+    encoder
+        .set_repeat(gif::Repeat::Infinite)
+        .map_err(|e| err(e.to_string()))?;
+    let comment = format!("{GIF_CONFIG_PREFIX}{config_json}");
+    encoder
+        .write_raw_extension(
+            gif::AnyExtension(gif::Extension::Comment as u8),
+            &[comment.as_bytes()],
+        )
+        .map_err(|e| err(e.to_string()))?;
+    let delay = u16::try_from(delay_ms.div_ceil(10)).unwrap_or(u16::MAX);
+    for image in frames {
+        if image.size != first.size {
+            return Err(err("the frames of an animation differ in size".into()));
+        }
+        let mut rgba: Vec<u8> = image
+            .pixels
+            .iter()
+            .flat_map(|c| c.to_srgba_unmultiplied())
+            .collect();
+        let mut frame = gif::Frame::from_rgba_speed(w16, h16, &mut rgba, 10);
+        frame.delay = delay;
+        encoder
+            .write_frame(&frame)
+            .map_err(|e| err(e.to_string()))?;
+    }
     Ok(())
 }

@@ -110,3 +110,124 @@ fn render_dark_theme_and_bad_arguments() {
         "{stderr}"
     );
 }
+
+/// A request like `gradscope render` builds, drawn with the library.
+fn request(view: View, steps: u64, every: u64) -> gradscope::app::render::RenderRequest {
+    gradscope::app::render::RenderRequest {
+        cfg: NetConfig {
+            depth: 6,
+            width: 12,
+            batch: 8,
+            ..NetConfig::default()
+        },
+        compare: None,
+        engine: gradscope::cli::EngineKind::Gpu,
+        steps,
+        view,
+        out: std::path::PathBuf::from("unused.png"),
+        size: [1280, 800],
+        theme: gradscope::viz::FigureTheme::Light,
+        range: gradscope::viz::RangeMode::default(),
+        every: Some(every),
+    }
+}
+
+#[test]
+fn animation_frames_are_the_single_renders_at_their_steps() {
+    use gradscope::app::render::{frame_steps, render_animation, render_image};
+    let gpu = crate::common::gpu();
+    assert_eq!(frame_steps(25, 10), vec![0, 10, 20, 25]);
+    assert_eq!(frame_steps(20, 10), vec![0, 10, 20]);
+    for view in [View::GradientMap, View::Loss] {
+        let req = request(view, 25, 10);
+        let frames = render_animation(gpu, &req, &mut |_, _| {}).unwrap();
+        let steps: Vec<u64> = frames.iter().map(|(s, _)| *s).collect();
+        assert_eq!(steps, vec![0, 10, 20, 25]);
+        for (s, frame) in frames.iter().filter(|(s, _)| *s == 10 || *s == 25) {
+            let single = render_image(gpu, &request(view, *s, 10)).unwrap();
+            assert_eq!(single.size, frame.size);
+            let differing = single
+                .pixels
+                .iter()
+                .zip(&frame.pixels)
+                .filter(|(a, b)| a != b)
+                .count();
+            assert_eq!(
+                differing, 0,
+                "{view:?} frame at step {s} differs from render --steps {s}"
+            );
+        }
+        // and they change over training (the loss line grows, the map moves)
+        assert_ne!(frames[0].1.pixels, frames[3].1.pixels, "{view:?}");
+    }
+}
+
+#[test]
+fn render_animate_writes_a_gif_with_its_frames_and_config() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("train.gif");
+    let output = render(
+        View::GradientMap,
+        &out,
+        &[
+            "--size",
+            "1280x800",
+            "--animate",
+            "--every",
+            "2",
+            "--frame-ms",
+            "200",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // steps 4 every 2: frames at 0, 2, 4
+    let file = std::fs::File::open(&out).unwrap();
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut decoder = options.read_info(std::io::BufReader::new(file)).unwrap();
+    assert_eq!((decoder.width(), decoder.height()), (1280, 800));
+    let mut frames = 0;
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        assert_eq!(frame.delay, 20, "200 ms in hundredths");
+        assert_eq!((frame.width, frame.height), (1280, 800));
+        frames += 1;
+    }
+    assert_eq!(frames, 3);
+    let cfg = gradscope::app::share::config_from_png(&out).unwrap();
+    assert_eq!((cfg.depth, cfg.width, cfg.batch), (6, 12, 16));
+    assert!(
+        gradscope::app::share::sweep_from_png(&out)
+            .unwrap()
+            .is_none()
+    );
+
+    // an animation must be a .gif, within its size bound, of one network
+    for (args, want) in [
+        (vec!["--animate"], "must end in .gif"),
+        (
+            vec!["--animate", "--every", "1", "--size", "16384x16384"],
+            "too large",
+        ),
+        (
+            vec!["--animate", "--arch", "rnn", "--compare-cell", "lstm"],
+            "one network",
+        ),
+    ] {
+        let name = if want.contains(".gif") {
+            "x.png"
+        } else {
+            "x.gif"
+        };
+        let output = render(View::Loss, &dir.path().join(name), &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr.contains(want) && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
