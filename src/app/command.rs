@@ -15,6 +15,8 @@ pub enum Command {
     Step,
     /// Save the current view as a PNG figure.
     Export,
+    /// Save the current view over training so far as an animated GIF (on a worker thread).
+    ExportGif,
     /// Copy the current figure to the clipboard.
     CopyFigure,
     /// Save the whole window as a PNG.

@@ -39,6 +39,8 @@ pub struct Settings {
     pub compare: CompareSettings,
     /// The trainability map's axes, steps and metric.
     pub sweep: crate::sweep::SweepSpec,
+    /// Frames of an exported GIF.
+    pub animation_frames: u32,
 }
 
 impl Default for Settings {
@@ -57,6 +59,7 @@ impl Default for Settings {
             preset_path: String::new(),
             compare: CompareSettings::default(),
             sweep: crate::sweep::SweepSpec::default(),
+            animation_frames: 40,
         }
     }
 }
@@ -67,6 +70,9 @@ pub fn default_config() -> NetConfig {
         .map(|p| p.config())
         .unwrap_or_default()
 }
+
+/// Most frames of a GIF exported from the window.
+pub const MAX_ANIMATION_FRAMES: u32 = 120;
 
 /// Largest steps per frame the slider offers.
 pub const MAX_STEPS_PER_FRAME: u32 = 64;

@@ -71,6 +71,15 @@ pub struct GradscopeApp {
     tune: bool,
     /// The trainability map's sweep.
     sweep: SweepJob,
+    /// An animated GIF being written: (file, frames) or the error.
+    animation: Worker<Result<(std::path::PathBuf, usize), String>>,
+    /// (frames drawn, all frames) of that animation.
+    animation_progress: Arc<(
+        std::sync::atomic::AtomicUsize,
+        std::sync::atomic::AtomicUsize,
+    )>,
+    /// What the Export section says about it.
+    animation_line: String,
 }
 
 impl GradscopeApp {
@@ -125,6 +134,9 @@ impl GradscopeApp {
             config_text: String::new(),
             tune: false,
             sweep: SweepJob::default(),
+            animation: Worker::default(),
+            animation_progress: Arc::default(),
+            animation_line: String::new(),
         };
         let cfg = app.settings.config.clone();
         if let Err(e) = app.rebuild(&cfg) {
@@ -214,6 +226,107 @@ impl GradscopeApp {
             ));
         }
         true
+    }
+
+    /// Starts writing the current view over network A's training so far (step 0 to its current step) as
+    /// an animated GIF beside the PNG export path, on a worker thread that retrains the network offscreen.
+    pub fn export_gif(&mut self) {
+        use std::sync::atomic::Ordering;
+        if self.settings.view == View::Trainability {
+            self.error = Some(
+                "the trainability map is a sweep, not a training run: export it with Export PNG"
+                    .into(),
+            );
+            return;
+        }
+        let steps = self.a.engine().map_or(0, crate::gpu::Engine::updates);
+        let frames = u64::from(self.settings.animation_frames.max(2));
+        let every = steps.div_ceil(frames - 1).max(1);
+        let size = [1280, 800];
+        let count = super::render::frame_steps(steps, every).len();
+        if let Err(e) = crate::viz::offscreen::check_animation_size(count as u64, size) {
+            self.error = Some(e.to_string());
+            return;
+        }
+        let path = export::figure_path(&self.settings.export_path, self.settings.view)
+            .with_extension("gif");
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.is_dir()
+        {
+            self.error = Some(format!(
+                "{}: the folder {} does not exist",
+                path.display(),
+                dir.display()
+            ));
+            return;
+        }
+        let req = super::render::RenderRequest {
+            cfg: self.a.config().clone(),
+            compare: None,
+            engine: crate::cli::EngineKind::Gpu,
+            steps,
+            view: self.settings.view,
+            out: path.clone(),
+            size,
+            theme: self.settings.export_theme,
+            range: self.settings.range,
+            every: Some(every),
+        };
+        let gpu = self.gpu.clone();
+        let progress = Arc::new((
+            std::sync::atomic::AtomicUsize::new(0),
+            std::sync::atomic::AtomicUsize::new(count),
+        ));
+        self.animation_progress = progress.clone();
+        let job = move || {
+            let mut report = |done: usize, all: usize| {
+                progress.1.store(all, Ordering::Relaxed);
+                progress.0.store(done, Ordering::Relaxed);
+            };
+            let frames = super::render::render_animation(&gpu, &req, &mut report)
+                .map_err(|e| format!("GIF export failed: {e:#}"))?;
+            let images: Vec<egui::ColorImage> = frames.into_iter().map(|(_, i)| i).collect();
+            crate::viz::offscreen::write_gif(&req.out, &images, 120, &views::config_json(&req.cfg))
+                .map_err(|e| format!("GIF export failed: {e}"))?;
+            Ok((req.out, images.len()))
+        };
+        match self.animation.start("gradscope-gif", job) {
+            Ok(()) => self.error = None,
+            Err(e) => self.error = Some(format!("cannot start the GIF export: {e}")),
+        }
+    }
+
+    /// Picks up a finished GIF export and refreshes the Export section's line.
+    fn poll_animation(&mut self) {
+        use std::sync::atomic::Ordering;
+        if let Some(done) = self.animation.poll() {
+            match done {
+                Ok((path, frames)) => {
+                    self.status = Some(format!("saved {} ({frames} frames)", path.display()));
+                }
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self.animation_line.clear();
+        if self.animation.pending() {
+            let p = &self.animation_progress;
+            self.animation_line = format!(
+                "writing GIF: frame {} of {}",
+                p.0.load(Ordering::Relaxed),
+                p.1.load(Ordering::Relaxed)
+            );
+        }
+    }
+
+    /// Waits (tests) at most `timeout` for the GIF being written.
+    pub fn wait_for_animation(&mut self, timeout: Duration) {
+        let start = Instant::now();
+        while self.animation.pending() && start.elapsed() < timeout {
+            self.poll_animation();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.poll_animation();
     }
 
     /// The app with training paused (tests; the user presses Run).
@@ -520,6 +633,7 @@ impl GradscopeApp {
             Command::Reset => self.reset_both(),
             Command::Step => self.step_requested = true,
             Command::Export => self.export_figure(),
+            Command::ExportGif => self.export_gif(),
             Command::CopyFigure => self.copy_figure(ctx),
             Command::Screenshot => {
                 let tx = self.screenshot_tx.clone();
@@ -721,6 +835,7 @@ impl GradscopeApp {
             config_text: &mut self.config_text,
             jacobian_pending: self.a.jacobian_pending(),
             sweep: self.sweep.progress(),
+            animating: (!self.animation_line.is_empty()).then_some(self.animation_line.as_str()),
         }
         .ui(ui);
         for command in commands {
@@ -747,6 +862,7 @@ impl eframe::App for GradscopeApp {
             self.error = Some(e);
         }
         self.sweep.tick();
+        self.poll_animation();
         self.sync_b();
         self.train();
         self.refresh();
@@ -756,6 +872,7 @@ impl eframe::App for GradscopeApp {
             || self.b.as_ref().is_some_and(Run::busy)
             || self.preset_file.pending()
             || self.sweep.running()
+            || self.animation.pending()
         {
             ctx.request_repaint();
         }

@@ -3,6 +3,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod animation;
 mod app;
 mod compare;
 mod fields;

@@ -8,8 +8,9 @@ use crate::app::export::EXPORT_SHORTCUT;
 use crate::app::settings::Settings;
 use crate::viz::FigureTheme;
 
-/// The export controls; returns the command pressed.
-pub fn export_ui(ui: &mut Ui, settings: &mut Settings) -> Option<Command> {
+/// The export controls (`animating`: what an animation being written says, if one is); returns the
+/// command pressed.
+pub fn export_ui(ui: &mut Ui, settings: &mut Settings, animating: Option<&str>) -> Option<Command> {
     let mut command = None;
     ui.horizontal(|ui| {
         let label = ui.label("Save to");
@@ -49,6 +50,27 @@ pub fn export_ui(ui: &mut Ui, settings: &mut Settings) -> Option<Command> {
             command = Some(Command::Screenshot);
         }
     });
+    ui.horizontal(|ui| {
+        let button = ui.add_enabled(animating.is_none(), egui::Button::new("Export GIF"));
+        if button
+            .on_hover_text(format!(
+                "Retrain this network from step 0 to its current step offscreen and save the current view as an animated GIF of up to {} frames (<name>.gif beside the PNG); the window keeps running",
+                settings.animation_frames
+            ))
+            .clicked()
+        {
+            command = Some(Command::ExportGif);
+        }
+        ui.add(
+            egui::DragValue::new(&mut settings.animation_frames)
+                .range(2..=crate::app::settings::MAX_ANIMATION_FRAMES)
+                .suffix(" frames"),
+        )
+        .on_hover_text("frames of the GIF, evenly spaced over the steps trained so far");
+    });
+    if let Some(text) = animating {
+        ui.label(egui::RichText::new(text).weak());
+    }
     ui.horizontal(|ui| {
         ui.label("Figure theme")
             .on_hover_text("Theme of exported figures (light suits slides)");

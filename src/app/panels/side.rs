@@ -37,6 +37,8 @@ pub struct SidePanel<'a> {
     pub jacobian_pending: bool,
     /// The sweep in progress, if any.
     pub sweep: SweepProgress,
+    /// What an animated export being written says, if one is.
+    pub animating: Option<&'a str>,
 }
 
 impl SidePanel<'_> {
@@ -51,6 +53,7 @@ impl SidePanel<'_> {
             config_text,
             jacobian_pending,
             sweep,
+            animating,
         } = self;
         let mut commands = Vec::new();
         egui::ScrollArea::vertical().show(ui, |ui| {
@@ -75,7 +78,7 @@ impl SidePanel<'_> {
             display_ui(ui, settings);
             ui.separator();
             ui.heading("Export");
-            commands.extend(export_ui(ui, settings));
+            commands.extend(export_ui(ui, settings, animating));
             ui.separator();
             ui.heading("Share");
             commands.extend(share_ui(ui, config_text));
