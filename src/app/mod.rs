@@ -7,7 +7,8 @@
 //! - [`settings`] (the persisted UI state), [`command`] (what panels ask for), [`hints`] (tooltip
 //!   text), [`worker`] (background jobs polled from the frame), [`pacing`] (the training scheduler's
 //!   bookkeeping), [`export`] (figures to PNG files): no other part of the app;
-//! - [`theory`] and [`jacobian`]: what is computed from a network off the frame;
+//! - [`theory`] and [`jacobian`]: what is computed from a network off the frame; [`timeline`]: its
+//!   past statistics, bounded;
 //! - [`views`]: one file per view, each a figure from [`views::FigureData`], the same for the window
 //!   and the PNG export;
 //! - [`network`] (one network being trained: [`network::Run`]), [`panels`] (one file per panel),
@@ -27,6 +28,7 @@ pub mod settings;
 pub mod share;
 pub mod sweep_job;
 pub mod theory;
+pub mod timeline;
 pub mod views;
 pub mod window;
 pub mod worker;

@@ -28,6 +28,8 @@ pub struct Run {
     engine: Option<Engine>,
     latest: Option<StepStats>,
     history: History,
+    /// Every statistics record that arrived, within a memory bound (the views scrub back through it).
+    timeline: super::timeline::Timeline,
     /// The label of the statistics last asked for, and when.
     awaiting: Option<(u64, Instant)>,
     prediction: PredictionCache,
@@ -58,6 +60,7 @@ impl Run {
             engine: None,
             latest: None,
             history: History::default(),
+            timeline: super::timeline::Timeline::default(),
             awaiting: None,
             prediction,
             spectrum: SpectrumTracker::default(),
@@ -83,6 +86,11 @@ impl Run {
     /// The newest statistics.
     pub fn latest(&self) -> Option<&StepStats> {
         self.latest.as_ref()
+    }
+
+    /// The past statistics the views can be scrubbed back to.
+    pub fn timeline(&self) -> &super::timeline::Timeline {
+        &self.timeline
     }
 
     /// The RNN's W_h spectrum, as last read.
@@ -145,6 +153,7 @@ impl Run {
     pub fn reset(&mut self) -> Option<u64> {
         self.latest = None;
         self.history.clear();
+        self.timeline.clear();
         self.spectrum.clear();
         self.awaiting = None;
         let engine = self.engine.as_mut()?;
@@ -180,6 +189,7 @@ impl Run {
             self.awaiting = None;
         }
         self.history.push(&stats);
+        self.timeline.push(&stats);
         self.latest = Some(stats);
         Some(step)
     }

@@ -80,6 +80,8 @@ pub struct GradscopeApp {
     )>,
     /// What the Export section says about it.
     animation_line: String,
+    /// The step the views are scrubbed back to (`None`: live).
+    scrub: Option<u64>,
 }
 
 impl GradscopeApp {
@@ -137,6 +139,7 @@ impl GradscopeApp {
             animation: Worker::default(),
             animation_progress: Arc::default(),
             animation_line: String::new(),
+            scrub: None,
         };
         let cfg = app.settings.config.clone();
         if let Err(e) = app.rebuild(&cfg) {
@@ -482,10 +485,36 @@ impl GradscopeApp {
             a.sweep = self.sweep.shown();
             return views::figure(view, &a);
         }
+        // scrubbed: the statistics of that step and the history up to it (B's too, in lockstep)
+        let (history_a, history_b);
+        if let Some(rec) = self.scrub.and_then(|s| self.a.timeline().at(s)) {
+            history_a = a.history.until(rec.step);
+            a.history = &history_a;
+            a.stats = Some(rec);
+        }
         match &self.b {
-            Some(b) if self.settings.compare.on => figure_ab(view, &a, &b.figure_data(range)),
+            Some(b) if self.settings.compare.on => {
+                let mut data_b = b.figure_data(range);
+                if let Some(rec) = self.scrub.and_then(|s| b.timeline().at(s)) {
+                    history_b = data_b.history.until(rec.step);
+                    data_b.history = &history_b;
+                    data_b.stats = Some(rec);
+                }
+                figure_ab(view, &a, &data_b)
+            }
             _ => views::figure(view, &a),
         }
+    }
+
+    /// Scrubs every view back to the statistics of `step` (the newest kept at or before it), or back to
+    /// live with `None`.
+    pub fn scrub(&mut self, step: Option<u64>) {
+        self.scrub = step;
+    }
+
+    /// The step the views are scrubbed to (`None`: live).
+    pub fn scrubbed(&self) -> Option<u64> {
+        self.scrub
     }
 
     /// Reads the weights back and computes the Jacobian spectrum (of both networks in compare mode) on
@@ -577,6 +606,8 @@ impl GradscopeApp {
 
     /// Both networks back to their initial weights (step 0, in lockstep), asking for the gradient there.
     fn reset_both(&mut self) {
+        // the timeline starts again: the views follow training live
+        self.scrub = None;
         self.pacing.clear();
         if let Some(label) = self.a.reset() {
             self.pacing.submitted(label, 0, Instant::now());
@@ -902,6 +933,16 @@ impl eframe::App for GradscopeApp {
             .default_size(360.0)
             .resizable(true)
             .show(ui, |ui| self.side_panel_ui(ui));
+        egui::Panel::bottom("gradscope-timeline").show(ui, |ui| {
+            let timeline = self.a.timeline();
+            let steps = timeline.steps();
+            let info = super::panels::timeline::TimelineInfo {
+                steps: &steps,
+                bytes: timeline.bytes(),
+                budget: timeline.budget(),
+            };
+            super::panels::timeline::timeline_ui(ui, info, &mut self.scrub);
+        });
         egui::CentralPanel::default().show(ui, |ui| {
             if let Some(command) = messages_ui(ui, self.error.as_deref(), self.status.as_deref()) {
                 self.command(command, ui.ctx());

@@ -72,6 +72,19 @@ impl History {
         }
     }
 
+    /// The points up to `step` (the history as it was then).
+    pub fn until(&self, step: u64) -> History {
+        History {
+            points: self
+                .points
+                .iter()
+                .filter(|p| p.step <= step)
+                .cloned()
+                .collect(),
+            capacity: self.capacity,
+        }
+    }
+
     /// Forgets everything (new network).
     pub fn clear(&mut self) {
         self.points.clear();

@@ -11,5 +11,6 @@ mod jacobian;
 mod share;
 mod snapshot;
 mod theory;
+mod timeline;
 mod trainability;
 mod views;

@@ -14,5 +14,6 @@ pub mod run_controls;
 pub mod share;
 pub mod side;
 pub mod sweep;
+pub mod timeline;
 pub mod top_bar;
 pub mod training;
