@@ -74,10 +74,19 @@ pub fn render_image(gpu: &GpuContext, req: &RenderRequest) -> anyhow::Result<egu
             a.figure(req, Some(&b))
         }
     };
+    draw(gpu, req, &fig)
+}
+
+/// Draws `fig` offscreen at the request's size and theme.
+fn draw(
+    gpu: &GpuContext,
+    req: &RenderRequest,
+    fig: &crate::viz::Figure,
+) -> anyhow::Result<egui::ColorImage> {
     Ok(render_figure(
         &gpu.device,
         &gpu.queue,
-        &fig,
+        fig,
         req.size,
         EXPORT_PIXELS_PER_POINT,
         req.theme,
@@ -102,15 +111,7 @@ pub fn render_animation(
     for (i, &s) in at.iter().enumerate() {
         a.run_to(s)?;
         let fig = a.figure(req, None);
-        let image = render_figure(
-            &gpu.device,
-            &gpu.queue,
-            &fig,
-            req.size,
-            EXPORT_PIXELS_PER_POINT,
-            req.theme,
-        )?;
-        frames.push((s, image));
+        frames.push((s, draw(gpu, req, &fig)?));
         progress(i + 1, at.len());
     }
     Ok(frames)

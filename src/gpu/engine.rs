@@ -1094,10 +1094,18 @@ impl Engine {
 
     /// Blocking read of `len` f32 values at `offset` of net `net`.
     fn read_net(&self, net: usize, offset: usize, len: usize) -> Result<Vec<f32>, EngineError> {
-        let offset = offset + net * self.strides.mem as usize;
-        let bytes = (len.max(1) * 4) as u64;
+        let mut values = self.read_regions(&[offset + net * self.strides.mem as usize], len)?;
+        values.truncate(len);
+        Ok(values)
+    }
+
+    /// Blocking read of `len` f32 values at each of `offsets`, one after another, through one staging
+    /// buffer and one submission.
+    fn read_regions(&self, offsets: &[usize], len: usize) -> Result<Vec<f32>, EngineError> {
+        let len = len.max(1);
+        let bytes = (len * offsets.len().max(1) * 4) as u64;
         let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("gradscope tensor readback"),
+            label: Some("gradscope readback"),
             size: bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
@@ -1108,10 +1116,18 @@ impl Engine {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("read"),
             });
-        enc.copy_buffer_to_buffer(&self.mem, (offset * 4) as u64, &staging, 0, Some(bytes));
+        for (i, offset) in offsets.iter().enumerate() {
+            enc.copy_buffer_to_buffer(
+                &self.mem,
+                (offset * 4) as u64,
+                &staging,
+                (i * len * 4) as u64,
+                Some((len * 4) as u64),
+            );
+        }
         self.ctx.queue.submit([enc.finish()]);
-        map_blocking(&self.ctx.device, &staging, |bytes| {
-            bytemuck::cast_slice::<u8, f32>(bytes)[..len].to_vec()
+        map_blocking(&self.ctx.device, &staging, |b| {
+            bytemuck::cast_slice::<u8, f32>(b).to_vec()
         })
     }
 
@@ -1157,34 +1173,10 @@ impl Engine {
     /// gradient computed without an update and a training step's as the updates before it.
     pub fn read_net_stats(&self) -> Result<Vec<StepStats>, EngineError> {
         let len = self.lay.stats_len;
-        let nets = self.nets();
-        let bytes = (len * nets * 4) as u64;
-        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("gradscope population statistics"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut enc = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("read population statistics"),
-            });
-        for net in 0..nets {
-            let from = ((self.lay.stats + net * self.strides.mem as usize) * 4) as u64;
-            enc.copy_buffer_to_buffer(
-                &self.mem,
-                from,
-                &staging,
-                (net * len * 4) as u64,
-                Some((len * 4) as u64),
-            );
-        }
-        self.ctx.queue.submit([enc.finish()]);
-        let values = map_blocking(&self.ctx.device, &staging, |b| {
-            bytemuck::cast_slice::<u8, f32>(b).to_vec()
-        })?;
+        let offsets: Vec<usize> = (0..self.nets())
+            .map(|net| self.lay.stats + net * self.strides.mem as usize)
+            .collect();
+        let values = self.read_regions(&offsets, len)?;
         Ok(values
             .chunks(len)
             .map(|block| self.parse_stats(block, self.last_step))

@@ -74,6 +74,29 @@ pub enum BarScale {
     None,
 }
 
+/// A tick at fraction `t` from the bottom of a vertical colour `bar`, its label to the right.
+pub fn bar_tick(
+    painter: &egui::Painter,
+    bar: Rect,
+    t: f64,
+    label: String,
+    font: &FontId,
+    color: egui::Color32,
+) {
+    let y = bar.bottom() - (t as f32) * bar.height();
+    painter.line_segment(
+        [pos2(bar.right(), y), pos2(bar.right() + 4.0, y)],
+        Stroke::new(1.0, color),
+    );
+    painter.text(
+        pos2(bar.right() + 6.0, y),
+        Align2::LEFT_CENTER,
+        label,
+        font.clone(),
+        color,
+    );
+}
+
 /// Draws the bar (title on top, decades beside it) and the legend below it into `rect`.
 pub fn colorbar_ui(ui: &Ui, rect: Rect, title: &str, scale: &BarScale, legend: &[LegendItem]) {
     let painter = ui.painter_at(rect);
@@ -117,20 +140,7 @@ pub fn colorbar_ui(ui: &Ui, rect: Rect, title: &str, scale: &BarScale, legend: &
             Stroke::new(1.0, ui.visuals().weak_text_color()),
             egui::StrokeKind::Outside,
         );
-        let tick = |t: f64, label: String| {
-            let y = bar.bottom() - (t as f32) * bar.height();
-            painter.line_segment(
-                [pos2(bar.right(), y), pos2(bar.right() + 4.0, y)],
-                Stroke::new(1.0, text),
-            );
-            painter.text(
-                pos2(bar.right() + 6.0, y),
-                Align2::LEFT_CENTER,
-                label,
-                font.clone(),
-                text,
-            );
-        };
+        let tick = |t: f64, label: String| bar_tick(&painter, bar, t, label, &font, text);
         match scale {
             BarScale::Log(range) => {
                 for d in range.decade_ticks(bar.height(), 15.0) {

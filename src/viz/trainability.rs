@@ -336,20 +336,8 @@ fn side_ui(ui: &Ui, rect: Rect, map: &TrainabilityMap, half: f64) {
         );
     }
     painter.rect_stroke(bar, 0.0, Stroke::new(1.0, weak), egui::StrokeKind::Outside);
-    let tick = |t: f64, label: String| {
-        let y = bar.bottom() - t as f32 * bar.height();
-        painter.line_segment(
-            [pos2(bar.right(), y), pos2(bar.right() + 4.0, y)],
-            Stroke::new(1.0, text),
-        );
-        painter.text(
-            pos2(bar.right() + 6.0, y),
-            Align2::LEFT_CENTER,
-            label,
-            font.clone(),
-            text,
-        );
-    };
+    let tick =
+        |t: f64, label: String| super::colorbar::bar_tick(&painter, bar, t, label, &font, text);
     match metric {
         Metric::Nonfinite => {
             for p in [0, 25, 50, 75, 100] {

@@ -40,3 +40,19 @@ pub fn wait_until(
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// The app on a small `cfg` after `steps` training steps, each taken with the Step button and waited for.
+pub fn stepped_harness(cfg: NetConfig, steps: u64) -> Harness<'static, GradscopeApp> {
+    use egui_kittest::kittest::Queryable as _;
+    let mut h = app_harness(cfg, 1600.0);
+    wait_until(&mut h, "the first statistics", |a| {
+        a.latest_stats().is_some()
+    });
+    for step in 1..=steps {
+        h.get_by_label("Step").click();
+        wait_until(&mut h, "a step", |a| {
+            a.latest_stats().is_some_and(|s| s.step == step)
+        });
+    }
+    h
+}

@@ -176,35 +176,33 @@ fn the_measured_edge_of_chaos_lies_on_the_mean_field_line() {
     }
 }
 
+/// A small gain × bias-std sweep of small tanh nets.
+const SMALL_SWEEP: &[&str] = &[
+    "sweep",
+    "--activation",
+    "tanh",
+    "--depth",
+    "8",
+    "--width",
+    "16",
+    "--batch",
+    "8",
+    "--x",
+    "gain:0.5:2:4",
+    "--y",
+    "bias-std:0:0.2:3",
+];
+
 #[test]
 fn sweep_cli_prints_json_and_draws_a_figure_that_reopens_the_sweep() {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("map.png");
     let png_s = png.to_str().unwrap();
-    let out = gradscope(&[
-        "sweep",
-        "--activation",
-        "tanh",
-        "--depth",
-        "8",
-        "--width",
-        "16",
-        "--batch",
-        "8",
-        "--x",
-        "gain:0.5:2:4",
-        "--y",
-        "bias-std:0:0.2:3",
-        "--steps",
-        "3",
-        "--metric",
-        "loss",
-        "--json",
-        "--out",
-        png_s,
-        "--size",
-        "1280x800",
+    let mut args = SMALL_SWEEP.to_vec();
+    args.extend([
+        "--steps", "3", "--metric", "loss", "--json", "--out", png_s, "--size", "1280x800",
     ]);
+    let out = gradscope(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["spec"]["metric"], "loss");
@@ -239,21 +237,7 @@ fn sweep_cli_prints_json_and_draws_a_figure_that_reopens_the_sweep() {
     colours.dedup();
     assert!(colours.len() > 50, "a map of many colours");
     // the table without --json
-    let out = gradscope(&[
-        "sweep",
-        "--activation",
-        "tanh",
-        "--depth",
-        "8",
-        "--width",
-        "16",
-        "--batch",
-        "8",
-        "--x",
-        "gain:0.5:2:4",
-        "--y",
-        "bias-std:0:0.2:3",
-    ]);
+    let out = gradscope(SMALL_SWEEP);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -7,7 +7,7 @@ use egui_kittest::kittest::Queryable as _;
 use gradscope::model::NetConfig;
 use gradscope::viz::View;
 
-use crate::common::ui::{app_harness, wait_until};
+use crate::common::ui::stepped_harness;
 
 #[test]
 fn export_gif_writes_the_view_over_training() {
@@ -17,14 +17,7 @@ fn export_gif_writes_the_view_over_training() {
         batch: 4,
         ..NetConfig::default()
     };
-    let mut h = app_harness(cfg, 1600.0);
-    wait_until(&mut h, "the first statistics", |a| {
-        a.latest_stats().is_some()
-    });
-    for step in 1..=6u64 {
-        h.get_by_label("Step").click();
-        wait_until(&mut h, "a step", |a| a.updates().0 == Some(step));
-    }
+    let mut h = stepped_harness(cfg, 6);
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("map.png");
     h.state_mut().settings_mut().export_path = png.display().to_string();

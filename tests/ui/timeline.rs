@@ -5,7 +5,7 @@ use egui_kittest::kittest::Queryable as _;
 use gradscope::model::NetConfig;
 use gradscope::viz::{Body, View};
 
-use crate::common::ui::{app_harness, wait_until};
+use crate::common::ui::stepped_harness;
 
 #[test]
 fn scrubbing_shows_every_view_at_the_stored_step() {
@@ -15,16 +15,7 @@ fn scrubbing_shows_every_view_at_the_stored_step() {
         batch: 4,
         ..NetConfig::default()
     };
-    let mut h = app_harness(cfg, 1600.0);
-    wait_until(&mut h, "the first statistics", |a| {
-        a.latest_stats().is_some()
-    });
-    for step in 1..=4u64 {
-        h.get_by_label("Step").click();
-        wait_until(&mut h, "a step", |a| {
-            a.latest_stats().is_some_and(|s| s.step == step)
-        });
-    }
+    let mut h = stepped_harness(cfg, 4);
     let steps = h.state().run_a().timeline().steps();
     assert_eq!(steps, vec![0, 1, 2, 3, 4], "every step kept");
     let at2 = h.state().run_a().timeline().at(2).unwrap().clone();
