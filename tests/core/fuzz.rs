@@ -464,3 +464,68 @@ fn figure_text_chunks_never_panic() {
         )
         .unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// GIF headers followed by generated blocks (comment extensions with and without the config prefix, other
+/// extensions, sub-block lengths that run past the end, a frame, garbage): the GIF reader of `--from-figure`
+/// never panics, and what it accepts is a valid config.
+#[test]
+fn gif_comments_never_panic_and_yield_valid_configs() {
+    let block = prop_oneof![
+        // a comment: maybe the config prefix, then a structured config string or raw bytes, in sub-blocks
+        6 => (
+            any::<bool>(),
+            prop_oneof![
+                structured_config_string().prop_map(String::into_bytes),
+                prop::collection::vec(any::<u8>(), 0..300),
+            ]
+        )
+            .prop_map(|(prefix, body)| {
+                let text = if prefix {
+                    [
+                        gradscope::viz::offscreen::GIF_CONFIG_PREFIX.as_bytes(),
+                        &body,
+                    ]
+                    .concat()
+                } else {
+                    body
+                };
+                let mut out = vec![0x21, 0xFE];
+                for chunk in text.chunks(255) {
+                    out.push(chunk.len() as u8);
+                    out.extend_from_slice(chunk);
+                }
+                out.push(0);
+                out
+            }),
+        1 => prop::collection::vec(any::<u8>(), 0..40),
+        1 => Just(vec![0x2C]),
+        1 => Just(vec![0x3B]),
+    ];
+    let accepted = std::sync::atomic::AtomicUsize::new(0);
+    runner(PNG_CASES)
+        .run(
+            &(any::<u8>(), prop::collection::vec(block, 0..4)),
+            |(flags, blocks)| {
+                let mut gif = b"GIF89a".to_vec();
+                gif.extend_from_slice(&[16, 0, 16, 0, flags, 0, 0]);
+                if flags & 0x80 != 0 {
+                    gif.extend(std::iter::repeat_n(0u8, 3 << ((flags & 7) + 1)));
+                }
+                for b in blocks {
+                    gif.extend(b);
+                }
+                if let Ok(cfg) = config_from_png_bytes(&gif) {
+                    check_accepted(&cfg)?;
+                    accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Ok(())
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let accepted = accepted.into_inner();
+    println!("{accepted} of {PNG_CASES} generated GIFs carried a config");
+    assert!(
+        accepted > 100,
+        "the generator reaches the accepting path ({accepted})"
+    );
+}
