@@ -35,8 +35,9 @@ fn range_of(param: SweepParam) -> (std::ops::RangeInclusive<f64>, f64) {
 
 fn axis_ui(ui: &mut Ui, axis: &mut Axis, name: &str) {
     ui.horizontal(|ui| {
+        let label = ui.label(name);
         egui::ComboBox::from_id_salt(("sweep axis", name))
-            .selected_text(format!("{name}: {}", axis.param.name()))
+            .selected_text(axis.param.name())
             .show_ui(ui, |ui| {
                 for p in SweepParam::ALL {
                     ui.selectable_value(&mut axis.param, p, p.name())
@@ -44,6 +45,7 @@ fn axis_ui(ui: &mut Ui, axis: &mut Axis, name: &str) {
                 }
             })
             .response
+            .labelled_by(label.id)
             .on_hover_text(format!("The setting the {name} axis sweeps"));
         let (range, speed) = range_of(axis.param);
         let decimals = if axis.param.is_integer() { 0 } else { 3 };
@@ -84,6 +86,7 @@ pub fn sweep_ui(ui: &mut Ui, spec: &mut SweepSpec, progress: SweepProgress) -> O
                     .prefix("steps: "),
             )
             .on_hover_text("training steps of every net before the metric is read (0: at init)");
+            let label = ui.label("metric");
             egui::ComboBox::from_id_salt("sweep metric")
                 .selected_text(spec.metric.name())
                 .show_ui(ui, |ui| {
@@ -91,7 +94,10 @@ pub fn sweep_ui(ui: &mut Ui, spec: &mut SweepSpec, progress: SweepProgress) -> O
                         ui.selectable_value(&mut spec.metric, m, m.name())
                             .on_hover_text(m.label());
                     }
-                });
+                })
+                .response
+                .labelled_by(label.id)
+                .on_hover_text("what each cell of the map shows");
         });
         if ui.button("Edge of chaos (gain × bias std)").on_hover_text(
             "Gain 0.5..3 by bias std 0..0.5, 24 × 24 nets, gradient ratio at init: the phase diagram of Poole et al. (2016)",
