@@ -1,5 +1,6 @@
 //! The side panel: the sections in order (Experiment, Network, Training, Display, Export, Share, Compare,
-//! Trainability map, Jacobian), in a scroll area. It edits the settings in place and returns the commands pressed.
+//! Trainability map, Jacobian; the Trainability map right after Experiment while its view is open), in a scroll
+//! area. It edits the settings in place and returns the commands pressed.
 
 use egui::Ui;
 
@@ -64,6 +65,13 @@ impl SidePanel<'_> {
             ui.separator();
             commands.extend(run_ui(ui, settings));
             ui.separator();
+            // the map's controls come first while its view is open (else in their place below)
+            let map_first = settings.view == crate::viz::View::Trainability;
+            if map_first {
+                ui.heading("Trainability map");
+                commands.extend(sweep_ui(ui, &mut settings.sweep, sweep));
+                ui.separator();
+            }
             ui.heading("Network");
             network_ui(ui, &mut settings.config);
             // a gated cell's W_h stacks its gates' blocks: no one matrix whose spectrum sets the decay
@@ -86,9 +94,11 @@ impl SidePanel<'_> {
             ui.heading("Compare");
             compare_ui(ui, &mut settings.compare, settings.config.arch);
             ui.separator();
-            ui.heading("Trainability map");
-            commands.extend(sweep_ui(ui, &mut settings.sweep, sweep));
-            ui.separator();
+            if !map_first {
+                ui.heading("Trainability map");
+                commands.extend(sweep_ui(ui, &mut settings.sweep, sweep));
+                ui.separator();
+            }
             ui.heading("Jacobian");
             commands.extend(jacobian_ui(ui, jacobian_pending));
         });

@@ -8,7 +8,7 @@ use crate::viz::trainability::TrainabilityMap;
 use crate::viz::{Body, Figure, View};
 
 /// What the empty view says before the first sweep.
-pub const NO_SWEEP: &str = "No sweep yet. Choose the two axes in the side panel (Trainability map) and press Run sweep: every net of the grid trains at once on the GPU, and the map shows where gradients vanish (blue), explode (red) or survive (white), under the mean-field χ₁ = 1 line.";
+pub const NO_SWEEP: &str = "No sweep yet. Choose the two axes at the top of the side panel (Trainability map) and press Run sweep: every net of the grid trains at once on the GPU, and the map shows where gradients vanish (blue), explode (red) or survive (white), under the mean-field χ₁ = 1 line.";
 
 /// The figure.
 pub fn figure(data: &FigureData<'_>) -> Figure {
@@ -22,9 +22,18 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
         };
     };
     let mut notes: Vec<String> = data.sweep.status.map(str::to_string).into_iter().collect();
-    if result.cells.iter().any(|c| c.nonfinite_fraction > 0.0) {
-        notes.push("NaN or Inf appeared in some nets (red-bordered legend entry): their gradients exploded".into());
+    let exploded = result
+        .cells
+        .iter()
+        .filter(|c| c.nonfinite_fraction > 0.0)
+        .count();
+    if exploded > 0 {
+        notes.push(format!(
+            "NaN or Inf appeared in {exploded} of {} nets: their gradients exploded (hover a cell for its numbers)",
+            result.cells.len()
+        ));
     }
+
     Figure {
         title: title(View::Trainability, &result.base),
         subtitle: subtitle(result),
