@@ -141,12 +141,12 @@ struct RenderArgs {
     /// The view to draw
     #[arg(long, value_enum)]
     view: gradscope::viz::View,
-    /// The file to write: a PNG (the config in its `gradscope-config` text chunk), or with --animate a GIF
-    /// (the config in a comment)
+    /// The file to write: a PNG (the config in its `gradscope-config` text chunk); with --animate a GIF (the
+    /// config in a comment) or, named .png, an animated PNG (lossless)
     #[arg(long, value_name = "FILE.png|FILE.gif")]
     out: PathBuf,
-    /// Draw the view as it changes over training: an animated GIF with a frame every --every steps from
-    /// step 0 to --steps (at most 240 frames)
+    /// Draw the view as it changes over training: an animated GIF (or APNG for a .png name) with a frame
+    /// every --every steps from step 0 to --steps (at most 240 frames)
     #[arg(long)]
     animate: bool,
     /// Steps between history points of the time views and, with --animate, between frames (default: about
@@ -405,7 +405,7 @@ fn render(args: &RenderArgs) -> Result<()> {
             .max(1);
         let frames = gradscope::app::render::frame_steps(args.steps.min(u64::MAX - 1), every);
         gradscope::viz::offscreen::check_animation_size(frames.len() as u64, args.size)?;
-        PngOutput::claim_gif(&args.out)?
+        PngOutput::claim_animation(&args.out)?
     } else {
         PngOutput::claim(&args.out)?
     };
@@ -438,7 +438,11 @@ fn render(args: &RenderArgs) -> Result<()> {
         .with_context(|| format!("cannot animate {}", args.view.slug()))?;
         let images: Vec<egui::ColorImage> = frames.into_iter().map(|(_, image)| image).collect();
         let json = gradscope::app::views::config_json(&req.cfg);
-        gradscope::viz::offscreen::write_gif(&args.out, &images, args.frame_ms, &json)?;
+        if gradscope::viz::offscreen::is_png_path(&args.out) {
+            gradscope::viz::offscreen::write_apng(&args.out, &images, args.frame_ms, &json)?;
+        } else {
+            gradscope::viz::offscreen::write_gif(&args.out, &images, args.frame_ms, &json)?;
+        }
         out.keep();
         println!(
             "wrote {} ({} frames of {}x{}, {} view, {})",

@@ -205,9 +205,9 @@ fn render_animate_writes_a_gif_with_its_frames_and_config() {
             .is_none()
     );
 
-    // an animation must be a .gif, within its size bound, of one network
+    // an animation must be a .gif or .png, within its size bound, of one network
     for (args, want) in [
-        (vec!["--animate"], "must end in .gif"),
+        (vec!["--animate"], "must end in .gif or .png"),
         (
             vec!["--animate", "--every", "1", "--size", "16384x16384"],
             "too large",
@@ -218,7 +218,7 @@ fn render_animate_writes_a_gif_with_its_frames_and_config() {
         ),
     ] {
         let name = if want.contains(".gif") {
-            "x.png"
+            "x.jpg"
         } else {
             "x.gif"
         };
@@ -228,6 +228,54 @@ fn render_animate_writes_a_gif_with_its_frames_and_config() {
         assert!(
             stderr.contains(want) && !stderr.contains("panicked"),
             "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_animated_png_holds_exactly_the_single_renders() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |steps: &str, out: &std::path::Path, animate: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradscope"));
+        cmd.args([
+            "render", "--depth", "5", "--width", "8", "--batch", "8", "--view", "loss", "--size",
+            "1280x800", "--every", "3", "--steps", steps,
+        ])
+        .arg("--out")
+        .arg(out)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir());
+        if animate {
+            cmd.arg("--animate");
+        }
+        let output = cmd.output().expect("runs gradscope");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let anim = dir.path().join("anim.png");
+    run("7", &anim, true);
+    // frames at 0, 3, 6, 7
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&anim).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let frames = reader
+        .info()
+        .animation_control()
+        .expect("an APNG")
+        .num_frames;
+    assert_eq!(frames, 4);
+    let cfg = gradscope::app::share::config_from_png(&anim).unwrap();
+    assert_eq!((cfg.depth, cfg.width), (5, 8));
+    let mut buf = vec![0u8; reader.output_buffer_size().unwrap()];
+    for step in ["0", "3", "6", "7"] {
+        reader.next_frame(&mut buf).unwrap();
+        let single = dir.path().join(format!("s{step}.png"));
+        run(step, &single, false);
+        let image = image::open(&single).unwrap().to_rgba8();
+        assert!(
+            image.as_raw() == &buf[..image.as_raw().len()],
+            "the frame at step {step} differs from render --steps {step}"
         );
     }
 }
