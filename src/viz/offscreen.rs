@@ -409,13 +409,8 @@ pub fn write_png_chunks(
             .map_err(|e| err(e.to_string()))?;
     }
     let mut writer = encoder.write_header().map_err(|e| err(e.to_string()))?;
-    let bytes: Vec<u8> = image
-        .pixels
-        .iter()
-        .flat_map(|c| c.to_srgba_unmultiplied())
-        .collect();
     writer
-        .write_image_data(&bytes)
+        .write_image_data(&rgba_bytes(image))
         .map_err(|e| err(e.to_string()))?;
     writer.finish().map_err(|e| err(e.to_string()))?;
     Ok(())
@@ -442,6 +437,30 @@ pub fn check_animation_size(frames: u64, size: [u32; 2]) -> Result<(), ExportErr
     Ok(())
 }
 
+/// The common size of an animation's frames, checked: at least one frame, all of one size.
+fn frame_size(path: &Path, frames: &[ColorImage]) -> Result<[usize; 2], ExportError> {
+    let err = |message: &str| ExportError::Write {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    };
+    let Some(first) = frames.first() else {
+        return Err(err("an animation needs at least one frame"));
+    };
+    if frames.iter().any(|f| f.size != first.size) {
+        return Err(err("the frames of an animation differ in size"));
+    }
+    Ok(first.size)
+}
+
+/// One frame as RGBA bytes (converted one frame at a time: an animation may hold hundreds).
+fn rgba_bytes(image: &ColorImage) -> Vec<u8> {
+    image
+        .pixels
+        .iter()
+        .flat_map(|c| c.to_srgba_unmultiplied())
+        .collect()
+}
+
 /// Writes `frames` (all of one size) as an animated GIF that loops forever, `delay_ms` per frame (GIF
 /// counts in hundredths of a second), the configuration in a comment extension (`gradscope-config:` and
 /// the JSON) before the first frame. Each frame gets its own palette (NeuQuant).
@@ -455,10 +474,7 @@ pub fn write_gif(
         path: path.display().to_string(),
         message,
     };
-    let Some(first) = frames.first() else {
-        return Err(err("an animation needs at least one frame".into()));
-    };
-    let [w, h] = first.size;
+    let [w, h] = frame_size(path, frames)?;
     let (w16, h16) = (
         u16::try_from(w).map_err(|_| err(format!("a GIF is at most 65535 wide, not {w}")))?,
         u16::try_from(h).map_err(|_| err(format!("a GIF is at most 65535 high, not {h}")))?,
@@ -478,15 +494,7 @@ pub fn write_gif(
         .map_err(|e| err(e.to_string()))?;
     let delay = u16::try_from(delay_ms.div_ceil(10)).unwrap_or(u16::MAX);
     for image in frames {
-        if image.size != first.size {
-            return Err(err("the frames of an animation differ in size".into()));
-        }
-        let mut rgba: Vec<u8> = image
-            .pixels
-            .iter()
-            .flat_map(|c| c.to_srgba_unmultiplied())
-            .collect();
-        let mut frame = gif::Frame::from_rgba_speed(w16, h16, &mut rgba, 10);
+        let mut frame = gif::Frame::from_rgba_speed(w16, h16, &mut rgba_bytes(image), 10);
         frame.delay = delay;
         encoder
             .write_frame(&frame)
@@ -515,10 +523,7 @@ pub fn write_apng(
         path: path.display().to_string(),
         message,
     };
-    let Some(first) = frames.first() else {
-        return Err(err("an animation needs at least one frame".into()));
-    };
-    let [w, h] = first.size;
+    let [w, h] = frame_size(path, frames)?;
     let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
     let mut encoder = png::Encoder::new(BufWriter::new(file), w as u32, h as u32);
     encoder.set_color(png::ColorType::Rgba);
@@ -534,16 +539,8 @@ pub fn write_apng(
         .map_err(|e| err(e.to_string()))?;
     let mut writer = encoder.write_header().map_err(|e| err(e.to_string()))?;
     for image in frames {
-        if image.size != first.size {
-            return Err(err("the frames of an animation differ in size".into()));
-        }
-        let bytes: Vec<u8> = image
-            .pixels
-            .iter()
-            .flat_map(|c| c.to_srgba_unmultiplied())
-            .collect();
         writer
-            .write_image_data(&bytes)
+            .write_image_data(&rgba_bytes(image))
             .map_err(|e| err(e.to_string()))?;
     }
     writer.finish().map_err(|e| err(e.to_string()))?;
