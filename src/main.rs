@@ -395,22 +395,6 @@ fn render(args: &RenderArgs) -> Result<()> {
     if args.animate && compare.is_some() {
         bail!("an animation draws one network: leave out --compare-cell");
     }
-    let out = if args.animate {
-        let every = args
-            .every
-            .unwrap_or_else(|| {
-                args.steps
-                    .div_ceil(gradscope::app::render::RENDER_HISTORY_POINTS)
-            })
-            .max(1);
-        let frames = gradscope::app::render::frame_steps(args.steps.min(u64::MAX - 1), every);
-        gradscope::viz::offscreen::check_animation_size(frames.len() as u64, args.size)?;
-        PngOutput::claim_animation(&args.out)?
-    } else {
-        PngOutput::claim(&args.out)?
-    };
-    let gpu = args.config.open_gpu()?;
-    check_export_size(args.size, gpu.device.limits().max_texture_dimension_2d)?;
     let req = gradscope::app::render::RenderRequest {
         cfg,
         compare,
@@ -427,6 +411,17 @@ fn render(args: &RenderArgs) -> Result<()> {
         },
         every: args.every,
     };
+    let out = if args.animate {
+        // counted, not listed: --every 1 over 1e9 steps is refused without allocating the list
+        let every = gradscope::app::render::history_every(&req);
+        let frames = gradscope::app::render::frame_count(req.steps, every);
+        gradscope::viz::offscreen::check_animation_size(frames, args.size)?;
+        PngOutput::claim_animation(&args.out)?
+    } else {
+        PngOutput::claim(&args.out)?
+    };
+    let gpu = args.config.open_gpu()?;
+    check_export_size(args.size, gpu.device.limits().max_texture_dimension_2d)?;
     if args.animate {
         let mut last = std::time::Instant::now();
         let frames = gradscope::app::render::render_animation(&gpu, &req, &mut |done, all| {

@@ -117,6 +117,12 @@ pub fn render_animation(
     Ok(frames)
 }
 
+/// How many frames [`frame_steps`] lists, without listing them.
+pub fn frame_count(steps: u64, every: u64) -> u64 {
+    let every = every.max(1);
+    steps / every + 1 + u64::from(!steps.is_multiple_of(every))
+}
+
 /// The steps an animation of `steps` steps draws, one frame every `every` steps and one at the end.
 pub fn frame_steps(steps: u64, every: u64) -> Vec<u64> {
     let every = every.max(1);

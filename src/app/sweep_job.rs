@@ -100,18 +100,6 @@ impl SweepJob {
         self.job.pending()
     }
 
-    /// Waits (tests) at most `timeout` for the sweep in progress.
-    pub fn wait(&mut self, timeout: std::time::Duration) -> Option<Result<(), String>> {
-        let start = Instant::now();
-        while self.running() && start.elapsed() < timeout {
-            if let Some(r) = self.poll() {
-                return Some(r);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        self.poll()
-    }
-
     /// The panel's view of the progress.
     pub fn progress(&self) -> SweepProgress {
         let (done, total) = (
@@ -129,12 +117,6 @@ impl SweepJob {
     /// The last finished sweep.
     pub fn result(&self) -> Option<&SweepResult> {
         self.result.as_ref()
-    }
-
-    /// Replaces the map (tests, a restored figure's sweep once run).
-    pub fn set_result(&mut self, result: SweepResult) {
-        self.result = Some(result);
-        self.selected = None;
     }
 
     /// Marks cell (ix, iy) as opened; returns its configuration.

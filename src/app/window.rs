@@ -246,7 +246,7 @@ impl GradscopeApp {
         let frames = u64::from(self.settings.animation_frames.max(2));
         let every = steps.div_ceil(frames - 1).max(1);
         let size = [1280, 800];
-        let count = super::render::frame_steps(steps, every).len();
+        let count = super::render::frame_count(steps, every) as usize;
         if let Err(e) = crate::viz::offscreen::check_animation_size(count as u64, size) {
             self.error = Some(e.to_string());
             return;

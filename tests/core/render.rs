@@ -138,6 +138,10 @@ fn animation_frames_are_the_single_renders_at_their_steps() {
     let gpu = crate::common::gpu();
     assert_eq!(frame_steps(25, 10), vec![0, 10, 20, 25]);
     assert_eq!(frame_steps(20, 10), vec![0, 10, 20]);
+    for (steps, every) in [(25, 10), (20, 10), (0, 3), (7, 1), (1_000, 7)] {
+        let listed = frame_steps(steps, every).len() as u64;
+        assert_eq!(gradscope::app::render::frame_count(steps, every), listed);
+    }
     for view in [View::GradientMap, View::Loss] {
         let req = request(view, 25, 10);
         let frames = render_animation(gpu, &req, &mut |_, _| {}).unwrap();
