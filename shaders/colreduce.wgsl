@@ -5,11 +5,12 @@
 //   with FLAG_STATS: log2 mean_b |ŝ[b,n]| into mem[ust_off + n] (−∞ for an exact zero, NaN for NaN),
 //     accumulated in the log domain from ĝ (at b_off) and the split slope, so a unit saturated far below
 //     the f32 range keeps its magnitude; and per-unit partials into mem[upart_off + 4n ..]:
-//     Σ_b ŝ², log2 Σ_b a² (any magnitude: NaN if any a is NaN, NO_TERM if all are 0), #saturated, dead (1 if f'(z[b,n]) is mathematically 0 for every b: ReLU, z <= 0)
+//     Σ_b ŝ², log2 Σ_b a² (any magnitude: NaN if any a is NaN, NO_TERM if all are 0), #saturated, dead (1 if f'(z[b,n]) is mathematically 0 for every b: ReLU, z <= 0),
+//     log2 Σ_b ĝ² and log2 Σ_b |f'(z)| (both of any magnitude; the chain-rule ledger's factors)
 // ŝ at a_off, ĝ at b_off, z at z_off, the layer output a at c_off, all with row stride ldc; p.m = batch,
 // p.n = units; the layer's slope shift K is slope_shift(scale_idx).
 // Several layers in one dispatch: the grid's y is the layer offset z, every per-layer block moves by
-// z * B * W (ŝ, ĝ, z, a), the scale index by z, ust_off by z * W and upart_off by z * 4W. g_off == NONE: no
+// z * B * W (ŝ, ĝ, z, a), the scale index by z, ust_off by z * W and upart_off by z * UPART * W. g_off == NONE: no
 // bias gradient (the fused path takes it from wgrad.wgsl).
 // FLAG_RESCALE (the fused paths): ŝ and ĝ arrive with a power-of-two scale per (layer, slice of p.rows
 // rows), S[l][r] at sscale_off + l * slices + r; each is first brought to the layer's largest scale
@@ -21,9 +22,10 @@
 const UNITS: u32 = 16u;
 const SLICES: u32 = 16u;
 const MAX_D_IN: u32 = 4u;
-// 0 Σŝ, 1 max log2|ŝ|, 2 Σŝ², 3 log2 Σa², 4 #saturated, 5 #live, 6 Σ 2^(log2|ŝ| − max), 7 #NaN, 8.. Σŝx
-const NVALS: u32 = 8u + MAX_D_IN;
-var<workgroup> part: array<f32, 3072>; // [NVALS][SLICES][UNITS]
+// 0 Σŝ, 1 max log2|ŝ|, 2 Σŝ², 3 log2 Σa², 4 #saturated, 5 #live, 6 Σ 2^(log2|ŝ| − max), 7 #NaN,
+// 8 log2 Σĝ², 9 log2 Σ|f'|, 10.. Σŝx
+const NVALS: u32 = 10u + MAX_D_IN;
+var<workgroup> part: array<f32, 3584>; // [NVALS][SLICES][UNITS]
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -36,16 +38,18 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let z_off = p.z_off + zo;
     let scale_idx = p.scale_idx + wid.y;
     let ust_off = p.ust_off + wid.y * p.n;
-    let upart_off = p.upart_off + 4u * wid.y * p.n;
+    let upart_off = p.upart_off + UPART * wid.y * p.n;
     let valid = n < p.n;
     let stats = (p.flags & FLAG_STATS) != 0u;
     let d_in = select(0u, min(p.d_in, MAX_D_IN), p.res_off != NONE);
-    var v: array<f32, 12>;
+    var v: array<f32, 14>;
     for (var q = 0u; q < NVALS; q++) { v[q] = 0.0; }
     v[1] = NO_TERM;
     let sat_below = SATURATION_THRESHOLD * act_peak(p.act);
     let k_shift = slope_shift(scale_idx);
     var act = vec3<f32>(0.0);
+    var gsq = vec3<f32>(0.0);
+    var slopes = lsum_new();
     let rescale = (p.flags & FLAG_RESCALE) != 0u;
     var slices = 1u;
     var sbase = 0u;
@@ -82,8 +86,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             if (stats) {
                 v[2] += s * s;
                 act = sq_add(act, mem[nb + c_off + b * p.ldc + n]);
+                gsq = sq_add(gsq, g);
                 let z = mem[nb + z_off + b * p.ldc + n];
                 let sl = act_slope(z, p.act);
+                slopes = lsum_add(slopes, select(log2(abs(sl.m)) + f32(sl.k), NO_TERM, sl.m == 0.0));
                 if (sl.k < 0 || abs(sl.m) < sat_below) { v[4] += 1.0; }
                 if (!exact_zero_slope(z, p.act)) { v[5] += 1.0; }
                 if (is_nan(g) || is_nan(sl.m)) {
@@ -99,11 +105,13 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 }
             }
             for (var k = 0u; k < d_in; k++) {
-                v[8u + k] += s * mem[nb + p.x_off + b * p.d_in + k];
+                v[10u + k] += s * mem[nb + p.x_off + b * p.d_in + k];
             }
         }
     }
     v[3] = sq_log2(act);
+    v[8] = sq_log2(gsq);
+    v[9] = lsum_log2(slopes);
     for (var q = 0u; q < NVALS; q++) {
         part[(q * SLICES + lid.y) * UNITS + lid.x] = v[q];
     }
@@ -112,7 +120,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         return;
     }
     for (var q = 0u; q < NVALS; q++) {
-        if (q == 1u || q == 3u || q == 6u) { continue; }
+        if (q == 1u || q == 3u || q == 6u || q == 8u || q == 9u) { continue; }
         var total = 0.0;
         for (var y = 0u; y < SLICES; y++) { total += part[(q * SLICES + y) * UNITS + lid.x]; }
         v[q] = total;
@@ -126,7 +134,13 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         if (m_y > NO_TERM) { sum += part[(6u * SLICES + y) * UNITS + lid.x] * exp2(m_y - mx); }
     }
     var act_sum = lsum_new();
-    for (var y = 0u; y < SLICES; y++) { act_sum = lsum_add(act_sum, part[(3u * SLICES + y) * UNITS + lid.x]); }
+    var g_sum = lsum_new();
+    var sl_sum = lsum_new();
+    for (var y = 0u; y < SLICES; y++) {
+        act_sum = lsum_add(act_sum, part[(3u * SLICES + y) * UNITS + lid.x]);
+        g_sum = lsum_add(g_sum, part[(8u * SLICES + y) * UNITS + lid.x]);
+        sl_sum = lsum_add(sl_sum, part[(9u * SLICES + y) * UNITS + lid.x]);
+    }
     var scale = i32(top);
     if (!rescale) {
         scale = i32(mem[nb + p.aux_off + scale_idx]);
@@ -138,7 +152,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
     for (var k = 0u; k < d_in; k++) {
         let o = p.res_off + n * p.d_in + k;
-        let g = ldexp_safe(v[8u + k], scale);
+        let g = ldexp_safe(v[10u + k], scale);
         if (acc) { mem[nb + o] += g; } else { mem[nb + o] = g; }
     }
     if (stats) {
@@ -149,10 +163,12 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             log2_mean = bitcast<f32>(0xff800000u);   // −∞: an exact zero
         }
         mem[nb + ust_off + n] = log2_mean;
-        let u = upart_off + 4u * n;
+        let u = upart_off + UPART * n;
         mem[nb + u] = v[2];
         mem[nb + u + 1u] = lsum_log2(act_sum);
         mem[nb + u + 2u] = v[4];
         mem[nb + u + 3u] = select(1.0, 0.0, v[5] > 0.0);
+        mem[nb + u + 4u] = lsum_log2(g_sum);
+        mem[nb + u + 5u] = lsum_log2(sl_sum);
     }
 }

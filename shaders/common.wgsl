@@ -60,7 +60,11 @@ const FLAG_CLIP: u32 = 4u;         // update: clip by the global norm
 const FLAG_RESIDUAL: u32 = 8u;     // stack: a_l = f(z_l) + a_{l-1} for l >= 2
 const FLAG_RECURRENT: u32 = 16u;   // stack, wgrad: an RNN (input every step, one shared weight)
 const FLAG_HEAD: u32 = 32u;        // loss: also the head's weight and bias gradients
-const FLAG_RESCALE: u32 = 64u;     // colreduce: per-(layer, slice) scales brought to one per layer
+const FLAG_RESCALE: u32 = 64u;
+// The statistics block's shapes (src/gpu/layout.rs): f32 values per layer record, and per-unit partials
+// per unit: [Σ ŝ², log2 Σ a², #saturated, dead, log2 Σ ĝ², log2 Σ |f'|].
+const LAYER_RECORD: u32 = 12u;
+const UPART: u32 = 6u;     // colreduce: per-(layer, slice) scales brought to one per layer
 
 // Activation ids. Keep in sync with Activation::shader_id in src/model/activation.rs, and the formulas
 // below with Activation::f / Activation::df there.

@@ -306,7 +306,7 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
 // so the weight gradients and the read-back see one scale per step, at aux_off + t), then per unit
 // the statistics colreduce.wgsl gives the other paths: log2 mean_b |ĝ| at ust_off + (t-1)·H + u and
 // [Σ ĝ², log2 Σ h², #saturated (every block), dead (candidate slope exactly 0 on every row)] at
-// upart_off + 4((t-1)·H + u); and the gate record at aux2_off + 8(t-1):
+// upart_off + UPART((t-1)·H + u) (no ledger sums: a gated cell's error splits over its gates); and the gate record at aux2_off + 8(t-1):
 // [Σ keep gate, #saturated per block (4 slots), log2 Σ ĉ² (LSTM; NO_TERM for 0), 0, 0], with the LSTM's per-unit
 // log2 mean_b |ĉ| at split_off + (t-1)·H + u.
 @compute @workgroup_size(64)
@@ -381,11 +381,13 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         }
         let lb = log2(f32(p.m));
         mem[nb + p.ust_off + (t - 1u) * h + u] = mean_log2(gl, lb);
-        let o = p.upart_off + 4u * ((t - 1u) * h + u);
+        let o = p.upart_off + UPART * ((t - 1u) * h + u);
         mem[nb + o] = g2;
         mem[nb + o + 1u] = sq_log2(act);
         mem[nb + o + 2u] = usat;
         mem[nb + o + 3u] = select(1.0, 0.0, live);
+        mem[nb + o + 4u] = NO_TERM;
+        mem[nb + o + 5u] = NO_TERM;
         if (lstm) {
             mem[nb + p.split_off + (t - 1u) * h + u] = mean_log2(cl, lb);
         }

@@ -273,7 +273,7 @@ fn normed_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
 
 // One workgroup of 64 per layer (wid.x + 1): per unit, the statistics colreduce.wgsl gives the other paths
 // (log2 mean_b |δ| at ust_off + (l-1)·W + u; [Σ δ², log2 Σ a², #saturated (slope of u), dead] at
-// upart_off + 4((l-1)·W + u)), and the gradients of b_l (LayerNorm), γ_l and β_l in true units.
+// upart_off + UPART((l-1)·W + u), with log2 Σ ĝ² and log2 Σ |f'(u)|), and the gradients of b_l (LayerNorm), γ_l and β_l in true units.
 @compute @workgroup_size(64)
 fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     net_enter(wid.z);
@@ -311,6 +311,8 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         var d2 = 0.0;
         var dl = lsum_new();
         var act = vec3<f32>(0.0);
+        var gsq = vec3<f32>(0.0);
+        var slopes = lsum_new();
         var sat = 0.0;
         var live = false;
         var db = 0.0;
@@ -328,6 +330,8 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
             let zh = mem[nb + layer_at(p.res_off, l) + k];
             let uu = gamma * zh + beta;
             let sl = act_slope(uu, p.act);
+            gsq = sq_add(gsq, mem[nb + layer_at(p.g_off, l) + k]);
+            slopes = lsum_add(slopes, select(log2(abs(sl.m)) + f32(sl.k), NO_TERM, sl.m == 0.0));
             if (sl.k < 0 || abs(sl.m) < sat_below) {
                 sat += 1.0;
             }
@@ -343,11 +347,13 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
             lm = bitcast<f32>(0xff800000u);
         }
         mem[nb + p.ust_off + (l - 1u) * w + u] = lm;
-        let o = p.upart_off + 4u * ((l - 1u) * w + u);
+        let o = p.upart_off + UPART * ((l - 1u) * w + u);
         mem[nb + o] = d2;
         mem[nb + o + 1u] = sq_log2(act);
         mem[nb + o + 2u] = sat;
         mem[nb + o + 3u] = select(1.0, 0.0, live);
+        mem[nb + o + 4u] = sq_log2(gsq);
+        mem[nb + o + 5u] = lsum_log2(slopes);
         var ggrad = bgrad;
         if (has_bias()) {
             mem[nb + bgrad + u] = ldexp_safe(db, sc);

@@ -1,8 +1,9 @@
 // Reductions after the backward pass.
 // layer_stats: one workgroup of 64 invocations per layer l (wid.x): sums the weight-gradient partials
-//   mem[part_off + l*m .. + m] (log2 of workgroup sums) and the per-unit partials mem[upart_off + l*4n ..]
-//   (n units) into the layer's record mem[c_off + 8l ..] =
-//   [log2 scale, log2 Σ acc², Σ ŝ², log2 Σ a², #saturated, #dead, 0, 0] (log2 of 0 is NO_TERM)
+//   mem[part_off + l*m .. + m] (log2 of workgroup sums) and the per-unit partials mem[upart_off + l*UPART*n ..]
+//   (n units) into the layer's record mem[c_off + LAYER_RECORD*l ..] =
+//   [log2 scale, log2 Σ acc², Σ ŝ², log2 Σ a², #saturated, #dead, log2 Σ ĝ², K, log2 Σ |f'|]
+//   (log2 of 0 is NO_TERM; K the layer's slope shift, so ĝ's scale is the layer's minus K)
 //   (log2 scale of layer l+1 is mem[aux_off + l + 1]; layers are 1-based in the scales array).
 //   Workgroup 0 also counts the step, mem[step_off] += 1, unless step_off is NONE (gradient without update).
 //   Each workgroup also clears its layer's slope-exponent slot maxes[k_base + l + 1] for the next forward.
@@ -35,26 +36,35 @@ fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) w
     var vals: array<f32, 3>;
     for (var q = 0u; q < 3u; q++) { vals[q] = 0.0; }
     var act = lsum_new();
+    var gsq = lsum_new();
+    var slopes = lsum_new();
     for (var u = t; u < p.n; u += LS) {
-        let base = p.upart_off + (l * p.n + u) * 4u;
+        let base = p.upart_off + (l * p.n + u) * UPART;
         vals[0] += mem[nb + base];
         act = lsum_add(act, mem[nb + base + 1u]);
+        gsq = lsum_add(gsq, mem[nb + base + 4u]);
+        slopes = lsum_add(slopes, mem[nb + base + 5u]);
         vals[1] += mem[nb + base + 2u];
         vals[2] += mem[nb + base + 3u];
     }
     let log2_gw = wg_log2_sum(t, lsum_log2(gw), LS);
     let log2_act = wg_log2_sum(t, lsum_log2(act), LS);
+    let log2_gsq = wg_log2_sum(t, lsum_log2(gsq), LS);
+    let log2_slopes = wg_log2_sum(t, lsum_log2(slopes), LS);
     let s0 = wg_sum(t, vals[0], LS);
     let s2 = wg_sum(t, vals[1], LS);
     let s3 = wg_sum(t, vals[2], LS);
     if (t == 0u) {
-        let o = p.c_off + 8u * l;
+        let o = p.c_off + LAYER_RECORD * l;
         mem[nb + o] = mem[nb + p.aux_off + l + 1u];
         mem[nb + o + 1u] = log2_gw;
         mem[nb + o + 2u] = s0;
         mem[nb + o + 3u] = log2_act;
         mem[nb + o + 4u] = s2;
         mem[nb + o + 5u] = s3;
+        mem[nb + o + 6u] = log2_gsq;
+        mem[nb + o + 7u] = f32(slope_shift(l + 1u));
+        mem[nb + o + 8u] = log2_slopes;
         if (l == 0u && p.step_off != NONE) {
             mem[nb + p.step_off] += 1.0;
         }

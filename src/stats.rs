@@ -34,6 +34,22 @@ pub struct RawLayer {
     pub dead_units: f64,
     /// Gated cells (LSTM, GRU) only: the gates and the cell path at this time step.
     pub gates: Option<RawGates>,
+    /// The chain-rule ledger's sums (MLPs and vanilla RNNs; `None` for gated cells, whose error splits
+    /// over their gates).
+    pub ledger: Option<RawLedger>,
+}
+
+/// Raw sums behind the chain-rule ledger of one layer (time step): the gradient arriving at the layer's
+/// output, ĝ = ∂L/∂a_l (scaled), and the activation slopes that turn it into δ_l = ĝ ⊙ f'(z_l).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawLedger {
+    /// log2 Σ ĝ² over batch and units (−∞ for an exact zero, NaN for NaN); the true ∂L/∂a_l is
+    /// 2^(log2_scale − slope_shift) · ĝ.
+    pub log2_grad_out_sumsq_scaled: f64,
+    /// K, the layer's slope shift (ŝ = ĝ ⊙ f' · 2^-K): ĝ's scale is the layer's minus K.
+    pub slope_shift: f64,
+    /// log2 Σ |f'(z)| over batch and units, in true units (−∞ when every slope is exactly 0).
+    pub log2_slope_sum: f64,
 }
 
 /// Raw per-time-step quantities of a gated cell, beside [`RawLayer`] (same scale `log2_scale`).
@@ -87,6 +103,28 @@ pub struct LayerStats {
     /// Gated cells only: the gates and the cell path at this time step (absent for MLPs and vanilla RNNs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gates: Option<GateStats>,
+    /// The factors of the chain rule at this layer (absent for gated cells): what arrives at the layer's
+    /// output and the slopes that turn it into δ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerStats>,
+}
+
+/// One layer's (time step's) entries in the chain-rule ledger (docs/DESIGN.md §Ledger). With `ĝ_l =
+/// ∂L/∂a_l`, the gradient arriving at the layer's output (`W_{l+1}ᵀ δ_{l+1}`, plus the skip path's
+/// gradient in a residual net; the head's `W_outᵀ ∂L/∂ŷ` at the top), `δ_l = ĝ_l ⊙ f'(z_l)`, so
+/// `rms δ_l / rms δ_{l+1} = (rms ĝ_l / rms δ_{l+1}) · (rms δ_l / rms ĝ_l)`: the weights' gain and the
+/// slopes' factor.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LedgerStats {
+    /// log10 sqrt(mean ĝ_l²) over batch and units; `None` for an exact zero, `Some(NaN)` for NaN.
+    #[serde(serialize_with = "json_num::opt")]
+    pub log10_grad_out_rms: Option<f64>,
+    /// mean |f'(z_l)| over batch and units (the slope with a norm: f' at the normalized input).
+    #[serde(serialize_with = "json_num::f64")]
+    pub mean_abs_slope: f64,
+    /// log10 of `mean_abs_slope`, finite where the mean itself underflows; `None` for an exact zero.
+    #[serde(serialize_with = "json_num::opt")]
+    pub log10_mean_abs_slope: Option<f64>,
 }
 
 /// The gates of an LSTM or GRU at one time step (docs/DESIGN.md §Stats).
@@ -107,6 +145,49 @@ pub struct GateStats {
     /// LSTM only: per unit, log10 mean_b |∂L/∂c_t[b, unit]| (empty for a GRU).
     #[serde(serialize_with = "json_num::opt_vec")]
     pub log10_mean_abs_cell_delta: Vec<Option<f64>>,
+}
+
+/// δ at one layer (time step) as the product of the factors the backward pass applied on the way down
+/// from the output (docs/DESIGN.md §Ledger), every value a log10 rms over batch and units (−∞ for an
+/// exact zero, NaN once the gradients are not finite). The product is the measured rms δ by construction
+/// of the factors: each is a ratio of measured values, so it shows where the gradient was lost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ledger {
+    /// The layer (time step) the ledger ends at, 1-based.
+    pub index: usize,
+    /// log10 rms of ∂L/∂a_L, the gradient the head sends into the top layer (time step).
+    pub log10_start: f64,
+    /// One row per factor, from the output down.
+    pub rows: Vec<LedgerRow>,
+    /// log10 rms δ measured at `index`.
+    pub log10_measured: f64,
+}
+
+/// What one factor of the ledger is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LedgerFactor {
+    /// Through the weights above: rms ∂L/∂a_k / rms δ_{k+1}, with ∂L/∂a_k = W_{k+1}ᵀ δ_{k+1} (plus the
+    /// skip path in a residual net; W_h for the RNN).
+    Weights,
+    /// Through the activation's slopes: rms δ_k / rms ∂L/∂a_k, δ_k = ∂L/∂a_k ⊙ f'(z_k).
+    Slopes,
+}
+
+/// One factor of a [`Ledger`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct LedgerRow {
+    /// The layer (time step) the factor belongs to, 1-based.
+    pub layer: usize,
+    /// Weights or slopes.
+    pub factor: LedgerFactor,
+    /// log10 of the factor.
+    pub log10_factor: f64,
+    /// log10 of the running product after this factor.
+    pub log10_product: f64,
+    /// log10 of the measured value the product stands for here (rms ∂L/∂a_k or rms δ_k).
+    pub log10_measured: f64,
+    /// Slopes rows: log10 mean |f'(z_k)|, the average slope, beside the factor it shapes.
+    pub log10_mean_abs_slope: Option<f64>,
 }
 
 /// Serializers that give NaN and ±∞ their own JSON representation (serde_json would write `null`); the
@@ -203,6 +284,18 @@ impl LayerStats {
                     .map(|&m| log10_from_log2(m + raw.log2_scale))
                     .collect(),
             }),
+            ledger: raw.ledger.as_ref().map(|g| {
+                let log2_entries = entries.log2();
+                let log2_slope_mean = g.log2_slope_sum - log2_entries;
+                LedgerStats {
+                    log10_grad_out_rms: log10_from_log2(
+                        0.5 * (g.log2_grad_out_sumsq_scaled - log2_entries) + raw.log2_scale
+                            - g.slope_shift,
+                    ),
+                    mean_abs_slope: log2_slope_mean.exp2(),
+                    log10_mean_abs_slope: log10_from_log2(log2_slope_mean),
+                }
+            }),
         }
     }
 
@@ -264,6 +357,56 @@ impl StepStats {
             clipped: false,
             layers,
         }
+    }
+
+    /// The chain-rule ledger of layer (time step) `index` (1-based): δ there written as the product the
+    /// backward pass computed, from the output down. `None` where the record has no ledger (gated cells)
+    /// or `index` is out of range.
+    pub fn ledger(&self, index: usize) -> Option<Ledger> {
+        if index == 0 || index > self.layers.len() {
+            return None;
+        }
+        let lg = |v: Option<f64>| v.unwrap_or(f64::NEG_INFINITY);
+        let top = self.layers.last()?;
+        let start = lg(top.ledger.as_ref()?.log10_grad_out_rms);
+        let mut rows = Vec::new();
+        let mut product = start;
+        let mut above = start;
+        for k in (index..=self.layers.len()).rev() {
+            let layer = &self.layers[k - 1];
+            let entry = layer.ledger.as_ref()?;
+            let grad_out = lg(entry.log10_grad_out_rms);
+            if k < self.layers.len() {
+                let factor = grad_out - above;
+                product += factor;
+                rows.push(LedgerRow {
+                    layer: k,
+                    factor: LedgerFactor::Weights,
+                    log10_factor: factor,
+                    log10_product: product,
+                    log10_measured: grad_out,
+                    log10_mean_abs_slope: None,
+                });
+            }
+            let delta = lg(layer.log10_delta_rms);
+            let factor = delta - grad_out;
+            product += factor;
+            rows.push(LedgerRow {
+                layer: k,
+                factor: LedgerFactor::Slopes,
+                log10_factor: factor,
+                log10_product: product,
+                log10_measured: delta,
+                log10_mean_abs_slope: Some(lg(entry.log10_mean_abs_slope)),
+            });
+            above = delta;
+        }
+        Some(Ledger {
+            index,
+            log10_start: start,
+            rows,
+            log10_measured: lg(self.layers[index - 1].log10_delta_rms),
+        })
     }
 
     /// Records the global gradient norm (before clipping) and whether clipping at `clip` fired.

@@ -82,6 +82,8 @@ pub struct GradscopeApp {
     animation_line: String,
     /// The step the views are scrubbed back to (`None`: live).
     scrub: Option<u64>,
+    /// The layer (time step) whose chain-rule ledger is open, if any.
+    ledger: Option<usize>,
 }
 
 impl GradscopeApp {
@@ -140,6 +142,7 @@ impl GradscopeApp {
             animation_progress: Arc::default(),
             animation_line: String::new(),
             scrub: None,
+            ledger: None,
         };
         let cfg = app.settings.config.clone();
         if let Err(e) = app.rebuild(&cfg) {
@@ -515,6 +518,94 @@ impl GradscopeApp {
     /// The step the views are scrubbed to (`None`: live).
     pub fn scrubbed(&self) -> Option<u64> {
         self.scrub
+    }
+
+    /// Opens the chain-rule ledger of `layer` (1-based; time step for the RNN), or closes it with `None`.
+    pub fn open_ledger(&mut self, layer: Option<usize>) {
+        self.ledger = layer.map(|l| l.clamp(1, self.settings.config.depth.max(1)));
+    }
+
+    /// The layer whose ledger is open.
+    pub fn ledger_layer(&self) -> Option<usize> {
+        self.ledger
+    }
+
+    /// The statistics the views show for `run` (the scrubbed step's, else the newest).
+    fn shown_stats<'a>(&self, run: &'a Run) -> Option<&'a StepStats> {
+        self.scrub
+            .and_then(|s| run.timeline().at(s))
+            .or(run.figure_data(self.settings.range).stats)
+    }
+
+    /// The ledgers the open panel shows: network A's, and B's beside it in compare mode.
+    pub fn ledgers(&self) -> Vec<(String, Result<crate::stats::Ledger, String>, Option<u64>)> {
+        let Some(layer) = self.ledger else {
+            return Vec::new();
+        };
+        let one = |run: &Run| {
+            let stats = self.shown_stats(run);
+            let ledger = if run.config().cell.is_gated() {
+                Err("a gated cell's error splits over its gates: the ledger is written for MLPs and \
+                     vanilla RNNs"
+                    .to_string())
+            } else {
+                match stats {
+                    None => Err("waiting for the first gradient".to_string()),
+                    Some(st) => st.ledger(layer).ok_or_else(|| {
+                        format!(
+                            "no {} {layer} in this network",
+                            views::common::layer_name(run.config())
+                        )
+                    }),
+                }
+            };
+            (ledger, stats.map(|s| s.step))
+        };
+        let (a, step_a) = one(&self.a);
+        match &self.b {
+            Some(b) if self.settings.compare.on => {
+                let (lb, step_b) = one(b);
+                vec![("A".into(), a, step_a), ("B".into(), lb, step_b)]
+            }
+            _ => vec![(String::new(), a, step_a)],
+        }
+    }
+
+    fn ledger_window(&mut self, ctx: &egui::Context) {
+        let Some(layer) = self.ledger else {
+            return;
+        };
+        let layer_name = views::common::layer_name(&self.settings.config);
+        let ledgers = self.ledgers();
+        let shown: Vec<super::panels::ledger::LedgerShown<'_>> = ledgers
+            .into_iter()
+            .map(|(name, ledger, step)| super::panels::ledger::LedgerShown {
+                name,
+                layer_name,
+                ledger,
+                step,
+            })
+            .collect();
+        let mut action = super::panels::ledger::LedgerAction::None;
+        let mut open = true;
+        egui::Window::new(format!(
+            "Chain-rule ledger: \u{3b4} at {layer_name} {layer}"
+        ))
+        .id(egui::Id::unique("gradscope ledger"))
+        .open(&mut open)
+        .default_width(560.0)
+        .default_pos(egui::pos2(ctx.content_rect().right() - 600.0, 70.0))
+        .resizable(true)
+        .show(ctx, |ui| {
+            action =
+                super::panels::ledger::ledger_ui(ui, layer, self.settings.config.depth, &shown);
+        });
+        match action {
+            super::panels::ledger::LedgerAction::Select(l) => self.open_ledger(Some(l)),
+            super::panels::ledger::LedgerAction::Close => self.ledger = None,
+            super::panels::ledger::LedgerAction::None if !open => self.ledger = None,
+            super::panels::ledger::LedgerAction::None => {}
+        }
     }
 
     /// Reads the weights back and computes the Jacobian spectrum (of both networks in compare mode) on
@@ -952,7 +1043,13 @@ impl eframe::App for GradscopeApp {
             if let Some((ix, iy)) = crate::viz::trainability::take_clicked(ui.ctx()) {
                 self.open_sweep_cell(ix, iy);
             }
+            if let Some((_, column)) = crate::viz::heatmap::take_clicked_column(ui.ctx())
+                && self.settings.view == View::GradientMap
+            {
+                self.open_ledger(Some(column as usize));
+            }
         });
+        self.ledger_window(ui.ctx());
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -13,7 +13,7 @@ use super::readback::StatsRing;
 use super::shaders::Pipelines;
 use crate::model::Cell;
 use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};
-use crate::stats::{RawGates, RawLayer, StepStats};
+use crate::stats::{RawGates, RawLayer, RawLedger, StepStats};
 
 /// A device, its queue, the adapter's name and the compiled pipelines: what every engine on one device
 /// shares. The window passes eframe's device here.
@@ -1071,6 +1071,11 @@ impl Engine {
                         .iter()
                         .map(|&v| f64::from(v))
                         .collect(),
+                    ledger: (!cell.is_gated()).then(|| RawLedger {
+                        log2_grad_out_sumsq_scaled: log2_or_zero(r[6]),
+                        slope_shift: f64::from(r[7]),
+                        log2_slope_sum: log2_or_zero(r[8]),
+                    }),
                     gates,
                 }
             })
@@ -1227,5 +1232,14 @@ impl Engine {
     /// The network output `B x d_out` of the last computed step (blocking).
     pub fn read_output(&self) -> Result<Vec<f32>, EngineError> {
         self.read(self.lay.yhat, self.lay.batch * self.lay.d_out)
+    }
+}
+
+/// A log2 sum from the statistics block as f64: the shaders' NO_TERM (log2 of an exact zero) as −∞.
+fn log2_or_zero(v: f32) -> f64 {
+    if v <= -1e38 {
+        f64::NEG_INFINITY
+    } else {
+        f64::from(v)
     }
 }

@@ -35,8 +35,13 @@ pub const SUMSQ_GROUPS: u32 = 256;
 /// Bytes between parameter records in the uniform buffer (a multiple of every adapter's
 /// `min_uniform_buffer_offset_alignment`).
 pub const RECORD_STRIDE: u64 = 256;
-/// f32 values per layer record in the statistics block.
-pub const LAYER_RECORD: usize = 8;
+/// f32 values per layer record in the statistics block: [log2 scale, log2 Σ (scaled ∂L/∂W)², Σ ŝ²,
+/// log2 Σ a², #saturated, #dead, log2 Σ ĝ², K (the slope shift: ĝ's scale is the layer's minus K),
+/// log2 Σ |f'|, 3 × padding]. Keep in sync with LAYER_RECORD in shaders/common.wgsl.
+pub const LAYER_RECORD: usize = 12;
+/// f32 partial sums per unit that the column reductions leave for `layer_stats`: [Σ ŝ², log2 Σ a²,
+/// #saturated, dead, log2 Σ ĝ², log2 Σ |f'|]. Keep in sync with UPART in shaders/common.wgsl.
+pub const UPART: usize = 6;
 /// f32 values before the layer records in the statistics block: [loss, step count, global gradient norm
 /// as (M, r) with norm = M · r, 4 × padding].
 pub const STATS_HEADER: usize = 8;
@@ -436,7 +441,7 @@ impl Layout {
             0
         });
         let wparts = take(l_n * partials_per_layer);
-        let upart = take(l_n * w * 4);
+        let upart = take(l_n * w * UPART);
         let gparts = take(2 * SUMSQ_GROUPS as usize);
         let gnorm = take(2);
         let mut stats_len = STATS_HEADER + LAYER_RECORD * l_n + l_n * w;

@@ -5,7 +5,7 @@
 use super::layout::{
     COLREDUCE_UNITS, Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_CLIP, FLAG_HEAD,
     FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, Kernel, Layout, MATMUL_TILES,
-    MAX_GROUPS, NONE, STATS_HEADER, SUMSQ_GROUPS, WORKGROUP_SIZE,
+    MAX_GROUPS, NONE, STATS_HEADER, SUMSQ_GROUPS, UPART, WORKGROUP_SIZE,
 };
 use crate::model::{Activation, Arch, NetConfig, Optimizer};
 
@@ -811,7 +811,7 @@ impl Program<'_> {
                 c_off: lay.at(lay.a, l),
                 scale_idx: l as u32,
                 ust_off: lay.unit_stats(l) as u32,
-                upart_off: (lay.upart + (l - 1) * lay.width * 4) as u32,
+                upart_off: (lay.upart + (l - 1) * lay.width * UPART) as u32,
                 ..base
             };
             let part_off = (lay.wparts + (l - 1) * lay.partials_per_layer) as u32;

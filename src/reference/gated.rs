@@ -188,6 +188,7 @@ impl Reference {
             let lstm = cell == Cell::Lstm;
             raw[t - 1] = RawLayer {
                 log2_scale: sigma as f64,
+                ledger: None,
                 grad_w_sumsq_scaled: dwh_scaled.iter().map(|v| v * v).sum(),
                 delta_sumsq_scaled: g.iter().map(|v| v * v).sum(),
                 log2_mean_abs_delta_scaled: log2_mean_abs(&g, b, h_n),

@@ -10,7 +10,7 @@ use crate::model::{
     ADAM_BETA1, ADAM_BETA2, ADAM_EPS, Activation, Arch, ConfigError, Dataset, LossKind, MOMENTUM,
     NORM_EPS, NetConfig, Norm, Optimizer, Params, Slope, ldexp,
 };
-use crate::stats::{RawLayer, StepStats, frexp_exponent};
+use crate::stats::{RawLayer, RawLedger, StepStats, frexp_exponent};
 pub use linalg::{matmul_nn, matmul_nt, matmul_tn};
 
 /// The label the reference puts in [`StepStats::adapter`].
@@ -687,7 +687,13 @@ fn raw_layer(
             }
         })
         .collect();
+    let ledger = RawLedger {
+        log2_grad_out_sumsq_scaled: log2_sum_exp2(g.iter().map(|v| 2.0 * v.abs().log2())),
+        slope_shift: k as f64,
+        log2_slope_sum: log2_sum_exp2(slopes.iter().map(|sl| sl.log2_abs())),
+    };
     RawLayer {
+        ledger: Some(ledger),
         log2_scale: log2_scale as f64,
         grad_w_sumsq_scaled: dw_scaled.iter().map(|v| v * v).sum(),
         delta_sumsq_scaled: s.iter().map(|v| v * v).sum(),
@@ -697,6 +703,18 @@ fn raw_layer(
         dead_units: any_live.iter().filter(|l| !**l).count() as f64,
         gates: None,
     }
+}
+
+/// log2 Σ 2^x over terms of any magnitude (−∞ for none or all −∞, NaN if any term is NaN).
+fn log2_sum_exp2(terms: impl Iterator<Item = f64> + Clone) -> f64 {
+    let mx = terms.clone().fold(f64::NEG_INFINITY, f64::max);
+    if terms.clone().any(f64::is_nan) {
+        return f64::NAN;
+    }
+    if mx == f64::NEG_INFINITY {
+        return mx;
+    }
+    mx + terms.map(|t| (t - mx).exp2()).sum::<f64>().log2()
 }
 
 fn add_bias(m: &mut [f64], bias: &[f64]) {

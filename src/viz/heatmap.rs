@@ -57,6 +57,20 @@ pub struct Heatmap {
     pub y_values: Vec<u64>,
     /// Columns marked with a red tick above the map (e.g. steps where gradient clipping fired).
     pub x_marks: Vec<usize>,
+    /// What clicking a column opens, as the hover text says it (empty: clicks do nothing); the clicked
+    /// column's value is kept for the app ([`take_clicked_column`]).
+    pub click_hint: String,
+}
+
+/// The id under which a click on a heatmap column is remembered.
+fn click_id() -> egui::Id {
+    egui::Id::unique("gradscope heatmap column click")
+}
+
+/// The column value (layer, time step) of the heatmap column the user clicked since the last call, with
+/// the map's x label (which map it was), if any.
+pub fn take_clicked_column(ctx: &egui::Context) -> Option<(String, u64)> {
+    ctx.data_mut(|d| d.remove_temp::<(String, u64)>(click_id()))
 }
 
 impl Heatmap {
@@ -127,7 +141,12 @@ pub fn heatmap_ui(ui: &mut Ui, rect: Rect, map: &Heatmap, coloring: &Coloring) {
         return;
     }
     let id = ui.scope_id().with(("heatmap", &map.x_label, &map.y_label));
-    let response = ui.interact(cells_rect, id, Sense::hover());
+    let sense = if map.click_hint.is_empty() {
+        Sense::hover()
+    } else {
+        Sense::click()
+    };
+    let response = ui.interact(cells_rect, id, sense);
     let texture = ui.ctx().load_texture_cached(
         "gradscope heatmap",
         id,
@@ -218,14 +237,22 @@ pub fn heatmap_ui(ui: &mut Ui, rect: Rect, map: &Heatmap, coloring: &Coloring) {
     if let Some(p) = response.hover_pos() {
         let c = (((p.x - cells_rect.left()) / cell_w) as usize).min(map.cols - 1);
         let r = (((cells_rect.bottom() - p.y) / cell_h) as usize).min(map.rows - 1);
-        let text = format!(
+        let column = map.x_values.get(c).copied().unwrap_or(c as u64 + 1);
+        let mut text = format!(
             "{} {}, {} {}\n{}",
             map.x_name,
-            map.x_values.get(c).copied().unwrap_or(c as u64 + 1),
+            column,
             map.y_name,
             map.y_values.get(r).copied().unwrap_or(r as u64 + 1),
             map.get(c, r).describe()
         );
+        if !map.click_hint.is_empty() {
+            text.push_str(&format!("\nclick: {}", map.click_hint));
+            if response.clicked() {
+                let value = (map.x_label.clone(), column);
+                ui.ctx().data_mut(|d| d.insert_temp(click_id(), value));
+            }
+        }
         let cell = Rect::from_min_size(
             pos2(
                 cells_rect.left() + c as f32 * cell_w,

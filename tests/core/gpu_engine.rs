@@ -93,6 +93,29 @@ pub(crate) fn compare_stats_to(g: &StepStats, r: &StepStats, what: &str, tol: f6
             "{what} layer {i} dead"
         );
         assert_eq!(lg.gates.is_some(), lr.gates.is_some(), "{what} layer {i}");
+        assert_eq!(lg.ledger.is_some(), lr.ledger.is_some(), "{what} layer {i}");
+        if let (Some(a), Some(b)) = (&lg.ledger, &lr.ledger) {
+            for (name, x, y) in [
+                (
+                    "log10_grad_out_rms",
+                    a.log10_grad_out_rms,
+                    b.log10_grad_out_rms,
+                ),
+                (
+                    "log10_mean_abs_slope",
+                    a.log10_mean_abs_slope,
+                    b.log10_mean_abs_slope,
+                ),
+            ] {
+                match (x, y) {
+                    (Some(x), Some(y)) => assert!(
+                        (x - y).abs() < tol || (x.is_nan() && y.is_nan()),
+                        "{what} layer {i}: ledger {name} {x} vs {y}"
+                    ),
+                    (x, y) => assert_eq!(x.is_none(), y.is_none(), "{what} layer {i}: {name}"),
+                }
+            }
+        }
         if let (Some(gg), Some(gr)) = (&lg.gates, &lr.gates) {
             assert!(
                 (gg.keep_mean - gr.keep_mean).abs() < tol,

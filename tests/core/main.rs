@@ -10,6 +10,7 @@ mod cli_gpu;
 mod fuzz;
 mod gpu_engine;
 mod inputs;
+mod ledger;
 mod model;
 mod numerics;
 mod population;

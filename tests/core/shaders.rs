@@ -98,6 +98,10 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
     ] {
         assert_eq!(wgsl_const(&common, name), f64::from(value), "{name}");
     }
+    // the statistics block's shapes
+    use gradscope::gpu::layout::{LAYER_RECORD, UPART};
+    assert_eq!(wgsl_const(&common, "LAYER_RECORD"), LAYER_RECORD as f64);
+    assert_eq!(wgsl_const(&common, "UPART"), UPART as f64);
     // the flags are distinct bits
     let flags = [
         FLAG_ACCUMULATE,

@@ -8,6 +8,7 @@ mod app;
 mod compare;
 mod fields;
 mod jacobian;
+mod ledger;
 mod share;
 mod snapshot;
 mod theory;

@@ -37,6 +37,7 @@ fn synthetic() -> (NetConfig, StepStats) {
                 saturated_fraction: 0.1,
                 dead_fraction: if l == 6 { 0.1 } else { 0.0 },
                 gates: None,
+                ledger: None,
             }
         })
         .collect();

@@ -23,6 +23,7 @@ fn exploded() -> (NetConfig, StepStats) {
         saturated_fraction: 0.0,
         dead_fraction: 0.0,
         gates: None,
+        ledger: None,
     };
     let stats = StepStats {
         step: 5,

@@ -7,6 +7,7 @@ pub mod display;
 pub mod export;
 pub mod field;
 pub mod jacobian;
+pub mod ledger;
 pub mod messages;
 pub mod network;
 pub mod presets;

@@ -124,6 +124,7 @@ fn cell_map(stats: &StepStats, cfg: &NetConfig) -> Heatmap {
         x_values: stats.layers.iter().map(|l| l.index as u64).collect(),
         y_values: (1..=rows as u64).collect(),
         x_marks: Vec::new(),
+        click_hint: String::new(),
     }
 }
 

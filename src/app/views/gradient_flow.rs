@@ -40,6 +40,7 @@ pub fn heatmap(history: &History, layer_name: &str, layer_label: &str) -> Heatma
             .enumerate()
             .filter_map(|(i, p)| p.clipped.then_some(i))
             .collect(),
+        click_hint: String::new(),
     }
 }
 

@@ -40,6 +40,7 @@ pub fn heatmap(stats: &StepStats, layer_axis: &str, layer_name: &str) -> Heatmap
         x_values: stats.layers.iter().map(|l| l.index as u64).collect(),
         y_values: (1..=rows as u64).collect(),
         x_marks: Vec::new(),
+        click_hint: format!("the chain-rule ledger of this {layer_name}"),
     }
 }
 
@@ -79,6 +80,10 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
     let (subtitle, body) = match data.stats {
         Some(stats) if !stats.layers.is_empty() => {
             let mut map = heatmap(stats, layer_axis(cfg), layer_name(cfg));
+            if cfg.cell.is_gated() {
+                // a gated cell's error splits over its gates: no two-factor ledger
+                map.click_hint.clear();
+            }
             if cfg.arch == Arch::Rnn {
                 map.y_name = "hidden unit".into();
                 map.y_label = "hidden unit".into();
