@@ -336,21 +336,22 @@ fn wg_max(t: u32, v: f32, n: u32) -> f32 {
     return total;
 }
 
-// log2 Σ_threads 2^l (NaN if any l is NaN, NO_TERM if every l is).
+// log2 Σ_threads 2^l (NaN if any l is NaN, NO_TERM if every l is). One thread adds the n terms in the log
+// domain: three barriers instead of a tree of them per pass (a software adapter pays dearly for each).
 fn wg_log2_sum(t: u32, l: f32, n: u32) -> f32 {
-    let nan = wg_sum(t, select(0.0, 1.0, is_nan(l)), n);
-    let lv = select(l, NO_TERM, is_nan(l));
-    let m = wg_max(t, lv, n);
-    var e = 0.0;
-    if (lv > NO_TERM) { e = exp2(lv - m); }
-    let s = wg_sum(t, e, n);
-    if (nan > 0.0) {
-        return bitcast<f32>(0x7fc00000u);
+    red[t] = l;
+    workgroupBarrier();
+    if (t == 0u) {
+        var st = lsum_new();
+        for (var i = 0u; i < n; i++) {
+            st = lsum_add(st, red[i]);
+        }
+        red[0] = lsum_log2(st);
     }
-    if (m <= NO_TERM) {
-        return NO_TERM;
-    }
-    return m + log2(s);
+    workgroupBarrier();
+    let total = red[0];
+    workgroupBarrier();
+    return total;
 }
 
 // A sum of squares of any magnitude as (largest log2 term m, Σ 2^(term − m)), adding a²; NaN rides in

@@ -3,11 +3,44 @@
 // With FLAG_CLIP, gradients are scaled by min(1, clip / ‖g‖) with ‖g‖ = M · r, (M, r) = mem[aux2_off ..]
 // (the overflow-free global norm of reduce.wgsl): the factor is (clip / M) / r, never ‖g‖ itself.
 // Adam's step count t = mem[step_off] (layer_stats increments it before this runs).
+// update_norms: per weight matrix j (grid y), the update this gradient makes, by the same optimizer_step
+// as main, without applying it: [log2 Σ ΔW², log2 Σ W²] (W before the update) at part_off + 2j. Matrix j
+// starts at bitcast<u32>(mem[res_off + 2j]) in the parameter vector, bitcast<u32>(mem[res_off + 2j + 1])
+// values long. With mode 1 the step is not counted yet (a gradient without update): t + 1.
 // Constants: keep in sync with MOMENTUM, ADAM_BETA1, ADAM_BETA2, ADAM_EPS in src/model/config.rs.
 const MOMENTUM: f32 = 0.9;
 const BETA1: f32 = 0.9;
 const BETA2: f32 = 0.999;
 const EPS: f32 = 1e-8;
+
+// The clipping factor min(1, clip / ‖g‖) (1 without FLAG_CLIP).
+fn clip_factor() -> f32 {
+    if ((p.flags & FLAG_CLIP) != 0u) {
+        let big = mem[nb + p.aux2_off];
+        if (big > 0.0) {
+            let f = (p.clip / big) / mem[nb + p.aux2_off + 1u];
+            if (f < 1.0) {
+                return f;
+            }
+        }
+    }
+    return 1.0;
+}
+
+// One parameter's step with gradient g at Adam step t: (ΔW, new slot 1, new slot 2).
+fn optimizer_step(i: u32, g: f32, t: f32) -> vec3<f32> {
+    if (p.optimizer == 0u) {
+        return vec3<f32>(-p.lr * g, 0.0, 0.0);
+    } else if (p.optimizer == 1u) {
+        let v = MOMENTUM * mem[nb + p.c_off + i] + g;
+        return vec3<f32>(-p.lr * v, v, 0.0);
+    }
+    let m = BETA1 * mem[nb + p.c_off + i] + (1.0 - BETA1) * g;
+    let v = BETA2 * mem[nb + p.add_off + i] + (1.0 - BETA2) * g * g;
+    let mh = m / (1.0 - pow(BETA1, t));
+    let vh = v / (1.0 - pow(BETA2, t));
+    return vec3<f32>(-p.lr * mh / (sqrt(vh) + EPS), m, v);
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -16,31 +49,37 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (i >= p.count) {
         return;
     }
-    var g = mem[nb + p.b_off + i];
-    if ((p.flags & FLAG_CLIP) != 0u) {
-        let big = mem[nb + p.aux2_off];
-        if (big > 0.0) {
-            let f = (p.clip / big) / mem[nb + p.aux2_off + 1u];
-            if (f < 1.0) {
-                g *= f;
-            }
-        }
+    let g = mem[nb + p.b_off + i] * clip_factor();
+    let step = optimizer_step(i, g, mem[nb + p.step_off]);
+    if (p.optimizer == 1u) {
+        mem[nb + p.c_off + i] = step.y;
+    } else if (p.optimizer == 2u) {
+        mem[nb + p.c_off + i] = step.y;
+        mem[nb + p.add_off + i] = step.z;
     }
-    let w = p.a_off + i;
-    if (p.optimizer == 0u) {
-        mem[nb + w] -= p.lr * g;
-    } else if (p.optimizer == 1u) {
-        let v = MOMENTUM * mem[nb + p.c_off + i] + g;
-        mem[nb + p.c_off + i] = v;
-        mem[nb + w] -= p.lr * v;
-    } else {
-        let t = mem[nb + p.step_off];
-        let m = BETA1 * mem[nb + p.c_off + i] + (1.0 - BETA1) * g;
-        let v = BETA2 * mem[nb + p.add_off + i] + (1.0 - BETA2) * g * g;
-        mem[nb + p.c_off + i] = m;
-        mem[nb + p.add_off + i] = v;
-        let mh = m / (1.0 - pow(BETA1, t));
-        let vh = v / (1.0 - pow(BETA2, t));
-        mem[nb + w] -= p.lr * mh / (sqrt(vh) + EPS);
+    mem[nb + p.a_off + i] += step.x;
+}
+
+@compute @workgroup_size(256)
+fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
+    let j = wid.y;
+    let start = bitcast<u32>(mem[nb + p.res_off + 2u * j]);
+    let len = bitcast<u32>(mem[nb + p.res_off + 2u * j + 1u]);
+    let f = clip_factor();
+    let steps = mem[nb + p.step_off] + f32(p.mode);
+    var dsq = vec3<f32>(0.0);
+    var wsq = vec3<f32>(0.0);
+    for (var e = t; e < len; e += 256u) {
+        let i = start + e;
+        let step = optimizer_step(i, mem[nb + p.b_off + i] * f, steps);
+        dsq = sq_add(dsq, step.x);
+        wsq = sq_add(wsq, mem[nb + p.a_off + i]);
+    }
+    let log2_d = wg_log2_sum(t, sq_log2(dsq), 256u);
+    let log2_w = wg_log2_sum(t, sq_log2(wsq), 256u);
+    if (t == 0u) {
+        mem[nb + p.part_off + 2u * j] = log2_d;
+        mem[nb + p.part_off + 2u * j + 1u] = log2_w;
     }
 }

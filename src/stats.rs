@@ -107,6 +107,90 @@ pub struct LayerStats {
     /// output and the slopes that turn it into δ.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ledger: Option<LedgerStats>,
+    /// The distributions of f(z) and log10 |δ| over batch and units, where they were asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<LayerHistogram>,
+}
+
+/// Interior bins of each histogram; every histogram also has a bin below its range (first) and one above
+/// it (last). Keep in sync with HIST_BINS in shaders/hist.wgsl.
+pub const HIST_BINS: usize = 32;
+/// The δ histogram's range: log10 |δ| − log10 rms δ of the layer, in decades (`[lo, hi)`).
+pub const DELTA_HIST_RANGE: (f64, f64) = (-6.0, 2.0);
+
+/// The range `[lo, hi)` of the histogram of f(z) for an activation: its output range where it is
+/// bounded, else (−2, 4).
+pub fn act_hist_range(act: crate::model::Activation) -> (f64, f64) {
+    use crate::model::Activation;
+    match act {
+        Activation::Sigmoid => (0.0, 1.0),
+        Activation::Tanh => (-1.0, 1.0),
+        _ => (-2.0, 4.0),
+    }
+}
+
+/// The bin of `x` in a histogram over `[lo, hi)`: 0 below (and NaN), `HIST_BINS + 1` at or above `hi`.
+pub fn hist_bin(x: f64, lo: f64, hi: f64) -> usize {
+    if x.is_nan() || x < lo {
+        return 0;
+    }
+    if x >= hi {
+        return HIST_BINS + 1;
+    }
+    1 + (((x - lo) / (hi - lo) * HIST_BINS as f64) as usize).min(HIST_BINS - 1)
+}
+
+/// One layer's (time step's) distributions (Glorot & Bengio 2010, figures 6 and 7): counts over batch and
+/// units, `HIST_BINS + 2` each ([below, the bins over the range, above]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerHistogram {
+    /// The range of the f(z) bins (see [`act_hist_range`]).
+    pub act_range: (f64, f64),
+    /// Counts of f(z_l), the activation's output (before a residual add).
+    pub act: Vec<f64>,
+    /// Counts of log10 |δ_l| − log10 rms δ_l over [`DELTA_HIST_RANGE`] (exact zeros not among them).
+    pub delta: Vec<f64>,
+    /// Entries whose δ is exactly zero (dead units' entries among them).
+    pub delta_zeros: f64,
+}
+
+impl LayerHistogram {
+    /// The histogram of values `f(z)` and true δ: the reference's way, in f64.
+    pub fn of(act: crate::model::Activation, fz: &[f64], delta: &[f64]) -> LayerHistogram {
+        let act_range = act_hist_range(act);
+        let mut a = vec![0.0; HIST_BINS + 2];
+        for &v in fz {
+            a[hist_bin(v, act_range.0, act_range.1)] += 1.0;
+        }
+        // log10 rms δ from the log domain (true δ may be far below the f64 range only as zeros, which
+        // the reference's δ never is where the statistics are finite)
+        let log2_ms = {
+            let mx = delta.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            if mx > 0.0 {
+                let s: f64 = delta.iter().map(|v| (v / mx).powi(2)).sum();
+                2.0 * mx.log2() + (s / delta.len() as f64).log2()
+            } else {
+                f64::NEG_INFINITY
+            }
+        };
+        let mut d = vec![0.0; HIST_BINS + 2];
+        let mut zeros = 0.0;
+        let (lo, hi) = DELTA_HIST_RANGE;
+        for &v in delta {
+            if v == 0.0 {
+                zeros += 1.0;
+                continue;
+            }
+            let x = (v.abs().log2() - 0.5 * log2_ms) * std::f64::consts::LOG10_2;
+            d[hist_bin(x, lo, hi)] += 1.0;
+        }
+        LayerHistogram {
+            act_range,
+            act: a,
+            delta: d,
+            delta_zeros: zeros,
+        }
+    }
 }
 
 /// One layer's (time step's) entries in the chain-rule ledger (docs/DESIGN.md §Ledger). With `ĝ_l =
@@ -284,6 +368,7 @@ impl LayerStats {
                     .map(|&m| log10_from_log2(m + raw.log2_scale))
                     .collect(),
             }),
+            histogram: None,
             ledger: raw.ledger.as_ref().map(|g| {
                 let log2_entries = entries.log2();
                 let log2_slope_mean = g.log2_slope_sum - log2_entries;
@@ -328,6 +413,28 @@ pub struct StepStats {
     pub clipped: bool,
     /// Per layer (per time step), input to output.
     pub layers: Vec<LayerStats>,
+    /// Per weight matrix (`w_1 … w_L, w_out`; RNN `w_x, w_h, w_out`), the update this gradient makes
+    /// relative to the weights: empty where it was not computed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub update_ratio: Vec<UpdateRatio>,
+}
+
+/// The update ratio of one weight matrix: ‖ΔW‖_F / ‖W‖_F, ΔW the optimizer's update with this gradient
+/// (after clipping; momentum and Adam with their state) and W the weights it is applied to
+/// (docs/DESIGN.md §Update ratio).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UpdateRatio {
+    /// The matrix, as named in the dump (`w_3`, `w_h`, `w_out`).
+    pub tensor: String,
+    /// log10 ‖ΔW‖_F; `None` for an exact zero update.
+    #[serde(serialize_with = "json_num::opt")]
+    pub log10_update_norm: Option<f64>,
+    /// log10 ‖W‖_F; `None` for all-zero weights.
+    #[serde(serialize_with = "json_num::opt")]
+    pub log10_weight_norm: Option<f64>,
+    /// log10 of the ratio (the rule of thumb: near −3); `None` where either norm is an exact zero.
+    #[serde(serialize_with = "json_num::opt")]
+    pub log10_ratio: Option<f64>,
 }
 
 impl StepStats {
@@ -356,6 +463,7 @@ impl StepStats {
             grad_norm: None,
             clipped: false,
             layers,
+            update_ratio: Vec::new(),
         }
     }
 
@@ -407,6 +515,31 @@ impl StepStats {
             rows,
             log10_measured: lg(self.layers[index - 1].log10_delta_rms),
         })
+    }
+
+    /// Attaches per-layer histograms (one per layer, input to output).
+    pub fn with_histograms(mut self, hist: Vec<LayerHistogram>) -> StepStats {
+        for (l, h) in self.layers.iter_mut().zip(hist) {
+            l.histogram = Some(h);
+        }
+        self
+    }
+
+    /// Records the update norms: per weight matrix (name, log2 ‖ΔW‖², log2 ‖W‖²), −∞ for an exact zero.
+    pub fn with_update_norms(mut self, norms: Vec<(String, f64, f64)>) -> StepStats {
+        self.update_ratio = norms
+            .into_iter()
+            .map(|(tensor, d2, w2)| {
+                let (d, w) = (log10_from_log2(0.5 * d2), log10_from_log2(0.5 * w2));
+                UpdateRatio {
+                    tensor,
+                    log10_update_norm: d,
+                    log10_weight_norm: w,
+                    log10_ratio: d.zip(w).map(|(d, w)| d - w),
+                }
+            })
+            .collect();
+        self
     }
 
     /// Records the global gradient norm (before clipping) and whether clipping at `clip` fired.

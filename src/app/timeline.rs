@@ -40,6 +40,7 @@ fn record_bytes(s: &StepStats) -> usize {
         + s.adapter.len()
         + s.layers.len() * std::mem::size_of::<LayerStats>()
         + units * std::mem::size_of::<Option<f64>>()
+        + s.update_ratio.len() * (std::mem::size_of::<crate::stats::UpdateRatio>() + 8)
 }
 
 impl Timeline {
@@ -131,6 +132,7 @@ mod tests {
             grad_norm: None,
             clipped: false,
             layers: Vec::new(),
+            update_ratio: Vec::new(),
         }
     }
 

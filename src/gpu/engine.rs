@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use super::layout::{DispatchParams, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER};
+use super::layout::{
+    DispatchParams, HIST_RECORD, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER,
+};
 use super::program::{
     BUSY_WORKGROUPS, GATE_RECORD, Resolved, StackPath, gated_misfit, normed_misfit, resolve_for,
     step_dispatches_with,
@@ -152,6 +154,8 @@ pub struct Engine {
     updates: u64,
     /// Updates before the last gradient recorded.
     last_step: u64,
+    /// Whether each step also histograms every layer (see [`Engine::set_histograms`]).
+    histograms: bool,
     latest: Option<StepStats>,
     timer: Option<Timer>,
     opts: EngineOptions,
@@ -316,10 +320,11 @@ fn records(
     lay: &Layout,
     opts: EngineOptions,
     strides: NetStrides,
+    histograms: bool,
 ) -> (Vec<DispatchParams>, Vec<Rec>, Vec<Rec>) {
     let mut all = Vec::new();
     let seq = |update: bool, all: &mut Vec<DispatchParams>| -> Vec<Rec> {
-        step_dispatches_with(
+        let mut list = step_dispatches_with(
             cfg,
             lay,
             update,
@@ -327,23 +332,29 @@ fn records(
             opts.min_tile,
             opts.stack,
             opts.budget(),
-        )
-        .into_iter()
-        .map(|d| {
-            let offset = (all.len() as u64 * RECORD_STRIDE) as u32;
-            all.push(DispatchParams {
-                zn: d.groups[2],
-                net_stride: strides.mem,
-                max_stride: strides.maxes,
-                ..d.params
-            });
-            Rec {
-                kernel: d.kernel,
-                groups: [d.groups[0], d.groups[1], d.groups[2] * strides.nets],
-                offset,
-            }
-        })
-        .collect()
+        );
+        if histograms
+            && let Some(h) = super::program::histogram_dispatch(cfg, lay)
+            && let Some(at) = list.iter().position(|d| d.kernel == Kernel::LayerStats)
+        {
+            list.insert(at + 1, h);
+        }
+        list.into_iter()
+            .map(|d| {
+                let offset = (all.len() as u64 * RECORD_STRIDE) as u32;
+                all.push(DispatchParams {
+                    zn: d.groups[2],
+                    net_stride: strides.mem,
+                    max_stride: strides.maxes,
+                    ..d.params
+                });
+                Rec {
+                    kernel: d.kernel,
+                    groups: [d.groups[0], d.groups[1], d.groups[2] * strides.nets],
+                    offset,
+                }
+            })
+            .collect()
     };
     let train = seq(true, &mut all);
     let compute = seq(false, &mut all);
@@ -367,7 +378,9 @@ fn record_capacity(cfg: &NetConfig, lay: &Layout, opts: EngineOptions) -> usize 
         clip: Some(1.0),
         ..cfg.clone()
     };
-    records(&with_clip, lay, opts, NetStrides::ONE).0.len()
+    records(&with_clip, lay, opts, NetStrides::ONE, true)
+        .0
+        .len()
 }
 
 /// The loop iterations one invocation may run on an adapter: lavapipe (the software adapter this engine
@@ -426,7 +439,7 @@ pub fn check_population_limits(
         });
     }
     // every dispatch's z count times the nets (the net's index is in the grid's z)
-    let max_z = records(cfg, lay, opts, strides)
+    let max_z = records(cfg, lay, opts, strides, true)
         .1
         .iter()
         .map(|r| r.groups[2])
@@ -654,6 +667,7 @@ impl Engine {
             ring,
             updates: 0,
             last_step: 0,
+            histograms: false,
             latest: None,
             timer: Timer::new(ctx),
             opts,
@@ -665,7 +679,13 @@ impl Engine {
     }
 
     fn write_records(&mut self) {
-        let (all, train, compute) = records(&self.cfg, &self.lay, self.opts, self.strides);
+        let (all, train, compute) = records(
+            &self.cfg,
+            &self.lay,
+            self.opts,
+            self.strides,
+            self.histograms,
+        );
         let capacity = (self.uniforms.size() / RECORD_STRIDE) as usize;
         self.ctx
             .queue
@@ -727,6 +747,12 @@ impl Engine {
         self.ctx.queue.submit([enc.finish()]);
         let q = &self.ctx.queue;
         let no_terms = vec![NO_TERM; self.lay.depth * self.lay.partials_per_layer];
+        let wtable: Vec<f32> = self
+            .lay
+            .weight_table(&self.cfg)
+            .into_iter()
+            .map(f32::from_bits)
+            .collect();
         let members = std::iter::once((&self.template, &self.data))
             .chain(self.rest.iter().map(|m| (&m.template, &m.data)));
         for (net, (template, data)) in members.enumerate() {
@@ -738,6 +764,11 @@ impl Engine {
             );
             q.write_buffer(&self.mem, at(self.lay.x), bytemuck::cast_slice(&data.x));
             q.write_buffer(&self.mem, at(self.lay.y), bytemuck::cast_slice(&data.y));
+            q.write_buffer(
+                &self.mem,
+                at(self.lay.wtable),
+                bytemuck::cast_slice(&wtable),
+            );
             // weight-gradient partials are log2 sums: slots no workgroup writes (smaller grids, the RNN's
             // first step) must read as "no term", not as log2 = 0
             q.write_buffer(
@@ -758,6 +789,18 @@ impl Engine {
             m.cfg.activation = act;
         }
         self.write_records();
+    }
+
+    /// Turns the per-layer histograms of f(z) and log10 |δ| on or off for the steps submitted from now on
+    /// (one more dispatch per step; MLPs without a norm and vanilla RNNs only: elsewhere it stays off).
+    /// Returns whether they are on.
+    pub fn set_histograms(&mut self, on: bool) -> bool {
+        let on = on && super::program::histograms_supported(&self.cfg);
+        if on != self.histograms {
+            self.histograms = on;
+            self.write_records();
+        }
+        on
     }
 
     /// Changes learning rate and clipping (validated like the config).
@@ -1090,6 +1133,35 @@ impl Engine {
             w,
         )
         .with_grad_norm(f64::from(block[2]) * f64::from(block[3]), self.cfg.clip)
+        .with_histograms(if self.histograms {
+            let at = self.lay.hist - self.lay.stats;
+            let len = crate::stats::HIST_BINS + 2;
+            let range = crate::stats::act_hist_range(self.cfg.activation);
+            (0..l_n)
+                .map(|l| {
+                    let r = &block[at + HIST_RECORD * l..at + HIST_RECORD * (l + 1)];
+                    let counts = |v: &[f32]| v.iter().map(|&c| f64::from(c)).collect();
+                    crate::stats::LayerHistogram {
+                        act_range: range,
+                        act: counts(&r[..len]),
+                        delta: counts(&r[len..2 * len]),
+                        delta_zeros: f64::from(r[2 * len]),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        })
+        .with_update_norms(
+            crate::model::weight_tensors(&self.cfg)
+                .into_iter()
+                .enumerate()
+                .map(|(j, (_, name))| {
+                    let at = self.lay.update_norms - self.lay.stats + 2 * j;
+                    (name, log2_or_zero(block[at]), log2_or_zero(block[at + 1]))
+                })
+                .collect(),
+        )
     }
 
     /// Blocking read of `len` f32 values at `offset` of net 0 (tests, dumps, the CLI).

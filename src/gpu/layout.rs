@@ -39,6 +39,9 @@ pub const RECORD_STRIDE: u64 = 256;
 /// log2 Σ a², #saturated, #dead, log2 Σ ĝ², K (the slope shift: ĝ's scale is the layer's minus K),
 /// log2 Σ |f'|, 3 × padding]. Keep in sync with LAYER_RECORD in shaders/common.wgsl.
 pub const LAYER_RECORD: usize = 12;
+/// f32 values per layer of the histograms region: [f(z) bins, δ bins, exact zeros of δ], each histogram
+/// `HIST_BINS + 2` values. Keep in sync with HIST_RECORD in shaders/hist.wgsl.
+pub const HIST_RECORD: usize = 2 * (crate::stats::HIST_BINS + 2) + 1;
 /// f32 partial sums per unit that the column reductions leave for `layer_stats`: [Σ ŝ², log2 Σ a²,
 /// #saturated, dead, log2 Σ ĝ², log2 Σ |f'|]. Keep in sync with UPART in shaders/common.wgsl.
 pub const UPART: usize = 6;
@@ -156,6 +159,10 @@ pub enum Kernel {
     SumsqFinal,
     /// shaders/update.wgsl
     Update,
+    /// shaders/update.wgsl `update_norms`: per weight matrix, the norms of the update and the weights
+    UpdateNorms,
+    /// shaders/hist.wgsl `histograms`: per layer, the histograms of f(z) and log10 |δ| (when asked for)
+    Histograms,
     /// shaders/stack.wgsl `stack_forward`: every layer (time step) and the head, one workgroup per row slice
     StackForward,
     /// shaders/stack.wgsl `stack_backward`: the δ chain of every layer (time step), per row slice
@@ -188,7 +195,7 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 23] = [
+    pub const ALL: [Kernel; 25] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -198,6 +205,8 @@ impl Kernel {
         Kernel::SumsqPartial,
         Kernel::SumsqFinal,
         Kernel::Update,
+        Kernel::UpdateNorms,
+        Kernel::Histograms,
         Kernel::StackForward,
         Kernel::StackBackward,
         Kernel::WeightGrads,
@@ -299,6 +308,17 @@ pub struct Layout {
     pub gparts: usize,
     /// Global gradient norm as (M, r), norm = M · r (no overflow of the squares).
     pub gnorm: usize,
+    /// The weight matrices of [`crate::model::weight_tensors`] as u32 pairs (offset in the parameter
+    /// vector, length), stored bit for bit in the f32 memory, for `update_norms`.
+    pub wtable: usize,
+    /// Number of those weight matrices.
+    pub n_weights: usize,
+    /// Where in memory the update norms start: per weight matrix [log2 Σ ΔW², log2 Σ W²], the last part
+    /// of the statistics block.
+    pub update_norms: usize,
+    /// Where in memory the per-layer histograms start (`HIST_RECORD` values per layer), in the statistics
+    /// block.
+    pub hist: usize,
     /// The statistics block (read back): header, layer records, per-unit mean |ŝ|.
     pub stats: usize,
     /// Length of the statistics block.
@@ -452,6 +472,13 @@ impl Layout {
                 stats_len += l_n * w;
             }
         }
+        let weights = crate::model::weight_tensors(cfg);
+        let n_weights = weights.len();
+        let wtable = take(2 * n_weights);
+        let update_rel = stats_len;
+        stats_len += 2 * n_weights;
+        let hist_rel = stats_len;
+        stats_len += HIST_RECORD * l_n;
         let stats = take(stats_len);
         Layout {
             depth: l_n,
@@ -460,6 +487,10 @@ impl Layout {
             d_in,
             d_out,
             n_params,
+            wtable,
+            n_weights,
+            update_norms: stats + update_rel,
+            hist: stats + hist_rel,
             tensor_offsets,
             params: params_off,
             grads,
@@ -517,6 +548,16 @@ impl Layout {
     /// Length of the atomic `maxes` buffer in u32 words.
     pub fn maxes_len(&self) -> usize {
         self.slope_slots() + self.depth + 1
+    }
+
+    /// The weight table `update_norms` reads: (offset in the parameter vector, length) per weight matrix
+    /// of [`crate::model::weight_tensors`], as u32.
+    pub fn weight_table(&self, cfg: &NetConfig) -> Vec<u32> {
+        let lens = param_lens(cfg);
+        crate::model::weight_tensors(cfg)
+            .into_iter()
+            .flat_map(|(i, _)| [self.tensor_offsets[i] as u32, lens[i] as u32])
+            .collect()
     }
 
     /// Offset of the per-unit log2 mean |ŝ| of layer `l` (1-based) in the statistics block.
@@ -599,8 +640,8 @@ mod tests {
             u64::MAX,
         );
         // forward L + head + loss + 3 head grads + (dW, colreduce) per layer + dX for l >= 2 + stats
-        // + global norm (2) + update
-        assert_eq!(layered.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 2 + 1);
+        // + global norm (2) + update norms + update
+        assert_eq!(layered.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 2 + 1 + 1);
         // the fused stack and the persistent RNN: a dispatch count independent of depth and time
         for depth in [1, 2, 10, 500] {
             for width in [1, 16, 100, 256] {

@@ -151,6 +151,36 @@ pub fn linear_groups(count: usize) -> [u32; 3] {
     }
 }
 
+/// Whether the engine can histogram `cfg`'s layers: MLPs without a norm and vanilla RNNs (a norm's
+/// activation sees γ ⊙ norm(z) + β, a gated cell's error splits over its gates).
+pub fn histograms_supported(cfg: &NetConfig) -> bool {
+    cfg.norm == crate::model::Norm::None && !cfg.cell.is_gated()
+}
+
+/// The dispatch that histograms every layer's f(z) and log10 |δ| (shaders/hist.wgsl), to run after
+/// `layer_stats`; `None` where [`histograms_supported`] is false.
+pub fn histogram_dispatch(cfg: &NetConfig, lay: &Layout) -> Option<Dispatch> {
+    let (lo, hi) = crate::stats::act_hist_range(cfg.activation);
+    histograms_supported(cfg).then(|| Dispatch {
+        kernel: Kernel::Histograms,
+        groups: [lay.depth as u32, 1, 1],
+        params: DispatchParams {
+            m: lay.batch as u32,
+            n: lay.width as u32,
+            z_off: lay.z as u32,
+            a_off: lay.s as u32,
+            g_off: lay.g as u32,
+            c_off: (lay.stats + STATS_HEADER) as u32,
+            part_off: lay.hist as u32,
+            act: cfg.activation.shader_id(),
+            // the range in the record's two f32 fields (hist.wgsl has no learning rate or clip)
+            lr: lo as f32,
+            clip: hi as f32,
+            ..DispatchParams::none()
+        },
+    })
+}
+
 /// Builds the dispatch list of one step: forward, loss, backward, statistics and (with `update`) the
 /// optimizer step.
 pub fn step_dispatches(cfg: &NetConfig, lay: &Layout, update: bool) -> Vec<Dispatch> {
@@ -956,39 +986,51 @@ impl Program<'_> {
                 ..base
             },
         });
+        // ---- the update this gradient makes, per weight matrix (the update ratio ‖ΔW‖/‖W‖)
+        out.push(Dispatch {
+            kernel: Kernel::UpdateNorms,
+            groups: [1, lay.n_weights as u32, 1],
+            params: DispatchParams {
+                mode: u32::from(!update),
+                res_off: lay.wtable as u32,
+                part_off: lay.update_norms as u32,
+                ..self.optimizer_params()
+            },
+        });
         out
+    }
+
+    /// The parameter record of the optimizer's kernels (the step and the update norms).
+    fn optimizer_params(&self) -> DispatchParams {
+        let cfg = self.cfg;
+        let lay = self.lay;
+        DispatchParams {
+            a_off: lay.params as u32,
+            b_off: lay.grads as u32,
+            c_off: lay.opt1 as u32,
+            add_off: lay.opt2 as u32,
+            count: lay.n_params as u32,
+            flags: if cfg.clip.is_some() { FLAG_CLIP } else { 0 },
+            lr: cfg.lr as f32,
+            clip: cfg.clip.unwrap_or(0.0) as f32,
+            optimizer: match cfg.optimizer {
+                Optimizer::Sgd => 0,
+                Optimizer::Momentum => 1,
+                Optimizer::Adam => 2,
+            },
+            step_off: (lay.stats + 1) as u32,
+            aux2_off: lay.gnorm as u32,
+            ..self.base
+        }
     }
 
     /// The optimizer step over every parameter.
     fn update(&self) -> Vec<Dispatch> {
-        let cfg = self.cfg;
-        let lay = self.lay;
-        let base = self.base;
-        let mut out = Vec::new();
-        let flags = if cfg.clip.is_some() { FLAG_CLIP } else { 0 };
-        out.push(Dispatch {
+        vec![Dispatch {
             kernel: Kernel::Update,
-            groups: linear_groups(lay.n_params),
-            params: DispatchParams {
-                a_off: lay.params as u32,
-                b_off: lay.grads as u32,
-                c_off: lay.opt1 as u32,
-                add_off: lay.opt2 as u32,
-                count: lay.n_params as u32,
-                flags,
-                lr: cfg.lr as f32,
-                clip: cfg.clip.unwrap_or(0.0) as f32,
-                optimizer: match cfg.optimizer {
-                    Optimizer::Sgd => 0,
-                    Optimizer::Momentum => 1,
-                    Optimizer::Adam => 2,
-                },
-                step_off: (lay.stats + 1) as u32,
-                aux2_off: lay.gnorm as u32,
-                ..base
-            },
-        });
-        out
+            groups: linear_groups(self.lay.n_params),
+            params: self.optimizer_params(),
+        }]
     }
 }
 

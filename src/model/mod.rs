@@ -15,4 +15,4 @@ pub use activation::{
 pub use config::*;
 pub use init::Init;
 pub use preset::*;
-pub use task::{Dataset, Params, Tensor};
+pub use task::{Dataset, Params, Tensor, weight_tensors};

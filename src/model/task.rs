@@ -134,6 +134,31 @@ fn uniform_index(rng: &mut SeededRng, n: usize) -> usize {
     rand::Rng::random_range(rng, 0..n.max(1))
 }
 
+/// The weight matrices whose update ratio ‖ΔW‖/‖W‖ the statistics report: (index in the order of
+/// [`Params::tensors`], name as in the dump). MLP `w_1 … w_L, w_out`; RNN `w_x, w_h, w_out` (a gated
+/// cell's stacked blocks count as one matrix each).
+pub fn weight_tensors(cfg: &super::NetConfig) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let head = match cfg.arch {
+        Arch::Mlp => {
+            let per = 1
+                + usize::from(cfg.norm != super::Norm::Batch)
+                + 2 * usize::from(cfg.norm != super::Norm::None);
+            for l in 1..=cfg.depth {
+                out.push((per * (l - 1), format!("w_{l}")));
+            }
+            per * cfg.depth
+        }
+        Arch::Rnn => {
+            out.push((0, "w_x".to_string()));
+            out.push((1, "w_h".to_string()));
+            3
+        }
+    };
+    out.push((head, "w_out".to_string()));
+    out
+}
+
 /// One named parameter tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {

@@ -231,6 +231,7 @@ impl Reference {
             deltas,
             cell_deltas,
             norm_deltas: Vec::new(),
+            act_out: Vec::new(),
             raw,
             output: out,
         }

@@ -37,6 +37,9 @@ pub struct Pass {
     pub norm_deltas: Vec<Vec<f64>>,
     /// Raw statistics per layer (per time step), input to output.
     pub raw: Vec<RawLayer>,
+    /// The activation's output f(z_l) per layer (time step; before a residual add), each `B x width`:
+    /// MLPs without a norm and vanilla RNNs (empty otherwise).
+    pub act_out: Vec<Vec<f64>>,
     /// The network output `B x d_out`.
     pub output: Vec<f64>,
 }
@@ -177,6 +180,19 @@ impl Reference {
             self.cfg.width,
         )
         .with_grad_norm(global_norm(&pass.grads), self.cfg.clip)
+        .with_update_norms(self.update_norms(&pass.grads))
+    }
+
+    /// Per layer (time step), the histograms of f(z) and log10 |δ| of a pass at the current parameters:
+    /// MLPs without a norm and vanilla RNNs (`None` otherwise).
+    pub fn histograms(&self, pass: &Pass) -> Option<Vec<crate::stats::LayerHistogram>> {
+        (!pass.act_out.is_empty()).then(|| {
+            pass.act_out
+                .iter()
+                .zip(&pass.deltas)
+                .map(|(fz, d)| crate::stats::LayerHistogram::of(self.cfg.activation, fz, d))
+                .collect()
+        })
     }
 
     /// One training step: computes the gradient, applies the update, returns the pass (computed before the
@@ -189,35 +205,67 @@ impl Reference {
 
     /// Applies one optimizer update with the given gradients (clipped first if the config clips).
     pub fn apply_update(&mut self, grads: &[Vec<f64>]) {
+        let step = self.update_of(grads);
+        for (p, d) in self.params.iter_mut().zip(&step.delta) {
+            p.iter_mut().zip(d).for_each(|(p, d)| *p += d);
+        }
+        self.opt_m = step.m;
+        self.opt_v = step.v;
+        self.updates += 1;
+    }
+
+    /// The update the optimizer makes with `grads` (clipped first if the config clips) at the current
+    /// parameters and optimizer state, without applying it.
+    fn update_of(&self, grads: &[Vec<f64>]) -> OptimizerStep {
         let mut g: Vec<Vec<f64>> = grads.to_vec();
         if let Some(clip) = self.cfg.clip {
             clip_global_norm(&mut g, clip);
         }
-        self.updates += 1;
         let lr = self.cfg.lr;
-        let t = self.updates as i32;
+        let t = (self.updates + 1) as i32;
+        let mut step = OptimizerStep {
+            delta: g.iter().map(|t| vec![0.0; t.len()]).collect(),
+            m: self.opt_m.clone(),
+            v: self.opt_v.clone(),
+        };
         for (i, gt) in g.iter().enumerate() {
             for (j, &gj) in gt.iter().enumerate() {
-                let p = &mut self.params[i][j];
-                match self.cfg.optimizer {
-                    Optimizer::Sgd => *p -= lr * gj,
+                step.delta[i][j] = match self.cfg.optimizer {
+                    Optimizer::Sgd => -(lr * gj),
                     Optimizer::Momentum => {
-                        let v = &mut self.opt_m[i][j];
+                        let v = &mut step.m[i][j];
                         *v = MOMENTUM * *v + gj;
-                        *p -= lr * *v;
+                        -(lr * *v)
                     }
                     Optimizer::Adam => {
-                        let m = &mut self.opt_m[i][j];
-                        let v = &mut self.opt_v[i][j];
+                        let m = &mut step.m[i][j];
                         *m = ADAM_BETA1 * *m + (1.0 - ADAM_BETA1) * gj;
+                        let v = &mut step.v[i][j];
                         *v = ADAM_BETA2 * *v + (1.0 - ADAM_BETA2) * gj * gj;
-                        let mh = *m / (1.0 - ADAM_BETA1.powi(t));
-                        let vh = *v / (1.0 - ADAM_BETA2.powi(t));
-                        *p -= lr * mh / (vh.sqrt() + ADAM_EPS);
+                        let mh = step.m[i][j] / (1.0 - ADAM_BETA1.powi(t));
+                        let vh = step.v[i][j] / (1.0 - ADAM_BETA2.powi(t));
+                        -(lr * mh / (vh.sqrt() + ADAM_EPS))
                     }
-                }
+                };
             }
         }
+        step
+    }
+
+    /// Per weight matrix (name, log2 ‖ΔW‖², log2 ‖W‖²) of the update `grads` make.
+    fn update_norms(&self, grads: &[Vec<f64>]) -> Vec<(String, f64, f64)> {
+        let step = self.update_of(grads);
+        let log2_sumsq = |v: &[f64]| log2_sum_exp2(v.iter().map(|x| 2.0 * x.abs().log2()));
+        crate::model::weight_tensors(&self.cfg)
+            .into_iter()
+            .map(|(i, name)| {
+                (
+                    name,
+                    log2_sumsq(&step.delta[i]),
+                    log2_sumsq(&self.params[i]),
+                )
+            })
+            .collect()
     }
 
     fn pass_mlp(&self) -> Pass {
@@ -361,6 +409,13 @@ impl Reference {
             grads,
             deltas,
             cell_deltas: Vec::new(),
+            act_out: if normed {
+                Vec::new()
+            } else {
+                z.iter()
+                    .map(|zl| zl.iter().map(|&v| act.f(v)).collect())
+                    .collect()
+            },
             norm_deltas,
             raw,
             output: out,
@@ -435,11 +490,19 @@ impl Reference {
             grads,
             deltas,
             cell_deltas: Vec::new(),
+            act_out: h[1..].to_vec(),
             norm_deltas: Vec::new(),
             raw,
             output: out,
         }
     }
+}
+
+/// One optimizer step, not yet applied: the update and the optimizer state after it.
+struct OptimizerStep {
+    delta: Vec<Vec<f64>>,
+    m: Vec<Vec<f64>>,
+    v: Vec<Vec<f64>>,
 }
 
 /// One layer's normalization: ẑ and 1/√(σ² + ε) per row (LayerNorm) or per unit (BatchNorm).

@@ -287,11 +287,15 @@ fn lines_ui(ui: &mut Ui, rect: Rect, plot: &LinePlot) {
         .allow_scroll(false)
         .allow_boxed_zoom(false)
         .allow_double_click_reset(false)
-        .legend(Legend::default().position(if *legend_left {
-            Corner::LeftTop
-        } else {
-            Corner::RightTop
-        }));
+        .legend(
+            Legend::default()
+                .follow_insertion_order(true)
+                .position(if *legend_left {
+                    Corner::LeftTop
+                } else {
+                    Corner::RightTop
+                }),
+        );
     for &v in include_y {
         p = p.include_y(v);
     }

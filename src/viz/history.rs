@@ -22,6 +22,9 @@ pub struct HistoryPoint {
     pub layer_nonfinite: Vec<bool>,
     /// Whether gradient clipping fired at this step.
     pub clipped: bool,
+    /// Per weight matrix (the order of `StepStats::update_ratio`), log10 ‖ΔW‖/‖W‖ (`None`: not
+    /// computed, or an exact zero).
+    pub log10_update_ratio: Vec<Option<f64>>,
 }
 
 impl HistoryPoint {
@@ -38,6 +41,7 @@ impl HistoryPoint {
                 .map(crate::stats::LayerStats::is_nonfinite)
                 .collect(),
             clipped: stats.clipped,
+            log10_update_ratio: stats.update_ratio.iter().map(|u| u.log10_ratio).collect(),
         }
     }
 }

@@ -30,6 +30,8 @@ pub enum View {
     GradientFlow,
     /// Per-layer gradient norms, log scale.
     Norms,
+    /// Per weight matrix, log10 ‖ΔW‖/‖W‖ of each update over training, with the 1e-3 rule of thumb.
+    UpdateRatio,
     /// Saturated and dead units per layer, and the dead-unit map.
     Activations,
     /// The loss over training, log scale.
@@ -48,10 +50,11 @@ pub enum View {
 
 impl View {
     /// Every view, in tab order.
-    pub const ALL: [View; 9] = [
+    pub const ALL: [View; 10] = [
         View::GradientMap,
         View::GradientFlow,
         View::Norms,
+        View::UpdateRatio,
         View::Activations,
         View::Loss,
         View::Jacobian,
@@ -66,6 +69,7 @@ impl View {
             View::GradientMap => "Gradient map",
             View::GradientFlow => "Gradient flow",
             View::Norms => "Layer norms",
+            View::UpdateRatio => "Update ratio",
             View::Activations => "Activations",
             View::Loss => "Loss",
             View::Jacobian => "Jacobian spectrum",
@@ -81,6 +85,7 @@ impl View {
             View::GradientMap => "gradient-map",
             View::GradientFlow => "gradient-flow",
             View::Norms => "norms",
+            View::UpdateRatio => "update-ratio",
             View::Activations => "activations",
             View::Loss => "loss",
             View::Jacobian => "jacobian",

@@ -69,6 +69,24 @@ pub(crate) fn compare_stats_to(g: &StepStats, r: &StepStats, what: &str, tol: f6
             }
         }
     }
+    assert_eq!(g.update_ratio.len(), r.update_ratio.len(), "{what}");
+    for (a, b) in g.update_ratio.iter().zip(&r.update_ratio) {
+        assert_eq!(a.tensor, b.tensor);
+        for (name, x, y) in [
+            ("update", a.log10_update_norm, b.log10_update_norm),
+            ("weights", a.log10_weight_norm, b.log10_weight_norm),
+            ("ratio", a.log10_ratio, b.log10_ratio),
+        ] {
+            match (x, y) {
+                (Some(x), Some(y)) => assert!(
+                    (x - y).abs() < tol || (x.is_nan() && y.is_nan()),
+                    "{what}: {} {name} {x} vs {y}",
+                    a.tensor
+                ),
+                (x, y) => assert_eq!(x.is_none(), y.is_none(), "{what}: {} {name}", a.tensor),
+            }
+        }
+    }
     for (lg, lr) in g.layers.iter().zip(&r.layers) {
         let i = lr.index;
         let e = log_tensor_err(

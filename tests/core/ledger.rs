@@ -1,10 +1,10 @@
-//! The chain-rule ledger: its entries are the quantities they claim to be (computed here independently
+//! The chain-rule ledger and the update ratio. The ledger: its entries are the quantities they claim to be (computed here independently
 //! from the reference's δ and parameters), its running product is the measured δ, and the GPU's equals
 //! the reference's (every GPU-vs-reference comparison in gpu_engine.rs also compares the ledger sums).
 
 use crate::common::gpu;
 use gradscope::gpu::Engine;
-use gradscope::model::{Activation, Arch, Init, NetConfig, Task};
+use gradscope::model::{Activation, Arch, Init, NetConfig, Optimizer, Task, weight_tensors};
 use gradscope::reference::Reference;
 use gradscope::stats::{LedgerFactor, StepStats};
 
@@ -156,4 +156,179 @@ fn gpu_ledger_products_equal_the_measured_delta() {
             }
         }
     }
+}
+
+/// The update ratio the statistics report is ‖W_after − W_before‖ / ‖W_before‖ of the update that is then
+/// applied, for every optimizer (momentum and Adam after a few steps, so their state matters) and with
+/// clipping firing.
+#[test]
+fn update_ratio_is_the_step_the_optimizer_then_takes() {
+    for (optimizer, clip) in [
+        (Optimizer::Sgd, None),
+        (Optimizer::Momentum, None),
+        (Optimizer::Adam, None),
+        (Optimizer::Sgd, Some(1e-3)),
+    ] {
+        for arch in [Arch::Mlp, Arch::Rnn] {
+            let cfg = NetConfig {
+                arch,
+                depth: 4,
+                optimizer,
+                clip,
+                lr: 0.05,
+                task: if arch == Arch::Rnn {
+                    Task::Memory
+                } else {
+                    Task::Teacher
+                },
+                ..mlp(Activation::Tanh, 4, false)
+            };
+            let what = format!("{optimizer:?} clip {clip:?} {arch:?}");
+            let mut r = Reference::new(&cfg).unwrap();
+            for _ in 0..3 {
+                r.step();
+            }
+            let stats = r.stats();
+            let before = r.params().to_vec();
+            r.step();
+            let names = weight_tensors(&cfg);
+            assert_eq!(stats.update_ratio.len(), names.len(), "{what}");
+            for ((i, name), u) in names.iter().zip(&stats.update_ratio) {
+                assert_eq!(&u.tensor, name);
+                let w = &before[*i];
+                let d: Vec<f64> = r.params()[*i].iter().zip(w).map(|(a, b)| a - b).collect();
+                let want = rms(&d).log10() - rms(w).log10();
+                let got = u.log10_ratio.unwrap();
+                assert!(
+                    (got - want).abs() < 1e-9,
+                    "{what} {name}: ratio {got} vs applied {want}"
+                );
+            }
+            // the GPU's, at init and after training steps, is the reference's (gpu_engine.rs compares
+            // it for every config it tests; here once more after momentum or Adam state has built up)
+            let mut e = Engine::new(gpu(), &cfg).unwrap();
+            e.step(3);
+            e.compute();
+            let g = e.wait_stats().unwrap();
+            let mut r = Reference::new(&cfg).unwrap();
+            for _ in 0..3 {
+                r.step();
+            }
+            for (a, b) in g.update_ratio.iter().zip(&r.stats().update_ratio) {
+                let (a, b) = (a.log10_ratio.unwrap(), b.log10_ratio.unwrap());
+                assert!((a - b).abs() < 1e-4, "{what}: GPU {a} vs reference {b}");
+            }
+        }
+    }
+}
+
+/// Values within `eps` bins of a bin edge (where f32 and f64 may land on different sides).
+fn near_edges(values: impl Iterator<Item = f64>, lo: f64, hi: f64, eps: f64) -> f64 {
+    let bins = gradscope::stats::HIST_BINS as f64;
+    values
+        .filter(|v| {
+            let x = (v - lo) / (hi - lo) * bins;
+            (x - x.round()).abs() < eps
+        })
+        .count() as f64
+}
+
+/// The GPU's histograms of f(z) and log10 |δ| are the reference's: every value counted once, and each
+/// bin equal except for values within a hair of a bin edge (f32 against f64), on the fused, per-row and
+/// layered paths, for a saturating tanh net, a ReLU net with dead units and an RNN.
+#[test]
+fn gpu_histograms_equal_the_reference() {
+    use gradscope::gpu::EngineOptions;
+    use gradscope::gpu::program::StackPath;
+    use gradscope::stats::{DELTA_HIST_RANGE, HIST_BINS};
+    let tanh = NetConfig {
+        gain: 2.5,
+        ..mlp(Activation::Tanh, 6, false)
+    };
+    let relu = NetConfig {
+        bias_std: 0.5,
+        ..mlp(Activation::Relu, 6, true)
+    };
+    let rnn = NetConfig {
+        arch: Arch::Rnn,
+        depth: 12,
+        task: Task::Memory,
+        ..mlp(Activation::Tanh, 12, false)
+    };
+    for (cfg, path) in [
+        (&tanh, StackPath::Auto),
+        (&tanh, StackPath::Layered),
+        (&relu, StackPath::Rows),
+        (&relu, StackPath::Layered),
+        (&rnn, StackPath::Auto),
+    ] {
+        let what = format!("{} {path:?}", cfg.summary());
+        let opts = EngineOptions {
+            stack: path,
+            ..EngineOptions::default()
+        };
+        let mut e = Engine::with_options(gpu(), cfg, opts).unwrap();
+        assert!(e.set_histograms(true));
+        e.step(2);
+        e.compute();
+        let g = e.wait_stats().unwrap();
+        let mut r = Reference::new(cfg).unwrap();
+        r.step();
+        r.step();
+        let pass = r.pass();
+        let want = r.histograms(&pass).expect("histograms");
+        let entries = (cfg.batch * cfg.width) as f64;
+        for (l, (gl, rh)) in g.layers.iter().zip(&want).enumerate() {
+            let gh = gl.histogram.as_ref().expect("GPU histogram");
+            assert_eq!(gh.act.len(), HIST_BINS + 2);
+            assert_eq!(
+                gh.act.iter().sum::<f64>(),
+                entries,
+                "{what} layer {}",
+                l + 1
+            );
+            assert_eq!(
+                gh.delta.iter().sum::<f64>() + gh.delta_zeros,
+                entries,
+                "{what} layer {}",
+                l + 1
+            );
+            assert_eq!(
+                gh.delta_zeros,
+                rh.delta_zeros,
+                "{what} layer {}: zeros",
+                l + 1
+            );
+            let (lo, hi) = gh.act_range;
+            let act_edge = near_edges(pass.act_out[l].iter().copied(), lo, hi, 1e-4);
+            let ms = pass.deltas[l].iter().map(|v| v * v).sum::<f64>() / entries;
+            let rel = pass.deltas[l]
+                .iter()
+                .filter(|v| **v != 0.0)
+                .map(|v| v.abs().log10() - 0.5 * ms.log10());
+            let delta_edge = near_edges(rel, DELTA_HIST_RANGE.0, DELTA_HIST_RANGE.1, 1e-3);
+            for (name, a, b, edge) in [
+                ("f(z)", &gh.act, &rh.act, act_edge),
+                ("delta", &gh.delta, &rh.delta, delta_edge),
+            ] {
+                let diff: f64 = a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum();
+                assert!(
+                    diff <= 2.0 * edge,
+                    "{what} layer {}: {name} bins differ by {diff} ({edge} near an edge)\nGPU {a:?}\nref {b:?}",
+                    l + 1
+                );
+            }
+        }
+        // off again: no histograms
+        e.set_histograms(false);
+        e.compute();
+        assert!(e.wait_stats().unwrap().layers[0].histogram.is_none());
+    }
+    // a BatchNorm net has none
+    let bn = NetConfig {
+        norm: gradscope::model::Norm::Batch,
+        ..mlp(Activation::Relu, 3, false)
+    };
+    let mut e = Engine::new(gpu(), &bn).unwrap();
+    assert!(!e.set_histograms(true));
 }

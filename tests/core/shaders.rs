@@ -102,6 +102,23 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
     use gradscope::gpu::layout::{LAYER_RECORD, UPART};
     assert_eq!(wgsl_const(&common, "LAYER_RECORD"), LAYER_RECORD as f64);
     assert_eq!(wgsl_const(&common, "UPART"), UPART as f64);
+    // the histograms' bins
+    let hist = parsed("hist");
+    assert_eq!(
+        wgsl_const(&hist, "HIST_BINS"),
+        gradscope::stats::HIST_BINS as f64
+    );
+    assert_eq!(
+        wgsl_const(&hist, "HIST_RECORD"),
+        gradscope::gpu::layout::HIST_RECORD as f64
+    );
+    assert_eq!(
+        wgsl_const(&hist, "HIST_LEN"),
+        (gradscope::stats::HIST_BINS + 2) as f64
+    );
+    let (lo, hi) = gradscope::stats::DELTA_HIST_RANGE;
+    assert_eq!(wgsl_const(&hist, "DELTA_LO"), lo);
+    assert_eq!(wgsl_const(&hist, "DELTA_HI"), hi);
     // the flags are distinct bits
     let flags = [
         FLAG_ACCUMULATE,

@@ -1,4 +1,4 @@
-//! The chain-rule ledger: clicking a column of the gradient map opens the ledger of that layer, whose
+//! The chain-rule ledger and the update ratio view. Clicking a column of the gradient map opens the ledger of that layer, whose
 //! running product lands on the measured δ of the statistics shown (to 1e-6 in log10); it follows the
 //! timeline's scrubbed step and its layer picker.
 
@@ -79,4 +79,54 @@ fn clicking_the_gradient_map_opens_the_ledger_of_that_layer() {
     h.get_by_label("Close").click();
     h.run_steps(2);
     assert_eq!(h.state().ledger_layer(), None);
+}
+
+/// The Update ratio view draws, per weight matrix, the ratio the reference computes for the same steps
+/// (the app trains on the GPU), with the 1e-3 guide.
+#[test]
+fn update_ratio_view_draws_the_reference_ratios() {
+    use gradscope::reference::Reference;
+    use gradscope::viz::Body;
+    let cfg = NetConfig {
+        depth: 4,
+        width: 8,
+        batch: 4,
+        optimizer: gradscope::model::Optimizer::Momentum,
+        ..NetConfig::default()
+    };
+    let mut h = stepped_harness(cfg.clone(), 3);
+    h.state_mut().settings_mut().view = View::UpdateRatio;
+    h.run_steps(2);
+    let fig = h.state().figure_of(View::UpdateRatio);
+    let Body::Lines(plot) = &fig.body else {
+        panic!("the update ratio view draws lines: {:?}", fig.body)
+    };
+    let names = gradscope::model::weight_tensors(&cfg);
+    assert_eq!(
+        plot.series.len(),
+        names.len() + 1,
+        "a line per matrix and the guide"
+    );
+    let guide = plot.series.last().unwrap();
+    assert!(guide.points.iter().all(|p| p[1] == -3.0));
+    let mut r = Reference::new(&cfg).unwrap();
+    for step in 0..=3u64 {
+        let want = r.stats();
+        for (j, s) in plot.series[..names.len()].iter().enumerate() {
+            let p = s
+                .points
+                .iter()
+                .find(|p| p[0] == step as f64)
+                .expect("every step");
+            let w = want.update_ratio[j].log10_ratio.unwrap();
+            assert!(
+                (p[1] - w).abs() < 1e-4,
+                "step {step} {}: drawn {} vs reference {w}",
+                names[j].1,
+                p[1]
+            );
+        }
+        r.step();
+    }
+    assert!(fig.subtitle.contains("After 3 updates"), "{}", fig.subtitle);
 }

@@ -38,6 +38,7 @@ fn synthetic() -> (NetConfig, StepStats) {
                 dead_fraction: if l == 6 { 0.1 } else { 0.0 },
                 gates: None,
                 ledger: None,
+                histogram: None,
             }
         })
         .collect();
@@ -50,6 +51,7 @@ fn synthetic() -> (NetConfig, StepStats) {
         grad_norm: Some(1.0),
         clipped: false,
         layers,
+        update_ratio: Vec::new(),
     };
     (cfg, stats)
 }

@@ -24,6 +24,7 @@ fn exploded() -> (NetConfig, StepStats) {
         dead_fraction: 0.0,
         gates: None,
         ledger: None,
+        histogram: None,
     };
     let stats = StepStats {
         step: 5,
@@ -38,6 +39,7 @@ fn exploded() -> (NetConfig, StepStats) {
             layer(2, Some(-3.0)),
             layer(3, Some(f64::NAN)),
         ],
+        update_ratio: Vec::new(),
     };
     (cfg, stats)
 }

@@ -13,6 +13,7 @@ pub mod jacobian;
 pub mod loss;
 pub mod norms;
 pub mod trainability;
+pub mod update_ratio;
 
 pub use common::{FigureData, SweepShown, config_json};
 
@@ -24,6 +25,7 @@ pub fn figure(view: View, data: &FigureData<'_>) -> Figure {
         View::GradientMap => gradient_map::figure(data),
         View::GradientFlow => gradient_flow::figure(data),
         View::Norms => norms::figure(data),
+        View::UpdateRatio => update_ratio::figure(data),
         View::Activations => activations::figure(data),
         View::Loss => loss::figure(data),
         View::Jacobian => jacobian::figure(data),
