@@ -140,6 +140,12 @@ pub fn hist_bin(x: f64, lo: f64, hi: f64) -> usize {
     1 + (((x - lo) / (hi - lo) * HIST_BINS as f64) as usize).min(HIST_BINS - 1)
 }
 
+/// The centres of the interior bins of a histogram over `[lo, hi)`, in bin order.
+pub fn hist_centers(lo: f64, hi: f64) -> impl Iterator<Item = f64> {
+    let w = (hi - lo) / HIST_BINS as f64;
+    (0..HIST_BINS).map(move |i| lo + (i as f64 + 0.5) * w)
+}
+
 /// One layer's (time step's) distributions (Glorot & Bengio 2010, figures 6 and 7): counts over batch and
 /// units, `HIST_BINS + 2` each ([below, the bins over the range, above]).
 #[derive(Clone, Debug, PartialEq, Serialize)]

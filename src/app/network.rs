@@ -41,11 +41,13 @@ impl Run {
     /// Builds the network's engine on the shared GPU (nothing is computed yet: see [`Run::reset`]); with
     /// `tune`, on the path the tuner picks for its shape class (timed once per class, then cached).
     pub fn new(gpu: &GpuContext, cfg: NetConfig, tune: bool) -> Result<Run, EngineError> {
-        let engine = if tune {
+        let mut engine = if tune {
             crate::gpu::tuner::tuned_engine(gpu, &cfg)?
         } else {
             Engine::new(gpu, &cfg)?
         };
+        // every record carries the layer histograms, so the Histograms view scrubs like the others
+        engine.set_histograms(true);
         let mut run = Run::unbuilt(cfg);
         run.engine = Some(engine);
         Ok(run)

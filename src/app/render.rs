@@ -167,7 +167,12 @@ impl<'a> Training<'a> {
             );
         }
         let engine = match req.engine {
-            EngineKind::Gpu => Trainer::Gpu(Box::new(Engine::new(gpu, cfg)?)),
+            EngineKind::Gpu => {
+                let mut e = Engine::new(gpu, cfg)?;
+                // the Histograms view (and an animation of it) needs them; one dispatch more per step
+                e.set_histograms(true);
+                Trainer::Gpu(Box::new(e))
+            }
             EngineKind::Cpu => Trainer::Cpu(Box::new(Reference::new(cfg)?)),
         };
         Ok(Training {
@@ -193,7 +198,11 @@ impl<'a> Training<'a> {
                 let s = e.wait_stats()?;
                 (s, e.read_params()?)
             }
-            Trainer::Cpu(r) => (r.stats_of(&r.pass()), r.params_f32()),
+            Trainer::Cpu(r) => {
+                let pass = r.pass();
+                let hist = r.histograms(&pass).unwrap_or_default();
+                (r.stats_of(&pass).with_histograms(hist), r.params_f32())
+            }
         };
         self.history.push(&stats);
         self.latest = Some(stats);

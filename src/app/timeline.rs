@@ -41,6 +41,14 @@ fn record_bytes(s: &StepStats) -> usize {
         + s.layers.len() * std::mem::size_of::<LayerStats>()
         + units * std::mem::size_of::<Option<f64>>()
         + s.update_ratio.len() * (std::mem::size_of::<crate::stats::UpdateRatio>() + 8)
+        + s.layers
+            .iter()
+            .filter_map(|l| l.histogram.as_ref())
+            .map(|h| {
+                std::mem::size_of::<crate::stats::LayerHistogram>()
+                    + 8 * (h.act.len() + h.delta.len())
+            })
+            .sum::<usize>()
 }
 
 impl Timeline {

@@ -277,10 +277,16 @@ fn lines_ui(ui: &mut Ui, rect: Rect, plot: &LinePlot) {
             .max_rect(rect)
             .layout(egui::Layout::top_down(egui::Align::Min)),
     );
+    // x tick labels at full strength from 40 points apart (egui_plot fades them below 80: a plot
+    // spanning ten units on 750 points would show its unit ticks nearly blank)
     let mut p = Plot::new(id.as_str())
         .width(rect.width())
         .height(rect.height())
-        .x_axis_label(RichText::new(x_label.as_str()).size(14.0))
+        .custom_x_axes(vec![
+            egui_plot::AxisHints::new_x()
+                .label(RichText::new(x_label.as_str()).size(14.0))
+                .label_spacing(28.0..=40.0),
+        ])
         .y_axis_label(RichText::new(y_label.as_str()).size(14.0))
         .allow_zoom(false)
         .allow_drag(false)

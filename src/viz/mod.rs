@@ -34,6 +34,8 @@ pub enum View {
     UpdateRatio,
     /// Saturated and dead units per layer, and the dead-unit map.
     Activations,
+    /// Per-layer distributions of f(z) and log10 |δ| (Glorot & Bengio 2010, figures 6 and 7).
+    Histograms,
     /// The loss over training, log scale.
     Loss,
     /// Singular values of the hidden-layer Jacobian at the current weights.
@@ -50,12 +52,13 @@ pub enum View {
 
 impl View {
     /// Every view, in tab order.
-    pub const ALL: [View; 10] = [
+    pub const ALL: [View; 11] = [
         View::GradientMap,
         View::GradientFlow,
         View::Norms,
         View::UpdateRatio,
         View::Activations,
+        View::Histograms,
         View::Loss,
         View::Jacobian,
         View::CellPath,
@@ -71,6 +74,7 @@ impl View {
             View::Norms => "Layer norms",
             View::UpdateRatio => "Update ratio",
             View::Activations => "Activations",
+            View::Histograms => "Histograms",
             View::Loss => "Loss",
             View::Jacobian => "Jacobian spectrum",
             View::CellPath => "Cell path",
@@ -87,6 +91,7 @@ impl View {
             View::Norms => "norms",
             View::UpdateRatio => "update-ratio",
             View::Activations => "activations",
+            View::Histograms => "histograms",
             View::Loss => "loss",
             View::Jacobian => "jacobian",
             View::CellPath => "cell-path",

@@ -130,3 +130,57 @@ fn update_ratio_view_draws_the_reference_ratios() {
     }
     assert!(fig.subtitle.contains("After 3 updates"), "{}", fig.subtitle);
 }
+
+/// The Histograms view draws, for the layers it picks, the shares of the stored histograms (summing to
+/// the share inside each range), with each δ curve placed at its layer's rms.
+#[test]
+fn histograms_view_draws_the_stored_bins() {
+    use gradscope::viz::Body;
+    let cfg = NetConfig {
+        depth: 5,
+        width: 8,
+        batch: 4,
+        ..NetConfig::default()
+    };
+    let mut h = stepped_harness(cfg.clone(), 1);
+    h.state_mut().settings_mut().view = View::Histograms;
+    h.run_steps(2);
+    let stats = h.state().run_a().timeline().at(1).unwrap().clone();
+    let fig = h.state().figure_of(View::Histograms);
+    let Body::Panels(panels) = &fig.body else {
+        panic!("two panels: {:?}", fig.body)
+    };
+    assert_eq!(panels.len(), 2);
+    let (Body::Lines(act), Body::Lines(delta)) = (&panels[0].1, &panels[1].1) else {
+        panic!("line plots")
+    };
+    assert_eq!(act.series.len(), 5, "every layer of five");
+    let entries = (cfg.batch * cfg.width) as f64;
+    for (l, (a, d)) in stats
+        .layers
+        .iter()
+        .zip(act.series.iter().zip(&delta.series))
+    {
+        let hist = l
+            .histogram
+            .as_ref()
+            .expect("the app's records carry histograms");
+        let inside: f64 = hist.act[1..hist.act.len() - 1].iter().sum();
+        let drawn: f64 = a.points.iter().map(|p| p[1]).sum();
+        assert!(
+            (drawn - inside / entries).abs() < 1e-12,
+            "layer {}",
+            l.index
+        );
+        assert_eq!(hist.act.iter().sum::<f64>(), entries);
+        assert_eq!(hist.delta.iter().sum::<f64>() + hist.delta_zeros, entries);
+        // the δ bins sit at the layer's rms: the bin centres span [rms − 6, rms + 2)
+        let rms = l.log10_delta_rms.unwrap();
+        let first = d.points.first().unwrap()[0];
+        assert!(
+            (first - (rms - 6.0 + 0.125)).abs() < 1e-9,
+            "layer {}",
+            l.index
+        );
+    }
+}

@@ -161,3 +161,28 @@ pub fn notes(stats: Option<&StepStats>) -> Vec<String> {
 
 /// Text shown while the first statistics are on their way.
 pub const WAITING: &str = "waiting for the first gradient from the GPU...";
+
+/// Whether item `i` of `n` is among at most about `max` evenly spaced ones, both ends always included
+/// (the layers a legend names, or a plot draws, when there are too many for all).
+pub fn spread_pick(i: usize, n: usize, max: usize) -> bool {
+    if n <= max.max(2) {
+        return true;
+    }
+    let every = (n - 1).div_ceil(max.max(2) - 1);
+    i.is_multiple_of(every) || i == n - 1
+}
+
+#[cfg(test)]
+mod spread_tests {
+    use super::spread_pick;
+
+    #[test]
+    fn picks_both_ends_and_a_few_between() {
+        assert!((0..4).all(|i| spread_pick(i, 4, 6)));
+        let shown: Vec<usize> = (0..20).filter(|&i| spread_pick(i, 20, 6)).collect();
+        assert!(shown.contains(&0) && shown.contains(&19));
+        assert!(shown.len() <= 7, "{shown:?}");
+        let shown: Vec<usize> = (0..300).filter(|&i| spread_pick(i, 300, 6)).collect();
+        assert!(shown.len() <= 7 && shown.contains(&299), "{shown:?}");
+    }
+}

@@ -9,6 +9,7 @@ pub mod compare;
 pub mod gates;
 pub mod gradient_flow;
 pub mod gradient_map;
+pub mod histograms;
 pub mod jacobian;
 pub mod loss;
 pub mod norms;
@@ -27,6 +28,7 @@ pub fn figure(view: View, data: &FigureData<'_>) -> Figure {
         View::Norms => norms::figure(data),
         View::UpdateRatio => update_ratio::figure(data),
         View::Activations => activations::figure(data),
+        View::Histograms => histograms::figure(data),
         View::Loss => loss::figure(data),
         View::Jacobian => jacobian::figure(data),
         View::CellPath => cell_path::figure(data),

@@ -5,7 +5,7 @@
 
 use egui::Color32;
 
-use super::common::{FigureData, WAITING, caption, notes, title};
+use super::common::{FigureData, WAITING, caption, notes, spread_pick, title};
 use crate::model::weight_tensors;
 use crate::viz::colormap::format_pow10;
 use crate::viz::{Body, Figure, LinePlot, Series, View};
@@ -32,15 +32,6 @@ fn line_color(i: usize, n: usize, head: bool) -> Color32 {
     Color32::from_rgb(c.r, c.g, c.b)
 }
 
-/// Which of `n` hidden matrices get a legend entry: all of a few, else evenly spaced ones with both ends.
-fn named(i: usize, n: usize) -> bool {
-    if n <= MAX_NAMED {
-        return true;
-    }
-    let every = (n - 1).div_ceil(MAX_NAMED - 1);
-    i.is_multiple_of(every) || i == n - 1
-}
-
 /// The figure.
 pub fn figure(data: &FigureData<'_>) -> Figure {
     let names = weight_tensors(data.cfg);
@@ -52,7 +43,7 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
         .map(|(j, (_, name))| {
             let head = j == hidden;
             Series {
-                name: if head || named(j, hidden) {
+                name: if head || spread_pick(j, hidden, MAX_NAMED) {
                     name.clone()
                 } else {
                     String::new()
@@ -144,17 +135,4 @@ fn subtitle(data: &FigureData<'_>, names: &[(usize, String)]) -> String {
         ));
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_legend_names_both_ends_and_a_few_between() {
-        assert!((0..4).all(|i| named(i, 4)));
-        let shown: Vec<usize> = (0..20).filter(|&i| named(i, 20)).collect();
-        assert!(shown.contains(&0) && shown.contains(&19));
-        assert!(shown.len() <= MAX_NAMED + 1, "{shown:?}");
-    }
 }
