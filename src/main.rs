@@ -226,6 +226,10 @@ struct StatsArgs {
     /// CSV, one row per layer and reported step
     #[arg(long)]
     csv: bool,
+    /// Also bin every layer's f(z) and log10 |δ| (the `histogram` object of each layer in --json; MLPs
+    /// without a norm and vanilla RNNs)
+    #[arg(long, requires = "json")]
+    histograms: bool,
     /// Write the state of the last reported gradient (npy files + manifest.json) into DIR: a new or empty
     /// folder, or a previous dump (whose listed files are replaced); any other folder is refused
     #[arg(long, value_name = "DIR")]
@@ -709,7 +713,11 @@ fn stats(args: &StatsArgs) -> Result<()> {
                     done += 1;
                 }
                 let pass = engine.pass();
-                printer.print(&engine.stats_of(&pass))?;
+                let mut stats = engine.stats_of(&pass);
+                if args.histograms {
+                    stats = stats.with_histograms(engine.histograms(&pass).unwrap_or_default());
+                }
+                printer.print(&stats)?;
                 if at == args.steps
                     && let Some(dir) = &args.dump
                 {
@@ -723,6 +731,7 @@ fn stats(args: &StatsArgs) -> Result<()> {
             // the tuner's path for this shape class (GRADSCOPE_ENGINE forces one, GRADSCOPE_TUNE=off
             // keeps the defaults)
             let mut engine = gradscope::gpu::tuner::tuned_engine(&ctx, &cfg)?;
+            engine.set_histograms(args.histograms);
             let mut done = 0;
             for at in report_steps(args.steps, args.every) {
                 // whole u32 chunks: never a count truncated to fit the engine's argument

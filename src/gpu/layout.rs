@@ -35,9 +35,9 @@ pub const SUMSQ_GROUPS: u32 = 256;
 /// Bytes between parameter records in the uniform buffer (a multiple of every adapter's
 /// `min_uniform_buffer_offset_alignment`).
 pub const RECORD_STRIDE: u64 = 256;
-/// f32 values per layer record in the statistics block: [log2 scale, log2 Σ (scaled ∂L/∂W)², Σ ŝ²,
+/// f32 values per layer record in the statistics block: log2 scale, log2 Σ (scaled ∂L/∂W)², Σ ŝ²,
 /// log2 Σ a², #saturated, #dead, log2 Σ ĝ², K (the slope shift: ĝ's scale is the layer's minus K),
-/// log2 Σ |f'|, 3 × padding]. Keep in sync with LAYER_RECORD in shaders/common.wgsl.
+/// log2 Σ |f'|, then 3 values of padding. Keep in sync with LAYER_RECORD in shaders/common.wgsl.
 pub const LAYER_RECORD: usize = 12;
 /// f32 values per layer of the histograms region: [f(z) bins, δ bins, exact zeros of δ], each histogram
 /// `HIST_BINS + 2` values. Keep in sync with HIST_RECORD in shaders/hist.wgsl.

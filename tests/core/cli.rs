@@ -41,6 +41,62 @@ fn stats_json_on_the_reference() {
     }
 }
 
+/// `--json` carries the ledger sums and the update ratios; `--histograms` adds every layer's bins, which
+/// count every value once; without `--json` the flag is refused.
+#[test]
+fn stats_json_carries_ledger_update_ratio_and_histograms() {
+    let out = gradscope(&[
+        "stats",
+        "--engine",
+        "cpu",
+        "--depth",
+        "4",
+        "--width",
+        "8",
+        "--batch",
+        "4",
+        "--steps",
+        "1",
+        "--json",
+        "--histograms",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let ratios = last["update_ratio"].as_array().unwrap();
+    let names: Vec<&str> = ratios
+        .iter()
+        .map(|u| u["tensor"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["w_1", "w_2", "w_3", "w_4", "w_out"]);
+    for u in ratios {
+        let (d, w, r) = (
+            u["log10_update_norm"].as_f64().unwrap(),
+            u["log10_weight_norm"].as_f64().unwrap(),
+            u["log10_ratio"].as_f64().unwrap(),
+        );
+        assert!((d - w - r).abs() < 1e-12);
+    }
+    for layer in last["layers"].as_array().unwrap() {
+        assert!(layer["ledger"]["log10_grad_out_rms"].is_number());
+        assert!(layer["ledger"]["mean_abs_slope"].as_f64().unwrap() > 0.0);
+        let h = &layer["histogram"];
+        let sum = |k: &str| -> f64 {
+            h[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .sum()
+        };
+        assert_eq!(sum("act"), 32.0);
+        assert_eq!(sum("delta") + h["delta_zeros"].as_f64().unwrap(), 32.0);
+    }
+    assert_clean_failure(
+        &["stats", "--engine", "cpu", "--steps", "1", "--histograms"],
+        "--json",
+    );
+}
+
 #[test]
 fn stats_csv_has_a_row_per_layer() {
     let out = gradscope(&[
