@@ -153,20 +153,20 @@ pub struct LayerHistogram {
     /// The range of the f(z) bins (see [`act_hist_range`]).
     pub act_range: (f64, f64),
     /// Counts of f(z_l), the activation's output (before a residual add).
-    pub act: Vec<f64>,
+    pub act: Vec<u64>,
     /// Counts of log10 |δ_l| − log10 rms δ_l over [`DELTA_HIST_RANGE`] (exact zeros not among them).
-    pub delta: Vec<f64>,
+    pub delta: Vec<u64>,
     /// Entries whose δ is exactly zero (dead units' entries among them).
-    pub delta_zeros: f64,
+    pub delta_zeros: u64,
 }
 
 impl LayerHistogram {
     /// The histogram of values `f(z)` and true δ: the reference's way, in f64.
     pub fn of(act: crate::model::Activation, fz: &[f64], delta: &[f64]) -> LayerHistogram {
         let act_range = act_hist_range(act);
-        let mut a = vec![0.0; HIST_BINS + 2];
+        let mut a = vec![0; HIST_BINS + 2];
         for &v in fz {
-            a[hist_bin(v, act_range.0, act_range.1)] += 1.0;
+            a[hist_bin(v, act_range.0, act_range.1)] += 1;
         }
         // log10 rms δ from the log domain (true δ may be far below the f64 range only as zeros, which
         // the reference's δ never is where the statistics are finite)
@@ -179,16 +179,16 @@ impl LayerHistogram {
                 f64::NEG_INFINITY
             }
         };
-        let mut d = vec![0.0; HIST_BINS + 2];
-        let mut zeros = 0.0;
+        let mut d = vec![0; HIST_BINS + 2];
+        let mut zeros = 0;
         let (lo, hi) = DELTA_HIST_RANGE;
         for &v in delta {
             if v == 0.0 {
-                zeros += 1.0;
+                zeros += 1;
                 continue;
             }
             let x = (v.abs().log2() - 0.5 * log2_ms) * std::f64::consts::LOG10_2;
-            d[hist_bin(x, lo, hi)] += 1.0;
+            d[hist_bin(x, lo, hi)] += 1;
         }
         LayerHistogram {
             act_range,

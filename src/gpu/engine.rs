@@ -1140,12 +1140,13 @@ impl Engine {
             (0..l_n)
                 .map(|l| {
                     let r = &block[at + HIST_RECORD * l..at + HIST_RECORD * (l + 1)];
-                    let counts = |v: &[f32]| v.iter().map(|&c| f64::from(c)).collect();
+                    // counts below 2^24 are exact in f32 (the engine's limits keep batch × width there)
+                    let counts = |v: &[f32]| v.iter().map(|&c| c as u64).collect();
                     crate::stats::LayerHistogram {
                         act_range: range,
                         act: counts(&r[..len]),
                         delta: counts(&r[len..2 * len]),
-                        delta_zeros: f64::from(r[2 * len]),
+                        delta_zeros: r[2 * len] as u64,
                     }
                 })
                 .collect()

@@ -81,15 +81,15 @@ fn stats_json_carries_ledger_update_ratio_and_histograms() {
         assert!(layer["ledger"]["log10_grad_out_rms"].is_number());
         assert!(layer["ledger"]["mean_abs_slope"].as_f64().unwrap() > 0.0);
         let h = &layer["histogram"];
-        let sum = |k: &str| -> f64 {
+        let sum = |k: &str| -> u64 {
             h[k].as_array()
                 .unwrap()
                 .iter()
-                .map(|v| v.as_f64().unwrap())
+                .map(|v| v.as_u64().expect("whole counts"))
                 .sum()
         };
-        assert_eq!(sum("act"), 32.0);
-        assert_eq!(sum("delta") + h["delta_zeros"].as_f64().unwrap(), 32.0);
+        assert_eq!(sum("act"), 32);
+        assert_eq!(sum("delta") + h["delta_zeros"].as_u64().unwrap(), 32);
     }
     assert_clean_failure(
         &["stats", "--engine", "cpu", "--steps", "1", "--histograms"],

@@ -282,13 +282,13 @@ fn gpu_histograms_equal_the_reference() {
             let gh = gl.histogram.as_ref().expect("GPU histogram");
             assert_eq!(gh.act.len(), HIST_BINS + 2);
             assert_eq!(
-                gh.act.iter().sum::<f64>(),
+                gh.act.iter().sum::<u64>() as f64,
                 entries,
                 "{what} layer {}",
                 l + 1
             );
             assert_eq!(
-                gh.delta.iter().sum::<f64>() + gh.delta_zeros,
+                (gh.delta.iter().sum::<u64>() + gh.delta_zeros) as f64,
                 entries,
                 "{what} layer {}",
                 l + 1
@@ -311,7 +311,7 @@ fn gpu_histograms_equal_the_reference() {
                 ("f(z)", &gh.act, &rh.act, act_edge),
                 ("delta", &gh.delta, &rh.delta, delta_edge),
             ] {
-                let diff: f64 = a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum();
+                let diff = a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).sum::<u64>() as f64;
                 assert!(
                     diff <= 2.0 * edge,
                     "{what} layer {}: {name} bins differ by {diff} ({edge} near an edge)\nGPU {a:?}\nref {b:?}",

@@ -165,15 +165,16 @@ fn histograms_view_draws_the_stored_bins() {
             .histogram
             .as_ref()
             .expect("the app's records carry histograms");
-        let inside: f64 = hist.act[1..hist.act.len() - 1].iter().sum();
+        let inside = hist.act[1..hist.act.len() - 1].iter().sum::<u64>() as f64;
         let drawn: f64 = a.points.iter().map(|p| p[1]).sum();
         assert!(
             (drawn - inside / entries).abs() < 1e-12,
             "layer {}",
             l.index
         );
-        assert_eq!(hist.act.iter().sum::<f64>(), entries);
-        assert_eq!(hist.delta.iter().sum::<f64>() + hist.delta_zeros, entries);
+        let n = (cfg.batch * cfg.width) as u64;
+        assert_eq!(hist.act.iter().sum::<u64>(), n);
+        assert_eq!(hist.delta.iter().sum::<u64>() + hist.delta_zeros, n);
         // the δ bins sit at the layer's rms: the bin centres span [rms − 6, rms + 2)
         let rms = l.log10_delta_rms.unwrap();
         let first = d.points.first().unwrap()[0];

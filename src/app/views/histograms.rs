@@ -61,7 +61,7 @@ fn plots(data: &FigureData<'_>, stats: &StepStats) -> Option<Body> {
         let (lo, hi) = h.act_range;
         let act_points = hist_centers(lo, hi)
             .zip(&h.act[1..=HIST_BINS])
-            .map(|(x, c)| [x, c / entries])
+            .map(|(x, &c)| [x, c as f64 / entries])
             .collect();
         act_series.push(Series {
             name: format!(
@@ -82,12 +82,12 @@ fn plots(data: &FigureData<'_>, stats: &StepStats) -> Option<Body> {
             let (dlo, dhi) = DELTA_HIST_RANGE;
             let points = hist_centers(dlo, dhi)
                 .zip(&h.delta[1..=HIST_BINS])
-                .map(|(x, c)| [x + rms, c / entries])
+                .map(|(x, &c)| [x + rms, c as f64 / entries])
                 .collect();
-            let zeros = if h.delta_zeros > 0.0 {
+            let zeros = if h.delta_zeros > 0 {
                 format!(
                     ": {} exactly 0 (not drawn), dead units {}",
-                    pct(h.delta_zeros / entries),
+                    pct(h.delta_zeros as f64 / entries),
                     pct(l.dead_fraction)
                 )
             } else {
