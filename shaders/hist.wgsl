@@ -5,6 +5,9 @@
 //   log10 |δ_l| − log10 rms δ_l over [DELTA_LO, DELTA_HI), from ŝ at a_off + (l-1)·B·W and the layer's
 //   Σ ŝ² in its record (c_off + LAYER_RECORD·(l-1) + 2): the ratio needs no scale; exact zeros (ĝ = 0
 //   or a slope that is mathematically 0, ĝ at g_off) counted apart, a ŝ that merely underflows below.
+// A normalized MLP (p.mode 1 LayerNorm, 2 BatchNorm): z_off holds ẑ and the activation sees
+//   u = γ ⊙ ẑ + β, γ_l one vector after the layer's first (b_first, b_rec + (l-2)·w_step; BatchNorm has
+//   no bias, so γ is the first); δ mixes units through the norm, so it is zero only where ŝ is exactly 0.
 // Out: per layer HIST_RECORD values at part_off + HIST_RECORD·(l-1): [f(z) bins, δ bins, zeros].
 // p.m = batch, p.n = units. Keep HIST_BINS, DELTA_LO and DELTA_HI in sync with src/stats.rs.
 
@@ -27,6 +30,20 @@ fn bin_of(x: f32, lo: f32, hi: f32) -> u32 {
     return 1u + min(u32((x - lo) / (hi - lo) * f32(HIST_BINS)), HIST_BINS - 1u);
 }
 
+// What the activation of layer l sees at entry e of its B·W block (z, or γ ⊙ ẑ + β with a norm).
+fn act_input(l: u32, e: u32, v: f32) -> f32 {
+    if (p.mode == 0u) {
+        return v;
+    }
+    var first = p.b_first;
+    if (l > 1u) {
+        first = p.b_rec + (l - 2u) * p.w_step;
+    }
+    let gamma = first + select(0u, p.n, p.mode != 2u);
+    let u = e % p.n;
+    return mem[nb + gamma + u] * v + mem[nb + gamma + p.n + u];
+}
+
 @compute @workgroup_size(64)
 fn histograms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     net_enter(wid.z);
@@ -40,11 +57,15 @@ fn histograms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wi
     let ms = mem[nb + p.c_off + LAYER_RECORD * (l - 1u) + 2u] / f32(n);
     let half_log2_ms = 0.5 * log2(ms);
     for (var e = t; e < n; e += 64u) {
-        let z = mem[nb + p.z_off + base + e];
+        let z = act_input(l, e, mem[nb + p.z_off + base + e]);
         atomicAdd(&counts[bin_of(act_f(z, p.act), p.lr, p.clip)], 1u);
         let s = mem[nb + p.a_off + base + e];
         let g = mem[nb + p.g_off + base + e];
-        if (g == 0.0 || exact_zero_slope(z, p.act)) {
+        var zero = g == 0.0 || exact_zero_slope(z, p.act);
+        if (p.mode != 0u) {
+            zero = s == 0.0;
+        }
+        if (zero) {
             atomicAdd(&counts[2u * HIST_LEN], 1u);
         } else if (s == 0.0) {
             atomicAdd(&counts[HIST_LEN], 1u);

@@ -227,7 +227,7 @@ struct StatsArgs {
     #[arg(long)]
     csv: bool,
     /// Also bin every layer's f(z) and log10 |δ| (the `histogram` object of each layer in --json; MLPs
-    /// without a norm and vanilla RNNs)
+    /// and vanilla RNNs)
     #[arg(long, requires = "json")]
     histograms: bool,
     /// Write the state of the last reported gradient (npy files + manifest.json) into DIR: a new or empty

@@ -792,7 +792,7 @@ impl Engine {
     }
 
     /// Turns the per-layer histograms of f(z) and log10 |δ| on or off for the steps submitted from now on
-    /// (one more dispatch per step; MLPs without a norm and vanilla RNNs only: elsewhere it stays off).
+    /// (one more dispatch per step; MLPs and vanilla RNNs: for gated cells it stays off).
     /// Returns whether they are on.
     pub fn set_histograms(&mut self, on: bool) -> bool {
         let on = on && super::program::histograms_supported(&self.cfg);

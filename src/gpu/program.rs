@@ -151,23 +151,34 @@ pub fn linear_groups(count: usize) -> [u32; 3] {
     }
 }
 
-/// Whether the engine can histogram `cfg`'s layers: MLPs without a norm and vanilla RNNs (a norm's
-/// activation sees γ ⊙ norm(z) + β, a gated cell's error splits over its gates).
+/// Whether the engine can histogram `cfg`'s layers: MLPs (with or without a norm) and vanilla RNNs, not
+/// gated cells (their error splits over the gates).
 pub fn histograms_supported(cfg: &NetConfig) -> bool {
-    cfg.norm == crate::model::Norm::None && !cfg.cell.is_gated()
+    !cfg.cell.is_gated()
 }
 
 /// The dispatch that histograms every layer's f(z) and log10 |δ| (shaders/hist.wgsl), to run after
 /// `layer_stats`; `None` where [`histograms_supported`] is false.
 pub fn histogram_dispatch(cfg: &NetConfig, lay: &Layout) -> Option<Dispatch> {
     let (lo, hi) = crate::stats::act_hist_range(cfg.activation);
+    let normed = cfg.norm != crate::model::Norm::None;
+    // a normalized layer's activation sees u = γ ⊙ ẑ + β: ẑ, and where γ and β are
+    let (z_off, vectors) = if normed {
+        (lay.cell_aux as u32, normed::normed_vectors(cfg, lay))
+    } else {
+        (lay.z as u32, DispatchParams::none())
+    };
     histograms_supported(cfg).then(|| Dispatch {
         kernel: Kernel::Histograms,
         groups: [lay.depth as u32, 1, 1],
         params: DispatchParams {
             m: lay.batch as u32,
             n: lay.width as u32,
-            z_off: lay.z as u32,
+            mode: if normed { vectors.mode } else { 0 },
+            b_first: vectors.b_first,
+            b_rec: vectors.b_rec,
+            w_step: vectors.w_step,
+            z_off,
             a_off: lay.s as u32,
             g_off: lay.g as u32,
             c_off: (lay.stats + STATS_HEADER) as u32,

@@ -37,8 +37,8 @@ pub struct Pass {
     pub norm_deltas: Vec<Vec<f64>>,
     /// Raw statistics per layer (per time step), input to output.
     pub raw: Vec<RawLayer>,
-    /// The activation's output f(z_l) per layer (time step; before a residual add), each `B x width`:
-    /// MLPs without a norm and vanilla RNNs (empty otherwise).
+    /// The activation's output f(z_l) per layer (time step; before a residual add; f(u_l) with a norm),
+    /// each `B x width`: MLPs and vanilla RNNs (empty for gated cells).
     pub act_out: Vec<Vec<f64>>,
     /// The network output `B x d_out`.
     pub output: Vec<f64>,
@@ -184,7 +184,7 @@ impl Reference {
     }
 
     /// Per layer (time step), the histograms of f(z) and log10 |δ| of a pass at the current parameters:
-    /// MLPs without a norm and vanilla RNNs (`None` otherwise).
+    /// MLPs and vanilla RNNs (`None` for gated cells).
     pub fn histograms(&self, pass: &Pass) -> Option<Vec<crate::stats::LayerHistogram>> {
         (!pass.act_out.is_empty()).then(|| {
             pass.act_out
@@ -409,13 +409,10 @@ impl Reference {
             grads,
             deltas,
             cell_deltas: Vec::new(),
-            act_out: if normed {
-                Vec::new()
-            } else {
-                z.iter()
-                    .map(|zl| zl.iter().map(|&v| act.f(v)).collect())
-                    .collect()
-            },
+            act_out: u
+                .iter()
+                .map(|ul| ul.iter().map(|&v| act.f(v)).collect())
+                .collect(),
             norm_deltas,
             raw,
             output: out,

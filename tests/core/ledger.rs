@@ -235,7 +235,8 @@ fn near_edges(values: impl Iterator<Item = f64>, lo: f64, hi: f64, eps: f64) -> 
 
 /// The GPU's histograms of f(z) and log10 |δ| are the reference's: every value counted once, and each
 /// bin equal except for values within a hair of a bin edge (f32 against f64), on the fused, per-row and
-/// layered paths, for a saturating tanh net, a ReLU net with dead units and an RNN.
+/// layered paths, for a saturating tanh net, a ReLU net with dead units, LayerNorm and BatchNorm nets
+/// (the activation sees γ·norm(z) + β) and an RNN.
 #[test]
 fn gpu_histograms_equal_the_reference() {
     use gradscope::gpu::EngineOptions;
@@ -255,7 +256,18 @@ fn gpu_histograms_equal_the_reference() {
         task: Task::Memory,
         ..mlp(Activation::Tanh, 12, false)
     };
+    let layer_norm = NetConfig {
+        norm: gradscope::model::Norm::Layer,
+        gain: 2.0,
+        ..mlp(Activation::Tanh, 5, false)
+    };
+    let batch_norm = NetConfig {
+        norm: gradscope::model::Norm::Batch,
+        ..mlp(Activation::Relu, 5, true)
+    };
     for (cfg, path) in [
+        (&layer_norm, StackPath::Auto),
+        (&batch_norm, StackPath::Auto),
         (&tanh, StackPath::Auto),
         (&tanh, StackPath::Layered),
         (&relu, StackPath::Rows),
@@ -324,11 +336,11 @@ fn gpu_histograms_equal_the_reference() {
         e.compute();
         assert!(e.wait_stats().unwrap().layers[0].histogram.is_none());
     }
-    // a BatchNorm net has none
-    let bn = NetConfig {
-        norm: gradscope::model::Norm::Batch,
-        ..mlp(Activation::Relu, 3, false)
+    // a gated cell has none
+    let lstm = NetConfig {
+        cell: gradscope::model::Cell::Lstm,
+        ..rnn
     };
-    let mut e = Engine::new(gpu(), &bn).unwrap();
+    let mut e = Engine::new(gpu(), &lstm).unwrap();
     assert!(!e.set_histograms(true));
 }

@@ -138,8 +138,8 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
                 Body::Empty(WAITING.into())
             } else {
                 Body::Empty(
-                    "Histograms are drawn for MLPs without a norm and for vanilla RNNs: a norm's \
-                     activation sees γ·norm(z) + β, and a gated cell's error splits over its gates."
+                    "Histograms are drawn for MLPs and vanilla RNNs: a gated cell's error splits over \
+                     its gates, and its activations are four blocks of gates."
                         .into(),
                 )
             }

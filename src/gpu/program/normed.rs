@@ -14,6 +14,26 @@ const NORMED_GROUP: u64 = 256;
 
 /// Workgroups per layer of `normed_wgrad`: one invocation per block of 4 × 4 entries of W_l (also the
 /// weight-gradient partial slots per layer).
+/// The parameter record's fields that place each layer's vectors of a normalized MLP: its first vector
+/// (`b_first`, `b_rec + (l−2)·w_step`: b_l under LayerNorm, γ_l under BatchNorm, which has no bias), the
+/// norm in `mode` (1 LayerNorm, 2 BatchNorm) and the stride between layers. Tensors per layer: w_l, b_l,
+/// γ_l, β_l (LayerNorm) or w_l, γ_l, β_l (BatchNorm); layer 2's start the stride every later one repeats.
+pub fn normed_vectors(cfg: &NetConfig, lay: &Layout) -> DispatchParams {
+    let w = lay.width as u32;
+    let per = if cfg.norm == Norm::Batch { 3 } else { 4 };
+    let t_brec = if lay.depth >= 2 { per + 1 } else { 1 };
+    DispatchParams {
+        mode: match cfg.norm {
+            Norm::Batch => 2,
+            _ => 1,
+        },
+        b_first: lay.param(1),
+        b_rec: lay.param(t_brec),
+        w_step: w * w + (per as u32 - 1) * w,
+        ..DispatchParams::none()
+    }
+}
+
 pub fn normed_wgrad_groups(cfg: &NetConfig) -> usize {
     let fan = cfg.width.max(cfg.d_in());
     (cfg.width.div_ceil(4) * fan.div_ceil(4)).div_ceil(64)
@@ -98,27 +118,23 @@ impl Program<'_> {
         let lay = self.lay;
         let (b, w, l_n) = (lay.batch as u32, lay.width as u32, lay.depth);
         let head_w = lay.tensor_offsets.len() - 2;
-        // tensors per layer: w_l, b_l, gamma_l, beta_l (LayerNorm) or w_l, gamma_l, beta_l (BatchNorm);
-        // layer 2's start the stride every later one repeats, and "bias" is the first vector after w_l
         let per = if cfg.norm == Norm::Batch { 3 } else { 4 };
         let (t_rec, t_brec) = if l_n >= 2 { (per, per + 1) } else { (0, 1) };
+        let nv = normed_vectors(cfg, lay);
         let rec = DispatchParams {
             m: b,
             n: w,
-            mode: match cfg.norm {
-                Norm::Batch => 2,
-                _ => 1,
-            },
+            mode: nv.mode,
             rows: normed_rows(cfg),
             sscale_off: lay.sscales as u32,
             d_in: lay.d_in as u32,
             d_out: lay.d_out as u32,
             layers: l_n as u32,
             w_in: lay.param(0),
-            b_first: lay.param(1),
+            b_first: nv.b_first,
             w_rec: lay.param(t_rec),
-            b_rec: lay.param(t_brec),
-            w_step: w * w + (per as u32 - 1) * w,
+            b_rec: nv.b_rec,
+            w_step: nv.w_step,
             w_head: lay.param(head_w),
             b_head: lay.param(head_w + 1),
             gw_in: lay.grad(0),
