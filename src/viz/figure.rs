@@ -339,11 +339,20 @@ fn lines_ui(ui: &mut Ui, rect: Rect, plot: &LinePlot) {
             );
         }
         for s in series {
-            plot_ui.line(
-                Line::new(s.name.clone(), PlotPoints::new(s.points.clone()))
-                    .color(s.color)
-                    .width(2.0),
-            );
+            if s.points.len() == 1 {
+                // a line through one point draws nothing: a dot (e.g. the first step of a time plot)
+                plot_ui.points(
+                    egui_plot::Points::new(s.name.clone(), PlotPoints::new(s.points.clone()))
+                        .color(s.color)
+                        .radius(3.0),
+                );
+            } else {
+                plot_ui.line(
+                    Line::new(s.name.clone(), PlotPoints::new(s.points.clone()))
+                        .color(s.color)
+                        .width(2.0),
+                );
+            }
         }
     });
 }

@@ -147,11 +147,10 @@ fn histograms_view_draws_the_stored_bins() {
     h.run_steps(2);
     let stats = h.state().run_a().timeline().at(1).unwrap().clone();
     let fig = h.state().figure_of(View::Histograms);
-    let Body::Panels(panels) = &fig.body else {
-        panic!("two panels: {:?}", fig.body)
+    let Body::Split(top, bottom, _) = &fig.body else {
+        panic!("two plots: {:?}", fig.body)
     };
-    assert_eq!(panels.len(), 2);
-    let (Body::Lines(act), Body::Lines(delta)) = (&panels[0].1, &panels[1].1) else {
+    let (Body::Lines(act), Body::Lines(delta)) = (top.as_ref(), bottom.as_ref()) else {
         panic!("line plots")
     };
     assert_eq!(act.series.len(), 5, "every layer of five");

@@ -1,6 +1,6 @@
-//! Histograms per layer (Glorot & Bengio 2010, figures 6 and 7): left, the distribution of the
+//! Histograms per layer (Glorot & Bengio 2010, figures 6 and 7): above, the distribution of the
 //! activation's output f(z) over the batch and units, saturation showing as mass piling up at the ends of
-//! a sigmoid's or tanh's range; right, the distribution of log10 |δ|, each layer's curve at its own place
+//! a sigmoid's or tanh's range; below, the distribution of log10 |δ|, each layer's curve at its own place
 //! on the axis, so a vanishing gradient shows as the curves marching left layer by layer. A few layers
 //! are drawn (input dark, output yellow); the legend gives each one's saturated and dead share.
 
@@ -69,9 +69,9 @@ fn plots(data: &FigureData<'_>, stats: &StepStats) -> Option<Body> {
                 l.index,
                 pct(l.saturated_fraction),
                 if cfg.activation == crate::model::Activation::Relu {
-                    "off (f'(z) = 0)"
+                    "off"
                 } else {
-                    "saturated (|f'| < 5% of its peak)"
+                    "saturated"
                 }
             ),
             points: act_points,
@@ -86,7 +86,7 @@ fn plots(data: &FigureData<'_>, stats: &StepStats) -> Option<Body> {
                 .collect();
             let zeros = if h.delta_zeros > 0 {
                 format!(
-                    ": {} exactly 0 (not drawn), dead units {}",
+                    ": {} zero, {} of units dead",
                     pct(h.delta_zeros as f64 / entries),
                     pct(l.dead_fraction)
                 )
@@ -104,8 +104,8 @@ fn plots(data: &FigureData<'_>, stats: &StepStats) -> Option<Body> {
     let d = delta_symbol(cfg);
     let act_plot = Body::Lines(LinePlot {
         id: "hist-act".into(),
-        x_label: format!("f(z), the activation's output ({lo} to {hi}; outside it not drawn)"),
-        y_label: "share of batch \u{d7} units per bin".into(),
+        x_label: format!("activation f(z), {lo} to {hi}"),
+        y_label: "share per bin".into(),
         y_log10: false,
         include_y: vec![0.0],
         legend_left: false,
@@ -114,18 +114,15 @@ fn plots(data: &FigureData<'_>, stats: &StepStats) -> Option<Body> {
     });
     let delta_plot = Body::Lines(LinePlot {
         id: "hist-delta".into(),
-        x_label: format!("log10 |{d}| (each curve spans 6 decades below its rms to 2 above)"),
-        y_label: "share of batch \u{d7} units per bin".into(),
+        x_label: format!("log10 |{d}| (each curve: its rms \u{2212}6 to +2 decades)"),
+        y_label: "share per bin".into(),
         y_log10: false,
         include_y: vec![0.0],
         legend_left: true,
         series: delta_series,
         x_marks: Vec::new(),
     });
-    Some(Body::Panels(vec![
-        ("activations f(z)".into(), act_plot),
-        (format!("gradients log10 |{d}|"), delta_plot),
-    ]))
+    Some(Body::Split(Box::new(act_plot), Box::new(delta_plot), 0.5))
 }
 
 /// The figure.
@@ -154,8 +151,9 @@ pub fn figure(data: &FigureData<'_>) -> Figure {
     Figure {
         title: title(View::Histograms, cfg),
         subtitle: format!(
-            "Per {name}{shown}: the distribution of f(z) and of log10 |{}| over the batch and the units, \
-             {HIST_BINS} bins each (Glorot & Bengio 2010, figures 6 and 7)",
+            "Per {name}{shown}: the distribution of f(z) (top) and of log10 |{}| (bottom) over the batch \
+             and the units, {HIST_BINS} bins each, as shares (Glorot & Bengio 2010, figures 6 and 7). \
+             Saturated: |f'| below 5% of its peak; off: ReLU's f' = 0; zero: δ exactly 0 (not drawn)",
             delta_symbol(cfg)
         ),
         notes: notes(data.stats),
