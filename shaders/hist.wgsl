@@ -18,7 +18,7 @@ const DELTA_LO: f32 = -6.0;
 const DELTA_HI: f32 = 2.0;
 const LOG10_OF_2: f32 = 0.30102999566398120;
 
-var<workgroup> counts: array<atomic<u32>, 69>;
+var<workgroup> counts: array<atomic<u32>, HIST_RECORD>;
 
 fn bin_of(x: f32, lo: f32, hi: f32) -> u32 {
     if (is_nan(x) || x < lo) {

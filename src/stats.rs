@@ -253,6 +253,15 @@ pub struct Ledger {
     pub log10_measured: f64,
 }
 
+impl Ledger {
+    /// log10 of the whole product: the last row's running product (the start where there are no rows).
+    pub fn log10_product(&self) -> f64 {
+        self.rows
+            .last()
+            .map_or(self.log10_start, |r| r.log10_product)
+    }
+}
+
 /// What one factor of the ledger is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LedgerFactor {

@@ -490,7 +490,7 @@ impl GradscopeApp {
         }
         // scrubbed: the statistics of that step and the history up to it (B's too, in lockstep)
         let (history_a, history_b);
-        if let Some(rec) = self.scrub.and_then(|s| self.a.timeline().at(s)) {
+        if let Some(rec) = self.scrubbed_stats(&self.a) {
             history_a = a.history.until(rec.step);
             a.history = &history_a;
             a.stats = Some(rec);
@@ -498,7 +498,7 @@ impl GradscopeApp {
         match &self.b {
             Some(b) if self.settings.compare.on => {
                 let mut data_b = b.figure_data(range);
-                if let Some(rec) = self.scrub.and_then(|s| b.timeline().at(s)) {
+                if let Some(rec) = self.scrubbed_stats(b) {
                     history_b = data_b.history.until(rec.step);
                     data_b.history = &history_b;
                     data_b.stats = Some(rec);
@@ -530,11 +530,14 @@ impl GradscopeApp {
         self.ledger
     }
 
+    /// The statistics of the step the views are scrubbed to, for `run` (`None`: live).
+    fn scrubbed_stats<'a>(&self, run: &'a Run) -> Option<&'a StepStats> {
+        self.scrub.and_then(|s| run.timeline().at(s))
+    }
+
     /// The statistics the views show for `run` (the scrubbed step's, else the newest).
     fn shown_stats<'a>(&self, run: &'a Run) -> Option<&'a StepStats> {
-        self.scrub
-            .and_then(|s| run.timeline().at(s))
-            .or(run.figure_data(self.settings.range).stats)
+        self.scrubbed_stats(run).or(run.latest())
     }
 
     /// The ledgers the open panel shows: network A's, and B's beside it in compare mode.
@@ -1043,7 +1046,7 @@ impl eframe::App for GradscopeApp {
             if let Some((ix, iy)) = crate::viz::trainability::take_clicked(ui.ctx()) {
                 self.open_sweep_cell(ix, iy);
             }
-            if let Some((_, column)) = crate::viz::heatmap::take_clicked_column(ui.ctx())
+            if let Some(column) = crate::viz::heatmap::take_clicked_column(ui.ctx())
                 && self.settings.view == View::GradientMap
             {
                 self.open_ledger(Some(column as usize));

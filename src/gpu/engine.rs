@@ -1115,9 +1115,9 @@ impl Engine {
                         .map(|&v| f64::from(v))
                         .collect(),
                     ledger: (!cell.is_gated()).then(|| RawLedger {
-                        log2_grad_out_sumsq_scaled: log2_or_zero(r[6]),
+                        log2_grad_out_sumsq_scaled: log2_of_sum(r[6]),
                         slope_shift: f64::from(r[7]),
-                        log2_slope_sum: log2_or_zero(r[8]),
+                        log2_slope_sum: log2_of_sum(r[8]),
                     }),
                     gates,
                 }
@@ -1159,7 +1159,7 @@ impl Engine {
                 .enumerate()
                 .map(|(j, (_, name))| {
                     let at = self.lay.update_norms - self.lay.stats + 2 * j;
-                    (name, log2_or_zero(block[at]), log2_or_zero(block[at + 1]))
+                    (name, log2_of_sum(block[at]), log2_of_sum(block[at + 1]))
                 })
                 .collect(),
         )
@@ -1309,8 +1309,8 @@ impl Engine {
 }
 
 /// A log2 sum from the statistics block as f64: the shaders' NO_TERM (log2 of an exact zero) as −∞.
-fn log2_or_zero(v: f32) -> f64 {
-    if v <= -1e38 {
+fn log2_of_sum(v: f32) -> f64 {
+    if v <= NO_TERM {
         f64::NEG_INFINITY
     } else {
         f64::from(v)

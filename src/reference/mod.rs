@@ -563,29 +563,7 @@ fn normalize_backward(dzhat: &[f64], nz: &Normalized, b: usize, w: usize, norm: 
 /// log2 mean_b |v[b, u]| per unit in the log domain (−∞ for an exact zero, NaN for NaN).
 fn log2_mean_abs(v: &[f64], b: usize, h: usize) -> Vec<f64> {
     (0..h)
-        .map(|u| {
-            let mut nan = false;
-            let mut mx = f64::NEG_INFINITY;
-            for bi in 0..b {
-                let x = v[bi * h + u].abs();
-                nan |= x.is_nan();
-                if x > 0.0 {
-                    mx = mx.max(x.log2());
-                }
-            }
-            if nan {
-                return f64::NAN;
-            }
-            if mx == f64::NEG_INFINITY {
-                return mx;
-            }
-            let sum: f64 = (0..b)
-                .map(|bi| v[bi * h + u].abs())
-                .filter(|x| *x > 0.0)
-                .map(|x| (x.log2() - mx).exp2())
-                .sum();
-            mx + sum.log2() - (b as f64).log2()
-        })
+        .map(|u| log2_sum_exp2((0..b).map(|bi| v[bi * h + u].abs().log2())) - (b as f64).log2())
         .collect()
 }
 

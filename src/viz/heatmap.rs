@@ -67,10 +67,10 @@ fn click_id() -> egui::Id {
     egui::Id::unique("gradscope heatmap column click")
 }
 
-/// The column value (layer, time step) of the heatmap column the user clicked since the last call, with
-/// the map's x label (which map it was), if any.
-pub fn take_clicked_column(ctx: &egui::Context) -> Option<(String, u64)> {
-    ctx.data_mut(|d| d.remove_temp::<(String, u64)>(click_id()))
+/// The column value (layer, time step) of the heatmap column the user clicked since the last call, if
+/// any.
+pub fn take_clicked_column(ctx: &egui::Context) -> Option<u64> {
+    ctx.data_mut(|d| d.remove_temp::<u64>(click_id()))
 }
 
 impl Heatmap {
@@ -249,8 +249,7 @@ pub fn heatmap_ui(ui: &mut Ui, rect: Rect, map: &Heatmap, coloring: &Coloring) {
         if !map.click_hint.is_empty() {
             text.push_str(&format!("\nclick: {}", map.click_hint));
             if response.clicked() {
-                let value = (map.x_label.clone(), column);
-                ui.ctx().data_mut(|d| d.insert_temp(click_id(), value));
+                ui.ctx().data_mut(|d| d.insert_temp(click_id(), column));
             }
         }
         let cell = Rect::from_min_size(

@@ -394,10 +394,7 @@ pub fn write_png_chunks(
     image: &ColorImage,
     chunks: &[(&str, &str)],
 ) -> Result<(), ExportError> {
-    let err = |message: String| ExportError::Write {
-        path: path.display().to_string(),
-        message,
-    };
+    let err = write_error(path);
     let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
     let [w, h] = image.size;
     let mut encoder = png::Encoder::new(BufWriter::new(file), w as u32, h as u32);
@@ -437,17 +434,22 @@ pub fn check_animation_size(frames: u64, size: [u32; 2]) -> Result<(), ExportErr
     Ok(())
 }
 
+/// The error of writing `path`, for a message.
+fn write_error(path: &Path) -> impl Fn(String) -> ExportError + '_ {
+    move |message| ExportError::Write {
+        path: path.display().to_string(),
+        message,
+    }
+}
+
 /// The common size of an animation's frames, checked: at least one frame, all of one size.
 fn frame_size(path: &Path, frames: &[ColorImage]) -> Result<[usize; 2], ExportError> {
-    let err = |message: &str| ExportError::Write {
-        path: path.display().to_string(),
-        message: message.to_string(),
-    };
+    let err = write_error(path);
     let Some(first) = frames.first() else {
-        return Err(err("an animation needs at least one frame"));
+        return Err(err("an animation needs at least one frame".into()));
     };
     if frames.iter().any(|f| f.size != first.size) {
-        return Err(err("the frames of an animation differ in size"));
+        return Err(err("the frames of an animation differ in size".into()));
     }
     Ok(first.size)
 }
@@ -470,10 +472,7 @@ pub fn write_gif(
     delay_ms: u32,
     config_json: &str,
 ) -> Result<(), ExportError> {
-    let err = |message: String| ExportError::Write {
-        path: path.display().to_string(),
-        message,
-    };
+    let err = write_error(path);
     let [w, h] = frame_size(path, frames)?;
     let (w16, h16) = (
         u16::try_from(w).map_err(|_| err(format!("a GIF is at most 65535 wide, not {w}")))?,
@@ -519,10 +518,7 @@ pub fn write_apng(
     delay_ms: u32,
     config_json: &str,
 ) -> Result<(), ExportError> {
-    let err = |message: String| ExportError::Write {
-        path: path.display().to_string(),
-        message,
-    };
+    let err = write_error(path);
     let [w, h] = frame_size(path, frames)?;
     let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
     let mut encoder = png::Encoder::new(BufWriter::new(file), w as u32, h as u32);

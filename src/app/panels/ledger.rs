@@ -53,10 +53,7 @@ pub fn equation(ledger: &Ledger, layer_name: &str, max_factors: usize) -> String
     } else {
         factors
     };
-    let product = ledger
-        .rows
-        .last()
-        .map_or(ledger.log10_start, |r| r.log10_product);
+    let product = ledger.log10_product();
     format!(
         "rms \u{3b4} at {layer_name} {} = {} \u{d7} {} = {}",
         ledger.index,
@@ -140,10 +137,7 @@ pub fn ledger_ui(
             ui.ctx().copy_text(equation(ledger, layer_name, usize::MAX));
         }
         table_ui(ui, s, ledger);
-        let product = ledger
-            .rows
-            .last()
-            .map_or(ledger.log10_start, |r| r.log10_product);
+        let product = ledger.log10_product();
         ui.label(format!(
             "product {} \u{b7} measured rms \u{3b4} at {layer_name} {}: {}",
             format_value(product),

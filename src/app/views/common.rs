@@ -162,6 +162,17 @@ pub fn notes(stats: Option<&StepStats>) -> Vec<String> {
 /// Text shown while the first statistics are on their way.
 pub const WAITING: &str = "waiting for the first gradient from the GPU...";
 
+/// The colour of layer (time step, weight matrix) `i` of `n` in plots with a line per layer: input (dark
+/// purple) to output (yellow) along the sequential map, stopping short of its palest end.
+pub fn layer_color(i: usize, n: usize) -> egui::Color32 {
+    let t = if n <= 1 {
+        0.0
+    } else {
+        i as f64 / (n - 1) as f64
+    };
+    crate::viz::colormap::sequential(0.9 * t)
+}
+
 /// Whether item `i` of `n` is among at most about `max` evenly spaced ones, both ends always included
 /// (the layers a legend names, or a plot draws, when there are too many for all).
 pub fn spread_pick(i: usize, n: usize, max: usize) -> bool {

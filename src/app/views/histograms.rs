@@ -5,24 +5,13 @@
 //! are drawn (input dark, output yellow); the legend gives each one's saturated and dead share.
 
 use super::common::{
-    FigureData, WAITING, caption, delta_symbol, layer_name, notes, spread_pick, title,
+    FigureData, WAITING, caption, delta_symbol, layer_color, layer_name, notes, spread_pick, title,
 };
 use crate::stats::{DELTA_HIST_RANGE, HIST_BINS, LayerStats, StepStats, hist_centers};
 use crate::viz::{Body, Figure, LinePlot, Series, View};
 
 /// Most layers drawn.
 const MAX_LAYERS: usize = 6;
-
-/// The colour of layer `i` of `n`, input (dark) to output (yellow) along viridis.
-fn layer_color(i: usize, n: usize) -> egui::Color32 {
-    let t = if n <= 1 {
-        0.0
-    } else {
-        i as f64 / (n - 1) as f64
-    };
-    let c = colorous::VIRIDIS.eval_continuous(0.9 * t);
-    egui::Color32::from_rgb(c.r, c.g, c.b)
-}
 
 /// The (layer index, stats) pairs drawn: evenly spaced, both ends, only those with a histogram.
 fn drawn(stats: &StepStats) -> Vec<(usize, &LayerStats)> {

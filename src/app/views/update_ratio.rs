@@ -5,7 +5,7 @@
 
 use egui::Color32;
 
-use super::common::{FigureData, WAITING, caption, notes, spread_pick, title};
+use super::common::{FigureData, WAITING, caption, layer_color, notes, spread_pick, title};
 use crate::model::weight_tensors;
 use crate::viz::colormap::format_pow10;
 use crate::viz::{Body, Figure, LinePlot, Series, View};
@@ -17,19 +17,13 @@ pub const GUIDE_COLOR: Color32 = Color32::from_rgb(120, 120, 120);
 /// Most matrices named in the legend; the lines between them go unnamed (their colour places them).
 const MAX_NAMED: usize = 6;
 
-/// The colour of matrix `i` of `n`: input (dark purple) to output (yellow) along viridis; the head is
-/// always orange-red so it stands apart from the hidden layers.
+/// The colour of matrix `i` of `n`: the hidden layers' as in every per-layer plot; the head always
+/// orange-red so it stands apart from them.
 fn line_color(i: usize, n: usize, head: bool) -> Color32 {
     if head {
         return Color32::from_rgb(214, 39, 40);
     }
-    let t = if n <= 1 {
-        0.0
-    } else {
-        i as f64 / (n - 1) as f64
-    };
-    let c = colorous::VIRIDIS.eval_continuous(0.9 * t);
-    Color32::from_rgb(c.r, c.g, c.b)
+    layer_color(i, n)
 }
 
 /// The figure.
