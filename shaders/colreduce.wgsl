@@ -158,9 +158,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     if (stats) {
         var log2_mean = log2(sum) + mx - log2(f32(p.m));
         if (v[7] > 0.0) {
-            log2_mean = bitcast<f32>(0x7fc00000u);   // NaN
+            log2_mean = f32_nan();   // NaN
         } else if (mx <= NO_TERM) {
-            log2_mean = bitcast<f32>(0xff800000u);   // −∞: an exact zero
+            log2_mean = f32_neg_inf();   // −∞: an exact zero
         }
         mem[nb + ust_off + n] = log2_mean;
         let u = upart_off + UPART * n;

@@ -269,10 +269,22 @@ fn sq_add(st: vec3<f32>, v: f32) -> vec3<f32> {
     return st;
 }
 
+// NaN and −∞, built at run time: WGSL makes a constant expression whose value is not finite an error
+// (browsers' compilers enforce it), so the bits go through a variable.
+fn f32_nan() -> f32 {
+    var bits = 0x7fc00000u;
+    return bitcast<f32>(bits);
+}
+
+fn f32_neg_inf() -> f32 {
+    var bits = 0xff800000u;
+    return bitcast<f32>(bits);
+}
+
 // log2 Σx² of an sq_add state: NaN if any value was NaN, NO_TERM for an exact zero.
 fn sq_log2(st: vec3<f32>) -> f32 {
     if (st.z > 0.0) {
-        return bitcast<f32>(0x7fc00000u);
+        return f32_nan();
     }
     if (st.x == 0.0) {
         return NO_TERM;
@@ -297,7 +309,7 @@ fn lsum_add(st: vec3<f32>, l: f32) -> vec3<f32> {
 // log2 of an lsum_add state's sum: NaN if any term was NaN, NO_TERM if there was none.
 fn lsum_log2(st: vec3<f32>) -> f32 {
     if (st.z > 0.0) {
-        return bitcast<f32>(0x7fc00000u);
+        return f32_nan();
     }
     if (st.x <= NO_TERM) {
         return NO_TERM;
@@ -358,7 +370,7 @@ fn wg_log2_sum(t: u32, l: f32, n: u32) -> f32 {
 // the sum. Start from vec2(NO_TERM, 0).
 fn sq_pair_add(st: vec2<f32>, a: f32) -> vec2<f32> {
     if (is_nan(a)) {
-        return vec2<f32>(st.x, bitcast<f32>(0x7fc00000u));
+        return vec2<f32>(st.x, f32_nan());
     }
     if (a == 0.0) {
         return st;

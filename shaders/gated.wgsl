@@ -224,7 +224,7 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
                     mx = m;
                 }
                 if (is_nan(g) || is_nan(cin)) {
-                    mx = bitcast<f32>(0x7fc00000u);
+                    mx = f32_nan();
                 }
             }
             atomicMax(&rowmax[slot + r], bitcast<u32>(mx));
@@ -415,10 +415,10 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
 // where any is NaN.
 fn mean_log2(st: vec3<f32>, lb: f32) -> f32 {
     if (st.z > 0.0) {
-        return bitcast<f32>(0x7fc00000u);
+        return f32_nan();
     }
     if (st.x <= NO_TERM) {
-        return bitcast<f32>(0xff800000u);
+        return f32_neg_inf();
     }
     return st.x + log2(st.y) - lb;
 }

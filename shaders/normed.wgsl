@@ -208,7 +208,7 @@ fn normed_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
             }
         }
         if (is_nan(local)) {
-            local = bitcast<f32>(0x7fc00000u);
+            local = f32_nan();
         }
         atomicMax(&nmax[slot], bitcast<u32>(local));
         workgroupBarrier();
@@ -344,7 +344,7 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         if (lm > NO_TERM && !is_nan(lm)) {
             lm -= log2(f32(p.m));
         } else if (!is_nan(lm)) {
-            lm = bitcast<f32>(0xff800000u);
+            lm = f32_neg_inf();
         }
         mem[nb + p.ust_off + (l - 1u) * w + u] = lm;
         let o = p.upart_off + UPART * ((l - 1u) * w + u);

@@ -93,7 +93,7 @@ fn sumsq_partial(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id)
     }
     var total = reduce_sum(t, acc);
     if (reduce_sum(t, nans) > 0.0) {
-        total = bitcast<f32>(0x7fc00000u); // a NaN gradient makes the norm NaN
+        total = f32_nan(); // a NaN gradient makes the norm NaN
     }
     if (t == 0u) {
         mem[nb + p.part_off + 2u * wid.x] = wmax;

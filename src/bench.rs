@@ -1,7 +1,7 @@
 //! `gradscope bench`: time whole training steps (forward, loss, backward, statistics, update) of the
 //! configurations of docs/DESIGN.md §Performance on the GPU engine, side by side in one run.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use serde::Serialize;
 

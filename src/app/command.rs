@@ -23,6 +23,8 @@ pub enum Command {
     Screenshot,
     /// Copy the config string to the clipboard (and into the config field).
     CopyConfig,
+    /// Copy a link that opens this lesson (the browser build).
+    CopyLink,
     /// Apply the config string in the config field.
     ApplyConfig,
     /// Compute the Jacobian spectrum of the current weights and show its view.

@@ -30,6 +30,8 @@ pub mod sweep_job;
 pub mod theory;
 pub mod timeline;
 pub mod views;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 pub mod window;
 pub mod worker;
 
@@ -37,6 +39,7 @@ use std::sync::Arc;
 
 use crate::gpu::GpuOptions;
 use crate::gpu::device::{choose_adapter, device_descriptor};
+#[cfg(not(target_arch = "wasm32"))]
 use crate::model::NetConfig;
 
 pub use export::EXPORT_SHORTCUT;
@@ -56,6 +59,7 @@ pub fn wgpu_setup(opts: &GpuOptions) -> egui_wgpu::WgpuSetup {
     egui_wgpu::WgpuSetup::CreateNew(setup)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Opens the window on `initial` (or the persisted settings, or the default preset) and runs until closed;
 /// with `sweep` (a reopened trainability figure) the window opens on that map and runs it.
 pub fn run(

@@ -2,7 +2,8 @@
 //! and their history, and what is computed from it off the frame (the mean-field prediction, the RNN's W_h
 //! spectrum, the Jacobian spectrum). Network A is a [`Run`]; compare mode's network B is another.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 use super::jacobian::JacobianJob;
 use super::pacing::IN_FLIGHT_TIMEOUT;
@@ -35,6 +36,18 @@ pub struct Run {
     prediction: PredictionCache,
     spectrum: SpectrumTracker,
     jacobian: JacobianJob,
+    /// The browser build's weights on their way back (it cannot wait for them), and what they are for.
+    #[cfg(target_arch = "wasm32")]
+    params_read: Option<(crate::gpu::PendingParams, ParamsFor)>,
+}
+
+/// What weights read back from the GPU are for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ParamsFor {
+    /// The RNN's W_h spectrum at this step.
+    Spectrum(u64),
+    /// The Jacobian spectrum at this step.
+    Jacobian(u64),
 }
 
 impl Run {
@@ -67,6 +80,8 @@ impl Run {
             prediction,
             spectrum: SpectrumTracker::default(),
             jacobian: JacobianJob::default(),
+            #[cfg(target_arch = "wasm32")]
+            params_read: None,
         }
     }
 
@@ -102,6 +117,10 @@ impl Run {
 
     /// Whether a Jacobian spectrum is being computed.
     pub fn jacobian_pending(&self) -> bool {
+        #[cfg(target_arch = "wasm32")]
+        if matches!(self.params_read, Some((_, ParamsFor::Jacobian(_)))) {
+            return true;
+        }
         self.jacobian.pending()
     }
 
@@ -126,6 +145,15 @@ impl Run {
             .is_some_and(|(_, at)| at.elapsed() < IN_FLIGHT_TIMEOUT)
             || self.spectrum.pending()
             || self.jacobian.pending()
+            || self.reading_params()
+    }
+
+    /// Whether weights are on their way back for a job (the browser build's non-blocking read).
+    fn reading_params(&self) -> bool {
+        #[cfg(target_arch = "wasm32")]
+        return self.params_read.is_some();
+        #[cfg(not(target_arch = "wasm32"))]
+        false
     }
 
     fn await_label(&mut self, label: u64) -> u64 {
@@ -138,6 +166,14 @@ impl Run {
         let engine = self.engine.as_mut()?;
         engine.step(n);
         let label = engine.updates().saturating_sub(1);
+        Some(self.await_label(label))
+    }
+
+    /// The gradient at the current weights, without an update; returns the label (the updates so far).
+    pub fn compute(&mut self) -> Option<u64> {
+        let engine = self.engine.as_mut()?;
+        engine.compute();
+        let label = engine.updates();
         Some(self.await_label(label))
     }
 
@@ -158,6 +194,10 @@ impl Run {
         self.timeline.clear();
         self.spectrum.clear();
         self.awaiting = None;
+        #[cfg(target_arch = "wasm32")]
+        {
+            self.params_read = None;
+        }
         let engine = self.engine.as_mut()?;
         engine.reset();
         engine.compute();
@@ -204,35 +244,74 @@ impl Run {
         self.prediction.update(&self.cfg);
         self.spectrum.poll();
         out.jacobian = self.jacobian.poll();
+        #[cfg(target_arch = "wasm32")]
+        if let Some(arrived) = self.params_read.as_ref().and_then(|(p, _)| p.poll())
+            && let Some((_, purpose)) = self.params_read.take()
+        {
+            out.error = arrived
+                .map_err(|e| format!("cannot read the weights: {e}"))
+                .and_then(|params| self.start_job(params, purpose))
+                .err();
+        }
         let Some(engine) = &self.engine else {
             return out;
         };
         let step = engine.updates();
-        if self.latest.is_some() && self.spectrum.wants(&self.cfg, step, running) {
-            let started = engine
-                .read_params()
-                .map_err(|e| format!("cannot read W_h: {e}"))
-                .and_then(|params| {
-                    self.spectrum
-                        .start(params, step)
-                        .map_err(|e| format!("cannot start the W_h spectrum: {e}"))
-                });
-            out.error = started.err();
+        if self.latest.is_some()
+            && !self.reading_params()
+            && self.spectrum.wants(&self.cfg, step, running)
+        {
+            out.error = self.with_params(ParamsFor::Spectrum(step)).err();
         }
         out
     }
 
-    /// Reads the weights back and computes the Jacobian spectrum on a worker thread.
+    /// Reads the weights back and computes the Jacobian spectrum on a worker thread (in the browser:
+    /// once the weights have arrived, between frames).
     pub fn compute_jacobian(&mut self) -> Result<(), String> {
         let Some(engine) = &self.engine else {
             return Ok(());
         };
-        let params = engine
-            .read_params()
-            .map_err(|e| format!("cannot read the weights: {e}"))?;
-        self.jacobian
-            .start(self.cfg.clone(), params, engine.updates())
-            .map_err(|e| format!("cannot start the Jacobian spectrum: {e}"))
+        let step = engine.updates();
+        self.with_params(ParamsFor::Jacobian(step))
+    }
+
+    /// Reads the weights for `purpose` and starts its job: at once natively, on a later frame in the
+    /// browser (which cannot wait for the GPU).
+    fn with_params(&mut self, purpose: ParamsFor) -> Result<(), String> {
+        let Some(engine) = &self.engine else {
+            return Ok(());
+        };
+        #[cfg(target_arch = "wasm32")]
+        {
+            self.params_read = Some((engine.request_params(), purpose));
+            Ok(())
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let params = engine
+                .read_params()
+                .map_err(|e| format!("cannot read the weights: {e}"))?;
+            self.start_job(params, purpose)
+        }
+    }
+
+    /// Starts the job the weights were read for.
+    fn start_job(
+        &mut self,
+        params: crate::model::Params,
+        purpose: ParamsFor,
+    ) -> Result<(), String> {
+        match purpose {
+            ParamsFor::Spectrum(step) => self
+                .spectrum
+                .start(params, step)
+                .map_err(|e| format!("cannot start the W_h spectrum: {e}")),
+            ParamsFor::Jacobian(step) => self
+                .jacobian
+                .start(self.cfg.clone(), params, step)
+                .map_err(|e| format!("cannot start the Jacobian spectrum: {e}")),
+        }
     }
 
     /// Waits (tests) at most `timeout` for the W_h spectrum being computed.

@@ -3,7 +3,8 @@
 //! and never waits on the GPU; this decides how much to ask for. Pure bookkeeping, no GPU.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// Submissions allowed in flight before the app waits for statistics (keeps the queue short).
 pub const MAX_IN_FLIGHT: usize = 2;

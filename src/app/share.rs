@@ -231,3 +231,29 @@ fn gif_config_text<R: std::io::Read>(mut r: R) -> Result<Option<String>> {
         }
     }
 }
+
+/// What the URL asks for: the config (from the fragment) and how many steps to train before pausing.
+#[derive(Debug, Default)]
+pub struct LinkRequest {
+    /// The fragment's configuration, or why it could not be read (`None`: no fragment).
+    pub config: Option<Result<NetConfig, String>>,
+    /// `?steps=N`: train N steps, then pause on the gradient at those weights.
+    pub steps: Option<u64>,
+}
+
+/// Reads the config from a URL fragment (without its `#`) and the step count from a query string
+/// (without its `?`); pure, so the native tests check it.
+pub fn parse_link(fragment: &str, query: &str, decode: impl Fn(&str) -> String) -> LinkRequest {
+    let fragment = fragment.trim();
+    let config = (!fragment.is_empty()).then(|| {
+        parse_config(&decode(fragment))
+            .map_err(|e| format!("the link's config could not be used: {e:#}"))
+    });
+    let steps = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "steps")
+        .and_then(|(_, v)| v.parse::<u64>().ok())
+        .map(|n| n.min(crate::cli::MAX_STEPS));
+    LinkRequest { config, steps }
+}

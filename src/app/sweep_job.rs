@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
+use web_time::Instant;
 
 use super::panels::sweep::SweepProgress;
 use super::views::SweepShown;

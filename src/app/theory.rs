@@ -2,7 +2,8 @@
 //! configuration) and the spectrum of the RNN's recurrent matrix W_h (read back at most about once a second
 //! while training, computed on a worker thread so the window never waits on an eigenvalue solver).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 use super::worker::Worker;
 

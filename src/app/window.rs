@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 use super::command::Command;
 use super::export::{self, EXPORT_SHORTCUT};
@@ -48,6 +49,13 @@ fn read_preset_file(path: &str) -> Result<Preset, PresetError> {
     Preset::load(Path::new(path))
 }
 
+/// Why the browser build runs no trainability sweep.
+pub const WEB_NO_SWEEP: &str = "the trainability map needs the desktop app: its sweep trains grids of \
+     networks on a worker thread that waits on the GPU, which a browser page cannot do";
+/// Why the browser build writes no GIF.
+pub const WEB_NO_GIF: &str = "GIF export needs the desktop app: it retrains the network offscreen on \
+     a worker thread that waits on the GPU for every frame, which a browser page cannot do";
+
 /// The app.
 pub struct GradscopeApp {
     settings: Settings,
@@ -84,6 +92,11 @@ pub struct GradscopeApp {
     scrub: Option<u64>,
     /// The layer (time step) whose chain-rule ledger is open, if any.
     ledger: Option<usize>,
+    /// Train until this many updates, then pause on the gradient at those weights (a link's `?steps=N`).
+    stop_at: Option<u64>,
+    /// The browser build's page: the URL, downloads, dropped files, the statistics report.
+    #[cfg(target_arch = "wasm32")]
+    web: super::web::WebPage,
 }
 
 impl GradscopeApp {
@@ -143,6 +156,9 @@ impl GradscopeApp {
             animation_line: String::new(),
             scrub: None,
             ledger: None,
+            stop_at: None,
+            #[cfg(target_arch = "wasm32")]
+            web: super::web::WebPage::default(),
         };
         let cfg = app.settings.config.clone();
         if let Err(e) = app.rebuild(&cfg) {
@@ -164,6 +180,20 @@ impl GradscopeApp {
         self
     }
 
+    /// The app training `n` updates (from the network's start), then pausing on the gradient at those
+    /// weights: the statistics labelled `n` are what `gradscope stats --steps n` reports.
+    #[must_use]
+    pub fn stop_at(mut self, n: u64) -> Self {
+        self.stop_at = Some(n);
+        self.settings.running = true;
+        self
+    }
+
+    /// Shows `message` as the app's error line.
+    pub fn show_error(&mut self, message: String) {
+        self.error = Some(message);
+    }
+
     /// The app with the trainability map set to `spec` (a reopened sweep figure), running it at once.
     #[must_use]
     pub fn with_sweep(mut self, spec: crate::sweep::SweepSpec) -> Self {
@@ -180,6 +210,10 @@ impl GradscopeApp {
 
     /// Starts the sweep of the side panel's settings around network A's configuration and shows its view.
     pub fn start_sweep(&mut self) {
+        if cfg!(target_arch = "wasm32") {
+            self.error = Some(WEB_NO_SWEEP.into());
+            return;
+        }
         let base = self.settings.config.clone();
         match self.sweep.start(&self.gpu, self.settings.sweep, base) {
             Ok(()) => {
@@ -238,6 +272,10 @@ impl GradscopeApp {
     /// an animated GIF beside the PNG export path, on a worker thread that retrains the network offscreen.
     pub fn export_gif(&mut self) {
         use std::sync::atomic::Ordering;
+        if cfg!(target_arch = "wasm32") {
+            self.error = Some(WEB_NO_GIF.into());
+            return;
+        }
         if self.settings.view == View::Trainability {
             self.error = Some(
                 "the trainability map is a sweep, not a training run: export it with Export PNG"
@@ -413,6 +451,33 @@ impl GradscopeApp {
     }
 
     /// Restores the configuration of PNG figures dropped on the window (the last readable one wins).
+    #[cfg(target_arch = "wasm32")]
+    fn load_dropped(&mut self, files: &[egui::DroppedFileHandle]) {
+        // the browser reads files asynchronously: they arrive in later frames (web_frame)
+        self.web.read_dropped(files);
+    }
+
+    /// Restores the configuration of a dropped PNG the browser has read.
+    #[cfg(target_arch = "wasm32")]
+    fn load_dropped_bytes(&mut self, name: &str, bytes: Result<Vec<u8>, String>) {
+        let read = bytes
+            .map_err(|e| anyhow::anyhow!("cannot read the dropped file: {e}"))
+            .and_then(|b| share::config_from_png_bytes(&b).map(|cfg| (cfg, b)));
+        match read {
+            Ok((cfg, bytes)) => {
+                self.load_config(cfg, name);
+                if let Ok(Some(_)) = share::sweep_from_png_bytes(&bytes) {
+                    self.status = Some(format!(
+                        "config restored from {name}; its trainability map needs the desktop app"
+                    ));
+                }
+            }
+            Err(e) => self.error = Some(format!("{name}: {e:#}")),
+        }
+    }
+
+    /// Restores the configuration of PNG figures dropped on the window (the last readable one wins).
+    #[cfg(not(target_arch = "wasm32"))]
     fn load_dropped(&mut self, files: &[egui::DroppedFileHandle]) {
         for file in files {
             let path = file.path();
@@ -769,6 +834,13 @@ impl GradscopeApp {
                     repaint.request_repaint();
                 });
             }
+            Command::CopyLink => match self.link() {
+                Some(link) => {
+                    ctx.copy_text(link);
+                    self.status = Some("link copied: it opens this lesson".into());
+                }
+                None => self.error = Some("links are for the browser build".into()),
+            },
             Command::CopyConfig => {
                 let text = share::config_string(&self.settings.config);
                 ctx.copy_text(text.clone());
@@ -854,8 +926,24 @@ impl GradscopeApp {
         if let Some(b) = &mut self.b {
             b.poll_stats();
         }
-        let n = self.steps_per_frame();
+        let mut n = self.steps_per_frame();
         let running = self.settings.running;
+        if running && let Some(stop) = self.stop_at {
+            let done = self.a.updates().unwrap_or(stop);
+            if done >= stop {
+                // the gradient at the final weights, labelled with the updates applied
+                self.stop_at = None;
+                self.settings.running = false;
+                if let Some(label) = self.a.compute() {
+                    self.pacing.submitted(label, 0, now);
+                    if let Some(b) = &mut self.b {
+                        b.compute();
+                    }
+                }
+                return;
+            }
+            n = n.min(u32::try_from(stop - done).unwrap_or(u32::MAX));
+        }
         if !self.pacing.may_submit(now, running, n) {
             return;
         }
@@ -894,8 +982,24 @@ impl GradscopeApp {
         }
     }
 
-    /// Saves the current view as a PNG figure.
+    /// Saves the current view as a PNG figure (in the browser: renders it and downloads it once its
+    /// pixels are back).
     pub fn export_figure(&mut self) {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let path = export::figure_path(&self.settings.export_path, self.settings.view);
+            let name = path.file_name().map_or_else(
+                || "gradscope.png".into(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let chunks = vec![(
+                crate::viz::offscreen::CONFIG_TEXT_KEY,
+                views::config_json(self.a.config()),
+            )];
+            self.start_web_figure(super::web::FigureUse::Download { name, chunks });
+            return;
+        }
+        #[allow(unreachable_code)]
         let path = export::figure_path(&self.settings.export_path, self.settings.view);
         let json = views::config_json(self.a.config());
         // a trainability figure also stores its sweep, and its config is the sweep's base
@@ -927,6 +1031,13 @@ impl GradscopeApp {
     }
 
     fn copy_figure(&mut self, ctx: &egui::Context) {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = ctx;
+            self.start_web_figure(super::web::FigureUse::Copy);
+            return;
+        }
+        #[allow(unreachable_code)]
         match export::render(&self.gpu, &self.figure(), self.settings.export_theme) {
             Ok(image) => {
                 ctx.copy_image(image);
@@ -936,7 +1047,97 @@ impl GradscopeApp {
         }
     }
 
+    /// Renders the current view offscreen and reads it back without waiting (the browser's export).
+    #[cfg(target_arch = "wasm32")]
+    fn start_web_figure(&mut self, purpose: super::web::FigureUse) {
+        let started = crate::viz::offscreen::start_figure(
+            &self.gpu.device,
+            &self.gpu.queue,
+            &self.figure(),
+            crate::viz::offscreen::DEFAULT_EXPORT_SIZE,
+            crate::viz::offscreen::EXPORT_PIXELS_PER_POINT,
+            self.settings.export_theme,
+        );
+        match started {
+            Ok((pixels, _)) => {
+                self.web
+                    .figures
+                    .push(super::web::PendingFigure::new(pixels, purpose));
+                self.status = Some("rendering the figure...".into());
+            }
+            Err(e) => self.error = Some(format!("export failed: {e}")),
+        }
+    }
+
+    /// The browser's per-frame work: the URL follows the config, the page gets the newest statistics,
+    /// figures whose pixels are back are downloaded or copied, dropped files that were read are applied.
+    #[cfg(target_arch = "wasm32")]
+    fn web_frame(&mut self, ctx: &egui::Context) {
+        self.web.follow_config(self.a.config());
+        self.web.report(
+            self.a.updates().unwrap_or(0),
+            self.settings.running,
+            self.a.latest(),
+        );
+        let mut i = 0;
+        while i < self.web.figures.len() {
+            let Some(done) = self.web.figures[i].poll() else {
+                i += 1;
+                continue;
+            };
+            let figure = self.web.figures.remove(i);
+            let result = done.and_then(|image| match figure.purpose() {
+                super::web::FigureUse::Download { name, chunks } => {
+                    let chunks: Vec<(&str, &str)> =
+                        chunks.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    crate::viz::offscreen::png_bytes(&image, &chunks)
+                        .and_then(|bytes| super::web::download(name, &bytes, "image/png"))
+                        .map(|()| format!("downloaded {name}"))
+                }
+                super::web::FigureUse::Copy => {
+                    ctx.copy_image(image);
+                    Ok("figure copied to the clipboard".into())
+                }
+            });
+            match result {
+                Ok(line) => self.status = Some(line),
+                Err(e) => self.error = Some(format!("export failed: {e}")),
+            }
+        }
+        let dropped: Vec<_> = self.web.dropped.borrow_mut().drain(..).collect();
+        for (name, bytes) in dropped {
+            self.load_dropped_bytes(&name, bytes);
+        }
+        if !self.web.figures.is_empty() {
+            ctx.request_repaint();
+        }
+    }
+
+    /// A copyable link to the lesson on screen (the browser build; `None` natively, where there is no
+    /// page to link to).
+    pub fn link(&self) -> Option<String> {
+        #[cfg(target_arch = "wasm32")]
+        return Some(super::web::link_to(self.a.config()));
+        #[cfg(not(target_arch = "wasm32"))]
+        None
+    }
+
     fn save_screenshots(&mut self) {
+        #[cfg(target_arch = "wasm32")]
+        while let Ok(image) = self.screenshot_rx.try_recv() {
+            let name = format!("gradscope-{}-window.png", self.settings.view.slug());
+            let json = views::config_json(self.a.config());
+            let saved = crate::viz::offscreen::png_bytes(
+                &image,
+                &[(crate::viz::offscreen::CONFIG_TEXT_KEY, json.as_str())],
+            )
+            .and_then(|bytes| super::web::download(&name, &bytes, "image/png"));
+            match saved {
+                Ok(()) => self.status = Some(format!("window downloaded as {name}")),
+                Err(e) => self.error = Some(format!("screenshot failed: {e}")),
+            }
+        }
+        #[cfg(not(target_arch = "wasm32"))]
         while let Ok(image) = self.screenshot_rx.try_recv() {
             let path = export::screenshot_path(&export::figure_path(
                 &self.settings.export_path,
@@ -991,6 +1192,8 @@ impl eframe::App for GradscopeApp {
         self.sync_b();
         self.train();
         self.refresh();
+        #[cfg(target_arch = "wasm32")]
+        self.web_frame(ctx);
         if self.settings.running
             || !self.pacing.idle()
             || self.a.busy()

@@ -1,19 +1,35 @@
 //! One background job at a time, polled from the frame loop: the window hands slow work (an eigenvalue
 //! solver, a Jacobian, a file read) to a thread and picks the result up on a later frame, never waiting.
+//! The browser build has no threads: there the job runs at the start of the next poll, between frames.
 
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// Runs a closure on its own thread and hands its result back through [`Worker::poll`], which never
 /// blocks. Starting a new job forgets the one in progress (its thread finishes, its result is dropped).
-#[derive(Debug)]
 pub struct Worker<T> {
     pending: Option<Receiver<T>>,
+    /// The browser's job, run by the next [`Worker::poll`].
+    #[cfg(target_arch = "wasm32")]
+    queued: Option<Box<dyn FnOnce()>>,
+}
+
+impl<T> std::fmt::Debug for Worker<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("pending", &self.pending.is_some())
+            .finish()
+    }
 }
 
 impl<T> Default for Worker<T> {
     fn default() -> Self {
-        Worker { pending: None }
+        Worker {
+            pending: None,
+            #[cfg(target_arch = "wasm32")]
+            queued: None,
+        }
     }
 }
 
@@ -27,12 +43,19 @@ impl<T: Send + 'static> Worker<T> {
     ) -> std::io::Result<()> {
         let (tx, rx) = channel();
         self.pending = None;
+        let run = move || {
+            // the receiver may be gone (a newer job replaced this one): nothing to tell then
+            let _ = tx.send(job());
+        };
+        #[cfg(not(target_arch = "wasm32"))]
         std::thread::Builder::new()
             .name(name.to_string())
-            .spawn(move || {
-                // the receiver may be gone (a newer job replaced this one): nothing to tell then
-                let _ = tx.send(job());
-            })?;
+            .spawn(run)?;
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = name;
+            self.queued = Some(Box::new(run));
+        }
         self.pending = Some(rx);
         Ok(())
     }
@@ -40,6 +63,10 @@ impl<T: Send + 'static> Worker<T> {
     /// The result, once the job has finished; `None` while it runs or when none was started. A job that
     /// panicked yields nothing and is no longer pending.
     pub fn poll(&mut self) -> Option<T> {
+        #[cfg(target_arch = "wasm32")]
+        if let Some(job) = self.queued.take() {
+            job();
+        }
         let rx = self.pending.as_ref()?;
         match rx.try_recv() {
             Ok(result) => {
@@ -62,6 +89,10 @@ impl<T: Send + 'static> Worker<T> {
     /// Forgets the job in progress.
     pub fn cancel(&mut self) {
         self.pending = None;
+        #[cfg(target_arch = "wasm32")]
+        {
+            self.queued = None;
+        }
     }
 
     /// Waits at most `timeout` for the job in progress (tests and scripts, never the frame loop).

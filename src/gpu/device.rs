@@ -74,6 +74,13 @@ pub enum GpuError {
 
 /// A one-line description of an adapter: `name (backend, type)`.
 pub fn describe(info: &wgpu::AdapterInfo) -> String {
+    if info.name.trim().is_empty() {
+        // browsers do not name their adapter
+        return format!(
+            "unnamed adapter ({:?}, {:?})",
+            info.backend, info.device_type
+        );
+    }
     format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
 }
 

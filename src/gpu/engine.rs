@@ -1180,6 +1180,35 @@ impl Engine {
     /// Blocking read of `len` f32 values at each of `offsets`, one after another, through one staging
     /// buffer and one submission.
     fn read_regions(&self, offsets: &[usize], len: usize) -> Result<Vec<f32>, EngineError> {
+        let staging = self.copy_regions(offsets, len);
+        map_blocking(&self.ctx.device, &staging, |b| {
+            bytemuck::cast_slice::<u8, f32>(b).to_vec()
+        })
+    }
+
+    /// Starts reading the current parameters back without waiting (the browser cannot block on the
+    /// GPU): [`PendingParams::poll`] hands them over on a later frame.
+    pub fn request_params(&self) -> PendingParams {
+        let len = self.lay.n_params;
+        let staging = self.copy_regions(&[self.lay.params], len);
+        let state = Arc::new(std::sync::Mutex::new(None));
+        let done = state.clone();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            if let Ok(mut slot) = done.lock() {
+                *slot = Some(r.map_err(|e| e.to_string()));
+            }
+        });
+        PendingParams {
+            device: self.ctx.device.clone(),
+            staging,
+            state,
+            len,
+            template: self.template.clone(),
+        }
+    }
+
+    /// Copies `len` f32 values at each of `offsets` into a new `MAP_READ` buffer and submits the copy.
+    fn copy_regions(&self, offsets: &[usize], len: usize) -> wgpu::Buffer {
         let len = len.max(1);
         let bytes = (len * offsets.len().max(1) * 4) as u64;
         let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -1204,9 +1233,7 @@ impl Engine {
             );
         }
         self.ctx.queue.submit([enc.finish()]);
-        map_blocking(&self.ctx.device, &staging, |b| {
-            bytemuck::cast_slice::<u8, f32>(b).to_vec()
-        })
+        staging
     }
 
     /// Current parameters (blocking).
@@ -1314,5 +1341,38 @@ fn log2_of_sum(v: f32) -> f64 {
         f64::NEG_INFINITY
     } else {
         f64::from(v)
+    }
+}
+
+/// Parameters on their way back from the GPU ([`Engine::request_params`]).
+pub struct PendingParams {
+    device: wgpu::Device,
+    staging: wgpu::Buffer,
+    /// Set by the map callback: whether mapping succeeded.
+    state: Arc<std::sync::Mutex<Option<Result<(), String>>>>,
+    len: usize,
+    template: Params,
+}
+
+impl PendingParams {
+    /// Never blocks: the parameters once the copy has arrived (or why it failed), `None` before.
+    pub fn poll(&self) -> Option<Result<Params, EngineError>> {
+        // natively the callback runs inside a device poll; in the browser, from its event loop
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        let mapped = self.state.lock().ok()?.take()?;
+        let read = mapped.map_err(EngineError::Readback).and_then(|()| {
+            let values = {
+                let view = self
+                    .staging
+                    .get_mapped_range(..)
+                    .map_err(|e| EngineError::Readback(e.to_string()))?;
+                let mut values = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
+                values.truncate(self.len);
+                values
+            };
+            self.staging.unmap();
+            Ok(values)
+        });
+        Some(read.map(|values| self.template.with_flat(&values)))
     }
 }

@@ -12,7 +12,7 @@ pub mod tuner;
 pub use device::{Gpu, GpuError, GpuOptions};
 pub use engine::{
     ENGINE_ENV, Engine, EngineError, EngineOptions, GpuContext, MAX_DISPATCHES_PER_SUBMIT,
-    MAX_IN_FLIGHT, check_engine_limits, check_limits, check_population_limits, parse_stack_path,
-    population_bytes,
+    MAX_IN_FLIGHT, PendingParams, check_engine_limits, check_limits, check_population_limits,
+    parse_stack_path, population_bytes,
 };
 pub use program::StackPath;

@@ -216,6 +216,64 @@ pub fn render_figure(
     pixels_per_point: f32,
     theme: FigureTheme,
 ) -> Result<ColorImage, ExportError> {
+    let (pixels, index) = start_figure(device, queue, figure, size_px, pixels_per_point, theme)?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    pixels.buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+        let _ = tx.send(r);
+    });
+    device
+        .poll(wgpu::PollType::Wait {
+            submission_index: Some(index),
+            timeout: Some(WAIT_TIMEOUT),
+        })
+        .map_err(|e| ExportError::Gpu(e.to_string()))?;
+    rx.recv_timeout(WAIT_TIMEOUT)
+        .map_err(|e| ExportError::Gpu(e.to_string()))?
+        .map_err(|e| ExportError::Gpu(e.to_string()))?;
+    pixels.image()
+}
+
+/// A figure drawn on the GPU whose pixels are being copied into a `MAP_READ` buffer.
+pub struct FigurePixels {
+    /// The buffer the pixels are copied into (rows padded to wgpu's copy alignment).
+    pub buffer: wgpu::Buffer,
+    width: u32,
+    height: u32,
+    padded: usize,
+}
+
+impl FigurePixels {
+    /// The image, once `buffer` has been mapped for reading (unmaps it).
+    pub fn image(&self) -> Result<ColorImage, ExportError> {
+        let unpadded = self.width as usize * 4;
+        let mut rgba = Vec::with_capacity(unpadded * self.height as usize);
+        {
+            let data = self
+                .buffer
+                .get_mapped_range(..)
+                .map_err(|e| ExportError::Gpu(e.to_string()))?;
+            for row in data.chunks_exact(self.padded) {
+                rgba.extend_from_slice(&row[..unpadded]);
+            }
+        }
+        self.buffer.unmap();
+        Ok(ColorImage::from_rgba_premultiplied(
+            [self.width as usize, self.height as usize],
+            &rgba,
+        ))
+    }
+}
+
+/// Draws `figure` and submits the copy of its pixels, without waiting: map [`FigurePixels::buffer`]
+/// and read [`FigurePixels::image`] once mapped (the browser, which cannot block, polls for it).
+pub fn start_figure(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    figure: &Figure,
+    size_px: [u32; 2],
+    pixels_per_point: f32,
+    theme: FigureTheme,
+) -> Result<(FigurePixels, wgpu::SubmissionIndex), ExportError> {
     let max = device.limits().max_texture_dimension_2d;
     check_export_size(size_px, max)?;
     let [width, height] = size_px;
@@ -346,31 +404,14 @@ pub fn render_figure(
             .into_iter()
             .chain(std::iter::once(encoder.finish())),
     );
-    let (tx, rx) = std::sync::mpsc::channel();
-    readback.map_async(wgpu::MapMode::Read, .., move |r| {
-        let _ = tx.send(r);
-    });
-    device
-        .poll(wgpu::PollType::Wait {
-            submission_index: Some(index),
-            timeout: Some(WAIT_TIMEOUT),
-        })
-        .map_err(|e| ExportError::Gpu(e.to_string()))?;
-    rx.recv_timeout(WAIT_TIMEOUT)
-        .map_err(|e| ExportError::Gpu(e.to_string()))?
-        .map_err(|e| ExportError::Gpu(e.to_string()))?;
-    let data = readback
-        .get_mapped_range(..)
-        .map_err(|e| ExportError::Gpu(e.to_string()))?;
-    let mut rgba = Vec::with_capacity(unpadded * height as usize);
-    for row in data.chunks_exact(padded) {
-        rgba.extend_from_slice(&row[..unpadded]);
-    }
-    drop(data);
-    readback.unmap();
-    Ok(ColorImage::from_rgba_premultiplied(
-        [width as usize, height as usize],
-        &rgba,
+    Ok((
+        FigurePixels {
+            buffer: readback,
+            width,
+            height,
+            padded,
+        },
+        index,
     ))
 }
 
@@ -396,21 +437,35 @@ pub fn write_png_chunks(
 ) -> Result<(), ExportError> {
     let err = write_error(path);
     let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+    encode_png(BufWriter::new(file), image, chunks).map_err(err)
+}
+
+/// `image` as the bytes of an 8-bit RGBA PNG with `chunks` as `tEXt` chunks (the browser's download).
+pub fn png_bytes(image: &ColorImage, chunks: &[(&str, &str)]) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    encode_png(&mut bytes, image, chunks)?;
+    Ok(bytes)
+}
+
+fn encode_png(
+    out: impl std::io::Write,
+    image: &ColorImage,
+    chunks: &[(&str, &str)],
+) -> Result<(), String> {
     let [w, h] = image.size;
-    let mut encoder = png::Encoder::new(BufWriter::new(file), w as u32, h as u32);
+    let mut encoder = png::Encoder::new(out, w as u32, h as u32);
     encoder.set_color(png::ColorType::Rgba);
     encoder.set_depth(png::BitDepth::Eight);
     for (key, text) in chunks {
         encoder
             .add_text_chunk((*key).to_string(), (*text).to_string())
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| e.to_string())?;
     }
-    let mut writer = encoder.write_header().map_err(|e| err(e.to_string()))?;
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
     writer
         .write_image_data(&rgba_bytes(image))
-        .map_err(|e| err(e.to_string()))?;
-    writer.finish().map_err(|e| err(e.to_string()))?;
-    Ok(())
+        .map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())
 }
 
 /// Most frames of an animated export.

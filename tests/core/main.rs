@@ -1,6 +1,7 @@
 //! Integration tests without a window: the CPU reference against finite differences and theory, the GPU
-//! engine against the reference, the CLI, figures, shaders and the model. One test binary (each binary links
-//! wgpu and egui, so fewer binaries keep CI fast).
+//! engine against the reference, the CLI, figures, shaders and the model, and the browser build in
+//! headless Chromium against the native engine. One test binary (each binary links wgpu and egui, so
+//! fewer binaries keep CI fast).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -21,3 +22,4 @@ mod render;
 mod shaders;
 mod sweep;
 mod theory;
+mod web;

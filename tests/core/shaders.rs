@@ -1,4 +1,5 @@
-//! Every WGSL module parses and validates with naga (no GPU needed), and every kernel's entry point exists.
+//! Every WGSL module parses and validates with naga (no GPU needed), every kernel's entry point exists,
+//! and no module holds what browsers' WGSL compilers refuse though naga accepts it.
 
 use gradscope::gpu::layout::Kernel;
 use gradscope::gpu::shaders::{KERNEL_FILES, MODULES, kernel_entry, module_source};
@@ -17,6 +18,27 @@ fn every_shader_module_validates() {
         validator
             .validate(&module)
             .unwrap_or_else(|e| panic!("{label}: {}", e.emit_to_string(&src)));
+    }
+}
+
+/// WGSL makes a constant expression whose value is NaN or infinite an error; naga lets a bitcast of a
+/// literal through, browsers (Tint) refuse the module. Such values must be built at run time
+/// (`f32_nan()`, `f32_neg_inf()` in common.wgsl).
+#[test]
+fn no_module_bitcasts_a_literal_to_a_non_finite_f32() {
+    for (label, _, _) in MODULES {
+        let src = module_source(label).expect("module exists");
+        for (at, _) in src.match_indices("bitcast<f32>(0x") {
+            let digits: String = src[at + "bitcast<f32>(0x".len()..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect();
+            let bits = u32::from_str_radix(&digits, 16).expect("a hex literal");
+            assert!(
+                f32::from_bits(bits).is_finite(),
+                "{label}: bitcast<f32>(0x{digits}u) is a non-finite constant, which browsers refuse"
+            );
+        }
     }
 }
 

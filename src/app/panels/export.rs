@@ -51,8 +51,14 @@ pub fn export_ui(ui: &mut Ui, settings: &mut Settings, animating: Option<&str>) 
         }
     });
     ui.horizontal(|ui| {
-        let button = ui.add_enabled(animating.is_none(), egui::Button::new("Export GIF"));
+        let web = cfg!(target_arch = "wasm32");
+        let button = ui.add_enabled(animating.is_none() && !web, egui::Button::new("Export GIF"));
         if button
+            .on_disabled_hover_text(if web {
+                crate::app::window::WEB_NO_GIF
+            } else {
+                "a GIF is being written"
+            })
             .on_hover_text(format!(
                 "Retrain this network from step 0 to its current step offscreen and save the current view as an animated GIF of up to {} frames (<name>.gif beside the PNG); the window keeps running",
                 settings.animation_frames

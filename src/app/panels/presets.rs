@@ -44,6 +44,20 @@ pub fn presets_ui(
     if !description.is_empty() {
         ui.label(RichText::new(description).italics());
     }
+    // the browser build has no file system: its presets are the built-in ones (a dropped figure PNG
+    // still restores any config)
+    if cfg!(not(target_arch = "wasm32")) {
+        command = command.or(preset_file_ui(ui, settings));
+    }
+    if loading {
+        ui.label(RichText::new("reading the preset file...").weak());
+    }
+    command
+}
+
+/// The preset file field and its button.
+fn preset_file_ui(ui: &mut Ui, settings: &mut Settings) -> Option<Command> {
+    let mut command = None;
     ui.horizontal(|ui| {
         let label = ui.label("Preset file");
         ui.add(
@@ -61,8 +75,5 @@ pub fn presets_ui(
             command = Some(Command::PresetFile(settings.preset_path.clone()));
         }
     });
-    if loading {
-        ui.label(RichText::new("reading the preset file...").weak());
-    }
     command
 }

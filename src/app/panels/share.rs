@@ -1,4 +1,5 @@
-//! The Share section of the side panel: copy this network's config string, or paste one and apply it.
+//! The Share section of the side panel: copy this network's config string (in the browser, a link to
+//! the lesson), or paste one and apply it.
 
 use egui::Ui;
 
@@ -16,6 +17,17 @@ pub fn share_ui(ui: &mut Ui, config_text: &mut String) -> Option<Command> {
             .clicked()
         {
             command = Some(Command::CopyConfig);
+        }
+        if cfg!(target_arch = "wasm32")
+            && ui
+                .button("Copy link")
+                .on_hover_text(
+                    "Copy this page's address with the lesson in it: opening the link restores \
+                     exactly this network (the address bar follows every change too)",
+                )
+                .clicked()
+        {
+            command = Some(Command::CopyLink);
         }
         if ui
             .button("Apply config")

@@ -110,6 +110,9 @@ pub fn sweep_ui(ui: &mut Ui, spec: &mut SweepSpec, progress: SweepProgress) -> O
             if ui.button("Cancel sweep").clicked() {
                 command = Some(Command::CancelSweep);
             }
+        } else if cfg!(target_arch = "wasm32") {
+            ui.add_enabled(false, egui::Button::new("Run sweep"))
+                .on_disabled_hover_text(crate::app::window::WEB_NO_SWEEP);
         } else if ui
             .button("Run sweep")
             .on_hover_text(format!(
