@@ -193,15 +193,18 @@ impl WebPage {
     }
 
     /// Starts reading dropped files (the browser reads them asynchronously); they arrive in
-    /// [`WebPage::dropped`].
-    pub fn read_dropped(&self, files: &[egui::DroppedFileHandle]) {
+    /// [`WebPage::dropped`], and `ctx` draws a frame to apply them.
+    pub fn read_dropped(&self, files: &[egui::DroppedFileHandle], ctx: &egui::Context) {
         for file in files {
             let file = file.clone();
             let inbox = self.dropped.clone();
+            let ctx = ctx.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 let name = file.path().display().to_string();
                 let bytes = file.bytes_async().await;
                 inbox.borrow_mut().push((name, bytes));
+                // a paused app draws no frames by itself: wake it to apply the file
+                ctx.request_repaint();
             });
         }
     }
@@ -238,10 +241,13 @@ async fn start_app(canvas_id: &str) -> Result<(), String> {
         .request_adapter(&wgpu::RequestAdapterOptions::default())
         .await;
     if let Err(e) = adapter {
-        return Err(format!(
-            "This browser has WebGPU, but it gave no GPU adapter ({e}): WebGPU may be switched \
-             off, or this GPU blocklisted. Try another browser with WebGPU on, or the desktop app."
-        ));
+        log::error!("requestAdapter: {e}");
+        return Err(
+            "This browser has WebGPU, but it gave no GPU adapter: WebGPU may be switched \
+                    off, or this GPU blocklisted. Try another browser with WebGPU on, or the \
+                    desktop app."
+                .into(),
+        );
     }
     let location = w.location();
     let fragment = location.hash().unwrap_or_default();

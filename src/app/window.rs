@@ -452,9 +452,9 @@ impl GradscopeApp {
 
     /// Restores the configuration of PNG figures dropped on the window (the last readable one wins).
     #[cfg(target_arch = "wasm32")]
-    fn load_dropped(&mut self, files: &[egui::DroppedFileHandle]) {
+    fn load_dropped(&mut self, files: &[egui::DroppedFileHandle], ctx: &egui::Context) {
         // the browser reads files asynchronously: they arrive in later frames (web_frame)
-        self.web.read_dropped(files);
+        self.web.read_dropped(files, ctx);
     }
 
     /// Restores the configuration of a dropped PNG the browser has read.
@@ -478,7 +478,7 @@ impl GradscopeApp {
 
     /// Restores the configuration of PNG figures dropped on the window (the last readable one wins).
     #[cfg(not(target_arch = "wasm32"))]
-    fn load_dropped(&mut self, files: &[egui::DroppedFileHandle]) {
+    fn load_dropped(&mut self, files: &[egui::DroppedFileHandle], _ctx: &egui::Context) {
         for file in files {
             let path = file.path();
             let name = path.display().to_string();
@@ -1179,7 +1179,7 @@ impl eframe::App for GradscopeApp {
         self.save_screenshots();
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
         if !dropped.is_empty() {
-            self.load_dropped(&dropped);
+            self.load_dropped(&dropped, ctx);
         }
         self.poll_preset_file();
         if let Some(Err(e)) = self.sweep.poll()

@@ -3,7 +3,8 @@
 //! opens it through ChromeDriver with a lesson in the URL. The page trains that network for a few
 //! steps and pauses (`?steps=N`); the test checks that the page drew the gradient map, that its
 //! statistics equal the native engine's for the same config (lavapipe here), that the address bar
-//! still holds the lesson, and that a browser without WebGPU gets a message naming it.
+//! still holds the lesson, that Export PNG (Ctrl+S) downloads a figure that restores it, and that a
+//! browser without WebGPU gets a message naming it.
 //!
 //! Needs `chromium` and `chromedriver` (Debian's `chromium` and `chromium-driver`, which
 //! `scripts/deps.sh --test` installs). Without them the test fails when `CI` is set and says why it
@@ -188,11 +189,18 @@ impl Driver {
         Ok(value["value"].clone())
     }
 
-    /// A new headless Chromium session with `args`.
-    fn session(&self, args: &[&str]) -> Session<'_> {
+    /// A new headless Chromium session with `args`, saving downloads into `downloads`.
+    fn session(&self, args: &[&str], downloads: &Path) -> Session<'_> {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": args,
+                "prefs": {
+                    "download.default_directory": downloads.display().to_string(),
+                    "download.prompt_for_download": false,
+                },
+            },
         }}});
         let value = self
             .call("POST", "/session", Some(caps))
@@ -227,13 +235,24 @@ impl Session<'_> {
     }
 
     fn eval(&self, script: &str) -> Value {
+        self.eval_with(script, json!([]))
+    }
+
+    /// Runs `script` in the page with `args` as its `arguments`.
+    fn eval_with(&self, script: &str, args: Value) -> Value {
         self.driver
             .call(
                 "POST",
                 &format!("/session/{}/execute/sync", self.id),
-                Some(json!({"script": script, "args": []})),
+                Some(json!({"script": script, "args": args})),
             )
             .expect("run a script in the page")
+    }
+
+    /// The config the URL's fragment holds now, if it holds one.
+    fn linked_config(&self) -> Option<NetConfig> {
+        let hash = self.eval("return decodeURIComponent(location.hash.slice(1));");
+        gradscope::app::share::parse_config(hash.as_str()?).ok()
     }
 
     fn text_of(&self, id: &str) -> String {
@@ -243,6 +262,20 @@ impl Session<'_> {
         .as_str()
         .unwrap_or_default()
         .to_string()
+    }
+
+    /// Presses Ctrl + `key` in the focused page.
+    fn ctrl(&self, key: &str) {
+        const CONTROL: &str = "\u{e009}";
+        let keys = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": CONTROL},
+            {"type": "keyDown", "value": key},
+            {"type": "keyUp", "value": key},
+            {"type": "keyUp", "value": CONTROL},
+        ]}]});
+        self.driver
+            .call("POST", &format!("/session/{}/actions", self.id), Some(keys))
+            .expect("key presses");
     }
 
     fn screenshot(&self) -> image::RgbaImage {
@@ -338,7 +371,8 @@ fn the_browser_build_trains_the_lesson_in_the_link_like_the_native_engine() {
         encode_component(&config_string)
     );
     let driver = Driver::start();
-    let session = driver.session(&WEBGPU_ARGS);
+    let downloads = tempfile::tempdir().expect("a download folder");
+    let session = driver.session(&WEBGPU_ARGS, downloads.path());
     session.go(&url);
 
     // the load event fires long before the kernels compile and train: poll the page's report
@@ -370,10 +404,11 @@ fn the_browser_build_trains_the_lesson_in_the_link_like_the_native_engine() {
     );
 
     // the address bar still holds the lesson (the app rewrites it as the config changes)
-    let hash = session.eval("return decodeURIComponent(location.hash.slice(1));");
-    let restored = gradscope::app::share::parse_config(hash.as_str().expect("a fragment"))
-        .expect("the fragment is a config string");
-    assert_eq!(restored, cfg, "the URL fragment is the lesson");
+    assert_eq!(
+        session.linked_config(),
+        Some(cfg.clone()),
+        "the URL fragment is the lesson"
+    );
 
     // the figure is drawn: the gradient map's cells fill a large area in the colormap's colours
     std::thread::sleep(Duration::from_millis(500));
@@ -417,17 +452,76 @@ fn the_browser_build_trains_the_lesson_in_the_link_like_the_native_engine() {
         (pl - nl).abs() <= 1e-4 * nl.abs().max(1.0),
         "loss {pl} vs {nl}"
     );
+
+    // Export PNG (Ctrl+S) downloads the figure with the lesson in its config chunk
+    session.eval("document.getElementById('gradscope-canvas').focus(); return true;");
+    session.ctrl("s");
+    let figure = downloads.path().join("gradscope-gradient-map.png");
+    let start = Instant::now();
+    let bytes = loop {
+        // Chromium writes to a .crdownload file and renames it when done
+        if let Ok(bytes) = std::fs::read(&figure) {
+            break bytes;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no figure was downloaded: {:?}",
+            std::fs::read_dir(downloads.path())
+                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let from_figure =
+        gradscope::app::share::config_from_png_bytes(&bytes).expect("the figure carries a config");
+    assert_eq!(
+        from_figure, cfg,
+        "the downloaded figure restores the lesson"
+    );
+
+    // dropping a figure of another network on the page restores that network, and the URL follows
+    let mut other = cfg.clone();
+    other.activation = gradscope::model::Activation::Sigmoid;
+    other.depth = 6;
+    let figure = gradscope::viz::offscreen::png_bytes(
+        &egui::ColorImage::filled([8, 8], egui::Color32::WHITE),
+        &[(
+            gradscope::viz::offscreen::CONFIG_TEXT_KEY,
+            gradscope::app::views::config_json(&other).as_str(),
+        )],
+    )
+    .expect("a figure PNG");
+    session.eval_with(
+        "const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0)); \
+         const files = new DataTransfer(); \
+         files.items.add(new File([bytes], 'other.png', {type: 'image/png'})); \
+         document.getElementById('gradscope-canvas').dispatchEvent( \
+             new DragEvent('drop', {dataTransfer: files, bubbles: true, cancelable: true})); \
+         return true;",
+        json!([base64::engine::general_purpose::STANDARD.encode(&figure)]),
+    );
+    let start = Instant::now();
+    while session.linked_config().as_ref() != Some(&other) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the dropped figure's network did not open; the URL holds {:?}",
+            session.linked_config()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
     drop(session);
 
     // a browser without WebGPU gets one clear message on the page
-    let plain = driver.session(&[
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-features=WebGPU,Vulkan",
-        "--no-first-run",
-        "--disable-background-networking",
-    ]);
+    let plain = driver.session(
+        &[
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-features=WebGPU,Vulkan",
+            "--no-first-run",
+            "--disable-background-networking",
+        ],
+        downloads.path(),
+    );
     plain.go(&format!("http://127.0.0.1:{port}/"));
     let start = Instant::now();
     let message = loop {
@@ -450,4 +544,62 @@ fn the_browser_build_trains_the_lesson_in_the_link_like_the_native_engine() {
         message.contains("WebGPU"),
         "the message names WebGPU: {message}"
     );
+}
+
+/// Percent-decoding, as the page's decodeURIComponent does it.
+fn decode_component(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn a_link_restores_its_config_and_a_bad_one_says_why() {
+    use gradscope::app::share::{config_string, parse_link};
+    let cfg = lesson();
+    let fragment = encode_component(&config_string(&cfg));
+    let link = parse_link(&fragment, "steps=12", decode_component);
+    assert_eq!(link.config.expect("a config").expect("valid"), cfg);
+    assert_eq!(link.steps, Some(12));
+
+    let none = parse_link("", "", decode_component);
+    assert!(none.config.is_none() && none.steps.is_none());
+
+    // a link with an invalid network or garbage gets a message (the app then opens as before)
+    let mut deep = cfg.clone();
+    deep.depth = 100_000;
+    let text = serde_json::to_string(&deep).expect("json");
+    let bad = parse_link(
+        &encode_component(&text),
+        "steps=x&other=1",
+        decode_component,
+    );
+    let e = bad
+        .config
+        .expect("a fragment")
+        .expect_err("depth out of range");
+    assert!(e.contains("depth"), "{e}");
+    assert_eq!(
+        bad.steps, None,
+        "a step count that is not a number is ignored"
+    );
+    let garbage = parse_link("%7Bnot", "", decode_component);
+    assert!(garbage.config.expect("a fragment").is_err());
+    // a huge step count is capped like the command line's
+    let capped = parse_link("", "steps=99999999999999", decode_component);
+    assert_eq!(capped.steps, Some(gradscope::cli::MAX_STEPS));
 }
