@@ -20,9 +20,11 @@ pub fn export_ui(ui: &mut Ui, settings: &mut Settings, animating: Option<&str>) 
                 .desired_width(190.0),
         )
         .labelled_by(label.id)
-        .on_hover_text(
-            "PNG file for exports (empty: gradscope-<view>.png in the working directory)",
-        );
+        .on_hover_text(if cfg!(target_arch = "wasm32") {
+            "File name of the downloaded PNG (empty: gradscope-<view>.png)"
+        } else {
+            "PNG file for exports (empty: gradscope-<view>.png in the working directory)"
+        });
     });
     ui.horizontal(|ui| {
         if ui
@@ -44,7 +46,11 @@ pub fn export_ui(ui: &mut Ui, settings: &mut Settings, animating: Option<&str>) 
         }
         if ui
             .button("Screenshot")
-            .on_hover_text("Save the whole window as <name>-window.png")
+            .on_hover_text(if cfg!(target_arch = "wasm32") {
+                "Download the whole page as gradscope-<view>-window.png"
+            } else {
+                "Save the whole window as <name>-window.png"
+            })
             .clicked()
         {
             command = Some(Command::Screenshot);
