@@ -558,6 +558,31 @@ fn clipping_caps_the_update_on_the_gpu_like_the_reference() {
     assert!(Reference::new(&cfg).unwrap().stats().clipped);
 }
 
+/// The non-blocking read the browser build uses (it polls, never waits) hands over exactly the
+/// weights of the blocking one, after training and for an RNN too.
+#[test]
+fn polled_parameter_reads_equal_blocking_ones() {
+    for (arch, task) in [(Arch::Mlp, Task::Teacher), (Arch::Rnn, Task::Adding)] {
+        let cfg = small(arch, false, task, Activation::Tanh, Init::XavierNormal, 5);
+        let mut engine = Engine::new(gpu(), &cfg).unwrap();
+        engine.step(3);
+        let pending = engine.request_params();
+        let start = std::time::Instant::now();
+        let polled = loop {
+            if let Some(p) = pending.poll() {
+                break p.expect("the read succeeds");
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "the polled read never arrived"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        assert!(pending.poll().is_none(), "handed over once");
+        assert_eq!(polled, engine.read_params().unwrap(), "{arch:?}");
+    }
+}
+
 #[test]
 fn activation_change_keeps_weights() {
     let cfg = small(
