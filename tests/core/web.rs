@@ -2,9 +2,10 @@
 //! this test serves it, and headless Chromium (WebGPU on SwiftShader, its bundled software Vulkan)
 //! opens it through ChromeDriver with a lesson in the URL. The page trains that network for a few
 //! steps and pauses (`?steps=N`); the test checks that the page drew the gradient map, that its
-//! statistics equal the native engine's for the same config (lavapipe here), that the address bar
-//! still holds the lesson, that Export PNG (Ctrl+S) downloads a figure that restores it, and that a
-//! browser without WebGPU gets a message naming it.
+//! statistics equal the native engine's for the same config (lavapipe here), that no kernel failed in
+//! the browser's WGSL compiler, that the address bar still holds the lesson, that Export PNG (Ctrl+S)
+//! downloads a figure that restores it, that a dropped figure opens its network, and that a browser
+//! without WebGPU gets a message naming it.
 //!
 //! Needs `chromium` and `chromedriver` (Debian's `chromium` and `chromium-driver`, which
 //! `scripts/deps.sh --test` installs). Without them the test fails when `CI` is set and says why it
@@ -278,6 +279,25 @@ impl Session<'_> {
             .expect("key presses");
     }
 
+    /// The browser console's messages since the last call (ChromeDriver's log endpoint).
+    fn console(&self) -> Vec<String> {
+        self.driver
+            .call(
+                "POST",
+                &format!("/session/{}/se/log", self.id),
+                Some(json!({"type": "browser"})),
+            )
+            .expect("the browser log")
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| e["message"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn screenshot(&self) -> image::RgbaImage {
         let b64 = self
             .driver
@@ -402,6 +422,15 @@ fn the_browser_build_trains_the_lesson_in_the_link_like_the_native_engine() {
         "browser: step {STEPS} after {:.1} s",
         start.elapsed().as_secs_f64()
     );
+
+    // every kernel module compiled in the browser's WGSL compiler (all are built at start; an error
+    // would only be logged, and a lesson on another path would then fail)
+    let errors: Vec<String> = session
+        .console()
+        .into_iter()
+        .filter(|m| m.contains("wgpu error") || m.contains("WGSL") || m.contains("panicked"))
+        .collect();
+    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
 
     // the address bar still holds the lesson (the app rewrites it as the config changes)
     assert_eq!(
