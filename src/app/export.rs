@@ -14,6 +14,12 @@ use crate::viz::{Figure, FigureTheme, View};
 pub const EXPORT_SHORTCUT: egui::KeyboardShortcut =
     egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::S);
 
+/// The keyboard shortcut of Export GIF: Ctrl+Shift+S (Cmd+Shift+S on macOS).
+pub const GIF_SHORTCUT: egui::KeyboardShortcut = egui::KeyboardShortcut::new(
+    egui::Modifiers::COMMAND.plus(egui::Modifiers::SHIFT),
+    egui::Key::S,
+);
+
 /// Where an export of `view` goes: the path typed in, or `gradscope-<view>.png`.
 pub fn figure_path(typed: &str, view: View) -> PathBuf {
     let typed = typed.trim();

@@ -117,6 +117,21 @@ pub fn render_animation(
     Ok(frames)
 }
 
+/// Up to `frames` of the `kept` steps (ascending), evenly spread, always the first and the last: the
+/// frames of an animation drawn from a timeline (the browser's GIF export).
+pub fn spread_steps(kept: &[u64], frames: usize) -> Vec<u64> {
+    let frames = frames.max(2);
+    if kept.len() <= frames {
+        return kept.to_vec();
+    }
+    let last = kept.len() - 1;
+    let mut steps: Vec<u64> = (0..frames)
+        .map(|i| kept[(i * last + (frames - 1) / 2) / (frames - 1)])
+        .collect();
+    steps.dedup();
+    steps
+}
+
 /// How many frames [`frame_steps`] lists, without listing them.
 pub fn frame_count(steps: u64, every: u64) -> u64 {
     let every = every.max(1);

@@ -101,6 +101,8 @@ pub enum FigureUse {
     },
     /// Copy it to the clipboard.
     Copy,
+    /// A frame of an animated GIF ([`WebGif`]).
+    Frame,
 }
 
 /// A figure drawn offscreen whose pixels are on their way back from the GPU.
@@ -139,6 +141,23 @@ impl PendingFigure {
     }
 }
 
+/// An animated GIF made in the browser from the records the timeline kept: one frame drawn, read back
+/// or encoded per window frame, then downloaded (the desktop retrains on a thread instead).
+pub struct WebGif {
+    /// The steps of the frames: records the timeline holds.
+    pub steps: Vec<u64>,
+    /// Frames encoded so far.
+    pub done: usize,
+    /// The frame whose pixels are on their way back.
+    pub pending: Option<PendingFigure>,
+    /// The frame read back, encoded on the next window frame.
+    pub drawn: Option<egui::ColorImage>,
+    /// The GIF so far.
+    pub stream: crate::viz::offscreen::GifStream<Vec<u8>>,
+    /// The file name offered.
+    pub name: String,
+}
+
 /// The app's browser state: the URL it last wrote, figures on their way back, dropped files being read,
 /// the statistics last reported to the page.
 #[derive(Default)]
@@ -147,6 +166,8 @@ pub struct WebPage {
     reported: Option<(u64, u64, bool)>,
     /// Figures being read back.
     pub figures: Vec<PendingFigure>,
+    /// The animated GIF being made.
+    pub gif: Option<WebGif>,
     /// Dropped files read so far: (name, bytes or why not).
     pub dropped: Rc<RefCell<Vec<DroppedRead>>>,
 }

@@ -52,9 +52,8 @@ fn read_preset_file(path: &str) -> Result<Preset, PresetError> {
 /// Why the browser build runs no trainability sweep.
 pub const WEB_NO_SWEEP: &str = "the trainability map needs the desktop app: its sweep trains grids of \
      networks on a worker thread that waits on the GPU, which a browser page cannot do";
-/// Why the browser build writes no GIF.
-pub const WEB_NO_GIF: &str = "GIF export needs the desktop app: it retrains the network offscreen on \
-     a worker thread that waits on the GPU for every frame, which a browser page cannot do";
+/// Pixel size of an animated export's frames.
+const ANIMATION_SIZE: [u32; 2] = [1280, 800];
 
 /// The app.
 pub struct GradscopeApp {
@@ -272,10 +271,6 @@ impl GradscopeApp {
     /// an animated GIF beside the PNG export path, on a worker thread that retrains the network offscreen.
     pub fn export_gif(&mut self) {
         use std::sync::atomic::Ordering;
-        if cfg!(target_arch = "wasm32") {
-            self.error = Some(WEB_NO_GIF.into());
-            return;
-        }
         if self.settings.view == View::Trainability {
             self.error = Some(
                 "the trainability map is a sweep, not a training run: export it with Export PNG"
@@ -283,10 +278,16 @@ impl GradscopeApp {
             );
             return;
         }
+        #[cfg(target_arch = "wasm32")]
+        {
+            self.start_web_gif();
+            return;
+        }
+        #[allow(unreachable_code)]
         let steps = self.a.engine().map_or(0, crate::gpu::Engine::updates);
         let frames = u64::from(self.settings.animation_frames.max(2));
         let every = steps.div_ceil(frames - 1).max(1);
-        let size = [1280, 800];
+        let size = ANIMATION_SIZE;
         let count = super::render::frame_count(steps, every) as usize;
         if let Err(e) = crate::viz::offscreen::check_animation_size(count as u64, size) {
             self.error = Some(e.to_string());
@@ -353,6 +354,14 @@ impl GradscopeApp {
             }
         }
         self.animation_line.clear();
+        #[cfg(target_arch = "wasm32")]
+        if let Some(gif) = &self.web.gif {
+            self.animation_line = format!(
+                "writing GIF: frame {} of {} (from the timeline's records)",
+                gif.done + 1,
+                gif.steps.len()
+            );
+        }
         if self.animation.pending() {
             let p = &self.animation_progress;
             self.animation_line = format!(
@@ -1069,6 +1078,114 @@ impl GradscopeApp {
         }
     }
 
+    /// Starts the browser's GIF of the current view over the records the timeline kept (one frame per
+    /// window frame; see [`super::web::WebGif`]).
+    #[cfg(target_arch = "wasm32")]
+    fn start_web_gif(&mut self) {
+        let kept = self.a.timeline().steps();
+        if kept.is_empty() {
+            self.error = Some("no statistics yet: train a step first".into());
+            return;
+        }
+        let steps = super::render::spread_steps(&kept, self.settings.animation_frames as usize);
+        let path = export::figure_path(&self.settings.export_path, self.settings.view)
+            .with_extension("gif");
+        let name = path.file_name().map_or_else(
+            || "gradscope.gif".into(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let size = ANIMATION_SIZE.map(|v| v as usize);
+        match crate::viz::offscreen::GifStream::new(
+            Vec::new(),
+            size,
+            120,
+            &views::config_json(self.a.config()),
+        ) {
+            Ok(stream) => {
+                self.web.gif = Some(super::web::WebGif {
+                    steps,
+                    done: 0,
+                    pending: None,
+                    drawn: None,
+                    stream,
+                    name,
+                });
+                self.error = None;
+            }
+            Err(e) => self.error = Some(format!("GIF export failed: {e}")),
+        }
+    }
+
+    /// One step of the browser's GIF: encode the frame read back, or wait for its pixels, or draw the
+    /// next one, or download the finished file.
+    #[cfg(target_arch = "wasm32")]
+    fn web_gif_tick(&mut self) {
+        use super::web::{FigureUse, PendingFigure};
+        let Some(gif) = &mut self.web.gif else {
+            return;
+        };
+        let failed = |e: String| format!("GIF export failed: {e}");
+        if let Some(image) = gif.drawn.take() {
+            if let Err(e) = gif.stream.push(&image) {
+                self.error = Some(failed(e));
+                self.web.gif = None;
+                return;
+            }
+            gif.done += 1;
+            return;
+        }
+        if let Some(pending) = &gif.pending {
+            match pending.poll() {
+                None => {}
+                Some(Ok(image)) => {
+                    gif.drawn = Some(image);
+                    gif.pending = None;
+                }
+                Some(Err(e)) => {
+                    self.error = Some(failed(e));
+                    self.web.gif = None;
+                }
+            }
+            return;
+        }
+        if let Some(&step) = gif.steps.get(gif.done) {
+            let live = self.scrub.replace(step);
+            let figure = self.figure();
+            self.scrub = live;
+            let started = crate::viz::offscreen::start_figure(
+                &self.gpu.device,
+                &self.gpu.queue,
+                &figure,
+                ANIMATION_SIZE,
+                crate::viz::offscreen::EXPORT_PIXELS_PER_POINT,
+                self.settings.export_theme,
+            );
+            match (started, &mut self.web.gif) {
+                (Ok((pixels, _)), Some(gif)) => {
+                    gif.pending = Some(PendingFigure::new(pixels, FigureUse::Frame));
+                }
+                (Err(e), _) => {
+                    self.error = Some(failed(e.to_string()));
+                    self.web.gif = None;
+                }
+                (Ok(_), None) => {}
+            }
+            return;
+        }
+        let Some(gif) = self.web.gif.take() else {
+            return;
+        };
+        let frames = gif.done;
+        let saved = gif
+            .stream
+            .finish()
+            .and_then(|bytes| super::web::download(&gif.name, &bytes, "image/gif"));
+        match saved {
+            Ok(()) => self.status = Some(format!("downloaded {} ({frames} frames)", gif.name)),
+            Err(e) => self.error = Some(failed(e)),
+        }
+    }
+
     /// The browser's per-frame work: the URL follows the config, the page gets the newest statistics,
     /// figures whose pixels are back are downloaded or copied, dropped files that were read are applied.
     #[cfg(target_arch = "wasm32")]
@@ -1098,6 +1215,7 @@ impl GradscopeApp {
                     ctx.copy_image(image);
                     Ok("figure copied to the clipboard".into())
                 }
+                super::web::FigureUse::Frame => Ok(String::new()),
             });
             match result {
                 Ok(line) => self.status = Some(line),
@@ -1108,7 +1226,8 @@ impl GradscopeApp {
         for (name, bytes) in dropped {
             self.load_dropped_bytes(&name, bytes);
         }
-        if !self.web.figures.is_empty() {
+        self.web_gif_tick();
+        if !self.web.figures.is_empty() || self.web.gif.is_some() {
             ctx.request_repaint();
         }
     }
@@ -1173,6 +1292,10 @@ impl GradscopeApp {
 
 impl eframe::App for GradscopeApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        // the longer shortcut first: Ctrl+S would otherwise take Ctrl+Shift+S too
+        if ctx.input_mut(|i| i.consume_shortcut(&export::GIF_SHORTCUT)) {
+            self.export_gif();
+        }
         if ctx.input_mut(|i| i.consume_shortcut(&EXPORT_SHORTCUT)) {
             self.export_figure();
         }

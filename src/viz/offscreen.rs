@@ -528,33 +528,72 @@ pub fn write_gif(
     config_json: &str,
 ) -> Result<(), ExportError> {
     let err = write_error(path);
-    let [w, h] = frame_size(path, frames)?;
-    let (w16, h16) = (
-        u16::try_from(w).map_err(|_| err(format!("a GIF is at most 65535 wide, not {w}")))?,
-        u16::try_from(h).map_err(|_| err(format!("a GIF is at most 65535 high, not {h}")))?,
-    );
+    let size = frame_size(path, frames)?;
     let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
-    let mut encoder =
-        gif::Encoder::new(BufWriter::new(file), w16, h16, &[]).map_err(|e| err(e.to_string()))?;
-    encoder
-        .set_repeat(gif::Repeat::Infinite)
-        .map_err(|e| err(e.to_string()))?;
-    let comment = format!("{GIF_CONFIG_PREFIX}{config_json}");
-    encoder
-        .write_raw_extension(
-            gif::AnyExtension(gif::Extension::Comment as u8),
-            &[comment.as_bytes()],
-        )
-        .map_err(|e| err(e.to_string()))?;
-    let delay = u16::try_from(delay_ms.div_ceil(10)).unwrap_or(u16::MAX);
+    let mut gif =
+        GifStream::new(BufWriter::new(file), size, delay_ms, config_json).map_err(&err)?;
     for image in frames {
-        let mut frame = gif::Frame::from_rgba_speed(w16, h16, &mut rgba_bytes(image), 10);
-        frame.delay = delay;
-        encoder
-            .write_frame(&frame)
-            .map_err(|e| err(e.to_string()))?;
+        gif.push(image).map_err(&err)?;
     }
-    Ok(())
+    gif.finish().map(|_| ()).map_err(err)
+}
+
+/// An animated GIF written one frame at a time (the browser encodes a frame per window frame, so the
+/// page never stalls on a whole animation): looping, the configuration in a comment after
+/// [`GIF_CONFIG_PREFIX`].
+pub struct GifStream<W: std::io::Write> {
+    encoder: gif::Encoder<W>,
+    size: [u16; 2],
+    delay: u16,
+}
+
+impl<W: std::io::Write> GifStream<W> {
+    /// Starts a GIF of frames of `size` pixels, each shown `delay_ms` milliseconds.
+    pub fn new(
+        out: W,
+        size: [usize; 2],
+        delay_ms: u32,
+        config_json: &str,
+    ) -> Result<GifStream<W>, String> {
+        let [w, h] = size;
+        let w = u16::try_from(w).map_err(|_| format!("a GIF is at most 65535 wide, not {w}"))?;
+        let h = u16::try_from(h).map_err(|_| format!("a GIF is at most 65535 high, not {h}"))?;
+        let mut encoder = gif::Encoder::new(out, w, h, &[]).map_err(|e| e.to_string())?;
+        encoder
+            .set_repeat(gif::Repeat::Infinite)
+            .map_err(|e| e.to_string())?;
+        let comment = format!("{GIF_CONFIG_PREFIX}{config_json}");
+        encoder
+            .write_raw_extension(
+                gif::AnyExtension(gif::Extension::Comment as u8),
+                &[comment.as_bytes()],
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(GifStream {
+            encoder,
+            size: [w, h],
+            delay: u16::try_from(delay_ms.div_ceil(10)).unwrap_or(u16::MAX),
+        })
+    }
+
+    /// Quantizes and appends one frame (of the stream's size).
+    pub fn push(&mut self, image: &ColorImage) -> Result<(), String> {
+        let [w, h] = self.size;
+        if image.size != [usize::from(w), usize::from(h)] {
+            return Err(format!(
+                "frames differ in size: {:?} after {w}x{h}",
+                image.size
+            ));
+        }
+        let mut frame = gif::Frame::from_rgba_speed(w, h, &mut rgba_bytes(image), 10);
+        frame.delay = self.delay;
+        self.encoder.write_frame(&frame).map_err(|e| e.to_string())
+    }
+
+    /// Ends the GIF and hands the writer back.
+    pub fn finish(self) -> Result<W, String> {
+        self.encoder.into_inner().map_err(|e| e.to_string())
+    }
 }
 
 /// Whether `path` names a `.png` file (an animation to it is an APNG).

@@ -283,3 +283,23 @@ fn an_animated_png_holds_exactly_the_single_renders() {
         );
     }
 }
+
+/// The browser's GIF picks its frames among the steps the timeline kept: all of them when they are
+/// few, else evenly spread with the first and the last, ascending, never one twice.
+#[test]
+fn animation_frames_spread_over_kept_steps() {
+    use gradscope::app::render::spread_steps;
+    assert_eq!(spread_steps(&[0, 1, 2, 3, 4], 40), vec![0, 1, 2, 3, 4]);
+    assert_eq!(spread_steps(&[], 10), Vec::<u64>::new());
+    let kept: Vec<u64> = (0..=1000).map(|s| s * 3).collect();
+    let picked = spread_steps(&kept, 11);
+    assert_eq!(picked.len(), 11);
+    assert_eq!(picked.first(), Some(&0));
+    assert_eq!(picked.last(), Some(&3000));
+    assert!(picked.windows(2).all(|w| w[0] < w[1]));
+    assert!(picked.iter().all(|s| kept.contains(s)));
+    assert_eq!(picked[5], 1500, "the middle frame is the middle record");
+    // thinned timelines (uneven gaps) and a frame count of 1 (at least the first and the last)
+    assert_eq!(spread_steps(&[0, 1, 2, 10, 50, 51], 2), vec![0, 51]);
+    assert_eq!(spread_steps(&[0, 1, 2, 10, 50, 51], 1), vec![0, 51]);
+}

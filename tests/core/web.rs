@@ -4,8 +4,8 @@
 //! steps and pauses (`?steps=N`); the test checks that the page drew the gradient map, that its
 //! statistics equal the native engine's for the same config (lavapipe here), that no kernel failed in
 //! the browser's WGSL compiler, that the address bar still holds the lesson, that Export PNG (Ctrl+S)
-//! downloads a figure that restores it, that a dropped figure opens its network, and that a browser
-//! without WebGPU gets a message naming it.
+//! and Export GIF (Ctrl+Shift+S) download files that restore it, that a dropped figure opens its
+//! network, and that a browser without WebGPU gets a message naming it.
 //!
 //! Needs `chromium` and `chromedriver` (Debian's `chromium` and `chromium-driver`, which
 //! `scripts/deps.sh --test` installs). Without them the test fails when `CI` is set and says why it
@@ -265,15 +265,26 @@ impl Session<'_> {
         .to_string()
     }
 
-    /// Presses Ctrl + `key` in the focused page.
-    fn ctrl(&self, key: &str) {
+    /// Presses Ctrl (with Shift when `shift`) + `key` in the focused page.
+    fn ctrl(&self, key: &str, shift: bool) {
         const CONTROL: &str = "\u{e009}";
-        let keys = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
-            {"type": "keyDown", "value": CONTROL},
-            {"type": "keyDown", "value": key},
-            {"type": "keyUp", "value": key},
-            {"type": "keyUp", "value": CONTROL},
-        ]}]});
+        const SHIFT: &str = "\u{e008}";
+        let mut held = vec![CONTROL];
+        if shift {
+            held.push(SHIFT);
+        }
+        let mut actions: Vec<Value> = held
+            .iter()
+            .map(|k| json!({"type": "keyDown", "value": k}))
+            .collect();
+        actions.push(json!({"type": "keyDown", "value": key}));
+        actions.push(json!({"type": "keyUp", "value": key}));
+        actions.extend(
+            held.iter()
+                .rev()
+                .map(|k| json!({"type": "keyUp", "value": k})),
+        );
+        let keys = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
         self.driver
             .call("POST", &format!("/session/{}/actions", self.id), Some(keys))
             .expect("key presses");
@@ -484,27 +495,34 @@ fn the_browser_build_trains_the_lesson_in_the_link_like_the_native_engine() {
 
     // Export PNG (Ctrl+S) downloads the figure with the lesson in its config chunk
     session.eval("document.getElementById('gradscope-canvas').focus(); return true;");
-    session.ctrl("s");
-    let figure = downloads.path().join("gradscope-gradient-map.png");
-    let start = Instant::now();
-    let bytes = loop {
-        // Chromium writes to a .crdownload file and renames it when done
-        if let Ok(bytes) = std::fs::read(&figure) {
-            break bytes;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no figure was downloaded: {:?}",
-            std::fs::read_dir(downloads.path())
-                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    session.ctrl("s", false);
+    let bytes = downloaded(&downloads.path().join("gradscope-gradient-map.png"));
     let from_figure =
         gradscope::app::share::config_from_png_bytes(&bytes).expect("the figure carries a config");
     assert_eq!(
         from_figure, cfg,
         "the downloaded figure restores the lesson"
+    );
+
+    // Export GIF (Ctrl+Shift+S) downloads the view over the steps the timeline kept, one frame per step
+    // here (fewer steps than frames), with the lesson in its comment
+    session.ctrl("s", true);
+    let gif = downloaded(&downloads.path().join("gradscope-gradient-map.gif"));
+    assert_eq!(
+        gradscope::app::share::config_from_png_bytes(&gif).expect("the GIF carries a config"),
+        cfg
+    );
+    let frames = {
+        use image::AnimationDecoder;
+        image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&gif))
+            .expect("a GIF")
+            .into_frames()
+            .count()
+    };
+    assert_eq!(
+        frames as u64,
+        STEPS + 1,
+        "a frame for each of steps 0..={STEPS}"
     );
 
     // dropping a figure of another network on the page restores that network, and the URL follows
@@ -573,6 +591,26 @@ fn the_browser_build_trains_the_lesson_in_the_link_like_the_native_engine() {
         message.contains("WebGPU"),
         "the message names WebGPU: {message}"
     );
+}
+
+/// The bytes of the file Chromium downloads to `path` (it writes a .crdownload file first and renames
+/// it when complete).
+fn downloaded(path: &Path) -> Vec<u8> {
+    let start = Instant::now();
+    loop {
+        if let Ok(bytes) = std::fs::read(path) {
+            return bytes;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{} was not downloaded: {:?}",
+            path.display(),
+            path.parent()
+                .and_then(|d| std::fs::read_dir(d).ok())
+                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// Percent-decoding, as the page's decodeURIComponent does it.

@@ -4,7 +4,7 @@
 use egui::Ui;
 
 use crate::app::command::Command;
-use crate::app::export::EXPORT_SHORTCUT;
+use crate::app::export::{EXPORT_SHORTCUT, GIF_SHORTCUT};
 use crate::app::settings::Settings;
 use crate::viz::FigureTheme;
 
@@ -57,18 +57,22 @@ pub fn export_ui(ui: &mut Ui, settings: &mut Settings, animating: Option<&str>) 
         }
     });
     ui.horizontal(|ui| {
-        let web = cfg!(target_arch = "wasm32");
-        let button = ui.add_enabled(animating.is_none() && !web, egui::Button::new("Export GIF"));
+        let button = ui.add_enabled(animating.is_none(), egui::Button::new("Export GIF"));
         if button
-            .on_disabled_hover_text(if web {
-                crate::app::window::WEB_NO_GIF
+            .on_disabled_hover_text("a GIF is being written")
+            .on_hover_text(if cfg!(target_arch = "wasm32") {
+                format!(
+                    "Download the current view over training so far as an animated GIF of up to {} frames, drawn from the steps the timeline kept ({})",
+                    settings.animation_frames,
+                    ui.ctx().format_shortcut(&GIF_SHORTCUT)
+                )
             } else {
-                "a GIF is being written"
+                format!(
+                    "Retrain this network from step 0 to its current step offscreen and save the current view as an animated GIF of up to {} frames (<name>.gif beside the PNG); the window keeps running ({})",
+                    settings.animation_frames,
+                    ui.ctx().format_shortcut(&GIF_SHORTCUT)
+                )
             })
-            .on_hover_text(format!(
-                "Retrain this network from step 0 to its current step offscreen and save the current view as an animated GIF of up to {} frames (<name>.gif beside the PNG); the window keeps running",
-                settings.animation_frames
-            ))
             .clicked()
         {
             command = Some(Command::ExportGif);
