@@ -47,11 +47,16 @@ pub fn show_problem(text: &str) {
     log::error!("{text}");
 }
 
+/// The URL fragment (without `#`) that holds `cfg`: its config string, percent-encoded.
+fn fragment_of(cfg: &NetConfig) -> String {
+    String::from(js_sys::encode_uri_component(&super::share::config_string(
+        cfg,
+    )))
+}
+
 /// The link that opens `cfg`: this page's address with the config string as its fragment.
 pub fn link_to(cfg: &NetConfig) -> String {
-    let fragment = String::from(js_sys::encode_uri_component(&super::share::config_string(
-        cfg,
-    )));
+    let fragment = fragment_of(cfg);
     let base = window()
         .and_then(|w| {
             let l = w.location();
@@ -63,6 +68,12 @@ pub fn link_to(cfg: &NetConfig) -> String {
         })
         .unwrap_or_default();
     format!("{base}#{fragment}")
+}
+
+/// The name a download of `path` is offered under: its file name, else `fallback`.
+pub fn file_name(path: &std::path::Path, fallback: &str) -> String {
+    path.file_name()
+        .map_or_else(|| fallback.into(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Offers `bytes` to the user as a download named `name`.
@@ -101,43 +112,25 @@ pub enum FigureUse {
     },
     /// Copy it to the clipboard.
     Copy,
-    /// A frame of an animated GIF ([`WebGif`]).
-    Frame,
 }
 
 /// A figure drawn offscreen whose pixels are on their way back from the GPU.
-pub struct PendingFigure {
+pub struct PendingPixels {
     pixels: FigurePixels,
-    mapped: std::sync::Arc<std::sync::Mutex<Option<Result<(), String>>>>,
-    purpose: FigureUse,
+    map: crate::gpu::PolledMap,
 }
 
-impl PendingFigure {
-    /// Asks for `pixels` to be mapped; [`PendingFigure::poll`] hands the image over.
-    pub fn new(pixels: FigurePixels, purpose: FigureUse) -> PendingFigure {
-        let mapped = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let done = mapped.clone();
-        pixels.buffer.map_async(wgpu::MapMode::Read, .., move |r| {
-            if let Ok(mut slot) = done.lock() {
-                *slot = Some(r.map_err(|e| e.to_string()));
-            }
-        });
-        PendingFigure {
-            pixels,
-            mapped,
-            purpose,
-        }
+impl PendingPixels {
+    /// Asks for `pixels` to be mapped; [`PendingPixels::poll`] hands the image over.
+    pub fn new(pixels: FigurePixels) -> PendingPixels {
+        let map = crate::gpu::PolledMap::read(&pixels.buffer);
+        PendingPixels { pixels, map }
     }
 
-    /// The image and what it is for, once mapped (or why it failed); `None` before.
+    /// The image once mapped (or why it failed); `None` before.
     pub fn poll(&self) -> Option<Result<egui::ColorImage, String>> {
-        let mapped = self.mapped.lock().ok()?.take()?;
+        let mapped = self.map.take()?;
         Some(mapped.and_then(|()| self.pixels.image().map_err(|e| e.to_string())))
-    }
-
-    /// What the figure is for.
-    pub fn purpose(&self) -> &FigureUse {
-        &self.purpose
     }
 }
 
@@ -149,7 +142,7 @@ pub struct WebGif {
     /// Frames encoded so far.
     pub done: usize,
     /// The frame whose pixels are on their way back.
-    pub pending: Option<PendingFigure>,
+    pub pending: Option<PendingPixels>,
     /// The frame read back, encoded on the next window frame.
     pub drawn: Option<egui::ColorImage>,
     /// The GIF so far.
@@ -162,10 +155,11 @@ pub struct WebGif {
 /// the statistics last reported to the page.
 #[derive(Default)]
 pub struct WebPage {
-    fragment: String,
+    /// The configuration the URL's fragment holds.
+    linked: Option<NetConfig>,
     reported: Option<(u64, u64, bool)>,
-    /// Figures being read back.
-    pub figures: Vec<PendingFigure>,
+    /// Figures being read back, and what each is for.
+    pub figures: Vec<(PendingPixels, FigureUse)>,
     /// The animated GIF being made.
     pub gif: Option<WebGif>,
     /// Dropped files read so far: (name, bytes or why not).
@@ -175,12 +169,10 @@ pub struct WebPage {
 impl WebPage {
     /// Rewrites the URL's fragment to `cfg`'s config string when it changed (no history entry).
     pub fn follow_config(&mut self, cfg: &NetConfig) {
-        let fragment = String::from(js_sys::encode_uri_component(&super::share::config_string(
-            cfg,
-        )));
-        if fragment == self.fragment {
+        if self.linked.as_ref() == Some(cfg) {
             return;
         }
+        let fragment = fragment_of(cfg);
         if let Ok(w) = window()
             && let Ok(history) = w.history()
         {
@@ -191,7 +183,7 @@ impl WebPage {
                 Some(&format!("{search}#{fragment}")),
             );
         }
-        self.fragment = fragment;
+        self.linked = Some(cfg.clone());
     }
 
     /// Puts the newest statistics (with the updates applied and whether training runs) on the page as

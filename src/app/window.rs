@@ -994,23 +994,7 @@ impl GradscopeApp {
     /// Saves the current view as a PNG figure (in the browser: renders it and downloads it once its
     /// pixels are back).
     pub fn export_figure(&mut self) {
-        #[cfg(target_arch = "wasm32")]
-        {
-            let path = export::figure_path(&self.settings.export_path, self.settings.view);
-            let name = path.file_name().map_or_else(
-                || "gradscope.png".into(),
-                |n| n.to_string_lossy().into_owned(),
-            );
-            let chunks = vec![(
-                crate::viz::offscreen::CONFIG_TEXT_KEY,
-                views::config_json(self.a.config()),
-            )];
-            self.start_web_figure(super::web::FigureUse::Download { name, chunks });
-            return;
-        }
-        #[allow(unreachable_code)]
         let path = export::figure_path(&self.settings.export_path, self.settings.view);
-        let json = views::config_json(self.a.config());
         // a trainability figure also stores its sweep, and its config is the sweep's base
         let sweep = self
             .sweep
@@ -1021,8 +1005,18 @@ impl GradscopeApp {
                 views::config_json(&r.base),
                 serde_json::to_string(&r.spec).ok(),
             ),
-            None => (json, None),
+            None => (views::config_json(self.a.config()), None),
         };
+        #[cfg(target_arch = "wasm32")]
+        {
+            use crate::viz::offscreen::{CONFIG_TEXT_KEY, SWEEP_TEXT_KEY};
+            let mut chunks = vec![(CONFIG_TEXT_KEY, json)];
+            chunks.extend(sweep_json.map(|s| (SWEEP_TEXT_KEY, s)));
+            let name = super::web::file_name(&path, "gradscope.png");
+            self.start_web_figure(super::web::FigureUse::Download { name, chunks });
+            return;
+        }
+        #[allow(unreachable_code)]
         match export::save(
             &self.gpu,
             &self.figure(),
@@ -1071,7 +1065,7 @@ impl GradscopeApp {
             Ok((pixels, _)) => {
                 self.web
                     .figures
-                    .push(super::web::PendingFigure::new(pixels, purpose));
+                    .push((super::web::PendingPixels::new(pixels), purpose));
                 self.status = Some("rendering the figure...".into());
             }
             Err(e) => self.error = Some(format!("export failed: {e}")),
@@ -1088,11 +1082,10 @@ impl GradscopeApp {
             return;
         }
         let steps = super::render::spread_steps(&kept, self.settings.animation_frames as usize);
-        let path = export::figure_path(&self.settings.export_path, self.settings.view)
-            .with_extension("gif");
-        let name = path.file_name().map_or_else(
-            || "gradscope.gif".into(),
-            |n| n.to_string_lossy().into_owned(),
+        let name = super::web::file_name(
+            &export::figure_path(&self.settings.export_path, self.settings.view)
+                .with_extension("gif"),
+            "gradscope.gif",
         );
         let size = ANIMATION_SIZE.map(|v| v as usize);
         match crate::viz::offscreen::GifStream::new(
@@ -1120,7 +1113,6 @@ impl GradscopeApp {
     /// next one, or download the finished file.
     #[cfg(target_arch = "wasm32")]
     fn web_gif_tick(&mut self) {
-        use super::web::{FigureUse, PendingFigure};
         let Some(gif) = &mut self.web.gif else {
             return;
         };
@@ -1162,7 +1154,7 @@ impl GradscopeApp {
             );
             match (started, &mut self.web.gif) {
                 (Ok((pixels, _)), Some(gif)) => {
-                    gif.pending = Some(PendingFigure::new(pixels, FigureUse::Frame));
+                    gif.pending = Some(super::web::PendingPixels::new(pixels));
                 }
                 (Err(e), _) => {
                     self.error = Some(failed(e.to_string()));
@@ -1198,12 +1190,12 @@ impl GradscopeApp {
         );
         let mut i = 0;
         while i < self.web.figures.len() {
-            let Some(done) = self.web.figures[i].poll() else {
+            let Some(done) = self.web.figures[i].0.poll() else {
                 i += 1;
                 continue;
             };
-            let figure = self.web.figures.remove(i);
-            let result = done.and_then(|image| match figure.purpose() {
+            let (_, purpose) = self.web.figures.remove(i);
+            let result = done.and_then(|image| match &purpose {
                 super::web::FigureUse::Download { name, chunks } => {
                     let chunks: Vec<(&str, &str)> =
                         chunks.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -1215,7 +1207,6 @@ impl GradscopeApp {
                     ctx.copy_image(image);
                     Ok("figure copied to the clipboard".into())
                 }
-                super::web::FigureUse::Frame => Ok(String::new()),
             });
             match result {
                 Ok(line) => self.status = Some(line),

@@ -11,7 +11,7 @@ use super::program::{
     BUSY_WORKGROUPS, GATE_RECORD, Resolved, StackPath, gated_misfit, normed_misfit, resolve_for,
     step_dispatches_with,
 };
-use super::readback::StatsRing;
+use super::readback::{PolledMap, StatsRing};
 use super::shaders::Pipelines;
 use crate::model::Cell;
 use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};
@@ -1191,17 +1191,10 @@ impl Engine {
     pub fn request_params(&self) -> PendingParams {
         let len = self.lay.n_params;
         let staging = self.copy_regions(&[self.lay.params], len);
-        let state = Arc::new(std::sync::Mutex::new(None));
-        let done = state.clone();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            if let Ok(mut slot) = done.lock() {
-                *slot = Some(r.map_err(|e| e.to_string()));
-            }
-        });
         PendingParams {
             device: self.ctx.device.clone(),
+            map: PolledMap::read(&staging),
             staging,
-            state,
             len,
             template: self.template.clone(),
         }
@@ -1348,8 +1341,7 @@ fn log2_of_sum(v: f32) -> f64 {
 pub struct PendingParams {
     device: wgpu::Device,
     staging: wgpu::Buffer,
-    /// Set by the map callback: whether mapping succeeded.
-    state: Arc<std::sync::Mutex<Option<Result<(), String>>>>,
+    map: PolledMap,
     len: usize,
     template: Params,
 }
@@ -1359,7 +1351,7 @@ impl PendingParams {
     pub fn poll(&self) -> Option<Result<Params, EngineError>> {
         // natively the callback runs inside a device poll; in the browser, from its event loop
         let _ = self.device.poll(wgpu::PollType::Poll);
-        let mapped = self.state.lock().ok()?.take()?;
+        let mapped = self.map.take()?;
         let read = mapped.map_err(EngineError::Readback).and_then(|()| {
             let values = {
                 let view = self

@@ -16,3 +16,4 @@ pub use engine::{
     parse_stack_path, population_bytes,
 };
 pub use program::StackPath;
+pub use readback::PolledMap;

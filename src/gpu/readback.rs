@@ -1,9 +1,10 @@
 //! The statistics read-back ring: a few staging buffers in rotation, so that the statistics block of a
 //! submission comes back to the CPU without the caller ever waiting for the GPU (a frame of delay instead).
-//! A slot is free, pending (copy recorded, map requested), ready (mapped) or failed.
+//! A slot is free, pending (copy recorded, map requested), ready (mapped) or failed. [`PolledMap`] is
+//! the same idea for a single buffer: the browser build's reads of the weights and of figures.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 const SLOT_FREE: u8 = 0;
 const SLOT_PENDING: u8 = 1;
@@ -14,6 +15,30 @@ pub const STAGING_SLOTS: usize = 3;
 /// Bytes after the statistics block in each slot: the pass's two GPU timestamps, where the adapter has
 /// them.
 pub const TIMESTAMP_BYTES: u64 = 16;
+
+/// A read mapping of one buffer whose completion is polled, never waited for (a browser page cannot
+/// block on the GPU; its map callbacks run from the event loop after the frame returns).
+pub struct PolledMap(Arc<Mutex<Option<Result<(), String>>>>);
+
+impl PolledMap {
+    /// Asks for all of `buffer` (a `MAP_READ` buffer whose copy has been submitted) to be mapped.
+    pub fn read(buffer: &wgpu::Buffer) -> PolledMap {
+        let state = Arc::new(Mutex::new(None));
+        let done = state.clone();
+        buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+            if let Ok(mut slot) = done.lock() {
+                *slot = Some(r.map_err(|e| e.to_string()));
+            }
+        });
+        PolledMap(state)
+    }
+
+    /// `Some(Ok)` once the buffer is mapped, `Some(Err)` if mapping failed, `None` before; the outcome
+    /// is handed over once.
+    pub fn take(&self) -> Option<Result<(), String>> {
+        self.0.lock().ok()?.take()
+    }
+}
 
 /// One arrived statistics block.
 pub struct Arrived {
