@@ -31,9 +31,9 @@ struct Params {
     net_stride: u32, max_stride: u32, zn: u32,
 }
 
-// All f32 state of one network: parameters, gradients, optimizer slots, data, activations, scaled
-// errors, partial sums and the statistics block (offsets in src/gpu/layout.rs).
-@group(0) @binding(0) var<storage, read_write> mem: array<f32>;
+// Binding 0 holds all f32 state of one network (parameters, gradients, optimizer slots, data, activations,
+// scaled errors, partial sums and the statistics block; offsets in src/gpu/layout.rs). Each module views it
+// through mem.wgsl (`mem`, f32s) or mem4.wgsl (`mem4`, vec4s); both give ld/st/ld4/st4.
 // Per layer, the bit pattern of max |ĝ_l| (positive floats order like their bits), for rescaling; from
 // index p.k_base on, per layer, the largest frexp exponent of |f'(z_l)| (biased by SLOPE_EXP_BIAS, 0 = none).
 @group(0) @binding(1) var<storage, read_write> maxes: array<atomic<u32>>;
@@ -61,6 +61,8 @@ const FLAG_RESIDUAL: u32 = 8u;     // stack: a_l = f(z_l) + a_{l-1} for l >= 2
 const FLAG_RECURRENT: u32 = 16u;   // stack, wgrad: an RNN (input every step, one shared weight)
 const FLAG_HEAD: u32 = 32u;        // loss: also the head's weight and bias gradients
 const FLAG_RESCALE: u32 = 64u;
+const FLAG_WIDE: u32 = 128u;      // stack_rows: the width and the state's rows and weights allow vec4 loads
+const FLAG_WIDE_IN: u32 = 256u;   // stack_rows: so do the input x and W_in (d_in a multiple of 4)
 // The statistics block's shapes (src/gpu/layout.rs): f32 values per layer record, and per-unit partials
 // per unit: [Σ ŝ², log2 Σ a², #saturated, dead, log2 Σ ĝ², log2 Σ |f'|].
 const LAYER_RECORD: u32 = 12u;

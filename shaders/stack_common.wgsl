@@ -19,21 +19,21 @@ fn bias_at(l: u32) -> u32 {
     return p.b_rec + (l - 2u) * p.w_step;
 }
 
-// Σ_k mem[u + k su] · mem[v + k sv] over k < n, four at a time (fewer loop iterations: lavapipe ends an
+// Σ_k ld(u + k su) · ld(v + k sv) over k < n, four at a time (fewer loop iterations: lavapipe ends an
 // invocation's loops after 65535 iterations in all, see stack_rows.wgsl).
 fn dot4(u: u32, su: u32, v: u32, sv: u32, n: u32) -> f32 {
     var acc = vec4<f32>(0.0);
     var k = 0u;
     for (; k + 4u <= n; k += 4u) {
-        let a = vec4<f32>(mem[nb + u + k * su], mem[nb + u + (k + 1u) * su], mem[nb + u + (k + 2u) * su],
-                          mem[nb + u + (k + 3u) * su]);
-        let c = vec4<f32>(mem[nb + v + k * sv], mem[nb + v + (k + 1u) * sv], mem[nb + v + (k + 2u) * sv],
-                          mem[nb + v + (k + 3u) * sv]);
+        let a = vec4<f32>(ld(nb + u + k * su), ld(nb + u + (k + 1u) * su), ld(nb + u + (k + 2u) * su),
+                          ld(nb + u + (k + 3u) * su));
+        let c = vec4<f32>(ld(nb + v + k * sv), ld(nb + v + (k + 1u) * sv), ld(nb + v + (k + 2u) * sv),
+                          ld(nb + v + (k + 3u) * sv));
         acc = fma(a, c, acc);
     }
     var r = (acc.x + acc.y) + (acc.z + acc.w);
     for (; k < n; k++) {
-        r = fma(mem[nb + u + k * su], mem[nb + v + k * sv], r);
+        r = fma(ld(nb + u + k * su), ld(nb + v + k * sv), r);
     }
     return r;
 }

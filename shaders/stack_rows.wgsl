@@ -1,171 +1,307 @@
-// The fused stack / persistent RNN shaped for CPU adapters (lavapipe): one invocation per batch row, which it
-// carries through the layers (time steps). Every weight load is then the same address across the
-// invocations of a SIMD vector (a scalar load, broadcast) and the multiply-adds vectorise across rows; an
-// invocation reads back only the row values it wrote itself, which program order makes visible to it (no
-// barrier at all). The rows stay in the
-// storage buffer rather than in private arrays: lavapipe compiles large dynamically indexed private arrays
-// very slowly (tens of seconds) and runs them no faster.
+// The fused stack / persistent RNN shaped for CPU adapters (lavapipe): each invocation owns four batch rows
+// (RPI), which it carries through the layers (time steps), and computes four units of those rows at a time,
+// a 4 x 4 block held in registers. An invocation reads back only the row values it wrote itself, which program
+// order makes visible to it: no barrier at all. The module views the state as vec4s (mem4.wgsl): where the
+// width is a multiple of 4 (FLAG_WIDE; FLAG_WIDE_IN for the input x and W_in, d_in a multiple of 4) every
+// operand row is read four values per load, so a block step reads 8 vec4s for 64 multiply-adds; otherwise
+// the same blocks read scalars, 8 values per 16 multiply-adds. lavapipe runs every storage access at a
+// varying address as a loop over the lanes, so the loads, not the arithmetic, set the speed.
 //
 // Same operands, equations and parameter record as stack.wgsl (read it first), with these differences:
 //   - the power-of-two scale of the backward belongs to a (layer, row) pair: S[l][b] at
 //     sscale_off + l * B + b (p.rows is 1 in the record: one row per slice for colreduce's FLAG_RESCALE);
 //   - one dispatch covers the layers l_from..=l_to (a chunk: lavapipe ends every loop of an invocation after
-//     65535 iterations in all, so the engine splits long stacks; a chunk starts from the rows in memory);
-//   - four units at a time share each load of the row (and fewer loop iterations, see above).
+//     65535 iterations in all, so the engine splits long stacks (program.rs, loop_costs); a chunk starts
+//     from the rows in memory);
+//   - rows past the batch (the last invocation's) compute the last row again and store nothing: a divergent
+//     early return would put all later work under a partial execution mask.
 
-// Four dot products sharing the left operand: Σ_k mem[u + k] · mem[v + c cs + k ks] for c = 0..3 (rows
-// past `cmax` repeat the last one). One divergent load of this row feeds four multiply-adds.
-fn r_dot4(u: u32, v: u32, cs: u32, ks: u32, n: u32, cmax: u32) -> vec4<f32> {
-    let v1 = v + min(1u, cmax) * cs;
-    let v2 = v + min(2u, cmax) * cs;
-    let v3 = v + min(3u, cmax) * cs;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < n; k++) {
-        let a = mem[nb + u + k];
-        acc = fma(vec4<f32>(a), vec4<f32>(mem[nb + v + k * ks], mem[nb + v1 + k * ks], mem[nb + v2 + k * ks],
-                                          mem[nb + v3 + k * ks]), acc);
-    }
-    return acc;
+const RPI: u32 = 4u;
+
+// This invocation's rows, clamped into the batch, and which of them are its own to store.
+struct Rows {
+    b: vec4<u32>,
+    live: vec4<bool>,
 }
 
-@compute @workgroup_size(16)
+fn rows_of(g: u32) -> Rows {
+    let r = RPI * g + vec4<u32>(0u, 1u, 2u, 3u);
+    return Rows(min(r, vec4<u32>(p.m - 1u)), r < vec4<u32>(p.m));
+}
+
+// ld(i + c) for units c = 0..3 (past `last` the last one again); one load where `wide`.
+fn load4(i: u32, last: u32, wide: bool) -> vec4<f32> {
+    if (wide) {
+        return ld4(i);
+    }
+    return vec4<f32>(ld(i), ld(i + min(1u, last)), ld(i + min(2u, last)), ld(i + min(3u, last)));
+}
+
+// st(i + c, v[c]) for units c = 0..last
+fn store4(i: u32, v: vec4<f32>, last: u32, wide: bool) {
+    if (wide) {
+        st4(i, v);
+        return;
+    }
+    for (var c = 0u; c <= last; c++) {
+        st(i + c, v[c]);
+    }
+}
+
+fn ldexp4(v: vec4<f32>, e: i32) -> vec4<f32> {
+    return vec4<f32>(ldexp_safe(v.x, e), ldexp_safe(v.y, e), ldexp_safe(v.z, e), ldexp_safe(v.w, e));
+}
+
+// The forward's block: out[r][c] = Σ_{k<n} ld(u[r] + k) · ld(v + c cs + k) (rows u, units' weight rows at
+// stride cs; units past `last` repeat the last). Where `wide`, u, v, cs and n are multiples of 4.
+fn fwd_block(u: vec4<u32>, v: u32, cs: u32, n: u32, last: u32, wide: bool) -> mat4x4<f32> {
+    let v0 = nb + v;
+    let v1 = v0 + min(1u, last) * cs;
+    let v2 = v0 + min(2u, last) * cs;
+    let v3 = v0 + min(3u, last) * cs;
+    let uu = u + vec4<u32>(nb);
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    if (wide) {
+        for (var k = 0u; k < n; k += 4u) {
+            let w0 = ld4(v0 + k);
+            let w1 = ld4(v1 + k);
+            let w2 = ld4(v2 + k);
+            let w3 = ld4(v3 + k);
+            let x0 = ld4(uu.x + k);
+            a0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
+            let x1 = ld4(uu.y + k);
+            a1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
+            let x2 = ld4(uu.z + k);
+            a2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
+            let x3 = ld4(uu.w + k);
+            a3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+        }
+    } else {
+        for (var k = 0u; k < n; k++) {
+            let wv = vec4<f32>(ld(v0 + k), ld(v1 + k), ld(v2 + k), ld(v3 + k));
+            a0 = fma(vec4<f32>(ld(uu.x + k)), wv, a0);
+            a1 = fma(vec4<f32>(ld(uu.y + k)), wv, a1);
+            a2 = fma(vec4<f32>(ld(uu.z + k)), wv, a2);
+            a3 = fma(vec4<f32>(ld(uu.w + k)), wv, a3);
+        }
+    }
+    return mat4x4<f32>(a0, a1, a2, a3);
+}
+
+// The backward's block: out[r][c] = Σ_{k<n} ld(u[r] + k) · ld(v + k ks + c) (rows u, the weight's columns
+// c at row stride ks; units past `last` repeat the last). Where `wide`, u, v, ks and n are multiples of 4.
+fn bwd_block(u: vec4<u32>, v: u32, ks: u32, n: u32, last: u32, wide: bool) -> mat4x4<f32> {
+    let v0 = nb + v;
+    let uu = u + vec4<u32>(nb);
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    if (wide) {
+        for (var k = 0u; k < n; k += 4u) {
+            let o = v0 + k * ks;
+            let w0 = ld4(o);
+            let w1 = ld4(o + ks);
+            let w2 = ld4(o + 2u * ks);
+            let w3 = ld4(o + 3u * ks);
+            let x0 = ld4(uu.x + k);
+            a0 = fma(vec4<f32>(x0.x), w0, fma(vec4<f32>(x0.y), w1, fma(vec4<f32>(x0.z), w2, fma(vec4<f32>(x0.w), w3, a0))));
+            let x1 = ld4(uu.y + k);
+            a1 = fma(vec4<f32>(x1.x), w0, fma(vec4<f32>(x1.y), w1, fma(vec4<f32>(x1.z), w2, fma(vec4<f32>(x1.w), w3, a1))));
+            let x2 = ld4(uu.z + k);
+            a2 = fma(vec4<f32>(x2.x), w0, fma(vec4<f32>(x2.y), w1, fma(vec4<f32>(x2.z), w2, fma(vec4<f32>(x2.w), w3, a2))));
+            let x3 = ld4(uu.w + k);
+            a3 = fma(vec4<f32>(x3.x), w0, fma(vec4<f32>(x3.y), w1, fma(vec4<f32>(x3.z), w2, fma(vec4<f32>(x3.w), w3, a3))));
+        }
+    } else {
+        for (var k = 0u; k < n; k++) {
+            let wv = load4(v0 + k * ks, last, false);
+            a0 = fma(vec4<f32>(ld(uu.x + k)), wv, a0);
+            a1 = fma(vec4<f32>(ld(uu.y + k)), wv, a1);
+            a2 = fma(vec4<f32>(ld(uu.z + k)), wv, a2);
+            a3 = fma(vec4<f32>(ld(uu.w + k)), wv, a3);
+        }
+    }
+    return mat4x4<f32>(a0, a1, a2, a3);
+}
+
+// One row's units j0..j0+last of layer l: z (bias added) and a = f(z) (+ the row's previous layer at
+// `prev`: residual) stored at `out` where `live`; returns the largest slope code of the four.
+fn fwd_row(z: vec4<f32>, live: bool, out: u32, prev: u32, j0: u32, last: u32, res: bool, wide: bool) -> f32 {
+    var a = vec4<f32>(act_f(z.x, p.act), act_f(z.y, p.act), act_f(z.z, p.act), act_f(z.w, p.act));
+    if (res) {
+        a += load4(nb + prev + j0, last, wide);
+    }
+    if (live) {
+        store4(nb + p.z_off + out + j0, z, last, wide);
+        store4(nb + p.c_off + out + j0, a, last, wide);
+    }
+    var code = 0.0;
+    for (var c = 0u; c <= last; c++) {
+        code = max(code, slope_code(act_slope(z[c], p.act)));
+    }
+    return code;
+}
+
+@compute @workgroup_size(8)
 fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     net_enter(gid.z);
-    // Invocations past the batch compute the last row again and store nothing: a divergent early return
-    // would put every later load under divergent control flow, where lavapipe cannot use the scalar
-    // (broadcast) load for a uniform address.
-    let live = gid.x < p.m;
-    let b = min(gid.x, p.m - 1u);
+    let rows = rows_of(gid.x);
     let w = p.n;
     let bw = p.m * w;
     let recurrent = (p.flags & FLAG_RECURRENT) != 0u;
     let residual = (p.flags & FLAG_RESIDUAL) != 0u;
+    let wide = (p.flags & FLAG_WIDE) != 0u;
+    let wide_in = (p.flags & FLAG_WIDE_IN) != 0u;
     for (var l = p.l_from; l <= p.l_to; l++) {
         let input = l == 1u || recurrent;
-        let xrow = p.x_off + (l - 1u) * p.x_step + b * p.d_in;
-        let prow = p.c_off + (max(l, 2u) - 2u) * bw + b * w;
+        let xrow = p.x_off + (l - 1u) * p.x_step + rows.b * p.d_in;
+        let prow = p.c_off + (max(l, 2u) - 2u) * bw + rows.b * w;
         let bl = bias_at(l);
         let wr = w_rec_at(max(l, 2u));
-        let out = (l - 1u) * bw + b * w;
+        let out = (l - 1u) * bw + rows.b * w;
+        let res = residual && l >= 2u;
         var code = 0.0;
-        // four units at a time: each load of this row's input feeds four outputs
         for (var j0 = 0u; j0 < w; j0 += 4u) {
             let last = min(3u, w - 1u - j0);
-            var z4 = vec4<f32>(0.0);
+            var z = mat4x4<f32>();
             if (input) {
-                z4 += r_dot4(xrow, p.w_in + j0 * p.d_in, p.d_in, 1u, p.d_in, last);
+                z += fwd_block(xrow, p.w_in + j0 * p.d_in, p.d_in, p.d_in, last, wide_in);
             }
             if (l >= 2u) {
-                z4 += r_dot4(prow, wr + j0 * w, w, 1u, w, last);
+                z += fwd_block(prow, wr + j0 * w, w, w, last, wide);
             }
-            for (var c = 0u; c <= last; c++) {
-                let j = j0 + c;
-                let z = z4[c] + mem[nb + bl + j];
-                var a = act_f(z, p.act);
-                if (residual && l >= 2u) {
-                    a += mem[nb + prow + j];
-                }
-                if (live) {
-                    mem[nb + p.z_off + out + j] = z;
-                    mem[nb + p.c_off + out + j] = a;
-                }
-                code = max(code, slope_code(act_slope(z, p.act)));
-            }
+            let bias = load4(nb + bl + j0, last, wide);
+            code = max(code, fwd_row(z[0] + bias, rows.live.x, out.x, prow.x, j0, last, res, wide));
+            code = max(code, fwd_row(z[1] + bias, rows.live.y, out.y, prow.y, j0, last, res, wide));
+            code = max(code, fwd_row(z[2] + bias, rows.live.z, out.z, prow.z, j0, last, res, wide));
+            code = max(code, fwd_row(z[3] + bias, rows.live.w, out.w, prow.w, j0, last, res, wide));
         }
-        if (live && code > 0.0) {
+        if (rows.live.x && code > 0.0) {
             atomicMax(&maxes[mb + p.k_base + l], u32(code));
         }
     }
     if (p.l_to == p.layers) {
-        let top = p.c_off + (p.layers - 1u) * bw + b * w;
+        // the head: one output at a time for the four rows (all four "units" are output o's weight row)
+        let top = p.c_off + (p.layers - 1u) * bw + rows.b * w;
         for (var o = 0u; o < p.d_out; o++) {
-            let y = mem[nb + p.b_head + o] + dot4(top, 1u, p.w_head + o * w, 1u, w);
-            if (live) {
-                mem[nb + p.add_off + b * p.d_out + o] = y;
-            }
+            let y = fwd_block(top, p.w_head + o * w, 0u, w, 0u, wide);
+            let hb = ld(nb + p.b_head + o);
+            let at = nb + p.add_off + rows.b * p.d_out + o;
+            if (rows.live.x) { st(at.x, hb + y[0].x); }
+            if (rows.live.y) { st(at.y, hb + y[1].x); }
+            if (rows.live.z) { st(at.z, hb + y[2].x); }
+            if (rows.live.w) { st(at.w, hb + y[3].x); }
         }
     }
 }
 
-@compute @workgroup_size(16)
+// NaN-propagating maximum of |v[c]| over c = 0..last, after m
+fn abs_max(m: f32, v: vec4<f32>, last: u32) -> f32 {
+    var r = m;
+    for (var c = 0u; c <= last; c++) {
+        let a = abs(v[c]);
+        if (a > r || is_nan(v[c])) {
+            r = a;
+        }
+    }
+    return r;
+}
+
+// One row's units j0..j0+last of layer l in the backward: ĝ from the block's sums g (scaled into this row's
+// scale unless `top`: 2^k_above and the residual ĝ above at `above`, then 2^-e_above), ŝ = ĝ f'(z) 2^-K_l;
+// both stored at `out` where `live`. Returns the row's running NaN-propagating max |ĝ|, after m.
+fn bwd_row(g_in: vec4<f32>, live: bool, out: u32, above: u32, j0: u32, last: u32, top: bool, res: bool,
+           k_above: i32, e_above: i32, k_l: i32, m: f32, wide: bool) -> f32 {
+    var g = g_in;
+    if (!top) {
+        if (res) {
+            g = ldexp4(g, k_above) + load4(nb + p.g_off + above + j0, last, wide);
+        }
+        g = ldexp4(g, -e_above);
+    }
+    let z = load4(nb + p.z_off + out + j0, last, wide);
+    var s = vec4<f32>(0.0);
+    for (var c = 0u; c < 4u; c++) {
+        let sl = act_slope(z[c], p.act);
+        s[c] = ldexp_safe(g[c] * sl.m, sl.k - k_l);
+    }
+    if (live) {
+        store4(nb + p.g_off + out + j0, g, last, wide);
+        store4(nb + p.a_off + out + j0, s, last, wide);
+    }
+    return abs_max(m, g, last);
+}
+
+// frexp exponents of four row maxima (0 for a zero row)
+fn row_exps(mx: vec4<f32>) -> vec4<i32> {
+    return select(vec4<i32>(0), frexp(mx).exp, mx != vec4<f32>(0.0));
+}
+
+@compute @workgroup_size(8)
 fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     net_enter(gid.z);
-    // past the batch: the last row again, nothing stored (see rows_forward)
-    let live = gid.x < p.m;
-    let b = min(gid.x, p.m - 1u);
+    let rows = rows_of(gid.x);
     let w = p.n;
     let bw = p.m * w;
     let residual = (p.flags & FLAG_RESIDUAL) != 0u;
-    // the state of the layer above the chunk: its scale, slope shift, and the exponent of its row max |ĝ|
-    var s_above = 0.0;
-    var e_above = 0;
+    let wide = (p.flags & FLAG_WIDE) != 0u;
+    // the state of the layer above the chunk, per row: its scale and the exponent of its row max |ĝ|; and
+    // its slope shift
+    var s_above = vec4<f32>(0.0);
+    var e_above = vec4<i32>(0);
     var k_above = 0;
     if (p.l_to < p.layers) {
         let la = p.l_to + 1u;
-        let row = (la - 1u) * bw + b * w;
-        var mx = 0.0;
-        for (var k = 0u; k < w; k++) {
-            let gk = mem[nb + p.g_off + row + k];
-            if (abs(gk) > mx || is_nan(gk)) {
-                mx = abs(gk);
-            }
+        let row = p.g_off + (la - 1u) * bw + rows.b * w;
+        var mx = vec4<f32>(0.0);
+        for (var j0 = 0u; j0 < w; j0 += 4u) {
+            let last = min(3u, w - 1u - j0);
+            mx.x = abs_max(mx.x, load4(nb + row.x + j0, last, wide), last);
+            mx.y = abs_max(mx.y, load4(nb + row.y + j0, last, wide), last);
+            mx.z = abs_max(mx.z, load4(nb + row.z + j0, last, wide), last);
+            mx.w = abs_max(mx.w, load4(nb + row.w + j0, last, wide), last);
         }
-        s_above = mem[nb + p.sscale_off + la * p.m + b];
+        let sc = nb + p.sscale_off + la * p.m + rows.b;
+        s_above = vec4<f32>(ld(sc.x), ld(sc.y), ld(sc.z), ld(sc.w));
         k_above = slope_shift(la);
-        if (mx != 0.0) {
-            e_above = frexp(mx).exp;
-        }
+        e_above = row_exps(mx);
     }
     for (var l = p.l_to; l >= p.l_from; l--) {
         let top = l == p.layers;
         let k_l = slope_shift(l);
         let wm = w_rec_at(min(l + 1u, max(p.layers, 2u)));
-        let out = (l - 1u) * bw + b * w;
-        // ŝ and ĝ of the layer above (this row), as this invocation wrote them
+        let out = (l - 1u) * bw + rows.b * w;
+        // ŝ and ĝ of the layer above (these rows), as this invocation wrote them
         let above = out + bw;
-        var local_max = 0.0;
-        // four units at a time: each load of the row above feeds four sums
+        let res = residual && !top;
+        var mx = vec4<f32>(0.0);
         for (var j0 = 0u; j0 < w; j0 += 4u) {
             let last = min(3u, w - 1u - j0);
-            var g4 = vec4<f32>(0.0);
+            var g: mat4x4<f32>;
             if (top) {
-                g4 = r_dot4(p.b_off + b * p.d_out, p.w_head + j0, 1u, w, p.d_out, last);
+                g = bwd_block(p.b_off + rows.b * p.d_out, p.w_head + j0, w, p.d_out, last, false);
             } else {
-                g4 = r_dot4(p.a_off + above, wm + j0, 1u, w, w, last);
+                g = bwd_block(p.a_off + above, wm + j0, w, w, last, wide);
             }
-            for (var c = 0u; c <= last; c++) {
-                let j = j0 + c;
-                var gj = g4[c];
-                if (!top) {
-                    if (residual) {
-                        gj = ldexp_safe(gj, k_above) + mem[nb + p.g_off + above + j];
-                    }
-                    gj = ldexp_safe(gj, -e_above);
-                }
-                let sl = act_slope(mem[nb + p.z_off + out + j], p.act);
-                let sj = ldexp_safe(gj * sl.m, sl.k - k_l);
-                if (live) {
-                    mem[nb + p.g_off + out + j] = gj;
-                    mem[nb + p.a_off + out + j] = sj;
-                }
-                // NaN-propagating maximum
-                let ag = abs(gj);
-                if (ag > local_max || is_nan(gj)) {
-                    local_max = ag;
-                }
-            }
+            mx.x = bwd_row(g[0], rows.live.x, out.x, above.x, j0, last, top, res, k_above, e_above.x, k_l, mx.x, wide);
+            mx.y = bwd_row(g[1], rows.live.y, out.y, above.y, j0, last, top, res, k_above, e_above.y, k_l, mx.y, wide);
+            mx.z = bwd_row(g[2], rows.live.z, out.z, above.z, j0, last, top, res, k_above, e_above.z, k_l, mx.z, wide);
+            mx.w = bwd_row(g[3], rows.live.w, out.w, above.w, j0, last, top, res, k_above, e_above.w, k_l, mx.w, wide);
         }
-        var s_l = s_above + f32(e_above) + f32(k_l);
-        if (residual && !top) {
+        var s_l = s_above + vec4<f32>(e_above) + f32(k_l);
+        if (res) {
             s_l -= f32(k_above);
         }
-        if (live) {
-            mem[nb + p.sscale_off + l * p.m + b] = s_l;
-        }
-        e_above = 0;
-        if (local_max != 0.0) {
-            e_above = frexp(local_max).exp;
-        }
+        let sc = nb + p.sscale_off + l * p.m + rows.b;
+        if (rows.live.x) { st(sc.x, s_l.x); }
+        if (rows.live.y) { st(sc.y, s_l.y); }
+        if (rows.live.z) { st(sc.z, s_l.z); }
+        if (rows.live.w) { st(sc.w, s_l.w); }
+        e_above = row_exps(mx);
         s_above = s_l;
         k_above = k_l;
         if (l == 1u) {

@@ -33,19 +33,45 @@ fn column(b: u32, j: u32, tt: u32, n_rec: u32, n_x: u32) -> f32 {
     }
     if (j < n_rec) {
         if (tt >= 2u) {
-            return mem[nb + p.c_off + (tt - 2u) * p.m * p.n + b * p.n + j];
+            return ld(nb + p.c_off + (tt - 2u) * p.m * p.n + b * p.n + j);
         }
         return 0.0;
     }
     if (j < n_rec + n_x) {
-        return mem[nb + p.x_off + (tt - 1u) * p.x_step + b * p.d_in + j - n_rec];
+        return ld(nb + p.x_off + (tt - 1u) * p.x_step + b * p.d_in + j - n_rec);
     }
     return select(0.0, 1.0, j == n_rec + n_x);
 }
 
+// Row r and column c of an invocation's 4 x 4 block within its tile: strided by 8 on GPUs (the staged
+// tiles' conflict-free pattern); in the direct variant four consecutive rows (along lid.x) and columns (along
+// lid.y), for its vec4 loads.
+fn blk_row(lid: vec3<u32>, r: u32, direct: bool) -> u32 {
+    return select(lid.y + 8u * r, 4u * lid.x + r, direct);
+}
+
+fn blk_col(lid: vec3<u32>, c: u32, direct: bool) -> u32 {
+    return select(lid.x + 8u * c, 4u * lid.y + c, direct);
+}
+
+// GPUs: the batch staged in workgroup memory, 16 rows at a time.
 @compute @workgroup_size(8, 8)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
+    wgrad_tile(lid, wid, t, false);
+}
+
+// CPU adapters (lavapipe, built on mem4.wgsl), for widths that are a multiple of 4 (FLAG_WIDE; program.rs
+// runs `main` otherwise): the same tiles, each invocation reading its block's operands straight from the
+// storage buffer. There every load of a varying address is a loop over the lanes, shared memory or not, so
+// staging only added loads and barriers: this reads two vec4s per 16 multiply-adds.
+@compute @workgroup_size(8, 8)
+fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+               @builtin(local_invocation_index) t: u32) {
+    wgrad_tile(lid, wid, t, true);
+}
+
+fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, direct: bool) {
     net_enter(wid.z);
     let recurrent = (p.flags & FLAG_RECURRENT) != 0u;
     let w = p.n;
@@ -84,14 +110,54 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         var acc1 = vec4<f32>(0.0);
         var acc2 = vec4<f32>(0.0);
         var acc3 = vec4<f32>(0.0);
-        for (var b0 = 0u; b0 < p.m; b0 += WK) {
+        if (direct) {
+            // this invocation's block: rows i .. i + 3 (past the layer: computed on clamped rows and never
+            // stored) and columns j .. j + 3. The lanes of a SIMD vector run along the rows, so every lane of
+            // one takes the same branch below (lavapipe runs both sides of a branch its lanes split over).
+            let i = i0 + 4u * lid.x;
+            let j = j0 + 4u * lid.y;
+            let i4 = nb + s_off + min(i, w - 4u);
+            if (j < n_rec) {
+                // four columns of a_{l-1}, one load (an RNN's first step has h_0 = 0: no terms)
+                let c4 = nb + p.c_off + (max(tt, 2u) - 2u) * bw + j;
+                for (var b = 0u; b < select(0u, p.m, tt >= 2u); b++) {
+                    let a = ld4(i4 + b * w);
+                    let c = ld4(c4 + b * w);
+                    acc0 = fma(vec4<f32>(a.x), c, acc0);
+                    acc1 = fma(vec4<f32>(a.y), c, acc1);
+                    acc2 = fma(vec4<f32>(a.z), c, acc2);
+                    acc3 = fma(vec4<f32>(a.w), c, acc3);
+                }
+            } else {
+                // the step's input x, the bias column's ones and zeros past them, a column at a time
+                for (var c = 0u; c < 4u; c++) {
+                    let jc = j + c;
+                    var sum = vec4<f32>(0.0);
+                    if (jc < n_rec + n_x) {
+                        let x = nb + p.x_off + (tt - 1u) * p.x_step + jc - n_rec;
+                        for (var b = 0u; b < p.m; b++) {
+                            sum = fma(ld4(i4 + b * w), vec4<f32>(ld(x + b * p.d_in)), sum);
+                        }
+                    } else if (jc == n_rec + n_x) {
+                        for (var b = 0u; b < p.m; b++) {
+                            sum += ld4(i4 + b * w);
+                        }
+                    }
+                    acc0[c] = sum.x;
+                    acc1[c] = sum.y;
+                    acc2[c] = sum.z;
+                    acc3[c] = sum.w;
+                }
+            }
+        }
+        for (var b0 = 0u; b0 < select(p.m, 0u, direct); b0 += WK) {
             for (var r = 0u; r < 8u; r++) {
                 let idx = t + 64u * r;
                 let bb = idx / WT;
                 let ii = idx % WT;
                 var sv = 0.0;
                 if (b0 + bb < p.m && i0 + ii < w) {
-                    sv = mem[nb + s_off + (b0 + bb) * w + i0 + ii];
+                    sv = ld(nb + s_off + (b0 + bb) * w + i0 + ii);
                 }
                 sa[idx] = sv;
                 sb[idx] = column(b0 + bb, j0 + ii, tt, n_rec, n_x);
@@ -115,9 +181,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             for (var r = 0u; r < 4u; r++) {
                 var row = acc0;
                 if (r == 1u) { row = acc1; } else if (r == 2u) { row = acc2; } else if (r == 3u) { row = acc3; }
-                let i = i0 + lid.y + 8u * r;
+                let i = i0 + blk_row(lid, r, direct);
                 for (var c = 0u; c < 4u; c++) {
-                    let j = j0 + lid.x + 8u * c;
+                    let j = j0 + blk_col(lid, c, direct);
                     if (i < w && j < part_cols) {
                         sq = sq_add(sq, row[c]);
                     }
@@ -125,10 +191,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             }
             let sum = wg_log2_sum(t, sq_log2(sq), 64u);
             if (t == 0u) {
-                mem[nb + p.part_off + (tt - 1u) * p.count + wid.y * part_tiles + wid.x] = sum;
+                st(nb + p.part_off + (tt - 1u) * p.count + wid.y * part_tiles + wid.x, sum);
             }
         }
-        let sc = i32(mem[nb + p.aux_off + tt]);
+        let sc = i32(ld(nb + p.aux_off + tt));
         tot0 += vec4<f32>(ldexp_safe(acc0.x, sc), ldexp_safe(acc0.y, sc), ldexp_safe(acc0.z, sc), ldexp_safe(acc0.w, sc));
         tot1 += vec4<f32>(ldexp_safe(acc1.x, sc), ldexp_safe(acc1.y, sc), ldexp_safe(acc1.z, sc), ldexp_safe(acc1.w, sc));
         tot2 += vec4<f32>(ldexp_safe(acc2.x, sc), ldexp_safe(acc2.y, sc), ldexp_safe(acc2.z, sc), ldexp_safe(acc2.w, sc));
@@ -139,21 +205,21 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     for (var r = 0u; r < 4u; r++) {
         var row = tot0;
         if (r == 1u) { row = tot1; } else if (r == 2u) { row = tot2; } else if (r == 3u) { row = tot3; }
-        let i = i0 + lid.y + 8u * r;
+        let i = i0 + blk_row(lid, r, direct);
         for (var c = 0u; c < 4u; c++) {
-            let j = j0 + lid.x + 8u * c;
+            let j = j0 + blk_col(lid, c, direct);
             if (i >= w || j >= ncols) {
                 continue;
             }
             if (to_split) {
-                mem[nb + p.split_off + (wz * w + i) * ncols + j] = row[c];
+                st(nb + p.split_off + (wz * w + i) * ncols + j, row[c]);
                 continue;
             }
             let o = grad_offset(i, j, n_rec, n_x, layer, recurrent);
             if (accumulate) {
-                mem[nb + o] += row[c];
+                st(nb + o, ld(nb + o) + row[c]);
             } else {
-                mem[nb + o] = row[c];
+                st(nb + o, row[c]);
             }
         }
     }
@@ -192,12 +258,12 @@ fn wgrad_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = idx % ncols;
     var total = 0.0;
     for (var z = 0u; z < p.splits; z++) {
-        total += mem[nb + p.split_off + (z * w + i) * ncols + j];
+        total += ld(nb + p.split_off + (z * w + i) * ncols + j);
     }
     let o = grad_offset(i, j, w, p.d_in, 0u, true);
     if ((p.flags & FLAG_ACCUMULATE) != 0u) {
-        mem[nb + o] += total;
+        st(nb + o, ld(nb + o) + total);
     } else {
-        mem[nb + o] = total;
+        st(nb + o, total);
     }
 }

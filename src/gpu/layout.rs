@@ -23,6 +23,12 @@ pub const FLAG_HEAD: u32 = 32;
 /// colreduce first brings per-(layer, slice) scales to one per layer. Keep in sync with
 /// shaders/common.wgsl.
 pub const FLAG_RESCALE: u32 = 64;
+/// stack_rows.wgsl: the width is a multiple of 4, so every row and weight it reads starts on a vec4.
+/// Keep in sync with shaders/common.wgsl.
+pub const FLAG_WIDE: u32 = 128;
+/// stack_rows.wgsl: the input width is a multiple of 4, so x's rows and W_in's rows start on a vec4.
+/// Keep in sync with shaders/common.wgsl.
+pub const FLAG_WIDE_IN: u32 = 256;
 /// Output tile edges of the matmul pipelines: 16 (shaders/matmul_small.wgsl), 32 and 64 (TILE in
 /// shaders/matmul.wgsl, set by src/gpu/shaders.rs).
 pub const MATMUL_TILES: [u32; 3] = [16, 32, 64];
@@ -169,6 +175,8 @@ pub enum Kernel {
     StackBackward,
     /// shaders/wgrad.wgsl: weight and bias gradients of every layer (or summed over time)
     WeightGrads,
+    /// shaders/wgrad.wgsl `main_direct` on the vec4 view (module wgrad4): the same, for CPU adapters
+    WeightGradsDirect,
     /// shaders/wgrad.wgsl `wgrad_sum`: an RNN's weight-gradient splits added into its gradients
     WeightGradSum,
     /// shaders/stack_rows.wgsl `rows_forward`: the forward of every layer, one invocation per row
@@ -195,7 +203,7 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 25] = [
+    pub const ALL: [Kernel; 26] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -210,6 +218,7 @@ impl Kernel {
         Kernel::StackForward,
         Kernel::StackBackward,
         Kernel::WeightGrads,
+        Kernel::WeightGradsDirect,
         Kernel::WeightGradSum,
         Kernel::RowsForward,
         Kernel::RowsBackward,

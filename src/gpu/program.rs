@@ -4,8 +4,8 @@
 
 use super::layout::{
     COLREDUCE_UNITS, Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_CLIP, FLAG_HEAD,
-    FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, Kernel, Layout, MATMUL_TILES,
-    MAX_GROUPS, NONE, STATS_HEADER, SUMSQ_GROUPS, UPART, WORKGROUP_SIZE,
+    FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, FLAG_WIDE, FLAG_WIDE_IN, Kernel,
+    Layout, MATMUL_TILES, MAX_GROUPS, NONE, STATS_HEADER, SUMSQ_GROUPS, UPART, WORKGROUP_SIZE,
 };
 use crate::model::{Activation, Arch, NetConfig, Optimizer};
 
@@ -39,9 +39,11 @@ fn matmul_dispatch(p: DispatchParams, busy: u32, min_tile: u32) -> Dispatch {
 /// matmuls fill a GPU better.
 pub const FUSED_MAX_WIDTH: usize = 256;
 
-/// Invocations per workgroup of stack_rows.wgsl (small: a software adapter spreads workgroups over its
-/// cores, and the kernel has no barrier).
-pub const ROWS_GROUP: u32 = 16;
+/// Invocations per workgroup of stack_rows.wgsl: one SIMD vector of a software adapter (which spreads
+/// workgroups over its cores; the kernel has no barrier).
+pub const ROWS_GROUP: u32 = 8;
+/// Batch rows each invocation of stack_rows.wgsl carries (RPI there).
+pub const ROWS_PER_INVOCATION: u32 = 4;
 /// Output tile edge of wgrad.wgsl (WT there).
 pub const WGRAD_TILE: u32 = 32;
 
@@ -286,20 +288,37 @@ fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
     let (w, d_in, d_out, b) = (lay.width, lay.d_in, lay.d_out, lay.batch as u64);
     let w64 = w as u64;
     let per_thread = (u64::from(rows) * w64).div_ceil(256);
+    // stack_rows.wgsl: a product loop over n values runs n / 4 times with vec4 loads, else n times; each
+    // block of 4 units adds its own short loops (stores and slopes of 4 rows)
+    let (wide, wide_in) = rows_wide(lay);
+    let over = |n: usize, vec4: bool| if vec4 { n as u64 / 4 } else { n as u64 };
+    let blocks = w.div_ceil(4) as u64;
     match kernel {
         Kernel::RowsForward => (
-            600 + w64 + d_out as u64 * (2 + q(w)),
-            2 + d_in as u64 + w64 * (2 + q(d_in) + q(w)),
+            600 + d_out as u64 * (2 + over(w, wide)),
+            2 + blocks * (60 + over(d_in, wide_in) + over(w, wide)),
         ),
-        Kernel::RowsBackward => (600 + w64 + d_out as u64, 2 + w64 * (2 + q(w).max(q(d_out)))),
+        Kernel::RowsBackward => (
+            600 + blocks * 20,
+            2 + blocks * (70 + over(w, wide).max(d_out as u64)),
+        ),
         Kernel::StackForward => (
             (u64::from(rows) * d_out as u64).div_ceil(256) * (2 + q(w)),
             4 + per_thread * (2 + q(d_in) + q(w)),
         ),
         Kernel::StackBackward => (4 + per_thread, 4 + per_thread * (2 + q(w).max(q(d_out)))),
         Kernel::WeightGrads => (40, 80 + b.div_ceil(16) * 28),
+        Kernel::WeightGradsDirect => (40, 8 + 4 * b),
         _ => (0, 0),
     }
+}
+
+/// Whether stack_rows.wgsl may read with vec4 loads (`FLAG_WIDE`, `FLAG_WIDE_IN`): the width (the input
+/// width) is a multiple of 4. Every region of the layout starts on a multiple of 64 values, and every
+/// parameter tensor before the head's bias is a multiple of `width` values long, so then every row and
+/// weight row those kernels read starts on a vec4 (a test checks the records).
+pub fn rows_wide(lay: &Layout) -> (bool, bool) {
+    (lay.width.is_multiple_of(4), lay.d_in.is_multiple_of(4))
 }
 
 /// Layers (steps) per dispatch of `kernel` within `budget`; `None` if not even one fits.
@@ -358,6 +377,16 @@ fn chunk_dispatches(
         .collect()
 }
 
+/// The weight-gradient kernel of a fused path: staged tiles on GPUs, direct vec4 reads for the per-row
+/// path of CPU adapters where the width allows them.
+fn wgrad_kernel(lay: &Layout, per_row: bool) -> Kernel {
+    if per_row && rows_wide(lay).0 {
+        Kernel::WeightGradsDirect
+    } else {
+        Kernel::WeightGrads
+    }
+}
+
 /// Whether the fused path fits an invocation's loop budget for this network (else the layered path runs).
 fn fused_fits(lay: &Layout, per_row: bool, rows: u32, budget: u64) -> bool {
     let (fwd, bwd) = if per_row {
@@ -367,7 +396,7 @@ fn fused_fits(lay: &Layout, per_row: bool, rows: u32, budget: u64) -> bool {
     };
     chunk_len(fwd, lay, rows, budget).is_some()
         && chunk_len(bwd, lay, rows, budget).is_some()
-        && chunk_len(Kernel::WeightGrads, lay, rows, budget).is_some()
+        && chunk_len(wgrad_kernel(lay, per_row), lay, rows, budget).is_some()
 }
 
 impl Fused<'_> {
@@ -398,7 +427,11 @@ impl Fused<'_> {
             (false, true) => Kernel::StackBackward,
         };
         let groups = if self.per_row {
-            [(self.lay.batch as u32).div_ceil(ROWS_GROUP), 1, 1]
+            [
+                (self.lay.batch as u32).div_ceil(ROWS_GROUP * ROWS_PER_INVOCATION),
+                1,
+                1,
+            ]
         } else {
             [self.slices, 1, 1]
         };
@@ -441,7 +474,7 @@ impl Fused<'_> {
         };
         let layers = if self.recurrent { splits } else { l_n };
         let (kernel, groups) = (
-            Kernel::WeightGrads,
+            wgrad_kernel(lay, self.per_row),
             [cols.div_ceil(WGRAD_TILE), w.div_ceil(WGRAD_TILE), layers],
         );
         let len = chunk_len(kernel, lay, 1, self.budget).unwrap_or(1);
@@ -553,6 +586,15 @@ impl Program<'_> {
         }
         if recurrent {
             flags |= FLAG_RECURRENT;
+        }
+        if per_row {
+            let (wide, wide_in) = rows_wide(lay);
+            if wide {
+                flags |= FLAG_WIDE;
+            }
+            if wide_in {
+                flags |= FLAG_WIDE_IN;
+            }
         }
         let stack = DispatchParams {
             m: b,
@@ -1048,6 +1090,69 @@ impl Program<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// FLAG_WIDE (FLAG_WIDE_IN) lets stack_rows.wgsl and wgrad.wgsl `main_direct` read vec4s: every offset
+    /// they read rows from, and every row stride, must then be a multiple of 4.
+    #[test]
+    fn vec4_flags_are_set_only_where_every_row_starts_on_a_vec4() {
+        use crate::model::Task;
+        let mut seen = [false; 2];
+        for arch in [Arch::Mlp, Arch::Rnn] {
+            for task in [Task::Teacher, Task::Spiral, Task::Adding, Task::Memory] {
+                for width in [4, 7, 8, 12, 30, 32, 64] {
+                    for (depth, batch, residual) in [(1, 5, false), (3, 8, true), (6, 33, false)] {
+                        let cfg = NetConfig {
+                            arch,
+                            task,
+                            width,
+                            depth,
+                            batch,
+                            residual,
+                            ..NetConfig::default()
+                        };
+                        let lay = Layout::fused(&cfg);
+                        let d = step_dispatches_with(
+                            &cfg,
+                            &lay,
+                            true,
+                            BUSY_WORKGROUPS,
+                            16,
+                            StackPath::Rows,
+                            u64::MAX,
+                        );
+                        let fwd = d.iter().find(|d| d.kernel == Kernel::RowsForward).unwrap();
+                        let p = fwd.params;
+                        let aligned = |v: &[u32]| v.iter().all(|x| x % 4 == 0);
+                        let wide = p.flags & FLAG_WIDE != 0;
+                        let wide_in = p.flags & FLAG_WIDE_IN != 0;
+                        assert_eq!(wide, width % 4 == 0, "{}", cfg.summary());
+                        if wide {
+                            seen[0] = true;
+                            assert!(
+                                aligned(&[
+                                    p.n, p.c_off, p.z_off, p.a_off, p.g_off, p.w_rec, p.w_step,
+                                    p.w_head, p.b_first, p.b_rec
+                                ]),
+                                "{}: {p:?}",
+                                cfg.summary()
+                            );
+                            let direct = d.iter().any(|d| d.kernel == Kernel::WeightGradsDirect);
+                            assert!(direct, "{}", cfg.summary());
+                        }
+                        if wide_in {
+                            seen[1] = true;
+                            assert!(
+                                aligned(&[p.d_in, p.x_off, p.x_step, p.w_in]),
+                                "{}: {p:?}",
+                                cfg.summary()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(seen, [true, true]);
+    }
 
     #[test]
     fn chunks_cover_every_layer_once_in_order() {

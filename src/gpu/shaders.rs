@@ -7,6 +7,8 @@ pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
 /// Every kernel source file: (file name, text).
 pub const KERNEL_FILES: &[(&str, &str)] = &[
+    ("mem.wgsl", include_str!("../../shaders/mem.wgsl")),
+    ("mem4.wgsl", include_str!("../../shaders/mem4.wgsl")),
     (
         "matmul_common.wgsl",
         include_str!("../../shaders/matmul_common.wgsl"),
@@ -41,27 +43,44 @@ pub const KERNEL_FILES: &[(&str, &str)] = &[
 /// Module label, its kernel files (concatenated) and the constants prepended to them: one pipeline per
 /// matmul tile size.
 pub const MODULES: &[(&str, &[&str], &str)] = &[
-    ("matmul16", &["matmul_common.wgsl", "matmul_small.wgsl"], ""),
+    (
+        "matmul16",
+        &["mem.wgsl", "matmul_common.wgsl", "matmul_small.wgsl"],
+        "",
+    ),
     (
         "matmul32",
-        &["matmul_common.wgsl", "matmul.wgsl"],
+        &["mem.wgsl", "matmul_common.wgsl", "matmul.wgsl"],
         "const TILE: u32 = 32u;\nconst TK: u32 = 16u;\n",
     ),
     (
         "matmul64",
-        &["matmul_common.wgsl", "matmul.wgsl"],
+        &["mem.wgsl", "matmul_common.wgsl", "matmul.wgsl"],
         "const TILE: u32 = 64u;\nconst TK: u32 = 16u;\n",
     ),
-    ("colreduce", &["colreduce.wgsl"], ""),
-    ("loss", &["loss.wgsl"], ""),
-    ("reduce", &["reduce.wgsl"], ""),
-    ("update", &["update.wgsl"], ""),
-    ("hist", &["hist.wgsl"], ""),
-    ("stack", &["stack_common.wgsl", "stack.wgsl"], ""),
-    ("wgrad", &["wgrad.wgsl"], ""),
-    ("stack_rows", &["stack_common.wgsl", "stack_rows.wgsl"], ""),
-    ("gated", &["gated.wgsl"], ""),
-    ("normed", &["stack_common.wgsl", "normed.wgsl"], ""),
+    ("colreduce", &["mem.wgsl", "colreduce.wgsl"], ""),
+    ("loss", &["mem.wgsl", "loss.wgsl"], ""),
+    ("reduce", &["mem.wgsl", "reduce.wgsl"], ""),
+    ("update", &["mem.wgsl", "update.wgsl"], ""),
+    ("hist", &["mem.wgsl", "hist.wgsl"], ""),
+    (
+        "stack",
+        &["mem.wgsl", "stack_common.wgsl", "stack.wgsl"],
+        "",
+    ),
+    ("wgrad", &["mem.wgsl", "wgrad.wgsl"], ""),
+    ("wgrad4", &["mem4.wgsl", "wgrad.wgsl"], ""),
+    (
+        "stack_rows",
+        &["mem4.wgsl", "stack_common.wgsl", "stack_rows.wgsl"],
+        "",
+    ),
+    ("gated", &["mem.wgsl", "gated.wgsl"], ""),
+    (
+        "normed",
+        &["mem.wgsl", "stack_common.wgsl", "normed.wgsl"],
+        "",
+    ),
 ];
 
 /// The full WGSL source of a module: common.wgsl, the module's constants, then its kernel file.
@@ -92,6 +111,7 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::StackForward => ("stack", "stack_forward"),
         Kernel::StackBackward => ("stack", "stack_backward"),
         Kernel::WeightGrads => ("wgrad", "main"),
+        Kernel::WeightGradsDirect => ("wgrad", "main_direct"),
         Kernel::WeightGradSum => ("wgrad", "wgrad_sum"),
         Kernel::RowsForward => ("stack_rows", "rows_forward"),
         Kernel::RowsBackward => ("stack_rows", "rows_backward"),

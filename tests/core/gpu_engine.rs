@@ -459,6 +459,38 @@ fn fused_kernels_in_chunks_match_the_reference() {
     }
 }
 
+/// The per-row path reads vec4s where the width (the input width) is a multiple of 4 and scalars
+/// elsewhere; each invocation carries four rows, so batches that leave the last invocation's rows partly
+/// past the batch are included. Every combination, whole and in chunks, against the reference.
+#[test]
+fn rows_path_with_vec4_reads_matches_the_reference() {
+    for (i, (arch, task, width, batch, residual, act)) in [
+        (Arch::Mlp, Task::Teacher, 8, 6, false, Activation::Tanh),
+        (Arch::Mlp, Task::Teacher, 12, 9, true, Activation::Sigmoid),
+        (Arch::Mlp, Task::Spiral, 8, 5, true, Activation::Relu),
+        (Arch::Mlp, Task::Spiral, 10, 7, false, Activation::Gelu),
+        (Arch::Rnn, Task::Adding, 8, 6, false, Activation::Tanh),
+        (Arch::Rnn, Task::Memory, 12, 3, false, Activation::Relu),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut cfg = case(i, arch, residual, task, act);
+        cfg.width = width;
+        cfg.batch = batch;
+        for budget in [u64::MAX, 1100] {
+            let opts = EngineOptions {
+                stack: StackPath::Rows,
+                loop_budget: Some(budget),
+                ..EngineOptions::default()
+            };
+            let engine = Engine::with_options(gpu(), &cfg, opts).unwrap();
+            assert_eq!(engine.path_name(), "rows", "{}", cfg.summary());
+            check_with(&cfg, 3, opts);
+        }
+    }
+}
+
 #[test]
 fn gpu_matches_reference_for_every_init() {
     for (i, init) in Init::ALL.into_iter().enumerate() {

@@ -92,7 +92,7 @@ fn parsed(label: &str) -> naga::Module {
 fn wgsl_constants_and_records_match_the_rust_definitions() {
     use gradscope::gpu::layout::{
         COLREDUCE_UNITS, DispatchParams, FLAG_ACCUMULATE, FLAG_CLIP, FLAG_HEAD, FLAG_RECURRENT,
-        FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, NONE,
+        FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, FLAG_WIDE, FLAG_WIDE_IN, NONE,
     };
     use gradscope::model::{
         ADAM_BETA1, ADAM_BETA2, ADAM_EPS, Activation, LEAKY_SLOPE, MAX_SLOPE_EXP2, MOMENTUM,
@@ -117,6 +117,8 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         ("FLAG_RECURRENT", FLAG_RECURRENT),
         ("FLAG_HEAD", FLAG_HEAD),
         ("FLAG_RESCALE", FLAG_RESCALE),
+        ("FLAG_WIDE", FLAG_WIDE),
+        ("FLAG_WIDE_IN", FLAG_WIDE_IN),
     ] {
         assert_eq!(wgsl_const(&common, name), f64::from(value), "{name}");
     }
@@ -150,13 +152,15 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         FLAG_RECURRENT,
         FLAG_HEAD,
         FLAG_RESCALE,
+        FLAG_WIDE,
+        FLAG_WIDE_IN,
     ];
     assert_eq!(
         flags.iter().fold(0, |a, f| a | f).count_ones() as usize,
         flags.len()
     );
     // the per-row and tile constants of the fused kernels
-    use gradscope::gpu::program::{ROWS_GROUP, WGRAD_TILE};
+    use gradscope::gpu::program::{ROWS_GROUP, ROWS_PER_INVOCATION, WGRAD_TILE};
     assert_eq!(wgsl_const(&parsed("wgrad"), "WT"), f64::from(WGRAD_TILE));
     let rows = parsed("stack_rows");
     let fwd = rows
@@ -165,6 +169,7 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         .find(|e| e.name == "rows_forward")
         .expect("rows_forward");
     assert_eq!(fwd.workgroup_size, [ROWS_GROUP, 1, 1]);
+    assert_eq!(wgsl_const(&rows, "RPI"), f64::from(ROWS_PER_INVOCATION));
     for act in Activation::ALL {
         let name = format!("ACT_{}", act.name().to_uppercase().replace('-', "_"));
         assert_eq!(
