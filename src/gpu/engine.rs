@@ -184,10 +184,10 @@ pub const ENGINE_ENV: &str = "GRADSCOPE_ENGINE";
 
 impl EngineOptions {
     /// The options made concrete for an adapter (`software`: a CPU adapter): the path `Auto` takes there
-    /// for `cfg` ([`StackPath::for_adapter`]), and the adapter's loop budget unless one was set.
-    pub fn for_adapter(self, software: bool, cfg: &NetConfig) -> EngineOptions {
+    /// ([`StackPath::for_adapter`]), and the adapter's loop budget unless one was set.
+    pub fn for_adapter(self, software: bool) -> EngineOptions {
         EngineOptions {
-            stack: self.stack.for_adapter(software, cfg),
+            stack: self.stack.for_adapter(software),
             loop_budget: Some(self.loop_budget.unwrap_or_else(|| loop_budget(software))),
             ..self
         }
@@ -504,7 +504,7 @@ pub fn check_population_limits(
 /// The options made concrete for the adapter and the memory map `cfg` runs with: needs nothing but the
 /// configuration, so every limit can be checked before any weights or data are generated.
 fn plan(ctx: &GpuContext, cfg: &NetConfig, opts: EngineOptions) -> (EngineOptions, Layout) {
-    let opts = opts.for_adapter(ctx.software, cfg);
+    let opts = opts.for_adapter(ctx.software);
     // the fused path needs no RNN input-projection region
     let full = Layout::new(cfg);
     let lay = match resolve_for(cfg, &full, opts.stack, opts.budget()) {

@@ -73,24 +73,16 @@ pub enum StackPath {
 
 impl StackPath {
     /// `Auto` made concrete for an adapter (`software`: a CPU adapter). On a software adapter the per-row
-    /// stack wins for recurrent nets and small MLPs and the tiled layered path for larger batches
-    /// (measured on lavapipe: `bench --variants`); the tuner refines this per shape class.
-    pub fn for_adapter(self, software: bool, cfg: &NetConfig) -> StackPath {
+    /// stack wins for every net it can run (measured on lavapipe, `bench` with `GRADSCOPE_ENGINE`: 1.4 to
+    /// 4x ahead of the layered path from 8 x 32 to 256 x 256 batch x width); the tuner refines this per
+    /// shape class.
+    pub fn for_adapter(self, software: bool) -> StackPath {
         match self {
-            StackPath::Auto if software => {
-                if cfg.arch == Arch::Rnn || cfg.batch * cfg.width <= SOFTWARE_ROWS_MAX {
-                    StackPath::Rows
-                } else {
-                    StackPath::Layered
-                }
-            }
+            StackPath::Auto if software => StackPath::Rows,
             other => other,
         }
     }
 }
-
-/// Largest batch x width of an MLP the per-row stack runs by default on a software adapter.
-pub const SOFTWARE_ROWS_MAX: usize = 4096;
 
 /// How a configuration runs under a path (after [`StackPath::for_adapter`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -94,6 +94,16 @@ pub fn module_source(label: &str) -> Option<String> {
     Some(src)
 }
 
+/// A fingerprint of every WGSL source of this build (stable within a build and toolchain): the tuner's
+/// cached choices belong to the kernels they were measured on.
+pub fn kernels_revision() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    COMMON.hash(&mut h);
+    KERNEL_FILES.hash(&mut h);
+    h.finish()
+}
+
 /// Module label and entry point of a kernel.
 pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
     match kernel {

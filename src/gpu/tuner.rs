@@ -83,16 +83,18 @@ fn bucket(n: usize) -> usize {
     n.max(1).next_power_of_two()
 }
 
-/// The shape class of `cfg` on `ctx`'s adapter and driver: what decides which path is fastest.
+/// The shape class of `cfg` on `ctx`'s adapter and driver, for this build's kernels: what decides which
+/// path is fastest (changed kernels, or a new toolchain, tune again).
 pub fn class_key(ctx: &GpuContext, cfg: &NetConfig) -> String {
     let arch = match cfg.arch {
         Arch::Mlp => "mlp",
         Arch::Rnn => "rnn",
     };
     format!(
-        "{} [{}] {arch} w{} b{} d{}",
+        "{} [{}] kernels {:016x} {arch} w{} b{} d{}",
         ctx.adapter,
         ctx.driver,
+        super::shaders::kernels_revision(),
         bucket(cfg.width),
         bucket(cfg.batch),
         bucket(cfg.depth)
