@@ -1,5 +1,8 @@
-// Column reductions over the batch for one layer (time step): a workgroup of 16 units x 16 batch slices,
-// each thread summing every 16th sample of its unit, then a shared-memory sum over the slices:
+// Column reductions over the batch for one layer (time step): a workgroup of 16 units x SLICES batch slices,
+// each thread summing every SLICES-th sample of its unit, then a shared-memory sum over the slices. SLICES is
+// the module's constant (src/gpu/shaders.rs): 16 for GPUs; 1 for CPU adapters (module colreduce1, the
+// per-row path), where one invocation per unit sums the whole batch, since there the other 15 would add more
+// loads (each finds the layer's largest row scale) than they save:
 //   bias gradient  mem[g_off + n] (=|+=) 2^scale · Σ_b ŝ[b, n]
 //   RNN input-weight gradient (when res_off != NONE)  mem[res_off + n*d_in + k] (=|+=) 2^scale · Σ_b ŝ[b,n] x[b,k]
 //   with FLAG_STATS: log2 mean_b |ŝ[b,n]| into mem[ust_off + n] (−∞ for an exact zero, NaN for NaN),
@@ -20,14 +23,13 @@
 // At most MAX_D_IN input features for the RNN input weights (the tasks have 1 or 2).
 
 const UNITS: u32 = 16u;
-const SLICES: u32 = 16u;
 const MAX_D_IN: u32 = 4u;
 // 0 Σŝ, 1 max log2|ŝ|, 2 Σŝ², 3 log2 Σa², 4 #saturated, 5 #live, 6 Σ 2^(log2|ŝ| − max), 7 #NaN,
 // 8 log2 Σĝ², 9 log2 Σ|f'|, 10.. Σŝx
 const NVALS: u32 = 10u + MAX_D_IN;
-var<workgroup> part: array<f32, 3584>; // [NVALS][SLICES][UNITS]
+var<workgroup> part: array<f32, NVALS * SLICES * UNITS>; // [NVALS][SLICES][UNITS]
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(UNITS, SLICES)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     net_enter(wid.z);
     let n = wid.x * UNITS + lid.x;

@@ -155,6 +155,8 @@ pub enum Kernel {
     Matmul64,
     /// shaders/colreduce.wgsl
     ColReduce,
+    /// shaders/colreduce.wgsl with one batch slice per unit (module colreduce1), for the per-row path
+    ColReduceRows,
     /// shaders/loss.wgsl
     Loss,
     /// shaders/reduce.wgsl `layer_stats`
@@ -203,11 +205,12 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 26] = [
+    pub const ALL: [Kernel; 27] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
         Kernel::ColReduce,
+        Kernel::ColReduceRows,
         Kernel::Loss,
         Kernel::LayerStats,
         Kernel::SumsqPartial,

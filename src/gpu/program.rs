@@ -476,7 +476,11 @@ impl Fused<'_> {
             vec![(1, l_n)]
         };
         let stats = Dispatch {
-            kernel: Kernel::ColReduce,
+            kernel: if self.per_row {
+                Kernel::ColReduceRows
+            } else {
+                Kernel::ColReduce
+            },
             groups: [w.div_ceil(COLREDUCE_UNITS), l_n, 1],
             params: DispatchParams {
                 m: lay.batch as u32,
