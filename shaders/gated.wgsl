@@ -46,36 +46,44 @@ fn gdot(u: u32, v: u32, sv: u32, n: u32) -> f32 {
     var acc = vec4<f32>(0.0);
     var k = 0u;
     for (; k + 4u <= n; k += 4u) {
-        acc = fma(vec4<f32>(mem[nb + u + k], mem[nb + u + k + 1u], mem[nb + u + k + 2u], mem[nb + u + k + 3u]),
-                  vec4<f32>(mem[nb + v + k * sv], mem[nb + v + (k + 1u) * sv], mem[nb + v + (k + 2u) * sv],
-                            mem[nb + v + (k + 3u) * sv]), acc);
+        acc = fma(vec4<f32>(ld(nb + u + k), ld(nb + u + k + 1u), ld(nb + u + k + 2u), ld(nb + u + k + 3u)),
+                  vec4<f32>(ld(nb + v + k * sv), ld(nb + v + (k + 1u) * sv), ld(nb + v + (k + 2u) * sv),
+                            ld(nb + v + (k + 3u) * sv)), acc);
     }
     var r = (acc.x + acc.y) + (acc.z + acc.w);
     for (; k < n; k++) {
-        r = fma(mem[nb + u + k], mem[nb + v + k * sv], r);
+        r = fma(ld(nb + u + k), ld(nb + v + k * sv), r);
     }
     return r;
 }
 
 // Σ_k mem[hrow + k] · W_h[g·H + u, k] for the blocks g = 0..3 at once (blocks past p.k repeat the last):
-// each load of the row feeds every block, four columns at a time.
+// each load of the row feeds every block, four columns at a time (one vec4 load each where H is a multiple
+// of 4: FLAG_WIDE, and the module's view of the state is mem4.wgsl).
 fn gates_dot(hrow: u32, u: u32, h: u32) -> vec4<f32> {
-    var r: array<u32, 4>;
-    for (var g = 0u; g < 4u; g++) {
-        r[g] = p.w_rec + (min(g, p.k - 1u) * h + u) * h;
-    }
+    let r0 = nb + p.w_rec + u * h;
+    let r1 = nb + p.w_rec + (min(1u, p.k - 1u) * h + u) * h;
+    let r2 = nb + p.w_rec + (min(2u, p.k - 1u) * h + u) * h;
+    let r3 = nb + p.w_rec + (min(3u, p.k - 1u) * h + u) * h;
+    let hr = nb + hrow;
     var acc = vec4<f32>(0.0);
     var k = 0u;
+    if ((p.flags & FLAG_WIDE) != 0u) {
+        for (; k < h; k += 4u) {
+            let x = ld4(hr + k);
+            acc += vec4<f32>(dot(x, ld4(r0 + k)), dot(x, ld4(r1 + k)), dot(x, ld4(r2 + k)), dot(x, ld4(r3 + k)));
+        }
+        return acc;
+    }
     for (; k + 4u <= h; k += 4u) {
-        let x = vec4<f32>(mem[nb + hrow + k], mem[nb + hrow + k + 1u], mem[nb + hrow + k + 2u], mem[nb + hrow + k + 3u]);
-        acc.x += dot(x, vec4<f32>(mem[nb + r[0] + k], mem[nb + r[0] + k + 1u], mem[nb + r[0] + k + 2u], mem[nb + r[0] + k + 3u]));
-        acc.y += dot(x, vec4<f32>(mem[nb + r[1] + k], mem[nb + r[1] + k + 1u], mem[nb + r[1] + k + 2u], mem[nb + r[1] + k + 3u]));
-        acc.z += dot(x, vec4<f32>(mem[nb + r[2] + k], mem[nb + r[2] + k + 1u], mem[nb + r[2] + k + 2u], mem[nb + r[2] + k + 3u]));
-        acc.w += dot(x, vec4<f32>(mem[nb + r[3] + k], mem[nb + r[3] + k + 1u], mem[nb + r[3] + k + 2u], mem[nb + r[3] + k + 3u]));
+        let x = vec4<f32>(ld(hr + k), ld(hr + k + 1u), ld(hr + k + 2u), ld(hr + k + 3u));
+        acc.x += dot(x, vec4<f32>(ld(r0 + k), ld(r0 + k + 1u), ld(r0 + k + 2u), ld(r0 + k + 3u)));
+        acc.y += dot(x, vec4<f32>(ld(r1 + k), ld(r1 + k + 1u), ld(r1 + k + 2u), ld(r1 + k + 3u)));
+        acc.z += dot(x, vec4<f32>(ld(r2 + k), ld(r2 + k + 1u), ld(r2 + k + 2u), ld(r2 + k + 3u)));
+        acc.w += dot(x, vec4<f32>(ld(r3 + k), ld(r3 + k + 1u), ld(r3 + k + 2u), ld(r3 + k + 3u)));
     }
     for (; k < h; k++) {
-        let x = mem[nb + hrow + k];
-        acc = fma(vec4<f32>(x), vec4<f32>(mem[nb + r[0] + k], mem[nb + r[1] + k], mem[nb + r[2] + k], mem[nb + r[3] + k]), acc);
+        acc = fma(vec4<f32>(ld(hr + k)), vec4<f32>(ld(r0 + k), ld(r1 + k), ld(r2 + k), ld(r3 + k)), acc);
     }
     return acc;
 }
@@ -105,7 +113,7 @@ fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
             var xa = vec4<f32>(0.0);
             for (var g = 0u; g < p.k; g++) {
                 let j = g * h + u;
-                xa[g] = mem[nb + p.b_first + j] + gdot(xrow, p.w_in + j * p.d_in, 1u, p.d_in);
+                xa[g] = ld(nb + p.b_first + j) + gdot(xrow, p.w_in + j * p.d_in, 1u, p.d_in);
             }
             var ha = vec4<f32>(0.0);
             if (t >= 2u) {
@@ -116,30 +124,30 @@ fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
             if (lstm) {
                 let a = xa + ha;
                 for (var g = 0u; g < 4u; g++) {
-                    mem[nb + pre + g * h + u] = a[g];
+                    st(nb + pre + g * h + u, a[g]);
                 }
                 var c_prev = 0.0;
                 if (t >= 2u) {
-                    c_prev = mem[nb + step_row(p.res_off, t - 1u, b, h) + u];
+                    c_prev = ld(nb + step_row(p.res_off, t - 1u, b, h) + u);
                 }
                 let c = sigmoid(a[1]) * c_prev + sigmoid(a[0]) * act_f(a[2], p.act);
-                mem[nb + at] = c;
-                mem[nb + ho] = sigmoid(a[3]) * act_f(c, p.act);
+                st(nb + at, c);
+                st(nb + ho, sigmoid(a[3]) * act_f(c, p.act));
             } else {
                 let ar = xa[0] + ha[0];
                 let az = xa[1] + ha[1];
                 let r = sigmoid(ar);
                 let z = sigmoid(az);
                 let an = xa[2] + r * ha[2];
-                mem[nb + pre + u] = ar;
-                mem[nb + pre + h + u] = az;
-                mem[nb + pre + 2u * h + u] = an;
-                mem[nb + at] = ha[2];
+                st(nb + pre + u, ar);
+                st(nb + pre + h + u, az);
+                st(nb + pre + 2u * h + u, an);
+                st(nb + at, ha[2]);
                 var hp = 0.0;
                 if (t >= 2u) {
-                    hp = mem[nb + hprev + u];
+                    hp = ld(nb + hprev + u);
                 }
-                mem[nb + ho] = (1.0 - z) * act_f(an, p.act) + z * hp;
+                st(nb + ho, (1.0 - z) * act_f(an, p.act) + z * hp);
             }
         }
         storageBarrier();
@@ -150,7 +158,7 @@ fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
             let o = q % p.d_out;
             if (b < p.m) {
                 let top = step_row(p.c_off, p.layers, b, h);
-                mem[nb + p.add_off + b * p.d_out + o] = mem[nb + p.b_head + o] + gdot(top, p.w_head + o * h, 1u, h);
+                st(nb + p.add_off + b * p.d_out + o, ld(nb + p.b_head + o) + gdot(top, p.w_head + o * h, 1u, h));
             }
         }
     }
@@ -190,15 +198,27 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
                 let dy = p.b_off + b * p.d_out;
                 for (var o = 0u; o < p.d_out; o++) {
                     let wr = p.w_head + o * h;
-                    g4 = fma(vec4<f32>(mem[nb + dy + o]),
-                             vec4<f32>(mem[nb + wr + c0], mem[nb + wr + c1], mem[nb + wr + c2], mem[nb + wr + c3]), g4);
+                    g4 = fma(vec4<f32>(ld(nb + dy + o)),
+                             vec4<f32>(ld(nb + wr + c0), ld(nb + wr + c1), ld(nb + wr + c2), ld(nb + wr + c3)), g4);
                 }
             } else {
                 let srow = step_row(p.a_off, t + 1u, b, gh);
-                for (var j = 0u; j < gh; j++) {
-                    let wr = p.w_rec + j * h;
-                    g4 = fma(vec4<f32>(mem[nb + srow + j]),
-                             vec4<f32>(mem[nb + wr + c0], mem[nb + wr + c1], mem[nb + wr + c2], mem[nb + wr + c3]), g4);
+                if ((p.flags & FLAG_WIDE) != 0u) {
+                    // four rows of W_h and four errors per iteration, one vec4 load each
+                    for (var j = 0u; j < gh; j += 4u) {
+                        let s4 = ld4(nb + srow + j);
+                        let wr = nb + p.w_rec + j * h + u0;
+                        g4 = fma(vec4<f32>(s4.x), ld4(wr), g4);
+                        g4 = fma(vec4<f32>(s4.y), ld4(wr + h), g4);
+                        g4 = fma(vec4<f32>(s4.z), ld4(wr + 2u * h), g4);
+                        g4 = fma(vec4<f32>(s4.w), ld4(wr + 3u * h), g4);
+                    }
+                } else {
+                    for (var j = 0u; j < gh; j++) {
+                        let wr = p.w_rec + j * h;
+                        g4 = fma(vec4<f32>(ld(nb + srow + j)),
+                                 vec4<f32>(ld(nb + wr + c0), ld(nb + wr + c1), ld(nb + wr + c2), ld(nb + wr + c3)), g4);
+                    }
                 }
             }
             var mx = 0.0;
@@ -212,13 +232,13 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
                 if (t < p.layers) {
                     let above = step_row(p.z_off, t + 1u, b, gh);
                     if (lstm) {
-                        cin = mem[nb + step_row(p.top_off, t + 1u, b, h) + u] * sigmoid(mem[nb + above + h + u]);
+                        cin = ld(nb + step_row(p.top_off, t + 1u, b, h) + u) * sigmoid(ld(nb + above + h + u));
                     } else {
-                        g += mem[nb + step_row(p.g_off, t + 1u, b, h) + u] * sigmoid(mem[nb + above + h + u]);
+                        g += ld(nb + step_row(p.g_off, t + 1u, b, h) + u) * sigmoid(ld(nb + above + h + u));
                     }
                 }
-                mem[nb + step_row(p.g_off, t, b, h) + u] = g;
-                mem[nb + step_row(p.top_off, t, b, h) + u] = cin;
+                st(nb + step_row(p.g_off, t, b, h) + u, g);
+                st(nb + step_row(p.top_off, t, b, h) + u, cin);
                 let m = max(abs(g), abs(cin));
                 if (m > mx || is_nan(g) || is_nan(cin)) {
                     mx = m;
@@ -246,48 +266,48 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
             }
             var s_above = 0.0;
             if (t < p.layers) {
-                s_above = mem[nb + p.sscale_off + (t + 1u) * p.m + b];
+                s_above = ld(nb + p.sscale_off + (t + 1u) * p.m + b);
             }
             let go = step_row(p.g_off, t, b, h) + u;
             let co = step_row(p.top_off, t, b, h) + u;
-            let g = ldexp_safe(mem[nb + go], -e);
-            let cin = ldexp_safe(mem[nb + co], -e);
-            mem[nb + go] = g;
+            let g = ldexp_safe(ld(nb + go), -e);
+            let cin = ldexp_safe(ld(nb + co), -e);
+            st(nb + go, g);
             let pre = step_row(p.z_off, t, b, gh);
             let so = step_row(p.a_off, t, b, gh);
             if (lstm) {
-                let ai = mem[nb + pre + u];
-                let af = mem[nb + pre + h + u];
-                let ag = mem[nb + pre + 2u * h + u];
-                let ao = mem[nb + pre + 3u * h + u];
-                let c = mem[nb + step_row(p.res_off, t, b, h) + u];
+                let ai = ld(nb + pre + u);
+                let af = ld(nb + pre + h + u);
+                let ag = ld(nb + pre + 2u * h + u);
+                let ao = ld(nb + pre + 3u * h + u);
+                let c = ld(nb + step_row(p.res_off, t, b, h) + u);
                 var c_before = 0.0;
                 if (t >= 2u) {
-                    c_before = mem[nb + step_row(p.res_off, t - 1u, b, h) + u];
+                    c_before = ld(nb + step_row(p.res_off, t - 1u, b, h) + u);
                 }
                 let dc = cin + g * sigmoid(ao) * act_df(c, p.act);
-                mem[nb + co] = dc;
-                mem[nb + so + u] = dc * act_f(ag, p.act) * dsig(ai);
-                mem[nb + so + h + u] = dc * c_before * dsig(af);
-                mem[nb + so + 2u * h + u] = dc * sigmoid(ai) * act_df(ag, p.act);
-                mem[nb + so + 3u * h + u] = g * act_f(c, p.act) * dsig(ao);
+                st(nb + co, dc);
+                st(nb + so + u, dc * act_f(ag, p.act) * dsig(ai));
+                st(nb + so + h + u, dc * c_before * dsig(af));
+                st(nb + so + 2u * h + u, dc * sigmoid(ai) * act_df(ag, p.act));
+                st(nb + so + 3u * h + u, g * act_f(c, p.act) * dsig(ao));
             } else {
-                let ar = mem[nb + pre + u];
-                let az = mem[nb + pre + h + u];
-                let an = mem[nb + pre + 2u * h + u];
+                let ar = ld(nb + pre + u);
+                let az = ld(nb + pre + h + u);
+                let an = ld(nb + pre + 2u * h + u);
                 let z = sigmoid(az);
                 var hp = 0.0;
                 if (t >= 2u) {
-                    hp = mem[nb + step_row(p.c_off, t - 1u, b, h) + u];
+                    hp = ld(nb + step_row(p.c_off, t - 1u, b, h) + u);
                 }
                 let dn = g * (1.0 - z) * act_df(an, p.act);
-                mem[nb + co] = dn;
-                mem[nb + so + u] = dn * mem[nb + step_row(p.res_off, t, b, h) + u] * dsig(ar);
-                mem[nb + so + h + u] = g * (hp - act_f(an, p.act)) * dsig(az);
-                mem[nb + so + 2u * h + u] = dn * sigmoid(ar);
+                st(nb + co, dn);
+                st(nb + so + u, dn * ld(nb + step_row(p.res_off, t, b, h) + u) * dsig(ar));
+                st(nb + so + h + u, g * (hp - act_f(an, p.act)) * dsig(az));
+                st(nb + so + 2u * h + u, dn * sigmoid(ar));
             }
             if (u == 0u) {
-                mem[nb + p.sscale_off + t * p.m + b] = s_above + f32(e);
+                st(nb + p.sscale_off + t * p.m + b, s_above + f32(e));
             }
         }
         // the other slot serves step t - 1; every read of it (step t + 1) is behind the barrier above
@@ -317,25 +337,25 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     let gh = p.k * h;
     let lstm = p.mode == MODE_LSTM;
     let srow = p.sscale_off + t * p.m;
-    var top = mem[nb + srow];
+    var top = ld(nb + srow);
     for (var b = 1u; b < p.m; b++) {
-        top = max(top, mem[nb + srow + b]);
+        top = max(top, ld(nb + srow + b));
     }
     if (lid == 0u) {
-        mem[nb + p.aux_off + t] = top;
+        st(nb + p.aux_off + t, top);
     }
     for (var q = lid; q < p.m * h; q += GW) {
         let b = q / h;
         let u = q % h;
-        let d = i32(mem[nb + srow + b] - top);
+        let d = i32(ld(nb + srow + b) - top);
         if (d != 0) {
             let go = step_row(p.g_off, t, b, h) + u;
             let co = step_row(p.top_off, t, b, h) + u;
-            mem[nb + go] = scale_down_pow2(mem[nb + go], d);
-            mem[nb + co] = scale_down_pow2(mem[nb + co], d);
+            st(nb + go, scale_down_pow2(ld(nb + go), d));
+            st(nb + co, scale_down_pow2(ld(nb + co), d));
             let so = step_row(p.a_off, t, b, gh) + u;
             for (var g = 0u; g < p.k; g++) {
-                mem[nb + so + g * h] = scale_down_pow2(mem[nb + so + g * h], d);
+                st(nb + so + g * h, scale_down_pow2(ld(nb + so + g * h), d));
             }
         }
     }
@@ -353,13 +373,13 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         var usat = 0.0;
         var cl = lsum_new();
         for (var b = 0u; b < p.m; b++) {
-            let g = mem[nb + step_row(p.g_off, t, b, h) + u];
+            let g = ld(nb + step_row(p.g_off, t, b, h) + u);
             g2 += g * g;
             gl = lsum_add(gl, select(log2(abs(g)), NO_TERM, g == 0.0));
-            act = sq_add(act, mem[nb + step_row(p.c_off, t, b, h) + u]);
+            act = sq_add(act, ld(nb + step_row(p.c_off, t, b, h) + u));
             let pre = step_row(p.z_off, t, b, gh);
             for (var k = 0u; k < p.k; k++) {
-                let a = mem[nb + pre + k * h + u];
+                let a = ld(nb + pre + k * h + u);
                 var s = 0.0;
                 if (k == 2u) {
                     let sl = act_slope(a, p.act);
@@ -372,24 +392,24 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
                 sat[k] += s;
                 usat += s;
             }
-            keep += sigmoid(mem[nb + pre + h + u]);
+            keep += sigmoid(ld(nb + pre + h + u));
             if (lstm) {
-                let c = mem[nb + step_row(p.top_off, t, b, h) + u];
+                let c = ld(nb + step_row(p.top_off, t, b, h) + u);
                 csq = sq_add(csq, c);
                 cl = lsum_add(cl, select(log2(abs(c)), NO_TERM, c == 0.0));
             }
         }
         let lb = log2(f32(p.m));
-        mem[nb + p.ust_off + (t - 1u) * h + u] = mean_log2(gl, lb);
+        st(nb + p.ust_off + (t - 1u) * h + u, mean_log2(gl, lb));
         let o = p.upart_off + UPART * ((t - 1u) * h + u);
-        mem[nb + o] = g2;
-        mem[nb + o + 1u] = sq_log2(act);
-        mem[nb + o + 2u] = usat;
-        mem[nb + o + 3u] = select(1.0, 0.0, live);
-        mem[nb + o + 4u] = NO_TERM;
-        mem[nb + o + 5u] = NO_TERM;
+        st(nb + o, g2);
+        st(nb + o + 1u, sq_log2(act));
+        st(nb + o + 2u, usat);
+        st(nb + o + 3u, select(1.0, 0.0, live));
+        st(nb + o + 4u, NO_TERM);
+        st(nb + o + 5u, NO_TERM);
         if (lstm) {
-            mem[nb + p.split_off + (t - 1u) * h + u] = mean_log2(cl, lb);
+            st(nb + p.split_off + (t - 1u) * h + u, mean_log2(cl, lb));
         }
     }
     let keep_all = wg_sum(lid, keep, GW);
@@ -400,14 +420,14 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     let c_all = wg_log2_sum(lid, sq_log2(csq), GW);
     if (lid == 0u) {
         let o = p.aux2_off + 8u * (t - 1u);
-        mem[nb + o] = keep_all;
-        mem[nb + o + 1u] = s0;
-        mem[nb + o + 2u] = s1;
-        mem[nb + o + 3u] = s2;
-        mem[nb + o + 4u] = s3;
-        mem[nb + o + 5u] = c_all;
-        mem[nb + o + 6u] = 0.0;
-        mem[nb + o + 7u] = 0.0;
+        st(nb + o, keep_all);
+        st(nb + o + 1u, s0);
+        st(nb + o + 2u, s1);
+        st(nb + o + 3u, s2);
+        st(nb + o + 4u, s3);
+        st(nb + o + 5u, c_all);
+        st(nb + o + 6u, 0.0);
+        st(nb + o + 7u, 0.0);
     }
 }
 
@@ -456,44 +476,60 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         total[i] = vec4<f32>(0.0);
         if (valid && (p.flags & FLAG_ACCUMULATE) != 0u) {
             for (var q = 0u; q < ncols; q++) {
-                total[i][q] = mem[nb + wgrad_dst(min(j0 + i, gh - 1u), c0 + q, input_side)];
+                total[i][q] = ld(nb + wgrad_dst(min(j0 + i, gh - 1u), c0 + q, input_side));
             }
         }
     }
+    // where H is a multiple of 4, a block of four W_h columns or four error rows is one vec4 load
+    let wide = (p.flags & FLAG_WIDE) != 0u;
+    let v4 = wide && !input_side;
+    let e4 = wide && !(gru && input_side) && j0 + 3u < gh;
+    let jr = vec4<u32>(min(j0, gh - 1u), min(j0 + 1u, gh - 1u), min(j0 + 2u, gh - 1u), min(j0 + 3u, gh - 1u));
+    // (a GRU's candidate block takes its input-side error from top_off)
+    let from_top = gru && input_side;
+    let cand = select(vec4<bool>(false), jr >= vec4<u32>(2u * h), from_top);
     for (var t = p.l_from; t <= p.l_to; t++) {
-        var acc: array<vec4<f32>, 4>;
-        for (var i = 0u; i < 4u; i++) {
-            acc[i] = vec4<f32>(0.0);
-        }
+        var acc0 = vec4<f32>(0.0);
+        var acc1 = vec4<f32>(0.0);
+        var acc2 = vec4<f32>(0.0);
+        var acc3 = vec4<f32>(0.0);
         if (valid && (input_side || t >= 2u)) {
             for (var b = 0u; b < p.m; b++) {
                 var v = vec4<f32>(1.0);
                 if (input_side) {
-                    let xr = p.x_off + (t - 1u) * p.x_step + b * p.d_in;
-                    for (var q = 0u; q < 4u; q++) {
-                        if (c0 + q < p.d_in) {
-                            v[q] = mem[nb + xr + c0 + q];
-                        }
-                    }
+                    // x where the column is an input, 1 in the bias column (and past it: not stored)
+                    let xr = nb + p.x_off + (t - 1u) * p.x_step + b * p.d_in;
+                    let cq = c0 + vec4<u32>(0u, 1u, 2u, 3u);
+                    let xi = xr + min(cq, vec4<u32>(max(p.d_in, 1u) - 1u));
+                    v = select(v, vec4<f32>(ld(xi.x), ld(xi.y), ld(xi.z), ld(xi.w)), cq < vec4<u32>(p.d_in));
                 } else {
-                    let hr = step_row(p.c_off, t - 1u, b, h);
-                    for (var q = 0u; q < 4u; q++) {
-                        v[q] = mem[nb + hr + min(c0 + q, h - 1u)];
+                    let hr = nb + step_row(p.c_off, t - 1u, b, h);
+                    if (v4) {
+                        v = ld4(hr + c0);
+                    } else {
+                        v = vec4<f32>(ld(hr + min(c0, h - 1u)), ld(hr + min(c0 + 1u, h - 1u)),
+                                      ld(hr + min(c0 + 2u, h - 1u)), ld(hr + min(c0 + 3u, h - 1u)));
                     }
                 }
-                let sr = step_row(p.a_off, t, b, gh);
-                let cr = step_row(p.top_off, t, b, h);
-                for (var i = 0u; i < 4u; i++) {
-                    let j = min(j0 + i, gh - 1u);
-                    var err = mem[nb + sr + j];
-                    if (gru && input_side && j >= 2u * h) {
-                        err = mem[nb + cr + j - 2u * h];
+                let sr = nb + step_row(p.a_off, t, b, gh);
+                var err: vec4<f32>;
+                if (e4) {
+                    err = ld4(sr + j0);
+                } else {
+                    err = vec4<f32>(ld(sr + jr.x), ld(sr + jr.y), ld(sr + jr.z), ld(sr + jr.w));
+                    if (from_top) {
+                        let cr = nb + step_row(p.top_off, t, b, h) + select(jr, jr - vec4<u32>(2u * h), cand);
+                        err = select(err, vec4<f32>(ld(cr.x), ld(cr.y), ld(cr.z), ld(cr.w)), cand);
                     }
-                    acc[i] = fma(vec4<f32>(err), v, acc[i]);
                 }
+                acc0 = fma(vec4<f32>(err.x), v, acc0);
+                acc1 = fma(vec4<f32>(err.y), v, acc1);
+                acc2 = fma(vec4<f32>(err.z), v, acc2);
+                acc3 = fma(vec4<f32>(err.w), v, acc3);
             }
         }
-        let sc = i32(mem[nb + p.aux_off + t]);
+        var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+        let sc = i32(ld(nb + p.aux_off + t));
         // this invocation's W_h entries squared (of any magnitude), then the workgroup's
         var sq = vec2<f32>(NO_TERM, 0.0);
         for (var i = 0u; i < 4u; i++) {
@@ -507,13 +543,13 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         }
         let part = wg64_pair_log2(lid, sq);
         if (lid == 0u) {
-            mem[nb + p.part_off + (t - 1u) * p.count + wid.x] = part;
+            st(nb + p.part_off + (t - 1u) * p.count + wid.x, part);
         }
     }
     if (valid) {
         for (var i = 0u; i < nrows; i++) {
             for (var q = 0u; q < ncols; q++) {
-                mem[nb + wgrad_dst(j0 + i, c0 + q, input_side)] = total[i][q];
+                st(nb + wgrad_dst(j0 + i, c0 + q, input_side), total[i][q]);
             }
         }
     }

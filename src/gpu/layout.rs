@@ -204,6 +204,21 @@ pub enum Kernel {
 }
 
 impl Kernel {
+    /// The kernels shaped for CPU adapters (the per-row path): built on native targets only. In a browser
+    /// the software adapter is SwiftShader, whose shader compiler exhausted memory on them (over 11 GB
+    /// for the page's GPU process), so the browser runs its CPU adapter on the fused path instead.
+    pub const CPU_ONLY: [Kernel; 4] = [
+        Kernel::RowsForward,
+        Kernel::RowsBackward,
+        Kernel::WeightGradsDirect,
+        Kernel::ColReduceRows,
+    ];
+
+    /// Whether this build compiles the kernel (see [`Kernel::CPU_ONLY`]).
+    pub fn built(self) -> bool {
+        !(cfg!(target_arch = "wasm32") && Kernel::CPU_ONLY.contains(&self))
+    }
+
     /// Every kernel.
     pub const ALL: [Kernel; 27] = [
         Kernel::Matmul16,

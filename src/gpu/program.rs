@@ -76,8 +76,11 @@ impl StackPath {
     /// stack wins for every net it can run (measured on lavapipe, `bench` with `GRADSCOPE_ENGINE`: 1.4 to
     /// 4x ahead of the layered path from 8 x 32 to 256 x 256 batch x width); the tuner refines this per
     /// shape class.
+    /// In a browser the per-row kernels are not built ([`Kernel::CPU_ONLY`]): `Auto` and `Rows` run the
+    /// fused stack there.
     pub fn for_adapter(self, software: bool) -> StackPath {
         match self {
+            StackPath::Auto | StackPath::Rows if cfg!(target_arch = "wasm32") => StackPath::Auto,
             StackPath::Auto if software => StackPath::Rows,
             other => other,
         }

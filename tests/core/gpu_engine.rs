@@ -736,6 +736,9 @@ fn gated_cells_in_chunks_and_wide_match_the_reference() {
     for (cell, width, batch, budget) in [
         (Cell::Lstm, 5, 7, Some(300)),
         (Cell::Gru, 6, 5, Some(400)),
+        // widths a multiple of 4: vec4 reads (FLAG_WIDE), also in chunks
+        (Cell::Lstm, 8, 6, Some(400)),
+        (Cell::Gru, 12, 5, Some(600)),
         (Cell::Lstm, 300, 2, None),
         (Cell::Gru, 40, 9, None),
     ] {

@@ -4,7 +4,7 @@
 
 use super::{Program, chunk_dispatches, layers_within};
 use crate::gpu::layout::{
-    Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_HEAD, Kernel, LAYER_RECORD, Layout,
+    Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_HEAD, FLAG_WIDE, Kernel, LAYER_RECORD, Layout,
     STATS_HEADER,
 };
 use crate::model::{Cell, NetConfig};
@@ -133,6 +133,12 @@ impl Program<'_> {
             split_off: (gate_records + GATE_RECORD * t_n) as u32,
             part_off: lay.wparts as u32,
             count: lay.partials_per_layer as u32,
+            // H a multiple of 4: every row of W_h, h, ĝ and the blocks' errors starts on a vec4
+            flags: if lay.width.is_multiple_of(4) {
+                FLAG_WIDE
+            } else {
+                0
+            },
             ..self.base
         };
         let slices = b.div_ceil(rows);
