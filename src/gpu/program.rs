@@ -303,7 +303,9 @@ fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
         ),
         Kernel::StackBackward => (4 + per_thread, 4 + per_thread * (2 + q(w).max(q(d_out)))),
         Kernel::WeightGrads => (40, 80 + b.div_ceil(16) * 28),
-        Kernel::WeightGradsDirect => (40, 8 + 4 * b),
+        // per step: the batch once (columns of a_{l-1}) or four times (the other columns, one at a time),
+        // then the partial sums (16) and their workgroup sum (64, wg_log2_sum)
+        Kernel::WeightGradsDirect => (40, 100 + 4 * b),
         _ => (0, 0),
     }
 }
@@ -496,7 +498,9 @@ impl Fused<'_> {
                 scale_idx: 1,
                 ust_off: lay.unit_stats(1) as u32,
                 upart_off: lay.upart as u32,
-                flags: if self.slices > 1 {
+                // per slice scales to one per layer; the per-row backward leaves the layer's scale to this
+                // pass even for a batch of one (the fused one writes it itself when it has one slice)
+                flags: if self.slices > 1 || self.per_row {
                     FLAG_STATS | FLAG_RESCALE
                 } else {
                     FLAG_STATS

@@ -491,6 +491,38 @@ fn rows_path_with_vec4_reads_matches_the_reference() {
     }
 }
 
+/// A batch of one on the per-row path, over a sequence long enough that lavapipe's loop limit (65535
+/// iterations per invocation) matters: the layer's scale is left to the statistics pass however small the
+/// batch (it was missing for one row, so the statistics were off by the layers' power-of-two scales), and
+/// every kernel's loop estimate holds under the adapter's own budget.
+#[test]
+fn a_batch_of_one_over_a_long_sequence_matches_the_reference_on_the_per_row_path() {
+    let cfg = NetConfig {
+        arch: Arch::Rnn,
+        depth: 900,
+        width: 4,
+        batch: 1,
+        // an orthogonal W_h and no squashing: the error keeps its size over the 900 steps, so every δ is
+        // within f32's range and compared entry by entry
+        activation: Activation::Linear,
+        init: Init::Orthogonal,
+        task: Task::Adding,
+        seed: 5,
+        ..NetConfig::default()
+    };
+    for stack in [StackPath::Layered, StackPath::Rows] {
+        // the gradient at the initial weights (an update would send this net's weights to infinity)
+        check_with(
+            &cfg,
+            0,
+            EngineOptions {
+                stack,
+                ..EngineOptions::default()
+            },
+        );
+    }
+}
+
 #[test]
 fn gpu_matches_reference_for_every_init() {
     for (i, init) in Init::ALL.into_iter().enumerate() {
