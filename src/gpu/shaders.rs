@@ -132,7 +132,7 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::StackForward => ("stack", "stack_forward"),
         Kernel::StackBackward => ("stack", "stack_backward"),
         Kernel::WeightGrads => ("wgrad", "main"),
-        Kernel::WeightGradsDirect => ("wgrad", "main_direct"),
+        Kernel::WeightGradsDirect => ("wgrad4", "main_direct"),
         Kernel::WeightGradSum => ("wgrad", "wgrad_sum"),
         Kernel::RowsForward => ("stack_rows", "rows_forward"),
         Kernel::RowsBackward => ("stack_rows", "rows_backward"),
