@@ -61,7 +61,7 @@ const FLAG_RESIDUAL: u32 = 8u;     // stack: a_l = f(z_l) + a_{l-1} for l >= 2
 const FLAG_RECURRENT: u32 = 16u;   // stack, wgrad: an RNN (input every step, one shared weight)
 const FLAG_HEAD: u32 = 32u;        // loss: also the head's weight and bias gradients
 const FLAG_RESCALE: u32 = 64u;
-const FLAG_WIDE: u32 = 128u;      // stack_rows: the width and the state's rows and weights allow vec4 loads
+const FLAG_WIDE: u32 = 128u;      // stack_rows, wgrad main_direct, gated: rows and weights allow vec4 loads
 const FLAG_WIDE_IN: u32 = 256u;   // stack_rows: so do the input x and W_in (d_in a multiple of 4)
 // The statistics block's shapes (src/gpu/layout.rs): f32 values per layer record, and per-unit partials
 // per unit: [Σ ŝ², log2 Σ a², #saturated, dead, log2 Σ ĝ², log2 Σ |f'|].
@@ -237,6 +237,11 @@ fn ldexp_safe(x: f32, e: i32) -> f32 {
     let c = clamp(e, -300, 300);
     let a = c / 3;
     return ldexp(ldexp(ldexp(x, a), a), c - 2 * a);
+}
+
+// ldexp_safe of each component
+fn ldexp_safe4(v: vec4<f32>, e: i32) -> vec4<f32> {
+    return vec4<f32>(ldexp_safe(v.x, e), ldexp_safe(v.y, e), ldexp_safe(v.z, e), ldexp_safe(v.w, e));
 }
 
 // x * 2^e for e <= 0, as brings a value to a lower common scale: one multiplication where 2^e is a normal

@@ -533,8 +533,7 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         // this invocation's W_h entries squared (of any magnitude), then the workgroup's
         var sq = vec2<f32>(NO_TERM, 0.0);
         for (var i = 0u; i < 4u; i++) {
-            total[i] += vec4<f32>(ldexp_safe(acc[i].x, sc), ldexp_safe(acc[i].y, sc),
-                                  ldexp_safe(acc[i].z, sc), ldexp_safe(acc[i].w, sc));
+            total[i] += ldexp_safe4(acc[i], sc);
             if (valid && !input_side && i < nrows) {
                 for (var q = 0u; q < ncols; q++) {
                     sq = sq_pair_add(sq, acc[i][q]);

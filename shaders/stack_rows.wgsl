@@ -48,10 +48,6 @@ fn store4(i: u32, v: vec4<f32>, last: u32, wide: bool) {
     }
 }
 
-fn ldexp4(v: vec4<f32>, e: i32) -> vec4<f32> {
-    return vec4<f32>(ldexp_safe(v.x, e), ldexp_safe(v.y, e), ldexp_safe(v.z, e), ldexp_safe(v.w, e));
-}
-
 // The forward's block: out[r][c] = Σ_{k<n} ld(u[r] + k) · ld(v + c cs + k) (rows u, units' weight rows at
 // stride cs; units past `last` repeat the last). Where `wide`, u, v, cs and n are multiples of 4.
 fn fwd_block(u: vec4<u32>, v: u32, cs: u32, n: u32, last: u32, wide: bool) -> mat4x4<f32> {
@@ -219,9 +215,9 @@ fn bwd_row(g_in: vec4<f32>, live: bool, out: u32, above: u32, j0: u32, last: u32
     var g = g_in;
     if (!top) {
         if (res) {
-            g = ldexp4(g, k_above) + load4(nb + p.g_off + above + j0, last, wide);
+            g = ldexp_safe4(g, k_above) + load4(nb + p.g_off + above + j0, last, wide);
         }
-        g = ldexp4(g, -e_above);
+        g = ldexp_safe4(g, -e_above);
     }
     let z = load4(nb + p.z_off + out + j0, last, wide);
     var s = vec4<f32>(0.0);

@@ -195,10 +195,10 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, direct: bool) {
             }
         }
         let sc = i32(ld(nb + p.aux_off + tt));
-        tot0 += vec4<f32>(ldexp_safe(acc0.x, sc), ldexp_safe(acc0.y, sc), ldexp_safe(acc0.z, sc), ldexp_safe(acc0.w, sc));
-        tot1 += vec4<f32>(ldexp_safe(acc1.x, sc), ldexp_safe(acc1.y, sc), ldexp_safe(acc1.z, sc), ldexp_safe(acc1.w, sc));
-        tot2 += vec4<f32>(ldexp_safe(acc2.x, sc), ldexp_safe(acc2.y, sc), ldexp_safe(acc2.z, sc), ldexp_safe(acc2.w, sc));
-        tot3 += vec4<f32>(ldexp_safe(acc3.x, sc), ldexp_safe(acc3.y, sc), ldexp_safe(acc3.z, sc), ldexp_safe(acc3.w, sc));
+        tot0 += ldexp_safe4(acc0, sc);
+        tot1 += ldexp_safe4(acc1, sc);
+        tot2 += ldexp_safe4(acc2, sc);
+        tot3 += ldexp_safe4(acc3, sc);
     }
     let accumulate = (p.flags & FLAG_ACCUMULATE) != 0u;
     let to_split = recurrent && p.splits > 1u;

@@ -23,8 +23,8 @@ pub const FLAG_HEAD: u32 = 32;
 /// colreduce first brings per-(layer, slice) scales to one per layer. Keep in sync with
 /// shaders/common.wgsl.
 pub const FLAG_RESCALE: u32 = 64;
-/// stack_rows.wgsl: the width is a multiple of 4, so every row and weight it reads starts on a vec4.
-/// Keep in sync with shaders/common.wgsl.
+/// stack_rows.wgsl, wgrad.wgsl `main_direct`, gated.wgsl: the width is a multiple of 4, so every row and
+/// weight they read starts on a vec4 (`program::vec4_rows`). Keep in sync with shaders/common.wgsl.
 pub const FLAG_WIDE: u32 = 128;
 /// stack_rows.wgsl: the input width is a multiple of 4, so x's rows and W_in's rows start on a vec4.
 /// Keep in sync with shaders/common.wgsl.

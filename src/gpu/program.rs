@@ -76,11 +76,11 @@ impl StackPath {
     /// stack wins for every net it can run (measured on lavapipe, `bench` with `GRADSCOPE_ENGINE`: 1.4 to
     /// 4x ahead of the layered path from 8 x 32 to 256 x 256 batch x width); the tuner refines this per
     /// shape class.
-    /// In a browser the per-row kernels are not built ([`Kernel::CPU_ONLY`]): `Auto` and `Rows` run the
-    /// fused stack there.
+    /// Where the per-row kernels are not built (the browser, [`Kernel::CPU_ONLY`]), `Auto` and `Rows` run
+    /// the fused stack.
     pub fn for_adapter(self, software: bool) -> StackPath {
         match self {
-            StackPath::Auto | StackPath::Rows if cfg!(target_arch = "wasm32") => StackPath::Auto,
+            StackPath::Auto | StackPath::Rows if !Kernel::RowsForward.built() => StackPath::Auto,
             StackPath::Auto if software => StackPath::Rows,
             other => other,
         }
@@ -285,7 +285,7 @@ fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
     let per_thread = (u64::from(rows) * w64).div_ceil(256);
     // stack_rows.wgsl: a product loop over n values runs n / 4 times with vec4 loads, else n times; each
     // block of 4 units adds its own short loops (stores and slopes of 4 rows)
-    let (wide, wide_in) = rows_wide(lay);
+    let (wide, wide_in) = vec4_rows(lay);
     let over = |n: usize, vec4: bool| if vec4 { n as u64 / 4 } else { n as u64 };
     let blocks = w.div_ceil(4) as u64;
     match kernel {
@@ -310,11 +310,12 @@ fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
     }
 }
 
-/// Whether stack_rows.wgsl may read with vec4 loads (`FLAG_WIDE`, `FLAG_WIDE_IN`): the width (the input
+/// Whether the kernels on the vec4 view may read the state's rows with vec4 loads (`FLAG_WIDE`: stack_rows,
+/// wgrad `main_direct`, the gated cells; `FLAG_WIDE_IN`: stack_rows' input x and W_in): the width (the input
 /// width) is a multiple of 4. Every region of the layout starts on a multiple of 64 values, and every
 /// parameter tensor before the head's bias is a multiple of `width` values long, so then every row and
 /// weight row those kernels read starts on a vec4 (a test checks the records).
-pub fn rows_wide(lay: &Layout) -> (bool, bool) {
+pub fn vec4_rows(lay: &Layout) -> (bool, bool) {
     (lay.width.is_multiple_of(4), lay.d_in.is_multiple_of(4))
 }
 
@@ -377,7 +378,7 @@ fn chunk_dispatches(
 /// The weight-gradient kernel of a fused path: staged tiles on GPUs, direct vec4 reads for the per-row
 /// path of CPU adapters where the width allows them.
 fn wgrad_kernel(lay: &Layout, per_row: bool) -> Kernel {
-    if per_row && rows_wide(lay).0 {
+    if per_row && vec4_rows(lay).0 {
         Kernel::WeightGradsDirect
     } else {
         Kernel::WeightGrads
@@ -591,7 +592,7 @@ impl Program<'_> {
             flags |= FLAG_RECURRENT;
         }
         if per_row {
-            let (wide, wide_in) = rows_wide(lay);
+            let (wide, wide_in) = vec4_rows(lay);
             if wide {
                 flags |= FLAG_WIDE;
             }
@@ -1155,6 +1156,42 @@ mod tests {
             }
         }
         assert_eq!(seen, [true, true]);
+        // the gated cells' records: W_x, W_h, b and every per-step region
+        for cell in [crate::model::Cell::Lstm, crate::model::Cell::Gru] {
+            for width in [5, 8, 12, 30, 32] {
+                let cfg = NetConfig {
+                    arch: Arch::Rnn,
+                    cell,
+                    task: Task::Adding,
+                    width,
+                    depth: 7,
+                    batch: 3,
+                    ..NetConfig::default()
+                };
+                let lay = Layout::new(&cfg);
+                let d = step_dispatches(&cfg, &lay, true);
+                let p = d
+                    .iter()
+                    .find(|d| d.kernel == Kernel::GatedWgrad)
+                    .unwrap()
+                    .params;
+                assert_eq!(
+                    p.flags & FLAG_WIDE != 0,
+                    width % 4 == 0,
+                    "{}",
+                    cfg.summary()
+                );
+                if width % 4 == 0 {
+                    assert!(
+                        [p.n, p.w_rec, p.z_off, p.c_off, p.g_off, p.a_off, p.top_off]
+                            .iter()
+                            .all(|x| x % 4 == 0),
+                        "{}: {p:?}",
+                        cfg.summary()
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -5,6 +5,44 @@ use gradscope::gpu::layout::Kernel;
 use gradscope::gpu::shaders::{KERNEL_FILES, MODULES, kernel_entry, module_source};
 use wgpu::naga;
 
+/// Each kernel runs on the view of the state its file was written for: the vec4 view where loads dominate
+/// (a scalar store through it is a read-modify-write on lavapipe), and every module serves some kernel.
+#[test]
+fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
+    let view = |k: Kernel| {
+        let module = kernel_entry(k).0;
+        let (_, files, _) = MODULES.iter().find(|(l, _, _)| *l == module).unwrap();
+        files[0]
+    };
+    for k in [
+        Kernel::RowsForward,
+        Kernel::RowsBackward,
+        Kernel::WeightGradsDirect,
+        Kernel::GatedForward,
+        Kernel::GatedBackward,
+        Kernel::GatedWgrad,
+    ] {
+        assert_eq!(view(k), "mem4.wgsl", "{k:?}");
+    }
+    for k in [
+        Kernel::WeightGrads,
+        Kernel::GatedStats,
+        Kernel::ColReduceRows,
+    ] {
+        assert_eq!(view(k), "mem.wgsl", "{k:?}");
+    }
+    for (label, files, _) in MODULES {
+        assert!(
+            ["mem.wgsl", "mem4.wgsl"].contains(&files[0]),
+            "{label}: its first file is the view of the state"
+        );
+        assert!(
+            Kernel::ALL.iter().any(|&k| kernel_entry(k).0 == *label),
+            "{label}: no kernel runs from it"
+        );
+    }
+}
+
 #[test]
 fn every_shader_module_validates() {
     for (label, _, _) in MODULES {

@@ -134,7 +134,7 @@ impl Program<'_> {
             part_off: lay.wparts as u32,
             count: lay.partials_per_layer as u32,
             // H a multiple of 4: every row of W_h, h, ĝ and the blocks' errors starts on a vec4
-            flags: if lay.width.is_multiple_of(4) {
+            flags: if super::vec4_rows(lay).0 {
                 FLAG_WIDE
             } else {
                 0
