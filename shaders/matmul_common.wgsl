@@ -1,7 +1,8 @@
 // Shared by the matmul variants (matmul.wgsl: register-blocked tiles; matmul_small.wgsl: one output per
 // thread for small layers). C = A·B with strided operands, so forward (a Wᵀ), backward-to-input (δ W) and
 // weight-gradient (δᵀ a) products all run without transposing anything in memory:
-//   A(i, kk) = mem[a_off + i*a_si + kk*a_sk],   B(kk, j) = mem[b_off + kk*b_sk + j*b_sj].
+//   A(i, kk) = mem[a_off + i*a_si + kk*a_sk],   B(kk, j) = mem[b_off + kk*b_sk + j*b_sj]
+// (read and written through the view's ld/st, so a variant may use either view of the state).
 // Epilogues (p.mode):
 //   0 forward:  z = acc + add(i,j); store z at z_off (unless NONE); c = f(z) (+ res(i,j) when res_off != NONE);
 //     when m_out != NONE, the largest frexp exponent of |f'(z)| of layer m_out into maxes[k_base + m_out]
@@ -16,14 +17,14 @@
 
 fn load_a(i: u32, kk: u32) -> f32 {
     if (i < p.m && kk < p.k) {
-        return mem[nb + p.a_off + i * p.a_si + kk * p.a_sk];
+        return ld(nb + p.a_off + i * p.a_si + kk * p.a_sk);
     }
     return 0.0;
 }
 
 fn load_b(kk: u32, j: u32) -> f32 {
     if (kk < p.k && j < p.n) {
-        return mem[nb + p.b_off + kk * p.b_sk + j * p.b_sj];
+        return ld(nb + p.b_off + kk * p.b_sk + j * p.b_sj);
     }
     return 0.0;
 }
@@ -37,16 +38,16 @@ fn epilogue(i: u32, j: u32, v: f32, sc: vec4<i32>) -> f32 {
     if (p.mode == 0u) {
         var z = v;
         if (p.add_off != NONE) {
-            z += mem[nb + p.add_off + i * p.add_si + j * p.add_sj];
+            z += ld(nb + p.add_off + i * p.add_si + j * p.add_sj);
         }
         if (p.z_off != NONE) {
-            mem[nb + p.z_off + i * p.ldc + j] = z;
+            st(nb + p.z_off + i * p.ldc + j, z);
         }
         var h = act_f(z, p.act);
         if (p.res_off != NONE) {
-            h += mem[nb + p.res_off + i * p.ldc + j];
+            h += ld(nb + p.res_off + i * p.ldc + j);
         }
-        mem[nb + o] = h;
+        st(nb + o, h);
         if (p.m_out != NONE) {
             return slope_code(act_slope(z, p.act));
         }
@@ -55,45 +56,66 @@ fn epilogue(i: u32, j: u32, v: f32, sc: vec4<i32>) -> f32 {
     if (p.mode == 1u) {
         var g = v;
         if (p.res_off != NONE) {
-            g = ldexp_safe(g, sc.w) + mem[nb + p.res_off + i * p.ldc + j];
+            g = ldexp_safe(g, sc.w) + ld(nb + p.res_off + i * p.ldc + j);
         }
         g = ldexp_safe(g, -e_above);
         if (p.g_off != NONE) {
-            mem[nb + p.g_off + i * p.ldc + j] = g;
+            st(nb + p.g_off + i * p.ldc + j, g);
         }
-        let sl = act_slope(mem[nb + p.z_off + i * p.ldc + j], p.act);
-        mem[nb + o] = ldexp_safe(g * sl.m, sl.k - sc.z);
+        let sl = act_slope(ld(nb + p.z_off + i * p.ldc + j), p.act);
+        st(nb + o, ldexp_safe(g * sl.m, sl.k - sc.z));
         return abs(g);
     }
     let grad = ldexp_safe(v, dw_scale);
     if ((p.flags & FLAG_ACCUMULATE) != 0u) {
-        mem[nb + o] += grad;
+        st(nb + o, ld(nb + o) + grad);
     } else {
-        mem[nb + o] = grad;
+        st(nb + o, grad);
     }
     return v;
 }
 
-// The end of every matmul variant: the thread's largest slope exponent into maxes[k_base + m_out]
-// (mode 0), the max |ĝ| into maxes[m_out] and the scale bookkeeping (mode 1), or the workgroup's Σ acc²
-// into its partial-sum slot as log2 Σ acc² (mode 2; sq is the thread's sq_add state). NT threads.
+// The workgroup's largest slope code (mode 0) or |ĝ| bits (mode 1), gathered on chip so that each
+// workgroup makes one global atomic.
+var<workgroup> wg_top: atomic<u32>;
+
+// The end of every matmul variant: the workgroup's largest slope exponent into maxes[k_base + m_out]
+// (mode 0), its max |ĝ| into maxes[m_out] and the scale bookkeeping (mode 1), or the workgroup's Σ acc²
+// into its partial-sum slot as log2 Σ acc² (mode 2; sq is the thread's sq_add state). NT threads; every
+// thread calls it (it holds barriers).
 fn finish(t: u32, wid: vec3<u32>, nwg: vec3<u32>, sq: vec3<f32>, local_max: f32, sc: vec4<i32>) {
-    if (p.mode == 0u && p.m_out != NONE && local_max > 0.0) {
-        atomicMax(&maxes[mb + p.k_base + p.m_out], u32(local_max));
+    if (p.mode == 1u || (p.mode == 0u && p.m_out != NONE)) {
+        if (t == 0u) {
+            atomicStore(&wg_top, 0u);
+        }
+        workgroupBarrier();
+        // slope codes are small non-negative integers; |ĝ| orders like its bits (a NaN's above all)
+        var bits = bitcast<u32>(local_max);
+        if (p.mode == 0u) {
+            bits = u32(local_max);
+        }
+        atomicMax(&wg_top, bits);
+        workgroupBarrier();
+        let top = atomicLoad(&wg_top);
+        if (t == 0u && p.mode == 0u && top > 0u) {
+            atomicMax(&maxes[mb + p.k_base + p.m_out], top);
+        }
+        if (t == 0u && p.mode == 1u) {
+            atomicMax(&maxes[mb + p.m_out], top);
+        }
     }
     if (p.mode == 1u) {
-        atomicMax(&maxes[mb + p.m_out], bitcast<u32>(local_max));
         if (t == 0u && wid.x == 0u && wid.y == 0u) {
             var above = 0.0;
-            if (p.m_above != NONE) { above = mem[nb + p.aux_off + p.m_above]; }
+            if (p.m_above != NONE) { above = ld(nb + p.aux_off + p.m_above); }
             if (p.res_off != NONE) { above -= f32(sc.w); }
-            mem[nb + p.aux_off + p.m_out] = above + f32(sc.x) + f32(sc.z);
+            st(nb + p.aux_off + p.m_out, above + f32(sc.x) + f32(sc.z));
         }
     }
     if (p.mode == 2u && p.part_off != NONE) {
         let total = wg_log2_sum(t, sq_log2(sq), NT);
         if (t == 0u) {
-            mem[nb + p.part_off + wid.y * nwg.x + wid.x] = total;
+            st(nb + p.part_off + wid.y * nwg.x + wid.x, total);
         }
     }
 }
@@ -108,7 +130,7 @@ fn epilogue_scales() -> vec4<i32> {
         sc.w = slope_shift(p.m_above);
     }
     if (p.mode == 2u) {
-        sc.y = i32(mem[nb + p.aux_off + p.scale_idx]);
+        sc.y = i32(ld(nb + p.aux_off + p.scale_idx));
     }
     return sc;
 }

@@ -156,7 +156,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// per workgroup, and the layered path with each matmul tile policy (the largest tile that still gives
 /// [`BUSY_WORKGROUPS`] workgroups, from a smallest tile; or one tile everywhere). One run on a new adapter
 /// prints them side by side, so the default can be chosen from measurements.
-pub const VARIANTS: [(&str, EngineOptions); 11] = [
+pub const VARIANTS: [(&str, EngineOptions); 13] = [
     ("default", variant(BUSY_WORKGROUPS, 32, StackPath::Auto)),
     ("rows", variant(BUSY_WORKGROUPS, 32, StackPath::Rows)),
     (
@@ -183,6 +183,11 @@ pub const VARIANTS: [(&str, EngineOptions); 11] = [
     ("lay-tile16", variant(u32::MAX, 16, StackPath::Layered)),
     ("lay-tile32", variant(u32::MAX, 32, StackPath::Layered)),
     ("lay-tile64", variant(0, 64, StackPath::Layered)),
+    (
+        "lay-wide",
+        variant(crate::gpu::tuner::WIDE_TILE_BUSY, 32, StackPath::Layered),
+    ),
+    ("lay-tile128", variant(0, 128, StackPath::Layered)),
 ];
 
 const fn variant(busy_workgroups: u32, min_tile: u32, stack: StackPath) -> EngineOptions {

@@ -8,8 +8,8 @@ use super::layout::{
     DispatchParams, HIST_RECORD, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER,
 };
 use super::program::{
-    BUSY_WORKGROUPS, GATE_RECORD, Resolved, StackPath, gated_misfit, normed_misfit, resolve_for,
-    step_dispatches_with,
+    BUSY_WORKGROUPS, GATE_RECORD, Resolved, SOFTWARE_BUSY_WORKGROUPS, StackPath, gated_misfit,
+    normed_misfit, resolve_for, step_dispatches_with,
 };
 use super::readback::{PolledMap, StatsRing};
 use super::shaders::Pipelines;
@@ -184,11 +184,18 @@ pub const ENGINE_ENV: &str = "GRADSCOPE_ENGINE";
 
 impl EngineOptions {
     /// The options made concrete for an adapter (`software`: a CPU adapter): the path `Auto` takes there
-    /// ([`StackPath::for_adapter`]), and the adapter's loop budget unless one was set.
+    /// ([`StackPath::for_adapter`]), the adapter's loop budget unless one was set, and on a CPU adapter
+    /// the default tile policy's [`SOFTWARE_BUSY_WORKGROUPS`] in place of [`BUSY_WORKGROUPS`].
     pub fn for_adapter(self, software: bool) -> EngineOptions {
+        let busy_workgroups = if software && self.busy_workgroups == BUSY_WORKGROUPS {
+            SOFTWARE_BUSY_WORKGROUPS
+        } else {
+            self.busy_workgroups
+        };
         EngineOptions {
             stack: self.stack.for_adapter(software),
             loop_budget: Some(self.loop_budget.unwrap_or_else(|| loop_budget(software))),
+            busy_workgroups,
             ..self
         }
     }

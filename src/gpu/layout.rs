@@ -30,8 +30,8 @@ pub const FLAG_WIDE: u32 = 128;
 /// Keep in sync with shaders/common.wgsl.
 pub const FLAG_WIDE_IN: u32 = 256;
 /// Output tile edges of the matmul pipelines: 16 (shaders/matmul_small.wgsl), 32 and 64 (TILE in
-/// shaders/matmul.wgsl, set by src/gpu/shaders.rs).
-pub const MATMUL_TILES: [u32; 3] = [16, 32, 64];
+/// shaders/matmul.wgsl) and 128 (shaders/matmul_wide.wgsl), set by src/gpu/shaders.rs.
+pub const MATMUL_TILES: [u32; 4] = [16, 32, 64, 128];
 /// Threads per workgroup of the 1-D kernels (colreduce uses 64).
 pub const WORKGROUP_SIZE: u32 = 256;
 /// Units per workgroup of colreduce. Keep in sync with UNITS in shaders/colreduce.wgsl.
@@ -153,6 +153,9 @@ pub enum Kernel {
     Matmul32,
     /// shaders/matmul.wgsl with 64 x 64 output tiles
     Matmul64,
+    /// shaders/matmul_wide.wgsl: 128 x 128 output tiles, 8 x 8 outputs per thread, prefetched vec4 loads
+    /// (wide layers on large GPUs)
+    Matmul128,
     /// shaders/colreduce.wgsl
     ColReduce,
     /// shaders/colreduce.wgsl with one batch slice per unit (module colreduce1), for the per-row path
@@ -220,10 +223,11 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 27] = [
+    pub const ALL: [Kernel; 28] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
+        Kernel::Matmul128,
         Kernel::ColReduce,
         Kernel::ColReduceRows,
         Kernel::Loss,

@@ -11,6 +11,11 @@ use crate::model::{Activation, Arch, NetConfig, Optimizer};
 
 /// Workgroups a GPU wants busy before bigger tiles pay off (about the multiprocessors of a large GPU).
 pub const BUSY_WORKGROUPS: u32 = 128;
+/// The same on a CPU adapter, whose few cores each run a workgroup at a time: the larger tiles read fewer
+/// values per multiply-add. Measured on lavapipe (2 cores, `bench --variants`, layered MLPs of 4 layers):
+/// at 512 wide and 256 rows the 128-workgroup policy's 32 x 32 tiles took 997 ms per step, 64 x 64 tiles
+/// 402 ms and 128 x 128 tiles 422 ms; at 384 wide and 128 rows 226 ms against 171 (64) and 183 (128).
+pub const SOFTWARE_BUSY_WORKGROUPS: u32 = 8;
 
 /// The matmul pipeline for an `m x n` output: the largest tile that still gives the GPU at least `busy`
 /// workgroups (`busy = 0`: always the largest; `u32::MAX`: always the smallest).
@@ -21,11 +26,12 @@ fn matmul_dispatch(p: DispatchParams, busy: u32, min_tile: u32) -> Dispatch {
         .copied()
         .filter(|t| *t >= min_tile)
         .find(|t| p.m.div_ceil(*t) * p.n.div_ceil(*t) >= busy)
-        .unwrap_or(min_tile.clamp(MATMUL_TILES[0], MATMUL_TILES[2]));
+        .unwrap_or(min_tile.clamp(MATMUL_TILES[0], MATMUL_TILES[MATMUL_TILES.len() - 1]));
     let kernel = match tile {
         16 => Kernel::Matmul16,
         32 => Kernel::Matmul32,
-        _ => Kernel::Matmul64,
+        64 => Kernel::Matmul64,
+        _ => Kernel::Matmul128,
     };
     Dispatch {
         kernel,

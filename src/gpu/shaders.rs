@@ -15,6 +15,10 @@ pub const KERNEL_FILES: &[(&str, &str)] = &[
     ),
     ("matmul.wgsl", include_str!("../../shaders/matmul.wgsl")),
     (
+        "matmul_wide.wgsl",
+        include_str!("../../shaders/matmul_wide.wgsl"),
+    ),
+    (
         "matmul_small.wgsl",
         include_str!("../../shaders/matmul_small.wgsl"),
     ),
@@ -57,6 +61,11 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
         "matmul64",
         &["mem.wgsl", "matmul_common.wgsl", "matmul.wgsl"],
         "const TILE: u32 = 64u;\nconst TK: u32 = 16u;\n",
+    ),
+    (
+        "matmul128",
+        &["mem4.wgsl", "matmul_common.wgsl", "matmul_wide.wgsl"],
+        "const TILE: u32 = 128u;\nconst TK: u32 = 8u;\n",
     ),
     (
         "colreduce",
@@ -120,6 +129,7 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::Matmul16 => ("matmul16", "main"),
         Kernel::Matmul32 => ("matmul32", "main"),
         Kernel::Matmul64 => ("matmul64", "main"),
+        Kernel::Matmul128 => ("matmul128", "main"),
         Kernel::ColReduce => ("colreduce", "main"),
         Kernel::ColReduceRows => ("colreduce1", "main"),
         Kernel::Loss => ("loss", "main"),
@@ -182,6 +192,30 @@ pub fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     })
 }
 
+/// The environment variable that chooses the shader modules' runtime checks: `on` (naga's bounds and
+/// integer-division checks, the default of debug builds) or `off` (trusted modules without them, the
+/// default of release builds).
+pub const SHADER_CHECKS_ENV: &str = "GRADSCOPE_SHADER_CHECKS";
+
+/// Whether the kernels are compiled with wgpu's runtime checks: in debug builds (so `cargo test` runs the
+/// checked kernels) and in the browser, unless [`SHADER_CHECKS_ENV`] says otherwise. Release builds compile
+/// trusted modules with [`TRUSTED_CHECKS`].
+pub fn shader_checks_on() -> bool {
+    match std::env::var(SHADER_CHECKS_ENV).as_deref().map(str::trim) {
+        Ok("on") => true,
+        Ok("off") => false,
+        _ => cfg!(debug_assertions) || cfg!(target_arch = "wasm32"),
+    }
+}
+
+/// The checks trusted modules keep: naga's loop bound only. Measured on lavapipe (`bench --suite quick`,
+/// alternating runs, minimum of five): without bounds and division checks the steps took 96-98% of the
+/// checked time, within the noise; without the loop bound too, the LSTM's took 1.6x longer.
+pub const TRUSTED_CHECKS: wgpu::ShaderRuntimeChecks = wgpu::ShaderRuntimeChecks {
+    force_loop_bounding: true,
+    ..wgpu::ShaderRuntimeChecks::unchecked()
+};
+
 /// One compute pipeline per kernel.
 pub struct Pipelines {
     /// The shared layout.
@@ -207,10 +241,22 @@ impl Pipelines {
                 continue;
             }
             let src = module_source(label).unwrap_or_default();
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            let desc = wgpu::ShaderModuleDescriptor {
                 label: Some(label),
                 source: wgpu::ShaderSource::Wgsl(src.into()),
-            });
+            };
+            let module = if shader_checks_on() {
+                device.create_shader_module(desc)
+            } else {
+                // SAFETY: the kernels index their buffers and workgroup arrays within bounds and divide by
+                // non-zero constants or guarded values; the checked modules (debug builds, and so the test
+                // suite `cargo test` runs) and the trusted ones (release builds) pass the same tests, and
+                // the loop bound naga adds is kept.
+                #[allow(unsafe_code)]
+                unsafe {
+                    device.create_shader_module_trusted(desc, TRUSTED_CHECKS)
+                }
+            };
             modules.push((*label, module));
         }
         let pipelines = Kernel::ALL

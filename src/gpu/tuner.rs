@@ -101,33 +101,88 @@ pub fn class_key(ctx: &GpuContext, cfg: &NetConfig) -> String {
     )
 }
 
-/// The candidate paths for `cfg` on an adapter (`software`: a CPU adapter), the likeliest winner first.
-pub fn candidates(cfg: &NetConfig, software: bool) -> Vec<StackPath> {
+/// The layered path's wide-tile candidate takes 128 x 128 tiles wherever they still give this many
+/// workgroups (the default takes them only from [`super::program::BUSY_WORKGROUPS`] on): on a large GPU
+/// the 8 x 8 outputs per thread may beat the 4 x 4 of the 64 x 64 tiles even with fewer workgroups.
+pub const WIDE_TILE_BUSY: u32 = 32;
+
+/// One candidate: a path, and on the layered path a matmul tile policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The path.
+    pub stack: StackPath,
+    /// The layered path's tile policy ([`EngineOptions::busy_workgroups`]).
+    pub busy_workgroups: u32,
+}
+
+impl Candidate {
+    const fn of(stack: StackPath) -> Candidate {
+        Candidate {
+            stack,
+            busy_workgroups: super::program::BUSY_WORKGROUPS,
+        }
+    }
+
+    /// `defaults` on this candidate's path and tile policy.
+    pub fn options(self, defaults: EngineOptions) -> EngineOptions {
+        EngineOptions {
+            stack: self.stack,
+            busy_workgroups: self.busy_workgroups,
+            ..defaults
+        }
+    }
+
+    /// The name the cache stores: the path ([`super::parse_stack_path`]), `layered:wide` for the wide
+    /// tile policy.
+    pub fn text(self) -> String {
+        if self.stack == StackPath::Layered && self.busy_workgroups == WIDE_TILE_BUSY {
+            return "layered:wide".into();
+        }
+        match self.stack {
+            StackPath::Auto => "auto".into(),
+            StackPath::Layered => "layered".into(),
+            StackPath::Rows => "rows".into(),
+            StackPath::Fused(0) => "fused".into(),
+            StackPath::Fused(r) => format!("fused:{r}"),
+        }
+    }
+
+    /// Parses [`Candidate::text`].
+    pub fn parse(s: &str) -> Option<Candidate> {
+        if s.trim() == "layered:wide" {
+            return Some(Candidate {
+                stack: StackPath::Layered,
+                busy_workgroups: WIDE_TILE_BUSY,
+            });
+        }
+        super::parse_stack_path(s).map(Candidate::of)
+    }
+}
+
+/// The candidates for `cfg` on an adapter (`software`: a CPU adapter), the likeliest winner first. Past
+/// the fused width a GPU also times the layered path's wide tiles.
+pub fn candidates(cfg: &NetConfig, software: bool) -> Vec<Candidate> {
     let rows = default_rows(cfg.width, cfg.batch);
     let mut out = Vec::new();
     if software {
-        out.extend([StackPath::Rows, StackPath::Layered]);
+        out.extend([StackPath::Rows, StackPath::Layered].map(Candidate::of));
     }
     for r in [rows, rows.saturating_mul(4), (rows / 4).max(1)] {
-        let p = StackPath::Fused(r.min(cfg.batch as u32).max(1));
+        let p = Candidate::of(StackPath::Fused(r.min(cfg.batch as u32).max(1)));
         if !out.contains(&p) {
             out.push(p);
         }
     }
     if !software {
-        out.push(StackPath::Layered);
+        out.push(Candidate::of(StackPath::Layered));
+        if cfg.width > super::program::FUSED_MAX_WIDTH {
+            out.push(Candidate {
+                stack: StackPath::Layered,
+                busy_workgroups: WIDE_TILE_BUSY,
+            });
+        }
     }
     out
-}
-
-fn path_text(p: StackPath) -> String {
-    match p {
-        StackPath::Auto => "auto".into(),
-        StackPath::Layered => "layered".into(),
-        StackPath::Rows => "rows".into(),
-        StackPath::Fused(0) => "fused".into(),
-        StackPath::Fused(r) => format!("fused:{r}"),
-    }
 }
 
 /// Median milliseconds per step of `cfg` under `opts`: an untimed warm-up step (a software adapter compiles
@@ -167,46 +222,33 @@ pub fn tuned_options(ctx: &GpuContext, cfg: &NetConfig) -> Result<EngineOptions,
     let file = cache_file();
     let mut cache = file.as_deref().map(TuningCache::load).unwrap_or_default();
     if let Some(choice) = cache.entries.get(&key)
-        && let Some(stack) = super::parse_stack_path(&choice.path)
+        && let Some(c) = Candidate::parse(&choice.path)
     {
-        return Ok(EngineOptions { stack, ..defaults });
+        return Ok(c.options(defaults));
     }
     let mut ms = BTreeMap::new();
-    let mut best: Option<(StackPath, f64)> = None;
+    let mut best: Option<(Candidate, f64)> = None;
     let start = Instant::now();
-    for path in candidates(cfg, ctx.software) {
+    for c in candidates(cfg, ctx.software) {
         if best.is_some() && start.elapsed().as_secs_f64() > TUNE_BUDGET_SECS {
             break;
         }
-        let opts = EngineOptions {
-            stack: path,
-            ..defaults
-        };
-        let Some(t) = time_path(ctx, cfg, opts) else {
+        let Some(t) = time_path(ctx, cfg, c.options(defaults)) else {
             continue;
         };
-        ms.insert(path_text(path), t);
+        ms.insert(c.text(), t);
         if best.is_none_or(|(_, b)| t < b) {
-            best = Some((path, t));
+            best = Some((c, t));
         }
     }
-    let Some((path, _)) = best else {
+    let Some((c, _)) = best else {
         return Ok(defaults);
     };
-    cache.entries.insert(
-        key,
-        Choice {
-            path: path_text(path),
-            ms,
-        },
-    );
+    cache.entries.insert(key, Choice { path: c.text(), ms });
     if let Some(f) = &file {
         let _ = cache.save(f);
     }
-    Ok(EngineOptions {
-        stack: path,
-        ..defaults
-    })
+    Ok(c.options(defaults))
 }
 
 /// An engine for `cfg` on the path [`tuned_options`] picks.
@@ -224,15 +266,33 @@ mod tests {
         assert_eq!(bucket(0), 1);
         assert_eq!(bucket(33), 64);
         assert_eq!(bucket(64), 64);
-        let cfg = NetConfig::default();
-        for software in [false, true] {
-            let c = candidates(&cfg, software);
-            for (i, p) in c.iter().enumerate() {
-                assert!(!c[i + 1..].contains(p), "{p:?} twice");
-                assert_eq!(super::super::parse_stack_path(&path_text(*p)), Some(*p));
+        let wide = NetConfig {
+            width: 1024,
+            ..NetConfig::default()
+        };
+        for cfg in [NetConfig::default(), wide.clone()] {
+            for software in [false, true] {
+                let c = candidates(&cfg, software);
+                for (i, p) in c.iter().enumerate() {
+                    assert!(!c[i + 1..].contains(p), "{p:?} twice");
+                    assert_eq!(Candidate::parse(&p.text()), Some(*p));
+                }
+                assert_eq!(c.iter().any(|p| p.stack == StackPath::Rows), software);
+                // the wide tiles are timed on a GPU past the fused width only
+                let wide_tiles = c.iter().any(|p| p.busy_workgroups == WIDE_TILE_BUSY);
+                assert_eq!(wide_tiles, !software && cfg.width > 256, "{c:?}");
             }
-            assert_eq!(c.contains(&StackPath::Rows), software);
         }
+        assert_eq!(
+            Candidate::parse("layered:wide")
+                .unwrap()
+                .options(EngineOptions::default()),
+            EngineOptions {
+                stack: StackPath::Layered,
+                busy_workgroups: WIDE_TILE_BUSY,
+                ..EngineOptions::default()
+            }
+        );
     }
 
     #[test]

@@ -575,6 +575,28 @@ fn gpu_matches_reference_beyond_one_tile() {
             },
         );
     }
+    // the 128 x 128 tiles of wide layers: ragged edges and widths that are not multiples of 4 (scalar
+    // loads), then widths and batches that are (vec4 loads, a residual and momentum), with K past one tile
+    let wide = EngineOptions {
+        busy_workgroups: 0,
+        min_tile: 128,
+        stack: StackPath::Layered,
+        loop_budget: None,
+    };
+    check_with(&cfg, 2, wide);
+    check_with(
+        &NetConfig {
+            depth: 4,
+            width: 132,
+            batch: 136,
+            residual: true,
+            optimizer: Optimizer::Momentum,
+            activation: Activation::Tanh,
+            ..NetConfig::default()
+        },
+        2,
+        wide,
+    );
     let cfg = NetConfig {
         arch: Arch::Rnn,
         depth: 5,
@@ -588,6 +610,7 @@ fn gpu_matches_reference_beyond_one_tile() {
         ..NetConfig::default()
     };
     check(&cfg, 2);
+    check_with(&cfg, 2, wide);
     for busy in [0, 5, u32::MAX] {
         check_with(
             &cfg,
