@@ -355,14 +355,28 @@ fn wg_max(t: u32, v: f32, n: u32) -> f32 {
     return total;
 }
 
-// log2 Σ_threads 2^l (NaN if any l is NaN, NO_TERM if every l is). One thread adds the n terms in the log
-// domain: three barriers instead of a tree of them per pass (a software adapter pays dearly for each).
+// Terms each of the first invocations of wg_log2_sum adds before one adds their sums.
+const LOG2_SPAN: u32 = 16u;
+
+// log2 Σ_threads 2^l (NaN if any l is NaN, NO_TERM if every l is), in the log domain, in two levels:
+// invocation i < n / LOG2_SPAN adds terms [i·LOG2_SPAN, (i+1)·LOG2_SPAN) into the first of them, then one
+// adds those: four barriers instead of a tree of them (a software adapter pays dearly for each), and
+// 2·LOG2_SPAN serial terms instead of n.
 fn wg_log2_sum(t: u32, l: f32, n: u32) -> f32 {
     red[t] = l;
     workgroupBarrier();
+    let first = t * LOG2_SPAN;
+    if (first < n) {
+        var st = lsum_new();
+        for (var i = first; i < min(n, first + LOG2_SPAN); i++) {
+            st = lsum_add(st, red[i]);
+        }
+        red[first] = lsum_log2(st);
+    }
+    workgroupBarrier();
     if (t == 0u) {
         var st = lsum_new();
-        for (var i = 0u; i < n; i++) {
+        for (var i = 0u; i < n; i += LOG2_SPAN) {
             st = lsum_add(st, red[i]);
         }
         red[0] = lsum_log2(st);

@@ -20,6 +20,8 @@ fn reduce_sum(t: u32, v: f32) -> f32 {
 
 // layer_stats runs 64 invocations per workgroup (one workgroup per layer)
 const LS: u32 = 64u;
+// layer_stats' seven partial results per invocation (eight slots each), added up one lane per result
+var<workgroup> lred: array<f32, 512>;
 
 fn reduce_max(t: u32, v: f32) -> f32 {
     return wg_max(t, v, 256u);
@@ -47,24 +49,39 @@ fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) w
         vals[1] += mem[nb + base + 2u];
         vals[2] += mem[nb + base + 3u];
     }
-    let log2_gw = wg_log2_sum(t, lsum_log2(gw), LS);
-    let log2_act = wg_log2_sum(t, lsum_log2(act), LS);
-    let log2_gsq = wg_log2_sum(t, lsum_log2(gsq), LS);
-    let log2_slopes = wg_log2_sum(t, lsum_log2(slopes), LS);
-    let s0 = wg_sum(t, vals[0], LS);
-    let s2 = wg_sum(t, vals[1], LS);
-    let s3 = wg_sum(t, vals[2], LS);
+    // every result at once, one invocation per result (the four log-domain sums, then the three plain
+    // ones): two barriers where a reduction per result cost thirty, each dear on a software adapter.
+    // Invocation r < 7 reads column r and writes slot r of row 0 (its own column) when done.
+    let row = t * 8u;
+    lred[row] = lsum_log2(gw);
+    lred[row + 1u] = lsum_log2(act);
+    lred[row + 2u] = lsum_log2(gsq);
+    lred[row + 3u] = lsum_log2(slopes);
+    lred[row + 4u] = vals[0];
+    lred[row + 5u] = vals[1];
+    lred[row + 6u] = vals[2];
+    workgroupBarrier();
+    if (t < 4u) {
+        var st = lsum_new();
+        for (var i = 0u; i < LS; i++) { st = lsum_add(st, lred[i * 8u + t]); }
+        lred[t] = lsum_log2(st);
+    } else if (t < 7u) {
+        var total = 0.0;
+        for (var i = 0u; i < LS; i++) { total += lred[i * 8u + t]; }
+        lred[t] = total;
+    }
+    workgroupBarrier();
     if (t == 0u) {
         let o = p.c_off + LAYER_RECORD * l;
         mem[nb + o] = mem[nb + p.aux_off + l + 1u];
-        mem[nb + o + 1u] = log2_gw;
-        mem[nb + o + 2u] = s0;
-        mem[nb + o + 3u] = log2_act;
-        mem[nb + o + 4u] = s2;
-        mem[nb + o + 5u] = s3;
-        mem[nb + o + 6u] = log2_gsq;
+        mem[nb + o + 1u] = lred[0];
+        mem[nb + o + 2u] = lred[4];
+        mem[nb + o + 3u] = lred[1];
+        mem[nb + o + 4u] = lred[5];
+        mem[nb + o + 5u] = lred[6];
+        mem[nb + o + 6u] = lred[2];
         mem[nb + o + 7u] = f32(slope_shift(l + 1u));
-        mem[nb + o + 8u] = log2_slopes;
+        mem[nb + o + 8u] = lred[3];
         if (l == 0u && p.step_off != NONE) {
             mem[nb + p.step_off] += 1.0;
         }

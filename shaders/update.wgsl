@@ -60,6 +60,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     mem[nb + p.a_off + i] += step.x;
 }
 
+// update_norms' per-invocation log2 Σ step² and log2 Σ w²
+var<workgroup> nred: array<vec2<f32>, 256>;
+
 @compute @workgroup_size(256)
 fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     net_enter(wid.z);
@@ -76,10 +79,28 @@ fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         dsq = sq_add(dsq, step.x);
         wsq = sq_add(wsq, mem[nb + p.a_off + i]);
     }
-    let log2_d = wg_log2_sum(t, sq_log2(dsq), 256u);
-    let log2_w = wg_log2_sum(t, sq_log2(wsq), 256u);
+    // both sums at once, in two levels like wg_log2_sum: invocation i < 16 adds the 16 terms from 16·i
+    // into the first of them, then invocation 0 adds those (three barriers for the pair)
+    nred[t] = vec2<f32>(sq_log2(dsq), sq_log2(wsq));
+    workgroupBarrier();
+    if (t < 16u) {
+        var sd = lsum_new();
+        var sw = lsum_new();
+        for (var i = 16u * t; i < 16u * t + 16u; i++) {
+            sd = lsum_add(sd, nred[i].x);
+            sw = lsum_add(sw, nred[i].y);
+        }
+        nred[16u * t] = vec2<f32>(lsum_log2(sd), lsum_log2(sw));
+    }
+    workgroupBarrier();
     if (t == 0u) {
-        mem[nb + p.part_off + 2u * j] = log2_d;
-        mem[nb + p.part_off + 2u * j + 1u] = log2_w;
+        var sd = lsum_new();
+        var sw = lsum_new();
+        for (var i = 0u; i < 256u; i += 16u) {
+            sd = lsum_add(sd, nred[i].x);
+            sw = lsum_add(sw, nred[i].y);
+        }
+        mem[nb + p.part_off + 2u * j] = lsum_log2(sd);
+        mem[nb + p.part_off + 2u * j + 1u] = lsum_log2(sw);
     }
 }
