@@ -9,13 +9,22 @@ use web_time::Instant;
 /// Submissions allowed in flight before the app waits for statistics (keeps the queue short).
 pub const MAX_IN_FLIGHT: usize = 2;
 /// On a software adapter the window's frames share the CPU (and the queue) with training: one submission
-/// at a time, and an idle gap as long as the last step took, so at least half the time goes to drawing.
+/// at a time, each at least twice its steps' time after the one before, so at least half the time goes to
+/// drawing.
 pub const MAX_IN_FLIGHT_SOFTWARE: usize = 1;
+/// A training submission made this long after the previous read-back starts a new measurement of the
+/// step time (training was paused meanwhile); a sooner one counts the whole time since that read-back,
+/// frames drawn meanwhile included, so the step time is the rate the window trains at.
+pub const RESUME_GAP: Duration = Duration::from_millis(500);
+/// Frame intervals longer than this (an idle window) are left out of the frame time.
+const FRAME_GAP_MAX: Duration = Duration::from_secs(1);
 /// A submission whose statistics have not arrived after this long is forgotten (never stalls training).
 pub const IN_FLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frame time budget for training on a hardware adapter, in milliseconds.
 pub const STEP_BUDGET_MS: f64 = 12.0;
-/// Frame time budget for training on a software adapter, in milliseconds.
+/// Frame time budget for training on a software adapter, in milliseconds, at least; where drawing a frame
+/// takes longer, half the measured frame time (lavapipe spends 70-90 ms drawing the window: one short
+/// step per frame left training a small share of the time).
 pub const SOFTWARE_STEP_BUDGET_MS: f64 = 30.0;
 
 /// One submission whose statistics are awaited.
@@ -37,6 +46,10 @@ pub struct Pacing {
     last_arrival: Option<Instant>,
     ms_per_step: Option<f64>,
     gpu_ms_per_step: Option<f64>,
+    /// The last training submission: when, and the milliseconds its steps were planned to take.
+    last_submit: Option<(Instant, f64)>,
+    last_frame: Option<Instant>,
+    frame_ms: Option<f64>,
 }
 
 impl Pacing {
@@ -48,7 +61,28 @@ impl Pacing {
             last_arrival: None,
             ms_per_step: None,
             gpu_ms_per_step: None,
+            last_submit: None,
+            last_frame: None,
+            frame_ms: None,
         }
+    }
+
+    /// A frame began at `now`: updates the measured frame time (a moving average of the intervals,
+    /// leaving out those of an idle window).
+    pub fn frame(&mut self, now: Instant) {
+        if let Some(last) = self.last_frame {
+            let gap = now.duration_since(last);
+            if gap <= FRAME_GAP_MAX {
+                let ms = gap.as_secs_f64() * 1000.0;
+                self.frame_ms = Some(self.frame_ms.map_or(ms, |old| 0.8 * old + 0.2 * ms));
+            }
+        }
+        self.last_frame = Some(now);
+    }
+
+    /// The measured time between frames, in milliseconds, once known.
+    pub fn frame_ms(&self) -> Option<f64> {
+        self.frame_ms
     }
 
     /// Measured milliseconds per training step (a moving average), once known.
@@ -86,6 +120,10 @@ impl Pacing {
             steps,
             at: now,
         });
+        if steps > 0 {
+            let planned = self.planning_ms().unwrap_or(0.0) * f64::from(steps);
+            self.last_submit = Some((now, planned));
+        }
     }
 
     /// Statistics labelled `step` arrived at `now`: retires the submissions they cover and updates the
@@ -101,7 +139,12 @@ impl Pacing {
         if let Some(f) = timed
             && f.steps > 0
         {
-            let start = self.last_arrival.map_or(f.at, |t| t.max(f.at));
+            // the rate while training runs: from the previous read-back unless training resumed after
+            // a pause (a submission before that read-back, as on hardware, counts from the read-back)
+            let start = match self.last_arrival {
+                Some(t) if f.at.duration_since(t) < RESUME_GAP => t,
+                _ => f.at,
+            };
             let ms = now.duration_since(start).as_secs_f64() * 1000.0 / f64::from(f.steps);
             self.ms_per_step = Some(self.ms_per_step.map_or(ms, |old| 0.8 * old + 0.2 * ms));
         }
@@ -110,8 +153,9 @@ impl Pacing {
 
     /// Whether a submission of `steps` steps may be recorded at `now` (`running`: continuous training).
     /// Forgets submissions older than [`IN_FLIGHT_TIMEOUT`]; refuses while the queue is full, and on a
-    /// software adapter, while training runs, until the GPU has been idle as long as the steps take.
-    pub fn may_submit(&mut self, now: Instant, running: bool, steps: u32) -> bool {
+    /// software adapter, while training runs, until twice the last submission's planned time has passed
+    /// since it (training keeps at most half the time).
+    pub fn may_submit(&mut self, now: Instant, running: bool) -> bool {
         if self
             .in_flight
             .front()
@@ -129,8 +173,8 @@ impl Pacing {
         }
         if self.software
             && running
-            && let (Some(last), Some(ms)) = (self.last_arrival, self.planning_ms())
-            && now.duration_since(last).as_secs_f64() * 1000.0 < ms * f64::from(steps)
+            && let Some((at, planned)) = self.last_submit
+            && now.duration_since(at).as_secs_f64() * 1000.0 < 2.0 * planned
         {
             return false;
         }
@@ -138,13 +182,15 @@ impl Pacing {
     }
 
     /// Steps per frame: `fixed` (at most `max`) unless `auto`, else as many as fit the frame's training
-    /// budget at the measured step time (1 until it is measured).
+    /// budget at the measured step time (1 until it is measured). On a software adapter the budget is
+    /// half the measured frame time where that is longer than [`SOFTWARE_STEP_BUDGET_MS`]: the frame
+    /// time then settles at no more than twice the drawing alone, since the steps take at most half.
     pub fn steps_per_frame(&self, auto: bool, fixed: u32, max: u32) -> u32 {
         if !auto {
             return fixed.clamp(1, max);
         }
         let budget = if self.software {
-            SOFTWARE_STEP_BUDGET_MS
+            SOFTWARE_STEP_BUDGET_MS.max(self.frame_ms.unwrap_or(0.0) / 2.0)
         } else {
             STEP_BUDGET_MS
         };
@@ -199,14 +245,14 @@ mod tests {
     fn the_queue_is_capped_and_stale_submissions_are_forgotten() {
         let t0 = Instant::now();
         let mut p = Pacing::new(false);
-        assert!(p.may_submit(t0, true, 1));
+        assert!(p.may_submit(t0, true));
         p.submitted(0, 1, t0);
         p.submitted(1, 1, t0);
-        assert!(!p.may_submit(t0, true, 1), "two in flight on hardware");
+        assert!(!p.may_submit(t0, true), "two in flight on hardware");
         p.arrived(0, t0 + ms(1));
-        assert!(p.may_submit(t0 + ms(1), true, 1));
+        assert!(p.may_submit(t0 + ms(1), true));
         assert!(
-            p.may_submit(t0 + IN_FLIGHT_TIMEOUT + ms(2), true, 1),
+            p.may_submit(t0 + IN_FLIGHT_TIMEOUT + ms(2), true),
             "a lost submission never stalls training"
         );
         assert!(p.idle());
@@ -223,30 +269,79 @@ mod tests {
         assert_eq!(p.steps_per_frame(true, 1, 64), 1);
         p.set_gpu_ms_per_step(Some(10.0));
         assert_eq!(p.steps_per_frame(true, 1, 64), 3, "30 ms budget / 10 ms");
-        // the idle gap after an arrival is the GPU time of the steps, not the wall clock's
-        assert!(!p.may_submit(t0 + ms(205), true, 1));
-        assert!(p.may_submit(t0 + ms(211), true, 1));
+        // the next submission waits twice the GPU time of the steps, not of the wall clock's
+        p.submitted(1, 3, t0 + ms(200));
+        p.arrived(1, t0 + ms(230));
+        assert!(!p.may_submit(t0 + ms(259), true));
+        assert!(p.may_submit(t0 + ms(261), true));
         p.set_gpu_ms_per_step(Some(f64::NAN));
         assert_eq!(p.steps_per_frame(true, 1, 64), 1, "back to the wall clock");
     }
 
     #[test]
-    fn a_software_adapter_leaves_the_gpu_idle_as_long_as_the_steps_took() {
+    fn a_software_adapter_trains_at_most_half_the_time() {
         let t0 = Instant::now();
         let mut p = Pacing::new(true);
         p.submitted(0, 2, t0);
-        assert!(!p.may_submit(t0, true, 2), "one in flight on software");
+        assert!(!p.may_submit(t0, true), "one in flight on software");
         p.arrived(0, t0 + ms(20));
         assert_eq!(p.ms_per_step(), Some(10.0));
+        p.submitted(1, 2, t0 + ms(20));
+        p.arrived(1, t0 + ms(30));
         assert!(
-            !p.may_submit(t0 + ms(30), true, 2),
-            "10 ms idle < 2 x 10 ms"
+            !p.may_submit(t0 + ms(30), true),
+            "10 ms since a 20 ms submission"
         );
         assert!(
-            p.may_submit(t0 + ms(30), false, 2),
+            p.may_submit(t0 + ms(30), false),
             "paused: a step goes at once"
         );
-        assert!(p.may_submit(t0 + ms(41), true, 2));
-        assert_eq!(p.steps_per_frame(true, 1, 64), 3, "30 ms budget / 10 ms");
+        assert!(p.may_submit(t0 + ms(61), true));
+        // (10 ms for 2 steps since the last read-back) averaged in
+        assert_eq!(p.ms_per_step(), Some(9.0));
+        assert_eq!(p.steps_per_frame(true, 1, 64), 3, "30 ms budget / 9 ms");
+    }
+
+    #[test]
+    fn slow_frames_give_a_software_adapter_a_larger_budget() {
+        let t0 = Instant::now();
+        let mut p = Pacing::new(true);
+        p.set_gpu_ms_per_step(Some(10.0));
+        assert_eq!(p.frame_ms(), None);
+        for i in 0..40 {
+            p.frame(t0 + ms(100 * i));
+        }
+        assert!((p.frame_ms().unwrap() - 100.0).abs() < 1e-6);
+        assert_eq!(p.steps_per_frame(true, 1, 64), 5, "half of 100 ms / 10 ms");
+        // an idle window's long gap is left out
+        p.frame(t0 + ms(100 * 39 + 5000));
+        assert!((p.frame_ms().unwrap() - 100.0).abs() < 1e-6);
+        // fast frames keep the 30 ms floor
+        for i in 0..80 {
+            p.frame(t0 + ms(100 * 39 + 5000 + 20 * i));
+        }
+        assert_eq!(p.steps_per_frame(true, 1, 64), 3);
+        // hardware keeps its fixed budget
+        let mut h = Pacing::new(false);
+        h.set_gpu_ms_per_step(Some(2.0));
+        h.frame(t0);
+        h.frame(t0 + ms(100));
+        assert_eq!(h.steps_per_frame(true, 1, 64), 6);
+    }
+
+    #[test]
+    fn the_step_time_is_the_training_rate_and_restarts_after_a_pause() {
+        let t0 = Instant::now();
+        let mut p = Pacing::new(true);
+        p.submitted(0, 1, t0);
+        p.arrived(0, t0 + ms(50));
+        // the next submission a frame after the read-back: the frame's drawing counts
+        p.submitted(1, 1, t0 + ms(90));
+        p.arrived(1, t0 + ms(150));
+        assert!((p.ms_per_step().unwrap() - (0.8 * 50.0 + 0.2 * 100.0)).abs() < 1e-9);
+        // after a pause the time counts from the submission
+        p.submitted(2, 1, t0 + ms(5000));
+        p.arrived(2, t0 + ms(5060));
+        assert!((p.ms_per_step().unwrap() - (0.8 * 60.0 + 0.2 * 60.0)).abs() < 1e-9);
     }
 }

@@ -924,6 +924,7 @@ impl GradscopeApp {
     /// GPU.
     fn train(&mut self) {
         let now = Instant::now();
+        self.pacing.frame(now);
         if let Some(step) = self.a.poll_stats() {
             self.pacing.arrived(step, now);
             self.pacing.set_gpu_ms_per_step(
@@ -953,7 +954,7 @@ impl GradscopeApp {
             }
             n = n.min(u32::try_from(stop - done).unwrap_or(u32::MAX));
         }
-        if !self.pacing.may_submit(now, running, n) {
+        if !self.pacing.may_submit(now, running) {
             return;
         }
         if running {

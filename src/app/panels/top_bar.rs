@@ -13,7 +13,7 @@ pub struct TrainingInfo<'a> {
     pub adapter: &'a str,
     /// Whether the adapter is a CPU rasterizer (lavapipe).
     pub software: bool,
-    /// Measured milliseconds per training step (wall clock, between read-backs).
+    /// Measured milliseconds per training step (wall clock while training runs, frames included).
     pub ms_per_step: Option<f64>,
     /// GPU milliseconds per training step, from timestamp queries (where the adapter has them).
     pub gpu_ms_per_step: Option<f64>,
@@ -66,11 +66,13 @@ pub fn top_bar_ui(ui: &mut Ui, settings: &mut Settings, info: &TrainingInfo<'_>)
         ui.label(RichText::new(info.adapter).monospace())
             .on_hover_text("GPU adapter (backend, type)");
         ui.separator();
-        let ms = info
-            .ms_per_step
-            .map_or("-".to_string(), |ms| format!("{ms:.2}"));
-        ui.label(format!("{ms} ms/step"))
-            .on_hover_text("Wall-clock time per training step in this window, between statistics read-backs");
+        let rate = match info.ms_per_step {
+            Some(ms) if ms > 0.0 => format!("{:.1} steps/s ({ms:.1} ms/step)", 1000.0 / ms),
+            _ => "- steps/s".to_string(),
+        };
+        ui.label(rate).on_hover_text(
+            "The rate this window trains at: wall-clock time per training step, frames drawn meanwhile included",
+        );
         if let Some(gpu) = info.gpu_ms_per_step {
             ui.label(format!("(GPU {gpu:.2} ms)")).on_hover_text(
                 "GPU time per training step, from timestamp queries around the training pass",
