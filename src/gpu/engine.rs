@@ -39,11 +39,15 @@ impl GpuContext {
     /// Compiles the kernels on `device`.
     pub fn new(device: wgpu::Device, queue: wgpu::Queue, info: &wgpu::AdapterInfo) -> GpuContext {
         let pipelines = Arc::new(Pipelines::new(&device));
+        let software = info.device_type == wgpu::DeviceType::Cpu;
+        if software && cfg!(not(target_arch = "wasm32")) {
+            pipelines.settle_inlining(&device, &queue);
+        }
         GpuContext {
             device,
             queue,
             adapter: super::device::describe(info),
-            software: info.device_type == wgpu::DeviceType::Cpu,
+            software,
             driver: format!("{} {}", info.driver, info.driver_info)
                 .trim()
                 .to_string(),

@@ -301,4 +301,89 @@ impl Pipelines {
             .expect("a pipeline per kernel")
             .1
     }
+
+    /// Settles lavapipe's uniform inlining before any network runs: one empty dispatch (no workgroups)
+    /// of every kernel with a record of large sizes (docs/DESIGN.md, "Uniform inlining on lavapipe").
+    /// lavapipe decides at a kernel's first dispatch whether to keep inlining the record's values into
+    /// it, recompiling it at every later dispatch; with the sizes of a small net first (a loop it can
+    /// unroll) it kept doing so, 10-40x slower steps for the rest of the process, so which net trained
+    /// first set every later step time. Large sizes unroll nothing, and it stops for good.
+    pub fn settle_inlining(&self, device: &wgpu::Device, queue: &wgpu::Queue) {
+        use wgpu::util::DeviceExt;
+        let big = 1u32 << 20;
+        let mut rec = super::layout::DispatchParams::none();
+        for v in [
+            &mut rec.m,
+            &mut rec.n,
+            &mut rec.k,
+            &mut rec.count,
+            &mut rec.rows,
+            &mut rec.layers,
+            &mut rec.d_out,
+            &mut rec.d_in,
+            &mut rec.l_to,
+            &mut rec.splits,
+            &mut rec.zn,
+        ] {
+            *v = big;
+        }
+        rec.l_from = 1;
+        let record = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("gradscope settle record"),
+            contents: bytemuck::bytes_of(&rec),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let scratch = |label| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: 256,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
+        };
+        let (mem, maxes) = (
+            scratch("gradscope settle state"),
+            scratch("gradscope settle maxima"),
+        );
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("gradscope settle"),
+            layout: &self.bind_group_layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: mem.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: maxes.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &record,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(
+                            std::mem::size_of::<super::layout::DispatchParams>() as u64,
+                        ),
+                    }),
+                },
+            ],
+        });
+        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("gradscope settle"),
+        });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("gradscope settle"),
+                timestamp_writes: None,
+            });
+            pass.set_bind_group(0, &bind_group, &[0]);
+            for (_, p) in &self.pipelines {
+                pass.set_pipeline(p);
+                pass.dispatch_workgroups(0, 0, 0);
+            }
+        }
+        queue.submit([enc.finish()]);
+        let _ = device.poll(wgpu::PollType::wait_indefinitely());
+    }
 }
