@@ -48,8 +48,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
 
     let sc = epilogue_scales();
-    // Σ acc² (mode 2, as an sq_add state), max |ĝ| (mode 1, NaN-propagating: a NaN's bits exceed every finite float's) or
-    // the largest biased slope exponent (mode 0)
+    // the thread's Σ acc² or largest |ĝ| / slope code (see `output`)
     var sq = vec3<f32>(0.0);
     var local_max = 0.0;
     for (var r = 0u; r < 4u; r++) {
@@ -57,15 +56,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         if (r == 1u) { row = acc1; } else if (r == 2u) { row = acc2; } else if (r == 3u) { row = acc3; }
         let i = row0 + lid.y + TX * r;
         for (var c = 0u; c < 4u; c++) {
-            let j = col0 + lid.x + TX * c;
-            if (i < p.m && j < p.n) {
-                let q = epilogue(i, j, row[c], sc);
-                if (p.mode == 2u) {
-                    sq = sq_add(sq, q);
-                } else if (q > local_max || q != q) {
-                    local_max = q;
-                }
-            }
+            output(i, col0 + lid.x + TX * c, row[c], sc, &sq, &local_max);
         }
     }
 

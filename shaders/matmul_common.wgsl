@@ -75,6 +75,20 @@ fn epilogue(i: u32, j: u32, v: f32, sc: vec4<i32>) -> f32 {
     return v;
 }
 
+// One output through the epilogue (nothing past the matrix), folded into the thread's Σ acc² (mode 2, an
+// sq_add state) or its largest |ĝ| or slope code (modes 0 and 1; NaN-propagating: a NaN's bits exceed
+// every finite float's).
+fn output(i: u32, j: u32, v: f32, sc: vec4<i32>, sq: ptr<function, vec3<f32>>, top: ptr<function, f32>) {
+    if (i < p.m && j < p.n) {
+        let q = epilogue(i, j, v, sc);
+        if (p.mode == 2u) {
+            *sq = sq_add(*sq, q);
+        } else if (q > *top || q != q) {
+            *top = q;
+        }
+    }
+}
+
 // The workgroup's largest slope code (mode 0) or |ĝ| bits (mode 1), gathered on chip so that each
 // workgroup makes one global atomic.
 var<workgroup> wg_top: atomic<u32>;

@@ -39,13 +39,6 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let j = col0 + lid.x;
     var sq = vec3<f32>(0.0);
     var local_max = 0.0;
-    if (i < p.m && j < p.n) {
-        let q = epilogue(i, j, acc, sc);
-        if (p.mode == 2u) {
-            sq = sq_add(sq, q);
-        } else {
-            local_max = q;
-        }
-    }
+    output(i, j, acc, sc, &sq, &local_max);
     finish(t, wid, nwg, sq, local_max, sc);
 }

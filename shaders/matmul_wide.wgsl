@@ -139,8 +139,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
 
     let sc = epilogue_scales();
-    // Σ acc² (mode 2, as an sq_add state), max |ĝ| (mode 1, NaN-propagating: a NaN's bits exceed every
-    // finite float's) or the largest biased slope exponent (mode 0)
+    // the thread's Σ acc² or largest |ĝ| / slope code (see `output`)
     var sq = vec3<f32>(0.0);
     var local_max = 0.0;
     for (var h = 0u; h < 4u; h++) {
@@ -149,14 +148,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             let row = acc[4u * h + r];
             for (var c = 0u; c < 4u; c++) {
                 let j = col0 + (h % 2u) * (TILE / 2u) + 4u * lid.x + c;
-                if (i < p.m && j < p.n) {
-                    let q = epilogue(i, j, row[c], sc);
-                    if (p.mode == 2u) {
-                        sq = sq_add(sq, q);
-                    } else if (q > local_max || q != q) {
-                        local_max = q;
-                    }
-                }
+                output(i, j, row[c], sc, &sq, &local_max);
             }
         }
     }

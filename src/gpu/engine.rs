@@ -639,28 +639,7 @@ impl Engine {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("gradscope"),
-            layout: &ctx.pipelines.bind_group_layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: mem.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: maxes.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: &uniforms,
-                        offset: 0,
-                        size: wgpu::BufferSize::new(std::mem::size_of::<DispatchParams>() as u64),
-                    }),
-                },
-            ],
-        });
+        let bind_group = ctx.pipelines.bind_group(device, &mem, &maxes, &uniforms);
         let ring = StatsRing::new(device, (lay.stats_len * 4) as u64);
         let mut engine = Engine {
             ctx: ctx.clone(),

@@ -302,6 +302,41 @@ impl Pipelines {
             .1
     }
 
+    /// The bind group of one network: its state (`mem`), its maxima and its dispatch records (each
+    /// dispatch selects its record with a dynamic offset).
+    pub fn bind_group(
+        &self,
+        device: &wgpu::Device,
+        mem: &wgpu::Buffer,
+        maxes: &wgpu::Buffer,
+        records: &wgpu::Buffer,
+    ) -> wgpu::BindGroup {
+        device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("gradscope"),
+            layout: &self.bind_group_layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: mem.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: maxes.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: records,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(
+                            std::mem::size_of::<super::layout::DispatchParams>() as u64,
+                        ),
+                    }),
+                },
+            ],
+        })
+    }
+
     /// Settles lavapipe's uniform inlining before any network runs: one empty dispatch (no workgroups)
     /// of every kernel with a record of large sizes (docs/DESIGN.md, "Uniform inlining on lavapipe").
     /// lavapipe decides at a kernel's first dispatch whether to keep inlining the record's values into
@@ -345,30 +380,7 @@ impl Pipelines {
             scratch("gradscope settle state"),
             scratch("gradscope settle maxima"),
         );
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("gradscope settle"),
-            layout: &self.bind_group_layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: mem.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: maxes.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: &record,
-                        offset: 0,
-                        size: wgpu::BufferSize::new(
-                            std::mem::size_of::<super::layout::DispatchParams>() as u64,
-                        ),
-                    }),
-                },
-            ],
-        });
+        let bind_group = self.bind_group(device, &mem, &maxes, &record);
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("gradscope settle"),
         });
