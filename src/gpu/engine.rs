@@ -169,10 +169,11 @@ pub struct Engine {
 /// Tuning options of the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineOptions {
-    /// Each matmul uses the largest tile (64, 32, 16) that still gives at least this many workgroups;
-    /// 0 forces 64 x 64 tiles everywhere, `u32::MAX` 16 x 16 tiles.
+    /// Each matmul uses the largest tile (128, 64, 32, 16) of at least `min_tile` that still gives at
+    /// least this many workgroups; 0 forces the largest tiles everywhere, `u32::MAX` the smallest allowed.
+    /// On a CPU adapter the default ([`BUSY_WORKGROUPS`]) becomes [`SOFTWARE_BUSY_WORKGROUPS`].
     pub busy_workgroups: u32,
-    /// The smallest matmul tile allowed (16, 32 or 64; default 32).
+    /// The smallest matmul tile allowed (16, 32, 64 or 128; default 32).
     pub min_tile: u32,
     /// Fused stack (persistent RNN) or one dispatch per layer.
     pub stack: StackPath,
