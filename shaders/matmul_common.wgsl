@@ -15,18 +15,32 @@
 // K_l = slope_shift(l) (common.wgsl); the residual's ĝ has the scale of ŝ minus K, hence the 2^K_above.
 // Output C(i, j) = mem[c_off + i*ldc + j]. The variant defines TILE, TK, NT (threads per workgroup).
 
-fn load_a(i: u32, kk: u32) -> f32 {
-    if (i < p.m && kk < p.k) {
-        return ld(nb + p.a_off + i * p.a_si + kk * p.a_sk);
+// One operand as (offset, stride along its output index, stride along k, extent of its output index): A's
+// rows i < m, B's columns j < n.
+struct Operand { off: u32, s_out: u32, s_k: u32, len: u32 }
+
+fn operand_a() -> Operand {
+    return Operand(p.a_off, p.a_si, p.a_sk, p.m);
+}
+
+fn operand_b() -> Operand {
+    return Operand(p.b_off, p.b_sj, p.b_sk, p.n);
+}
+
+// Element (o, kk) of an operand (A(o, kk) or B(kk, o)); zero past the matrix.
+fn load_op(q: Operand, o: u32, kk: u32) -> f32 {
+    if (o < q.len && kk < p.k) {
+        return ld(nb + q.off + o * q.s_out + kk * q.s_k);
     }
     return 0.0;
 }
 
+fn load_a(i: u32, kk: u32) -> f32 {
+    return load_op(operand_a(), i, kk);
+}
+
 fn load_b(kk: u32, j: u32) -> f32 {
-    if (kk < p.k && j < p.n) {
-        return ld(nb + p.b_off + kk * p.b_sk + j * p.b_sj);
-    }
-    return 0.0;
+    return load_op(operand_b(), j, kk);
 }
 
 // The epilogue for one output element; returns acc (weight-gradient mode, for the sum of squares), |ĝ|

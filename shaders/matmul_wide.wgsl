@@ -19,57 +19,38 @@ var<workgroup> Bs: array<vec4<f32>, TK * SR>; // [k][j / 4]
 
 // Whether the operand's contiguous direction can be read as aligned vec4s: its offset and its other stride
 // are multiples of 4 (every net's base is a multiple of 64 values).
-fn a_vec4() -> bool {
-    if (p.a_off % 4u != 0u) { return false; }
-    if (p.a_sk == 1u) { return p.a_si % 4u == 0u; }
-    return p.a_si == 1u && p.a_sk % 4u == 0u;
+fn vec4_ok(q: Operand) -> bool {
+    if (q.off % 4u != 0u) { return false; }
+    if (q.s_k == 1u) { return q.s_out % 4u == 0u; }
+    return q.s_out == 1u && q.s_k % 4u == 0u;
 }
 
-fn b_vec4() -> bool {
-    if (p.b_off % 4u != 0u) { return false; }
-    if (p.b_sk == 1u) { return p.b_sj % 4u == 0u; }
-    return p.b_sj == 1u && p.b_sk % 4u == 0u;
-}
-
-// Chunk c of A's K tile at k0: along k (4 consecutive k of row i) where A is k-contiguous, else along i
-// (4 consecutive rows of one k). Zero past the matrix.
-fn fetch_a(c: u32, row0: u32, k0: u32, vec: bool) -> vec4<f32> {
-    if (p.a_sk == 1u) {
-        let i = row0 + c / (TK / 4u);
+// Chunk c of an operand's K tile at k0, for the output indices from o0: along k (4 consecutive k of one
+// output index) where the operand is k-contiguous, else along the output index (4 consecutive ones of one
+// k). Zero past the matrix.
+fn fetch(q: Operand, c: u32, o0: u32, k0: u32, vec: bool) -> vec4<f32> {
+    if (q.s_k == 1u) {
+        let o = o0 + c / (TK / 4u);
         let kk = k0 + (c % (TK / 4u)) * 4u;
-        if (vec && i < p.m && kk + 3u < p.k) {
-            return ld4(nb + p.a_off + i * p.a_si + kk);
+        if (vec && o < q.len && kk + 3u < p.k) {
+            return ld4(nb + q.off + o * q.s_out + kk);
         }
-        return vec4<f32>(load_a(i, kk), load_a(i, kk + 1u), load_a(i, kk + 2u), load_a(i, kk + 3u));
+        return vec4<f32>(load_op(q, o, kk), load_op(q, o, kk + 1u), load_op(q, o, kk + 2u),
+                         load_op(q, o, kk + 3u));
     }
     let kk = k0 + c / (TILE / 4u);
-    let i = row0 + (c % (TILE / 4u)) * 4u;
-    if (vec && kk < p.k && i + 3u < p.m) {
-        return ld4(nb + p.a_off + i + kk * p.a_sk);
+    let o = o0 + (c % (TILE / 4u)) * 4u;
+    if (vec && kk < p.k && o + 3u < q.len) {
+        return ld4(nb + q.off + o + kk * q.s_k);
     }
-    return vec4<f32>(load_a(i, kk), load_a(i + 1u, kk), load_a(i + 2u, kk), load_a(i + 3u, kk));
+    return vec4<f32>(load_op(q, o, kk), load_op(q, o + 1u, kk), load_op(q, o + 2u, kk),
+                     load_op(q, o + 3u, kk));
 }
 
-fn fetch_b(c: u32, col0: u32, k0: u32, vec: bool) -> vec4<f32> {
-    if (p.b_sk == 1u) {
-        let j = col0 + c / (TK / 4u);
-        let kk = k0 + (c % (TK / 4u)) * 4u;
-        if (vec && j < p.n && kk + 3u < p.k) {
-            return ld4(nb + p.b_off + j * p.b_sj + kk);
-        }
-        return vec4<f32>(load_b(kk, j), load_b(kk + 1u, j), load_b(kk + 2u, j), load_b(kk + 3u, j));
-    }
-    let kk = k0 + c / (TILE / 4u);
-    let j = col0 + (c % (TILE / 4u)) * 4u;
-    if (vec && kk < p.k && j + 3u < p.n) {
-        return ld4(nb + p.b_off + j + kk * p.b_sk);
-    }
-    return vec4<f32>(load_b(kk, j), load_b(kk, j + 1u), load_b(kk, j + 2u), load_b(kk, j + 3u));
-}
-
-// Stores a fetched chunk into the k-major shared tile (transposing a k-contiguous chunk).
-fn put_a(c: u32, v: vec4<f32>) {
-    if (p.a_sk == 1u) {
+// Stores a fetched chunk into a k-major shared tile (transposing a chunk along k). One per tile: naga takes
+// no pointer to workgroup memory as an argument.
+fn put_a(along_k: bool, c: u32, v: vec4<f32>) {
+    if (along_k) {
         let i = c / (TK / 4u);
         let kq = (c % (TK / 4u)) * 4u;
         for (var q = 0u; q < 4u; q++) {
@@ -80,8 +61,8 @@ fn put_a(c: u32, v: vec4<f32>) {
     }
 }
 
-fn put_b(c: u32, v: vec4<f32>) {
-    if (p.b_sk == 1u) {
+fn put_b(along_k: bool, c: u32, v: vec4<f32>) {
+    if (along_k) {
         let j = c / (TK / 4u);
         let kq = (c % (TK / 4u)) * 4u;
         for (var q = 0u; q < 4u; q++) {
@@ -98,29 +79,31 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     net_enter(wid.z);
     let row0 = wid.y * TILE;
     let col0 = wid.x * TILE;
-    let va = a_vec4();
-    let vb = b_vec4();
+    let qa = operand_a();
+    let qb = operand_b();
+    let va = vec4_ok(qa);
+    let vb = vec4_ok(qb);
     // acc[4 * h + r]: row (h / 2) * TILE/2 + 4·ty + r, columns (h % 2) * TILE/2 + 4·tx + (0..4)
     // (zero-initialised, as every function variable)
     var acc: array<vec4<f32>, 16>;
     var ra: array<vec4<f32>, LOADS4>;
     var rb: array<vec4<f32>, LOADS4>;
     for (var r = 0u; r < LOADS4; r++) {
-        ra[r] = fetch_a(t + NT * r, row0, 0u, va);
-        rb[r] = fetch_b(t + NT * r, col0, 0u, vb);
+        ra[r] = fetch(qa, t + NT * r, row0, 0u, va);
+        rb[r] = fetch(qb, t + NT * r, col0, 0u, vb);
     }
     let ktiles = (p.k + TK - 1u) / TK;
     for (var kt = 0u; kt < ktiles; kt++) {
         for (var r = 0u; r < LOADS4; r++) {
-            put_a(t + NT * r, ra[r]);
-            put_b(t + NT * r, rb[r]);
+            put_a(qa.s_k == 1u, t + NT * r, ra[r]);
+            put_b(qb.s_k == 1u, t + NT * r, rb[r]);
         }
         workgroupBarrier();
         if (kt + 1u < ktiles) {
             let k1 = (kt + 1u) * TK;
             for (var r = 0u; r < LOADS4; r++) {
-                ra[r] = fetch_a(t + NT * r, row0, k1, va);
-                rb[r] = fetch_b(t + NT * r, col0, k1, vb);
+                ra[r] = fetch(qa, t + NT * r, row0, k1, va);
+                rb[r] = fetch(qb, t + NT * r, col0, k1, vb);
             }
         }
         for (var kk = 0u; kk < TK; kk++) {

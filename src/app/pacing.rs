@@ -151,7 +151,7 @@ impl Pacing {
         self.last_arrival = Some(now);
     }
 
-    /// Whether a submission of `steps` steps may be recorded at `now` (`running`: continuous training).
+    /// Whether a submission may be recorded at `now` (`running`: continuous training).
     /// Forgets submissions older than [`IN_FLIGHT_TIMEOUT`]; refuses while the queue is full, and on a
     /// software adapter, while training runs, until twice the last submission's planned time has passed
     /// since it (training keeps at most half the time).

@@ -232,6 +232,7 @@ impl Pipelines {
             bind_group_layouts: &[Some(&bind_group_layout)],
             immediate_size: 0,
         });
+        let checked = shader_checks_on();
         let mut modules = Vec::new();
         for (label, _, _) in MODULES {
             if !Kernel::ALL
@@ -245,7 +246,7 @@ impl Pipelines {
                 label: Some(label),
                 source: wgpu::ShaderSource::Wgsl(src.into()),
             };
-            let module = if shader_checks_on() {
+            let module = if checked {
                 device.create_shader_module(desc)
             } else {
                 // SAFETY: the kernels index their buffers and workgroup arrays within bounds and divide by
