@@ -18,6 +18,9 @@
 
 const RPI: u32 = 4u;
 
+// this invocation's lane in its subgroup: a workgroup of 8 is one subgroup where LANES is 8 (lanes.wgsl)
+var<private> lane_id: u32;
+
 // This invocation's rows, clamped into the batch, and which of them are its own to store.
 struct Rows {
     b: vec4<u32>,
@@ -60,7 +63,33 @@ fn fwd_block(u: vec4<u32>, v: u32, cs: u32, n: u32, last: u32, wide: bool) -> ma
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
     var a3 = vec4<f32>(0.0);
-    if (wide) {
+    if (wide && LANES == 8u) {
+        // the weights are the same in every lane (all lanes compute the same units): lane s loads
+        // k0 + 4s .. k0 + 4s + 3 of the four weight rows, and step s of the inner loop takes them from it
+        for (var k0 = 0u; k0 < n; k0 += 32u) {
+            let kl = min(k0 + 4u * lane_id, n - 4u);
+            let r0 = ld4(v0 + kl);
+            let r1 = ld4(v1 + kl);
+            let r2 = ld4(v2 + kl);
+            let r3 = ld4(v3 + kl);
+            let cnt = min(8u, (n - k0) / 4u);
+            for (var s = 0u; s < cnt; s++) {
+                let k = k0 + 4u * s;
+                let w0 = lane_share4(r0, s);
+                let w1 = lane_share4(r1, s);
+                let w2 = lane_share4(r2, s);
+                let w3 = lane_share4(r3, s);
+                let x0 = ld4(uu.x + k);
+                a0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
+                let x1 = ld4(uu.y + k);
+                a1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
+                let x2 = ld4(uu.z + k);
+                a2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
+                let x3 = ld4(uu.w + k);
+                a3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+            }
+        }
+    } else if (wide) {
         for (var k = 0u; k < n; k += 4u) {
             let w0 = ld4(v0 + k);
             let w1 = ld4(v1 + k);
@@ -96,7 +125,32 @@ fn bwd_block(u: vec4<u32>, v: u32, ks: u32, n: u32, last: u32, wide: bool) -> ma
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
     var a3 = vec4<f32>(0.0);
-    if (wide) {
+    if (wide && LANES == 8u) {
+        // as fwd_block: lane s loads the weight rows k0 + 4s .. k0 + 4s + 3
+        for (var k0 = 0u; k0 < n; k0 += 32u) {
+            let o = v0 + min(k0 + 4u * lane_id, n - 4u) * ks;
+            let r0 = ld4(o);
+            let r1 = ld4(o + ks);
+            let r2 = ld4(o + 2u * ks);
+            let r3 = ld4(o + 3u * ks);
+            let cnt = min(8u, (n - k0) / 4u);
+            for (var s = 0u; s < cnt; s++) {
+                let k = k0 + 4u * s;
+                let w0 = lane_share4(r0, s);
+                let w1 = lane_share4(r1, s);
+                let w2 = lane_share4(r2, s);
+                let w3 = lane_share4(r3, s);
+                let x0 = ld4(uu.x + k);
+                a0 = fma(vec4<f32>(x0.x), w0, fma(vec4<f32>(x0.y), w1, fma(vec4<f32>(x0.z), w2, fma(vec4<f32>(x0.w), w3, a0))));
+                let x1 = ld4(uu.y + k);
+                a1 = fma(vec4<f32>(x1.x), w0, fma(vec4<f32>(x1.y), w1, fma(vec4<f32>(x1.z), w2, fma(vec4<f32>(x1.w), w3, a1))));
+                let x2 = ld4(uu.z + k);
+                a2 = fma(vec4<f32>(x2.x), w0, fma(vec4<f32>(x2.y), w1, fma(vec4<f32>(x2.z), w2, fma(vec4<f32>(x2.w), w3, a2))));
+                let x3 = ld4(uu.w + k);
+                a3 = fma(vec4<f32>(x3.x), w0, fma(vec4<f32>(x3.y), w1, fma(vec4<f32>(x3.z), w2, fma(vec4<f32>(x3.w), w3, a3))));
+            }
+        }
+    } else if (wide) {
         for (var k = 0u; k < n; k += 4u) {
             let o = v0 + k * ks;
             let w0 = ld4(o);
@@ -143,8 +197,9 @@ fn fwd_row(z: vec4<f32>, live: bool, out: u32, prev: u32, j0: u32, last: u32, re
 }
 
 @compute @workgroup_size(8)
-fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     net_enter(gid.z);
+    lane_id = t;
     let rows = rows_of(gid.x);
     let w = p.n;
     let bw = p.m * w;
@@ -238,8 +293,9 @@ fn row_exps(mx: vec4<f32>) -> vec4<i32> {
 }
 
 @compute @workgroup_size(8)
-fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     net_enter(gid.z);
+    lane_id = t;
     let rows = rows_of(gid.x);
     let w = p.n;
     let bw = p.m * w;

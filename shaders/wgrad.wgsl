@@ -120,13 +120,31 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, direct: bool) {
             if (j < n_rec) {
                 // four columns of a_{l-1}, one load (an RNN's first step has h_0 = 0: no terms)
                 let c4 = nb + p.c_off + (max(tt, 2u) - 2u) * bw + j;
-                for (var b = 0u; b < select(0u, p.m, tt >= 2u); b++) {
-                    let a = ld4(i4 + b * w);
-                    let c = ld4(c4 + b * w);
-                    acc0 = fma(vec4<f32>(a.x), c, acc0);
-                    acc1 = fma(vec4<f32>(a.y), c, acc1);
-                    acc2 = fma(vec4<f32>(a.z), c, acc2);
-                    acc3 = fma(vec4<f32>(a.w), c, acc3);
+                let bn = select(0u, p.m, tt >= 2u);
+                if (LANES == 8u) {
+                    // the 8 lanes of a subgroup (lid.x) share lid.y and so these columns: lane s loads
+                    // them for row b0 + s of the batch, and step s of the inner loop takes them from it
+                    for (var b0 = 0u; b0 < bn; b0 += 8u) {
+                        let mine = ld4(c4 + min(b0 + lid.x, bn - 1u) * w);
+                        let cnt = min(8u, bn - b0);
+                        for (var s = 0u; s < cnt; s++) {
+                            let a = ld4(i4 + (b0 + s) * w);
+                            let c = lane_share4(mine, s);
+                            acc0 = fma(vec4<f32>(a.x), c, acc0);
+                            acc1 = fma(vec4<f32>(a.y), c, acc1);
+                            acc2 = fma(vec4<f32>(a.z), c, acc2);
+                            acc3 = fma(vec4<f32>(a.w), c, acc3);
+                        }
+                    }
+                } else {
+                    for (var b = 0u; b < bn; b++) {
+                        let a = ld4(i4 + b * w);
+                        let c = ld4(c4 + b * w);
+                        acc0 = fma(vec4<f32>(a.x), c, acc0);
+                        acc1 = fma(vec4<f32>(a.y), c, acc1);
+                        acc2 = fma(vec4<f32>(a.z), c, acc2);
+                        acc3 = fma(vec4<f32>(a.w), c, acc3);
+                    }
                 }
             } else {
                 // the step's input x, the bias column's ones and zeros past them, a column at a time

@@ -127,6 +127,8 @@ pub struct BenchResult {
     pub summary: String,
     /// Adapter that ran it.
     pub adapter: String,
+    /// Whether the kernels shared loads across subgroup lanes (`gpu::shaders::lane_sharing`).
+    pub lanes: bool,
     /// Median wall-clock milliseconds per step (submit to results back, divided by steps per submission).
     pub median_ms: f64,
     /// 95th percentile of the same.
@@ -207,6 +209,7 @@ fn blank(ctx: &GpuContext, b: &BenchConfig, variant: &str, steps_per_submit: u32
         path: String::new(),
         summary: b.cfg.summary(),
         adapter: ctx.adapter.clone(),
+        lanes: ctx.pipelines.lanes(),
         median_ms: f64::NAN,
         p95_ms: f64::NAN,
         gpu_ms: None,
@@ -361,7 +364,12 @@ pub fn row(r: &BenchResult) -> String {
 pub fn table(results: &[BenchResult]) -> String {
     let mut out = String::new();
     if let Some(r) = results.first() {
-        out.push_str(&format!("adapter: {}\n", r.adapter));
+        let lanes = if r.lanes {
+            " · loads shared across subgroup lanes"
+        } else {
+            ""
+        };
+        out.push_str(&format!("adapter: {}{lanes}\n", r.adapter));
     }
     out.push_str(&header());
     out.push('\n');

@@ -160,10 +160,13 @@ pub fn list_adapters(opts: &GpuOptions) -> Vec<wgpu::AdapterInfo> {
         .collect()
 }
 
-/// The features gradscope uses where the adapter has them (timestamps for `bench`).
+/// The features gradscope uses where the adapter has them (timestamps for `bench`; subgroups for the
+/// CPU adapters' sharing of loads across lanes, `shaders::lane_sharing`).
 pub fn wanted_features(adapter: &wgpu::Adapter) -> wgpu::Features {
     adapter.features()
-        & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+        & (wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+            | wgpu::Features::SUBGROUP)
 }
 
 /// The device descriptor: the adapter's own limits (big nets need big storage buffers).

@@ -36,9 +36,22 @@ pub struct GpuContext {
 }
 
 impl GpuContext {
-    /// Compiles the kernels on `device`.
+    /// Compiles the kernels on `device`, sharing loads across lanes where the device allows it
+    /// ([`super::shaders::lane_sharing`]).
     pub fn new(device: wgpu::Device, queue: wgpu::Queue, info: &wgpu::AdapterInfo) -> GpuContext {
-        let pipelines = Arc::new(Pipelines::new(&device));
+        let lanes = super::shaders::lane_sharing(info, device.features());
+        GpuContext::with_lanes(device, queue, info, lanes)
+    }
+
+    /// [`GpuContext::new`] with the sharing of loads across lanes chosen by the caller (`lanes` needs a
+    /// device with subgroups of 8 lanes and a CPU adapter's lockstep lanes; tests compare both).
+    pub fn with_lanes(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: &wgpu::AdapterInfo,
+        lanes: bool,
+    ) -> GpuContext {
+        let pipelines = Arc::new(Pipelines::new(&device, lanes));
         let software = info.device_type == wgpu::DeviceType::Cpu;
         if software && cfg!(not(target_arch = "wasm32")) {
             pipelines.settle_inlining(&device, &queue);

@@ -289,10 +289,18 @@ fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
     let (w, d_in, d_out, b) = (lay.width, lay.d_in, lay.d_out, lay.batch as u64);
     let w64 = w as u64;
     let per_thread = (u64::from(rows) * w64).div_ceil(256);
-    // stack_rows.wgsl: a product loop over n values runs n / 4 times with vec4 loads, else n times; each
-    // block of 4 units adds its own short loops (stores and slopes of 4 rows)
+    // stack_rows.wgsl: a product loop over n values runs n / 4 times with vec4 loads, else n times, plus
+    // one outer iteration per 32 values where the lanes share the weights (lanes.wgsl); each block of 4
+    // units adds its own short loops (stores and slopes of 4 rows)
     let (wide, wide_in) = vec4_rows(lay);
-    let over = |n: usize, vec4: bool| if vec4 { n as u64 / 4 } else { n as u64 };
+    let over = |n: usize, vec4: bool| {
+        if vec4 {
+            let q = n as u64 / 4;
+            q + q.div_ceil(8)
+        } else {
+            n as u64
+        }
+    };
     let blocks = w.div_ceil(4) as u64;
     match kernel {
         Kernel::RowsForward => (

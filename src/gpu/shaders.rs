@@ -42,6 +42,11 @@ pub const KERNEL_FILES: &[(&str, &str)] = &[
     ),
     ("gated.wgsl", include_str!("../../shaders/gated.wgsl")),
     ("normed.wgsl", include_str!("../../shaders/normed.wgsl")),
+    ("lanes.wgsl", include_str!("../../shaders/lanes.wgsl")),
+    (
+        "lanes_off.wgsl",
+        include_str!("../../shaders/lanes_off.wgsl"),
+    ),
 ];
 
 /// Module label, its kernel files (concatenated) and the constants prepended to them: one pipeline per
@@ -86,11 +91,16 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
         &["mem.wgsl", "stack_common.wgsl", "stack.wgsl"],
         "",
     ),
-    ("wgrad", &["mem.wgsl", "wgrad.wgsl"], ""),
-    ("wgrad4", &["mem4.wgsl", "wgrad.wgsl"], ""),
+    ("wgrad", &["mem.wgsl", "lanes.wgsl", "wgrad.wgsl"], ""),
+    ("wgrad4", &["mem4.wgsl", "lanes.wgsl", "wgrad.wgsl"], ""),
     (
         "stack_rows",
-        &["mem4.wgsl", "stack_common.wgsl", "stack_rows.wgsl"],
+        &[
+            "mem4.wgsl",
+            "lanes.wgsl",
+            "stack_common.wgsl",
+            "stack_rows.wgsl",
+        ],
         "",
     ),
     ("gated", &["mem.wgsl", "gated.wgsl"], ""),
@@ -102,12 +112,46 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
     ),
 ];
 
-/// The full WGSL source of a module: common.wgsl, the module's constants, then its kernel file.
-pub fn module_source(label: &str) -> Option<String> {
+/// The file that lets a module's kernels share loads across the lanes of a subgroup (subgroup shuffles);
+/// modules list it, and devices without [`lane_sharing`] compile [`LANES_OFF`] in its place.
+pub const LANES_ON: &str = "lanes.wgsl";
+/// The portable stand-in for [`LANES_ON`]: no sharing, no subgroup operations.
+pub const LANES_OFF: &str = "lanes_off.wgsl";
+
+/// The environment variable that turns the sharing of loads across lanes off (`off`) where a device would
+/// use it (see [`lane_sharing`]), e.g. to time both.
+pub const LANES_ENV: &str = "GRADSCOPE_LANES";
+
+/// Whether a device compiles [`LANES_ON`]: a CPU adapter (lavapipe) with subgroups of exactly 8 lanes.
+/// lavapipe runs every storage load at a varying address as a loop over the SIMD lanes, so where the 8
+/// lanes of a subgroup need the same values (the weights in the per-row kernels, the columns of a weight
+/// gradient tile) one load per lane and a register permute replace eight loads per lane. The kernels rely
+/// on a workgroup's invocations filling its subgroups in order, 8 at a time, as lavapipe's SIMD vectors do;
+/// a GPU gains nothing from it (its loads are not loops) and keeps the portable modules.
+pub fn lane_sharing(info: &wgpu::AdapterInfo, features: wgpu::Features) -> bool {
+    cfg!(not(target_arch = "wasm32"))
+        && info.device_type == wgpu::DeviceType::Cpu
+        && features.contains(wgpu::Features::SUBGROUP)
+        && info.subgroup_min_size == 8
+        && info.subgroup_max_size == 8
+        && !matches!(
+            std::env::var(LANES_ENV).as_deref().map(str::trim),
+            Ok("off")
+        )
+}
+
+/// The full WGSL source of a module: common.wgsl, the module's constants, then its kernel files, with
+/// [`LANES_OFF`] in place of [`LANES_ON`] unless `lanes`.
+pub fn module_source(label: &str, lanes: bool) -> Option<String> {
     let (_, files, header) = MODULES.iter().find(|(l, _, _)| *l == label)?;
     let mut src = format!("{COMMON}\n{header}\n");
-    for file in *files {
-        src.push_str(KERNEL_FILES.iter().find(|(f, _)| f == file)?.1);
+    for &file in *files {
+        let file = if file == LANES_ON && !lanes {
+            LANES_OFF
+        } else {
+            file
+        };
+        src.push_str(KERNEL_FILES.iter().find(|(f, _)| *f == file)?.1);
         src.push('\n');
     }
     Some(src)
@@ -221,11 +265,13 @@ pub struct Pipelines {
     /// The shared layout.
     pub bind_group_layout: wgpu::BindGroupLayout,
     pipelines: Vec<(Kernel, wgpu::ComputePipeline)>,
+    lanes: bool,
 }
 
 impl Pipelines {
-    /// Compiles every kernel.
-    pub fn new(device: &wgpu::Device) -> Pipelines {
+    /// Compiles every kernel, sharing loads across lanes where `lanes` (see [`lane_sharing`]; the device
+    /// must have [`wgpu::Features::SUBGROUP`] then).
+    pub fn new(device: &wgpu::Device, lanes: bool) -> Pipelines {
         let bind_group_layout = bind_group_layout(device);
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("gradscope"),
@@ -241,7 +287,7 @@ impl Pipelines {
             {
                 continue;
             }
-            let src = module_source(label).unwrap_or_default();
+            let src = module_source(label, lanes).unwrap_or_default();
             let desc = wgpu::ShaderModuleDescriptor {
                 label: Some(label),
                 source: wgpu::ShaderSource::Wgsl(src.into()),
@@ -290,7 +336,13 @@ impl Pipelines {
         Pipelines {
             bind_group_layout,
             pipelines,
+            lanes,
         }
+    }
+
+    /// Whether the kernels share loads across the lanes of a subgroup ([`lane_sharing`]).
+    pub fn lanes(&self) -> bool {
+        self.lanes
     }
 
     /// The pipeline of a kernel.

@@ -17,8 +17,24 @@ pub fn gpu() -> &'static GpuContext {
                 std::env::var("CI").unwrap_or_else(|_| "unset".into())
             )
         });
-        eprintln!("GPU tests run on: {}", gpu.describe());
-        GpuContext::new(gpu.device, gpu.queue, &gpu.info)
+        let adapter = gpu.describe();
+        let ctx = GpuContext::new(gpu.device, gpu.queue, &gpu.info);
+        eprintln!(
+            "GPU tests run on: {adapter} (loads shared across lanes: {})",
+            ctx.pipelines.lanes()
+        );
+        ctx
+    })
+}
+
+/// A second context on the same adapter whose kernels never share loads across lanes (the portable
+/// modules every device without 8-lane subgroups runs), for the tests that compare both variants. Where the
+/// shared context does not share either, this is the same kind of context.
+pub fn gpu_without_lane_sharing() -> &'static GpuContext {
+    static CTX: OnceLock<GpuContext> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let gpu = Gpu::new(&GpuOptions::default()).expect("the adapter gpu() opened");
+        GpuContext::with_lanes(gpu.device, gpu.queue, &gpu.info, false)
     })
 }
 

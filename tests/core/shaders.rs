@@ -2,7 +2,7 @@
 //! and no module holds what browsers' WGSL compilers refuse though naga accepts it.
 
 use gradscope::gpu::layout::Kernel;
-use gradscope::gpu::shaders::{KERNEL_FILES, MODULES, kernel_entry, module_source};
+use gradscope::gpu::shaders::{KERNEL_FILES, LANES_OFF, MODULES, kernel_entry, module_source};
 use wgpu::naga;
 
 /// Each kernel runs on the view of the state its file was written for: the vec4 view where loads dominate
@@ -46,17 +46,25 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
 #[test]
 fn every_shader_module_validates() {
     for (label, _, _) in MODULES {
-        let src = module_source(label).expect("module exists");
-        let module = naga::front::wgsl::parse_str(&src)
-            .unwrap_or_else(|e| panic!("{label}: {}", e.emit_to_string(&src)));
-        let mut validator = naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        );
-        validator
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{label}: {}", e.emit_to_string(&src)));
+        for lanes in [false, true] {
+            validates(label, lanes);
+        }
     }
+}
+
+/// A module parses and validates; without `lanes` (the portable variant every device compiles) it must
+/// not need subgroup operations, with `lanes` it may.
+fn validates(label: &str, lanes: bool) {
+    let src = module_source(label, lanes).expect("module exists");
+    let module = naga::front::wgsl::parse_str(&src)
+        .unwrap_or_else(|e| panic!("{label} (lanes {lanes}): {}", e.emit_to_string(&src)));
+    let mut caps = naga::valid::Capabilities::all();
+    if !lanes {
+        caps.remove(naga::valid::Capabilities::SUBGROUP);
+    }
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{label} (lanes {lanes}): {}", e.emit_to_string(&src)));
 }
 
 /// WGSL makes a constant expression whose value is NaN or infinite an error; naga lets a bitcast of a
@@ -65,7 +73,7 @@ fn every_shader_module_validates() {
 #[test]
 fn no_module_bitcasts_a_literal_to_a_non_finite_f32() {
     for (label, _, _) in MODULES {
-        let src = module_source(label).expect("module exists");
+        let src = module_source(label, false).expect("module exists");
         for (at, _) in src.match_indices("bitcast<f32>(0x") {
             let digits: String = src[at + "bitcast<f32>(0x".len()..]
                 .chars()
@@ -84,13 +92,13 @@ fn no_module_bitcasts_a_literal_to_a_non_finite_f32() {
 fn every_kernel_file_is_used_and_every_entry_point_exists() {
     for (file, _) in KERNEL_FILES {
         assert!(
-            MODULES.iter().any(|(_, files, _)| files.contains(file)),
+            *file == LANES_OFF || MODULES.iter().any(|(_, files, _)| files.contains(file)),
             "{file} is not built into any module"
         );
     }
     for k in Kernel::ALL {
         let (label, entry) = kernel_entry(k);
-        let src = module_source(label).expect("module exists");
+        let src = module_source(label, false).expect("module exists");
         let module = naga::front::wgsl::parse_str(&src).expect("parses");
         assert!(
             module.entry_points.iter().any(|e| e.name == entry),
@@ -120,7 +128,7 @@ fn wgsl_const(module: &naga::Module, name: &str) -> f64 {
 }
 
 fn parsed(label: &str) -> naga::Module {
-    let src = module_source(label).expect("module exists");
+    let src = module_source(label, false).expect("module exists");
     naga::front::wgsl::parse_str(&src).expect("parses")
 }
 

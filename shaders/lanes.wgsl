@@ -1,0 +1,10 @@
+// Sharing loads across the lanes of a subgroup (CPU adapters whose device has subgroups, 8 lanes wide):
+// lavapipe runs every storage load at a varying address as a loop over the lanes, so where all 8 lanes of a
+// subgroup need the same values, each lane loads a different one and the lanes swap them (a register
+// permute) instead of each loading all of them.
+const LANES: u32 = 8u;
+
+// lane `lane`'s v, in every lane (every lane of the subgroup must be active)
+fn lane_share4(v: vec4<f32>, lane: u32) -> vec4<f32> {
+    return subgroupShuffle(v, lane);
+}
