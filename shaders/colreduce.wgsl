@@ -47,7 +47,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     var v: array<f32, 14>;
     for (var q = 0u; q < NVALS; q++) { v[q] = 0.0; }
     v[1] = NO_TERM;
-    let sat_below = SATURATION_THRESHOLD * act_peak(p.act);
+    let sat_below = SATURATION_THRESHOLD * act_peak(net_act());
     let k_shift = slope_shift(scale_idx);
     var act = vec3<f32>(0.0);
     var gsq = vec3<f32>(0.0);
@@ -90,10 +90,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 act = sq_add(act, mem[nb + c_off + b * p.ldc + n]);
                 gsq = sq_add(gsq, g);
                 let z = mem[nb + z_off + b * p.ldc + n];
-                let sl = act_slope(z, p.act);
+                let sl = act_slope(z, net_act());
                 slopes = lsum_add(slopes, select(log2(abs(sl.m)) + f32(sl.k), NO_TERM, sl.m == 0.0));
                 if (sl.k < 0 || abs(sl.m) < sat_below) { v[4] += 1.0; }
-                if (!exact_zero_slope(z, p.act)) { v[5] += 1.0; }
+                if (!exact_zero_slope(z, net_act())) { v[5] += 1.0; }
                 if (is_nan(g) || is_nan(sl.m)) {
                     v[7] += 1.0;
                 } else if (g != 0.0 && sl.m != 0.0) {

@@ -53,6 +53,18 @@ fn net_enter(z: u32) {
     mb = net * p.max_stride;
 }
 
+// The activation of the nets a dispatch runs: the record's `act`, unless the pipeline was built for one
+// activation (ACT_FIXED, on CPU adapters: see `Pipelines::specialize`). lavapipe evaluates every case of a
+// switch, whatever the value, so there a pipeline per activation evaluates one activation instead of all.
+override ACT_FIXED: u32 = 0xffffffffu;
+
+fn net_act() -> u32 {
+    if (ACT_FIXED != NONE) {
+        return ACT_FIXED;
+    }
+    return p.act;
+}
+
 // flags bits
 const FLAG_ACCUMULATE: u32 = 1u;   // add into the output instead of overwriting it
 const FLAG_STATS: u32 = 2u;        // colreduce: also compute the per-unit statistics

@@ -130,9 +130,9 @@ fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
                 if (t >= 2u) {
                     c_prev = ld(nb + step_row(p.res_off, t - 1u, b, h) + u);
                 }
-                let c = sigmoid(a[1]) * c_prev + sigmoid(a[0]) * act_f(a[2], p.act);
+                let c = sigmoid(a[1]) * c_prev + sigmoid(a[0]) * act_f(a[2], net_act());
                 st(nb + at, c);
-                st(nb + ho, sigmoid(a[3]) * act_f(c, p.act));
+                st(nb + ho, sigmoid(a[3]) * act_f(c, net_act()));
             } else {
                 let ar = xa[0] + ha[0];
                 let az = xa[1] + ha[1];
@@ -147,7 +147,7 @@ fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
                 if (t >= 2u) {
                     hp = ld(nb + hprev + u);
                 }
-                st(nb + ho, (1.0 - z) * act_f(an, p.act) + z * hp);
+                st(nb + ho, (1.0 - z) * act_f(an, net_act()) + z * hp);
             }
         }
         storageBarrier();
@@ -285,12 +285,12 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
                 if (t >= 2u) {
                     c_before = ld(nb + step_row(p.res_off, t - 1u, b, h) + u);
                 }
-                let dc = cin + g * sigmoid(ao) * act_df(c, p.act);
+                let dc = cin + g * sigmoid(ao) * act_df(c, net_act());
                 st(nb + co, dc);
-                st(nb + so + u, dc * act_f(ag, p.act) * dsig(ai));
+                st(nb + so + u, dc * act_f(ag, net_act()) * dsig(ai));
                 st(nb + so + h + u, dc * c_before * dsig(af));
-                st(nb + so + 2u * h + u, dc * sigmoid(ai) * act_df(ag, p.act));
-                st(nb + so + 3u * h + u, g * act_f(c, p.act) * dsig(ao));
+                st(nb + so + 2u * h + u, dc * sigmoid(ai) * act_df(ag, net_act()));
+                st(nb + so + 3u * h + u, g * act_f(c, net_act()) * dsig(ao));
             } else {
                 let ar = ld(nb + pre + u);
                 let az = ld(nb + pre + h + u);
@@ -300,10 +300,10 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
                 if (t >= 2u) {
                     hp = ld(nb + step_row(p.c_off, t - 1u, b, h) + u);
                 }
-                let dn = g * (1.0 - z) * act_df(an, p.act);
+                let dn = g * (1.0 - z) * act_df(an, net_act());
                 st(nb + co, dn);
                 st(nb + so + u, dn * ld(nb + step_row(p.res_off, t, b, h) + u) * dsig(ar));
-                st(nb + so + h + u, g * (hp - act_f(an, p.act)) * dsig(az));
+                st(nb + so + h + u, g * (hp - act_f(an, net_act())) * dsig(az));
                 st(nb + so + 2u * h + u, dn * sigmoid(ar));
             }
             if (u == 0u) {
@@ -360,7 +360,7 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         }
     }
     storageBarrier();
-    let sat_cand = SATURATION_THRESHOLD * act_peak(p.act);
+    let sat_cand = SATURATION_THRESHOLD * act_peak(net_act());
     var keep = 0.0;
     var sat = vec4<f32>(0.0);
     // Σ ĉ² of any magnitude (ĉ shares ĝ's scale and may sit far below it), as log2
@@ -382,9 +382,9 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
                 let a = ld(nb + pre + k * h + u);
                 var s = 0.0;
                 if (k == 2u) {
-                    let sl = act_slope(a, p.act);
+                    let sl = act_slope(a, net_act());
                     s = select(0.0, 1.0, sl.k < 0 || abs(sl.m) < sat_cand);
-                    live = live || !exact_zero_slope(a, p.act);
+                    live = live || !exact_zero_slope(a, net_act());
                 } else {
                     // σ'(a) < 5% of its peak 1/4 exactly where |a| > ln(s/(1 − s)), s(1 − s) = 0.0125
                     s = select(0.0, 1.0, abs(a) > SIGMOID_SATURATED_BEYOND);

@@ -58,10 +58,10 @@ fn histograms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wi
     let half_log2_ms = 0.5 * log2(ms);
     for (var e = t; e < n; e += 64u) {
         let z = act_input(l, e, mem[nb + p.z_off + base + e]);
-        atomicAdd(&counts[bin_of(act_f(z, p.act), p.lr, p.clip)], 1u);
+        atomicAdd(&counts[bin_of(act_f(z, net_act()), p.lr, p.clip)], 1u);
         let s = mem[nb + p.a_off + base + e];
         let g = mem[nb + p.g_off + base + e];
-        var zero = g == 0.0 || exact_zero_slope(z, p.act);
+        var zero = g == 0.0 || exact_zero_slope(z, net_act());
         if (p.mode != 0u) {
             zero = s == 0.0;
         }

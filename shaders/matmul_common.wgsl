@@ -57,13 +57,13 @@ fn epilogue(i: u32, j: u32, v: f32, sc: vec4<i32>) -> f32 {
         if (p.z_off != NONE) {
             st(nb + p.z_off + i * p.ldc + j, z);
         }
-        var h = act_f(z, p.act);
+        var h = act_f(z, net_act());
         if (p.res_off != NONE) {
             h += ld(nb + p.res_off + i * p.ldc + j);
         }
         st(nb + o, h);
         if (p.m_out != NONE) {
-            return slope_code(act_slope(z, p.act));
+            return slope_code(act_slope(z, net_act()));
         }
         return 0.0;
     }
@@ -76,7 +76,7 @@ fn epilogue(i: u32, j: u32, v: f32, sc: vec4<i32>) -> f32 {
         if (p.g_off != NONE) {
             st(nb + p.g_off + i * p.ldc + j, g);
         }
-        let sl = act_slope(ld(nb + p.z_off + i * p.ldc + j), p.act);
+        let sl = act_slope(ld(nb + p.z_off + i * p.ldc + j), net_act());
         st(nb + o, ldexp_safe(g * sl.m, sl.k - sc.z));
         return abs(g);
     }

@@ -151,7 +151,7 @@ fn normed_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
             let o = stat_at(l, group_of(b, j));
             let zh = (mem[nb + zl + e] - mem[nb + o]) * mem[nb + o + 1u];
             mem[nb + layer_at(p.res_off, l) + e] = zh;
-            var a = act_f(mem[nb + gamma_at(l) + j] * zh + mem[nb + beta_at(l) + j], p.act);
+            var a = act_f(mem[nb + gamma_at(l) + j] * zh + mem[nb + beta_at(l) + j], net_act());
             if (residual && l >= 2u) {
                 a += mem[nb + layer_at(p.c_off, l - 1u) + e];
             }
@@ -229,7 +229,7 @@ fn normed_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
             mem[nb + gl + e] = g;
             let zh = mem[nb + layer_at(p.res_off, l) + e];
             let gamma = mem[nb + gamma_at(l) + j];
-            let du = g * act_df(gamma * zh + mem[nb + beta_at(l) + j], p.act);
+            let du = g * act_df(gamma * zh + mem[nb + beta_at(l) + j], net_act());
             mem[nb + layer_at(p.top_off, l) + e] = du;
             mem[nb + layer_at(p.a_off, l) + e] = du * gamma;
         }
@@ -305,7 +305,7 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         mem[nb + p.aux_off + l] = top;
     }
     let sc = i32(top);
-    let sat_below = SATURATION_THRESHOLD * act_peak(p.act);
+    let sat_below = SATURATION_THRESHOLD * act_peak(net_act());
     let bgrad = select(p.gb_rec + (l - 2u) * p.w_step, p.gb_first, l == 1u);
     for (var u = t; u < w; u += 64u) {
         var d2 = 0.0;
@@ -329,13 +329,13 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
             act = sq_add(act, mem[nb + layer_at(p.c_off, l) + k]);
             let zh = mem[nb + layer_at(p.res_off, l) + k];
             let uu = gamma * zh + beta;
-            let sl = act_slope(uu, p.act);
+            let sl = act_slope(uu, net_act());
             gsq = sq_add(gsq, mem[nb + layer_at(p.g_off, l) + k]);
             slopes = lsum_add(slopes, select(log2(abs(sl.m)) + f32(sl.k), NO_TERM, sl.m == 0.0));
             if (sl.k < 0 || abs(sl.m) < sat_below) {
                 sat += 1.0;
             }
-            live = live || !exact_zero_slope(uu, p.act);
+            live = live || !exact_zero_slope(uu, net_act());
             let du = mem[nb + layer_at(p.top_off, l) + k];
             dgamma += du * zh;
             dbeta += du;

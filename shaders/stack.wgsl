@@ -66,12 +66,12 @@ fn stack_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id)
             }
             let o = b * w + j;
             mem[nb + zl + o] = z;
-            var h = act_f(z, p.act);
+            var h = act_f(z, net_act());
             if (residual && l >= 2u) {
                 h += mem[nb + layer_at(p.c_off, l - 1u) + o];
             }
             mem[nb + al + o] = h;
-            code = max(code, slope_code(act_slope(z, p.act)));
+            code = max(code, slope_code(act_slope(z, net_act())));
         }
         if (code > 0.0) {
             atomicMax(&wg_code, u32(code));
@@ -160,7 +160,7 @@ fn stack_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
             }
             let o = b * w + j;
             mem[nb + gl + o] = g;
-            let sl = act_slope(mem[nb + zl + o], p.act);
+            let sl = act_slope(mem[nb + zl + o], net_act());
             mem[nb + sl_off + o] = ldexp_safe(g * sl.m, sl.k - k_l);
             // NaN-propagating: a NaN's bits exceed every finite float's
             let ag = abs(g);

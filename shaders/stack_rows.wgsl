@@ -181,7 +181,7 @@ fn bwd_block(u: vec4<u32>, v: u32, ks: u32, n: u32, last: u32, wide: bool) -> ma
 // One row's units j0..j0+last of layer l: z (bias added) and a = f(z) (+ the row's previous layer at
 // `prev`: residual) stored at `out` where `live`; returns the largest slope code of the four.
 fn fwd_row(z: vec4<f32>, live: bool, out: u32, prev: u32, j0: u32, last: u32, res: bool, wide: bool) -> f32 {
-    var a = vec4<f32>(act_f(z.x, p.act), act_f(z.y, p.act), act_f(z.z, p.act), act_f(z.w, p.act));
+    var a = vec4<f32>(act_f(z.x, net_act()), act_f(z.y, net_act()), act_f(z.z, net_act()), act_f(z.w, net_act()));
     if (res) {
         a += load4(nb + prev + j0, last, wide);
     }
@@ -191,7 +191,7 @@ fn fwd_row(z: vec4<f32>, live: bool, out: u32, prev: u32, j0: u32, last: u32, re
     }
     var code = 0.0;
     for (var c = 0u; c <= last; c++) {
-        code = max(code, slope_code(act_slope(z[c], p.act)));
+        code = max(code, slope_code(act_slope(z[c], net_act())));
     }
     return code;
 }
@@ -277,7 +277,7 @@ fn bwd_row(g_in: vec4<f32>, live: bool, out: u32, above: u32, j0: u32, last: u32
     let z = load4(nb + p.z_off + out + j0, last, wide);
     var s = vec4<f32>(0.0);
     for (var c = 0u; c < 4u; c++) {
-        let sl = act_slope(z[c], p.act);
+        let sl = act_slope(z[c], net_act());
         s[c] = ldexp_safe(g[c] * sl.m, sl.k - k_l);
     }
     if (live) {

@@ -12,7 +12,7 @@ use super::program::{
     normed_misfit, resolve_for, step_dispatches_with,
 };
 use super::readback::{PolledMap, StatsRing};
-use super::shaders::Pipelines;
+use super::shaders::{KernelBuild, Pipelines, uses_activation};
 use crate::model::Cell;
 use crate::model::{Activation, ConfigError, Dataset, NetConfig, Params};
 use crate::stats::{RawGates, RawLayer, RawLedger, StepStats};
@@ -36,25 +36,24 @@ pub struct GpuContext {
 }
 
 impl GpuContext {
-    /// Compiles the kernels on `device`, sharing loads across lanes where the device allows it
-    /// ([`super::shaders::lane_sharing`]).
+    /// Compiles the kernels on `device` as suits it ([`KernelBuild::for_device`]).
     pub fn new(device: wgpu::Device, queue: wgpu::Queue, info: &wgpu::AdapterInfo) -> GpuContext {
-        let lanes = super::shaders::lane_sharing(info, device.features());
-        GpuContext::with_lanes(device, queue, info, lanes)
+        let build = KernelBuild::for_device(info, device.features());
+        GpuContext::with_build(device, queue, info, build)
     }
 
-    /// [`GpuContext::new`] with the sharing of loads across lanes chosen by the caller (`lanes` needs a
-    /// device with subgroups of 8 lanes and a CPU adapter's lockstep lanes; tests compare both).
-    pub fn with_lanes(
+    /// [`GpuContext::new`] with the kernels built as the caller says (`build.lanes` needs a device with
+    /// subgroups of 8 lanes and a CPU adapter's lockstep lanes; tests compare the builds).
+    pub fn with_build(
         device: wgpu::Device,
         queue: wgpu::Queue,
         info: &wgpu::AdapterInfo,
-        lanes: bool,
+        build: KernelBuild,
     ) -> GpuContext {
-        let pipelines = Arc::new(Pipelines::new(&device, lanes));
+        let pipelines = Arc::new(Pipelines::new(&device, &queue, build));
         let software = info.device_type == wgpu::DeviceType::Cpu;
         if software && cfg!(not(target_arch = "wasm32")) {
-            pipelines.settle_inlining(&device, &queue);
+            pipelines.settle_inlining();
         }
         GpuContext {
             device,
@@ -103,6 +102,9 @@ struct Rec {
     kernel: Kernel,
     groups: [u32; 3],
     offset: u32,
+    /// The activation its record names (the net's, or linear for the head): the pipeline built for it
+    /// runs the dispatch where the build has one.
+    act: u32,
 }
 
 /// Where a population's nets sit in the engine's buffers: net n's state starts at `n · mem` in the state
@@ -377,6 +379,7 @@ fn records(
                     kernel: d.kernel,
                     groups: [d.groups[0], d.groups[1], d.groups[2] * strides.nets],
                     offset,
+                    act: d.params.act,
                 }
             })
             .collect()
@@ -694,6 +697,12 @@ impl Engine {
         self.ctx
             .queue
             .write_buffer(&self.uniforms, 0, &record_bytes(&all, capacity));
+        // the pipelines for every activation a record names (the nets', linear for the head)
+        for r in train.iter().chain(&compute) {
+            if uses_activation(r.kernel) {
+                self.ctx.pipelines.specialize(r.act);
+            }
+        }
         self.train = train;
         self.compute = compute;
     }
@@ -825,11 +834,11 @@ impl Engine {
     }
 
     fn record(&self, pass: &mut wgpu::ComputePass<'_>, recs: &[Rec]) {
-        let mut current: Option<Kernel> = None;
+        let mut current: Option<(Kernel, u32)> = None;
         for r in recs {
-            if current != Some(r.kernel) {
-                pass.set_pipeline(self.ctx.pipelines.get(r.kernel));
-                current = Some(r.kernel);
+            if current != Some((r.kernel, r.act)) {
+                pass.set_pipeline(&self.ctx.pipelines.get_for(r.kernel, r.act));
+                current = Some((r.kernel, r.act));
             }
             pass.set_bind_group(0, &self.bind_group, &[r.offset]);
             pass.dispatch_workgroups(r.groups[0], r.groups[1], r.groups[2]);
@@ -1006,7 +1015,7 @@ impl Engine {
                     end_of_pass_write_index: Some(2 * i + 1),
                 }),
             });
-            pass.set_pipeline(self.ctx.pipelines.get(r.kernel));
+            pass.set_pipeline(&self.ctx.pipelines.get_for(r.kernel, r.act));
             pass.set_bind_group(0, &self.bind_group, &[r.offset]);
             pass.dispatch_workgroups(r.groups[0], r.groups[1], r.groups[2]);
         }

@@ -140,6 +140,62 @@ pub fn lane_sharing(info: &wgpu::AdapterInfo, features: wgpu::Features) -> bool 
         )
 }
 
+/// The environment variable that turns off the pipelines built per activation (`off`) where a device
+/// would use them (see [`KernelBuild::for_device`]), e.g. to time both.
+pub const PER_ACTIVATION_ENV: &str = "GRADSCOPE_PER_ACTIVATION";
+
+/// The pipeline-overridable constant (common.wgsl `ACT_FIXED`) that fixes the activation a pipeline
+/// evaluates.
+pub const ACT_FIXED: &str = "ACT_FIXED";
+
+/// How a device's kernels are built: the portable modules, or the CPU adapters' variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelBuild {
+    /// Loads shared across the lanes of a subgroup ([`lane_sharing`]).
+    pub lanes: bool,
+    /// A pipeline per activation for the kernels that evaluate one ([`Pipelines::specialize`]): lavapipe
+    /// runs every case of a switch, whatever the value, so the generic kernels evaluate all nine
+    /// activations (and their slopes) for every value.
+    pub per_activation: bool,
+}
+
+impl KernelBuild {
+    /// The portable build: no subgroup operations, the activation from the dispatch record.
+    pub const PORTABLE: KernelBuild = KernelBuild {
+        lanes: false,
+        per_activation: false,
+    };
+
+    /// What suits a device: on a CPU adapter (native builds) a pipeline per activation, and loads shared
+    /// across lanes where [`lane_sharing`] allows; the portable build elsewhere. [`LANES_ENV`] and
+    /// [`PER_ACTIVATION_ENV`] set to `off` turn either off.
+    pub fn for_device(info: &wgpu::AdapterInfo, features: wgpu::Features) -> KernelBuild {
+        let off = |var| matches!(std::env::var(var).as_deref().map(str::trim), Ok("off"));
+        KernelBuild {
+            lanes: lane_sharing(info, features),
+            per_activation: cfg!(not(target_arch = "wasm32"))
+                && info.device_type == wgpu::DeviceType::Cpu
+                && !off(PER_ACTIVATION_ENV),
+        }
+    }
+}
+
+/// Whether a kernel evaluates the activation (its module calls common.wgsl's `net_act`): the kernels
+/// [`Pipelines::specialize`] builds per activation.
+pub fn uses_activation(k: Kernel) -> bool {
+    let (label, _) = kernel_entry(k);
+    MODULES
+        .iter()
+        .find(|(l, _, _)| *l == label)
+        .is_some_and(|(_, files, _)| {
+            files.iter().any(|f| {
+                KERNEL_FILES
+                    .iter()
+                    .any(|(name, text)| name == f && text.contains("net_act()"))
+            })
+        })
+}
+
 /// The full WGSL source of a module: common.wgsl, the module's constants, then its kernel files, with
 /// [`LANES_OFF`] in place of [`LANES_ON`] unless `lanes`.
 pub fn module_source(label: &str, lanes: bool) -> Option<String> {
@@ -260,18 +316,60 @@ pub const TRUSTED_CHECKS: wgpu::ShaderRuntimeChecks = wgpu::ShaderRuntimeChecks 
     ..wgpu::ShaderRuntimeChecks::unchecked()
 };
 
-/// One compute pipeline per kernel.
+/// What building a kernel's pipeline later takes: the pipelines per activation are built when a net
+/// first needs them.
+struct Builder {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    layout: wgpu::PipelineLayout,
+    modules: Vec<(&'static str, wgpu::ShaderModule)>,
+}
+
+impl Builder {
+    /// The pipeline of kernel `k`, its activation fixed to `act` if given.
+    fn pipeline(&self, k: Kernel, act: Option<u32>) -> wgpu::ComputePipeline {
+        let (file, entry) = kernel_entry(k);
+        let module = &self
+            .modules
+            .iter()
+            .find(|(f, _)| *f == file)
+            .expect("every kernel file is compiled")
+            .1;
+        let constants = act.map(|a| [(ACT_FIXED, f64::from(a))]);
+        self.device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&self.layout),
+                module,
+                entry_point: Some(entry),
+                // every kernel writes its workgroup memory before reading it (tiles, reduction arrays;
+                // the stack kernels' workgroup atomics are stored before a barrier), so the zero-fill
+                // wgpu would add at the start of each workgroup is skipped
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: constants.as_ref().map_or(&[], |c| c.as_slice()),
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            })
+    }
+}
+
+/// One compute pipeline per kernel, and on CPU adapters one per (kernel, activation) for the kernels
+/// that evaluate the activation, built as nets need them.
 pub struct Pipelines {
     /// The shared layout.
     pub bind_group_layout: wgpu::BindGroupLayout,
     pipelines: Vec<(Kernel, wgpu::ComputePipeline)>,
-    lanes: bool,
+    build: KernelBuild,
+    builder: Builder,
+    per_activation: std::sync::Mutex<Vec<(Kernel, u32, wgpu::ComputePipeline)>>,
 }
 
 impl Pipelines {
-    /// Compiles every kernel, sharing loads across lanes where `lanes` (see [`lane_sharing`]; the device
-    /// must have [`wgpu::Features::SUBGROUP`] then).
-    pub fn new(device: &wgpu::Device, lanes: bool) -> Pipelines {
+    /// Compiles every kernel as `build` says (lanes: the device must have [`wgpu::Features::SUBGROUP`]);
+    /// the pipelines per activation wait for [`Pipelines::specialize`].
+    pub fn new(device: &wgpu::Device, queue: &wgpu::Queue, build: KernelBuild) -> Pipelines {
+        let lanes = build.lanes;
         let bind_group_layout = bind_group_layout(device);
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("gradscope"),
@@ -306,43 +404,73 @@ impl Pipelines {
             };
             modules.push((*label, module));
         }
+        let builder = Builder {
+            device: device.clone(),
+            queue: queue.clone(),
+            layout,
+            modules,
+        };
         let pipelines = Kernel::ALL
             .iter()
             .filter(|k| k.built())
-            .map(|&k| {
-                let (file, entry) = kernel_entry(k);
-                let module = &modules
-                    .iter()
-                    .find(|(f, _)| *f == file)
-                    .expect("every kernel file is compiled")
-                    .1;
-                let p = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(entry),
-                    layout: Some(&layout),
-                    module,
-                    entry_point: Some(entry),
-                    // every kernel writes its workgroup memory before reading it (tiles, reduction
-                    // arrays; the stack kernels' workgroup atomics are stored before a barrier), so the
-                    // zero-fill wgpu would add at the start of each workgroup is skipped
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        zero_initialize_workgroup_memory: false,
-                        ..Default::default()
-                    },
-                    cache: None,
-                });
-                (k, p)
-            })
+            .map(|&k| (k, builder.pipeline(k, None)))
             .collect();
         Pipelines {
             bind_group_layout,
             pipelines,
-            lanes,
+            build,
+            builder,
+            per_activation: std::sync::Mutex::new(Vec::new()),
         }
     }
 
     /// Whether the kernels share loads across the lanes of a subgroup ([`lane_sharing`]).
     pub fn lanes(&self) -> bool {
-        self.lanes
+        self.build.lanes
+    }
+
+    /// How the kernels were built.
+    pub fn build(&self) -> KernelBuild {
+        self.build
+    }
+
+    /// Builds the pipelines of activation `act` (its shader id) for every kernel that evaluates the
+    /// activation, where the build has them and they are not built yet (on lavapipe about 20 pipelines in
+    /// a fraction of a second, once per activation a process uses), and settles lavapipe's inlining on
+    /// them as [`Pipelines::settle_inlining`] does for the rest.
+    pub fn specialize(&self, act: u32) {
+        if !self.build.per_activation || act == super::layout::NONE {
+            return;
+        }
+        let mut built = self
+            .per_activation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if built.iter().any(|(_, a, _)| *a == act) {
+            return;
+        }
+        let new: Vec<_> = Kernel::ALL
+            .iter()
+            .filter(|&&k| k.built() && uses_activation(k))
+            .map(|&k| (k, act, self.builder.pipeline(k, Some(act))))
+            .collect();
+        self.settle(new.iter().map(|(_, _, p)| p));
+        built.extend(new);
+    }
+
+    /// The pipeline a dispatch of kernel `k` for nets of activation `act` runs: the one built for `act`
+    /// where [`Pipelines::specialize`] built it, else the kernel's generic one.
+    pub fn get_for(&self, k: Kernel, act: u32) -> wgpu::ComputePipeline {
+        if self.build.per_activation {
+            let built = self
+                .per_activation
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((_, _, p)) = built.iter().find(|(kk, a, _)| *kk == k && *a == act) {
+                return p.clone();
+            }
+        }
+        self.get(k).clone()
     }
 
     /// The pipeline of a kernel.
@@ -396,8 +524,15 @@ impl Pipelines {
     /// it, recompiling it at every later dispatch; with the sizes of a small net first (a loop it can
     /// unroll) it kept doing so, 10-40x slower steps for the rest of the process, so which net trained
     /// first set every later step time. Large sizes unroll nothing, and it stops for good.
-    pub fn settle_inlining(&self, device: &wgpu::Device, queue: &wgpu::Queue) {
+    pub fn settle_inlining(&self) {
+        self.settle(self.pipelines.iter().map(|(_, p)| p));
+    }
+
+    /// One empty dispatch of each of `pipelines` with a record of large sizes (see
+    /// [`Pipelines::settle_inlining`]).
+    fn settle<'a>(&self, pipelines: impl Iterator<Item = &'a wgpu::ComputePipeline>) {
         use wgpu::util::DeviceExt;
+        let (device, queue) = (&self.builder.device, &self.builder.queue);
         let big = 1u32 << 20;
         let mut rec = super::layout::DispatchParams::none();
         for v in [
@@ -443,7 +578,7 @@ impl Pipelines {
                 timestamp_writes: None,
             });
             pass.set_bind_group(0, &bind_group, &[0]);
-            for (_, p) in &self.pipelines {
+            for p in pipelines {
                 pass.set_pipeline(p);
                 pass.dispatch_workgroups(0, 0, 0);
             }

@@ -5,6 +5,7 @@ pub mod ui;
 
 use std::sync::OnceLock;
 
+use gradscope::gpu::shaders::KernelBuild;
 use gradscope::gpu::{Gpu, GpuContext, GpuOptions};
 
 /// The GPU context every test in this binary shares (lavapipe in CI).
@@ -20,21 +21,21 @@ pub fn gpu() -> &'static GpuContext {
         let adapter = gpu.describe();
         let ctx = GpuContext::new(gpu.device, gpu.queue, &gpu.info);
         eprintln!(
-            "GPU tests run on: {adapter} (loads shared across lanes: {})",
-            ctx.pipelines.lanes()
+            "GPU tests run on: {adapter} (kernels: {:?})",
+            ctx.pipelines.build()
         );
         ctx
     })
 }
 
-/// A second context on the same adapter whose kernels never share loads across lanes (the portable
-/// modules every device without 8-lane subgroups runs), for the tests that compare both variants. Where the
-/// shared context does not share either, this is the same kind of context.
-pub fn gpu_without_lane_sharing() -> &'static GpuContext {
+/// A second context on the same adapter with the portable kernels (no loads shared across lanes, the
+/// activation read from the record: what every device other than a CPU adapter runs), for the tests
+/// that compare both builds. Where the shared context is portable too, this is the same kind of context.
+pub fn gpu_portable() -> &'static GpuContext {
     static CTX: OnceLock<GpuContext> = OnceLock::new();
     CTX.get_or_init(|| {
         let gpu = Gpu::new(&GpuOptions::default()).expect("the adapter gpu() opened");
-        GpuContext::with_lanes(gpu.device, gpu.queue, &gpu.info, false)
+        GpuContext::with_build(gpu.device, gpu.queue, &gpu.info, KernelBuild::PORTABLE)
     })
 }
 

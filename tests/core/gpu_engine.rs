@@ -1,7 +1,7 @@
 //! The GPU engine against the CPU f64 reference on small random configs: loss, every gradient tensor and
 //! every statistic, at init and after updates with every optimizer, with and without clipping.
 
-use crate::common::{gpu, gpu_without_lane_sharing, rel_err};
+use crate::common::{gpu, gpu_portable, rel_err};
 use gradscope::gpu::program::StackPath;
 use gradscope::gpu::{Engine, EngineOptions, GpuContext};
 use gradscope::model::{Activation, Arch, Cell, Init, NetConfig, Norm, Optimizer, Task};
@@ -395,6 +395,15 @@ fn gpu_matches_reference_for_every_activation_arch_and_loss() {
                     },
                 );
             }
+            // the portable kernels (the activation chosen by the record, not built into the pipeline as
+            // on a CPU adapter) for every activation, on an MLP and an RNN
+            if !residual && matches!(task, Task::Teacher | Task::Adding) {
+                let rows = EngineOptions {
+                    stack: StackPath::Rows,
+                    ..EngineOptions::default()
+                };
+                check_on(gpu_portable(), &cfg, 3, rows);
+            }
             i += 1;
         }
     }
@@ -495,11 +504,7 @@ fn rows_path_with_vec4_reads_matches_the_reference() {
         let mut cfg = case(i, arch, residual, task, act);
         cfg.width = width;
         cfg.batch = batch;
-        for (ctx, budget) in [
-            (gpu(), u64::MAX),
-            (gpu(), 1100),
-            (gpu_without_lane_sharing(), u64::MAX),
-        ] {
+        for (ctx, budget) in [(gpu(), u64::MAX), (gpu(), 1100), (gpu_portable(), u64::MAX)] {
             let opts = EngineOptions {
                 stack: StackPath::Rows,
                 loop_budget: Some(budget),
