@@ -113,7 +113,9 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, direct: bool) {
         if (direct) {
             // this invocation's block: rows i .. i + 3 (past the layer: computed on clamped rows and never
             // stored) and columns j .. j + 3. The lanes of a SIMD vector run along the rows, so every lane of
-            // one takes the same branch below (lavapipe runs both sides of a branch its lanes split over).
+            // one takes the same branch below (lavapipe runs the code of both sides of every branch under
+            // a mask, but a loop ends at once where no lane is in it, so the side all lanes skip costs
+            // little).
             let i = i0 + 4u * lid.x;
             let j = j0 + 4u * lid.y;
             let i4 = nb + s_off + min(i, w - 4u);
