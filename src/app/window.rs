@@ -179,8 +179,9 @@ impl GradscopeApp {
         self
     }
 
-    /// The app training `n` updates (from the network's start), then pausing on the gradient at those
-    /// weights: the statistics labelled `n` are what `gradscope stats --steps n` reports.
+    /// The app training `n` updates (from the network's start), one per submission so the timeline keeps
+    /// every step, then pausing on the gradient at those weights: the statistics labelled `n` are what
+    /// `gradscope stats --steps n` reports.
     #[must_use]
     pub fn stop_at(mut self, n: u64) -> Self {
         self.stop_at = Some(n);
@@ -941,6 +942,11 @@ impl GradscopeApp {
         if running && let Some(stop) = self.stop_at {
             let done = self.a.updates().unwrap_or(stop);
             if done >= stop {
+                if !self.pacing.idle() {
+                    // the last training statistics arrive first: one read-back keeps only the newest
+                    // statistics, so the final gradient must not overtake them
+                    return;
+                }
                 // the gradient at the final weights, labelled with the updates applied
                 self.stop_at = None;
                 self.settings.running = false;
@@ -952,7 +958,9 @@ impl GradscopeApp {
                 }
                 return;
             }
-            n = n.min(u32::try_from(stop - done).unwrap_or(u32::MAX));
+            // one step per submission: every step's statistics arrive, so the timeline (and a GIF of it)
+            // holds each step of a linked lesson whatever the adapter's speed
+            n = 1;
         }
         if !self.pacing.may_submit(now, running) {
             return;
