@@ -51,6 +51,44 @@ fn store4(i: u32, v: vec4<f32>, last: u32, wide: bool) {
     }
 }
 
+// One step of fwd_block over k .. k + 3: row r's values there (at uu[r] + k) against unit c's weights
+// there (w[c]), added to out[r][c].
+fn fwd_step(acc: mat4x4<f32>, uu: vec4<u32>, k: u32, w: mat4x4<f32>) -> mat4x4<f32> {
+    let x0 = ld4(uu.x + k);
+    let x1 = ld4(uu.y + k);
+    let x2 = ld4(uu.z + k);
+    let x3 = ld4(uu.w + k);
+    return mat4x4<f32>(
+        acc[0] + vec4<f32>(dot(x0, w[0]), dot(x0, w[1]), dot(x0, w[2]), dot(x0, w[3])),
+        acc[1] + vec4<f32>(dot(x1, w[0]), dot(x1, w[1]), dot(x1, w[2]), dot(x1, w[3])),
+        acc[2] + vec4<f32>(dot(x2, w[0]), dot(x2, w[1]), dot(x2, w[2]), dot(x2, w[3])),
+        acc[3] + vec4<f32>(dot(x3, w[0]), dot(x3, w[1]), dot(x3, w[2]), dot(x3, w[3])));
+}
+
+// One step of bwd_block over k .. k + 3: row r's values there (at uu[r] + k) times the weight rows
+// k .. k + 3 (w[q]: the four units' weights in row k + q), added to out[r].
+fn bwd_step(acc: mat4x4<f32>, uu: vec4<u32>, k: u32, w: mat4x4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(
+        rows_by(ld4(uu.x + k), w, acc[0]),
+        rows_by(ld4(uu.y + k), w, acc[1]),
+        rows_by(ld4(uu.z + k), w, acc[2]),
+        rows_by(ld4(uu.w + k), w, acc[3]));
+}
+
+// acc + x.x w[0] + x.y w[1] + x.z w[2] + x.w w[3]
+fn rows_by(x: vec4<f32>, w: mat4x4<f32>, acc: vec4<f32>) -> vec4<f32> {
+    return fma(vec4<f32>(x.x), w[0], fma(vec4<f32>(x.y), w[1], fma(vec4<f32>(x.z), w[2], fma(vec4<f32>(x.w), w[3], acc))));
+}
+
+// One step of either block over a single k: row r's value at uu[r] + k times the four units' weights wv.
+fn scalar_step(acc: mat4x4<f32>, uu: vec4<u32>, k: u32, wv: vec4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(
+        fma(vec4<f32>(ld(uu.x + k)), wv, acc[0]),
+        fma(vec4<f32>(ld(uu.y + k)), wv, acc[1]),
+        fma(vec4<f32>(ld(uu.z + k)), wv, acc[2]),
+        fma(vec4<f32>(ld(uu.w + k)), wv, acc[3]));
+}
+
 // The forward's block: out[r][c] = Σ_{k<n} ld(u[r] + k) · ld(v + c cs + k) (rows u, units' weight rows at
 // stride cs; units past `last` repeat the last). Where `wide`, u, v, cs and n are multiples of 4.
 fn fwd_block(u: vec4<u32>, v: u32, cs: u32, n: u32, last: u32, wide: bool) -> mat4x4<f32> {
@@ -59,10 +97,7 @@ fn fwd_block(u: vec4<u32>, v: u32, cs: u32, n: u32, last: u32, wide: bool) -> ma
     let v2 = v0 + min(2u, last) * cs;
     let v3 = v0 + min(3u, last) * cs;
     let uu = u + vec4<u32>(nb);
-    var a0 = vec4<f32>(0.0);
-    var a1 = vec4<f32>(0.0);
-    var a2 = vec4<f32>(0.0);
-    var a3 = vec4<f32>(0.0);
+    var a = mat4x4<f32>();
     if (wide && LANES == 8u) {
         // the weights are the same in every lane (all lanes compute the same units): lane s loads
         // k0 + 4s .. k0 + 4s + 3 of the four weight rows, and step s of the inner loop takes them from it
@@ -74,46 +109,20 @@ fn fwd_block(u: vec4<u32>, v: u32, cs: u32, n: u32, last: u32, wide: bool) -> ma
             let r3 = ld4(v3 + kl);
             let cnt = min(8u, (n - k0) / 4u);
             for (var s = 0u; s < cnt; s++) {
-                let k = k0 + 4u * s;
-                let w0 = lane_share4(r0, s);
-                let w1 = lane_share4(r1, s);
-                let w2 = lane_share4(r2, s);
-                let w3 = lane_share4(r3, s);
-                let x0 = ld4(uu.x + k);
-                a0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
-                let x1 = ld4(uu.y + k);
-                a1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
-                let x2 = ld4(uu.z + k);
-                a2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
-                let x3 = ld4(uu.w + k);
-                a3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+                let ws = mat4x4<f32>(lane_share4(r0, s), lane_share4(r1, s), lane_share4(r2, s), lane_share4(r3, s));
+                a = fwd_step(a, uu, k0 + 4u * s, ws);
             }
         }
     } else if (wide) {
         for (var k = 0u; k < n; k += 4u) {
-            let w0 = ld4(v0 + k);
-            let w1 = ld4(v1 + k);
-            let w2 = ld4(v2 + k);
-            let w3 = ld4(v3 + k);
-            let x0 = ld4(uu.x + k);
-            a0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
-            let x1 = ld4(uu.y + k);
-            a1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
-            let x2 = ld4(uu.z + k);
-            a2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
-            let x3 = ld4(uu.w + k);
-            a3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+            a = fwd_step(a, uu, k, mat4x4<f32>(ld4(v0 + k), ld4(v1 + k), ld4(v2 + k), ld4(v3 + k)));
         }
     } else {
         for (var k = 0u; k < n; k++) {
-            let wv = vec4<f32>(ld(v0 + k), ld(v1 + k), ld(v2 + k), ld(v3 + k));
-            a0 = fma(vec4<f32>(ld(uu.x + k)), wv, a0);
-            a1 = fma(vec4<f32>(ld(uu.y + k)), wv, a1);
-            a2 = fma(vec4<f32>(ld(uu.z + k)), wv, a2);
-            a3 = fma(vec4<f32>(ld(uu.w + k)), wv, a3);
+            a = scalar_step(a, uu, k, vec4<f32>(ld(v0 + k), ld(v1 + k), ld(v2 + k), ld(v3 + k)));
         }
     }
-    return mat4x4<f32>(a0, a1, a2, a3);
+    return a;
 }
 
 // The backward's block: out[r][c] = Σ_{k<n} ld(u[r] + k) · ld(v + k ks + c) (rows u, the weight's columns
@@ -121,10 +130,7 @@ fn fwd_block(u: vec4<u32>, v: u32, cs: u32, n: u32, last: u32, wide: bool) -> ma
 fn bwd_block(u: vec4<u32>, v: u32, ks: u32, n: u32, last: u32, wide: bool) -> mat4x4<f32> {
     let v0 = nb + v;
     let uu = u + vec4<u32>(nb);
-    var a0 = vec4<f32>(0.0);
-    var a1 = vec4<f32>(0.0);
-    var a2 = vec4<f32>(0.0);
-    var a3 = vec4<f32>(0.0);
+    var a = mat4x4<f32>();
     if (wide && LANES == 8u) {
         // as fwd_block: lane s loads the weight rows k0 + 4s .. k0 + 4s + 3
         for (var k0 = 0u; k0 < n; k0 += 32u) {
@@ -135,47 +141,21 @@ fn bwd_block(u: vec4<u32>, v: u32, ks: u32, n: u32, last: u32, wide: bool) -> ma
             let r3 = ld4(o + 3u * ks);
             let cnt = min(8u, (n - k0) / 4u);
             for (var s = 0u; s < cnt; s++) {
-                let k = k0 + 4u * s;
-                let w0 = lane_share4(r0, s);
-                let w1 = lane_share4(r1, s);
-                let w2 = lane_share4(r2, s);
-                let w3 = lane_share4(r3, s);
-                let x0 = ld4(uu.x + k);
-                a0 = fma(vec4<f32>(x0.x), w0, fma(vec4<f32>(x0.y), w1, fma(vec4<f32>(x0.z), w2, fma(vec4<f32>(x0.w), w3, a0))));
-                let x1 = ld4(uu.y + k);
-                a1 = fma(vec4<f32>(x1.x), w0, fma(vec4<f32>(x1.y), w1, fma(vec4<f32>(x1.z), w2, fma(vec4<f32>(x1.w), w3, a1))));
-                let x2 = ld4(uu.z + k);
-                a2 = fma(vec4<f32>(x2.x), w0, fma(vec4<f32>(x2.y), w1, fma(vec4<f32>(x2.z), w2, fma(vec4<f32>(x2.w), w3, a2))));
-                let x3 = ld4(uu.w + k);
-                a3 = fma(vec4<f32>(x3.x), w0, fma(vec4<f32>(x3.y), w1, fma(vec4<f32>(x3.z), w2, fma(vec4<f32>(x3.w), w3, a3))));
+                let ws = mat4x4<f32>(lane_share4(r0, s), lane_share4(r1, s), lane_share4(r2, s), lane_share4(r3, s));
+                a = bwd_step(a, uu, k0 + 4u * s, ws);
             }
         }
     } else if (wide) {
         for (var k = 0u; k < n; k += 4u) {
             let o = v0 + k * ks;
-            let w0 = ld4(o);
-            let w1 = ld4(o + ks);
-            let w2 = ld4(o + 2u * ks);
-            let w3 = ld4(o + 3u * ks);
-            let x0 = ld4(uu.x + k);
-            a0 = fma(vec4<f32>(x0.x), w0, fma(vec4<f32>(x0.y), w1, fma(vec4<f32>(x0.z), w2, fma(vec4<f32>(x0.w), w3, a0))));
-            let x1 = ld4(uu.y + k);
-            a1 = fma(vec4<f32>(x1.x), w0, fma(vec4<f32>(x1.y), w1, fma(vec4<f32>(x1.z), w2, fma(vec4<f32>(x1.w), w3, a1))));
-            let x2 = ld4(uu.z + k);
-            a2 = fma(vec4<f32>(x2.x), w0, fma(vec4<f32>(x2.y), w1, fma(vec4<f32>(x2.z), w2, fma(vec4<f32>(x2.w), w3, a2))));
-            let x3 = ld4(uu.w + k);
-            a3 = fma(vec4<f32>(x3.x), w0, fma(vec4<f32>(x3.y), w1, fma(vec4<f32>(x3.z), w2, fma(vec4<f32>(x3.w), w3, a3))));
+            a = bwd_step(a, uu, k, mat4x4<f32>(ld4(o), ld4(o + ks), ld4(o + 2u * ks), ld4(o + 3u * ks)));
         }
     } else {
         for (var k = 0u; k < n; k++) {
-            let wv = load4(v0 + k * ks, last, false);
-            a0 = fma(vec4<f32>(ld(uu.x + k)), wv, a0);
-            a1 = fma(vec4<f32>(ld(uu.y + k)), wv, a1);
-            a2 = fma(vec4<f32>(ld(uu.z + k)), wv, a2);
-            a3 = fma(vec4<f32>(ld(uu.w + k)), wv, a3);
+            a = scalar_step(a, uu, k, load4(v0 + k * ks, last, false));
         }
     }
-    return mat4x4<f32>(a0, a1, a2, a3);
+    return a;
 }
 
 // One row's units j0..j0+last of layer l: z (bias added) and a = f(z) (+ the row's previous layer at
