@@ -209,7 +209,7 @@ fn blank(ctx: &GpuContext, b: &BenchConfig, variant: &str, steps_per_submit: u32
         path: String::new(),
         summary: b.cfg.summary(),
         adapter: ctx.adapter.clone(),
-        lanes: ctx.pipelines.lanes(),
+        lanes: ctx.pipelines.build().lanes,
         median_ms: f64::NAN,
         p95_ms: f64::NAN,
         gpu_ms: None,

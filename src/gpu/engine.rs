@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::layout::{
-    DispatchParams, HIST_RECORD, Kernel, LAYER_RECORD, Layout, RECORD_STRIDE, STATS_HEADER,
+    DispatchParams, HIST_RECORD, Kernel, LAYER_RECORD, Layout, NONE, RECORD_STRIDE, STATS_HEADER,
 };
 use super::program::{
     BUSY_WORKGROUPS, GATE_RECORD, Resolved, SOFTWARE_BUSY_WORKGROUPS, StackPath, gated_misfit,
@@ -102,8 +102,8 @@ struct Rec {
     kernel: Kernel,
     groups: [u32; 3],
     offset: u32,
-    /// The activation its record names (the net's, or linear for the head): the pipeline built for it
-    /// runs the dispatch where the build has one.
+    /// The activation its record names (the net's, or linear for the head) where its kernel evaluates
+    /// one, else `NONE`: the pipeline built for it runs the dispatch where the build has one.
     act: u32,
 }
 
@@ -379,7 +379,11 @@ fn records(
                     kernel: d.kernel,
                     groups: [d.groups[0], d.groups[1], d.groups[2] * strides.nets],
                     offset,
-                    act: d.params.act,
+                    act: if uses_activation(d.kernel) {
+                        d.params.act
+                    } else {
+                        NONE
+                    },
                 }
             })
             .collect()
@@ -699,9 +703,7 @@ impl Engine {
             .write_buffer(&self.uniforms, 0, &record_bytes(&all, capacity));
         // the pipelines for every activation a record names (the nets', linear for the head)
         for r in train.iter().chain(&compute) {
-            if uses_activation(r.kernel) {
-                self.ctx.pipelines.specialize(r.act);
-            }
+            self.ctx.pipelines.specialize(r.act);
         }
         self.train = train;
         self.compute = compute;

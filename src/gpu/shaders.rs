@@ -129,15 +129,21 @@ pub const LANES_ENV: &str = "GRADSCOPE_LANES";
 /// on a workgroup's invocations filling its subgroups in order, 8 at a time, as lavapipe's SIMD vectors do;
 /// a GPU gains nothing from it (its loads are not loops) and keeps the portable modules.
 pub fn lane_sharing(info: &wgpu::AdapterInfo, features: wgpu::Features) -> bool {
-    cfg!(not(target_arch = "wasm32"))
-        && info.device_type == wgpu::DeviceType::Cpu
+    cpu_build(info)
         && features.contains(wgpu::Features::SUBGROUP)
         && info.subgroup_min_size == 8
         && info.subgroup_max_size == 8
-        && !matches!(
-            std::env::var(LANES_ENV).as_deref().map(str::trim),
-            Ok("off")
-        )
+        && !turned_off(LANES_ENV)
+}
+
+/// A CPU adapter in a native build: where the CPU adapters' kernel variants apply.
+fn cpu_build(info: &wgpu::AdapterInfo) -> bool {
+    cfg!(not(target_arch = "wasm32")) && info.device_type == wgpu::DeviceType::Cpu
+}
+
+/// Whether the environment variable `var` says `off`.
+fn turned_off(var: &str) -> bool {
+    matches!(std::env::var(var).as_deref().map(str::trim), Ok("off"))
 }
 
 /// The environment variable that turns off the pipelines built per activation (`off`) where a device
@@ -170,12 +176,9 @@ impl KernelBuild {
     /// across lanes where [`lane_sharing`] allows; the portable build elsewhere. [`LANES_ENV`] and
     /// [`PER_ACTIVATION_ENV`] set to `off` turn either off.
     pub fn for_device(info: &wgpu::AdapterInfo, features: wgpu::Features) -> KernelBuild {
-        let off = |var| matches!(std::env::var(var).as_deref().map(str::trim), Ok("off"));
         KernelBuild {
             lanes: lane_sharing(info, features),
-            per_activation: cfg!(not(target_arch = "wasm32"))
-                && info.device_type == wgpu::DeviceType::Cpu
-                && !off(PER_ACTIVATION_ENV),
+            per_activation: cpu_build(info) && !turned_off(PER_ACTIVATION_ENV),
         }
     }
 }
@@ -424,11 +427,6 @@ impl Pipelines {
         }
     }
 
-    /// Whether the kernels share loads across the lanes of a subgroup ([`lane_sharing`]).
-    pub fn lanes(&self) -> bool {
-        self.build.lanes
-    }
-
     /// How the kernels were built.
     pub fn build(&self) -> KernelBuild {
         self.build
@@ -459,9 +457,9 @@ impl Pipelines {
     }
 
     /// The pipeline a dispatch of kernel `k` for nets of activation `act` runs: the one built for `act`
-    /// where [`Pipelines::specialize`] built it, else the kernel's generic one.
+    /// where [`Pipelines::specialize`] built it, else (and for `NONE`) the kernel's generic one.
     pub fn get_for(&self, k: Kernel, act: u32) -> wgpu::ComputePipeline {
-        if self.build.per_activation {
+        if self.build.per_activation && act != super::layout::NONE {
             let built = self
                 .per_activation
                 .lock()
