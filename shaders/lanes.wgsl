@@ -8,3 +8,13 @@ const LANES: u32 = 8u;
 fn lane_share4(v: vec4<f32>, lane: u32) -> vec4<f32> {
     return subgroupShuffle(v, lane);
 }
+
+// log2 Σ over the subgroup's 8 lanes of 2^l (as lsum_add: NaN if any is NaN, NO_TERM if every l is), in
+// every lane, without a workgroup barrier (every lane of the subgroup must be active)
+fn lane_log2_sum(l: f32) -> f32 {
+    var st = lsum_new();
+    for (var s = 0u; s < LANES; s++) {
+        st = lsum_add(st, subgroupShuffle(l, s));
+    }
+    return lsum_log2(st);
+}

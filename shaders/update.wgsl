@@ -16,9 +16,9 @@ const EPS: f32 = 1e-8;
 // The clipping factor min(1, clip / ‖g‖) (1 without FLAG_CLIP).
 fn clip_factor() -> f32 {
     if ((p.flags & FLAG_CLIP) != 0u) {
-        let big = mem[nb + p.aux2_off];
+        let big = ld(nb + p.aux2_off);
         if (big > 0.0) {
-            let f = (p.clip / big) / mem[nb + p.aux2_off + 1u];
+            let f = (p.clip / big) / ld(nb + p.aux2_off + 1u);
             if (f < 1.0) {
                 return f;
             }
@@ -27,37 +27,67 @@ fn clip_factor() -> f32 {
     return 1.0;
 }
 
-// One parameter's step with gradient g at Adam step t: (ΔW, new slot 1, new slot 2).
-fn optimizer_step(i: u32, g: f32, t: f32) -> vec3<f32> {
+// The optimizer's step for gradients g at Adam step t, from the optimizer slots s1 (velocity or Adam m)
+// and s2 (Adam v): (ΔW, new s1, new s2) as the columns; four parameters at a time.
+fn optimizer_step(g: vec4<f32>, s1: vec4<f32>, s2: vec4<f32>, t: f32) -> mat3x4<f32> {
     if (p.optimizer == 0u) {
-        return vec3<f32>(-p.lr * g, 0.0, 0.0);
+        return mat3x4<f32>(-p.lr * g, vec4<f32>(0.0), vec4<f32>(0.0));
     } else if (p.optimizer == 1u) {
-        let v = MOMENTUM * mem[nb + p.c_off + i] + g;
-        return vec3<f32>(-p.lr * v, v, 0.0);
+        let v = MOMENTUM * s1 + g;
+        return mat3x4<f32>(-p.lr * v, v, vec4<f32>(0.0));
     }
-    let m = BETA1 * mem[nb + p.c_off + i] + (1.0 - BETA1) * g;
-    let v = BETA2 * mem[nb + p.add_off + i] + (1.0 - BETA2) * g * g;
+    let m = BETA1 * s1 + (1.0 - BETA1) * g;
+    let v = BETA2 * s2 + (1.0 - BETA2) * g * g;
     let mh = m / (1.0 - pow(BETA1, t));
     let vh = v / (1.0 - pow(BETA2, t));
-    return vec3<f32>(-p.lr * mh / (sqrt(vh) + EPS), m, v);
+    return mat3x4<f32>(-p.lr * mh / (sqrt(vh) + EPS), m, v);
 }
 
+// The slots parameter i's step reads (zeros for plain SGD, which has none).
+fn slots_at(i: u32) -> mat2x4<f32> {
+    var s = mat2x4<f32>();
+    if (p.optimizer >= 1u) {
+        s[0] = ld4(nb + p.c_off + i);
+    }
+    if (p.optimizer == 2u) {
+        s[1] = ld4(nb + p.add_off + i);
+    }
+    return s;
+}
+
+// Four parameters per invocation, i .. i + 3 (every region starts on a multiple of 4: module update4 is
+// built on mem4.wgsl, one load per four values on lavapipe; update_norms, which stores scalars, runs from
+// module update on mem.wgsl). An invocation past the end computes the last four
+// again and stores only what is its own, rather than returning early: after a divergent return lavapipe
+// can no longer load the uniform values (the clip norm, the step count) once for all lanes.
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     net_enter(gid.z);
-    let i = gid.x + gid.y * nwg.x * 256u;
-    if (i >= p.count) {
-        return;
+    let own = 4u * (gid.x + gid.y * nwg.x * 256u);
+    let i = min(own, (max(p.count, 1u) - 1u) & ~3u);
+    let g = ld4(nb + p.b_off + i) * clip_factor();
+    let s = slots_at(i);
+    let step = optimizer_step(g, s[0], s[1], ld(nb + p.step_off));
+    let w = ld4(nb + p.a_off + i) + step[0];
+    if (own + 4u <= p.count) {
+        st4(nb + p.a_off + i, w);
+        if (p.optimizer >= 1u) {
+            st4(nb + p.c_off + i, step[1]);
+        }
+        if (p.optimizer == 2u) {
+            st4(nb + p.add_off + i, step[2]);
+        }
+    } else if (own < p.count) {
+        for (var c = 0u; c < p.count - own; c++) {
+            st(nb + p.a_off + i + c, w[c]);
+            if (p.optimizer >= 1u) {
+                st(nb + p.c_off + i + c, step[1][c]);
+            }
+            if (p.optimizer == 2u) {
+                st(nb + p.add_off + i + c, step[2][c]);
+            }
+        }
     }
-    let g = mem[nb + p.b_off + i] * clip_factor();
-    let step = optimizer_step(i, g, mem[nb + p.step_off]);
-    if (p.optimizer == 1u) {
-        mem[nb + p.c_off + i] = step.y;
-    } else if (p.optimizer == 2u) {
-        mem[nb + p.c_off + i] = step.y;
-        mem[nb + p.add_off + i] = step.z;
-    }
-    mem[nb + p.a_off + i] += step.x;
 }
 
 // update_norms' per-invocation log2 Σ step² and log2 Σ w²
@@ -67,17 +97,26 @@ var<workgroup> nred: array<vec2<f32>, 256>;
 fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     net_enter(wid.z);
     let j = wid.y;
-    let start = bitcast<u32>(mem[nb + p.res_off + 2u * j]);
-    let len = bitcast<u32>(mem[nb + p.res_off + 2u * j + 1u]);
+    let start = bitcast<u32>(ld(nb + p.res_off + 2u * j));
+    let len = bitcast<u32>(ld(nb + p.res_off + 2u * j + 1u));
     let f = clip_factor();
-    let steps = mem[nb + p.step_off] + f32(p.mode);
+    let steps = ld(nb + p.step_off) + f32(p.mode);
     var dsq = vec3<f32>(0.0);
     var wsq = vec3<f32>(0.0);
     for (var e = t; e < len; e += 256u) {
         let i = start + e;
-        let step = optimizer_step(i, mem[nb + p.b_off + i] * f, steps);
-        dsq = sq_add(dsq, step.x);
-        wsq = sq_add(wsq, mem[nb + p.a_off + i]);
+        // one parameter: the optimizer's step on the first of four lanes
+        var s1 = 0.0;
+        var s2 = 0.0;
+        if (p.optimizer >= 1u) {
+            s1 = ld(nb + p.c_off + i);
+        }
+        if (p.optimizer == 2u) {
+            s2 = ld(nb + p.add_off + i);
+        }
+        let step = optimizer_step(vec4<f32>(ld(nb + p.b_off + i) * f), vec4<f32>(s1), vec4<f32>(s2), steps);
+        dsq = sq_add(dsq, step[0].x);
+        wsq = sq_add(wsq, ld(nb + p.a_off + i));
     }
     // both sums at once, in two levels like wg_log2_sum: invocation i < 16 adds the 16 terms from 16·i
     // into the first of them, then invocation 0 adds those (three barriers for the pair)
@@ -100,7 +139,7 @@ fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
             sd = lsum_add(sd, nred[i].x);
             sw = lsum_add(sw, nred[i].y);
         }
-        mem[nb + p.part_off + 2u * j] = lsum_log2(sd);
-        mem[nb + p.part_off + 2u * j + 1u] = lsum_log2(sw);
+        st(nb + p.part_off + 2u * j, lsum_log2(sd));
+        st(nb + p.part_off + 2u * j + 1u, lsum_log2(sw));
     }
 }

@@ -13,8 +13,10 @@
 // Gradient tensors: W_rec at gw_rec (MLP layer l >= 2: + (l - 2) w_step), W_in at gw_in, bias at gb_first
 // (MLP layer 1, RNN) or gb_rec + (l - 2) w_step (MLP layer l >= 2).
 // Per layer (step) t and workgroup, log2 Σ G_t(i, j)² of the unscaled tile sums over the weight columns
-// (MLP: W_l; RNN: W_h, t >= 2) goes to mem[part_off + (t - 1) count + slot], slot = wid.y * tiles + wid.x
-// (reduce.wgsl, layer_stats, sums the slots of a layer; the others stay at "no term").
+// (MLP: W_l; RNN: W_h, t >= 2) goes to mem[part_off + (t - 1) count + slot], slot = tile = wid.y * tiles +
+// wid.x; in main_direct with 8-lane subgroups (lanes.wgsl) one per subgroup instead, slot = 8 tile + lid.y
+// (reduce.wgsl, layer_stats, sums the slots of a layer; the others stay at "no term"; the per-row layout
+// has room for 8 per tile, src/gpu/layout.rs).
 
 const WT: u32 = 32u;
 const WK: u32 = 16u;
@@ -209,9 +211,21 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, direct: bool) {
                     }
                 }
             }
-            let sum = wg_log2_sum(t, sq_log2(sq), 64u);
-            if (t == 0u) {
-                st(nb + p.part_off + (tt - 1u) * p.count + wid.y * part_tiles + wid.x, sum);
+            let tile = wid.y * part_tiles + wid.x;
+            let slots = nb + p.part_off + (tt - 1u) * p.count;
+            if (direct && LANES == 8u) {
+                // a slot per subgroup (lid.y), summed across its lanes: no workgroup barrier, which on
+                // lavapipe would keep every accumulator of this kernel in memory (it makes the shader a
+                // coroutine that suspends at the barrier); layer_stats adds the slots up
+                let sum = lane_log2_sum(sq_log2(sq));
+                if (lid.x == 0u) {
+                    st(slots + LANES * tile + lid.y, sum);
+                }
+            } else {
+                let sum = wg_log2_sum(t, sq_log2(sq), 64u);
+                if (t == 0u) {
+                    st(slots + tile, sum);
+                }
             }
         }
         let sc = i32(ld(nb + p.aux_off + tt));

@@ -16,6 +16,9 @@ pub enum Suite {
     Quick,
     /// The configurations S, M, L, deep and rnn of docs/DESIGN.md §Performance.
     Full,
+    /// The lessons as the window trains them: the default preset (a 20-layer sigmoid MLP of width 64,
+    /// batch 128) and the default net switched to a recurrent one over 100 steps (32 units, batch 16).
+    Lessons,
 }
 
 /// One configuration of the benchmark.
@@ -87,6 +90,25 @@ pub fn configs(suite: Suite) -> Vec<BenchConfig> {
             BenchConfig {
                 name: "lstm",
                 cfg: lstm(300, 128, 64),
+            },
+        ],
+        Suite::Lessons => vec![
+            BenchConfig {
+                name: "preset",
+                cfg: crate::model::Preset::builtin(crate::model::DEFAULT_PRESET)
+                    .map(|p| p.config())
+                    .unwrap_or_default(),
+            },
+            BenchConfig {
+                name: "rnn-lesson",
+                cfg: NetConfig {
+                    arch: Arch::Rnn,
+                    depth: 100,
+                    width: 32,
+                    batch: 16,
+                    task: Task::default_for(Arch::Rnn),
+                    ..NetConfig::default()
+                },
             },
         ],
         Suite::Quick => vec![
@@ -289,7 +311,7 @@ pub fn run_suite(
     mut report: impl FnMut(&BenchResult),
 ) -> Vec<BenchResult> {
     let (rounds, steps, budget_secs) = match suite {
-        Suite::Quick => (5, 2, 2.0),
+        Suite::Quick | Suite::Lessons => (5, 2, 2.0),
         Suite::Full => (30, 10, 4.0),
     };
     // the default run honours GRADSCOPE_ENGINE (an unknown value skips every row with the reason)
@@ -620,7 +642,7 @@ pub fn sweep_bench_config(suite: Suite) -> (NetConfig, crate::sweep::SweepSpec) 
     let mut spec = crate::sweep::SweepSpec::edge_of_chaos();
     match suite {
         Suite::Full => spec.steps = 100,
-        Suite::Quick => {
+        Suite::Quick | Suite::Lessons => {
             spec.x.cells = 8;
             spec.y.cells = 8;
             spec.steps = 10;

@@ -541,7 +541,8 @@ fn plan(ctx: &GpuContext, cfg: &NetConfig, opts: EngineOptions) -> (EngineOption
     let full = Layout::new(cfg);
     let lay = match resolve_for(cfg, &full, opts.stack, opts.budget()) {
         Resolved::Layered | Resolved::Gated | Resolved::Normed => full,
-        _ => Layout::fused(cfg),
+        Resolved::Rows => Layout::rows(cfg),
+        Resolved::Fused(_) => Layout::fused(cfg),
     };
     (opts, lay)
 }

@@ -407,16 +407,23 @@ impl Layout {
     /// Lays out a network from its configuration alone (nothing is allocated but the offsets, so the
     /// adapter's limits can be checked before any weights or data are generated).
     pub fn new(cfg: &NetConfig) -> Layout {
-        Layout::build(cfg, true)
+        Layout::build(cfg, true, false)
     }
 
     /// [`Layout::new`] for the fused path, which computes an RNN's input projection inline: no region for
     /// it (T·B·W values less).
     pub fn fused(cfg: &NetConfig) -> Layout {
-        Layout::build(cfg, false)
+        Layout::build(cfg, false, false)
     }
 
-    fn build(cfg: &NetConfig, projection: bool) -> Layout {
+    /// [`Layout::fused`] for the per-row path: its weight gradient (`main_direct` in shaders/wgrad.wgsl)
+    /// writes a partial sum per subgroup of 8 lanes where the device has them (no workgroup barrier), so
+    /// every layer has room for 8 slots per 32 × 32 tile.
+    pub fn rows(cfg: &NetConfig) -> Layout {
+        Layout::build(cfg, false, true)
+    }
+
+    fn build(cfg: &NetConfig, projection: bool, lane_slots: bool) -> Layout {
         let (l_n, w, b) = (cfg.depth, cfg.width, cfg.batch);
         let (d_in, d_out) = (cfg.d_in(), cfg.d_out());
         let steps = if cfg.arch == Arch::Rnn { l_n } else { 1 };
@@ -438,6 +445,10 @@ impl Layout {
             crate::gpu::program::gated_wgrad_groups(cfg)
         } else if normed {
             crate::gpu::program::normed_wgrad_groups(cfg)
+        } else if lane_slots {
+            let tile = crate::gpu::program::WGRAD_TILE as usize;
+            let lanes = 8 * w.div_ceil(tile) * fan_in_max.div_ceil(tile);
+            lanes.max(w.div_ceil(smallest) * fan_in_max.div_ceil(smallest))
         } else {
             w.div_ceil(smallest) * fan_in_max.div_ceil(smallest)
         };

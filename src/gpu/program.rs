@@ -1095,11 +1095,11 @@ impl Program<'_> {
         }
     }
 
-    /// The optimizer step over every parameter.
+    /// The optimizer step over every parameter, four per invocation (shaders/update.wgsl).
     fn update(&self) -> Vec<Dispatch> {
         vec![Dispatch {
             kernel: Kernel::Update,
-            groups: linear_groups(self.lay.n_params),
+            groups: linear_groups(self.lay.n_params.div_ceil(4)),
             params: self.optimizer_params(),
         }]
     }

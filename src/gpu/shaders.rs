@@ -85,6 +85,7 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
     ("loss", &["mem.wgsl", "loss.wgsl"], ""),
     ("reduce", &["mem.wgsl", "reduce.wgsl"], ""),
     ("update", &["mem.wgsl", "update.wgsl"], ""),
+    ("update4", &["mem4.wgsl", "update.wgsl"], ""),
     ("hist", &["mem.wgsl", "hist.wgsl"], ""),
     (
         "stack",
@@ -239,7 +240,7 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::LayerStats => ("reduce", "layer_stats"),
         Kernel::SumsqPartial => ("reduce", "sumsq_partial"),
         Kernel::SumsqFinal => ("reduce", "sumsq_final"),
-        Kernel::Update => ("update", "main"),
+        Kernel::Update => ("update4", "main"),
         Kernel::UpdateNorms => ("update", "update_norms"),
         Kernel::Histograms => ("hist", "histograms"),
         Kernel::StackForward => ("stack", "stack_forward"),
