@@ -447,7 +447,9 @@ impl Layout {
             crate::gpu::program::normed_wgrad_groups(cfg)
         } else if lane_slots {
             let tile = crate::gpu::program::WGRAD_TILE as usize;
-            let lanes = 8 * w.div_ceil(tile) * fan_in_max.div_ceil(tile);
+            let lanes = crate::gpu::shaders::SUBGROUP_LANES as usize
+                * w.div_ceil(tile)
+                * fan_in_max.div_ceil(tile);
             lanes.max(w.div_ceil(smallest) * fan_in_max.div_ceil(smallest))
         } else {
             w.div_ceil(smallest) * fan_in_max.div_ceil(smallest)

@@ -119,6 +119,10 @@ pub const LANES_ON: &str = "lanes.wgsl";
 /// The portable stand-in for [`LANES_ON`]: no sharing, no subgroup operations.
 pub const LANES_OFF: &str = "lanes_off.wgsl";
 
+/// The subgroup width [`LANES_ON`] is written for (its `LANES`; a test checks the two agree): the
+/// per-row layout's room for the weight gradient's partial sums per subgroup follows it.
+pub const SUBGROUP_LANES: u32 = 8;
+
 /// The environment variable that turns the sharing of loads across lanes off (`off`) where a device would
 /// use it (see [`lane_sharing`]), e.g. to time both.
 pub const LANES_ENV: &str = "GRADSCOPE_LANES";
@@ -132,8 +136,8 @@ pub const LANES_ENV: &str = "GRADSCOPE_LANES";
 pub fn lane_sharing(info: &wgpu::AdapterInfo, features: wgpu::Features) -> bool {
     cpu_build(info)
         && features.contains(wgpu::Features::SUBGROUP)
-        && info.subgroup_min_size == 8
-        && info.subgroup_max_size == 8
+        && info.subgroup_min_size == SUBGROUP_LANES
+        && info.subgroup_max_size == SUBGROUP_LANES
         && !turned_off(LANES_ENV)
 }
 

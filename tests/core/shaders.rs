@@ -168,6 +168,14 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
     ] {
         assert_eq!(wgsl_const(&common, name), f64::from(value), "{name}");
     }
+    // the subgroup width lanes.wgsl is written for (the per-row layout's partial-sum slots follow it)
+    let lanes =
+        naga::front::wgsl::parse_str(&module_source("wgrad4", true).expect("module exists"))
+            .expect("parses");
+    assert_eq!(
+        wgsl_const(&lanes, "LANES"),
+        f64::from(gradscope::gpu::shaders::SUBGROUP_LANES)
+    );
     // the statistics block's shapes
     use gradscope::gpu::layout::{LAYER_RECORD, UPART};
     assert_eq!(wgsl_const(&common, "LAYER_RECORD"), LAYER_RECORD as f64);
