@@ -1,11 +1,13 @@
-// The fused stack / persistent RNN shaped for CPU adapters (lavapipe): each invocation owns four batch rows
-// (RPI), which it carries through the layers (time steps), and computes four units of those rows at a time,
-// a 4 x 4 block held in registers. An invocation reads back only the row values it wrote itself, which program
-// order makes visible to it: no barrier at all. The module views the state as vec4s (mem4.wgsl): where the
-// width is a multiple of 4 (FLAG_WIDE; FLAG_WIDE_IN for the input x and W_in, d_in a multiple of 4) every
-// operand row is read four values per load, so a block step reads 8 vec4s for 64 multiply-adds; otherwise
-// the same blocks read scalars, 8 values per 16 multiply-adds. lavapipe runs every storage access at a
-// varying address as a loop over the lanes, so the loads, not the arithmetic, set the speed.
+// The fused stack / persistent RNN shaped for CPU adapters (lavapipe): each invocation owns RPI batch rows
+// (4, or 1: below), which it carries through the layers (time steps), computing a block of 4 x 4 values at a
+// time held in registers (four slots of four units). An invocation reads back only the row values it wrote
+// itself, which program order makes visible to it: no barrier at all. The module views the state as vec4s
+// (mem4.wgsl): where the width is a multiple of 4 (FLAG_WIDE; FLAG_WIDE_IN for the input x and W_in, d_in a
+// multiple of 4) every operand row is read four values per load, so a four-row block step reads 8 vec4s
+// for 64 multiply-adds; otherwise the same blocks read scalars, 8 values per 16 multiply-adds. lavapipe
+// runs every storage access at a varying address as a loop over the lanes, so the loads, not the
+// arithmetic, set the speed; and it runs both sides of every branch (the untaken one masked), so the
+// blocks a layer does not have are left out by constants (fwd_layer, bwd_layer), not skipped at run time.
 //
 // Same operands, equations and parameter record as stack.wgsl (read it first), with these differences:
 //   - the power-of-two scale of the backward belongs to a (layer, row) pair: S[l][b] at
@@ -16,7 +18,15 @@
 //   - rows past the batch (the last invocation's) compute the last row again and store nothing: a divergent
 //     early return would put all later work under a partial execution mask.
 
-const RPI: u32 = 4u;
+// RPI, the rows per invocation, comes from the module's constants (src/gpu/shaders.rs, MODULES): 4 in module
+// stack_rows, 1 in module stack_rows1. With 4 rows, slot s of a block (acc[s]) is row 4g + s and every slot
+// holds the same four units; with 1 row (built for lavapipe's 8-lane subgroups, chosen only where the width
+// is a multiple of 4) slot s holds units 4s..4s + 3 of the block's sixteen: a step then reads one vec4 of
+// its row for 64 multiply-adds, and four times as many invocations share a small batch (more lanes and
+// more CPU threads busy).
+
+// units per block of the unit loop
+const BLOCK_UNITS: u32 = 16u / RPI;
 
 // this invocation's lane in its subgroup: a workgroup of 8 is one subgroup where LANES is 8 (lanes.wgsl)
 var<private> lane_id: u32;
@@ -25,11 +35,60 @@ var<private> lane_id: u32;
 struct Rows {
     b: vec4<u32>,
     live: vec4<bool>,
+    // which slots store the row's own values (scales, outputs): every live one with four rows, the first
+    // with one
+    own: vec4<bool>,
 }
 
 fn rows_of(g: u32) -> Rows {
-    let r = RPI * g + vec4<u32>(0u, 1u, 2u, 3u);
-    return Rows(min(r, vec4<u32>(p.m - 1u)), r < vec4<u32>(p.m));
+    var r = RPI * g + vec4<u32>(0u, 1u, 2u, 3u);
+    if (RPI == 1u) {
+        r = vec4<u32>(g);
+    }
+    let live = r < vec4<u32>(p.m);
+    var own = live;
+    if (RPI == 1u) {
+        own = vec4<bool>(live.x, false, false, false);
+    }
+    return Rows(min(r, vec4<u32>(p.m - 1u)), live, own);
+}
+
+// The first unit of each slot of the block at j0 (a slot past the width repeats the last block: the same
+// values and the same stores as the slot that owns it).
+fn slot_units(j0: u32, w: u32) -> vec4<u32> {
+    if (RPI == 1u) {
+        return min(vec4<u32>(j0) + vec4<u32>(0u, 4u, 8u, 12u), vec4<u32>((w - 1u) & ~3u));
+    }
+    return vec4<u32>(j0);
+}
+
+// The last unit of each slot, relative to its first (units past it repeat it).
+fn slot_last(js: vec4<u32>, w: u32) -> vec4<u32> {
+    return min(vec4<u32>(3u), vec4<u32>(w - 1u) - js);
+}
+
+// load4 of each slot's units at `at` (one load where the slots share their units)
+fn slot_load4(at: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> mat4x4<f32> {
+    if (RPI == 4u) {
+        let v = load4(at + js.x, ls.x, wide);
+        return mat4x4<f32>(v, v, v, v);
+    }
+    return mat4x4<f32>(load4(at + js.x, ls.x, wide), load4(at + js.y, ls.y, wide), load4(at + js.z, ls.z, wide),
+                       load4(at + js.w, ls.w, wide));
+}
+
+// With one row, the four slots' running maxima made the row's (NaN-propagating, as abs_max)
+fn row_max(mx: vec4<f32>) -> vec4<f32> {
+    if (RPI == 4u) {
+        return mx;
+    }
+    var r = mx.x;
+    for (var c = 1u; c < 4u; c++) {
+        if (mx[c] > r || is_nan(mx[c])) {
+            r = mx[c];
+        }
+    }
+    return vec4<f32>(r);
 }
 
 // ld(i + c) for units c = 0..3 (past `last` the last one again); one load where `wide`.
@@ -158,6 +217,92 @@ fn bwd_block(u: vec4<u32>, v: u32, ks: u32, n: u32, last: u32, wide: bool) -> ma
     return a;
 }
 
+// One row (u) against sixteen units' weight rows (slot s: units js[s]..js[s] + 3, rows at v + unit * cs):
+// out[s][c] = Σ_{k<n} ld(u + k) · ld(v + (js[s] + c) cs + k). u, v, cs, n multiples of 4; 8-lane subgroups.
+// Lane s loads k0 + 4s .. k0 + 4s + 3 of the sixteen weight rows, step s of the inner loop shares them.
+fn fwd_units(u: u32, v: u32, cs: u32, n: u32, js: vec4<u32>) -> mat4x4<f32> {
+    let x0 = nb + u;
+    let w0 = vec4<u32>(nb + v) + js * cs;
+    var a = mat4x4<f32>();
+    for (var k0 = 0u; k0 < n; k0 += 32u) {
+        let kl = min(k0 + 4u * lane_id, n - 4u);
+        let r0 = mat4x4<f32>(ld4(w0.x + kl), ld4(w0.x + cs + kl), ld4(w0.x + 2u * cs + kl), ld4(w0.x + 3u * cs + kl));
+        let r1 = mat4x4<f32>(ld4(w0.y + kl), ld4(w0.y + cs + kl), ld4(w0.y + 2u * cs + kl), ld4(w0.y + 3u * cs + kl));
+        let r2 = mat4x4<f32>(ld4(w0.z + kl), ld4(w0.z + cs + kl), ld4(w0.z + 2u * cs + kl), ld4(w0.z + 3u * cs + kl));
+        let r3 = mat4x4<f32>(ld4(w0.w + kl), ld4(w0.w + cs + kl), ld4(w0.w + 2u * cs + kl), ld4(w0.w + 3u * cs + kl));
+        let cnt = min(8u, (n - k0) / 4u);
+        for (var s = 0u; s < cnt; s++) {
+            let x = ld4(x0 + k0 + 4u * s);
+            a[0] += units_dot(x, r0, s);
+            a[1] += units_dot(x, r1, s);
+            a[2] += units_dot(x, r2, s);
+            a[3] += units_dot(x, r3, s);
+        }
+    }
+    return a;
+}
+
+// (x · r[c] of lane s) for c = 0..3
+fn units_dot(x: vec4<f32>, r: mat4x4<f32>, s: u32) -> vec4<f32> {
+    return vec4<f32>(dot(x, lane_share4(r[0], s)), dot(x, lane_share4(r[1], s)), dot(x, lane_share4(r[2], s)),
+                     dot(x, lane_share4(r[3], s)));
+}
+
+// One row (u) against sixteen columns of a weight (slot s: columns js[s]..js[s] + 3 at v, row stride ks):
+// out[s][c] = Σ_{k<n} ld(u + k) · ld(v + k ks + js[s] + c). u, v, ks, n multiples of 4; 8-lane subgroups.
+// Lane s loads the weight rows k0 + 4s .. k0 + 4s + 3 (sixteen columns), step s of the inner loop shares them.
+fn bwd_units(u: u32, v: u32, ks: u32, n: u32, js: vec4<u32>) -> mat4x4<f32> {
+    let x0 = nb + u;
+    let v0 = vec4<u32>(nb + v) + js;
+    var a = mat4x4<f32>();
+    for (var k0 = 0u; k0 < n; k0 += 32u) {
+        let o = min(k0 + 4u * lane_id, n - 4u) * ks;
+        let r0 = mat4x4<f32>(ld4(v0.x + o), ld4(v0.x + o + ks), ld4(v0.x + o + 2u * ks), ld4(v0.x + o + 3u * ks));
+        let r1 = mat4x4<f32>(ld4(v0.y + o), ld4(v0.y + o + ks), ld4(v0.y + o + 2u * ks), ld4(v0.y + o + 3u * ks));
+        let r2 = mat4x4<f32>(ld4(v0.z + o), ld4(v0.z + o + ks), ld4(v0.z + o + 2u * ks), ld4(v0.z + o + 3u * ks));
+        let r3 = mat4x4<f32>(ld4(v0.w + o), ld4(v0.w + o + ks), ld4(v0.w + o + 2u * ks), ld4(v0.w + o + 3u * ks));
+        let cnt = min(8u, (n - k0) / 4u);
+        for (var s = 0u; s < cnt; s++) {
+            let x = ld4(x0 + k0 + 4u * s);
+            a[0] = rows_by(x, shared_rows(r0, s), a[0]);
+            a[1] = rows_by(x, shared_rows(r1, s), a[1]);
+            a[2] = rows_by(x, shared_rows(r2, s), a[2]);
+            a[3] = rows_by(x, shared_rows(r3, s), a[3]);
+        }
+    }
+    return a;
+}
+
+// lane s's r, in every lane
+fn shared_rows(r: mat4x4<f32>, s: u32) -> mat4x4<f32> {
+    return mat4x4<f32>(lane_share4(r[0], s), lane_share4(r[1], s), lane_share4(r[2], s), lane_share4(r[3], s));
+}
+
+// The forward's block for the four slots: out[s][c] = Σ_{k<n} ld(u[s] + k) · ld(v + (js[s] + c) cs + k)
+// (units past ls[s] repeat it).
+fn fwd_slots(u: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> mat4x4<f32> {
+    if (RPI == 4u) {
+        return fwd_block(u, v + js.x * cs, cs, n, ls.x, wide);
+    }
+    if (LANES == 8u && wide) {
+        return fwd_units(u.x, v, cs, n, js);
+    }
+    return mat4x4<f32>(fwd_block(u, v + js.x * cs, cs, n, ls.x, wide)[0], fwd_block(u, v + js.y * cs, cs, n, ls.y, wide)[0],
+                       fwd_block(u, v + js.z * cs, cs, n, ls.z, wide)[0], fwd_block(u, v + js.w * cs, cs, n, ls.w, wide)[0]);
+}
+
+// The backward's block for the four slots: out[s][c] = Σ_{k<n} ld(u[s] + k) · ld(v + k ks + js[s] + c).
+fn bwd_slots(u: vec4<u32>, v: u32, ks: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> mat4x4<f32> {
+    if (RPI == 4u) {
+        return bwd_block(u, v + js.x, ks, n, ls.x, wide);
+    }
+    if (LANES == 8u && wide) {
+        return bwd_units(u.x, v, ks, n, js);
+    }
+    return mat4x4<f32>(bwd_block(u, v + js.x, ks, n, ls.x, wide)[0], bwd_block(u, v + js.y, ks, n, ls.y, wide)[0],
+                       bwd_block(u, v + js.z, ks, n, ls.z, wide)[0], bwd_block(u, v + js.w, ks, n, ls.w, wide)[0]);
+}
+
 // One row's units j0..j0+last of layer l: z (bias added) and a = f(z) (+ the row's previous layer at
 // `prev`: residual) stored at `out` where `live`; returns the largest slope code of the four.
 fn fwd_row(z: vec4<f32>, live: bool, out: u32, prev: u32, j0: u32, last: u32, res: bool, wide: bool) -> f32 {
@@ -176,6 +321,40 @@ fn fwd_row(z: vec4<f32>, live: bool, out: u32, prev: u32, j0: u32, last: u32, re
     return code;
 }
 
+// Layer (time step) l of the forward for this invocation's rows: `input` (the input block x W_in) and
+// `hidden` (the previous layer's block) are constants where the kernel calls it, so each call keeps only
+// the blocks its layers have (lavapipe runs both sides of a branch, the untaken one masked).
+fn fwd_layer(l: u32, rows: Rows, input: bool, hidden: bool, residual: bool, wide: bool, wide_in: bool) {
+    let w = p.n;
+    let bw = p.m * w;
+    let xrow = p.x_off + (l - 1u) * p.x_step + rows.b * p.d_in;
+    let prow = p.c_off + (max(l, 2u) - 2u) * bw + rows.b * w;
+    let bl = bias_at(l);
+    let wr = w_rec_at(max(l, 2u));
+    let out = (l - 1u) * bw + rows.b * w;
+    let res = residual && hidden;
+    var code = 0.0;
+    for (var j0 = 0u; j0 < w; j0 += BLOCK_UNITS) {
+        let js = slot_units(j0, w);
+        let ls = slot_last(js, w);
+        var z = mat4x4<f32>();
+        if (input) {
+            z += fwd_slots(xrow, p.w_in, p.d_in, p.d_in, js, ls, wide_in);
+        }
+        if (hidden) {
+            z += fwd_slots(prow, wr, w, w, js, ls, wide);
+        }
+        z += slot_load4(nb + bl, js, ls, wide);
+        code = max(code, fwd_row(z[0], rows.live.x, out.x, prow.x, js.x, ls.x, res, wide));
+        code = max(code, fwd_row(z[1], rows.live.y, out.y, prow.y, js.y, ls.y, res, wide));
+        code = max(code, fwd_row(z[2], rows.live.z, out.z, prow.z, js.z, ls.z, res, wide));
+        code = max(code, fwd_row(z[3], rows.live.w, out.w, prow.w, js.w, ls.w, res, wide));
+    }
+    if (rows.live.x && code > 0.0) {
+        atomicMax(&maxes[mb + p.k_base + l], u32(code));
+    }
+}
+
 @compute @workgroup_size(8)
 fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     net_enter(gid.z);
@@ -183,36 +362,23 @@ fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_in
     let rows = rows_of(gid.x);
     let w = p.n;
     let bw = p.m * w;
-    let recurrent = (p.flags & FLAG_RECURRENT) != 0u;
     let residual = (p.flags & FLAG_RESIDUAL) != 0u;
-    let wide = (p.flags & FLAG_WIDE) != 0u;
+    // one row per invocation is chosen only where the width is a multiple of 4
+    let wide = RPI == 1u || (p.flags & FLAG_WIDE) != 0u;
     let wide_in = (p.flags & FLAG_WIDE_IN) != 0u;
-    for (var l = p.l_from; l <= p.l_to; l++) {
-        let input = l == 1u || recurrent;
-        let xrow = p.x_off + (l - 1u) * p.x_step + rows.b * p.d_in;
-        let prow = p.c_off + (max(l, 2u) - 2u) * bw + rows.b * w;
-        let bl = bias_at(l);
-        let wr = w_rec_at(max(l, 2u));
-        let out = (l - 1u) * bw + rows.b * w;
-        let res = residual && l >= 2u;
-        var code = 0.0;
-        for (var j0 = 0u; j0 < w; j0 += 4u) {
-            let last = min(3u, w - 1u - j0);
-            var z = mat4x4<f32>();
-            if (input) {
-                z += fwd_block(xrow, p.w_in + j0 * p.d_in, p.d_in, p.d_in, last, wide_in);
-            }
-            if (l >= 2u) {
-                z += fwd_block(prow, wr + j0 * w, w, w, last, wide);
-            }
-            let bias = load4(nb + bl + j0, last, wide);
-            code = max(code, fwd_row(z[0] + bias, rows.live.x, out.x, prow.x, j0, last, res, wide));
-            code = max(code, fwd_row(z[1] + bias, rows.live.y, out.y, prow.y, j0, last, res, wide));
-            code = max(code, fwd_row(z[2] + bias, rows.live.z, out.z, prow.z, j0, last, res, wide));
-            code = max(code, fwd_row(z[3] + bias, rows.live.w, out.w, prow.w, j0, last, res, wide));
+    // layer 1 has only the input block; later ones the previous layer's, and an RNN's steps the input too
+    var l = p.l_from;
+    if (l == 1u) {
+        fwd_layer(1u, rows, true, false, residual, wide, wide_in);
+        l = 2u;
+    }
+    if ((p.flags & FLAG_RECURRENT) != 0u) {
+        for (; l <= p.l_to; l++) {
+            fwd_layer(l, rows, true, true, residual, wide, wide_in);
         }
-        if (rows.live.x && code > 0.0) {
-            atomicMax(&maxes[mb + p.k_base + l], u32(code));
+    } else {
+        for (; l <= p.l_to; l++) {
+            fwd_layer(l, rows, false, true, residual, wide, wide_in);
         }
     }
     if (p.l_to == p.layers) {
@@ -222,10 +388,10 @@ fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_in
             let y = fwd_block(top, p.w_head + o * w, 0u, w, 0u, wide);
             let hb = ld(nb + p.b_head + o);
             let at = nb + p.add_off + rows.b * p.d_out + o;
-            if (rows.live.x) { st(at.x, hb + y[0].x); }
-            if (rows.live.y) { st(at.y, hb + y[1].x); }
-            if (rows.live.z) { st(at.z, hb + y[2].x); }
-            if (rows.live.w) { st(at.w, hb + y[3].x); }
+            if (rows.own.x) { st(at.x, hb + y[0].x); }
+            if (rows.own.y) { st(at.y, hb + y[1].x); }
+            if (rows.own.z) { st(at.z, hb + y[2].x); }
+            if (rows.own.w) { st(at.w, hb + y[3].x); }
         }
     }
 }
@@ -272,6 +438,51 @@ fn row_exps(mx: vec4<f32>) -> vec4<i32> {
     return select(vec4<i32>(0), frexp(mx).exp, mx != vec4<f32>(0.0));
 }
 
+// The state of the layer above, per row: its scale, the exponent of its row max |ĝ| and its slope shift.
+struct Above {
+    s: vec4<f32>,
+    e: vec4<i32>,
+    k: i32,
+}
+
+// Layer (time step) l of the backward for this invocation's rows, below the state `a` of the layer above;
+// returns layer l's state. `top` (the head's weights above) is a constant where the kernel calls it.
+fn bwd_layer(l: u32, rows: Rows, top: bool, residual: bool, wide: bool, a: Above) -> Above {
+    let w = p.n;
+    let bw = p.m * w;
+    let k_l = slope_shift(l);
+    let wm = w_rec_at(min(l + 1u, max(p.layers, 2u)));
+    let out = (l - 1u) * bw + rows.b * w;
+    // ŝ and ĝ of the layer above (these rows), as this invocation wrote them
+    let above = out + bw;
+    let res = residual && !top;
+    var mx = vec4<f32>(0.0);
+    for (var j0 = 0u; j0 < w; j0 += BLOCK_UNITS) {
+        let js = slot_units(j0, w);
+        let ls = slot_last(js, w);
+        var g: mat4x4<f32>;
+        if (top) {
+            g = bwd_slots(p.b_off + rows.b * p.d_out, p.w_head, w, p.d_out, js, ls, false);
+        } else {
+            g = bwd_slots(p.a_off + above, wm, w, w, js, ls, wide);
+        }
+        mx.x = bwd_row(g[0], rows.live.x, out.x, above.x, js.x, ls.x, top, res, a.k, a.e.x, k_l, mx.x, wide);
+        mx.y = bwd_row(g[1], rows.live.y, out.y, above.y, js.y, ls.y, top, res, a.k, a.e.y, k_l, mx.y, wide);
+        mx.z = bwd_row(g[2], rows.live.z, out.z, above.z, js.z, ls.z, top, res, a.k, a.e.z, k_l, mx.z, wide);
+        mx.w = bwd_row(g[3], rows.live.w, out.w, above.w, js.w, ls.w, top, res, a.k, a.e.w, k_l, mx.w, wide);
+    }
+    var s_l = a.s + vec4<f32>(a.e) + f32(k_l);
+    if (res) {
+        s_l -= f32(a.k);
+    }
+    let sc = nb + p.sscale_off + l * p.m + rows.b;
+    if (rows.own.x) { st(sc.x, s_l.x); }
+    if (rows.own.y) { st(sc.y, s_l.y); }
+    if (rows.own.z) { st(sc.z, s_l.z); }
+    if (rows.own.w) { st(sc.w, s_l.w); }
+    return Above(s_l, row_exps(row_max(mx)), k_l);
+}
+
 @compute @workgroup_size(8)
 fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     net_enter(gid.z);
@@ -280,7 +491,7 @@ fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_i
     let w = p.n;
     let bw = p.m * w;
     let residual = (p.flags & FLAG_RESIDUAL) != 0u;
-    let wide = (p.flags & FLAG_WIDE) != 0u;
+    let wide = RPI == 1u || (p.flags & FLAG_WIDE) != 0u;
     // the state of the layer above the chunk, per row: its scale and the exponent of its row max |ĝ|; and
     // its slope shift
     var s_above = vec4<f32>(0.0);
@@ -302,40 +513,15 @@ fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_i
         k_above = slope_shift(la);
         e_above = row_exps(mx);
     }
-    for (var l = p.l_to; l >= p.l_from; l--) {
-        let top = l == p.layers;
-        let k_l = slope_shift(l);
-        let wm = w_rec_at(min(l + 1u, max(p.layers, 2u)));
-        let out = (l - 1u) * bw + rows.b * w;
-        // ŝ and ĝ of the layer above (these rows), as this invocation wrote them
-        let above = out + bw;
-        let res = residual && !top;
-        var mx = vec4<f32>(0.0);
-        for (var j0 = 0u; j0 < w; j0 += 4u) {
-            let last = min(3u, w - 1u - j0);
-            var g: mat4x4<f32>;
-            if (top) {
-                g = bwd_block(p.b_off + rows.b * p.d_out, p.w_head + j0, w, p.d_out, last, false);
-            } else {
-                g = bwd_block(p.a_off + above, wm + j0, w, w, last, wide);
-            }
-            mx.x = bwd_row(g[0], rows.live.x, out.x, above.x, j0, last, top, res, k_above, e_above.x, k_l, mx.x, wide);
-            mx.y = bwd_row(g[1], rows.live.y, out.y, above.y, j0, last, top, res, k_above, e_above.y, k_l, mx.y, wide);
-            mx.z = bwd_row(g[2], rows.live.z, out.z, above.z, j0, last, top, res, k_above, e_above.z, k_l, mx.z, wide);
-            mx.w = bwd_row(g[3], rows.live.w, out.w, above.w, j0, last, top, res, k_above, e_above.w, k_l, mx.w, wide);
-        }
-        var s_l = s_above + vec4<f32>(e_above) + f32(k_l);
-        if (res) {
-            s_l -= f32(k_above);
-        }
-        let sc = nb + p.sscale_off + l * p.m + rows.b;
-        if (rows.live.x) { st(sc.x, s_l.x); }
-        if (rows.live.y) { st(sc.y, s_l.y); }
-        if (rows.live.z) { st(sc.z, s_l.z); }
-        if (rows.live.w) { st(sc.w, s_l.w); }
-        e_above = row_exps(mx);
-        s_above = s_l;
-        k_above = k_l;
+    // the top layer (the head's weights) first, on its own: `top` is then a constant in each call
+    var above = Above(s_above, e_above, k_above);
+    var l = p.l_to;
+    if (l == p.layers) {
+        above = bwd_layer(l, rows, true, residual, wide, above);
+        l -= 1u;
+    }
+    for (; l >= p.l_from && l >= 1u; l--) {
+        above = bwd_layer(l, rows, false, residual, wide, above);
         if (l == 1u) {
             break;
         }

@@ -5,7 +5,7 @@ use web_time::Instant;
 
 use serde::Serialize;
 
-use crate::gpu::program::{BUSY_WORKGROUPS, StackPath};
+use crate::gpu::program::{BUSY_WORKGROUPS, ONE_ROW, ROWS_PER_INVOCATION, StackPath};
 use crate::gpu::{Engine, EngineError, EngineOptions, GpuContext};
 use crate::model::{Activation, Arch, Cell, Init, NetConfig, Task};
 
@@ -180,9 +180,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// per workgroup, and the layered path with each matmul tile policy (the largest tile that still gives
 /// [`BUSY_WORKGROUPS`] workgroups, from a smallest tile; or one tile everywhere). One run on a new adapter
 /// prints them side by side, so the default can be chosen from measurements.
-pub const VARIANTS: [(&str, EngineOptions); 13] = [
+pub const VARIANTS: [(&str, EngineOptions); 15] = [
     ("default", variant(BUSY_WORKGROUPS, 32, StackPath::Auto)),
     ("rows", variant(BUSY_WORKGROUPS, 32, StackPath::Rows)),
+    (
+        "rows:4",
+        variant(BUSY_WORKGROUPS, 32, StackPath::RowsOf(ROWS_PER_INVOCATION)),
+    ),
+    (
+        "rows:1",
+        variant(BUSY_WORKGROUPS, 32, StackPath::RowsOf(ONE_ROW)),
+    ),
     (
         "fused-r1",
         variant(BUSY_WORKGROUPS, 32, StackPath::Fused(1)),
@@ -311,7 +319,7 @@ pub fn run_suite(
     mut report: impl FnMut(&BenchResult),
 ) -> Vec<BenchResult> {
     let (rounds, steps, budget_secs) = match suite {
-        Suite::Quick | Suite::Lessons => (5, 2, 2.0),
+        Suite::Quick | Suite::Lessons => (60, 2, 1.5),
         Suite::Full => (30, 10, 4.0),
     };
     // the default run honours GRADSCOPE_ENGINE (an unknown value skips every row with the reason)

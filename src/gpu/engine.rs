@@ -9,7 +9,7 @@ use super::layout::{
 };
 use super::program::{
     BUSY_WORKGROUPS, GATE_RECORD, Resolved, SOFTWARE_BUSY_WORKGROUPS, StackPath, gated_misfit,
-    normed_misfit, resolve_for, step_dispatches_with,
+    normed_misfit, resolve_for, rows_per_invocation, step_dispatches_with,
 };
 use super::readback::{PolledMap, StatsRing};
 use super::shaders::{KernelBuild, Pipelines, uses_activation};
@@ -198,7 +198,7 @@ pub struct EngineOptions {
     pub loop_budget: Option<u64>,
 }
 
-/// The environment variable that forces an engine path: `layered`, `rows`, `fused`,
+/// The environment variable that forces an engine path: `layered`, `rows` (`rows:4`, `rows:1`), `fused`,
 /// `fused:<rows per workgroup>` or `auto` (the default).
 pub const ENGINE_ENV: &str = "GRADSCOPE_ENGINE";
 
@@ -231,7 +231,7 @@ impl EngineOptions {
         if let Ok(v) = std::env::var(ENGINE_ENV) {
             opts.stack = parse_stack_path(&v).ok_or_else(|| {
                 EngineError::Options(format!(
-                    "{ENGINE_ENV}={v:?}: expected auto, layered, rows, fused or fused:<rows per workgroup>"
+                    "{ENGINE_ENV}={v:?}: expected auto, layered, rows, rows:4, rows:1, fused or fused:<rows per workgroup>"
                 ))
             })?;
         }
@@ -239,13 +239,15 @@ impl EngineOptions {
     }
 }
 
-/// Parses `auto`, `layered`, `rows`, `fused` or `fused:<rows>` (rows 1..=65535).
+/// Parses `auto`, `layered`, `rows`, `rows:4`, `rows:1`, `fused` or `fused:<rows>` (rows 1..=65535).
 pub fn parse_stack_path(s: &str) -> Option<StackPath> {
     match s.trim() {
         "auto" => Some(StackPath::Auto),
         "layered" => Some(StackPath::Layered),
         "fused" => Some(StackPath::Fused(0)),
         "rows" => Some(StackPath::Rows),
+        "rows:4" => Some(StackPath::RowsOf(super::program::ROWS_PER_INVOCATION)),
+        "rows:1" => Some(StackPath::RowsOf(super::program::ONE_ROW)),
         other => {
             let rows: u32 = other.strip_prefix("fused:")?.parse().ok()?;
             (1..=65_535)
@@ -536,12 +538,16 @@ pub fn check_population_limits(
 /// The options made concrete for the adapter and the memory map `cfg` runs with: needs nothing but the
 /// configuration, so every limit can be checked before any weights or data are generated.
 fn plan(ctx: &GpuContext, cfg: &NetConfig, opts: EngineOptions) -> (EngineOptions, Layout) {
-    let opts = opts.for_adapter(ctx.software);
+    let mut opts = opts.for_adapter(ctx.software);
+    if opts.stack == StackPath::Rows {
+        let lanes = ctx.pipelines.build().lanes;
+        opts.stack = StackPath::RowsOf(rows_per_invocation(cfg, lanes));
+    }
     // the fused path needs no RNN input-projection region
     let full = Layout::new(cfg);
     let lay = match resolve_for(cfg, &full, opts.stack, opts.budget()) {
         Resolved::Layered | Resolved::Gated | Resolved::Normed => full,
-        Resolved::Rows => Layout::rows(cfg),
+        Resolved::Rows(_) => Layout::rows(cfg),
         Resolved::Fused(_) => Layout::fused(cfg),
     };
     (opts, lay)
@@ -734,7 +740,7 @@ impl Engine {
     pub fn path_name(&self) -> String {
         match resolve_for(&self.cfg, &self.lay, self.opts.stack, self.opts.budget()) {
             Resolved::Fused(rows) => format!("fused:{rows}"),
-            Resolved::Rows => "rows".into(),
+            Resolved::Rows(r) => format!("rows:{r}"),
             Resolved::Layered => "layered".into(),
             Resolved::Gated => "gated".into(),
             Resolved::Normed => "normed".into(),

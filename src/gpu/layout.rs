@@ -188,6 +188,10 @@ pub enum Kernel {
     RowsForward,
     /// shaders/stack_rows.wgsl `rows_backward`: the δ chain of every layer, one invocation per row
     RowsBackward,
+    /// `rows_forward` with one row per invocation, sixteen units at a time (module stack_rows1)
+    RowsForward1,
+    /// `rows_backward` with one row per invocation, sixteen units at a time (module stack_rows1)
+    RowsBackward1,
     /// shaders/gated.wgsl `gated_forward`: an LSTM's or GRU's steps, one workgroup per slice of rows
     GatedForward,
     /// shaders/gated.wgsl `gated_backward`: backpropagation through time of a gated cell
@@ -210,9 +214,11 @@ impl Kernel {
     /// The kernels shaped for CPU adapters (the per-row path): built on native targets only. In a browser
     /// the software adapter is SwiftShader, whose shader compiler exhausted memory on them (over 11 GB
     /// for the page's GPU process), so the browser runs its CPU adapter on the fused path instead.
-    pub const CPU_ONLY: [Kernel; 4] = [
+    pub const CPU_ONLY: [Kernel; 6] = [
         Kernel::RowsForward,
         Kernel::RowsBackward,
+        Kernel::RowsForward1,
+        Kernel::RowsBackward1,
         Kernel::WeightGradsDirect,
         Kernel::ColReduceRows,
     ];
@@ -223,7 +229,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 28] = [
+    pub const ALL: [Kernel; 30] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -244,6 +250,8 @@ impl Kernel {
         Kernel::WeightGradSum,
         Kernel::RowsForward,
         Kernel::RowsBackward,
+        Kernel::RowsForward1,
+        Kernel::RowsBackward1,
         Kernel::GatedForward,
         Kernel::GatedBackward,
         Kernel::GatedStats,

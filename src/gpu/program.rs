@@ -48,8 +48,26 @@ pub const FUSED_MAX_WIDTH: usize = 256;
 /// Invocations per workgroup of stack_rows.wgsl: one SIMD vector of a software adapter (which spreads
 /// workgroups over its cores; the kernel has no barrier).
 pub const ROWS_GROUP: u32 = 8;
-/// Batch rows each invocation of stack_rows.wgsl carries (RPI there).
+/// Batch rows each invocation of stack_rows.wgsl carries (RPI there, module stack_rows): four rows, four
+/// units at a time.
 pub const ROWS_PER_INVOCATION: u32 = 4;
+/// The other shape of stack_rows.wgsl (module stack_rows1): one row per invocation, sixteen units at a
+/// time, for widths that are a multiple of 4.
+pub const ONE_ROW: u32 = 1;
+
+/// Rows per invocation of the per-row stack for `cfg` ([`StackPath::Rows`]) on a device that shares loads
+/// across 8-lane subgroups (`lanes`, [`super::shaders::lane_sharing`]): one wherever the width is a
+/// multiple of 4, else four (one row without lane sharing would load every weight sixteen times over).
+/// Measured on lavapipe (2 cores; CPU time per step, one row against four): 0.53 for the quick RNN,
+/// 0.65 for the 100-step RNN lesson, 0.81 to 0.88 for MLPs of width 32 to 64; width 16 took 1.1x the
+/// CPU time but ran on both cores where four rows used one (docs/DESIGN.md, Performance).
+pub fn rows_per_invocation(cfg: &NetConfig, lanes: bool) -> u32 {
+    if lanes && cfg.width.is_multiple_of(4) {
+        ONE_ROW
+    } else {
+        ROWS_PER_INVOCATION
+    }
+}
 /// Output tile edge of wgrad.wgsl (WT there).
 pub const WGRAD_TILE: u32 = 32;
 
@@ -73,8 +91,12 @@ pub enum StackPath {
     Fused(u32),
     /// The fused stack or persistent RNN with one invocation per batch row carried through every layer in
     /// registers (the shape for CPU adapters such as lavapipe: the weight loads are uniform, the
-    /// multiply-adds vectorise across rows).
+    /// multiply-adds vectorise across rows). An engine runs it with the rows per invocation that
+    /// [`rows_per_invocation`] gives for its net and device; [`resolve`] alone takes four.
     Rows,
+    /// [`StackPath::Rows`] with this many rows per invocation: [`ROWS_PER_INVOCATION`] or [`ONE_ROW`] (one
+    /// row needs a width that is a multiple of 4; other widths take four).
+    RowsOf(u32),
 }
 
 impl StackPath {
@@ -86,7 +108,11 @@ impl StackPath {
     /// the fused stack.
     pub fn for_adapter(self, software: bool) -> StackPath {
         match self {
-            StackPath::Auto | StackPath::Rows if !Kernel::RowsForward.built() => StackPath::Auto,
+            StackPath::Auto | StackPath::Rows | StackPath::RowsOf(_)
+                if !Kernel::RowsForward.built() =>
+            {
+                StackPath::Auto
+            }
             StackPath::Auto if software => StackPath::Rows,
             other => other,
         }
@@ -100,8 +126,8 @@ pub enum Resolved {
     Layered,
     /// Lanes over units, this many rows per workgroup.
     Fused(u32),
-    /// One invocation per row.
-    Rows,
+    /// One invocation per row (or per four rows: the rows per invocation).
+    Rows(u32),
     /// A gated cell's own kernels (shaders/gated.wgsl), whatever the path asked for.
     Gated,
     /// A normalized MLP's own kernels (shaders/normed.wgsl), whatever the path asked for.
@@ -126,8 +152,14 @@ pub fn resolve(cfg: &NetConfig, path: StackPath) -> Resolved {
     let wide = cfg.width > FUSED_MAX_WIDTH;
     let rows = match path {
         StackPath::Layered => return Resolved::Layered,
-        StackPath::Auto | StackPath::Rows if wide => return Resolved::Layered,
-        StackPath::Rows => return Resolved::Rows,
+        StackPath::Auto | StackPath::Rows | StackPath::RowsOf(_) if wide => {
+            return Resolved::Layered;
+        }
+        StackPath::Rows => return Resolved::Rows(ROWS_PER_INVOCATION),
+        StackPath::RowsOf(ONE_ROW) if cfg.width.is_multiple_of(4) => {
+            return Resolved::Rows(ONE_ROW);
+        }
+        StackPath::RowsOf(_) => return Resolved::Rows(ROWS_PER_INVOCATION),
         StackPath::Auto | StackPath::Fused(0) => default_rows(cfg.width, cfg.batch),
         StackPath::Fused(r) => r,
     };
@@ -138,7 +170,7 @@ pub fn resolve(cfg: &NetConfig, path: StackPath) -> Resolved {
 pub fn resolve_for(cfg: &NetConfig, lay: &Layout, path: StackPath, loop_budget: u64) -> Resolved {
     match resolve(cfg, path) {
         Resolved::Fused(r) if !fused_fits(lay, false, r, loop_budget) => Resolved::Layered,
-        Resolved::Rows if !fused_fits(lay, true, 1, loop_budget) => Resolved::Layered,
+        Resolved::Rows(_) if !fused_fits(lay, true, 1, loop_budget) => Resolved::Layered,
         r => r,
     }
 }
@@ -251,7 +283,11 @@ pub fn step_dispatches_with(
             Resolved::Fused(r) => r,
             _ => 1,
         };
-        let fused = program.fused(rows, resolved == Resolved::Rows);
+        let per_row = match resolved {
+            Resolved::Rows(r) => Some(r),
+            _ => None,
+        };
+        let fused = program.fused(rows, per_row);
         let mut out = fused.forward_and_loss();
         out.extend(fused.backward());
         out.extend(fused.gradients());
@@ -303,11 +339,12 @@ fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
     };
     let blocks = w.div_ceil(4) as u64;
     match kernel {
-        Kernel::RowsForward => (
+        // one row per invocation runs a block loop per 16 units (fewer iterations): the same bounds
+        Kernel::RowsForward | Kernel::RowsForward1 => (
             600 + d_out as u64 * (2 + over(w, wide)),
             2 + blocks * (60 + over(d_in, wide_in) + over(w, wide)),
         ),
-        Kernel::RowsBackward => (
+        Kernel::RowsBackward | Kernel::RowsBackward1 => (
             600 + blocks * 20,
             2 + blocks * (70 + over(w, wide).max(d_out as u64)),
         ),
@@ -432,7 +469,10 @@ impl Fused<'_> {
     /// The forward (or `backward`) pass of the stack: the per-row or per-slice kernel, one dispatch per
     /// chunk of layers, in the pass's order.
     fn stack_pass(&self, backward: bool) -> Vec<Dispatch> {
+        let one = self.rows_per_invocation == ONE_ROW;
         let kernel = match (self.per_row, backward) {
+            (true, false) if one => Kernel::RowsForward1,
+            (true, true) if one => Kernel::RowsBackward1,
             (true, false) => Kernel::RowsForward,
             (true, true) => Kernel::RowsBackward,
             (false, false) => Kernel::StackForward,
@@ -440,7 +480,7 @@ impl Fused<'_> {
         };
         let groups = if self.per_row {
             [
-                (self.lay.batch as u32).div_ceil(ROWS_GROUP * ROWS_PER_INVOCATION),
+                (self.lay.batch as u32).div_ceil(ROWS_GROUP * self.rows_per_invocation),
                 1,
                 1,
             ]
@@ -573,6 +613,8 @@ struct Fused<'a> {
     budget: u64,
     /// One invocation per row (stack_rows.wgsl).
     per_row: bool,
+    /// Rows per invocation there ([`ROWS_PER_INVOCATION`] or [`ONE_ROW`]).
+    rows_per_invocation: u32,
     /// Batch row slices (workgroups of the stack kernels).
     slices: u32,
     recurrent: bool,
@@ -582,7 +624,10 @@ struct Fused<'a> {
 
 impl Program<'_> {
     /// The fused stack (MLP) or persistent RNN with `rows` batch rows per workgroup.
-    fn fused(&self, rows: u32, per_row: bool) -> Fused<'_> {
+    /// `per_row`: the per-row kernels with this many rows per invocation.
+    fn fused(&self, rows: u32, per_row: Option<u32>) -> Fused<'_> {
+        let rows_per_invocation = per_row.unwrap_or(ROWS_PER_INVOCATION);
+        let per_row = per_row.is_some();
         let cfg = self.cfg;
         let lay = self.lay;
         let (b, w, l_n) = (lay.batch as u32, lay.width as u32, lay.depth);
@@ -656,6 +701,7 @@ impl Program<'_> {
             lay,
             budget: self.budget,
             per_row,
+            rows_per_invocation,
             slices: if per_row { b } else { b.div_ceil(rows) },
             recurrent,
             stack,
@@ -1260,7 +1306,7 @@ mod tests {
         );
         assert_eq!(
             resolve_for(&deep, &lay, StackPath::Rows, u64::MAX),
-            Resolved::Rows
+            Resolved::Rows(ROWS_PER_INVOCATION)
         );
         // wider than the fused stack takes by default
         let wide = NetConfig {

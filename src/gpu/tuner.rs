@@ -12,7 +12,7 @@ use web_time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::engine::{ENGINE_ENV, Engine, EngineError, EngineOptions, GpuContext};
-use super::program::{StackPath, default_rows};
+use super::program::{ONE_ROW, ROWS_PER_INVOCATION, StackPath, default_rows, rows_per_invocation};
 use crate::model::{Arch, NetConfig};
 
 /// The environment variable that turns tuning off (`off`, `0` or `no`).
@@ -142,6 +142,7 @@ impl Candidate {
             StackPath::Auto => "auto".into(),
             StackPath::Layered => "layered".into(),
             StackPath::Rows => "rows".into(),
+            StackPath::RowsOf(r) => format!("rows:{r}"),
             StackPath::Fused(0) => "fused".into(),
             StackPath::Fused(r) => format!("fused:{r}"),
         }
@@ -165,7 +166,19 @@ pub fn candidates(cfg: &NetConfig, software: bool) -> Vec<Candidate> {
     let rows = default_rows(cfg.width, cfg.batch);
     let mut out = Vec::new();
     if software {
-        out.extend([StackPath::Rows, StackPath::Layered].map(Candidate::of));
+        // the per-row stack's default shape first, then its other one (one row per invocation needs a
+        // width that is a multiple of 4)
+        let first = rows_per_invocation(cfg, true);
+        out.push(Candidate::of(StackPath::RowsOf(first)));
+        let other = if first == ONE_ROW {
+            ROWS_PER_INVOCATION
+        } else {
+            ONE_ROW
+        };
+        if other == ROWS_PER_INVOCATION || cfg.width.is_multiple_of(4) {
+            out.push(Candidate::of(StackPath::RowsOf(other)));
+        }
+        out.push(Candidate::of(StackPath::Layered));
     }
     for r in [rows, rows.saturating_mul(4), (rows / 4).max(1)] {
         let p = Candidate::of(StackPath::Fused(r.min(cfg.batch as u32).max(1)));
@@ -277,7 +290,9 @@ mod tests {
                     assert!(!c[i + 1..].contains(p), "{p:?} twice");
                     assert_eq!(Candidate::parse(&p.text()), Some(*p));
                 }
-                assert_eq!(c.iter().any(|p| p.stack == StackPath::Rows), software);
+                let rows = |r| c.iter().any(|p| p.stack == StackPath::RowsOf(r));
+                assert_eq!(rows(ROWS_PER_INVOCATION), software);
+                assert_eq!(rows(ONE_ROW), software && cfg.width % 4 == 0);
                 // the wide tiles are timed on a GPU past the fused width only
                 let wide_tiles = c.iter().any(|p| p.busy_workgroups == WIDE_TILE_BUSY);
                 assert_eq!(wide_tiles, !software && cfg.width > 256, "{c:?}");

@@ -2,7 +2,7 @@
 //! every statistic, at init and after updates with every optimizer, with and without clipping.
 
 use crate::common::{gpu, gpu_portable, rel_err};
-use gradscope::gpu::program::StackPath;
+use gradscope::gpu::program::{ONE_ROW, ROWS_PER_INVOCATION, StackPath};
 use gradscope::gpu::{Engine, EngineOptions, GpuContext};
 use gradscope::model::{Activation, Arch, Cell, Init, NetConfig, Norm, Optimizer, Task};
 use gradscope::reference::Reference;
@@ -403,6 +403,19 @@ fn gpu_matches_reference_for_every_activation_arch_and_loss() {
                     ..EngineOptions::default()
                 };
                 check_on(gpu_portable(), &cfg, 3, rows);
+                // one row per invocation, sixteen units at a time (a width that is a multiple of 4)
+                let one = EngineOptions {
+                    stack: StackPath::RowsOf(ONE_ROW),
+                    ..EngineOptions::default()
+                };
+                check_with(
+                    &NetConfig {
+                        width: 8,
+                        ..cfg.clone()
+                    },
+                    3,
+                    one,
+                );
             }
             i += 1;
         }
@@ -504,16 +517,31 @@ fn rows_path_with_vec4_reads_matches_the_reference() {
         let mut cfg = case(i, arch, residual, task, act);
         cfg.width = width;
         cfg.batch = batch;
-        for (ctx, budget) in [(gpu(), u64::MAX), (gpu(), 1100), (gpu_portable(), u64::MAX)] {
+        // both shapes of the per-row kernels (four rows per invocation, or one row and sixteen units),
+        // whole and in chunks; the portable kernels take four rows by default, and one row runs there too
+        let (four, one) = (
+            StackPath::RowsOf(ROWS_PER_INVOCATION),
+            StackPath::RowsOf(ONE_ROW),
+        );
+        for (ctx, budget, stack, name) in [
+            (gpu(), u64::MAX, four, "rows:4"),
+            (gpu(), u64::MAX, one, "rows:1"),
+            (gpu(), 1100, four, "rows:4"),
+            (gpu(), 1100, one, "rows:1"),
+            (gpu_portable(), u64::MAX, StackPath::Rows, "rows:4"),
+            (gpu_portable(), u64::MAX, one, "rows:1"),
+        ] {
             let opts = EngineOptions {
-                stack: StackPath::Rows,
+                stack,
                 loop_budget: Some(budget),
                 ..EngineOptions::default()
             };
             let engine = Engine::with_options(ctx, &cfg, opts).unwrap();
             // the small budget splits the stack into chunks, or (the wider nets) leaves the per-row path
+            // (one row needs a width that is a multiple of 4: other widths keep four)
+            let name = if width % 4 == 0 { name } else { "rows:4" };
             if budget == u64::MAX || width <= 12 {
-                assert_eq!(engine.path_name(), "rows", "{}", cfg.summary());
+                assert_eq!(engine.path_name(), name, "{}", cfg.summary());
             }
             check_on(ctx, &cfg, 3, opts);
         }
@@ -539,7 +567,11 @@ fn a_batch_of_one_over_a_long_sequence_matches_the_reference_on_the_per_row_path
         seed: 5,
         ..NetConfig::default()
     };
-    for stack in [StackPath::Layered, StackPath::Rows] {
+    for stack in [
+        StackPath::Layered,
+        StackPath::Rows,
+        StackPath::RowsOf(ROWS_PER_INVOCATION),
+    ] {
         // the gradient at the initial weights (an update would send this net's weights to infinity)
         check_with(
             &cfg,

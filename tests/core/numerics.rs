@@ -4,6 +4,7 @@
 //! representation and is never reported as a dead unit.
 
 use crate::common::gpu;
+use gradscope::gpu::program::ROWS_PER_INVOCATION;
 use gradscope::gpu::{Engine, EngineOptions, StackPath};
 use gradscope::model::{Activation, Arch, Init, NetConfig, Task};
 use gradscope::reference::Reference;
@@ -417,6 +418,7 @@ fn vanishing_extremes_are_exact_on_every_engine_path() {
         for (stack, budget) in [
             (StackPath::Rows, None),
             (StackPath::Rows, Some(4000)),
+            (StackPath::RowsOf(ROWS_PER_INVOCATION), None),
             (StackPath::Fused(2), None),
             (StackPath::Fused(8), Some(400)),
             (StackPath::Layered, None),

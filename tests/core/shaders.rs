@@ -17,6 +17,8 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
     for k in [
         Kernel::RowsForward,
         Kernel::RowsBackward,
+        Kernel::RowsForward1,
+        Kernel::RowsBackward1,
         Kernel::WeightGradsDirect,
         Kernel::GatedForward,
         Kernel::GatedBackward,
@@ -214,7 +216,7 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         flags.len()
     );
     // the per-row and tile constants of the fused kernels
-    use gradscope::gpu::program::{ROWS_GROUP, ROWS_PER_INVOCATION, WGRAD_TILE};
+    use gradscope::gpu::program::{ONE_ROW, ROWS_GROUP, ROWS_PER_INVOCATION, WGRAD_TILE};
     assert_eq!(wgsl_const(&parsed("wgrad"), "WT"), f64::from(WGRAD_TILE));
     let rows = parsed("stack_rows");
     let fwd = rows
@@ -224,6 +226,10 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         .expect("rows_forward");
     assert_eq!(fwd.workgroup_size, [ROWS_GROUP, 1, 1]);
     assert_eq!(wgsl_const(&rows, "RPI"), f64::from(ROWS_PER_INVOCATION));
+    assert_eq!(
+        wgsl_const(&parsed("stack_rows1"), "RPI"),
+        f64::from(ONE_ROW)
+    );
     for act in Activation::ALL {
         let name = format!("ACT_{}", act.name().to_uppercase().replace('-', "_"));
         assert_eq!(
