@@ -41,16 +41,13 @@ struct Rows {
 }
 
 fn rows_of(g: u32) -> Rows {
-    var r = RPI * g + vec4<u32>(0u, 1u, 2u, 3u);
     if (RPI == 1u) {
-        r = vec4<u32>(g);
+        let live = g < p.m;
+        return Rows(vec4<u32>(min(g, p.m - 1u)), vec4<bool>(live), vec4<bool>(live, false, false, false));
     }
+    let r = RPI * g + vec4<u32>(0u, 1u, 2u, 3u);
     let live = r < vec4<u32>(p.m);
-    var own = live;
-    if (RPI == 1u) {
-        own = vec4<bool>(live.x, false, false, false);
-    }
-    return Rows(min(r, vec4<u32>(p.m - 1u)), live, own);
+    return Rows(min(r, vec4<u32>(p.m - 1u)), live, live);
 }
 
 // The first unit of each slot of the block at j0 (a slot past the width repeats the last block: the same
@@ -117,11 +114,22 @@ fn fwd_step(acc: mat4x4<f32>, uu: vec4<u32>, k: u32, w: mat4x4<f32>) -> mat4x4<f
     let x1 = ld4(uu.y + k);
     let x2 = ld4(uu.z + k);
     let x3 = ld4(uu.w + k);
-    return mat4x4<f32>(
-        acc[0] + vec4<f32>(dot(x0, w[0]), dot(x0, w[1]), dot(x0, w[2]), dot(x0, w[3])),
-        acc[1] + vec4<f32>(dot(x1, w[0]), dot(x1, w[1]), dot(x1, w[2]), dot(x1, w[3])),
-        acc[2] + vec4<f32>(dot(x2, w[0]), dot(x2, w[1]), dot(x2, w[2]), dot(x2, w[3])),
-        acc[3] + vec4<f32>(dot(x3, w[0]), dot(x3, w[1]), dot(x3, w[2]), dot(x3, w[3])));
+    return mat4x4<f32>(acc[0] + dots(x0, w), acc[1] + dots(x1, w), acc[2] + dots(x2, w), acc[3] + dots(x3, w));
+}
+
+// (x · w[c]) for c = 0..3
+fn dots(x: vec4<f32>, w: mat4x4<f32>) -> vec4<f32> {
+    return vec4<f32>(dot(x, w[0]), dot(x, w[1]), dot(x, w[2]), dot(x, w[3]));
+}
+
+// Four vec4s at i, i + stride, i + 2 stride, i + 3 stride (four weight rows, or four rows of a weight)
+fn ld4_rows(i: u32, stride: u32) -> mat4x4<f32> {
+    return mat4x4<f32>(ld4(i), ld4(i + stride), ld4(i + 2u * stride), ld4(i + 3u * stride));
+}
+
+// lane s's r, in every lane
+fn shared_rows(r: mat4x4<f32>, s: u32) -> mat4x4<f32> {
+    return mat4x4<f32>(lane_share4(r[0], s), lane_share4(r[1], s), lane_share4(r[2], s), lane_share4(r[3], s));
 }
 
 // One step of bwd_block over k .. k + 3: row r's values there (at uu[r] + k) times the weight rows
@@ -162,14 +170,10 @@ fn fwd_block(u: vec4<u32>, v: u32, cs: u32, n: u32, last: u32, wide: bool) -> ma
         // k0 + 4s .. k0 + 4s + 3 of the four weight rows, and step s of the inner loop takes them from it
         for (var k0 = 0u; k0 < n; k0 += 32u) {
             let kl = min(k0 + 4u * lane_id, n - 4u);
-            let r0 = ld4(v0 + kl);
-            let r1 = ld4(v1 + kl);
-            let r2 = ld4(v2 + kl);
-            let r3 = ld4(v3 + kl);
+            let r = mat4x4<f32>(ld4(v0 + kl), ld4(v1 + kl), ld4(v2 + kl), ld4(v3 + kl));
             let cnt = min(8u, (n - k0) / 4u);
             for (var s = 0u; s < cnt; s++) {
-                let ws = mat4x4<f32>(lane_share4(r0, s), lane_share4(r1, s), lane_share4(r2, s), lane_share4(r3, s));
-                a = fwd_step(a, uu, k0 + 4u * s, ws);
+                a = fwd_step(a, uu, k0 + 4u * s, shared_rows(r, s));
             }
         }
     } else if (wide) {
@@ -193,21 +197,15 @@ fn bwd_block(u: vec4<u32>, v: u32, ks: u32, n: u32, last: u32, wide: bool) -> ma
     if (wide && LANES == 8u) {
         // as fwd_block: lane s loads the weight rows k0 + 4s .. k0 + 4s + 3
         for (var k0 = 0u; k0 < n; k0 += 32u) {
-            let o = v0 + min(k0 + 4u * lane_id, n - 4u) * ks;
-            let r0 = ld4(o);
-            let r1 = ld4(o + ks);
-            let r2 = ld4(o + 2u * ks);
-            let r3 = ld4(o + 3u * ks);
+            let r = ld4_rows(v0 + min(k0 + 4u * lane_id, n - 4u) * ks, ks);
             let cnt = min(8u, (n - k0) / 4u);
             for (var s = 0u; s < cnt; s++) {
-                let ws = mat4x4<f32>(lane_share4(r0, s), lane_share4(r1, s), lane_share4(r2, s), lane_share4(r3, s));
-                a = bwd_step(a, uu, k0 + 4u * s, ws);
+                a = bwd_step(a, uu, k0 + 4u * s, shared_rows(r, s));
             }
         }
     } else if (wide) {
         for (var k = 0u; k < n; k += 4u) {
-            let o = v0 + k * ks;
-            a = bwd_step(a, uu, k, mat4x4<f32>(ld4(o), ld4(o + ks), ld4(o + 2u * ks), ld4(o + 3u * ks)));
+            a = bwd_step(a, uu, k, ld4_rows(v0 + k * ks, ks));
         }
     } else {
         for (var k = 0u; k < n; k++) {
@@ -225,27 +223,21 @@ fn fwd_units(u: u32, v: u32, cs: u32, n: u32, js: vec4<u32>) -> mat4x4<f32> {
     let w0 = vec4<u32>(nb + v) + js * cs;
     var a = mat4x4<f32>();
     for (var k0 = 0u; k0 < n; k0 += 32u) {
-        let kl = min(k0 + 4u * lane_id, n - 4u);
-        let r0 = mat4x4<f32>(ld4(w0.x + kl), ld4(w0.x + cs + kl), ld4(w0.x + 2u * cs + kl), ld4(w0.x + 3u * cs + kl));
-        let r1 = mat4x4<f32>(ld4(w0.y + kl), ld4(w0.y + cs + kl), ld4(w0.y + 2u * cs + kl), ld4(w0.y + 3u * cs + kl));
-        let r2 = mat4x4<f32>(ld4(w0.z + kl), ld4(w0.z + cs + kl), ld4(w0.z + 2u * cs + kl), ld4(w0.z + 3u * cs + kl));
-        let r3 = mat4x4<f32>(ld4(w0.w + kl), ld4(w0.w + cs + kl), ld4(w0.w + 2u * cs + kl), ld4(w0.w + 3u * cs + kl));
+        let o = w0 + vec4<u32>(min(k0 + 4u * lane_id, n - 4u));
+        let r0 = ld4_rows(o.x, cs);
+        let r1 = ld4_rows(o.y, cs);
+        let r2 = ld4_rows(o.z, cs);
+        let r3 = ld4_rows(o.w, cs);
         let cnt = min(8u, (n - k0) / 4u);
         for (var s = 0u; s < cnt; s++) {
             let x = ld4(x0 + k0 + 4u * s);
-            a[0] += units_dot(x, r0, s);
-            a[1] += units_dot(x, r1, s);
-            a[2] += units_dot(x, r2, s);
-            a[3] += units_dot(x, r3, s);
+            a[0] += dots(x, shared_rows(r0, s));
+            a[1] += dots(x, shared_rows(r1, s));
+            a[2] += dots(x, shared_rows(r2, s));
+            a[3] += dots(x, shared_rows(r3, s));
         }
     }
     return a;
-}
-
-// (x · r[c] of lane s) for c = 0..3
-fn units_dot(x: vec4<f32>, r: mat4x4<f32>, s: u32) -> vec4<f32> {
-    return vec4<f32>(dot(x, lane_share4(r[0], s)), dot(x, lane_share4(r[1], s)), dot(x, lane_share4(r[2], s)),
-                     dot(x, lane_share4(r[3], s)));
 }
 
 // One row (u) against sixteen columns of a weight (slot s: columns js[s]..js[s] + 3 at v, row stride ks):
@@ -256,11 +248,11 @@ fn bwd_units(u: u32, v: u32, ks: u32, n: u32, js: vec4<u32>) -> mat4x4<f32> {
     let v0 = vec4<u32>(nb + v) + js;
     var a = mat4x4<f32>();
     for (var k0 = 0u; k0 < n; k0 += 32u) {
-        let o = min(k0 + 4u * lane_id, n - 4u) * ks;
-        let r0 = mat4x4<f32>(ld4(v0.x + o), ld4(v0.x + o + ks), ld4(v0.x + o + 2u * ks), ld4(v0.x + o + 3u * ks));
-        let r1 = mat4x4<f32>(ld4(v0.y + o), ld4(v0.y + o + ks), ld4(v0.y + o + 2u * ks), ld4(v0.y + o + 3u * ks));
-        let r2 = mat4x4<f32>(ld4(v0.z + o), ld4(v0.z + o + ks), ld4(v0.z + o + 2u * ks), ld4(v0.z + o + 3u * ks));
-        let r3 = mat4x4<f32>(ld4(v0.w + o), ld4(v0.w + o + ks), ld4(v0.w + o + 2u * ks), ld4(v0.w + o + 3u * ks));
+        let o = v0 + vec4<u32>(min(k0 + 4u * lane_id, n - 4u) * ks);
+        let r0 = ld4_rows(o.x, ks);
+        let r1 = ld4_rows(o.y, ks);
+        let r2 = ld4_rows(o.z, ks);
+        let r3 = ld4_rows(o.w, ks);
         let cnt = min(8u, (n - k0) / 4u);
         for (var s = 0u; s < cnt; s++) {
             let x = ld4(x0 + k0 + 4u * s);
@@ -273,11 +265,6 @@ fn bwd_units(u: u32, v: u32, ks: u32, n: u32, js: vec4<u32>) -> mat4x4<f32> {
     return a;
 }
 
-// lane s's r, in every lane
-fn shared_rows(r: mat4x4<f32>, s: u32) -> mat4x4<f32> {
-    return mat4x4<f32>(lane_share4(r[0], s), lane_share4(r[1], s), lane_share4(r[2], s), lane_share4(r[3], s));
-}
-
 // The forward's block for the four slots: out[s][c] = Σ_{k<n} ld(u[s] + k) · ld(v + (js[s] + c) cs + k)
 // (units past ls[s] repeat it).
 fn fwd_slots(u: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> mat4x4<f32> {
@@ -287,6 +274,8 @@ fn fwd_slots(u: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>, ls: vec4<u32>
     if (LANES == 8u && wide) {
         return fwd_units(u.x, v, cs, n, js);
     }
+    // one row elsewhere (the input block, the portable build): a four-row block per slot, its four rows
+    // all this one (four times the row's loads; the engine takes one row only with lane sharing)
     return mat4x4<f32>(fwd_block(u, v + js.x * cs, cs, n, ls.x, wide)[0], fwd_block(u, v + js.y * cs, cs, n, ls.y, wide)[0],
                        fwd_block(u, v + js.z * cs, cs, n, ls.z, wide)[0], fwd_block(u, v + js.w * cs, cs, n, ls.w, wide)[0]);
 }
@@ -299,6 +288,7 @@ fn bwd_slots(u: vec4<u32>, v: u32, ks: u32, n: u32, js: vec4<u32>, ls: vec4<u32>
     if (LANES == 8u && wide) {
         return bwd_units(u.x, v, ks, n, js);
     }
+    // one row elsewhere (the head's block, the portable build): as fwd_slots
     return mat4x4<f32>(bwd_block(u, v + js.x, ks, n, ls.x, wide)[0], bwd_block(u, v + js.y, ks, n, ls.y, wide)[0],
                        bwd_block(u, v + js.z, ks, n, ls.z, wide)[0], bwd_block(u, v + js.w, ks, n, ls.w, wide)[0]);
 }

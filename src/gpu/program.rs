@@ -62,11 +62,17 @@ pub const ONE_ROW: u32 = 1;
 /// 0.65 for the 100-step RNN lesson, 0.81 to 0.88 for MLPs of width 32 to 64; width 16 took 1.1x the
 /// CPU time but ran on both cores where four rows used one (docs/DESIGN.md, Performance).
 pub fn rows_per_invocation(cfg: &NetConfig, lanes: bool) -> u32 {
-    if lanes && cfg.width.is_multiple_of(4) {
+    if lanes && one_row_fits(cfg) {
         ONE_ROW
     } else {
         ROWS_PER_INVOCATION
     }
+}
+
+/// Whether `cfg` can run one row per invocation (stack_rows1 reads every operand row in vec4s): a width
+/// that is a multiple of 4.
+pub fn one_row_fits(cfg: &NetConfig) -> bool {
+    cfg.width.is_multiple_of(4)
 }
 /// Output tile edge of wgrad.wgsl (WT there).
 pub const WGRAD_TILE: u32 = 32;
@@ -156,7 +162,7 @@ pub fn resolve(cfg: &NetConfig, path: StackPath) -> Resolved {
             return Resolved::Layered;
         }
         StackPath::Rows => return Resolved::Rows(ROWS_PER_INVOCATION),
-        StackPath::RowsOf(ONE_ROW) if cfg.width.is_multiple_of(4) => {
+        StackPath::RowsOf(ONE_ROW) if one_row_fits(cfg) => {
             return Resolved::Rows(ONE_ROW);
         }
         StackPath::RowsOf(_) => return Resolved::Rows(ROWS_PER_INVOCATION),
@@ -469,23 +475,17 @@ impl Fused<'_> {
     /// The forward (or `backward`) pass of the stack: the per-row or per-slice kernel, one dispatch per
     /// chunk of layers, in the pass's order.
     fn stack_pass(&self, backward: bool) -> Vec<Dispatch> {
-        let one = self.rows_per_invocation == ONE_ROW;
         let kernel = match (self.per_row, backward) {
-            (true, false) if one => Kernel::RowsForward1,
-            (true, true) if one => Kernel::RowsBackward1,
-            (true, false) => Kernel::RowsForward,
-            (true, true) => Kernel::RowsBackward,
-            (false, false) => Kernel::StackForward,
-            (false, true) => Kernel::StackBackward,
+            (Some(ONE_ROW), false) => Kernel::RowsForward1,
+            (Some(ONE_ROW), true) => Kernel::RowsBackward1,
+            (Some(_), false) => Kernel::RowsForward,
+            (Some(_), true) => Kernel::RowsBackward,
+            (None, false) => Kernel::StackForward,
+            (None, true) => Kernel::StackBackward,
         };
-        let groups = if self.per_row {
-            [
-                (self.lay.batch as u32).div_ceil(ROWS_GROUP * self.rows_per_invocation),
-                1,
-                1,
-            ]
-        } else {
-            [self.slices, 1, 1]
+        let groups = match self.per_row {
+            Some(rpi) => [(self.lay.batch as u32).div_ceil(ROWS_GROUP * rpi), 1, 1],
+            None => [self.slices, 1, 1],
         };
         self.chunked(kernel, groups, backward)
     }
@@ -526,7 +526,7 @@ impl Fused<'_> {
         };
         let layers = if self.recurrent { splits } else { l_n };
         let (kernel, groups) = (
-            wgrad_kernel(lay, self.per_row),
+            wgrad_kernel(lay, self.per_row.is_some()),
             [cols.div_ceil(WGRAD_TILE), w.div_ceil(WGRAD_TILE), layers],
         );
         let len = chunk_len(kernel, lay, 1, self.budget).unwrap_or(1);
@@ -536,7 +536,7 @@ impl Fused<'_> {
             vec![(1, l_n)]
         };
         let stats = Dispatch {
-            kernel: if self.per_row {
+            kernel: if self.per_row.is_some() {
                 Kernel::ColReduceRows
             } else {
                 Kernel::ColReduce
@@ -555,7 +555,7 @@ impl Fused<'_> {
                 upart_off: lay.upart as u32,
                 // per slice scales to one per layer; the per-row backward leaves the layer's scale to this
                 // pass even for a batch of one (the fused one writes it itself when it has one slice)
-                flags: if self.slices > 1 || self.per_row {
+                flags: if self.slices > 1 || self.per_row.is_some() {
                     FLAG_STATS | FLAG_RESCALE
                 } else {
                     FLAG_STATS
@@ -611,10 +611,9 @@ struct Fused<'a> {
     lay: &'a Layout,
     /// Loop iterations an invocation may run ([`SOFTWARE_LOOP_BUDGET`] on software adapters).
     budget: u64,
-    /// One invocation per row (stack_rows.wgsl).
-    per_row: bool,
-    /// Rows per invocation there ([`ROWS_PER_INVOCATION`] or [`ONE_ROW`]).
-    rows_per_invocation: u32,
+    /// The per-row kernels (stack_rows.wgsl) with this many rows per invocation ([`ROWS_PER_INVOCATION`]
+    /// or [`ONE_ROW`]); `None`: the per-slice kernels (stack.wgsl).
+    per_row: Option<u32>,
     /// Batch row slices (workgroups of the stack kernels).
     slices: u32,
     recurrent: bool,
@@ -626,8 +625,6 @@ impl Program<'_> {
     /// The fused stack (MLP) or persistent RNN with `rows` batch rows per workgroup.
     /// `per_row`: the per-row kernels with this many rows per invocation.
     fn fused(&self, rows: u32, per_row: Option<u32>) -> Fused<'_> {
-        let rows_per_invocation = per_row.unwrap_or(ROWS_PER_INVOCATION);
-        let per_row = per_row.is_some();
         let cfg = self.cfg;
         let lay = self.lay;
         let (b, w, l_n) = (lay.batch as u32, lay.width as u32, lay.depth);
@@ -650,7 +647,7 @@ impl Program<'_> {
         if recurrent {
             flags |= FLAG_RECURRENT;
         }
-        if per_row {
+        if per_row.is_some() {
             let (wide, wide_in) = vec4_rows(lay);
             if wide {
                 flags |= FLAG_WIDE;
@@ -701,8 +698,11 @@ impl Program<'_> {
             lay,
             budget: self.budget,
             per_row,
-            rows_per_invocation,
-            slices: if per_row { b } else { b.div_ceil(rows) },
+            slices: if per_row.is_some() {
+                b
+            } else {
+                b.div_ceil(rows)
+            },
             recurrent,
             stack,
             loss,

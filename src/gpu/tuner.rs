@@ -12,7 +12,7 @@ use web_time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::engine::{ENGINE_ENV, Engine, EngineError, EngineOptions, GpuContext};
-use super::program::{ONE_ROW, ROWS_PER_INVOCATION, StackPath, default_rows, rows_per_invocation};
+use super::program::{ROWS_PER_INVOCATION, StackPath, default_rows, rows_per_invocation};
 use crate::model::{Arch, NetConfig};
 
 /// The environment variable that turns tuning off (`off`, `0` or `no`).
@@ -166,17 +166,13 @@ pub fn candidates(cfg: &NetConfig, software: bool) -> Vec<Candidate> {
     let rows = default_rows(cfg.width, cfg.batch);
     let mut out = Vec::new();
     if software {
-        // the per-row stack's default shape first, then its other one (one row per invocation needs a
-        // width that is a multiple of 4)
-        let first = rows_per_invocation(cfg, true);
-        out.push(Candidate::of(StackPath::RowsOf(first)));
-        let other = if first == ONE_ROW {
-            ROWS_PER_INVOCATION
-        } else {
-            ONE_ROW
-        };
-        if other == ROWS_PER_INVOCATION || cfg.width.is_multiple_of(4) {
-            out.push(Candidate::of(StackPath::RowsOf(other)));
+        // the per-row stack's default shape on lane-sharing CPUs first, then four rows (the same where
+        // the width allows only that)
+        for r in [rows_per_invocation(cfg, true), ROWS_PER_INVOCATION] {
+            let p = Candidate::of(StackPath::RowsOf(r));
+            if !out.contains(&p) {
+                out.push(p);
+            }
         }
         out.push(Candidate::of(StackPath::Layered));
     }
@@ -273,6 +269,7 @@ pub fn tuned_engine(ctx: &GpuContext, cfg: &NetConfig) -> Result<Engine, EngineE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gpu::program::ONE_ROW;
 
     #[test]
     fn classes_bucket_by_powers_of_two_and_candidates_are_distinct() {
