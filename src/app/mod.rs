@@ -6,7 +6,8 @@
 //! the app form no cycle.
 //! - [`settings`] (the persisted UI state), [`command`] (what panels ask for), [`hints`] (tooltip
 //!   text), [`worker`] (background jobs polled from the frame), [`pacing`] (the training scheduler's
-//!   bookkeeping), [`export`] (figures to PNG files): no other part of the app;
+//!   bookkeeping), `waker` (a software adapter's frame drawn when the GPU finishes; native only),
+//!   [`export`] (figures to PNG files): no other part of the app;
 //! - [`theory`] and [`jacobian`]: what is computed from a network off the frame; [`timeline`]: its
 //!   past statistics, bounded;
 //! - [`views`]: one file per view, each a figure from [`views::FigureData`], the same for the window
@@ -30,6 +31,8 @@ pub mod sweep_job;
 pub mod theory;
 pub mod timeline;
 pub mod views;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod waker;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 pub mod window;

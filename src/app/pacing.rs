@@ -9,8 +9,7 @@ use web_time::Instant;
 /// Submissions allowed in flight before the app waits for statistics (keeps the queue short).
 pub const MAX_IN_FLIGHT: usize = 2;
 /// On a software adapter the window's frames share the CPU (and the queue) with training: one submission
-/// at a time, each at least twice its steps' time after the one before, so at least half the time goes to
-/// drawing.
+/// at a time, and the window draws when it has finished (`app::waker`).
 pub const MAX_IN_FLIGHT_SOFTWARE: usize = 1;
 /// A training submission made this long after the previous read-back starts a new measurement of the
 /// step time (training was paused meanwhile); a sooner one counts the whole time since that read-back,
@@ -23,9 +22,16 @@ pub const IN_FLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frame time budget for training on a hardware adapter, in milliseconds.
 pub const STEP_BUDGET_MS: f64 = 12.0;
 /// Frame time budget for training on a software adapter, in milliseconds, at least; where drawing a frame
-/// takes longer, half the measured frame time (lavapipe spends 70-90 ms drawing the window: one short
-/// step per frame left training a small share of the time).
+/// takes longer, [`SOFTWARE_TRAINING_SHARE`] of the measured frame time (lavapipe spends 50-100 ms
+/// drawing the window: one short step per frame left training a small share of the time).
 pub const SOFTWARE_STEP_BUDGET_MS: f64 = 30.0;
+/// The share of a software adapter's frame time that training takes, where drawing is slow: a frame
+/// is then drawn per training submission ([`MAX_IN_FLIGHT_SOFTWARE`]), so the steps take this share
+/// and drawing the rest.
+pub const SOFTWARE_TRAINING_SHARE: f64 = 0.75;
+/// The most a software adapter's frame spends training, in milliseconds (the window still draws a few
+/// frames a second while training).
+pub const SOFTWARE_STEP_BUDGET_MAX_MS: f64 = 200.0;
 
 /// One submission whose statistics are awaited.
 #[derive(Clone, Copy, Debug)]
@@ -46,8 +52,6 @@ pub struct Pacing {
     last_arrival: Option<Instant>,
     ms_per_step: Option<f64>,
     gpu_ms_per_step: Option<f64>,
-    /// The last training submission: when, and the milliseconds its steps were planned to take.
-    last_submit: Option<(Instant, f64)>,
     last_frame: Option<Instant>,
     frame_ms: Option<f64>,
 }
@@ -61,7 +65,6 @@ impl Pacing {
             last_arrival: None,
             ms_per_step: None,
             gpu_ms_per_step: None,
-            last_submit: None,
             last_frame: None,
             frame_ms: None,
         }
@@ -120,10 +123,6 @@ impl Pacing {
             steps,
             at: now,
         });
-        if steps > 0 {
-            let planned = self.planning_ms().unwrap_or(0.0) * f64::from(steps);
-            self.last_submit = Some((now, planned));
-        }
     }
 
     /// Statistics labelled `step` arrived at `now`: retires the submissions they cover and updates the
@@ -151,11 +150,9 @@ impl Pacing {
         self.last_arrival = Some(now);
     }
 
-    /// Whether a submission may be recorded at `now` (`running`: continuous training).
-    /// Forgets submissions older than [`IN_FLIGHT_TIMEOUT`]; refuses while the queue is full, and on a
-    /// software adapter, while training runs, until twice the last submission's planned time has passed
-    /// since it (training keeps at most half the time).
-    pub fn may_submit(&mut self, now: Instant, running: bool) -> bool {
+    /// Whether a submission may be recorded at `now`: forgets submissions older than
+    /// [`IN_FLIGHT_TIMEOUT`], and refuses while the queue is full.
+    pub fn may_submit(&mut self, now: Instant) -> bool {
         if self
             .in_flight
             .front()
@@ -168,29 +165,21 @@ impl Pacing {
         } else {
             MAX_IN_FLIGHT
         };
-        if self.in_flight.len() >= max_in_flight {
-            return false;
-        }
-        if self.software
-            && running
-            && let Some((at, planned)) = self.last_submit
-            && now.duration_since(at).as_secs_f64() * 1000.0 < 2.0 * planned
-        {
-            return false;
-        }
-        true
+        self.in_flight.len() < max_in_flight
     }
 
     /// Steps per frame: `fixed` (at most `max`) unless `auto`, else as many as fit the frame's training
     /// budget at the measured step time (1 until it is measured). On a software adapter the budget is
-    /// half the measured frame time where that is longer than [`SOFTWARE_STEP_BUDGET_MS`]: the frame
-    /// time then settles at no more than twice the drawing alone, since the steps take at most half.
+    /// [`SOFTWARE_TRAINING_SHARE`] of the measured frame time, between [`SOFTWARE_STEP_BUDGET_MS`] and
+    /// [`SOFTWARE_STEP_BUDGET_MAX_MS`]: with share s, the frame time T = steps + drawing settles where
+    /// the steps take s·T, i.e. s/(1-s) times the drawing.
     pub fn steps_per_frame(&self, auto: bool, fixed: u32, max: u32) -> u32 {
         if !auto {
             return fixed.clamp(1, max);
         }
         let budget = if self.software {
-            SOFTWARE_STEP_BUDGET_MS.max(self.frame_ms.unwrap_or(0.0) / 2.0)
+            (SOFTWARE_TRAINING_SHARE * self.frame_ms.unwrap_or(0.0))
+                .clamp(SOFTWARE_STEP_BUDGET_MS, SOFTWARE_STEP_BUDGET_MAX_MS)
         } else {
             STEP_BUDGET_MS
         };
@@ -245,14 +234,14 @@ mod tests {
     fn the_queue_is_capped_and_stale_submissions_are_forgotten() {
         let t0 = Instant::now();
         let mut p = Pacing::new(false);
-        assert!(p.may_submit(t0, true));
+        assert!(p.may_submit(t0));
         p.submitted(0, 1, t0);
         p.submitted(1, 1, t0);
-        assert!(!p.may_submit(t0, true), "two in flight on hardware");
+        assert!(!p.may_submit(t0), "two in flight on hardware");
         p.arrived(0, t0 + ms(1));
-        assert!(p.may_submit(t0 + ms(1), true));
+        assert!(p.may_submit(t0 + ms(1)));
         assert!(
-            p.may_submit(t0 + IN_FLIGHT_TIMEOUT + ms(2), true),
+            p.may_submit(t0 + IN_FLIGHT_TIMEOUT + ms(2)),
             "a lost submission never stalls training"
         );
         assert!(p.idle());
@@ -269,34 +258,25 @@ mod tests {
         assert_eq!(p.steps_per_frame(true, 1, 64), 1);
         p.set_gpu_ms_per_step(Some(10.0));
         assert_eq!(p.steps_per_frame(true, 1, 64), 3, "30 ms budget / 10 ms");
-        // the next submission waits twice the GPU time of the steps, not of the wall clock's
-        p.submitted(1, 3, t0 + ms(200));
-        p.arrived(1, t0 + ms(230));
-        assert!(!p.may_submit(t0 + ms(259), true));
-        assert!(p.may_submit(t0 + ms(261), true));
         p.set_gpu_ms_per_step(Some(f64::NAN));
         assert_eq!(p.steps_per_frame(true, 1, 64), 1, "back to the wall clock");
     }
 
     #[test]
-    fn a_software_adapter_trains_at_most_half_the_time() {
+    fn a_software_adapter_submits_once_the_last_submission_is_back() {
         let t0 = Instant::now();
         let mut p = Pacing::new(true);
         p.submitted(0, 2, t0);
-        assert!(!p.may_submit(t0, true), "one in flight on software");
+        assert!(!p.may_submit(t0), "one in flight on software");
+        assert!(!p.may_submit(t0 + ms(500)), "still in flight");
         p.arrived(0, t0 + ms(20));
         assert_eq!(p.ms_per_step(), Some(10.0));
+        assert!(
+            p.may_submit(t0 + ms(20)),
+            "at once: the window drew meanwhile"
+        );
         p.submitted(1, 2, t0 + ms(20));
         p.arrived(1, t0 + ms(30));
-        assert!(
-            !p.may_submit(t0 + ms(30), true),
-            "10 ms since a 20 ms submission"
-        );
-        assert!(
-            p.may_submit(t0 + ms(30), false),
-            "paused: a step goes at once"
-        );
-        assert!(p.may_submit(t0 + ms(61), true));
         // (10 ms for 2 steps since the last read-back) averaged in
         assert_eq!(p.ms_per_step(), Some(9.0));
         assert_eq!(p.steps_per_frame(true, 1, 64), 3, "30 ms budget / 9 ms");
@@ -312,21 +292,48 @@ mod tests {
             p.frame(t0 + ms(100 * i));
         }
         assert!((p.frame_ms().unwrap() - 100.0).abs() < 1e-6);
-        assert_eq!(p.steps_per_frame(true, 1, 64), 5, "half of 100 ms / 10 ms");
+        assert_eq!(p.steps_per_frame(true, 1, 64), 7, "3/4 of 100 ms / 10 ms");
         // an idle window's long gap is left out
         p.frame(t0 + ms(100 * 39 + 5000));
         assert!((p.frame_ms().unwrap() - 100.0).abs() < 1e-6);
         // fast frames keep the 30 ms floor
+        let t1 = t0 + ms(100 * 39 + 5000);
         for i in 0..80 {
-            p.frame(t0 + ms(100 * 39 + 5000 + 20 * i));
+            p.frame(t1 + ms(20 * i));
         }
         assert_eq!(p.steps_per_frame(true, 1, 64), 3);
+        // very slow frames (a slow machine, a big net) still draw a few frames a second
+        let t2 = t1 + ms(20 * 79);
+        for i in 0..80 {
+            p.frame(t2 + ms(900 * i));
+        }
+        assert_eq!(p.steps_per_frame(true, 1, 64), 20, "200 ms at most / 10 ms");
         // hardware keeps its fixed budget
         let mut h = Pacing::new(false);
         h.set_gpu_ms_per_step(Some(2.0));
         h.frame(t0);
         h.frame(t0 + ms(100));
         assert_eq!(h.steps_per_frame(true, 1, 64), 6);
+    }
+
+    #[test]
+    fn the_software_frame_time_settles_with_training_at_its_share() {
+        // a frame per submission (the waker): frame time = the steps + drawing (60 ms here)
+        let mut p = Pacing::new(true);
+        p.set_gpu_ms_per_step(Some(5.0));
+        let t0 = Instant::now();
+        let mut t = 0.0;
+        let mut steps = 1;
+        for _ in 0..200 {
+            p.frame(t0 + Duration::from_secs_f64(t / 1000.0));
+            steps = p.steps_per_frame(true, 1, 64);
+            t += 5.0 * f64::from(steps) + 60.0;
+        }
+        let share = 5.0 * f64::from(steps) / (5.0 * f64::from(steps) + 60.0);
+        assert!(
+            (share - SOFTWARE_TRAINING_SHARE).abs() < 0.03,
+            "training {share:.3} of the frame time ({steps} steps of 5 ms)"
+        );
     }
 
     #[test]

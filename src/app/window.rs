@@ -96,6 +96,10 @@ pub struct GradscopeApp {
     /// The browser build's page: the URL, downloads, dropped files, the statistics report.
     #[cfg(target_arch = "wasm32")]
     web: super::web::WebPage,
+    /// On a software adapter: draws the next frame when the training submission finishes (started on
+    /// the first frame).
+    #[cfg(not(target_arch = "wasm32"))]
+    waker: Option<super::waker::Waker>,
 }
 
 impl GradscopeApp {
@@ -158,6 +162,8 @@ impl GradscopeApp {
             stop_at: None,
             #[cfg(target_arch = "wasm32")]
             web: super::web::WebPage::default(),
+            #[cfg(not(target_arch = "wasm32"))]
+            waker: None,
         };
         let cfg = app.settings.config.clone();
         if let Err(e) = app.rebuild(&cfg) {
@@ -921,6 +927,27 @@ impl GradscopeApp {
         )
     }
 
+    /// On a software adapter with training in flight: asks for the next frame when the GPU finishes
+    /// (frames drawn meanwhile would take the CPU from the training kernels and show nothing new).
+    /// False where the frame is to be requested now.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn repaint_after_gpu(&mut self, ctx: &egui::Context) -> bool {
+        if !self.gpu.software || self.pacing.idle() {
+            return false;
+        }
+        if self.waker.is_none() {
+            self.waker = super::waker::Waker::start(self.gpu.device.clone(), ctx.clone());
+        }
+        self.waker
+            .as_ref()
+            .is_some_and(super::waker::Waker::after_gpu)
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn repaint_after_gpu(&mut self, _ctx: &egui::Context) -> bool {
+        false
+    }
+
     /// Collects arrived statistics and records more training (A and B in lockstep); never waits on the
     /// GPU.
     fn train(&mut self) {
@@ -962,7 +989,7 @@ impl GradscopeApp {
             // holds each step of a linked lesson whatever the adapter's speed
             n = 1;
         }
-        if !self.pacing.may_submit(now, running) {
+        if !self.pacing.may_submit(now) {
             return;
         }
         if running {
@@ -1317,15 +1344,18 @@ impl eframe::App for GradscopeApp {
         self.refresh();
         #[cfg(target_arch = "wasm32")]
         self.web_frame(ctx);
-        if self.settings.running
-            || !self.pacing.idle()
-            || self.a.busy()
+        let other_work = self.a.busy()
             || self.b.as_ref().is_some_and(Run::busy)
             || self.preset_file.pending()
             || self.sweep.running()
-            || self.animation.pending()
-        {
+            || self.animation.pending();
+        if other_work {
             ctx.request_repaint();
+        } else if self.settings.running || !self.pacing.idle() {
+            // training: the next frame at once, or on a software adapter once the GPU is done
+            if !self.repaint_after_gpu(ctx) {
+                ctx.request_repaint();
+            }
         }
     }
 

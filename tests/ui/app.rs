@@ -403,3 +403,37 @@ fn norm_and_cell_controls_switch_networks_and_every_view_draws() {
         );
     }
 }
+
+#[test]
+fn the_waker_asks_for_a_frame_once_the_training_submission_is_done() {
+    use gradscope::app::waker::Waker;
+    use gradscope::gpu::Engine;
+    use std::time::{Duration, Instant};
+
+    let gpu = crate::common::gpu();
+    let ctx = egui::Context::default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctx.set_request_repaint_callback(move |_| {
+        let _ = tx.send(Instant::now());
+    });
+    let waker = Waker::start(gpu.device.clone(), ctx.clone()).expect("a thread");
+    let mut engine = Engine::new(gpu, &small(12, 32, Activation::Tanh)).expect("an engine");
+    for round in 0..3 {
+        // frames drawn until none is outstanding: egui calls the callback for the next request only
+        for _ in 0..3 {
+            let _ = ctx.run_ui(egui::RawInput::default(), |_| {});
+        }
+        while rx.try_recv().is_ok() {}
+        // enough steps that the statistics are not back at once
+        engine.step(40);
+        assert!(waker.after_gpu(), "the waker thread runs");
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("a frame is asked for once the GPU has finished");
+        // the frame it draws finds the statistics there, without waiting
+        let stats = engine.poll_stats();
+        assert!(
+            stats.is_some(),
+            "round {round}: the frame was asked for before the statistics arrived"
+        );
+    }
+}
