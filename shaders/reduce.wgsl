@@ -5,14 +5,15 @@
 //   [log2 scale, log2 Σ acc², Σ ŝ², log2 Σ a², #saturated, #dead, log2 Σ ĝ², K, log2 Σ |f'|]
 //   (log2 of 0 is NO_TERM; K the layer's slope shift, so ĝ's scale is the layer's minus K)
 //   (log2 scale of layer l+1 is mem[aux_off + l + 1]; layers are 1-based in the scales array).
-//   Workgroup 0 also counts the step, mem[step_off] += 1, unless step_off is NONE (gradient without update).
+//   Workgroup 0 also counts the step, mem[step_off] += 1, unless step_off is NONE (gradient without update),
+//   and combines sumsq_partial's p.count partials at res_off (dispatched before) into the global norm
+//   (M, r), stored at aux2_off (for the update's clip) and at ust_off (the statistics block).
 //   Each workgroup also clears its layer's slope-exponent slot maxes[k_base + l + 1] for the next forward.
 // The global norm ‖g‖ over mem[a_off .. a_off + count] without overflow of the squares (a gradient of 1e20
 // squares to Inf in f32): as a pair (M, r) with ‖g‖ = M · r, M the largest |g|.
 // sumsq_partial: up to 256 workgroups (as many as the size asks for: each one's barriers cost a software
 //   adapter dearly), each (max |g|, Σ (g / max)²) over its share -> mem[part_off + 2 wg ..].
-// sumsq_final: one workgroup over the p.m partials: M = max of the partial maxima, r = sqrt(Σ partial sums · (max_wg / M)²);
-//   (M, r) -> mem[c_off ..], and also to mem[aux2_off ..] unless NONE.
+//   layer_stats' workgroup 0 combines them into (M, r) (global_norm; no dispatch of its own).
 
 fn reduce_sum(t: u32, v: f32) -> f32 {
     return wg_sum(t, v, 256u);
@@ -25,6 +26,24 @@ var<workgroup> lred: array<f32, 512>;
 
 fn reduce_max(t: u32, v: f32) -> f32 {
     return wg_max(t, v, 256u);
+}
+
+// The global norm (M, r) from sumsq_partial's `count` partials (max |g|, Σ (g / max)²) at `parts`: M the
+// largest partial maximum, r = sqrt(Σ partial sums · (max / M)²), NaN where any partial is. One invocation
+// adds them up in order (there are few: one per 64k parameters).
+fn global_norm(parts: u32, count: u32) -> vec2<f32> {
+    var big = 0.0;
+    for (var w = 0u; w < count; w++) {
+        big = max(big, mem[nb + parts + 2u * w]);
+    }
+    var total = 0.0;
+    for (var w = 0u; w < count; w++) {
+        let m_w = mem[nb + parts + 2u * w];
+        let s_w = mem[nb + parts + 2u * w + 1u];
+        let f = m_w / big;
+        total += select(select(0.0, s_w * f * f, m_w > 0.0), s_w, is_nan(s_w));
+    }
+    return vec2<f32>(big, sqrt(total));
 }
 
 @compute @workgroup_size(64)
@@ -82,8 +101,15 @@ fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) w
         mem[nb + o + 6u] = lred[2];
         mem[nb + o + 7u] = f32(slope_shift(l + 1u));
         mem[nb + o + 8u] = lred[3];
-        if (l == 0u && p.step_off != NONE) {
-            mem[nb + p.step_off] += 1.0;
+        if (l == 0u) {
+            if (p.step_off != NONE) {
+                mem[nb + p.step_off] += 1.0;
+            }
+            let norm = global_norm(p.res_off, p.count);
+            mem[nb + p.aux2_off] = norm.x;
+            mem[nb + p.aux2_off + 1u] = norm.y;
+            mem[nb + p.ust_off] = norm.x;
+            mem[nb + p.ust_off + 1u] = norm.y;
         }
         atomicStore(&maxes[mb + p.k_base + l + 1u], 0u);
     }
@@ -115,30 +141,5 @@ fn sumsq_partial(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id)
     if (t == 0u) {
         mem[nb + p.part_off + 2u * wid.x] = wmax;
         mem[nb + p.part_off + 2u * wid.x + 1u] = total;
-    }
-}
-
-@compute @workgroup_size(256)
-fn sumsq_final(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    net_enter(wid.z);
-    let live = t < p.m;
-    let m_t = select(0.0, mem[nb + p.part_off + 2u * t], live);
-    let big = reduce_max(t, m_t);
-    let s_t = select(0.0, mem[nb + p.part_off + 2u * t + 1u], live);
-    var part = 0.0;
-    if (is_nan(s_t)) {
-        part = s_t;
-    } else if (m_t > 0.0) {
-        let f = m_t / big;
-        part = s_t * f * f;
-    }
-    let r = sqrt(reduce_sum(t, part));
-    if (t == 0u) {
-        mem[nb + p.c_off] = big;
-        mem[nb + p.c_off + 1u] = r;
-        if (p.aux2_off != NONE) {
-            mem[nb + p.aux2_off] = big;
-            mem[nb + p.aux2_off + 1u] = r;
-        }
     }
 }

@@ -166,11 +166,10 @@ pub enum Kernel {
     LayerStats,
     /// shaders/reduce.wgsl `sumsq_partial`
     SumsqPartial,
-    /// shaders/reduce.wgsl `sumsq_final`
-    SumsqFinal,
     /// shaders/update.wgsl
     Update,
-    /// shaders/update.wgsl `update_norms`: per weight matrix, the norms of the update and the weights
+    /// shaders/update.wgsl `update_norms`: the global gradient norm from `SumsqPartial`'s partials, and per
+    /// weight matrix the norms of the update and the weights
     UpdateNorms,
     /// shaders/hist.wgsl `histograms`: per layer, the histograms of f(z) and log10 |δ| (when asked for)
     Histograms,
@@ -229,7 +228,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 30] = [
+    pub const ALL: [Kernel; 29] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -239,7 +238,6 @@ impl Kernel {
         Kernel::Loss,
         Kernel::LayerStats,
         Kernel::SumsqPartial,
-        Kernel::SumsqFinal,
         Kernel::Update,
         Kernel::UpdateNorms,
         Kernel::Histograms,

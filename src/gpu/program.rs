@@ -1065,22 +1065,8 @@ impl Program<'_> {
         let w = lay.width as u32;
         let l_n = lay.depth;
         let mut out = Vec::new();
-        // ---- statistics per layer (and the step counter)
-        out.push(Dispatch {
-            kernel: Kernel::LayerStats,
-            groups: [l_n as u32, 1, 1],
-            params: DispatchParams {
-                m: lay.partials_per_layer as u32,
-                n: w,
-                part_off: lay.wparts as u32,
-                upart_off: lay.upart as u32,
-                c_off: (lay.stats + STATS_HEADER) as u32,
-                step_off: if update { (lay.stats + 1) as u32 } else { NONE },
-                ..base
-            },
-        });
         // ---- global gradient norm (before clipping): for the clip and for the statistics block; one
-        // workgroup per 64k parameters (at most SUMSQ_GROUPS)
+        // workgroup per 64k parameters (at most SUMSQ_GROUPS) sums its share, and layer_stats combines them
         let groups = (lay.n_params.div_ceil(1 << 16) as u32).clamp(1, SUMSQ_GROUPS);
         out.push(Dispatch {
             kernel: Kernel::SumsqPartial,
@@ -1092,14 +1078,21 @@ impl Program<'_> {
                 ..base
             },
         });
+        // ---- statistics per layer, the step counter and the global norm from its partials
         out.push(Dispatch {
-            kernel: Kernel::SumsqFinal,
-            groups: [1, 1, 1],
+            kernel: Kernel::LayerStats,
+            groups: [l_n as u32, 1, 1],
             params: DispatchParams {
-                m: groups,
-                part_off: lay.gparts as u32,
-                c_off: lay.gnorm as u32,
-                aux2_off: (lay.stats + 2) as u32,
+                m: lay.partials_per_layer as u32,
+                n: w,
+                part_off: lay.wparts as u32,
+                upart_off: lay.upart as u32,
+                c_off: (lay.stats + STATS_HEADER) as u32,
+                step_off: if update { (lay.stats + 1) as u32 } else { NONE },
+                res_off: lay.gparts as u32,
+                count: groups,
+                aux2_off: lay.gnorm as u32,
+                ust_off: (lay.stats + 2) as u32,
                 ..base
             },
         });

@@ -253,7 +253,6 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::Loss => ("loss", "main"),
         Kernel::LayerStats => ("reduce", "layer_stats"),
         Kernel::SumsqPartial => ("reduce", "sumsq_partial"),
-        Kernel::SumsqFinal => ("reduce", "sumsq_final"),
         Kernel::Update => ("update4", "main"),
         Kernel::UpdateNorms => ("update", "update_norms"),
         Kernel::Histograms => ("hist", "histograms"),

@@ -299,6 +299,43 @@ fn huge_gradients_are_clipped_and_trained_on_the_gpu_as_on_the_cpu() {
 }
 
 #[test]
+fn the_global_norm_of_many_partials_is_combined_exactly() {
+    // past 64k parameters several workgroups sum the norm's squares, each scaled by its own maximum, and
+    // the update-norm kernel combines them: the huge-gradient case again, over about 150k parameters
+    let cfg = NetConfig {
+        gain: 60.0,
+        lr: 0.01,
+        activation: Activation::Relu,
+        depth: 8,
+        width: 144,
+        batch: 4,
+        clip: Some(1.0),
+        ..NetConfig::default()
+    };
+    let params = gradscope::gpu::layout::Layout::new(&cfg).n_params;
+    assert!(
+        params > 1 << 17,
+        "{params} parameters: three partials or more"
+    );
+    for steps in [0, 3] {
+        let r = cpu_stats(&cfg, steps);
+        let g = gpu_stats(&cfg, steps);
+        let (rn, gn) = (r.grad_norm.unwrap(), g.grad_norm.unwrap());
+        assert!(rn > 1e20, "the norm {rn:e} does not overflow f32 squares");
+        assert!(!g.nonfinite && g.clipped, "after {steps} steps");
+        assert!(
+            (gn - rn).abs() < 1e-4 * rn,
+            "after {steps} clipped steps: global norm gpu {gn:e} vs cpu {rn:e}"
+        );
+        let (rl, gl) = (r.loss.unwrap(), g.loss.unwrap());
+        assert!(
+            (gl - rl).abs() < 1e-3 * rl.abs(),
+            "loss after {steps} clipped steps: gpu {gl:e} vs cpu {rl:e}"
+        );
+    }
+}
+
+#[test]
 fn exploding_rnn_with_clipping_trains_on_the_gpu_as_on_the_cpu() {
     // the shipped rnn-exploding-clip lesson, shortened: linear RNN, orthogonal W_h with gain 1.15
     let cfg = NetConfig {
