@@ -15,18 +15,10 @@
 //   adapter dearly), each (max |g|, Σ (g / max)²) over its share -> mem[part_off + 2 wg ..].
 //   layer_stats' workgroup 0 combines them into (M, r) (global_norm; no dispatch of its own).
 
-fn reduce_sum(t: u32, v: f32) -> f32 {
-    return wg_sum(t, v, 256u);
-}
-
 // layer_stats runs 64 invocations per workgroup (one workgroup per layer)
 const LS: u32 = 64u;
 // layer_stats' seven partial results per invocation (eight slots each), added up one lane per result
 var<workgroup> lred: array<f32, 512>;
-
-fn reduce_max(t: u32, v: f32) -> f32 {
-    return wg_max(t, v, 256u);
-}
 
 // The global norm (M, r) from sumsq_partial's `count` partials (max |g|, Σ (g / max)²) at `parts`: M the
 // largest partial maximum, r = sqrt(Σ partial sums · (max / M)²), NaN where any partial is. One invocation
@@ -115,31 +107,54 @@ fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) w
     }
 }
 
+// sumsq_partial's per-invocation pairs, added up in two levels (16 invocations add 16 pairs each, then
+// every invocation the 16 results): two barriers per reduction where a tree takes eight, each dear on a
+// software adapter
+var<workgroup> sred: array<vec2<f32>, 256>;
+
+// (max of .x, sum of .y) over the workgroup's 256 invocations; every invocation calls it.
+fn wg_max_sum(t: u32, v: vec2<f32>) -> vec2<f32> {
+    sred[t] = v;
+    workgroupBarrier();
+    if (t < 16u) {
+        var acc = vec2<f32>(0.0);
+        for (var i = 16u * t; i < 16u * t + 16u; i++) {
+            acc = vec2<f32>(max(acc.x, sred[i].x), acc.y + sred[i].y);
+        }
+        sred[16u * t] = acc;
+    }
+    workgroupBarrier();
+    var total = vec2<f32>(0.0);
+    for (var i = 0u; i < 256u; i += 16u) {
+        total = vec2<f32>(max(total.x, sred[i].x), total.y + sred[i].y);
+    }
+    workgroupBarrier();
+    return total;
+}
+
 @compute @workgroup_size(256)
 fn sumsq_partial(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>,
                  @builtin(num_workgroups) nwg: vec3<u32>) {
     net_enter(wid.z);
     let stride = 256u * nwg.x;
-    var mx = 0.0;
-    var nans = 0.0;
+    // one pass: each invocation's (max |g|, Σ (g / max)², #NaN)
+    var st = vec3<f32>(0.0);
     for (var i = wid.x * 256u + t; i < p.count; i += stride) {
-        let g = mem[nb + p.a_off + i];
-        if (is_nan(g)) { nans += 1.0; } else { mx = max(mx, abs(g)); }
+        st = sq_add(st, mem[nb + p.a_off + i]);
     }
-    let wmax = reduce_max(t, mx);
-    var acc = 0.0;
-    if (wmax > 0.0) {
-        for (var i = wid.x * 256u + t; i < p.count; i += stride) {
-            let r = mem[nb + p.a_off + i] / wmax;
-            acc += r * r;
-        }
+    // the workgroup's maximum (and NaN count), then every sum brought to it
+    let top = wg_max_sum(t, st.xz);
+    var part = 0.0;
+    if (st.x > 0.0) {
+        let f = st.x / top.x;
+        part = st.y * f * f;
     }
-    var total = reduce_sum(t, acc);
-    if (reduce_sum(t, nans) > 0.0) {
+    var total = wg_max_sum(t, vec2<f32>(0.0, part)).y;
+    if (top.y > 0.0) {
         total = f32_nan(); // a NaN gradient makes the norm NaN
     }
     if (t == 0u) {
-        mem[nb + p.part_off + 2u * wid.x] = wmax;
+        mem[nb + p.part_off + 2u * wid.x] = top.x;
         mem[nb + p.part_off + 2u * wid.x + 1u] = total;
     }
 }

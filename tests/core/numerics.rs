@@ -414,6 +414,12 @@ fn nan_is_not_a_dead_unit_and_has_its_own_json() {
             "{engine}: NaN activations reported as {:?}",
             s.layers.iter().map(|l| l.act_rms).collect::<Vec<_>>()
         );
+        // a NaN anywhere in the gradient makes the global norm NaN, never a finite number
+        assert!(
+            s.grad_norm.is_none_or(f64::is_nan),
+            "{engine}: the norm of a NaN gradient is {:?}",
+            s.grad_norm
+        );
     }
 }
 
