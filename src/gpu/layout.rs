@@ -690,8 +690,8 @@ mod tests {
             u64::MAX,
         );
         // forward L + head + loss + 3 head grads + (dW, colreduce) per layer + dX for l >= 2 + stats
-        // + global norm (2) + update norms + update
-        assert_eq!(layered.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 2 + 1 + 1);
+        // + global norm's partials (layer_stats combines them) + update norms + update
+        assert_eq!(layered.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 1 + 1 + 1);
         // the fused stack and the persistent RNN: a dispatch count independent of depth and time
         for depth in [1, 2, 10, 500] {
             for width in [1, 16, 100, 256] {
