@@ -355,18 +355,6 @@ fn wg_sum(t: u32, v: f32, n: u32) -> f32 {
     return total;
 }
 
-fn wg_max(t: u32, v: f32, n: u32) -> f32 {
-    red[t] = v;
-    workgroupBarrier();
-    for (var s = n / 2u; s > 0u; s >>= 1u) {
-        if (t < s) { red[t] = max(red[t], red[t + s]); }
-        workgroupBarrier();
-    }
-    let total = red[0];
-    workgroupBarrier();
-    return total;
-}
-
 // Terms each of the first invocations of wg_log2_sum adds before one adds their sums.
 const LOG2_SPAN: u32 = 16u;
 
