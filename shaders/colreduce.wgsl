@@ -98,11 +98,13 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                     v[7] += 1.0;
                 } else if (g != 0.0 && sl.m != 0.0) {
                     let term = log2(abs(g)) + log2(abs(sl.m)) + f32(sl.k - k_shift);
-                    if (term > v[1]) {
-                        v[6] = v[6] * exp2(v[1] - term) + 1.0;
+                    let up = term > v[1];
+                    let e = exp2(select(term - v[1], v[1] - term, up)); // one exp2 for both branches
+                    if (up) {
+                        v[6] = v[6] * e + 1.0;
                         v[1] = term;
                     } else {
-                        v[6] += exp2(term - v[1]);
+                        v[6] += e;
                     }
                 }
             }

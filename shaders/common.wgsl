@@ -98,12 +98,19 @@ const GELU_A: f32 = 0.044715;
 // A unit is saturated where |f'(z)| < SATURATION_THRESHOLD * peak |f'| (model::SATURATION_THRESHOLD).
 const SATURATION_THRESHOLD: f32 = 0.05;
 
+// (σ(x), σ(-x)) from one exponential: with e = e^-|x|, σ(|x|) = 1 / (1 + e) and σ(-|x|) = e / (1 + e), the
+// same values bit for bit as the two-sided textbook forms. One exp instead of one per branch side matters
+// on lavapipe, which evaluates both sides of every branch (docs/DESIGN.md, "What a load costs").
+fn sigmoid_pair(x: f32) -> vec2<f32> {
+    let e = exp(-abs(x));
+    let hi = 1.0 / (1.0 + e);
+    let lo = e / (1.0 + e);
+    let pos = x >= 0.0;
+    return vec2<f32>(select(lo, hi, pos), select(hi, lo, pos));
+}
+
 fn sigmoid(x: f32) -> f32 {
-    if (x >= 0.0) {
-        return 1.0 / (1.0 + exp(-x));
-    }
-    let e = exp(x);
-    return e / (1.0 + e);
+    return sigmoid_pair(x).x;
 }
 
 // tanh that stays finite for large |x| on every driver
@@ -141,8 +148,8 @@ fn act_f(x: f32, act: u32) -> f32 {
 // 1 - tanh², s(1 - s) round to exactly zero in f32: an exact zero must mean a truly dead unit.
 fn act_df(x: f32, act: u32) -> f32 {
     switch act {
-        case 0u: { return sigmoid(x) * sigmoid(-x); }
-        case 1u: { return 4.0 * sigmoid(2.0 * x) * sigmoid(-2.0 * x); }
+        case 0u: { let s = sigmoid_pair(x); return s.x * s.y; }
+        case 1u: { let s = sigmoid_pair(2.0 * x); return 4.0 * s.x * s.y; }
         case 2u: { return select(0.0, 1.0, x > 0.0); }
         case 3u: { return select(LEAKY_SLOPE, 1.0, x > 0.0); }
         case 4u: { return select(exp(x), 1.0, x > 0.0); }
@@ -154,11 +161,10 @@ fn act_df(x: f32, act: u32) -> f32 {
             // 0.5 (1 + tanh u) = σ(2u) and 0.5 (1 - tanh² u) = 2 σ(2u) σ(-2u)
             let u = GELU_C * (x + GELU_A * x * x * x);
             let du = GELU_C * (1.0 + 3.0 * GELU_A * x * x);
-            let sp = sigmoid(2.0 * u);
-            let sm = sigmoid(-2.0 * u);
-            return sp + x * 2.0 * sp * sm * du;
+            let s = sigmoid_pair(2.0 * u);
+            return s.x + x * 2.0 * s.x * s.y * du;
         }
-        case 6u: { let s = sigmoid(x); return s + x * s * sigmoid(-x); }
+        case 6u: { let s = sigmoid_pair(x); return s.x + x * s.x * s.y; }
         case 7u: { return sigmoid(x); }
         default: { return 1.0; }
     }
@@ -277,12 +283,13 @@ fn sq_add(st: vec3<f32>, v: f32) -> vec3<f32> {
         return vec3<f32>(st.x, st.y, st.z + 1.0);
     }
     let x = abs(v);
-    if (x > st.x) {
-        let r = st.x / x;
+    let up = x > st.x;
+    // the smaller over the larger: one division for both branches (lavapipe evaluates both)
+    let r = select(x, st.x, up) / select(st.x, x, up);
+    if (up) {
         return vec3<f32>(x, st.y * r * r + 1.0, st.z);
     }
     if (x > 0.0) {
-        let r = x / st.x;
         return vec3<f32>(st.x, st.y + r * r, st.z);
     }
     return st;
@@ -319,10 +326,13 @@ fn lsum_add(st: vec3<f32>, l: f32) -> vec3<f32> {
     if (l <= NO_TERM) {
         return st;
     }
-    if (l > st.x) {
-        return vec3<f32>(l, st.y * exp2(st.x - l) + 1.0, st.z);
+    let up = l > st.x;
+    // 2^-(larger - smaller): one exp2 for both branches (lavapipe evaluates both)
+    let e = exp2(select(l - st.x, st.x - l, up));
+    if (up) {
+        return vec3<f32>(l, st.y * e + 1.0, st.z);
     }
-    return vec3<f32>(st.x, st.y + exp2(l - st.x), st.z);
+    return vec3<f32>(st.x, st.y + e, st.z);
 }
 
 // log2 of an lsum_add state's sum: NaN if any term was NaN, NO_TERM if there was none.

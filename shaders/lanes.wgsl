@@ -18,3 +18,22 @@ fn lane_log2_sum(l: f32) -> f32 {
     }
     return lsum_log2(st);
 }
+
+// Σ over the subgroup's 8 lanes of v, in every lane (every lane of the subgroup must be active)
+fn lane_sum(v: f32) -> f32 {
+    var total = 0.0;
+    for (var s = 0u; s < LANES; s++) {
+        total += subgroupShuffle(v, s);
+    }
+    return total;
+}
+
+// (max of .x, Σ of .y) over the subgroup's 8 lanes, in every lane (every lane must be active)
+fn lane_max_sum(v: vec2<f32>) -> vec2<f32> {
+    var acc = vec2<f32>(0.0);
+    for (var s = 0u; s < LANES; s++) {
+        let o = subgroupShuffle(v, s);
+        acc = vec2<f32>(max(acc.x, o.x), acc.y + o.y);
+    }
+    return acc;
+}

@@ -9,3 +9,11 @@ fn lane_share4(v: vec4<f32>, lane: u32) -> vec4<f32> {
 fn lane_log2_sum(l: f32) -> f32 {
     return l;
 }
+
+fn lane_sum(v: f32) -> f32 {
+    return v;
+}
+
+fn lane_max_sum(v: vec2<f32>) -> vec2<f32> {
+    return v;
+}

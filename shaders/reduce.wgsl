@@ -15,8 +15,10 @@
 //   adapter dearly), each (max |g|, Σ (g / max)²) over its share -> mem[part_off + 2 wg ..].
 //   layer_stats' workgroup 0 combines them into (M, r) (global_norm; no dispatch of its own).
 
-// layer_stats runs 64 invocations per workgroup (one workgroup per layer)
-const LS: u32 = 64u;
+// layer_stats runs 64 invocations per workgroup (one workgroup per layer), or one subgroup where subgroups
+// are 8 lanes wide (lanes.wgsl, CPU adapters): no workgroup barrier, which on lavapipe turns a kernel into
+// a coroutine that keeps its live values in memory (and costs a switch per SIMD group)
+const LS: u32 = select(64u, LANES, LANES > 1u);
 // layer_stats' seven partial results per invocation (eight slots each), added up one lane per result
 var<workgroup> lred: array<f32, 512>;
 
@@ -38,7 +40,7 @@ fn global_norm(parts: u32, count: u32) -> vec2<f32> {
     return vec2<f32>(big, sqrt(total));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(LS)
 fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     net_enter(wid.z);
     let l = wid.x;
@@ -59,6 +61,20 @@ fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) w
         slopes = lsum_add(slopes, mem[nb + base + 5u]);
         vals[1] += mem[nb + base + 2u];
         vals[2] += mem[nb + base + 3u];
+    }
+    if (LANES > 1u) {
+        // one subgroup: the lanes' results through subgroup shuffles
+        let r_gw = lane_log2_sum(lsum_log2(gw));
+        let r_act = lane_log2_sum(lsum_log2(act));
+        let r_gsq = lane_log2_sum(lsum_log2(gsq));
+        let r_slopes = lane_log2_sum(lsum_log2(slopes));
+        let r_s2 = lane_sum(vals[0]);
+        let r_sat = lane_sum(vals[1]);
+        let r_dead = lane_sum(vals[2]);
+        if (t == 0u) {
+            layer_record(l, array<f32, 7>(r_gw, r_act, r_gsq, r_slopes, r_s2, r_sat, r_dead));
+        }
+        return;
     }
     // every result at once, one invocation per result (the four log-domain sums, then the three plain
     // ones): two barriers where a reduction per result cost thirty, each dear on a software adapter.
@@ -83,34 +99,43 @@ fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) w
     }
     workgroupBarrier();
     if (t == 0u) {
-        let o = p.c_off + LAYER_RECORD * l;
-        mem[nb + o] = mem[nb + p.aux_off + l + 1u];
-        mem[nb + o + 1u] = lred[0];
-        mem[nb + o + 2u] = lred[4];
-        mem[nb + o + 3u] = lred[1];
-        mem[nb + o + 4u] = lred[5];
-        mem[nb + o + 5u] = lred[6];
-        mem[nb + o + 6u] = lred[2];
-        mem[nb + o + 7u] = f32(slope_shift(l + 1u));
-        mem[nb + o + 8u] = lred[3];
-        if (l == 0u) {
-            if (p.step_off != NONE) {
-                mem[nb + p.step_off] += 1.0;
-            }
-            let norm = global_norm(p.res_off, p.count);
-            mem[nb + p.aux2_off] = norm.x;
-            mem[nb + p.aux2_off + 1u] = norm.y;
-            mem[nb + p.ust_off] = norm.x;
-            mem[nb + p.ust_off + 1u] = norm.y;
-        }
-        atomicStore(&maxes[mb + p.k_base + l + 1u], 0u);
+        layer_record(l, array<f32, 7>(lred[0], lred[1], lred[2], lred[3], lred[4], lred[5], lred[6]));
     }
+}
+
+// Layer l's record from its seven sums r = [log2 Σ acc², log2 Σ a², log2 Σ ĝ², log2 Σ |f'|, Σ ŝ², #saturated,
+// #dead] (one invocation); layer 0's also counts the step and stores the global norm.
+fn layer_record(l: u32, r: array<f32, 7>) {
+    let o = p.c_off + LAYER_RECORD * l;
+    mem[nb + o] = mem[nb + p.aux_off + l + 1u];
+    mem[nb + o + 1u] = r[0];
+    mem[nb + o + 2u] = r[4];
+    mem[nb + o + 3u] = r[1];
+    mem[nb + o + 4u] = r[5];
+    mem[nb + o + 5u] = r[6];
+    mem[nb + o + 6u] = r[2];
+    mem[nb + o + 7u] = f32(slope_shift(l + 1u));
+    mem[nb + o + 8u] = r[3];
+    if (l == 0u) {
+        if (p.step_off != NONE) {
+            mem[nb + p.step_off] += 1.0;
+        }
+        let norm = global_norm(p.res_off, p.count);
+        mem[nb + p.aux2_off] = norm.x;
+        mem[nb + p.aux2_off + 1u] = norm.y;
+        mem[nb + p.ust_off] = norm.x;
+        mem[nb + p.ust_off + 1u] = norm.y;
+    }
+    atomicStore(&maxes[mb + p.k_base + l + 1u], 0u);
 }
 
 // sumsq_partial's per-invocation pairs, added up in two levels (16 invocations add 16 pairs each, then
 // every invocation the 16 results): two barriers per reduction where a tree takes eight, each dear on a
 // software adapter
 var<workgroup> sred: array<vec2<f32>, 256>;
+
+// sumsq_partial's workgroup: 256 invocations, or one subgroup where subgroups are 8 lanes wide (as LS)
+const SQ_WG: u32 = select(256u, LANES, LANES > 1u);
 
 // (max of .x, sum of .y) over the workgroup's 256 invocations; every invocation calls it.
 fn wg_max_sum(t: u32, v: vec2<f32>) -> vec2<f32> {
@@ -132,15 +157,33 @@ fn wg_max_sum(t: u32, v: vec2<f32>) -> vec2<f32> {
     return total;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(SQ_WG)
 fn sumsq_partial(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>,
                  @builtin(num_workgroups) nwg: vec3<u32>) {
     net_enter(wid.z);
-    let stride = 256u * nwg.x;
+    let stride = SQ_WG * nwg.x;
     // one pass: each invocation's (max |g|, Σ (g / max)², #NaN)
     var st = vec3<f32>(0.0);
-    for (var i = wid.x * 256u + t; i < p.count; i += stride) {
+    for (var i = wid.x * SQ_WG + t; i < p.count; i += stride) {
         st = sq_add(st, mem[nb + p.a_off + i]);
+    }
+    if (LANES > 1u) {
+        // one subgroup: the same two steps through subgroup shuffles
+        let top = lane_max_sum(st.xz);
+        var part = 0.0;
+        if (st.x > 0.0) {
+            let f = st.x / top.x;
+            part = st.y * f * f;
+        }
+        var total = lane_sum(part);
+        if (top.y > 0.0) {
+            total = f32_nan();
+        }
+        if (t == 0u) {
+            mem[nb + p.part_off + 2u * wid.x] = top.x;
+            mem[nb + p.part_off + 2u * wid.x + 1u] = total;
+        }
+        return;
     }
     // the workgroup's maximum (and NaN count), then every sum brought to it
     let top = wg_max_sum(t, st.xz);

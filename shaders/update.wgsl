@@ -27,9 +27,16 @@ fn clip_factor() -> f32 {
     return 1.0;
 }
 
-// The optimizer's step for gradients g at Adam step t, from the optimizer slots s1 (velocity or Adam m)
-// and s2 (Adam v): (ΔW, new s1, new s2) as the columns; four parameters at a time.
-fn optimizer_step(g: vec4<f32>, s1: vec4<f32>, s2: vec4<f32>, t: f32) -> mat3x4<f32> {
+// Adam's bias corrections (1 − β1^t, 1 − β2^t) at step t: computed once per invocation, not per parameter
+// (lavapipe evaluates every optimizer's branch, so a per-parameter pow cost every optimizer two).
+fn bias_corrections(t: f32) -> vec2<f32> {
+    return vec2<f32>(1.0 - pow(BETA1, t), 1.0 - pow(BETA2, t));
+}
+
+// The optimizer's step for gradients g, from the optimizer slots s1 (velocity or Adam m) and s2 (Adam v)
+// and Adam's bias corrections bc (bias_corrections): (ΔW, new s1, new s2) as the columns; four parameters
+// at a time.
+fn optimizer_step(g: vec4<f32>, s1: vec4<f32>, s2: vec4<f32>, bc: vec2<f32>) -> mat3x4<f32> {
     if (p.optimizer == 0u) {
         return mat3x4<f32>(-p.lr * g, vec4<f32>(0.0), vec4<f32>(0.0));
     } else if (p.optimizer == 1u) {
@@ -38,8 +45,8 @@ fn optimizer_step(g: vec4<f32>, s1: vec4<f32>, s2: vec4<f32>, t: f32) -> mat3x4<
     }
     let m = BETA1 * s1 + (1.0 - BETA1) * g;
     let v = BETA2 * s2 + (1.0 - BETA2) * g * g;
-    let mh = m / (1.0 - pow(BETA1, t));
-    let vh = v / (1.0 - pow(BETA2, t));
+    let mh = m / bc.x;
+    let vh = v / bc.y;
     return mat3x4<f32>(-p.lr * mh / (sqrt(vh) + EPS), m, v);
 }
 
@@ -67,7 +74,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let i = min(own, (max(p.count, 1u) - 1u) & ~3u);
     let g = ld4(nb + p.b_off + i) * clip_factor();
     let s = slots_at(i);
-    let step = optimizer_step(g, s[0], s[1], ld(nb + p.step_off));
+    let step = optimizer_step(g, s[0], s[1], bias_corrections(ld(nb + p.step_off)));
     let w = ld4(nb + p.a_off + i) + step[0];
     if (own + 4u <= p.count) {
         st4(nb + p.a_off + i, w);
@@ -93,17 +100,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // update_norms' per-invocation log2 Σ step² and log2 Σ w²
 var<workgroup> nred: array<vec2<f32>, 256>;
 
-@compute @workgroup_size(256)
-fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    net_enter(wid.z);
-    let j = wid.y;
-    let start = bitcast<u32>(ld(nb + p.res_off + 2u * j));
-    let len = bitcast<u32>(ld(nb + p.res_off + 2u * j + 1u));
+// Where subgroups are 8 lanes wide (lanes.wgsl: CPU adapters) a matrix gets one subgroup and no workgroup
+// barrier (on lavapipe a barrier turns the kernel into a coroutine whose live values sit in memory, and
+// each of 256 invocations for a small matrix costs more than its element); elsewhere 256 invocations.
+const NORMS_WG: u32 = select(256u, LANES, LANES > 1u);
+
+// The running sums of squares (sq_add states) of the update and of the weights over every NORMS_WG-th
+// parameter of the matrix from start + t.
+fn norms_partial(t: u32, start: u32, len: u32) -> mat2x3<f32> {
     let f = clip_factor();
-    let steps = ld(nb + p.step_off) + f32(p.mode);
+    let bc = bias_corrections(ld(nb + p.step_off) + f32(p.mode));
     var dsq = vec3<f32>(0.0);
     var wsq = vec3<f32>(0.0);
-    for (var e = t; e < len; e += 256u) {
+    for (var e = t; e < len; e += NORMS_WG) {
         let i = start + e;
         // one parameter: the optimizer's step on the first of four lanes
         var s1 = 0.0;
@@ -114,13 +123,33 @@ fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         if (p.optimizer == 2u) {
             s2 = ld(nb + p.add_off + i);
         }
-        let step = optimizer_step(vec4<f32>(ld(nb + p.b_off + i) * f), vec4<f32>(s1), vec4<f32>(s2), steps);
+        let step = optimizer_step(vec4<f32>(ld(nb + p.b_off + i) * f), vec4<f32>(s1), vec4<f32>(s2), bc);
         dsq = sq_add(dsq, step[0].x);
         wsq = sq_add(wsq, ld(nb + p.a_off + i));
     }
+    return mat2x3<f32>(dsq, wsq);
+}
+
+@compute @workgroup_size(NORMS_WG)
+fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
+    let j = wid.y;
+    let start = bitcast<u32>(ld(nb + p.res_off + 2u * j));
+    let len = bitcast<u32>(ld(nb + p.res_off + 2u * j + 1u));
+    let sums = norms_partial(t, start, len);
+    if (LANES > 1u) {
+        // one subgroup: the lanes' sums through subgroup shuffles
+        let d = lane_log2_sum(sq_log2(sums[0]));
+        let w = lane_log2_sum(sq_log2(sums[1]));
+        if (t == 0u) {
+            st(nb + p.part_off + 2u * j, d);
+            st(nb + p.part_off + 2u * j + 1u, w);
+        }
+        return;
+    }
     // both sums at once, in two levels like wg_log2_sum: invocation i < 16 adds the 16 terms from 16·i
     // into the first of them, then invocation 0 adds those (three barriers for the pair)
-    nred[t] = vec2<f32>(sq_log2(dsq), sq_log2(wsq));
+    nred[t] = vec2<f32>(sq_log2(sums[0]), sq_log2(sums[1]));
     workgroupBarrier();
     if (t < 16u) {
         var sd = lsum_new();

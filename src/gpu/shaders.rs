@@ -83,9 +83,9 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
         "const SLICES: u32 = 1u;\n",
     ),
     ("loss", &["mem.wgsl", "loss.wgsl"], ""),
-    ("reduce", &["mem.wgsl", "reduce.wgsl"], ""),
-    ("update", &["mem.wgsl", "update.wgsl"], ""),
-    ("update4", &["mem4.wgsl", "update.wgsl"], ""),
+    ("reduce", &["mem.wgsl", "lanes.wgsl", "reduce.wgsl"], ""),
+    ("update", &["mem.wgsl", "lanes.wgsl", "update.wgsl"], ""),
+    ("update4", &["mem4.wgsl", "lanes.wgsl", "update.wgsl"], ""),
     ("hist", &["mem.wgsl", "hist.wgsl"], ""),
     (
         "stack",
