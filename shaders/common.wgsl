@@ -407,10 +407,13 @@ fn sq_pair_add(st: vec2<f32>, a: f32) -> vec2<f32> {
         return st;
     }
     let l = 2.0 * log2(abs(a));
-    if (l > st.x) {
-        return vec2<f32>(l, st.y * exp2(st.x - l) + 1.0);
+    let up = l > st.x;
+    // one exp2 for both branches (lavapipe evaluates both), as in lsum_add
+    let e = exp2(select(l - st.x, st.x - l, up));
+    if (up) {
+        return vec2<f32>(l, st.y * e + 1.0);
     }
-    return vec2<f32>(st.x, st.y + exp2(l - st.x));
+    return vec2<f32>(st.x, st.y + e);
 }
 
 var<workgroup> pair_red: array<vec2<f32>, 64>;

@@ -412,6 +412,31 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
             st(nb + p.split_off + (t - 1u) * h + u, mean_log2(cl, lb));
         }
     }
+    if (LANES > 1u) {
+        // 8-lane subgroups (CPU adapters): each subgroup sums through shuffles, then one barrier and
+        // invocation 0 adds the subgroups' sums (the trees below take eight barriers per sum, each a
+        // coroutine switch per SIMD group on lavapipe)
+        let r = array<f32, 6>(lane_sum(keep), lane_sum(sat[0]), lane_sum(sat[1]), lane_sum(sat[2]),
+                              lane_sum(sat[3]), lane_log2_sum(sq_log2(csq)));
+        if (lid % LANES == 0u) {
+            for (var q = 0u; q < 6u; q++) {
+                gsub[q * GSUBS + lid / LANES] = r[q];
+            }
+        }
+        workgroupBarrier();
+        if (lid == 0u) {
+            var tot = vec4<f32>(0.0);
+            var keep_all = 0.0;
+            var cs = lsum_new();
+            for (var g = 0u; g < GSUBS; g++) {
+                keep_all += gsub[g];
+                tot += vec4<f32>(gsub[GSUBS + g], gsub[2u * GSUBS + g], gsub[3u * GSUBS + g], gsub[4u * GSUBS + g]);
+                cs = lsum_add(cs, gsub[5u * GSUBS + g]);
+            }
+            gate_record(t, keep_all, tot, lsum_log2(cs));
+        }
+        return;
+    }
     let keep_all = wg_sum(lid, keep, GW);
     let s0 = wg_sum(lid, sat[0], GW);
     let s1 = wg_sum(lid, sat[1], GW);
@@ -419,16 +444,25 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     let s3 = wg_sum(lid, sat[3], GW);
     let c_all = wg_log2_sum(lid, sq_log2(csq), GW);
     if (lid == 0u) {
-        let o = p.aux2_off + 8u * (t - 1u);
-        st(nb + o, keep_all);
-        st(nb + o + 1u, s0);
-        st(nb + o + 2u, s1);
-        st(nb + o + 3u, s2);
-        st(nb + o + 4u, s3);
-        st(nb + o + 5u, c_all);
-        st(nb + o + 6u, 0.0);
-        st(nb + o + 7u, 0.0);
+        gate_record(t, keep_all, vec4<f32>(s0, s1, s2, s3), c_all);
     }
+}
+
+// gated_stats' subgroups per workgroup where subgroups are 8 lanes wide, and their sums: [6][GSUBS]
+const GSUBS: u32 = GW / LANES;
+var<workgroup> gsub: array<f32, 6u * GSUBS>;
+
+// Step t's gate record (one invocation): Σ keep gate, #saturated per block, log2 Σ ĉ², two zeros.
+fn gate_record(t: u32, keep_all: f32, sat: vec4<f32>, c_all: f32) {
+    let o = p.aux2_off + 8u * (t - 1u);
+    st(nb + o, keep_all);
+    st(nb + o + 1u, sat[0]);
+    st(nb + o + 2u, sat[1]);
+    st(nb + o + 3u, sat[2]);
+    st(nb + o + 4u, sat[3]);
+    st(nb + o + 5u, c_all);
+    st(nb + o + 6u, 0.0);
+    st(nb + o + 7u, 0.0);
 }
 
 // log2 of the mean of 2^terms over lb = log2(count) terms: −∞ where every term is an exact zero, NaN
@@ -449,7 +483,8 @@ fn mean_log2(st: vec3<f32>, lb: f32) -> f32 {
 // batch row's four errors and four inputs feed sixteen products. Each step's sum over the batch is taken
 // at the step's scale (aux_off + t) and added in true units. Per step, each workgroup's log2 Σ (this
 // step's W_h entries)² goes to part_off + (t-1)·count + workgroup, the per-step ‖∂L/∂W_h‖ of the
-// statistics. A GRU's candidate rows of W_x and b read the error without r (at top_off); every other
+// statistics (with 8-lane subgroups, lanes.wgsl, each subgroup's to part_off + (t-1)·count +
+// 8·workgroup + subgroup: Layout::gated_lanes has the room). A GRU's candidate rows of W_x and b read the error without r (at top_off); every other
 // entry reads â (at a_off).
 @compute @workgroup_size(64)
 fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -540,9 +575,18 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
                 }
             }
         }
-        let part = wg64_pair_log2(lid, sq);
-        if (lid == 0u) {
-            st(nb + p.part_off + (t - 1u) * p.count + wid.x, part);
+        if (LANES > 1u) {
+            // 8-lane subgroups (CPU adapters): a slot per subgroup, no workgroup barrier inside the loop
+            // (on lavapipe it would keep the accumulators in the coroutine frame, in memory)
+            let part = lane_pair_log2(sq);
+            if (lid % LANES == 0u) {
+                st(nb + p.part_off + (t - 1u) * p.count + wid.x * (64u / LANES) + lid / LANES, part);
+            }
+        } else {
+            let part = wg64_pair_log2(lid, sq);
+            if (lid == 0u) {
+                st(nb + p.part_off + (t - 1u) * p.count + wid.x, part);
+            }
         }
     }
     if (valid) {

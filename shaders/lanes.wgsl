@@ -37,3 +37,24 @@ fn lane_max_sum(v: vec2<f32>) -> vec2<f32> {
     }
     return acc;
 }
+
+// log2 of Σ over the subgroup's 8 lanes of the sq_pair_add states st (as wg64_pair_log2: NaN if any lane's
+// sum is NaN, NO_TERM if there is no term), in every lane (every lane must be active)
+fn lane_pair_log2(st: vec2<f32>) -> f32 {
+    var mx = NO_TERM;
+    for (var s = 0u; s < LANES; s++) {
+        mx = max(mx, subgroupShuffle(st.x, s));
+    }
+    var total = 0.0;
+    for (var s = 0u; s < LANES; s++) {
+        let o = subgroupShuffle(st, s);
+        total += o.y * exp2(o.x - mx);
+    }
+    if (is_nan(total)) {
+        return total;
+    }
+    if (mx <= NO_TERM) {
+        return NO_TERM;
+    }
+    return mx + log2(total);
+}

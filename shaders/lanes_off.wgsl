@@ -17,3 +17,7 @@ fn lane_sum(v: f32) -> f32 {
 fn lane_max_sum(v: vec2<f32>) -> vec2<f32> {
     return v;
 }
+
+fn lane_pair_log2(st: vec2<f32>) -> f32 {
+    return st.x + log2(st.y);
+}

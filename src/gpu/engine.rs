@@ -546,6 +546,7 @@ fn plan(ctx: &GpuContext, cfg: &NetConfig, opts: EngineOptions) -> (EngineOption
     // the fused path needs no RNN input-projection region
     let full = Layout::new(cfg);
     let lay = match resolve_for(cfg, &full, opts.stack, opts.budget()) {
+        Resolved::Gated if ctx.pipelines.build().lanes => Layout::gated_lanes(cfg),
         Resolved::Layered | Resolved::Gated | Resolved::Normed => full,
         Resolved::Rows(_) => Layout::rows(cfg),
         Resolved::Fused(_) => Layout::fused(cfg),

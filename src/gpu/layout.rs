@@ -429,6 +429,13 @@ impl Layout {
         Layout::build(cfg, false, true)
     }
 
+    /// [`Layout::new`] for a gated cell on a device with 8-lane subgroups: `gated_wgrad` (shaders/gated.wgsl)
+    /// then writes a partial sum per subgroup instead of per workgroup (no workgroup barrier in its loop
+    /// over the steps), so every step has room for a slot per subgroup.
+    pub fn gated_lanes(cfg: &NetConfig) -> Layout {
+        Layout::build(cfg, true, true)
+    }
+
     fn build(cfg: &NetConfig, projection: bool, lane_slots: bool) -> Layout {
         let (l_n, w, b) = (cfg.depth, cfg.width, cfg.batch);
         let (d_in, d_out) = (cfg.d_in(), cfg.d_out());
@@ -448,7 +455,13 @@ impl Layout {
         // one slot per workgroup of the weight-gradient matmul, at the smallest tile size
         let smallest = MATMUL_TILES[0] as usize;
         let partials_per_layer = if gated {
-            crate::gpu::program::gated_wgrad_groups(cfg)
+            let slots = if lane_slots {
+                crate::gpu::program::GATED_WGRAD_GROUP
+                    / crate::gpu::shaders::SUBGROUP_LANES as usize
+            } else {
+                1
+            };
+            crate::gpu::program::gated_wgrad_groups(cfg) * slots
         } else if normed {
             crate::gpu::program::normed_wgrad_groups(cfg)
         } else if lane_slots {

@@ -114,8 +114,8 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
         ],
         "const RPI: u32 = 1u;\n",
     ),
-    ("gated", &["mem.wgsl", "gated.wgsl"], ""),
-    ("gated4", &["mem4.wgsl", "gated.wgsl"], ""),
+    ("gated", &["mem.wgsl", "lanes.wgsl", "gated.wgsl"], ""),
+    ("gated4", &["mem4.wgsl", "lanes.wgsl", "gated.wgsl"], ""),
     (
         "normed",
         &["mem.wgsl", "stack_common.wgsl", "normed.wgsl"],
