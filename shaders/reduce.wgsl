@@ -1,5 +1,6 @@
 // Reductions after the backward pass.
-// layer_stats: one workgroup of 64 invocations per layer l (wid.x): sums the weight-gradient partials
+// layer_stats: one workgroup of 64 invocations (one 8-lane subgroup on CPU adapters, LS) per layer l
+//   (wid.x): sums the weight-gradient partials
 //   mem[part_off + l*m .. + m] (log2 of workgroup sums) and the per-unit partials mem[upart_off + l*UPART*n ..]
 //   (n units) into the layer's record mem[c_off + LAYER_RECORD*l ..] =
 //   [log2 scale, log2 Σ acc², Σ ŝ², log2 Σ a², #saturated, #dead, log2 Σ ĝ², K, log2 Σ |f'|]
@@ -11,8 +12,8 @@
 //   Each workgroup also clears its layer's slope-exponent slot maxes[k_base + l + 1] for the next forward.
 // The global norm ‖g‖ over mem[a_off .. a_off + count] without overflow of the squares (a gradient of 1e20
 // squares to Inf in f32): as a pair (M, r) with ‖g‖ = M · r, M the largest |g|.
-// sumsq_partial: up to 256 workgroups (as many as the size asks for: each one's barriers cost a software
-//   adapter dearly), each (max |g|, Σ (g / max)²) over its share -> mem[part_off + 2 wg ..].
+// sumsq_partial: up to 256 workgroups of SQ_WG invocations (as many as the size asks for), each
+//   (max |g|, Σ (g / max)²) over its share -> mem[part_off + 2 wg ..].
 //   layer_stats' workgroup 0 combines them into (M, r) (global_norm; no dispatch of its own).
 
 // layer_stats runs 64 invocations per workgroup (one workgroup per layer), or one subgroup where subgroups

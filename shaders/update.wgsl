@@ -3,8 +3,9 @@
 // With FLAG_CLIP, gradients are scaled by min(1, clip / ‖g‖) with ‖g‖ = M · r, (M, r) = mem[aux2_off ..]
 // (the overflow-free global norm of reduce.wgsl): the factor is (clip / M) / r, never ‖g‖ itself.
 // Adam's step count t = mem[step_off] (layer_stats increments it before this runs).
-// update_norms: per weight matrix j (grid y), the update this gradient makes, by the same optimizer_step
-// as main, without applying it: [log2 Σ ΔW², log2 Σ W²] (W before the update) at part_off + 2j. Matrix j
+// update_norms: per weight matrix j (grid y; a workgroup of NORMS_WG invocations), the update this
+// gradient makes, by the same optimizer_step as main, without applying it: [log2 Σ ΔW², log2 Σ W²] (W
+// before the update) at part_off + 2j. Matrix j
 // starts at bitcast<u32>(mem[res_off + 2j]) in the parameter vector, bitcast<u32>(mem[res_off + 2j + 1])
 // values long. With mode 1 the step is not counted yet (a gradient without update): t + 1.
 // Constants: keep in sync with MOMENTUM, ADAM_BETA1, ADAM_BETA2, ADAM_EPS in src/model/config.rs.

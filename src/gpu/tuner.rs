@@ -17,10 +17,15 @@ use crate::model::{Arch, NetConfig};
 
 /// The environment variable that turns tuning off (`off`, `0` or `no`).
 pub const TUNE_ENV: &str = "GRADSCOPE_TUNE";
-/// Timed steps per candidate.
-const TIMED_STEPS: u32 = 3;
+/// Timed steps per candidate: one per round, the candidates taking turns, so that a slow spell of a shared
+/// machine (a VM's neighbours, the window drawing) falls on every candidate alike; a candidate's figure
+/// is the fastest of its steps.
+const TIMED_STEPS: u32 = 5;
 /// A candidate whose first timed step takes longer than this is timed by that step alone.
 const SLOW_STEP_MS: f64 = 250.0;
+/// A candidate engine stays allocated between rounds only when it holds at most this much GPU memory;
+/// a larger one takes its timed steps at once and is dropped before the next is built.
+const KEEP_BYTES: u64 = 256 << 20;
 /// Tuning stops after this long (the candidates left untimed lose), so the first sight of a class never
 /// keeps the window waiting for more than a few seconds.
 const TUNE_BUDGET_SECS: f64 = 3.0;
@@ -194,22 +199,82 @@ pub fn candidates(cfg: &NetConfig, software: bool) -> Vec<Candidate> {
     out
 }
 
-/// Median milliseconds per step of `cfg` under `opts`: an untimed warm-up step (a software adapter compiles
-/// a kernel at its first dispatch), then [`TIMED_STEPS`] timed ones (one where it is slow).
-fn time_path(ctx: &GpuContext, cfg: &NetConfig, opts: EngineOptions) -> Option<f64> {
-    let mut engine = Engine::with_options(ctx, cfg, opts).ok()?;
+/// Milliseconds of one training step of `engine`, waited for.
+fn step_ms(engine: &mut Engine) -> Option<f64> {
+    let t0 = Instant::now();
     engine.step_timed(1).ok()?;
-    let mut ms = Vec::new();
-    for _ in 0..TIMED_STEPS {
-        let t0 = Instant::now();
-        engine.step_timed(1).ok()?;
-        ms.push(t0.elapsed().as_secs_f64() * 1e3);
-        if ms[0] > SLOW_STEP_MS {
+    Some(t0.elapsed().as_secs_f64() * 1e3)
+}
+
+/// One candidate being timed: its engine while it takes part in the rounds, its steps' milliseconds.
+struct Trial {
+    candidate: Candidate,
+    engine: Option<Engine>,
+    ms: Vec<f64>,
+}
+
+/// Times the candidates for `cfg`: each is built, takes an untimed warm-up step (a software adapter
+/// compiles a kernel at its first dispatch) and a timed one, in order, until [`TUNE_BUDGET_SECS`] has
+/// passed (the first is always timed); then the small ones take their further [`TIMED_STEPS`] in rounds,
+/// in turn, within the budget. Returns each timed candidate's fastest step.
+fn time_candidates(
+    ctx: &GpuContext,
+    cfg: &NetConfig,
+    defaults: EngineOptions,
+    start: Instant,
+) -> Vec<(Candidate, f64)> {
+    let over = || start.elapsed().as_secs_f64() > TUNE_BUDGET_SECS;
+    let mut trials: Vec<Trial> = Vec::new();
+    for candidate in candidates(cfg, ctx.software) {
+        if !trials.is_empty() && over() {
             break;
         }
+        let Ok(mut engine) = Engine::with_options(ctx, cfg, candidate.options(defaults)) else {
+            continue;
+        };
+        if engine.step_timed(1).is_err() {
+            continue;
+        }
+        let Some(first) = step_ms(&mut engine) else {
+            continue;
+        };
+        let mut trial = Trial {
+            candidate,
+            engine: None,
+            ms: vec![first],
+        };
+        if first <= SLOW_STEP_MS {
+            if engine.gpu_bytes() <= KEEP_BYTES {
+                trial.engine = Some(engine);
+            } else {
+                // too large to keep beside the others: its steps now, one after another
+                while trial.ms.len() < TIMED_STEPS as usize {
+                    let Some(t) = step_ms(&mut engine) else { break };
+                    trial.ms.push(t);
+                }
+            }
+        }
+        trials.push(trial);
     }
-    ms.sort_by(f64::total_cmp);
-    Some(ms[ms.len() / 2])
+    for _ in 1..TIMED_STEPS {
+        for trial in &mut trials {
+            if over() {
+                break;
+            }
+            if let Some(t) = trial.engine.as_mut().and_then(step_ms) {
+                trial.ms.push(t);
+            }
+        }
+    }
+    trials
+        .into_iter()
+        .map(|t| {
+            (
+                t.candidate,
+                t.ms.iter().copied().fold(f64::INFINITY, f64::min),
+            )
+        })
+        .collect()
 }
 
 /// The options for `cfg` on `ctx`: forced by [`ENGINE_ENV`], the defaults with [`TUNE_ENV`] off, else the
@@ -237,14 +302,7 @@ pub fn tuned_options(ctx: &GpuContext, cfg: &NetConfig) -> Result<EngineOptions,
     }
     let mut ms = BTreeMap::new();
     let mut best: Option<(Candidate, f64)> = None;
-    let start = Instant::now();
-    for c in candidates(cfg, ctx.software) {
-        if best.is_some() && start.elapsed().as_secs_f64() > TUNE_BUDGET_SECS {
-            break;
-        }
-        let Some(t) = time_path(ctx, cfg, c.options(defaults)) else {
-            continue;
-        };
+    for (c, t) in time_candidates(ctx, cfg, defaults, Instant::now()) {
         ms.insert(c.text(), t);
         if best.is_none_or(|(_, b)| t < b) {
             best = Some((c, t));
