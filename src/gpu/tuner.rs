@@ -17,10 +17,10 @@ use crate::model::{Arch, NetConfig};
 
 /// The environment variable that turns tuning off (`off`, `0` or `no`).
 pub const TUNE_ENV: &str = "GRADSCOPE_TUNE";
-/// Timed steps per candidate: one per round, the candidates taking turns, so that a slow spell of a shared
-/// machine (a VM's neighbours, the window drawing) falls on every candidate alike; a candidate's figure
-/// is the fastest of its steps.
-const TIMED_STEPS: u32 = 5;
+/// Timed steps per candidate (one that is small and fast enough to take part in every round): one per
+/// round, the candidates taking turns, so that a slow spell of a shared machine (a VM's neighbours, the
+/// window drawing) falls on every candidate alike; a candidate's figure is the fastest of its steps.
+pub const TIMED_STEPS: u32 = 5;
 /// A candidate whose first timed step takes longer than this is timed by that step alone.
 const SLOW_STEP_MS: f64 = 250.0;
 /// A candidate engine stays allocated between rounds only when it holds at most this much GPU memory;
@@ -213,17 +213,35 @@ struct Trial {
     ms: Vec<f64>,
 }
 
+/// A timed candidate: the milliseconds of each of its timed steps, in order.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// The candidate.
+    pub candidate: Candidate,
+    /// Its timed steps' milliseconds.
+    pub steps_ms: Vec<f64>,
+}
+
+impl Timing {
+    /// The candidate's figure: its fastest step.
+    pub fn ms(&self) -> f64 {
+        self.steps_ms.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+}
+
 /// Times the candidates for `cfg`: each is built, takes an untimed warm-up step (a software adapter
-/// compiles a kernel at its first dispatch) and a timed one, in order, until [`TUNE_BUDGET_SECS`] has
-/// passed (the first is always timed); then the small ones take their further [`TIMED_STEPS`] in rounds,
-/// in turn, within the budget. Returns each timed candidate's fastest step.
-fn time_candidates(
+/// compiles a kernel at its first dispatch) and a timed one, in order, until `budget_secs` have passed
+/// (the first is always timed; the tuner gives [`TUNE_BUDGET_SECS`]); then the small ones take their
+/// further [`TIMED_STEPS`] in rounds, in turn, within the budget. Returns the candidates timed, in the
+/// order of [`candidates`].
+pub fn time_candidates(
     ctx: &GpuContext,
     cfg: &NetConfig,
     defaults: EngineOptions,
-    start: Instant,
-) -> Vec<(Candidate, f64)> {
-    let over = || start.elapsed().as_secs_f64() > TUNE_BUDGET_SECS;
+    budget_secs: f64,
+) -> Vec<Timing> {
+    let start = Instant::now();
+    let over = || start.elapsed().as_secs_f64() > budget_secs;
     let mut trials: Vec<Trial> = Vec::new();
     for candidate in candidates(cfg, ctx.software) {
         if !trials.is_empty() && over() {
@@ -268,11 +286,9 @@ fn time_candidates(
     }
     trials
         .into_iter()
-        .map(|t| {
-            (
-                t.candidate,
-                t.ms.iter().copied().fold(f64::INFINITY, f64::min),
-            )
+        .map(|t| Timing {
+            candidate: t.candidate,
+            steps_ms: t.ms,
         })
         .collect()
 }
@@ -302,7 +318,8 @@ pub fn tuned_options(ctx: &GpuContext, cfg: &NetConfig) -> Result<EngineOptions,
     }
     let mut ms = BTreeMap::new();
     let mut best: Option<(Candidate, f64)> = None;
-    for (c, t) in time_candidates(ctx, cfg, defaults, Instant::now()) {
+    for timing in time_candidates(ctx, cfg, defaults, TUNE_BUDGET_SECS) {
+        let (c, t) = (timing.candidate, timing.ms());
         ms.insert(c.text(), t);
         if best.is_none_or(|(_, b)| t < b) {
             best = Some((c, t));

@@ -929,3 +929,33 @@ fn normalized_mlps_match_the_reference() {
         check_with(&cfg, 2, opts);
     }
 }
+
+/// The tuner times every candidate of a small net, each in `TIMED_STEPS` steps taken in turns, and its
+/// figure is the fastest of them.
+#[test]
+fn the_tuner_times_every_small_candidate_in_rounds() {
+    use gradscope::gpu::tuner::{TIMED_STEPS, candidates, time_candidates};
+    let ctx = gpu();
+    let cfg = NetConfig {
+        depth: 3,
+        width: 8,
+        batch: 4,
+        ..NetConfig::default()
+    };
+    // a budget no machine reaches: every candidate is timed
+    let timings = time_candidates(ctx, &cfg, EngineOptions::default(), 1e6);
+    let timed: Vec<_> = timings.iter().map(|t| t.candidate).collect();
+    assert_eq!(timed, candidates(&cfg, ctx.software));
+    for t in &timings {
+        assert_eq!(
+            t.steps_ms.len(),
+            TIMED_STEPS as usize,
+            "{}: {:?}",
+            t.candidate.text(),
+            t.steps_ms
+        );
+        assert!(t.steps_ms.iter().all(|ms| ms.is_finite() && *ms > 0.0));
+        let fastest = t.steps_ms.iter().copied().fold(f64::INFINITY, f64::min);
+        assert_eq!(t.ms(), fastest);
+    }
+}
