@@ -231,7 +231,7 @@ impl Timing {
 
 /// Times the candidates for `cfg`: each is built, takes an untimed warm-up step (a software adapter
 /// compiles a kernel at its first dispatch) and a timed one, in order, until `budget_secs` have passed
-/// (the first is always timed; the tuner gives [`TUNE_BUDGET_SECS`]); then the small ones take their
+/// (the first is always timed; the tuner gives 3 s); then the small ones take their
 /// further [`TIMED_STEPS`] in rounds, in turn, within the budget. Returns the candidates timed, in the
 /// order of [`candidates`].
 pub fn time_candidates(
