@@ -67,6 +67,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             mem[nb + p.aux_off + scale_idx] = top;
         }
     }
+    // the sums over this invocation's rows in scalars and a vector, copied into v after the loop: v is
+    // indexed at run-time positions (v[10 + k]), and on lavapipe an array indexed so stays in memory
+    var s_sum = 0.0;
+    var lm_max = NO_TERM;
+    var s_sq = 0.0;
+    var n_sat = 0.0;
+    var n_live = 0.0;
+    var lm_sum = 0.0;
+    var n_nan = 0.0;
+    var xs = vec4<f32>(0.0);
     if (valid) {
         for (var b = lid.y; b < p.m; b += SLICES) {
             var s = mem[nb + a_off + b * p.ldc + n];
@@ -84,35 +94,43 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                     mem[nb + b_off + b * p.ldc + n] = g;
                 }
             }
-            v[0] += s;
+            s_sum += s;
             if (stats) {
-                v[2] += s * s;
+                s_sq += s * s;
                 act = sq_add(act, mem[nb + c_off + b * p.ldc + n]);
                 gsq = sq_add(gsq, g);
                 let z = mem[nb + z_off + b * p.ldc + n];
                 let sl = act_slope(z, net_act());
                 slopes = lsum_add(slopes, select(log2(abs(sl.m)) + f32(sl.k), NO_TERM, sl.m == 0.0));
-                if (sl.k < 0 || abs(sl.m) < sat_below) { v[4] += 1.0; }
-                if (!exact_zero_slope(z, net_act())) { v[5] += 1.0; }
+                if (sl.k < 0 || abs(sl.m) < sat_below) { n_sat += 1.0; }
+                if (!exact_zero_slope(z, net_act())) { n_live += 1.0; }
                 if (is_nan(g) || is_nan(sl.m)) {
-                    v[7] += 1.0;
+                    n_nan += 1.0;
                 } else if (g != 0.0 && sl.m != 0.0) {
                     let term = log2(abs(g)) + log2(abs(sl.m)) + f32(sl.k - k_shift);
-                    let up = term > v[1];
-                    let e = exp2(select(term - v[1], v[1] - term, up)); // one exp2 for both branches
+                    let up = term > lm_max;
+                    let e = exp2(select(term - lm_max, lm_max - term, up)); // one exp2 for both branches
                     if (up) {
-                        v[6] = v[6] * e + 1.0;
-                        v[1] = term;
+                        lm_sum = lm_sum * e + 1.0;
+                        lm_max = term;
                     } else {
-                        v[6] += e;
+                        lm_sum += e;
                     }
                 }
             }
             for (var k = 0u; k < d_in; k++) {
-                v[10u + k] += s * mem[nb + p.x_off + b * p.d_in + k];
+                xs[k] += s * mem[nb + p.x_off + b * p.d_in + k];
             }
         }
     }
+    v[0] = s_sum;
+    v[1] = lm_max;
+    v[2] = s_sq;
+    v[4] = n_sat;
+    v[5] = n_live;
+    v[6] = lm_sum;
+    v[7] = n_nan;
+    for (var k = 0u; k < MAX_D_IN; k++) { v[10u + k] = xs[k]; }
     v[3] = sq_log2(act);
     v[8] = sq_log2(gsq);
     v[9] = lsum_log2(slopes);
