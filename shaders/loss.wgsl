@@ -7,15 +7,19 @@
 //   dW_head[o, j] = Σ_b ∂L/∂ŷ[b, o] a_L[b, j] at gw_head and db_head[o] = Σ_b ∂L/∂ŷ[b, o] at gb_head,
 //   a_L at top_off, p.k = W.
 
-@compute @workgroup_size(256)
+// The workgroup: 256 invocations, or one subgroup where subgroups are 8 lanes wide (lanes.wgsl), whose
+// reduction then takes register shuffles instead of a tree of eight barriers.
+const LW: u32 = select(256u, LANES, LANES > 1u);
+
+@compute @workgroup_size(LW)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     net_enter(wid.z);
-    for (var i = t; i < p.count; i += 256u) {
+    for (var i = t; i < p.count; i += LW) {
         atomicStore(&maxes[mb + i], 0u);
     }
     let inv_b = 1.0 / f32(p.m);
     var loss = 0.0;
-    for (var b = t; b < p.m; b += 256u) {
+    for (var b = t; b < p.m; b += LW) {
         let row = p.a_off + b * p.n;
         let trow = p.b_off + b * p.n;
         let orow = p.c_off + b * p.n;
@@ -39,19 +43,26 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
             }
         }
     }
-    red[t] = loss;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (t < s) { red[t] += red[t + s]; }
+    if (LANES > 1u) {
+        let total = lane_sum(loss);
+        if (t == 0u) {
+            mem[nb + p.aux2_off] = total;
+        }
+    } else {
+        red[t] = loss;
         workgroupBarrier();
-    }
-    if (t == 0u) {
-        mem[nb + p.aux2_off] = red[0];
+        for (var s = 128u; s > 0u; s >>= 1u) {
+            if (t < s) { red[t] += red[t + s]; }
+            workgroupBarrier();
+        }
+        if (t == 0u) {
+            mem[nb + p.aux2_off] = red[0];
+        }
     }
     if ((p.flags & FLAG_HEAD) != 0u) {
         // every row's ∂L/∂ŷ visible to the whole workgroup
         storageBarrier();
-        for (var idx = t; idx < p.n * p.k; idx += 256u) {
+        for (var idx = t; idx < p.n * p.k; idx += LW) {
             let o = idx / p.k;
             let j = idx % p.k;
             var acc = 0.0;
@@ -60,7 +71,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
             }
             mem[nb + p.gw_head + idx] = acc;
         }
-        for (var o = t; o < p.n; o += 256u) {
+        for (var o = t; o < p.n; o += LW) {
             var acc = 0.0;
             for (var b = 0u; b < p.m; b++) {
                 acc += mem[nb + p.c_off + b * p.n + o];

@@ -240,6 +240,19 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, direct: bool) {
         var row = tot0;
         if (r == 1u) { row = tot1; } else if (r == 2u) { row = tot2; } else if (r == 3u) { row = tot3; }
         let i = i0 + blk_row(lid, r, direct);
+        if (direct && !to_split && j0 + blk_col(lid, 3u, true) < n_rec) {
+            // four columns of W_rec, consecutive in memory at a multiple of 4 (W is one here, and every
+            // region a multiple of 64 values): one vec4 store, where each scalar one is a loop over the lanes
+            if (i < w) {
+                let o = nb + grad_offset(i, j0 + blk_col(lid, 0u, true), n_rec, n_x, layer, recurrent);
+                if (accumulate) {
+                    st4(o, ld4(o) + row);
+                } else {
+                    st4(o, row);
+                }
+            }
+            continue;
+        }
         for (var c = 0u; c < 4u; c++) {
             let j = j0 + blk_col(lid, c, direct);
             if (i >= w || j >= ncols) {

@@ -36,6 +36,9 @@ pub const MATMUL_TILES: [u32; 4] = [16, 32, 64, 128];
 pub const WORKGROUP_SIZE: u32 = 256;
 /// Units per workgroup of colreduce. Keep in sync with UNITS in shaders/colreduce.wgsl.
 pub const COLREDUCE_UNITS: u32 = 16;
+/// Units per workgroup of the per-row path's four-unit statistics. Keep in sync with CR4_UNITS in
+/// shaders/colreduce4.wgsl.
+pub const COLREDUCE4_UNITS: u32 = 32;
 /// Workgroups of the first global-norm reduction. Keep in sync with shaders/reduce.wgsl.
 pub const SUMSQ_GROUPS: u32 = 256;
 /// Bytes between parameter records in the uniform buffer (a multiple of every adapter's
@@ -160,6 +163,9 @@ pub enum Kernel {
     ColReduce,
     /// shaders/colreduce.wgsl with one batch slice per unit (module colreduce1), for the per-row path
     ColReduceRows,
+    /// shaders/colreduce4.wgsl: the per-row path's statistics four units per invocation (widths that are a
+    /// multiple of 4)
+    ColReduceRows4,
     /// shaders/loss.wgsl
     Loss,
     /// shaders/reduce.wgsl `layer_stats`
@@ -213,13 +219,14 @@ impl Kernel {
     /// The kernels shaped for CPU adapters (the per-row path): built on native targets only. In a browser
     /// the software adapter is SwiftShader, whose shader compiler exhausted memory on them (over 11 GB
     /// for the page's GPU process), so the browser runs its CPU adapter on the fused path instead.
-    pub const CPU_ONLY: [Kernel; 6] = [
+    pub const CPU_ONLY: [Kernel; 7] = [
         Kernel::RowsForward,
         Kernel::RowsBackward,
         Kernel::RowsForward1,
         Kernel::RowsBackward1,
         Kernel::WeightGradsDirect,
         Kernel::ColReduceRows,
+        Kernel::ColReduceRows4,
     ];
 
     /// Whether this build compiles the kernel (see [`Kernel::CPU_ONLY`]).
@@ -228,13 +235,14 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 29] = [
+    pub const ALL: [Kernel; 30] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
         Kernel::Matmul128,
         Kernel::ColReduce,
         Kernel::ColReduceRows,
+        Kernel::ColReduceRows4,
         Kernel::Loss,
         Kernel::LayerStats,
         Kernel::SumsqPartial,

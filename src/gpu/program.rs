@@ -3,9 +3,10 @@
 //! backward, statistics, update. Pure arithmetic: no GPU calls, so it is unit-tested.
 
 use super::layout::{
-    COLREDUCE_UNITS, Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_CLIP, FLAG_HEAD,
-    FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, FLAG_WIDE, FLAG_WIDE_IN, Kernel,
-    Layout, MATMUL_TILES, MAX_GROUPS, NONE, STATS_HEADER, SUMSQ_GROUPS, UPART, WORKGROUP_SIZE,
+    COLREDUCE_UNITS, COLREDUCE4_UNITS, Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_CLIP,
+    FLAG_HEAD, FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, FLAG_WIDE, FLAG_WIDE_IN,
+    Kernel, Layout, MATMUL_TILES, MAX_GROUPS, NONE, STATS_HEADER, SUMSQ_GROUPS, UPART,
+    WORKGROUP_SIZE,
 };
 use crate::model::{Activation, Arch, NetConfig, Optimizer};
 
@@ -535,13 +536,27 @@ impl Fused<'_> {
         } else {
             vec![(1, l_n)]
         };
+        // four units per invocation where every row of the per-row path's blocks starts at a multiple of 4
+        // (the layout's regions do; the width and the per-unit statistics' offset must)
+        let four =
+            self.per_row.is_some() && w.is_multiple_of(4) && lay.unit_stats(1).is_multiple_of(4);
         let stats = Dispatch {
-            kernel: if self.per_row.is_some() {
+            kernel: if four {
+                Kernel::ColReduceRows4
+            } else if self.per_row.is_some() {
                 Kernel::ColReduceRows
             } else {
                 Kernel::ColReduce
             },
-            groups: [w.div_ceil(COLREDUCE_UNITS), l_n, 1],
+            groups: [
+                w.div_ceil(if four {
+                    COLREDUCE4_UNITS
+                } else {
+                    COLREDUCE_UNITS
+                }),
+                l_n,
+                1,
+            ],
             params: DispatchParams {
                 m: lay.batch as u32,
                 n: w,

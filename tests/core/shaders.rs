@@ -23,6 +23,7 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
         Kernel::GatedForward,
         Kernel::GatedBackward,
         Kernel::GatedWgrad,
+        Kernel::ColReduceRows4,
     ] {
         assert_eq!(view(k), "mem4.wgsl", "{k:?}");
     }
@@ -256,6 +257,10 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
     f32_eq(wgsl_const(&update, "EPS"), ADAM_EPS, "EPS");
     let colreduce = parsed("colreduce");
     assert_eq!(wgsl_const(&colreduce, "UNITS"), f64::from(COLREDUCE_UNITS));
+    assert_eq!(
+        wgsl_const(&parsed("colreduce4"), "CR4_UNITS"),
+        f64::from(gradscope::gpu::layout::COLREDUCE4_UNITS)
+    );
 
     // the parameter record: the field names in order (from the Rust struct's Debug output) and the size
     let debug = format!("{:?}", DispatchParams::default());

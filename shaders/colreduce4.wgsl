@@ -1,0 +1,149 @@
+// The per-row path's per-unit statistics on CPU adapters, four units per invocation (module colreduce4, on
+// mem4.wgsl): what colreduce.wgsl computes for the fused and per-row paths (read it first), specialised to
+// what the per-row path asks of it — FLAG_STATS and FLAG_RESCALE set, no bias gradient (g_off NONE), no
+// input weights (res_off NONE) — for widths that are a multiple of 4. lavapipe runs every storage access
+// at a varying address as a loop over the SIMD lanes, one scalar access per lane and component, so a vec4
+// costs about what two scalars do: one invocation per unit paid five such loops per value, this about one
+// and a half. The arithmetic per value is the same (the lanes are SIMD lanes either way).
+//
+// Grid: x = ceil(W / 32) workgroups of 8 invocations (invocation i owns units 4i .. 4i + 3 of its 32), y =
+// the layer offset (as colreduce.wgsl), z = the net. Outputs per unit n, as colreduce.wgsl: log2 mean_b
+// |ŝ[b, n]| at ust_off + n and the six partials at upart_off + UPART n; the rows of a slice far below
+// the layer's largest scale are brought to it in place, and the layer's scale goes to mem[aux_off +
+// layer]. Only ŝ is written back (the weight gradients and the δ read-back take it): after this pass ĝ
+// is read only for its exact zeros (histograms), which the scale does not change.
+
+// units per workgroup
+const CR4_UNITS: u32 = 32u;
+
+// The running per-unit sums over the batch (one per unit of the invocation's four)
+struct UnitSums {
+    // Σ ŝ²
+    s_sq: f32,
+    // #saturated, #live (f' not exactly 0), #NaN (ĝ or f')
+    n_sat: f32,
+    n_live: f32,
+    n_nan: f32,
+    // sq_add states of a and ĝ; lsum_add states of |f'| and of |ĝ f'| 2^-K (the mean |ŝ|'s terms)
+    act: vec3<f32>,
+    gsq: vec3<f32>,
+    slopes: vec3<f32>,
+    mean: vec3<f32>,
+}
+
+fn sums_new() -> UnitSums {
+    return UnitSums(0.0, 0.0, 0.0, 0.0, vec3<f32>(0.0), vec3<f32>(0.0), lsum_new(), lsum_new());
+}
+
+// One row's values of a unit added in: ŝ (s), ĝ (g), the layer output (a) and z, the layer's slope shift
+fn sums_add(q: UnitSums, s: f32, g: f32, a: f32, z: f32, k_shift: i32, sat_below: f32) -> UnitSums {
+    var r = q;
+    r.s_sq += s * s;
+    r.act = sq_add(r.act, a);
+    r.gsq = sq_add(r.gsq, g);
+    let sl = act_slope(z, net_act());
+    r.slopes = lsum_add(r.slopes, select(log2(abs(sl.m)) + f32(sl.k), NO_TERM, sl.m == 0.0));
+    if (sl.k < 0 || abs(sl.m) < sat_below) { r.n_sat += 1.0; }
+    if (!exact_zero_slope(z, net_act())) { r.n_live += 1.0; }
+    if (is_nan(g) || is_nan(sl.m)) {
+        r.n_nan += 1.0;
+    } else if (g != 0.0 && sl.m != 0.0) {
+        // never NaN here, and far above NO_TERM: lsum_add's running log-domain sum
+        r.mean = lsum_add(r.mean, log2(abs(g)) + log2(abs(sl.m)) + f32(sl.k - k_shift));
+    }
+    return r;
+}
+
+// log2 of the mean |ŝ| over `rows` rows: NaN if any term was NaN, −∞ for an exact zero
+fn sums_log2_mean(q: UnitSums, rows: u32) -> f32 {
+    if (q.n_nan > 0.0) {
+        return f32_nan();
+    }
+    if (q.mean.x <= NO_TERM) {
+        return f32_neg_inf();
+    }
+    return log2(q.mean.y) + q.mean.x - log2(f32(rows));
+}
+
+// The six partials of colreduce.wgsl (UPART) of one unit
+fn sums_parts(q: UnitSums) -> array<f32, 6> {
+    return array<f32, 6>(
+        q.s_sq,
+        lsum_log2(lsum_add(lsum_new(), sq_log2(q.act))),
+        q.n_sat,
+        select(1.0, 0.0, q.n_live > 0.0),
+        lsum_log2(lsum_add(lsum_new(), sq_log2(q.gsq))),
+        lsum_log2(lsum_add(lsum_new(), lsum_log2(q.slopes))));
+}
+
+@compute @workgroup_size(8)
+fn rows4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
+    // the last invocations of a width that is not a multiple of 32 take the last four units again and
+    // store nothing (a divergent early return would put the loop below under a partial mask)
+    let n_own = wid.x * CR4_UNITS + 4u * t;
+    let valid = n_own < p.n;
+    let n0 = min(n_own, p.n - 4u);
+    let zo = wid.y * p.m * p.ldc;
+    let scale_idx = p.scale_idx + wid.y;
+    let sat_below = SATURATION_THRESHOLD * act_peak(net_act());
+    let k_shift = slope_shift(scale_idx);
+    // the layer's largest slice scale, and each slice's rows brought to it
+    let slices = (p.m + p.rows - 1u) / p.rows;
+    let sbase = nb + p.sscale_off + scale_idx * slices;
+    var top = ld(sbase);
+    for (var r = 1u; r < slices; r++) {
+        top = max(top, ld(sbase + r));
+    }
+    if (wid.x == 0u && t == 0u) {
+        st(nb + p.aux_off + scale_idx, top);
+    }
+    var u0 = sums_new();
+    var u1 = sums_new();
+    var u2 = sums_new();
+    var u3 = sums_new();
+    // the row's slice, counted instead of divided (a division by a run-time value is dear on lavapipe)
+    var slice = 0u;
+    var in_slice = 0u;
+    for (var b = 0u; b < p.m; b++) {
+        let at = nb + zo + b * p.ldc + n0;
+        var s = ld4(p.a_off + at);
+        var g = ld4(p.b_off + at);
+        let d = i32(ld(sbase + slice) - top);
+        if (d != 0) {
+            s = ldexp_safe4(s, d);
+            g = ldexp_safe4(g, d);
+            if (valid) {
+                st4(p.a_off + at, s);
+            }
+        }
+        let a = ld4(p.c_off + at);
+        let z = ld4(p.z_off + at);
+        u0 = sums_add(u0, s.x, g.x, a.x, z.x, k_shift, sat_below);
+        u1 = sums_add(u1, s.y, g.y, a.y, z.y, k_shift, sat_below);
+        u2 = sums_add(u2, s.z, g.z, a.z, z.z, k_shift, sat_below);
+        u3 = sums_add(u3, s.w, g.w, a.w, z.w, k_shift, sat_below);
+        in_slice += 1u;
+        if (in_slice == p.rows) {
+            in_slice = 0u;
+            slice += 1u;
+        }
+    }
+    if (!valid) {
+        return;
+    }
+    st4(nb + p.ust_off + wid.y * p.n + n0, vec4<f32>(sums_log2_mean(u0, p.m), sums_log2_mean(u1, p.m),
+                                                     sums_log2_mean(u2, p.m), sums_log2_mean(u3, p.m)));
+    // the four units' partials are 24 consecutive values at a multiple of 4: six vec4 stores
+    let q0 = sums_parts(u0);
+    let q1 = sums_parts(u1);
+    let q2 = sums_parts(u2);
+    let q3 = sums_parts(u3);
+    let u = nb + p.upart_off + UPART * (wid.y * p.n + n0);
+    st4(u, vec4<f32>(q0[0], q0[1], q0[2], q0[3]));
+    st4(u + 4u, vec4<f32>(q0[4], q0[5], q1[0], q1[1]));
+    st4(u + 8u, vec4<f32>(q1[2], q1[3], q1[4], q1[5]));
+    st4(u + 12u, vec4<f32>(q2[0], q2[1], q2[2], q2[3]));
+    st4(u + 16u, vec4<f32>(q2[4], q2[5], q3[0], q3[1]));
+    st4(u + 20u, vec4<f32>(q3[2], q3[3], q3[4], q3[5]));
+}
