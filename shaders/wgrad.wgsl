@@ -1,7 +1,8 @@
 // Weight and bias gradients of every layer in one dispatch (MLP: the layer is the grid's z), or of the
 // recurrent cell summed over time (RNN, FLAG_RECURRENT: one grid, a loop over the steps), with the per-layer
-// (per-step) sums of squares the statistics need. 32 x 32 output tiles over 8 x 8 invocations, each holding
-// a 4 x 4 block in registers (as matmul.wgsl), the batch in steps of 16 staged in workgroup memory.
+// (per-step) sums of squares the statistics need. 32 x 32 output tiles; on GPUs (`main`) over 8 x 8
+// invocations, each holding a 4 x 4 block in registers (as matmul.wgsl), the batch in steps of 16 staged
+// in workgroup memory; on CPU adapters (`main_direct`, below) over 8 x 2 holding 4 x 16 each.
 //
 // Rows i = 0..W are the layer's units; the columns j run over [a_{l-1} (n_rec) | x_l (n_x) | 1]:
 //   G(i, j) = Σ_steps 2^S_t Σ_b ŝ_t[b, i] col_t(b, j),   S_t = mem[aux_off + t] (one scale per layer/step)
@@ -15,8 +16,8 @@
 // Per layer (step) t and workgroup, log2 Σ G_t(i, j)² of the unscaled tile sums over the weight columns
 // (MLP: W_l; RNN: W_h, t >= 2) goes to mem[part_off + (t - 1) count + slot], slot = tile = wid.y * tiles +
 // wid.x; in main_direct with 8-lane subgroups (lanes.wgsl) one per subgroup instead, slot = 8 tile + lid.y
-// (reduce.wgsl, layer_stats, sums the slots of a layer; the others stay at "no term"; the per-row layout
-// has room for 8 per tile, src/gpu/layout.rs).
+// for lid.y = 0, 1 (reduce.wgsl, layer_stats, sums the slots of a layer; the others stay at "no term"; the
+// per-row layout has room for 8 per tile, src/gpu/layout.rs).
 
 const WT: u32 = 32u;
 const WK: u32 = 16u;
@@ -45,35 +46,24 @@ fn column(b: u32, j: u32, tt: u32, n_rec: u32, n_x: u32) -> f32 {
     return select(0.0, 1.0, j == n_rec + n_x);
 }
 
-// Row r and column c of an invocation's 4 x 4 block within its tile: strided by 8 on GPUs (the staged
-// tiles' conflict-free pattern); in the direct variant four consecutive rows (along lid.x) and columns (along
-// lid.y), for its vec4 loads.
-fn blk_row(lid: vec3<u32>, r: u32, direct: bool) -> u32 {
-    return select(lid.y + 8u * r, 4u * lid.x + r, direct);
+// Row r and column c of an invocation's 4 x 4 block within its tile, strided by 8 (the staged tiles'
+// conflict-free pattern).
+fn blk_row(lid: vec3<u32>, r: u32) -> u32 {
+    return lid.y + 8u * r;
 }
 
-fn blk_col(lid: vec3<u32>, c: u32, direct: bool) -> u32 {
-    return select(lid.x + 8u * c, 4u * lid.y + c, direct);
+fn blk_col(lid: vec3<u32>, c: u32) -> u32 {
+    return lid.x + 8u * c;
 }
 
 // GPUs: the batch staged in workgroup memory, 16 rows at a time.
 @compute @workgroup_size(8, 8)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
-    wgrad_tile(lid, wid, t, false);
+    wgrad_tile(lid, wid, t);
 }
 
-// CPU adapters (lavapipe, built on mem4.wgsl), for widths that are a multiple of 4 (FLAG_WIDE; program.rs
-// runs `main` otherwise): the same tiles, each invocation reading its block's operands straight from the
-// storage buffer. There every load of a varying address is a loop over the lanes, shared memory or not, so
-// staging only added loads and barriers: this reads two vec4s per 16 multiply-adds.
-@compute @workgroup_size(8, 8)
-fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-               @builtin(local_invocation_index) t: u32) {
-    wgrad_tile(lid, wid, t, true);
-}
-
-fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, direct: bool) {
+fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32) {
     net_enter(wid.z);
     let recurrent = (p.flags & FLAG_RECURRENT) != 0u;
     let w = p.n;
@@ -112,67 +102,7 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, direct: bool) {
         var acc1 = vec4<f32>(0.0);
         var acc2 = vec4<f32>(0.0);
         var acc3 = vec4<f32>(0.0);
-        if (direct) {
-            // this invocation's block: rows i .. i + 3 (past the layer: computed on clamped rows and never
-            // stored) and columns j .. j + 3. The lanes of a SIMD vector run along the rows, so every lane of
-            // one takes the same branch below (lavapipe runs the code of both sides of every branch under
-            // a mask, but a loop ends at once where no lane is in it, so the side all lanes skip costs
-            // little).
-            let i = i0 + 4u * lid.x;
-            let j = j0 + 4u * lid.y;
-            let i4 = nb + s_off + min(i, w - 4u);
-            if (j < n_rec) {
-                // four columns of a_{l-1}, one load (an RNN's first step has h_0 = 0: no terms)
-                let c4 = nb + p.c_off + (max(tt, 2u) - 2u) * bw + j;
-                let bn = select(0u, p.m, tt >= 2u);
-                if (LANES == 8u) {
-                    // the 8 lanes of a subgroup (lid.x) share lid.y and so these columns: lane s loads
-                    // them for row b0 + s of the batch, and step s of the inner loop takes them from it
-                    for (var b0 = 0u; b0 < bn; b0 += 8u) {
-                        let mine = ld4(c4 + min(b0 + lid.x, bn - 1u) * w);
-                        let cnt = min(8u, bn - b0);
-                        for (var s = 0u; s < cnt; s++) {
-                            let a = ld4(i4 + (b0 + s) * w);
-                            let c = lane_share4(mine, s);
-                            acc0 = fma(vec4<f32>(a.x), c, acc0);
-                            acc1 = fma(vec4<f32>(a.y), c, acc1);
-                            acc2 = fma(vec4<f32>(a.z), c, acc2);
-                            acc3 = fma(vec4<f32>(a.w), c, acc3);
-                        }
-                    }
-                } else {
-                    for (var b = 0u; b < bn; b++) {
-                        let a = ld4(i4 + b * w);
-                        let c = ld4(c4 + b * w);
-                        acc0 = fma(vec4<f32>(a.x), c, acc0);
-                        acc1 = fma(vec4<f32>(a.y), c, acc1);
-                        acc2 = fma(vec4<f32>(a.z), c, acc2);
-                        acc3 = fma(vec4<f32>(a.w), c, acc3);
-                    }
-                }
-            } else {
-                // the step's input x, the bias column's ones and zeros past them, a column at a time
-                for (var c = 0u; c < 4u; c++) {
-                    let jc = j + c;
-                    var sum = vec4<f32>(0.0);
-                    if (jc < n_rec + n_x) {
-                        let x = nb + p.x_off + (tt - 1u) * p.x_step + jc - n_rec;
-                        for (var b = 0u; b < p.m; b++) {
-                            sum = fma(ld4(i4 + b * w), vec4<f32>(ld(x + b * p.d_in)), sum);
-                        }
-                    } else if (jc == n_rec + n_x) {
-                        for (var b = 0u; b < p.m; b++) {
-                            sum += ld4(i4 + b * w);
-                        }
-                    }
-                    acc0[c] = sum.x;
-                    acc1[c] = sum.y;
-                    acc2[c] = sum.z;
-                    acc3[c] = sum.w;
-                }
-            }
-        }
-        for (var b0 = 0u; b0 < select(p.m, 0u, direct); b0 += WK) {
+        for (var b0 = 0u; b0 < p.m; b0 += WK) {
             for (var r = 0u; r < 8u; r++) {
                 let idx = t + 64u * r;
                 let bb = idx / WT;
@@ -203,9 +133,9 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, direct: bool) {
             for (var r = 0u; r < 4u; r++) {
                 var row = acc0;
                 if (r == 1u) { row = acc1; } else if (r == 2u) { row = acc2; } else if (r == 3u) { row = acc3; }
-                let i = i0 + blk_row(lid, r, direct);
+                let i = i0 + blk_row(lid, r);
                 for (var c = 0u; c < 4u; c++) {
-                    let j = j0 + blk_col(lid, c, direct);
+                    let j = j0 + blk_col(lid, c);
                     if (i < w && j < part_cols) {
                         sq = sq_add(sq, row[c]);
                     }
@@ -213,19 +143,9 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, direct: bool) {
             }
             let tile = wid.y * part_tiles + wid.x;
             let slots = nb + p.part_off + (tt - 1u) * p.count;
-            if (direct && LANES == 8u) {
-                // a slot per subgroup (lid.y), summed across its lanes: no workgroup barrier, which on
-                // lavapipe would keep every accumulator of this kernel in memory (it makes the shader a
-                // coroutine that suspends at the barrier); layer_stats adds the slots up
-                let sum = lane_log2_sum(sq_log2(sq));
-                if (lid.x == 0u) {
-                    st(slots + LANES * tile + lid.y, sum);
-                }
-            } else {
-                let sum = wg_log2_sum(t, sq_log2(sq), 64u);
-                if (t == 0u) {
-                    st(slots + tile, sum);
-                }
+            let sum = wg_log2_sum(t, sq_log2(sq), 64u);
+            if (t == 0u) {
+                st(slots + tile, sum);
             }
         }
         let sc = i32(ld(nb + p.aux_off + tt));
@@ -239,22 +159,9 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, direct: bool) {
     for (var r = 0u; r < 4u; r++) {
         var row = tot0;
         if (r == 1u) { row = tot1; } else if (r == 2u) { row = tot2; } else if (r == 3u) { row = tot3; }
-        let i = i0 + blk_row(lid, r, direct);
-        if (direct && !to_split && j0 + blk_col(lid, 3u, true) < n_rec) {
-            // four columns of W_rec, consecutive in memory at a multiple of 4 (W is one here, and every
-            // region a multiple of 64 values): one vec4 store, where each scalar one is a loop over the lanes
-            if (i < w) {
-                let o = nb + grad_offset(i, j0 + blk_col(lid, 0u, true), n_rec, n_x, layer, recurrent);
-                if (accumulate) {
-                    st4(o, ld4(o) + row);
-                } else {
-                    st4(o, row);
-                }
-            }
-            continue;
-        }
+        let i = i0 + blk_row(lid, r);
         for (var c = 0u; c < 4u; c++) {
-            let j = j0 + blk_col(lid, c, direct);
+            let j = j0 + blk_col(lid, c);
             if (i >= w || j >= ncols) {
                 continue;
             }
@@ -270,6 +177,225 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, direct: bool) {
             }
         }
     }
+}
+
+// ---- CPU adapters (lavapipe, on mem4.wgsl), for widths that are a multiple of 4 (FLAG_WIDE; program.rs
+// runs `main` otherwise): the same 32 x 32 tiles, as 8 x 2 invocations each holding a block of 4 rows x 16
+// columns (four 4 x 4 sub-blocks) in registers, its operands read straight from the storage buffer. There
+// every load at a varying address is a loop over the SIMD lanes, staged in workgroup memory or not, and
+// the loads, not the multiply-adds, set the speed: per row of the batch an invocation reads one vec4 of ŝ
+// (its four rows) and takes the sixteen columns of a_{l-1} from the lane that loaded them (lanes.wgsl),
+// 64 multiply-adds for about one and a half loads (a 4 x 4 block took 16 for about one).
+
+// acc + a ⊗ c: row r of the 4 x 4 block gains a[r] c
+fn outer_add(acc: mat4x4<f32>, a: vec4<f32>, c: vec4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(fma(vec4<f32>(a.x), c, acc[0]), fma(vec4<f32>(a.y), c, acc[1]), fma(vec4<f32>(a.z), c, acc[2]),
+                       fma(vec4<f32>(a.w), c, acc[3]));
+}
+
+// The sub-block at columns jq .. jq + 3 past the columns of a_{l-1}: the step's input x and the bias
+// column's ones, a column at a time (zeros past them); rows at i4 (four units of ŝ, row stride w).
+fn x_block(i4: u32, jq: u32, tt: u32, n_rec: u32, n_x: u32) -> mat4x4<f32> {
+    var out = mat4x4<f32>();
+    for (var c = 0u; c < 4u; c++) {
+        let jc = jq + c;
+        var sum = vec4<f32>(0.0);
+        if (jc < n_rec + n_x) {
+            let x = nb + p.x_off + (tt - 1u) * p.x_step + jc - n_rec;
+            for (var b = 0u; b < p.m; b++) {
+                sum = fma(ld4(i4 + b * p.n), vec4<f32>(ld(x + b * p.d_in)), sum);
+            }
+        } else if (jc == n_rec + n_x) {
+            for (var b = 0u; b < p.m; b++) {
+                sum += ld4(i4 + b * p.n);
+            }
+        }
+        out[0][c] = sum.x;
+        out[1][c] = sum.y;
+        out[2][c] = sum.z;
+        out[3][c] = sum.w;
+    }
+    return out;
+}
+
+// The sq_add state of a sub-block's entries in the partial sums (rows below w, columns below part_cols)
+fn block_sq(st: vec3<f32>, blk: mat4x4<f32>, i: u32, jq: u32, w: u32, part_cols: u32) -> vec3<f32> {
+    var sq = st;
+    for (var r = 0u; r < 4u; r++) {
+        for (var c = 0u; c < 4u; c++) {
+            if (i + r < w && jq + c < part_cols) {
+                sq = sq_add(sq, blk[r][c]);
+            }
+        }
+    }
+    return sq;
+}
+
+// A sub-block's gradients stored (added where FLAG_ACCUMULATE; into the split sums where `to_split`): a row
+// of four W_rec columns is one vec4 store (consecutive at a multiple of 4: W is one, and every region a
+// multiple of 64 values), the other columns one at a time.
+fn store_block(blk: mat4x4<f32>, i: u32, jq: u32, w: u32, n_rec: u32, n_x: u32, layer: u32, recurrent: bool,
+               to_split: bool, accumulate: bool, wz: u32) {
+    let ncols = n_rec + n_x + 1u;
+    for (var r = 0u; r < 4u; r++) {
+        let ir = i + r;
+        if (ir >= w) {
+            continue;
+        }
+        if (!to_split && jq < n_rec) {
+            let o = nb + grad_offset(ir, jq, n_rec, n_x, layer, recurrent);
+            if (accumulate) {
+                st4(o, ld4(o) + blk[r]);
+            } else {
+                st4(o, blk[r]);
+            }
+            continue;
+        }
+        for (var c = 0u; c < 4u; c++) {
+            let j = jq + c;
+            if (j >= ncols) {
+                continue;
+            }
+            if (to_split) {
+                st(nb + p.split_off + (wz * w + ir) * ncols + j, blk[r][c]);
+                continue;
+            }
+            let o = nb + grad_offset(ir, j, n_rec, n_x, layer, recurrent);
+            if (accumulate) {
+                st(o, ld(o) + blk[r][c]);
+            } else {
+                st(o, blk[r][c]);
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(8, 2)
+fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+               @builtin(local_invocation_index) t: u32) {
+    net_enter(wid.z);
+    let recurrent = (p.flags & FLAG_RECURRENT) != 0u;
+    let w = p.n;
+    let bw = p.m * w;
+    let wz = wid.z % p.zn;
+    let layer = select(wz + 1u, 0u, recurrent);
+    var n_rec = w;
+    var n_x = 0u;
+    if (recurrent) {
+        n_x = p.d_in;
+    } else if (layer == 1u) {
+        n_rec = 0u;
+        n_x = p.d_in;
+    }
+    let ncols = n_rec + n_x + 1u;
+    let i0 = wid.y * WT;
+    let j0 = wid.x * WT;
+    if (j0 >= ncols) {
+        return;
+    }
+    let part_cols = select(n_rec + n_x, n_rec, recurrent);
+    let part_tiles = (part_cols + WT - 1u) / WT;
+    let n_steps = p.l_to + 1u - p.l_from;
+    let per = (n_steps + p.splits - 1u) / p.splits;
+    let q0 = select(0u, wz * per, recurrent);
+    let q1 = select(1u, min(n_steps, q0 + per), recurrent);
+    // this invocation's rows i .. i + 3 (past the layer: computed on clamped rows, never stored) and
+    // columns j .. j + 15. The 8 lanes of a subgroup (lid.x) share lid.y, so every lane of one takes the
+    // same side of each branch below on the columns (lavapipe runs both sides of a branch under a mask,
+    // but a loop ends at once where no lane is in it).
+    let i = i0 + 4u * lid.x;
+    let j = j0 + 16u * lid.y;
+    let jq = vec4<u32>(j) + vec4<u32>(0u, 4u, 8u, 12u);
+    // the columns of a_{l-1} each sub-block reads (clamped into them: a sub-block past them is replaced)
+    let cq = min(jq, vec4<u32>(max(n_rec, 4u) - 4u));
+    var t0 = mat4x4<f32>();
+    var t1 = mat4x4<f32>();
+    var t2 = mat4x4<f32>();
+    var t3 = mat4x4<f32>();
+    for (var q = q0; q < q1; q++) {
+        let tt = select(layer, p.l_to - q, recurrent);
+        let i4 = nb + p.a_off + (tt - 1u) * bw + min(i, w - 4u);
+        var k0 = mat4x4<f32>();
+        var k1 = mat4x4<f32>();
+        var k2 = mat4x4<f32>();
+        var k3 = mat4x4<f32>();
+        // the columns of a_{l-1} (an RNN's first step has h_0 = 0: no terms)
+        let bn = select(0u, p.m, j < n_rec && tt >= 2u);
+        let c4 = nb + p.c_off + (max(tt, 2u) - 2u) * bw;
+        if (LANES == 8u) {
+            // lane s loads the sixteen columns of row b0 + s; step s of the inner loop takes them from it
+            for (var b0 = 0u; b0 < bn; b0 += 8u) {
+                let row = c4 + min(b0 + lid.x, bn - 1u) * w;
+                let m0 = ld4(row + cq.x);
+                let m1 = ld4(row + cq.y);
+                let m2 = ld4(row + cq.z);
+                let m3 = ld4(row + cq.w);
+                let cnt = min(8u, bn - b0);
+                for (var s = 0u; s < cnt; s++) {
+                    let a = ld4(i4 + (b0 + s) * w);
+                    k0 = outer_add(k0, a, lane_share4(m0, s));
+                    k1 = outer_add(k1, a, lane_share4(m1, s));
+                    k2 = outer_add(k2, a, lane_share4(m2, s));
+                    k3 = outer_add(k3, a, lane_share4(m3, s));
+                }
+            }
+        } else {
+            for (var b = 0u; b < bn; b++) {
+                let a = ld4(i4 + b * w);
+                let row = c4 + b * w;
+                k0 = outer_add(k0, a, ld4(row + cq.x));
+                k1 = outer_add(k1, a, ld4(row + cq.y));
+                k2 = outer_add(k2, a, ld4(row + cq.z));
+                k3 = outer_add(k3, a, ld4(row + cq.w));
+            }
+        }
+        // sub-blocks past a_{l-1}'s columns (n_rec is a multiple of 4: none straddles it)
+        if (jq.x >= n_rec) { k0 = x_block(i4, jq.x, tt, n_rec, n_x); }
+        if (jq.y >= n_rec) { k1 = x_block(i4, jq.y, tt, n_rec, n_x); }
+        if (jq.z >= n_rec) { k2 = x_block(i4, jq.z, tt, n_rec, n_x); }
+        if (jq.w >= n_rec) { k3 = x_block(i4, jq.w, tt, n_rec, n_x); }
+        // this step's (layer's) partial sum of squares over the weight columns, unscaled
+        if (wid.x < part_tiles && (!recurrent || tt >= 2u)) {
+            var sq = vec3<f32>(0.0);
+            sq = block_sq(sq, k0, i, jq.x, w, part_cols);
+            sq = block_sq(sq, k1, i, jq.y, w, part_cols);
+            sq = block_sq(sq, k2, i, jq.z, w, part_cols);
+            sq = block_sq(sq, k3, i, jq.w, w, part_cols);
+            let tile = wid.y * part_tiles + wid.x;
+            let slots = nb + p.part_off + (tt - 1u) * p.count;
+            if (LANES == 8u) {
+                // a slot per subgroup (lid.y), summed across its lanes: no workgroup barrier, which on
+                // lavapipe would keep every accumulator of this kernel in memory (it makes the shader a
+                // coroutine that suspends at the barrier); layer_stats adds the slots up (the tile's
+                // other six slots keep the "no term" the engine wrote at the start)
+                let sum = lane_log2_sum(sq_log2(sq));
+                if (lid.x == 0u) {
+                    st(slots + LANES * tile + lid.y, sum);
+                }
+            } else {
+                let sum = wg_log2_sum(t, sq_log2(sq), 16u);
+                if (t == 0u) {
+                    st(slots + tile, sum);
+                }
+            }
+        }
+        let sc = i32(ld(nb + p.aux_off + tt));
+        t0 += scale_block(k0, sc);
+        t1 += scale_block(k1, sc);
+        t2 += scale_block(k2, sc);
+        t3 += scale_block(k3, sc);
+    }
+    let accumulate = (p.flags & FLAG_ACCUMULATE) != 0u;
+    let to_split = recurrent && p.splits > 1u;
+    store_block(t0, i, jq.x, w, n_rec, n_x, layer, recurrent, to_split, accumulate, wz);
+    store_block(t1, i, jq.y, w, n_rec, n_x, layer, recurrent, to_split, accumulate, wz);
+    store_block(t2, i, jq.z, w, n_rec, n_x, layer, recurrent, to_split, accumulate, wz);
+    store_block(t3, i, jq.w, w, n_rec, n_x, layer, recurrent, to_split, accumulate, wz);
+}
+
+// 2^sc times every entry of a block
+fn scale_block(blk: mat4x4<f32>, sc: i32) -> mat4x4<f32> {
+    return mat4x4<f32>(ldexp_safe4(blk[0], sc), ldexp_safe4(blk[1], sc), ldexp_safe4(blk[2], sc), ldexp_safe4(blk[3], sc));
 }
 
 // Where gradient entry (i, j) of the column layout above goes.

@@ -361,9 +361,12 @@ fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
         ),
         Kernel::StackBackward => (4 + per_thread, 4 + per_thread * (2 + q(w).max(q(d_out)))),
         Kernel::WeightGrads => (40, 80 + b.div_ceil(16) * 28),
-        // per step: the batch once (columns of a_{l-1}) or four times (the other columns, one at a time),
-        // then the partial sums (16) and their workgroup sum (64, wg_log2_sum)
-        Kernel::WeightGradsDirect => (40, 100 + 4 * b),
+        // per step: the batch once (columns of a_{l-1}, an outer iteration per 8 rows) and once per other
+        // column of the invocation's sixteen (x and the bias: at most d_in + 1), then the partial sums
+        Kernel::WeightGradsDirect => (
+            40,
+            100 + b.div_ceil(8) + b * (1 + (d_in as u64 + 1).min(16)),
+        ),
         _ => (0, 0),
     }
 }
