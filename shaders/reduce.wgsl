@@ -29,12 +29,12 @@ var<workgroup> lred: array<f32, 512>;
 fn global_norm(parts: u32, count: u32) -> vec2<f32> {
     var big = 0.0;
     for (var w = 0u; w < count; w++) {
-        big = max(big, mem[nb + parts + 2u * w]);
+        big = max(big, ld(nb + parts + 2u * w));
     }
     var total = 0.0;
     for (var w = 0u; w < count; w++) {
-        let m_w = mem[nb + parts + 2u * w];
-        let s_w = mem[nb + parts + 2u * w + 1u];
+        let m_w = ld(nb + parts + 2u * w);
+        let s_w = ld(nb + parts + 2u * w + 1u);
         let f = m_w / big;
         total += select(select(0.0, s_w * f * f, m_w > 0.0), s_w, is_nan(s_w));
     }
@@ -47,7 +47,7 @@ fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) w
     let l = wid.x;
     // log2 Σ acc² from the per-workgroup log2 partials
     var gw = lsum_new();
-    for (var i = t; i < p.m; i += LS) { gw = lsum_add(gw, mem[nb + p.part_off + l * p.m + i]); }
+    for (var i = t; i < p.m; i += LS) { gw = lsum_add(gw, ld(nb + p.part_off + l * p.m + i)); }
     // per unit: [Σ ŝ², log2 Σ a², #saturated, dead]
     var vals: array<f32, 3>;
     for (var q = 0u; q < 3u; q++) { vals[q] = 0.0; }
@@ -56,12 +56,12 @@ fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) w
     var slopes = lsum_new();
     for (var u = t; u < p.n; u += LS) {
         let base = p.upart_off + (l * p.n + u) * UPART;
-        vals[0] += mem[nb + base];
-        act = lsum_add(act, mem[nb + base + 1u]);
-        gsq = lsum_add(gsq, mem[nb + base + 4u]);
-        slopes = lsum_add(slopes, mem[nb + base + 5u]);
-        vals[1] += mem[nb + base + 2u];
-        vals[2] += mem[nb + base + 3u];
+        vals[0] += ld(nb + base);
+        act = lsum_add(act, ld(nb + base + 1u));
+        gsq = lsum_add(gsq, ld(nb + base + 4u));
+        slopes = lsum_add(slopes, ld(nb + base + 5u));
+        vals[1] += ld(nb + base + 2u);
+        vals[2] += ld(nb + base + 3u);
     }
     if (LANES > 1u) {
         // one subgroup: the lanes' results through subgroup shuffles
@@ -108,24 +108,24 @@ fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) w
 // #dead] (one invocation); layer 0's also counts the step and stores the global norm.
 fn layer_record(l: u32, r: array<f32, 7>) {
     let o = p.c_off + LAYER_RECORD * l;
-    mem[nb + o] = mem[nb + p.aux_off + l + 1u];
-    mem[nb + o + 1u] = r[0];
-    mem[nb + o + 2u] = r[4];
-    mem[nb + o + 3u] = r[1];
-    mem[nb + o + 4u] = r[5];
-    mem[nb + o + 5u] = r[6];
-    mem[nb + o + 6u] = r[2];
-    mem[nb + o + 7u] = f32(slope_shift(l + 1u));
-    mem[nb + o + 8u] = r[3];
+    st(nb + o, ld(nb + p.aux_off + l + 1u));
+    st(nb + o + 1u, r[0]);
+    st(nb + o + 2u, r[4]);
+    st(nb + o + 3u, r[1]);
+    st(nb + o + 4u, r[5]);
+    st(nb + o + 5u, r[6]);
+    st(nb + o + 6u, r[2]);
+    st(nb + o + 7u, f32(slope_shift(l + 1u)));
+    st(nb + o + 8u, r[3]);
     if (l == 0u) {
         if (p.step_off != NONE) {
-            mem[nb + p.step_off] += 1.0;
+            st(nb + p.step_off, ld(nb + p.step_off) + 1.0);
         }
         let norm = global_norm(p.res_off, p.count);
-        mem[nb + p.aux2_off] = norm.x;
-        mem[nb + p.aux2_off + 1u] = norm.y;
-        mem[nb + p.ust_off] = norm.x;
-        mem[nb + p.ust_off + 1u] = norm.y;
+        st(nb + p.aux2_off, norm.x);
+        st(nb + p.aux2_off + 1u, norm.y);
+        st(nb + p.ust_off, norm.x);
+        st(nb + p.ust_off + 1u, norm.y);
     }
     atomicStore(&maxes[mb + p.k_base + l + 1u], 0u);
 }
@@ -163,42 +163,50 @@ fn sumsq_partial(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id)
                  @builtin(num_workgroups) nwg: vec3<u32>) {
     net_enter(wid.z);
     let stride = SQ_WG * nwg.x;
-    // one pass: each invocation's (max |g|, Σ (g / max)², #NaN)
-    var st = vec3<f32>(0.0);
-    for (var i = wid.x * SQ_WG + t; i < p.count; i += stride) {
-        st = sq_add(st, mem[nb + p.a_off + i]);
+    // one pass: each invocation's (max |g|, Σ (g / max)², #NaN), four gradients per load (module reduce4
+    // is on the vec4 view; a_off is a multiple of 4), then the last count % 4 one at a time
+    var acc = vec3<f32>(0.0);
+    let quads = p.count / 4u;
+    for (var q = wid.x * SQ_WG + t; q < quads; q += stride) {
+        let v = ld4(nb + p.a_off + 4u * q);
+        for (var c = 0u; c < 4u; c++) {
+            acc = sq_add(acc, v[c]);
+        }
+    }
+    for (var i = 4u * quads + wid.x * SQ_WG + t; i < p.count; i += stride) {
+        acc = sq_add(acc, ld(nb + p.a_off + i));
     }
     if (LANES > 1u) {
         // one subgroup: the same two steps through subgroup shuffles
-        let top = lane_max_sum(st.xz);
+        let top = lane_max_sum(acc.xz);
         var part = 0.0;
-        if (st.x > 0.0) {
-            let f = st.x / top.x;
-            part = st.y * f * f;
+        if (acc.x > 0.0) {
+            let f = acc.x / top.x;
+            part = acc.y * f * f;
         }
         var total = lane_sum(part);
         if (top.y > 0.0) {
             total = f32_nan();
         }
         if (t == 0u) {
-            mem[nb + p.part_off + 2u * wid.x] = top.x;
-            mem[nb + p.part_off + 2u * wid.x + 1u] = total;
+            st(nb + p.part_off + 2u * wid.x, top.x);
+            st(nb + p.part_off + 2u * wid.x + 1u, total);
         }
         return;
     }
     // the workgroup's maximum (and NaN count), then every sum brought to it
-    let top = wg_max_sum(t, st.xz);
+    let top = wg_max_sum(t, acc.xz);
     var part = 0.0;
-    if (st.x > 0.0) {
-        let f = st.x / top.x;
-        part = st.y * f * f;
+    if (acc.x > 0.0) {
+        let f = acc.x / top.x;
+        part = acc.y * f * f;
     }
     var total = wg_max_sum(t, vec2<f32>(0.0, part)).y;
     if (top.y > 0.0) {
         total = f32_nan(); // a NaN gradient makes the norm NaN
     }
     if (t == 0u) {
-        mem[nb + p.part_off + 2u * wid.x] = top.x;
-        mem[nb + p.part_off + 2u * wid.x + 1u] = total;
+        st(nb + p.part_off + 2u * wid.x, top.x);
+        st(nb + p.part_off + 2u * wid.x + 1u, total);
     }
 }

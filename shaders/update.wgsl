@@ -106,14 +106,36 @@ var<workgroup> nred: array<vec2<f32>, 256>;
 // each of 256 invocations for a small matrix costs more than its element); elsewhere 256 invocations.
 const NORMS_WG: u32 = select(256u, LANES, LANES > 1u);
 
-// The running sums of squares (sq_add states) of the update and of the weights over every NORMS_WG-th
-// parameter of the matrix from start + t.
+// The running sums of squares (sq_add states) of the update and of the weights over this invocation's
+// share of the matrix's parameters start .. start + len: where start and len are multiples of 4 (every
+// matrix of a width that is one), four at a time from 4t on, in vec4 loads on the vec4 view (on lavapipe
+// each load at a varying address is a loop over the lanes, a vec4 about as dear as a scalar); else every
+// NORMS_WG-th from t.
 fn norms_partial(t: u32, start: u32, len: u32) -> mat2x3<f32> {
     let f = clip_factor();
     let bc = bias_corrections(ld(nb + p.step_off) + f32(p.mode));
     var dsq = vec3<f32>(0.0);
     var wsq = vec3<f32>(0.0);
-    for (var e = t; e < len; e += NORMS_WG) {
+    let quads = select(0u, len / 4u, start % 4u == 0u && len % 4u == 0u);
+    for (var e = 4u * t; e < 4u * quads; e += 4u * NORMS_WG) {
+        let i = nb + start + e;
+        var s1 = vec4<f32>(0.0);
+        var s2 = vec4<f32>(0.0);
+        if (p.optimizer >= 1u) {
+            s1 = ld4(p.c_off + i);
+        }
+        if (p.optimizer == 2u) {
+            s2 = ld4(p.add_off + i);
+        }
+        let step = optimizer_step(ld4(p.b_off + i) * f, s1, s2, bc)[0];
+        let wv = ld4(p.a_off + i);
+        for (var c = 0u; c < 4u; c++) {
+            dsq = sq_add(dsq, step[c]);
+            wsq = sq_add(wsq, wv[c]);
+        }
+    }
+    // the scalar loop runs where the vec4 one does not
+    for (var e = t + select(len, 0u, quads == 0u); e < len; e += NORMS_WG) {
         let i = start + e;
         // one parameter: the optimizer's step on the first of four lanes
         var s1 = 0.0;

@@ -24,6 +24,8 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
         Kernel::GatedBackward,
         Kernel::GatedWgrad,
         Kernel::ColReduceRows4,
+        Kernel::UpdateNorms,
+        Kernel::SumsqPartial,
     ] {
         assert_eq!(view(k), "mem4.wgsl", "{k:?}");
     }
@@ -250,7 +252,7 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         "SATURATION_THRESHOLD",
     );
     assert_eq!(wgsl_const(&common, "MAX_SLOPE_EXP2"), MAX_SLOPE_EXP2 as f64);
-    let update = parsed("update");
+    let update = parsed("update4");
     f32_eq(wgsl_const(&update, "MOMENTUM"), MOMENTUM, "MOMENTUM");
     f32_eq(wgsl_const(&update, "BETA1"), ADAM_BETA1, "BETA1");
     f32_eq(wgsl_const(&update, "BETA2"), ADAM_BETA2, "BETA2");
