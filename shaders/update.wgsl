@@ -64,8 +64,8 @@ fn slots_at(i: u32) -> mat2x4<f32> {
 }
 
 // Four parameters per invocation, i .. i + 3 (every region starts on a multiple of 4: module update4 is
-// built on mem4.wgsl, one load per four values on lavapipe; update_norms, which stores scalars, runs from
-// module update on mem.wgsl). An invocation past the end computes the last four
+// built on mem4.wgsl, one load per four values on lavapipe, as is update_norms, which stores only its two
+// sums per matrix). An invocation past the end computes the last four
 // again and stores only what is its own, rather than returning early: after a divergent return lavapipe
 // can no longer load the uniform values (the clip norm, the step count) once for all lanes.
 @compute @workgroup_size(256)

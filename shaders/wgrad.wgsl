@@ -218,17 +218,62 @@ fn x_block(i4: u32, jq: u32, tt: u32, n_rec: u32, n_x: u32) -> mat4x4<f32> {
     return out;
 }
 
-// The sq_add state of a sub-block's entries in the partial sums (rows below w, columns below part_cols)
-fn block_sq(st: vec3<f32>, blk: mat4x4<f32>, i: u32, jq: u32, w: u32, part_cols: u32) -> vec3<f32> {
-    var sq = st;
-    for (var r = 0u; r < 4u; r++) {
-        for (var c = 0u; c < 4u; c++) {
-            if (i + r < w && jq + c < part_cols) {
-                sq = sq_add(sq, blk[r][c]);
-            }
-        }
+// A sub-block with the entries outside the partial sums (rows from w, columns from part_cols) zeroed
+fn sq_entries(blk: mat4x4<f32>, i: u32, jq: u32, w: u32, part_cols: u32) -> mat4x4<f32> {
+    let cols = vec4<u32>(jq) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(part_cols);
+    let rows = vec4<u32>(i) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(w);
+    let z = vec4<f32>(0.0);
+    return mat4x4<f32>(select(z, blk[0], cols & vec4<bool>(rows.x)), select(z, blk[1], cols & vec4<bool>(rows.y)),
+                       select(z, blk[2], cols & vec4<bool>(rows.z)), select(z, blk[3], cols & vec4<bool>(rows.w)));
+}
+
+// Running (max |v|, #NaN, #∞) of a sub-block's entries, after m
+fn block_max(m: vec3<f32>, blk: mat4x4<f32>) -> vec3<f32> {
+    var r = m;
+    for (var q = 0u; q < 4u; q++) {
+        let v = blk[q];
+        // on the bits, as is_nan (a compiler may assume v == v); ∞ as the exponent's all ones
+        let bits = bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu);
+        let nan = bits > vec4<u32>(0x7f800000u);
+        let inf = bits == vec4<u32>(0x7f800000u);
+        let a = select(abs(v), vec4<f32>(0.0), nan);
+        r.x = max(r.x, max(max(a.x, a.y), max(a.z, a.w)));
+        r.y += dot(select(vec4<f32>(0.0), vec4<f32>(1.0), nan), vec4<f32>(1.0));
+        r.z += dot(select(vec4<f32>(0.0), vec4<f32>(1.0), inf), vec4<f32>(1.0));
     }
-    return sq;
+    return r;
+}
+
+// Σ (v / m)² over a sub-block's entries (inv = 1 / m), after s
+fn block_rel_sq(s: f32, blk: mat4x4<f32>, inv: f32) -> f32 {
+    var r = s;
+    for (var q = 0u; q < 4u; q++) {
+        let v = blk[q] * inv;
+        r += dot(v, v);
+    }
+    return r;
+}
+
+// The sq_add state (max |v|, Σ (v / max)², #NaN) of the four sub-blocks' entries (zeros where they do
+// not count, sq_entries) in two passes over the registers, the largest magnitude first: a multiplication
+// per entry where sq_add divides, the same state up to rounding. Infinite entries give (∞, their count).
+fn blocks_sq(k0: mat4x4<f32>, k1: mat4x4<f32>, k2: mat4x4<f32>, k3: mat4x4<f32>) -> vec3<f32> {
+    var m = block_max(vec3<f32>(0.0), k0);
+    m = block_max(m, k1);
+    m = block_max(m, k2);
+    m = block_max(m, k3);
+    let inv = 1.0 / m.x;
+    var s = block_rel_sq(0.0, k0, inv);
+    s = block_rel_sq(s, k1, inv);
+    s = block_rel_sq(s, k2, inv);
+    s = block_rel_sq(s, k3, inv);
+    if (m.z > 0.0) {
+        s = m.z;
+    }
+    if (m.x == 0.0) {
+        s = 0.0;
+    }
+    return vec3<f32>(m.x, s, m.y);
 }
 
 // A sub-block's gradients stored (added where FLAG_ACCUMULATE; into the split sums where `to_split`): a row
@@ -356,11 +401,8 @@ fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
         if (jq.w >= n_rec) { k3 = x_block(i4, jq.w, tt, n_rec, n_x); }
         // this step's (layer's) partial sum of squares over the weight columns, unscaled
         if (wid.x < part_tiles && (!recurrent || tt >= 2u)) {
-            var sq = vec3<f32>(0.0);
-            sq = block_sq(sq, k0, i, jq.x, w, part_cols);
-            sq = block_sq(sq, k1, i, jq.y, w, part_cols);
-            sq = block_sq(sq, k2, i, jq.z, w, part_cols);
-            sq = block_sq(sq, k3, i, jq.w, w, part_cols);
+            let sq = blocks_sq(sq_entries(k0, i, jq.x, w, part_cols), sq_entries(k1, i, jq.y, w, part_cols),
+                               sq_entries(k2, i, jq.z, w, part_cols), sq_entries(k3, i, jq.w, w, part_cols));
             let tile = wid.y * part_tiles + wid.x;
             let slots = nb + p.part_off + (tt - 1u) * p.count;
             if (LANES == 8u) {

@@ -391,8 +391,32 @@ fn nan_is_not_a_dead_unit_and_has_its_own_json() {
         lr: 100.0,
         ..NetConfig::default()
     };
-    for (engine, s) in [("cpu", cpu_stats(&cfg, 6)), ("gpu", gpu_stats(&cfg, 6))] {
+    let want = cpu_stats(&cfg, 6);
+    for (engine, s) in [("cpu", want.clone()), ("gpu", gpu_stats(&cfg, 6))] {
         assert!(s.nonfinite, "{engine}: did not blow up: {:?}", s.loss);
+        // a layer whose weight gradient holds a NaN has a NaN norm on both engines (the GPU's per-tile
+        // partial sums count NaNs apart from the magnitudes)
+        for (l, r) in s.layers.iter().zip(&want.layers) {
+            let nan = |v: Option<f64>| v.is_some_and(f64::is_nan);
+            assert_eq!(
+                nan(l.log10_grad_w_norm),
+                nan(r.log10_grad_w_norm),
+                "{engine}: layer {}: {:?} vs the reference's {:?}",
+                l.index,
+                l.log10_grad_w_norm,
+                r.log10_grad_w_norm
+            );
+        }
+        assert!(
+            want.layers
+                .iter()
+                .any(|l| l.log10_grad_w_norm.is_some_and(f64::is_nan)),
+            "no layer's weight gradient went NaN: {:?}",
+            want.layers
+                .iter()
+                .map(|l| l.log10_grad_w_norm)
+                .collect::<Vec<_>>()
+        );
         let json = serde_json::to_value(&s).expect("json");
         let text = json.to_string();
         assert!(
