@@ -6,8 +6,9 @@
 // costs about what two scalars do: one invocation per unit paid five such loops per value, this about one
 // and a half. The arithmetic per value is the same (the lanes are SIMD lanes either way).
 //
-// Grid: x = ceil(W / 32) workgroups of 8 invocations (invocation i owns units 4i .. 4i + 3 of its 32), y =
-// the layer offset (as colreduce.wgsl), z = the net. Outputs per unit n, as colreduce.wgsl: log2 mean_b
+// Grid (`rows4`): x = ceil(W / 32) workgroups of 8 invocations (invocation i owns units 4i .. 4i + 3 of its
+// 32), y = the layer offset (as colreduce.wgsl), z = the net; `rows4_packed` below for narrower layers.
+// Outputs per unit n, as colreduce.wgsl: log2 mean_b
 // |ŝ[b, n]| at ust_off + n and the six partials at upart_off + UPART n; the rows of a slice far below
 // the layer's largest scale are brought to it in place, and the layer's scale goes to mem[aux_off +
 // layer]. Only ŝ is written back (the weight gradients and the δ read-back take it): after this pass ĝ
@@ -78,14 +79,30 @@ fn sums_parts(q: UnitSums) -> array<f32, 6> {
 
 @compute @workgroup_size(8)
 fn rows4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    net_enter(wid.z);
     // the last invocations of a width that is not a multiple of 32 take the last four units again and
     // store nothing (a divergent early return would put the loop below under a partial mask)
     let n_own = wid.x * CR4_UNITS + 4u * t;
-    let valid = n_own < p.n;
-    let n0 = min(n_own, p.n - 4u);
-    let zo = wid.y * p.m * p.ldc;
-    let scale_idx = p.scale_idx + wid.y;
+    unit_sums(wid.z, wid.y, min(n_own, p.n - 4u), n_own < p.n, wid.x == 0u && t == 0u);
+}
+
+// Widths below 32 (a multiple of 4): a workgroup's 32 units run on across layers (grid x = ceil(L W / 32),
+// y = 1), so that every lane has four; the layer is then per lane, and so are its scale loads.
+@compute @workgroup_size(8)
+fn rows4_packed(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let own = wid.x * CR4_UNITS + 4u * t;
+    let total = p.layers * p.n;
+    let g = min(own, total - 4u);
+    let l = g / p.n;
+    let n0 = g - l * p.n;
+    unit_sums(wid.z, l, n0, own < total, n0 == 0u);
+}
+
+// Units n0 .. n0 + 3 of the dispatch's layer offset `lz` (net `net`); `valid`: they are this invocation's to
+// store; `first`: it also stores the layer's scale.
+fn unit_sums(net: u32, lz: u32, n0: u32, valid: bool, first: bool) {
+    net_enter(net);
+    let zo = lz * p.m * p.ldc;
+    let scale_idx = p.scale_idx + lz;
     let sat_below = SATURATION_THRESHOLD * act_peak(net_act());
     let k_shift = slope_shift(scale_idx);
     // the layer's largest slice scale, and each slice's rows brought to it
@@ -95,7 +112,7 @@ fn rows4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: ve
     for (var r = 1u; r < slices; r++) {
         top = max(top, ld(sbase + r));
     }
-    if (wid.x == 0u && t == 0u) {
+    if (first && valid) {
         st(nb + p.aux_off + scale_idx, top);
     }
     var u0 = sums_new();
@@ -132,14 +149,14 @@ fn rows4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: ve
     if (!valid) {
         return;
     }
-    st4(nb + p.ust_off + wid.y * p.n + n0, vec4<f32>(sums_log2_mean(u0, p.m), sums_log2_mean(u1, p.m),
+    st4(nb + p.ust_off + lz * p.n + n0, vec4<f32>(sums_log2_mean(u0, p.m), sums_log2_mean(u1, p.m),
                                                      sums_log2_mean(u2, p.m), sums_log2_mean(u3, p.m)));
     // the four units' partials are 24 consecutive values at a multiple of 4: six vec4 stores
     let q0 = sums_parts(u0);
     let q1 = sums_parts(u1);
     let q2 = sums_parts(u2);
     let q3 = sums_parts(u3);
-    let u = nb + p.upart_off + UPART * (wid.y * p.n + n0);
+    let u = nb + p.upart_off + UPART * (lz * p.n + n0);
     st4(u, vec4<f32>(q0[0], q0[1], q0[2], q0[3]));
     st4(u + 4u, vec4<f32>(q0[4], q0[5], q1[0], q1[1]));
     st4(u + 8u, vec4<f32>(q1[2], q1[3], q1[4], q1[5]));

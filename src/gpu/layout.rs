@@ -166,6 +166,9 @@ pub enum Kernel {
     /// shaders/colreduce4.wgsl: the per-row path's statistics four units per invocation (widths that are a
     /// multiple of 4)
     ColReduceRows4,
+    /// shaders/colreduce4.wgsl `rows4_packed`: the same for widths below 32, a workgroup's units running
+    /// on across layers
+    ColReduceRows4Packed,
     /// shaders/loss.wgsl
     Loss,
     /// shaders/reduce.wgsl `layer_stats`
@@ -219,7 +222,7 @@ impl Kernel {
     /// The kernels shaped for CPU adapters (the per-row path): built on native targets only. In a browser
     /// the software adapter is SwiftShader, whose shader compiler exhausted memory on them (over 11 GB
     /// for the page's GPU process), so the browser runs its CPU adapter on the fused path instead.
-    pub const CPU_ONLY: [Kernel; 7] = [
+    pub const CPU_ONLY: [Kernel; 8] = [
         Kernel::RowsForward,
         Kernel::RowsBackward,
         Kernel::RowsForward1,
@@ -227,6 +230,7 @@ impl Kernel {
         Kernel::WeightGradsDirect,
         Kernel::ColReduceRows,
         Kernel::ColReduceRows4,
+        Kernel::ColReduceRows4Packed,
     ];
 
     /// Whether this build compiles the kernel (see [`Kernel::CPU_ONLY`]).
@@ -235,7 +239,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 30] = [
+    pub const ALL: [Kernel; 31] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -243,6 +247,7 @@ impl Kernel {
         Kernel::ColReduce,
         Kernel::ColReduceRows,
         Kernel::ColReduceRows4,
+        Kernel::ColReduceRows4Packed,
         Kernel::Loss,
         Kernel::LayerStats,
         Kernel::SumsqPartial,

@@ -543,23 +543,25 @@ impl Fused<'_> {
         // (the layout's regions do; the width and the per-unit statistics' offset must)
         let four =
             self.per_row.is_some() && w.is_multiple_of(4) && lay.unit_stats(1).is_multiple_of(4);
+        // below 32 units a workgroup's units run on into the next layers (every lane busy)
+        let packed = four && w < COLREDUCE4_UNITS;
         let stats = Dispatch {
-            kernel: if four {
+            kernel: if packed {
+                Kernel::ColReduceRows4Packed
+            } else if four {
                 Kernel::ColReduceRows4
             } else if self.per_row.is_some() {
                 Kernel::ColReduceRows
             } else {
                 Kernel::ColReduce
             },
-            groups: [
-                w.div_ceil(if four {
-                    COLREDUCE4_UNITS
-                } else {
-                    COLREDUCE_UNITS
-                }),
-                l_n,
-                1,
-            ],
+            groups: if packed {
+                [(l_n * w).div_ceil(COLREDUCE4_UNITS), 1, 1]
+            } else if four {
+                [w.div_ceil(COLREDUCE4_UNITS), l_n, 1]
+            } else {
+                [w.div_ceil(COLREDUCE_UNITS), l_n, 1]
+            },
             params: DispatchParams {
                 m: lay.batch as u32,
                 n: w,
@@ -579,6 +581,8 @@ impl Fused<'_> {
                     FLAG_STATS
                 },
                 rows: self.stack.rows,
+                // the layers colreduce4's packed grid covers
+                layers: l_n,
                 sscale_off: self.stack.sscale_off,
                 g_off: NONE,
                 res_off: NONE,

@@ -256,6 +256,7 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::ColReduce => ("colreduce", "main"),
         Kernel::ColReduceRows => ("colreduce1", "main"),
         Kernel::ColReduceRows4 => ("colreduce4", "rows4"),
+        Kernel::ColReduceRows4Packed => ("colreduce4", "rows4_packed"),
         Kernel::Loss => ("loss", "main"),
         Kernel::LayerStats => ("reduce", "layer_stats"),
         Kernel::SumsqPartial => ("reduce4", "sumsq_partial"),

@@ -24,6 +24,7 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
         Kernel::GatedBackward,
         Kernel::GatedWgrad,
         Kernel::ColReduceRows4,
+        Kernel::ColReduceRows4Packed,
         Kernel::UpdateNorms,
         Kernel::SumsqPartial,
     ] {
