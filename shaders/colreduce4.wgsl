@@ -8,11 +8,11 @@
 //
 // Grid (`rows4`): x = ceil(W / 32) workgroups of 8 invocations (invocation i owns units 4i .. 4i + 3 of its
 // 32), y = the layer offset (as colreduce.wgsl), z = the net; `rows4_packed` below for narrower layers.
-// Outputs per unit n, as colreduce.wgsl: log2 mean_b
-// |ŝ[b, n]| at ust_off + n and the six partials at upart_off + UPART n; the rows of a slice far below
-// the layer's largest scale are brought to it in place, and the layer's scale goes to mem[aux_off +
-// layer]. Only ŝ is written back (the weight gradients and the δ read-back take it): after this pass ĝ
-// is read only for its exact zeros (histograms), which the scale does not change.
+// Outputs per unit n, as colreduce.wgsl: log2 mean_b |ŝ[b, n]| at ust_off + n and the six partials at
+// upart_off + UPART n; the rows of a slice below the layer's largest scale are brought to it in place, and
+// the layer's scale goes to mem[aux_off + layer]. Only ŝ is written back (the weight gradients and the δ
+// read-back take it): after this pass ĝ is read only for its exact zeros (histograms), which a scale would
+// keep but an underflow to zero would not.
 
 // units per workgroup
 const CR4_UNITS: u32 = 32u;
