@@ -56,6 +56,39 @@ fn blk_col(lid: vec3<u32>, c: u32) -> u32 {
     return lid.x + 8u * c;
 }
 
+// What a workgroup of either kernel computes: the layer (MLP) or split of the steps (RNN) its grid z names,
+// the column layout (above) and its share of the steps q0 .. q1 (an RNN's split; an MLP's one layer).
+struct GradJob {
+    recurrent: bool,
+    wz: u32,
+    layer: u32,
+    n_rec: u32,
+    n_x: u32,
+    // the columns of the partial sums of squares: the weights (an RNN's W_h only)
+    part_cols: u32,
+    q0: u32,
+    q1: u32,
+}
+
+fn grad_job(wid: vec3<u32>) -> GradJob {
+    let recurrent = (p.flags & FLAG_RECURRENT) != 0u;
+    let wz = wid.z % p.zn;
+    let layer = select(wz + 1u, 0u, recurrent);
+    var n_rec = p.n;
+    var n_x = 0u;
+    if (recurrent) {
+        n_x = p.d_in;
+    } else if (layer == 1u) {
+        n_rec = 0u;
+        n_x = p.d_in;
+    }
+    let n_steps = p.l_to + 1u - p.l_from;
+    let per = (n_steps + p.splits - 1u) / p.splits;
+    let q0 = select(0u, wz * per, recurrent);
+    let q1 = select(1u, min(n_steps, q0 + per), recurrent);
+    return GradJob(recurrent, wz, layer, n_rec, n_x, select(n_rec + n_x, n_rec, recurrent), q0, q1);
+}
+
 // GPUs: the batch staged in workgroup memory, 16 rows at a time.
 @compute @workgroup_size(8, 8)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
@@ -65,38 +98,22 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 
 fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32) {
     net_enter(wid.z);
-    let recurrent = (p.flags & FLAG_RECURRENT) != 0u;
-    let w = p.n;
-    let bw = p.m * w;
-    let wz = wid.z % p.zn;
-    let layer = select(wz + 1u, 0u, recurrent);
-    var n_rec = w;
-    var n_x = 0u;
-    if (recurrent) {
-        n_x = p.d_in;
-    } else if (layer == 1u) {
-        n_rec = 0u;
-        n_x = p.d_in;
-    }
-    let ncols = n_rec + n_x + 1u;
-    let i0 = wid.y * WT;
-    let j0 = wid.x * WT;
-    if (j0 >= ncols) {
+    let job = grad_job(wid);
+    if (wid.x * WT >= job.n_rec + job.n_x + 1u) {
         return;
     }
-    let part_cols = select(n_rec + n_x, n_rec, recurrent);
-    let part_tiles = (part_cols + WT - 1u) / WT;
-    // this workgroup's share of the steps (an RNN's split wid.z; an MLP's one layer)
-    let n_steps = p.l_to + 1u - p.l_from;
-    let per = (n_steps + p.splits - 1u) / p.splits;
-    let q0 = select(0u, wz * per, recurrent);
-    let q1 = select(1u, min(n_steps, q0 + per), recurrent);
+    let w = p.n;
+    let bw = p.m * w;
+    let ncols = job.n_rec + job.n_x + 1u;
+    let i0 = wid.y * WT;
+    let j0 = wid.x * WT;
+    let part_tiles = (job.part_cols + WT - 1u) / WT;
     var tot0 = vec4<f32>(0.0);
     var tot1 = vec4<f32>(0.0);
     var tot2 = vec4<f32>(0.0);
     var tot3 = vec4<f32>(0.0);
-    for (var q = q0; q < q1; q++) {
-        let tt = select(layer, p.l_to - q, recurrent);
+    for (var q = job.q0; q < job.q1; q++) {
+        let tt = select(job.layer, p.l_to - q, job.recurrent);
         let s_off = p.a_off + (tt - 1u) * bw;
         var acc0 = vec4<f32>(0.0);
         var acc1 = vec4<f32>(0.0);
@@ -112,7 +129,7 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32) {
                     sv = ld(nb + s_off + (b0 + bb) * w + i0 + ii);
                 }
                 sa[idx] = sv;
-                sb[idx] = column(b0 + bb, j0 + ii, tt, n_rec, n_x);
+                sb[idx] = column(b0 + bb, j0 + ii, tt, job.n_rec, job.n_x);
             }
             workgroupBarrier();
             for (var kk = 0u; kk < WK; kk++) {
@@ -128,7 +145,7 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32) {
             workgroupBarrier();
         }
         // this step's (layer's) partial sum of squares over the weight columns, unscaled
-        if (wid.x < part_tiles && (!recurrent || tt >= 2u)) {
+        if (wid.x < part_tiles && (!job.recurrent || tt >= 2u)) {
             var sq = vec3<f32>(0.0);
             for (var r = 0u; r < 4u; r++) {
                 var row = acc0;
@@ -136,7 +153,7 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32) {
                 let i = i0 + blk_row(lid, r);
                 for (var c = 0u; c < 4u; c++) {
                     let j = j0 + blk_col(lid, c);
-                    if (i < w && j < part_cols) {
+                    if (i < w && j < job.part_cols) {
                         sq = sq_add(sq, row[c]);
                     }
                 }
@@ -155,7 +172,7 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32) {
         tot3 += ldexp_safe4(acc3, sc);
     }
     let accumulate = (p.flags & FLAG_ACCUMULATE) != 0u;
-    let to_split = recurrent && p.splits > 1u;
+    let to_split = job.recurrent && p.splits > 1u;
     for (var r = 0u; r < 4u; r++) {
         var row = tot0;
         if (r == 1u) { row = tot1; } else if (r == 2u) { row = tot2; } else if (r == 3u) { row = tot3; }
@@ -166,10 +183,10 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32) {
                 continue;
             }
             if (to_split) {
-                st(nb + p.split_off + (wz * w + i) * ncols + j, row[c]);
+                st(nb + p.split_off + (job.wz * w + i) * ncols + j, row[c]);
                 continue;
             }
-            let o = grad_offset(i, j, n_rec, n_x, layer, recurrent);
+            let o = grad_offset(i, j, job.n_rec, job.n_x, job.layer, job.recurrent);
             if (accumulate) {
                 st(nb + o, ld(nb + o) + row[c]);
             } else {
@@ -319,31 +336,15 @@ fn store_block(blk: mat4x4<f32>, i: u32, jq: u32, w: u32, n_rec: u32, n_x: u32, 
 fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
                @builtin(local_invocation_index) t: u32) {
     net_enter(wid.z);
-    let recurrent = (p.flags & FLAG_RECURRENT) != 0u;
-    let w = p.n;
-    let bw = p.m * w;
-    let wz = wid.z % p.zn;
-    let layer = select(wz + 1u, 0u, recurrent);
-    var n_rec = w;
-    var n_x = 0u;
-    if (recurrent) {
-        n_x = p.d_in;
-    } else if (layer == 1u) {
-        n_rec = 0u;
-        n_x = p.d_in;
-    }
-    let ncols = n_rec + n_x + 1u;
-    let i0 = wid.y * WT;
-    let j0 = wid.x * WT;
-    if (j0 >= ncols) {
+    let job = grad_job(wid);
+    if (wid.x * WT >= job.n_rec + job.n_x + 1u) {
         return;
     }
-    let part_cols = select(n_rec + n_x, n_rec, recurrent);
-    let part_tiles = (part_cols + WT - 1u) / WT;
-    let n_steps = p.l_to + 1u - p.l_from;
-    let per = (n_steps + p.splits - 1u) / p.splits;
-    let q0 = select(0u, wz * per, recurrent);
-    let q1 = select(1u, min(n_steps, q0 + per), recurrent);
+    let w = p.n;
+    let bw = p.m * w;
+    let i0 = wid.y * WT;
+    let j0 = wid.x * WT;
+    let part_tiles = (job.part_cols + WT - 1u) / WT;
     // this invocation's rows i .. i + 3 (past the layer: computed on clamped rows, never stored) and
     // columns j .. j + 15. The 8 lanes of a subgroup (lid.x) share lid.y, so every lane of one takes the
     // same side of each branch below on the columns (lavapipe runs both sides of a branch under a mask,
@@ -352,20 +353,20 @@ fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
     let j = j0 + 16u * lid.y;
     let jq = vec4<u32>(j) + vec4<u32>(0u, 4u, 8u, 12u);
     // the columns of a_{l-1} each sub-block reads (clamped into them: a sub-block past them is replaced)
-    let cq = min(jq, vec4<u32>(max(n_rec, 4u) - 4u));
+    let cq = min(jq, vec4<u32>(max(job.n_rec, 4u) - 4u));
     var t0 = mat4x4<f32>();
     var t1 = mat4x4<f32>();
     var t2 = mat4x4<f32>();
     var t3 = mat4x4<f32>();
-    for (var q = q0; q < q1; q++) {
-        let tt = select(layer, p.l_to - q, recurrent);
+    for (var q = job.q0; q < job.q1; q++) {
+        let tt = select(job.layer, p.l_to - q, job.recurrent);
         let i4 = nb + p.a_off + (tt - 1u) * bw + min(i, w - 4u);
         var k0 = mat4x4<f32>();
         var k1 = mat4x4<f32>();
         var k2 = mat4x4<f32>();
         var k3 = mat4x4<f32>();
         // the columns of a_{l-1} (an RNN's first step has h_0 = 0: no terms)
-        let bn = select(0u, p.m, j < n_rec && tt >= 2u);
+        let bn = select(0u, p.m, j < job.n_rec && tt >= 2u);
         let c4 = nb + p.c_off + (max(tt, 2u) - 2u) * bw;
         if (LANES == 8u) {
             // lane s loads the sixteen columns of row b0 + s; step s of the inner loop takes them from it
@@ -395,14 +396,14 @@ fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
             }
         }
         // sub-blocks past a_{l-1}'s columns (n_rec is a multiple of 4: none straddles it)
-        if (jq.x >= n_rec) { k0 = x_block(i4, jq.x, tt, n_rec, n_x); }
-        if (jq.y >= n_rec) { k1 = x_block(i4, jq.y, tt, n_rec, n_x); }
-        if (jq.z >= n_rec) { k2 = x_block(i4, jq.z, tt, n_rec, n_x); }
-        if (jq.w >= n_rec) { k3 = x_block(i4, jq.w, tt, n_rec, n_x); }
+        if (jq.x >= job.n_rec) { k0 = x_block(i4, jq.x, tt, job.n_rec, job.n_x); }
+        if (jq.y >= job.n_rec) { k1 = x_block(i4, jq.y, tt, job.n_rec, job.n_x); }
+        if (jq.z >= job.n_rec) { k2 = x_block(i4, jq.z, tt, job.n_rec, job.n_x); }
+        if (jq.w >= job.n_rec) { k3 = x_block(i4, jq.w, tt, job.n_rec, job.n_x); }
         // this step's (layer's) partial sum of squares over the weight columns, unscaled
-        if (wid.x < part_tiles && (!recurrent || tt >= 2u)) {
-            let sq = blocks_sq(sq_entries(k0, i, jq.x, w, part_cols), sq_entries(k1, i, jq.y, w, part_cols),
-                               sq_entries(k2, i, jq.z, w, part_cols), sq_entries(k3, i, jq.w, w, part_cols));
+        if (wid.x < part_tiles && (!job.recurrent || tt >= 2u)) {
+            let sq = blocks_sq(sq_entries(k0, i, jq.x, w, job.part_cols), sq_entries(k1, i, jq.y, w, job.part_cols),
+                               sq_entries(k2, i, jq.z, w, job.part_cols), sq_entries(k3, i, jq.w, w, job.part_cols));
             let tile = wid.y * part_tiles + wid.x;
             let slots = nb + p.part_off + (tt - 1u) * p.count;
             if (LANES == 8u) {
@@ -428,11 +429,11 @@ fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
         t3 += scale_block(k3, sc);
     }
     let accumulate = (p.flags & FLAG_ACCUMULATE) != 0u;
-    let to_split = recurrent && p.splits > 1u;
-    store_block(t0, i, jq.x, w, n_rec, n_x, layer, recurrent, to_split, accumulate, wz);
-    store_block(t1, i, jq.y, w, n_rec, n_x, layer, recurrent, to_split, accumulate, wz);
-    store_block(t2, i, jq.z, w, n_rec, n_x, layer, recurrent, to_split, accumulate, wz);
-    store_block(t3, i, jq.w, w, n_rec, n_x, layer, recurrent, to_split, accumulate, wz);
+    let to_split = job.recurrent && p.splits > 1u;
+    store_block(t0, i, jq.x, w, job.n_rec, job.n_x, job.layer, job.recurrent, to_split, accumulate, job.wz);
+    store_block(t1, i, jq.y, w, job.n_rec, job.n_x, job.layer, job.recurrent, to_split, accumulate, job.wz);
+    store_block(t2, i, jq.z, w, job.n_rec, job.n_x, job.layer, job.recurrent, to_split, accumulate, job.wz);
+    store_block(t3, i, jq.w, w, job.n_rec, job.n_x, job.layer, job.recurrent, to_split, accumulate, job.wz);
 }
 
 // 2^sc times every entry of a block
