@@ -66,15 +66,11 @@ fn sums_log2_mean(q: UnitSums, rows: u32) -> f32 {
     return log2(q.mean.y) + q.mean.x - log2(f32(rows));
 }
 
-// The six partials of colreduce.wgsl (UPART) of one unit
+// The six partials of colreduce.wgsl (UPART) of one unit (its one slice's values: the log-domain sum
+// over slices that colreduce.wgsl takes gives a single term back unchanged)
 fn sums_parts(q: UnitSums) -> array<f32, 6> {
-    return array<f32, 6>(
-        q.s_sq,
-        lsum_log2(lsum_add(lsum_new(), sq_log2(q.act))),
-        q.n_sat,
-        select(1.0, 0.0, q.n_live > 0.0),
-        lsum_log2(lsum_add(lsum_new(), sq_log2(q.gsq))),
-        lsum_log2(lsum_add(lsum_new(), lsum_log2(q.slopes))));
+    return array<f32, 6>(q.s_sq, sq_log2(q.act), q.n_sat, select(1.0, 0.0, q.n_live > 0.0), sq_log2(q.gsq),
+                         lsum_log2(q.slopes));
 }
 
 @compute @workgroup_size(8)

@@ -99,12 +99,12 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32) {
     net_enter(wid.z);
     let job = grad_job(wid);
-    if (wid.x * WT >= job.n_rec + job.n_x + 1u) {
+    let ncols = job.n_rec + job.n_x + 1u;
+    if (wid.x * WT >= ncols) {
         return;
     }
     let w = p.n;
     let bw = p.m * w;
-    let ncols = job.n_rec + job.n_x + 1u;
     let i0 = wid.y * WT;
     let j0 = wid.x * WT;
     let part_tiles = (job.part_cols + WT - 1u) / WT;
@@ -212,7 +212,9 @@ fn outer_add(acc: mat4x4<f32>, a: vec4<f32>, c: vec4<f32>) -> mat4x4<f32> {
 
 // The sub-block at columns jq .. jq + 3 past the columns of a_{l-1}: the step's input x and the bias
 // column's ones, a column at a time (zeros past them); rows at i4 (four units of ŝ, row stride w).
-fn x_block(i4: u32, jq: u32, tt: u32, n_rec: u32, n_x: u32) -> mat4x4<f32> {
+fn x_block(i4: u32, jq: u32, tt: u32, job: GradJob) -> mat4x4<f32> {
+    let n_rec = job.n_rec;
+    let n_x = job.n_x;
     var out = mat4x4<f32>();
     for (var c = 0u; c < 4u; c++) {
         let jc = jq + c;
@@ -293,19 +295,23 @@ fn blocks_sq(k0: mat4x4<f32>, k1: mat4x4<f32>, k2: mat4x4<f32>, k3: mat4x4<f32>)
     return vec3<f32>(m.x, s, m.y);
 }
 
-// A sub-block's gradients stored (added where FLAG_ACCUMULATE; into the split sums where `to_split`): a row
-// of four W_rec columns is one vec4 store (consecutive at a multiple of 4: W is one, and every region a
-// multiple of 64 values), the other columns one at a time.
-fn store_block(blk: mat4x4<f32>, i: u32, jq: u32, w: u32, n_rec: u32, n_x: u32, layer: u32, recurrent: bool,
-               to_split: bool, accumulate: bool, wz: u32) {
+// A sub-block's gradients stored (added where FLAG_ACCUMULATE; into the split sums where an RNN's steps
+// are split): a row of four W_rec columns is one vec4 store (consecutive at a multiple of 4: W is one,
+// and every region a multiple of 64 values), the other columns one at a time.
+fn store_block(blk: mat4x4<f32>, i: u32, jq: u32, job: GradJob) {
+    let w = p.n;
+    let n_rec = job.n_rec;
+    let n_x = job.n_x;
     let ncols = n_rec + n_x + 1u;
+    let accumulate = (p.flags & FLAG_ACCUMULATE) != 0u;
+    let to_split = job.recurrent && p.splits > 1u;
     for (var r = 0u; r < 4u; r++) {
         let ir = i + r;
         if (ir >= w) {
             continue;
         }
         if (!to_split && jq < n_rec) {
-            let o = nb + grad_offset(ir, jq, n_rec, n_x, layer, recurrent);
+            let o = nb + grad_offset(ir, jq, n_rec, n_x, job.layer, job.recurrent);
             if (accumulate) {
                 st4(o, ld4(o) + blk[r]);
             } else {
@@ -319,10 +325,10 @@ fn store_block(blk: mat4x4<f32>, i: u32, jq: u32, w: u32, n_rec: u32, n_x: u32, 
                 continue;
             }
             if (to_split) {
-                st(nb + p.split_off + (wz * w + ir) * ncols + j, blk[r][c]);
+                st(nb + p.split_off + (job.wz * w + ir) * ncols + j, blk[r][c]);
                 continue;
             }
-            let o = nb + grad_offset(ir, j, n_rec, n_x, layer, recurrent);
+            let o = nb + grad_offset(ir, j, n_rec, n_x, job.layer, job.recurrent);
             if (accumulate) {
                 st(o, ld(o) + blk[r][c]);
             } else {
@@ -396,10 +402,10 @@ fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
             }
         }
         // sub-blocks past a_{l-1}'s columns (n_rec is a multiple of 4: none straddles it)
-        if (jq.x >= job.n_rec) { k0 = x_block(i4, jq.x, tt, job.n_rec, job.n_x); }
-        if (jq.y >= job.n_rec) { k1 = x_block(i4, jq.y, tt, job.n_rec, job.n_x); }
-        if (jq.z >= job.n_rec) { k2 = x_block(i4, jq.z, tt, job.n_rec, job.n_x); }
-        if (jq.w >= job.n_rec) { k3 = x_block(i4, jq.w, tt, job.n_rec, job.n_x); }
+        if (jq.x >= job.n_rec) { k0 = x_block(i4, jq.x, tt, job); }
+        if (jq.y >= job.n_rec) { k1 = x_block(i4, jq.y, tt, job); }
+        if (jq.z >= job.n_rec) { k2 = x_block(i4, jq.z, tt, job); }
+        if (jq.w >= job.n_rec) { k3 = x_block(i4, jq.w, tt, job); }
         // this step's (layer's) partial sum of squares over the weight columns, unscaled
         if (wid.x < part_tiles && (!job.recurrent || tt >= 2u)) {
             let sq = blocks_sq(sq_entries(k0, i, jq.x, w, job.part_cols), sq_entries(k1, i, jq.y, w, job.part_cols),
@@ -428,12 +434,10 @@ fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
         t2 += scale_block(k2, sc);
         t3 += scale_block(k3, sc);
     }
-    let accumulate = (p.flags & FLAG_ACCUMULATE) != 0u;
-    let to_split = job.recurrent && p.splits > 1u;
-    store_block(t0, i, jq.x, w, job.n_rec, job.n_x, job.layer, job.recurrent, to_split, accumulate, job.wz);
-    store_block(t1, i, jq.y, w, job.n_rec, job.n_x, job.layer, job.recurrent, to_split, accumulate, job.wz);
-    store_block(t2, i, jq.z, w, job.n_rec, job.n_x, job.layer, job.recurrent, to_split, accumulate, job.wz);
-    store_block(t3, i, jq.w, w, job.n_rec, job.n_x, job.layer, job.recurrent, to_split, accumulate, job.wz);
+    store_block(t0, i, jq.x, job);
+    store_block(t1, i, jq.y, job);
+    store_block(t2, i, jq.z, job);
+    store_block(t3, i, jq.w, job);
 }
 
 // 2^sc times every entry of a block
