@@ -17,7 +17,8 @@ pub enum Suite {
     /// The configurations S, M, L, deep and rnn of docs/DESIGN.md §Performance.
     Full,
     /// The lessons as the window trains them: the default preset (a 20-layer sigmoid MLP of width 64,
-    /// batch 128) and the default net switched to a recurrent one over 100 steps (32 units, batch 16).
+    /// batch 128), the default net switched to a recurrent one over 100 steps (32 units, batch 16), and
+    /// the LSTM lesson (preset `lstm-adding`: 200 steps, 32 units, batch 32).
     Lessons,
 }
 
@@ -109,6 +110,12 @@ pub fn configs(suite: Suite) -> Vec<BenchConfig> {
                     task: Task::default_for(Arch::Rnn),
                     ..NetConfig::default()
                 },
+            },
+            BenchConfig {
+                name: "lstm-lesson",
+                cfg: crate::model::Preset::builtin("lstm-adding")
+                    .map(|p| p.config())
+                    .unwrap_or_default(),
             },
         ],
         Suite::Quick => vec![

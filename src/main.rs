@@ -79,7 +79,7 @@ struct SweepArgs {
 #[derive(clap::Args)]
 struct BenchArgs {
     /// quick: tiny nets for software adapters; full: S, M, L, deep and rnn of docs/DESIGN.md §Performance;
-    /// lessons: the default preset and a 100-step RNN, as the window trains them
+    /// lessons: the default preset, a 100-step RNN and the LSTM lesson, as the window trains them
     #[arg(long, value_enum, default_value = "quick")]
     suite: gradscope::bench::Suite,
     /// One JSON object per configuration

@@ -9,7 +9,7 @@ use super::layout::{
 };
 use super::program::{
     BUSY_WORKGROUPS, GATE_RECORD, Resolved, SOFTWARE_BUSY_WORKGROUPS, StackPath, gated_misfit,
-    normed_misfit, resolve_for, rows_per_invocation, step_dispatches_with,
+    gated_rows_fit, normed_misfit, resolve_for, rows_per_invocation, step_dispatches_with,
 };
 use super::readback::{PolledMap, StatsRing};
 use super::shaders::{KernelBuild, Pipelines, uses_activation};
@@ -503,7 +503,7 @@ pub fn check_population_limits(
         });
     }
     let misfit = if cfg.cell.is_gated() {
-        gated_misfit(cfg, lay, opts.budget())
+        gated_misfit(cfg, lay, opts.stack, opts.budget())
     } else if cfg.norm != crate::model::Norm::None {
         normed_misfit(cfg, lay, opts.budget())
     } else {
@@ -737,12 +737,14 @@ impl Engine {
         self.updates
     }
 
-    /// The path the step runs: `fused:<rows per workgroup>` or `layered`.
+    /// The path the step runs: `fused:<rows per workgroup>`, `rows:<rows per invocation>`, `layered`,
+    /// `gated` (a gated cell's workgroup kernels), `gated:rows` (its per-row kernels) or `normed`.
     pub fn path_name(&self) -> String {
         match resolve_for(&self.cfg, &self.lay, self.opts.stack, self.opts.budget()) {
             Resolved::Fused(rows) => format!("fused:{rows}"),
             Resolved::Rows(r) => format!("rows:{r}"),
             Resolved::Layered => "layered".into(),
+            Resolved::Gated if gated_rows_fit(&self.cfg, self.opts.stack) => "gated:rows".into(),
             Resolved::Gated => "gated".into(),
             Resolved::Normed => "normed".into(),
         }

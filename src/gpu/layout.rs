@@ -208,6 +208,12 @@ pub enum Kernel {
     GatedStats,
     /// shaders/gated.wgsl `gated_wgrad`: a gated cell's weight and bias gradients summed over time
     GatedWgrad,
+    /// shaders/gated_rows.wgsl `gated_rows_forward` (module stack_rows1): a gated cell's steps, one
+    /// invocation per batch row and no barrier (CPU adapters, H a multiple of 4)
+    GatedRowsForward,
+    /// shaders/gated_rows.wgsl `gated_rows_backward`: its backpropagation through time, one invocation per
+    /// batch row
+    GatedRowsBackward,
     /// shaders/normed.wgsl `normed_forward`: a normalized MLP's layers, the whole batch in one workgroup
     NormedForward,
     /// shaders/normed.wgsl `normed_backward`: its δ chain through the norms
@@ -222,7 +228,7 @@ impl Kernel {
     /// The kernels shaped for CPU adapters (the per-row path): built on native targets only. In a browser
     /// the software adapter is SwiftShader, whose shader compiler exhausted memory on them (over 11 GB
     /// for the page's GPU process), so the browser runs its CPU adapter on the fused path instead.
-    pub const CPU_ONLY: [Kernel; 8] = [
+    pub const CPU_ONLY: [Kernel; 10] = [
         Kernel::RowsForward,
         Kernel::RowsBackward,
         Kernel::RowsForward1,
@@ -231,6 +237,8 @@ impl Kernel {
         Kernel::ColReduceRows,
         Kernel::ColReduceRows4,
         Kernel::ColReduceRows4Packed,
+        Kernel::GatedRowsForward,
+        Kernel::GatedRowsBackward,
     ];
 
     /// Whether this build compiles the kernel (see [`Kernel::CPU_ONLY`]).
@@ -239,7 +247,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 31] = [
+    pub const ALL: [Kernel; 33] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -267,6 +275,8 @@ impl Kernel {
         Kernel::GatedBackward,
         Kernel::GatedStats,
         Kernel::GatedWgrad,
+        Kernel::GatedRowsForward,
+        Kernel::GatedRowsBackward,
         Kernel::NormedForward,
         Kernel::NormedBackward,
         Kernel::NormedStats,

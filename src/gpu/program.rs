@@ -70,6 +70,17 @@ pub fn rows_per_invocation(cfg: &NetConfig, lanes: bool) -> u32 {
     }
 }
 
+/// Whether a gated cell runs its forward and backward one invocation per batch row
+/// (shaders/gated_rows.wgsl) on `path`: where the per-row path takes one row per invocation (CPU adapters
+/// with 8-lane subgroups, [`rows_per_invocation`]) and the width is a multiple of 4. On lavapipe the
+/// workgroup kernels' barrier per step cost more than the step's work (docs/DESIGN.md, Performance).
+pub fn gated_rows_fit(cfg: &NetConfig, path: StackPath) -> bool {
+    cfg.cell.is_gated()
+        && path == StackPath::RowsOf(ONE_ROW)
+        && one_row_fits(cfg)
+        && Kernel::GatedRowsForward.built()
+}
+
 /// Whether `cfg` can run one row per invocation (stack_rows1 reads every operand row in vec4s): a width
 /// that is a multiple of 4.
 pub fn one_row_fits(cfg: &NetConfig) -> bool {
@@ -265,6 +276,7 @@ pub fn step_dispatches_with(
         budget: loop_budget,
         busy,
         min_tile,
+        gated_rows: gated_rows_fit(cfg, path),
         base: DispatchParams {
             aux_off: lay.scales as u32,
             act: cfg.activation.shader_id(),
@@ -624,6 +636,9 @@ struct Program<'a> {
     budget: u64,
     busy: u32,
     min_tile: u32,
+    /// A gated cell's forward and backward one invocation per batch row (shaders/gated_rows.wgsl):
+    /// where the per-row path runs one row per invocation ([`gated_rows_fit`]).
+    gated_rows: bool,
     /// The fields every record shares (scales, slope slots, activation); the rest are NONE.
     base: DispatchParams,
 }

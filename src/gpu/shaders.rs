@@ -45,6 +45,10 @@ pub const KERNEL_FILES: &[(&str, &str)] = &[
         include_str!("../../shaders/stack_rows.wgsl"),
     ),
     ("gated.wgsl", include_str!("../../shaders/gated.wgsl")),
+    (
+        "gated_rows.wgsl",
+        include_str!("../../shaders/gated_rows.wgsl"),
+    ),
     ("normed.wgsl", include_str!("../../shaders/normed.wgsl")),
     ("lanes.wgsl", include_str!("../../shaders/lanes.wgsl")),
     (
@@ -116,6 +120,7 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
             "lanes.wgsl",
             "stack_common.wgsl",
             "stack_rows.wgsl",
+            "gated_rows.wgsl",
         ],
         "const RPI: u32 = 1u;\n",
     ),
@@ -278,6 +283,8 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::GatedBackward => ("gated4", "gated_backward"),
         Kernel::GatedStats => ("gated", "gated_stats"),
         Kernel::GatedWgrad => ("gated4", "gated_wgrad"),
+        Kernel::GatedRowsForward => ("stack_rows1", "gated_rows_forward"),
+        Kernel::GatedRowsBackward => ("stack_rows1", "gated_rows_backward"),
         Kernel::NormedForward => ("normed", "normed_forward"),
         Kernel::NormedBackward => ("normed", "normed_backward"),
         Kernel::NormedStats => ("normed", "normed_stats"),

@@ -23,6 +23,8 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
         Kernel::GatedForward,
         Kernel::GatedBackward,
         Kernel::GatedWgrad,
+        Kernel::GatedRowsForward,
+        Kernel::GatedRowsBackward,
         Kernel::ColReduceRows4,
         Kernel::ColReduceRows4Packed,
         Kernel::UpdateNorms,

@@ -2,7 +2,7 @@
 //! (in chunks of steps where the loop budget asks for it), the loss with the head's gradients, the per-step
 //! statistics, the weight gradients summed over time, then the shared statistics, norm and update.
 
-use super::{Program, chunk_dispatches, layers_within};
+use super::{Program, StackPath, chunk_dispatches, gated_rows_fit, layers_within};
 use crate::gpu::layout::{
     Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_HEAD, FLAG_WIDE, Kernel, LAYER_RECORD, Layout,
     STATS_HEADER,
@@ -49,6 +49,25 @@ pub fn gated_loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
                 4 + row_loops + quads * ((g * w).max(lay.d_out) as u64 + 12) + per_thread * 10,
             )
         }
+        // gated_rows.wgsl, per step: each block of four units (of every gate) loads the bias and the
+        // input's d_in columns (four-iteration loops each) and runs the recurrent sum: H / 4 iterations
+        // for each of four slots without lanes sharing the weights, one outer iteration per 32 of H (and
+        // 8 inner) with; the backward's first pass takes sixteen units a block against the G·H errors
+        // above (the head's d_out at the top), its second four. The bound takes both builds.
+        Kernel::GatedRowsForward => {
+            let h = w as u64;
+            (
+                (lay.d_out as u64) * (h / 4 + 4) + 8,
+                4 + h.div_ceil(4) * (8 + 5 * lay.d_in as u64 + h + 9 * h.div_ceil(32)),
+            )
+        }
+        Kernel::GatedRowsBackward => {
+            let (h, gh) = (w as u64, (g * w) as u64);
+            (
+                8 + h.div_ceil(16) * 4 * lay.d_out as u64,
+                4 + h.div_ceil(16) * (6 + gh + 9 * gh.div_ceil(32)) + h.div_ceil(4),
+            )
+        }
         // per step: the batch loop, the 4 x 4 sums of squares, the reduction's six levels
         Kernel::GatedWgrad => (24, b + 30),
         Kernel::GatedStats => (
@@ -73,17 +92,23 @@ pub fn gated_chunk_len(kernel: Kernel, lay: &Layout, rows: u32, budget: u64) -> 
     )
 }
 
-/// The gated kernel whose loops do not fit `budget` even for one step, if any.
-pub fn gated_misfit(cfg: &NetConfig, lay: &Layout, budget: u64) -> Option<Kernel> {
+/// The forward and backward kernels of a gated cell on `path` ([`gated_rows_fit`]: one invocation per
+/// batch row, else one workgroup per slice of rows).
+pub fn gated_passes(cfg: &NetConfig, path: StackPath) -> [Kernel; 2] {
+    if gated_rows_fit(cfg, path) {
+        [Kernel::GatedRowsForward, Kernel::GatedRowsBackward]
+    } else {
+        [Kernel::GatedForward, Kernel::GatedBackward]
+    }
+}
+
+/// The gated kernel (on `path`) whose loops do not fit `budget` even for one step, if any.
+pub fn gated_misfit(cfg: &NetConfig, lay: &Layout, path: StackPath, budget: u64) -> Option<Kernel> {
     let rows = gated_rows(cfg.width, cfg.batch);
-    [
-        Kernel::GatedForward,
-        Kernel::GatedBackward,
-        Kernel::GatedWgrad,
-        Kernel::GatedStats,
-    ]
-    .into_iter()
-    .find(|&k| gated_chunk_len(k, lay, rows, budget).is_none())
+    let [fwd, bwd] = gated_passes(cfg, path);
+    [fwd, bwd, Kernel::GatedWgrad, Kernel::GatedStats]
+        .into_iter()
+        .find(|&k| gated_chunk_len(k, lay, rows, budget).is_none())
 }
 
 impl Program<'_> {
@@ -142,6 +167,8 @@ impl Program<'_> {
             ..self.base
         };
         let slices = b.div_ceil(rows);
+        // the per-row kernels: one invocation per batch row, 8-invocation workgroups
+        let row_groups = b.div_ceil(crate::gpu::shaders::SUBGROUP_LANES);
         let chunked = |kernel: Kernel, groups: u32, top_down: bool| -> Vec<Dispatch> {
             let len = gated_chunk_len(kernel, lay, rows, self.budget).unwrap_or(1);
             let mut out = chunk_dispatches(kernel, [groups, 1, 1], rec, t_n, len, top_down);
@@ -153,7 +180,15 @@ impl Program<'_> {
             }
             out
         };
-        let mut out = chunked(Kernel::GatedForward, slices, false);
+        let ((fwd, bwd), groups) = if self.gated_rows {
+            (
+                (Kernel::GatedRowsForward, Kernel::GatedRowsBackward),
+                row_groups,
+            )
+        } else {
+            ((Kernel::GatedForward, Kernel::GatedBackward), slices)
+        };
+        let mut out = chunked(fwd, groups, false);
         out.push(Dispatch {
             kernel: Kernel::Loss,
             groups: [1, 1, 1],
@@ -166,7 +201,7 @@ impl Program<'_> {
                 ..self.loss_params()
             },
         });
-        out.extend(chunked(Kernel::GatedBackward, slices, true));
+        out.extend(chunked(bwd, groups, true));
         out.push(Dispatch {
             kernel: Kernel::GatedStats,
             groups: [t_n as u32, 1, 1],
