@@ -251,3 +251,231 @@ fn gated_rows_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(l
         }
     }
 }
+
+// The weight and bias gradients summed over the steps l_from..=l_to, as gated.wgsl's gated_wgrad computes
+// them (the same regions, scales and per-step partial sums), shaped for CPU adapters like wgrad.wgsl's
+// main_direct: a workgroup is one subgroup of 8 invocations, each a block of 4 rows (of G·H) × 16 columns,
+// the 8 of them 32 consecutive rows against the same 16 columns, so at each (step, batch row) the
+// columns' values are loaded once per subgroup and swapped between the lanes, and a lane loads only its
+// four errors. Grid x: the row blocks of 32; grid y: the column groups of 16, W_h's first (H / 16 rounded
+// up), then [W_x | b]'s ((d_in + 1) / 16 rounded up), so a workgroup's side is uniform. The per-step
+// log2 Σ (the step's W_h entries)² of a workgroup goes to part_off + (t-1)·count + workgroup.
+
+// sixteen column values per (step, row) and their partial sums, one slot per invocation where a workgroup
+// is not one subgroup (the portable build)
+var<workgroup> wsq: array<vec2<f32>, 8>;
+
+// A block of 4 rows × 16 columns: r[i][q] holds row i's columns 4q..4q+3.
+struct Block16 {
+    r: array<mat4x4<f32>, 4>,
+}
+
+// The 16 column values of row b at step t for this workgroup's columns c0.. (ncols of them; past them
+// zeros): h_{t-1} on the recurrent side, x_t and a 1 for the bias on the input side.
+fn wgrad_columns(t: u32, b: u32, c0: u32, ncols: u32, input_side: bool) -> mat4x4<f32> {
+    var m = mat4x4<f32>();
+    if (!input_side) {
+        // vec4 q of the group is lane q's (the last whole vec4 repeated past ncols, then zeroed)
+        let row = nb + row_of_step(p.c_off, t - 1u, b, p.n) + c0;
+        let nq = ncols / 4u;
+        if (LANES == 8u) {
+            let v = ld4(row + 4u * min(lane_id & 3u, nq - 1u));
+            for (var q = 0u; q < 4u; q++) {
+                m[q] = select(vec4<f32>(0.0), lane_share4(v, q), q < nq);
+            }
+        } else {
+            for (var q = 0u; q < 4u; q++) {
+                m[q] = select(vec4<f32>(0.0), ld4(row + 4u * min(q, nq - 1u)), q < nq);
+            }
+        }
+        return m;
+    }
+    // lane s holds columns 2s and 2s + 1 of the group
+    let xr = nb + p.x_off + (t - 1u) * p.x_step + b * p.d_in;
+    if (LANES == 8u) {
+        let c = 2u * lane_id;
+        let v = vec4<f32>(input_column(xr, c0 + c, c < ncols), input_column(xr, c0 + c + 1u, c + 1u < ncols), 0.0, 0.0);
+        for (var q = 0u; q < 4u; q++) {
+            let lo = lane_share4(v, 2u * q);
+            let hi = lane_share4(v, 2u * q + 1u);
+            m[q] = vec4<f32>(lo.x, lo.y, hi.x, hi.y);
+        }
+    } else {
+        for (var q = 0u; q < 4u; q++) {
+            for (var c = 0u; c < 4u; c++) {
+                m[q][c] = input_column(xr, c0 + 4u * q + c, 4u * q + c < ncols);
+            }
+        }
+    }
+    return m;
+}
+
+// Column j of [x | 1] for the row at xr (0 where not `inside`).
+fn input_column(xr: u32, j: u32, inside: bool) -> f32 {
+    let x = ld(xr + min(j, max(p.d_in, 1u) - 1u));
+    return select(0.0, select(1.0, x, j < p.d_in), inside);
+}
+
+// (largest log2 term, Σ 2^(term − largest)) of the block's squared entries, as sq_pair_add builds it (NaN
+// in the sum if any entry is NaN): scaled by the largest magnitude's power of two, exactly.
+fn block_sq_pair(blk: Block16) -> vec2<f32> {
+    var m = vec4<f32>(0.0);
+    var nan = false;
+    for (var i = 0u; i < 4u; i++) {
+        for (var q = 0u; q < 4u; q++) {
+            let v = blk.r[i][q];
+            m = max(m, abs(v));
+            nan = nan || is_nan(v.x) || is_nan(v.y) || is_nan(v.z) || is_nan(v.w);
+        }
+    }
+    let mx = max(max(m.x, m.y), max(m.z, m.w));
+    if (nan) {
+        return vec2<f32>(NO_TERM, f32_nan());
+    }
+    if (mx == 0.0) {
+        return vec2<f32>(NO_TERM, 0.0);
+    }
+    let e = frexp(mx).exp;
+    var s = 0.0;
+    for (var i = 0u; i < 4u; i++) {
+        for (var q = 0u; q < 4u; q++) {
+            let v = ldexp(blk.r[i][q], vec4<i32>(-e));
+            s += dot(v, v);
+        }
+    }
+    return vec2<f32>(2.0 * f32(e), s);
+}
+
+// log2 of the sum of the workgroup's eight sq_pair states (every invocation calls it; NaN if any is NaN,
+// NO_TERM if none has a term): through shuffles in one subgroup, else through workgroup memory.
+fn workgroup_pair_log2(lid: u32, st: vec2<f32>) -> f32 {
+    var all: array<vec2<f32>, 8>;
+    if (LANES == 8u) {
+        for (var s = 0u; s < 8u; s++) {
+            all[s] = lane_share4(vec4<f32>(st, 0.0, 0.0), s).xy;
+        }
+    } else {
+        wsq[lid] = st;
+        workgroupBarrier();
+        for (var s = 0u; s < 8u; s++) {
+            all[s] = wsq[s];
+        }
+        workgroupBarrier();
+    }
+    var mx = NO_TERM;
+    for (var s = 0u; s < 8u; s++) {
+        mx = max(mx, all[s].x);
+    }
+    var total = 0.0;
+    for (var s = 0u; s < 8u; s++) {
+        total += all[s].y * exp2(all[s].x - mx);
+    }
+    if (is_nan(total)) {
+        return total;
+    }
+    if (mx <= NO_TERM) {
+        return NO_TERM;
+    }
+    return mx + log2(total);
+}
+
+@compute @workgroup_size(8)
+fn gated_wgrad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                    @builtin(num_workgroups) groups: vec3<u32>) {
+    net_enter(wid.z);
+    lane_id = lid;
+    let h = p.n;
+    let gh = p.k * h;
+    let rec_groups = (h + 15u) / 16u;
+    let input_side = wid.y >= rec_groups;
+    var c0 = wid.y * 16u;
+    var ncols = min(16u, h - min(c0, h));
+    if (input_side) {
+        c0 = (wid.y - rec_groups) * 16u;
+        ncols = min(16u, p.d_in + 1u - c0);
+    }
+    let first = (wid.x * 8u + lid) * 4u;
+    let live = first < gh;
+    let j0 = min(first, gh - 4u);
+    // a GRU's candidate rows (2H..3H, whole blocks: H is a multiple of 4) take their input-side error
+    // without r, at top_off
+    let cand = p.mode == 2u && input_side && j0 >= 2u * h;
+    var total = Block16();
+    let accumulate = (p.flags & FLAG_ACCUMULATE) != 0u;
+    for (var i = 0u; i < 4u; i++) {
+        for (var q = 0u; q < 4u; q++) {
+            if (accumulate && live) {
+                total.r[i][q] = wgrad_load4(j0 + i, c0 + 4u * q, ncols - min(4u * q, ncols), input_side);
+            }
+        }
+    }
+    for (var t = p.l_from; t <= p.l_to; t++) {
+        var acc = Block16();
+        if (input_side || t >= 2u) {
+            for (var b = 0u; b < p.m; b++) {
+                let col = wgrad_columns(t, b, c0, ncols, input_side);
+                let at = select(row_of_step(p.a_off, t, b, gh) + j0, row_of_step(p.top_off, t, b, h) + j0 - 2u * h, cand);
+                let e = ld4(nb + at);
+                for (var i = 0u; i < 4u; i++) {
+                    for (var q = 0u; q < 4u; q++) {
+                        acc.r[i][q] = fma(vec4<f32>(e[i]), col[q], acc.r[i][q]);
+                    }
+                }
+            }
+        }
+        let sc = i32(ld(nb + p.aux_off + t));
+        for (var i = 0u; i < 4u; i++) {
+            for (var q = 0u; q < 4u; q++) {
+                total.r[i][q] += ldexp_safe4(acc.r[i][q], sc);
+            }
+        }
+        if (!input_side) {
+            if (!live) {
+                acc = Block16();
+            }
+            let part = workgroup_pair_log2(lid, block_sq_pair(acc));
+            if (lid == 0u) {
+                st(nb + p.part_off + (t - 1u) * p.count + wid.y * groups.x + wid.x, part);
+            }
+        }
+    }
+    if (live) {
+        for (var i = 0u; i < 4u; i++) {
+            for (var q = 0u; q < 4u; q++) {
+                wgrad_store4(j0 + i, c0 + 4u * q, ncols - min(4u * q, ncols), input_side, total.r[i][q]);
+            }
+        }
+    }
+}
+
+// Gradient entry (row j, columns c..c + 3) of [W_h | W_x | b], the first n of them (n ≥ 4: all four);
+// on the input side c counts W_x's columns, then the bias.
+fn wgrad_load4(j: u32, c: u32, n: u32, input_side: bool) -> vec4<f32> {
+    if (!input_side) {
+        return select(vec4<f32>(0.0), ld4(nb + p.gw_rec + j * p.n + c), n > 0u);
+    }
+    var v = vec4<f32>(0.0);
+    for (var k = 0u; k < min(n, 4u); k++) {
+        v[k] = ld(nb + input_grad_at(j, c + k));
+    }
+    return v;
+}
+
+fn wgrad_store4(j: u32, c: u32, n: u32, input_side: bool, v: vec4<f32>) {
+    if (!input_side) {
+        if (n > 0u) {
+            st4(nb + p.gw_rec + j * p.n + c, v);
+        }
+        return;
+    }
+    for (var k = 0u; k < min(n, 4u); k++) {
+        st(nb + input_grad_at(j, c + k), v[k]);
+    }
+}
+
+fn input_grad_at(j: u32, c: u32) -> u32 {
+    if (c < p.d_in) {
+        return p.gw_in + j * p.d_in + c;
+    }
+    return p.gb_first + j;
+}

@@ -214,6 +214,9 @@ pub enum Kernel {
     /// shaders/gated_rows.wgsl `gated_rows_backward`: its backpropagation through time, one invocation per
     /// batch row
     GatedRowsBackward,
+    /// shaders/gated_rows.wgsl `gated_wgrad_rows`: its weight and bias gradients, 8-invocation workgroups of
+    /// 4 × 16 blocks whose columns the lanes share
+    GatedWgradRows,
     /// shaders/normed.wgsl `normed_forward`: a normalized MLP's layers, the whole batch in one workgroup
     NormedForward,
     /// shaders/normed.wgsl `normed_backward`: its δ chain through the norms
@@ -228,7 +231,7 @@ impl Kernel {
     /// The kernels shaped for CPU adapters (the per-row path): built on native targets only. In a browser
     /// the software adapter is SwiftShader, whose shader compiler exhausted memory on them (over 11 GB
     /// for the page's GPU process), so the browser runs its CPU adapter on the fused path instead.
-    pub const CPU_ONLY: [Kernel; 10] = [
+    pub const CPU_ONLY: [Kernel; 11] = [
         Kernel::RowsForward,
         Kernel::RowsBackward,
         Kernel::RowsForward1,
@@ -239,6 +242,7 @@ impl Kernel {
         Kernel::ColReduceRows4Packed,
         Kernel::GatedRowsForward,
         Kernel::GatedRowsBackward,
+        Kernel::GatedWgradRows,
     ];
 
     /// Whether this build compiles the kernel (see [`Kernel::CPU_ONLY`]).
@@ -247,7 +251,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 33] = [
+    pub const ALL: [Kernel; 34] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -277,6 +281,7 @@ impl Kernel {
         Kernel::GatedWgrad,
         Kernel::GatedRowsForward,
         Kernel::GatedRowsBackward,
+        Kernel::GatedWgradRows,
         Kernel::NormedForward,
         Kernel::NormedBackward,
         Kernel::NormedStats,

@@ -1284,6 +1284,74 @@ mod tests {
         }
     }
 
+    /// A gated cell takes the per-row kernels exactly where the per-row path runs one row per invocation and H
+    /// is a multiple of 4, and on the layout of lane-sharing devices always the per-row weight gradients.
+    #[test]
+    fn gated_cells_take_the_per_row_kernels_where_one_row_fits() {
+        use crate::model::Cell;
+        for cell in [Cell::Lstm, Cell::Gru] {
+            for (width, batch, depth) in [
+                (4, 3, 5),
+                (8, 6, 12),
+                (12, 5, 7),
+                (32, 32, 200),
+                (40, 9, 3),
+                (300, 2, 4),
+            ] {
+                let cfg = NetConfig {
+                    arch: Arch::Rnn,
+                    cell,
+                    width,
+                    batch,
+                    depth,
+                    ..NetConfig::default()
+                };
+                let lay = Layout::gated_lanes(&cfg);
+                let kernels = |path| {
+                    step_dispatches_with(&cfg, &lay, true, BUSY_WORKGROUPS, 32, path, u64::MAX)
+                        .into_iter()
+                        .map(|d| d.kernel)
+                        .collect::<Vec<_>>()
+                };
+                let rows = kernels(StackPath::RowsOf(ONE_ROW));
+                for k in [
+                    Kernel::GatedRowsForward,
+                    Kernel::GatedRowsBackward,
+                    Kernel::GatedWgradRows,
+                ] {
+                    assert!(rows.contains(&k), "{}: {k:?} in {rows:?}", cfg.summary());
+                }
+                let groups = step_dispatches_with(
+                    &cfg,
+                    &lay,
+                    true,
+                    BUSY_WORKGROUPS,
+                    32,
+                    StackPath::RowsOf(ONE_ROW),
+                    u64::MAX,
+                )
+                .into_iter()
+                .find(|d| d.kernel == Kernel::GatedWgradRows)
+                .unwrap()
+                .groups;
+                let slots = (groups[0] as usize) * width.div_ceil(16);
+                assert!(slots <= lay.partials_per_layer, "{}", cfg.summary());
+                for path in [
+                    StackPath::Auto,
+                    StackPath::Fused(0),
+                    StackPath::RowsOf(ROWS_PER_INVOCATION),
+                ] {
+                    let k = kernels(path);
+                    assert!(
+                        k.contains(&Kernel::GatedForward) && k.contains(&Kernel::GatedWgrad),
+                        "{}: {path:?} {k:?}",
+                        cfg.summary()
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn chunks_cover_every_layer_once_in_order() {
         for depth in [1, 2, 7, 64, 1000] {

@@ -285,6 +285,7 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::GatedWgrad => ("gated4", "gated_wgrad"),
         Kernel::GatedRowsForward => ("stack_rows1", "gated_rows_forward"),
         Kernel::GatedRowsBackward => ("stack_rows1", "gated_rows_backward"),
+        Kernel::GatedWgradRows => ("stack_rows1", "gated_wgrad_rows"),
         Kernel::NormedForward => ("normed", "normed_forward"),
         Kernel::NormedBackward => ("normed", "normed_backward"),
         Kernel::NormedStats => ("normed", "normed_stats"),

@@ -25,6 +25,7 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
         Kernel::GatedWgrad,
         Kernel::GatedRowsForward,
         Kernel::GatedRowsBackward,
+        Kernel::GatedWgradRows,
         Kernel::ColReduceRows4,
         Kernel::ColReduceRows4Packed,
         Kernel::UpdateNorms,

@@ -31,6 +31,25 @@ pub fn gated_wgrad_groups(cfg: &NetConfig) -> usize {
     blocks.div_ceil(GATED_WGRAD_GROUP)
 }
 
+/// Workgroups of `gated_wgrad_rows` (8 invocations, each 4 rows × 16 columns of `[W_h | W_x | b]`): the
+/// row blocks of 32, and the column groups of 16 of W_h and then of `W_x | b`. The first `x × (W_h's
+/// groups)` write a weight-gradient partial per step.
+pub fn gated_wgrad_rows_groups(cfg: &NetConfig) -> [u32; 3] {
+    let (g, w, d_in) = (cfg.cell.gates(), cfg.width, cfg.d_in());
+    [
+        (g * w).div_ceil(32) as u32,
+        (w.div_ceil(16) + (d_in + 1).div_ceil(16)) as u32,
+        1,
+    ]
+}
+
+/// Whether a gated cell's weight gradients run `gated_wgrad_rows`: with the per-row forward and backward,
+/// where the layout has a partial-sum slot per step for each of its W_h workgroups.
+pub fn gated_wgrad_rows_fit(cfg: &NetConfig, lay: &Layout, rows: bool) -> bool {
+    let [x, _, _] = gated_wgrad_rows_groups(cfg);
+    rows && (x as usize) * cfg.width.div_ceil(16) <= lay.partials_per_layer
+}
+
 /// Upper bounds of the loop iterations one invocation of a gated kernel runs: `(fixed, per step)`.
 pub fn gated_loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
     let q = |n: usize| n.div_ceil(4) as u64 + 3;
@@ -70,6 +89,8 @@ pub fn gated_loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
         }
         // per step: the batch loop, the 4 x 4 sums of squares, the reduction's six levels
         Kernel::GatedWgrad => (24, b + 30),
+        // per step: the batch loop, the scaling and the block's two passes, the eight partial sums
+        Kernel::GatedWgradRows => (40, b + 60),
         Kernel::GatedStats => (
             b + (b * w as u64).div_ceil(64) * (g as u64 + 1)
                 + (w as u64).div_ceil(64) * b * (g as u64 + 2)
@@ -106,7 +127,12 @@ pub fn gated_passes(cfg: &NetConfig, path: StackPath) -> [Kernel; 2] {
 pub fn gated_misfit(cfg: &NetConfig, lay: &Layout, path: StackPath, budget: u64) -> Option<Kernel> {
     let rows = gated_rows(cfg.width, cfg.batch);
     let [fwd, bwd] = gated_passes(cfg, path);
-    [fwd, bwd, Kernel::GatedWgrad, Kernel::GatedStats]
+    let wgrad = if gated_wgrad_rows_fit(cfg, lay, gated_rows_fit(cfg, path)) {
+        Kernel::GatedWgradRows
+    } else {
+        Kernel::GatedWgrad
+    };
+    [fwd, bwd, wgrad, Kernel::GatedStats]
         .into_iter()
         .find(|&k| gated_chunk_len(k, lay, rows, budget).is_none())
 }
@@ -169,11 +195,11 @@ impl Program<'_> {
         let slices = b.div_ceil(rows);
         // the per-row kernels: one invocation per batch row, 8-invocation workgroups
         let row_groups = b.div_ceil(crate::gpu::shaders::SUBGROUP_LANES);
-        let chunked = |kernel: Kernel, groups: u32, top_down: bool| -> Vec<Dispatch> {
+        let chunked = |kernel: Kernel, groups: [u32; 3], top_down: bool| -> Vec<Dispatch> {
             let len = gated_chunk_len(kernel, lay, rows, self.budget).unwrap_or(1);
-            let mut out = chunk_dispatches(kernel, [groups, 1, 1], rec, t_n, len, top_down);
+            let mut out = chunk_dispatches(kernel, groups, rec, t_n, len, top_down);
             // the weight gradients' later chunks add to the first
-            if kernel == Kernel::GatedWgrad {
+            if matches!(kernel, Kernel::GatedWgrad | Kernel::GatedWgradRows) {
                 out.iter_mut()
                     .skip(1)
                     .for_each(|d| d.params.flags |= FLAG_ACCUMULATE);
@@ -183,10 +209,13 @@ impl Program<'_> {
         let ((fwd, bwd), groups) = if self.gated_rows {
             (
                 (Kernel::GatedRowsForward, Kernel::GatedRowsBackward),
-                row_groups,
+                [row_groups, 1, 1],
             )
         } else {
-            ((Kernel::GatedForward, Kernel::GatedBackward), slices)
+            (
+                (Kernel::GatedForward, Kernel::GatedBackward),
+                [slices, 1, 1],
+            )
         };
         let mut out = chunked(fwd, groups, false);
         out.push(Dispatch {
@@ -207,11 +236,15 @@ impl Program<'_> {
             groups: [t_n as u32, 1, 1],
             params: rec,
         });
-        out.extend(chunked(
-            Kernel::GatedWgrad,
-            gated_wgrad_groups(cfg) as u32,
-            false,
-        ));
+        out.extend(if gated_wgrad_rows_fit(cfg, lay, self.gated_rows) {
+            chunked(Kernel::GatedWgradRows, gated_wgrad_rows_groups(cfg), false)
+        } else {
+            chunked(
+                Kernel::GatedWgrad,
+                [gated_wgrad_groups(cfg) as u32, 1, 1],
+                false,
+            )
+        });
         out
     }
 }
