@@ -337,10 +337,7 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     let gh = p.k * h;
     let lstm = p.mode == MODE_LSTM;
     let srow = p.sscale_off + t * p.m;
-    var top = ld(nb + srow);
-    for (var b = 1u; b < p.m; b++) {
-        top = max(top, ld(nb + srow + b));
-    }
+    let top = step_top(t);
     if (lid == 0u) {
         st(nb + p.aux_off + t, top);
     }
@@ -360,58 +357,13 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         }
     }
     storageBarrier();
-    let sat_cand = SATURATION_THRESHOLD * act_peak(net_act());
-    var keep = 0.0;
-    var sat = vec4<f32>(0.0);
-    // Σ ĉ² of any magnitude (ĉ shares ĝ's scale and may sit far below it), as log2
-    var csq = vec3<f32>(0.0);
+    var sums = GateSums();
     for (var u = lid; u < h; u += GW) {
-        var g2 = 0.0;
-        var gl = lsum_new();
-        var act = vec3<f32>(0.0);
-        var live = false;
-        var usat = 0.0;
-        var cl = lsum_new();
-        for (var b = 0u; b < p.m; b++) {
-            let g = ld(nb + step_row(p.g_off, t, b, h) + u);
-            g2 += g * g;
-            gl = lsum_add(gl, select(log2(abs(g)), NO_TERM, g == 0.0));
-            act = sq_add(act, ld(nb + step_row(p.c_off, t, b, h) + u));
-            let pre = step_row(p.z_off, t, b, gh);
-            for (var k = 0u; k < p.k; k++) {
-                let a = ld(nb + pre + k * h + u);
-                var s = 0.0;
-                if (k == 2u) {
-                    let sl = act_slope(a, net_act());
-                    s = select(0.0, 1.0, sl.k < 0 || abs(sl.m) < sat_cand);
-                    live = live || !exact_zero_slope(a, net_act());
-                } else {
-                    // σ'(a) < 5% of its peak 1/4 exactly where |a| > ln(s/(1 − s)), s(1 − s) = 0.0125
-                    s = select(0.0, 1.0, abs(a) > SIGMOID_SATURATED_BEYOND);
-                }
-                sat[k] += s;
-                usat += s;
-            }
-            keep += sigmoid(ld(nb + pre + h + u));
-            if (lstm) {
-                let c = ld(nb + step_row(p.top_off, t, b, h) + u);
-                csq = sq_add(csq, c);
-                cl = lsum_add(cl, select(log2(abs(c)), NO_TERM, c == 0.0));
-            }
-        }
-        let lb = log2(f32(p.m));
-        st(nb + p.ust_off + (t - 1u) * h + u, mean_log2(gl, lb));
-        let o = p.upart_off + UPART * ((t - 1u) * h + u);
-        st(nb + o, g2);
-        st(nb + o + 1u, sq_log2(act));
-        st(nb + o + 2u, usat);
-        st(nb + o + 3u, select(1.0, 0.0, live));
-        st(nb + o + 4u, NO_TERM);
-        st(nb + o + 5u, NO_TERM);
-        if (lstm) {
-            st(nb + p.split_off + (t - 1u) * h + u, mean_log2(cl, lb));
-        }
+        sums = unit_stats(t, u, sums, false, 0.0);
     }
+    let keep = sums.keep;
+    let sat = sums.sat;
+    let csq = sums.csq;
     if (LANES > 1u) {
         // 8-lane subgroups (CPU adapters): each subgroup sums through shuffles, then one barrier and
         // invocation 0 adds the subgroups' sums (the trees below take eight barriers per sum, each a
@@ -447,6 +399,138 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         gate_record(t, keep_all, vec4<f32>(s0, s1, s2, s3), c_all);
     }
 }
+
+// The step's largest row scale S[t][b] (the scale every row of step t is brought to).
+fn step_top(t: u32) -> f32 {
+    let srow = nb + p.sscale_off + t * p.m;
+    var top = ld(srow);
+    for (var b = 1u; b < p.m; b++) {
+        top = max(top, ld(srow + b));
+    }
+    return top;
+}
+
+// A step's gate sums: Σ keep gate, #saturated per block, Σ ĉ² of any magnitude (ĉ shares ĝ's scale and
+// may sit far below it; an sq_add state).
+struct GateSums {
+    keep: f32,
+    sat: vec4<f32>,
+    csq: vec3<f32>,
+}
+
+// Unit u's statistics at step t, stored (see gated_stats), and its share of the gate sums added to `sums`.
+// With `rescale` (a constant where called) each row's values of the unit (ĝ, ĉ, the blocks' errors) are
+// first brought from the row's scale to the step's, `top`, and written back.
+fn unit_stats(t: u32, u: u32, sums: GateSums, rescale: bool, top: f32) -> GateSums {
+    let h = p.n;
+    let gh = p.k * h;
+    let lstm = p.mode == MODE_LSTM;
+    let sat_cand = SATURATION_THRESHOLD * act_peak(net_act());
+    var r = sums;
+    var g2 = 0.0;
+    var gl = lsum_new();
+    var act = vec3<f32>(0.0);
+    var live = false;
+    var usat = 0.0;
+    var cl = lsum_new();
+    for (var b = 0u; b < p.m; b++) {
+        let go = nb + step_row(p.g_off, t, b, h) + u;
+        let co = nb + step_row(p.top_off, t, b, h) + u;
+        if (rescale) {
+            let d = i32(ld(nb + p.sscale_off + t * p.m + b) - top);
+            if (d != 0) {
+                st(go, scale_down_pow2(ld(go), d));
+                st(co, scale_down_pow2(ld(co), d));
+                let so = nb + step_row(p.a_off, t, b, gh) + u;
+                for (var g = 0u; g < p.k; g++) {
+                    st(so + g * h, scale_down_pow2(ld(so + g * h), d));
+                }
+            }
+        }
+        let g = ld(go);
+        g2 += g * g;
+        gl = lsum_add(gl, select(log2(abs(g)), NO_TERM, g == 0.0));
+        act = sq_add(act, ld(nb + step_row(p.c_off, t, b, h) + u));
+        let pre = step_row(p.z_off, t, b, gh);
+        for (var k = 0u; k < p.k; k++) {
+            let a = ld(nb + pre + k * h + u);
+            var s = 0.0;
+            if (k == 2u) {
+                let sl = act_slope(a, net_act());
+                s = select(0.0, 1.0, sl.k < 0 || abs(sl.m) < sat_cand);
+                live = live || !exact_zero_slope(a, net_act());
+            } else {
+                // σ'(a) < 5% of its peak 1/4 exactly where |a| > ln(s/(1 − s)), s(1 − s) = 0.0125
+                s = select(0.0, 1.0, abs(a) > SIGMOID_SATURATED_BEYOND);
+            }
+            r.sat[k] += s;
+            usat += s;
+        }
+        r.keep += sigmoid(ld(nb + pre + h + u));
+        if (lstm) {
+            let c = ld(co);
+            r.csq = sq_add(r.csq, c);
+            cl = lsum_add(cl, select(log2(abs(c)), NO_TERM, c == 0.0));
+        }
+    }
+    let lb = log2(f32(p.m));
+    st(nb + p.ust_off + (t - 1u) * h + u, mean_log2(gl, lb));
+    let o = p.upart_off + UPART * ((t - 1u) * h + u);
+    st(nb + o, g2);
+    st(nb + o + 1u, sq_log2(act));
+    st(nb + o + 2u, usat);
+    st(nb + o + 3u, select(1.0, 0.0, live));
+    st(nb + o + 4u, NO_TERM);
+    st(nb + o + 5u, NO_TERM);
+    if (lstm) {
+        st(nb + p.split_off + (t - 1u) * h + u, mean_log2(cl, lb));
+    }
+    return r;
+}
+
+// gated_stats for the per-row kernels (CPU adapters): one workgroup of 8 per step, invocation q owning the
+// units q, q + 8, ...; it brings its units' values to the step's scale itself before reading them, so no
+// invocation waits for another (no barrier where the workgroup is one 8-lane subgroup: the gate record's
+// sums go through shuffles; the portable build sums through workgroup memory).
+@compute @workgroup_size(8)
+fn gated_stats_rows(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
+    let t = wid.x + 1u;
+    let top = step_top(t);
+    if (lid == 0u) {
+        st(nb + p.aux_off + t, top);
+    }
+    var sums = GateSums();
+    for (var u = lid; u < p.n; u += 8u) {
+        sums = unit_stats(t, u, sums, true, top);
+    }
+    let c = sq_log2(sums.csq);
+    if (LANES == 8u) {
+        let sat = vec4<f32>(lane_sum(sums.sat.x), lane_sum(sums.sat.y), lane_sum(sums.sat.z), lane_sum(sums.sat.w));
+        let keep = lane_sum(sums.keep);
+        let c_all = lane_log2_sum(c);
+        if (lid == 0u) {
+            gate_record(t, keep, sat, c_all);
+        }
+        return;
+    }
+    rows_sums[lid] = GateSums(sums.keep, sums.sat, vec3<f32>(c, 0.0, 0.0));
+    workgroupBarrier();
+    if (lid == 0u) {
+        var keep = 0.0;
+        var sat = vec4<f32>(0.0);
+        var cs = lsum_new();
+        for (var q = 0u; q < 8u; q++) {
+            keep += rows_sums[q].keep;
+            sat += rows_sums[q].sat;
+            cs = lsum_add(cs, rows_sums[q].csq.x);
+        }
+        gate_record(t, keep, sat, lsum_log2(cs));
+    }
+}
+
+// gated_stats_rows' eight invocations' sums (the portable build), the log2 Σ ĉ² in csq.x
+var<workgroup> rows_sums: array<GateSums, 8>;
 
 // gated_stats' subgroups per workgroup where subgroups are 8 lanes wide, and their sums: [6][GSUBS]
 const GSUBS: u32 = GW / LANES;

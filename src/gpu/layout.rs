@@ -217,6 +217,9 @@ pub enum Kernel {
     /// shaders/gated_rows.wgsl `gated_wgrad_rows`: its weight and bias gradients, 8-invocation workgroups of
     /// 4 × 16 blocks whose columns the lanes share
     GatedWgradRows,
+    /// shaders/gated.wgsl `gated_stats_rows`: `gated_stats` for the per-row kernels, 8 invocations per
+    /// step, each rescaling the values it reads (no barrier)
+    GatedStatsRows,
     /// shaders/normed.wgsl `normed_forward`: a normalized MLP's layers, the whole batch in one workgroup
     NormedForward,
     /// shaders/normed.wgsl `normed_backward`: its δ chain through the norms
@@ -231,7 +234,7 @@ impl Kernel {
     /// The kernels shaped for CPU adapters (the per-row path): built on native targets only. In a browser
     /// the software adapter is SwiftShader, whose shader compiler exhausted memory on them (over 11 GB
     /// for the page's GPU process), so the browser runs its CPU adapter on the fused path instead.
-    pub const CPU_ONLY: [Kernel; 11] = [
+    pub const CPU_ONLY: [Kernel; 12] = [
         Kernel::RowsForward,
         Kernel::RowsBackward,
         Kernel::RowsForward1,
@@ -243,6 +246,7 @@ impl Kernel {
         Kernel::GatedRowsForward,
         Kernel::GatedRowsBackward,
         Kernel::GatedWgradRows,
+        Kernel::GatedStatsRows,
     ];
 
     /// Whether this build compiles the kernel (see [`Kernel::CPU_ONLY`]).
@@ -251,7 +255,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 34] = [
+    pub const ALL: [Kernel; 35] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -282,6 +286,7 @@ impl Kernel {
         Kernel::GatedRowsForward,
         Kernel::GatedRowsBackward,
         Kernel::GatedWgradRows,
+        Kernel::GatedStatsRows,
         Kernel::NormedForward,
         Kernel::NormedBackward,
         Kernel::NormedStats,

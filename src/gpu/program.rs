@@ -1307,8 +1307,11 @@ mod tests {
                     ..NetConfig::default()
                 };
                 let lay = Layout::gated_lanes(&cfg);
-                let kernels = |path| {
+                let dispatches = |path| {
                     step_dispatches_with(&cfg, &lay, true, BUSY_WORKGROUPS, 32, path, u64::MAX)
+                };
+                let kernels = |path| {
+                    dispatches(path)
                         .into_iter()
                         .map(|d| d.kernel)
                         .collect::<Vec<_>>()
@@ -1318,22 +1321,15 @@ mod tests {
                     Kernel::GatedRowsForward,
                     Kernel::GatedRowsBackward,
                     Kernel::GatedWgradRows,
+                    Kernel::GatedStatsRows,
                 ] {
                     assert!(rows.contains(&k), "{}: {k:?} in {rows:?}", cfg.summary());
                 }
-                let groups = step_dispatches_with(
-                    &cfg,
-                    &lay,
-                    true,
-                    BUSY_WORKGROUPS,
-                    32,
-                    StackPath::RowsOf(ONE_ROW),
-                    u64::MAX,
-                )
-                .into_iter()
-                .find(|d| d.kernel == Kernel::GatedWgradRows)
-                .unwrap()
-                .groups;
+                let groups = dispatches(StackPath::RowsOf(ONE_ROW))
+                    .into_iter()
+                    .find(|d| d.kernel == Kernel::GatedWgradRows)
+                    .unwrap()
+                    .groups;
                 let slots = (groups[0] as usize) * width.div_ceil(16);
                 assert!(slots <= lay.partials_per_layer, "{}", cfg.summary());
                 for path in [

@@ -286,6 +286,7 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::GatedRowsForward => ("stack_rows1", "gated_rows_forward"),
         Kernel::GatedRowsBackward => ("stack_rows1", "gated_rows_backward"),
         Kernel::GatedWgradRows => ("stack_rows1", "gated_wgrad_rows"),
+        Kernel::GatedStatsRows => ("gated", "gated_stats_rows"),
         Kernel::NormedForward => ("normed", "normed_forward"),
         Kernel::NormedBackward => ("normed", "normed_backward"),
         Kernel::NormedStats => ("normed", "normed_stats"),

@@ -36,6 +36,7 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
     for k in [
         Kernel::WeightGrads,
         Kernel::GatedStats,
+        Kernel::GatedStatsRows,
         Kernel::ColReduceRows,
     ] {
         assert_eq!(view(k), "mem.wgsl", "{k:?}");

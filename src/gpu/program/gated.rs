@@ -91,6 +91,8 @@ pub fn gated_loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
         Kernel::GatedWgrad => (24, b + 30),
         // per step: the batch loop, the scaling and the block's two passes, the eight partial sums
         Kernel::GatedWgradRows => (40, b + 60),
+        // one invocation of eight per unit, each over the batch with its rescale
+        Kernel::GatedStatsRows => (b + (w as u64).div_ceil(8) * b * (2 * g as u64 + 4) + 40, 0),
         Kernel::GatedStats => (
             b + (b * w as u64).div_ceil(64) * (g as u64 + 1)
                 + (w as u64).div_ceil(64) * b * (g as u64 + 2)
@@ -132,7 +134,12 @@ pub fn gated_misfit(cfg: &NetConfig, lay: &Layout, path: StackPath, budget: u64)
     } else {
         Kernel::GatedWgrad
     };
-    [fwd, bwd, wgrad, Kernel::GatedStats]
+    let stats = if gated_rows_fit(cfg, path) {
+        Kernel::GatedStatsRows
+    } else {
+        Kernel::GatedStats
+    };
+    [fwd, bwd, wgrad, stats]
         .into_iter()
         .find(|&k| gated_chunk_len(k, lay, rows, budget).is_none())
 }
@@ -232,7 +239,11 @@ impl Program<'_> {
         });
         out.extend(chunked(bwd, groups, true));
         out.push(Dispatch {
-            kernel: Kernel::GatedStats,
+            kernel: if self.gated_rows {
+                Kernel::GatedStatsRows
+            } else {
+                Kernel::GatedStats
+            },
             groups: [t_n as u32, 1, 1],
             params: rec,
         });
