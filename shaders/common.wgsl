@@ -65,6 +65,12 @@ fn net_act() -> u32 {
     return p.act;
 }
 
+// Offset of row b of step (layer) t, 1-based, in a per-step region of [B][width] blocks (the gated cells'
+// regions: gated.wgsl, gated_rows.wgsl).
+fn step_row(region: u32, t: u32, b: u32, width: u32) -> u32 {
+    return region + ((t - 1u) * p.m + b) * width;
+}
+
 // flags bits
 const FLAG_ACCUMULATE: u32 = 1u;   // add into the output instead of overwriting it
 const FLAG_STATS: u32 = 2u;        // colreduce: also compute the per-unit statistics

@@ -32,11 +32,6 @@ const SIGMOID_SATURATED_BEYOND: f32 = 4.356544;
 // their bits, NaN above all), two slots so that one step's slot is cleared while the other is in use
 var<workgroup> rowmax: array<atomic<u32>, 128>;
 
-// Offset of the [B][width] block of step t (1-based), row b, in a per-step region.
-fn step_row(region: u32, t: u32, b: u32, width: u32) -> u32 {
-    return region + ((t - 1u) * p.m + b) * width;
-}
-
 fn dsig(x: f32) -> f32 {
     return sigmoid(x) * sigmoid(-x);
 }

@@ -16,11 +16,6 @@ fn gate_slots(u0: u32) -> vec4<u32> {
     return vec4<u32>(u0, h + u0, 2u * h + u0, min(3u, p.k - 1u) * h + u0);
 }
 
-// Row b of step t (1-based) in a per-step region of rows `width` wide.
-fn row_of_step(region: u32, t: u32, b: u32, width: u32) -> u32 {
-    return region + ((t - 1u) * p.m + b) * width;
-}
-
 // m[g][c] = ld(base + (js[g] + c) · stride + k) for the sixteen (g, c): the same in every lane, so each lane
 // of an 8-lane subgroup loads two of them and the lanes swap them.
 fn gate_values(base: u32, js: vec4<u32>, stride: u32, k: u32) -> mat4x4<f32> {
@@ -70,10 +65,10 @@ fn rows_cell_step(t: u32, b: u32, live: bool, recur: bool) {
     let lstm = p.mode == 1u;
     let xrow = p.x_off + (t - 1u) * p.x_step + b * p.d_in;
     let prev = max(t, 2u) - 1u;
-    let hprev = row_of_step(p.c_off, prev, b, h);
-    let pre = nb + row_of_step(p.z_off, t, b, gh);
-    let aux = nb + row_of_step(p.res_off, t, b, h);
-    let out = nb + row_of_step(p.c_off, t, b, h);
+    let hprev = step_row(p.c_off, prev, b, h);
+    let pre = nb + step_row(p.z_off, t, b, gh);
+    let aux = nb + step_row(p.res_off, t, b, h);
+    let out = nb + step_row(p.c_off, t, b, h);
     for (var u0 = 0u; u0 < h; u0 += 4u) {
         let js = gate_slots(u0);
         var xa = gate_values(p.b_first, js, 1u, 0u);
@@ -88,7 +83,7 @@ fn rows_cell_step(t: u32, b: u32, live: bool, recur: bool) {
             let a = xa + ha;
             var c_prev = vec4<f32>(0.0);
             if (recur) {
-                c_prev = ld4(nb + row_of_step(p.res_off, prev, b, h) + u0);
+                c_prev = ld4(nb + step_row(p.res_off, prev, b, h) + u0);
             }
             let c = sig4(a[1]) * c_prev + sig4(a[0]) * act4(a[2]);
             if (live) {
@@ -134,7 +129,7 @@ fn gated_rows_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(lo
         rows_cell_step(t, b, live, true);
     }
     if (p.l_to == p.layers && live) {
-        let top = row_of_step(p.c_off, p.layers, b, p.n);
+        let top = step_row(p.c_off, p.layers, b, p.n);
         for (var o = 0u; o < p.d_out; o++) {
             st(nb + p.add_off + b * p.d_out + o, ld(nb + p.b_head + o) + dot4(top, 1u, p.w_head + o * p.n, 1u, p.n));
         }
@@ -150,10 +145,10 @@ fn rows_cell_back(t: u32, b: u32, live: bool, top: bool) {
     let gh = p.k * h;
     let lstm = p.mode == 1u;
     let last = vec4<u32>(3u);
-    let g_row = nb + row_of_step(p.g_off, t, b, h);
-    let c_row = nb + row_of_step(p.top_off, t, b, h);
+    let g_row = nb + step_row(p.g_off, t, b, h);
+    let c_row = nb + step_row(p.top_off, t, b, h);
     let above = min(t + 1u, p.layers);
-    let pre_above = nb + row_of_step(p.z_off, above, b, gh);
+    let pre_above = nb + step_row(p.z_off, above, b, gh);
     var mx = 0.0;
     for (var u0 = 0u; u0 < h; u0 += 16u) {
         let js = slot_units(u0, h);
@@ -161,7 +156,7 @@ fn rows_cell_back(t: u32, b: u32, live: bool, top: bool) {
         if (top) {
             g = bwd_slots(vec4<u32>(p.b_off + b * p.d_out), p.w_head, h, p.d_out, js, last, false);
         } else {
-            g = bwd_slots(vec4<u32>(row_of_step(p.a_off, above, b, gh)), p.w_rec, h, gh, js, last, true);
+            g = bwd_slots(vec4<u32>(step_row(p.a_off, above, b, gh)), p.w_rec, h, gh, js, last, true);
         }
         for (var s = 0u; s < 4u; s++) {
             let u = js[s];
@@ -169,9 +164,9 @@ fn rows_cell_back(t: u32, b: u32, live: bool, top: bool) {
             if (!top) {
                 let keep = sig4(ld4(pre_above + h + u));
                 if (lstm) {
-                    cin = ld4(nb + row_of_step(p.top_off, above, b, h) + u) * keep;
+                    cin = ld4(nb + step_row(p.top_off, above, b, h) + u) * keep;
                 } else {
-                    g[s] += ld4(nb + row_of_step(p.g_off, above, b, h) + u) * keep;
+                    g[s] += ld4(nb + step_row(p.g_off, above, b, h) + u) * keep;
                 }
             }
             if (live) {
@@ -189,9 +184,9 @@ fn rows_cell_back(t: u32, b: u32, live: bool, top: bool) {
     if (!top) {
         s_above = ld(nb + p.sscale_off + above * p.m + b);
     }
-    let pre = nb + row_of_step(p.z_off, t, b, gh);
-    let so = nb + row_of_step(p.a_off, t, b, gh);
-    let aux = nb + row_of_step(p.res_off, t, b, h);
+    let pre = nb + step_row(p.z_off, t, b, gh);
+    let so = nb + step_row(p.a_off, t, b, gh);
+    let aux = nb + step_row(p.res_off, t, b, h);
     let prev = max(t, 2u) - 1u;
     for (var u0 = 0u; u0 < h; u0 += 4u) {
         let g = ldexp_safe4(ld4(g_row + u0), -e);
@@ -202,7 +197,7 @@ fn rows_cell_back(t: u32, b: u32, live: bool, top: bool) {
             let ag = ld4(pre + 2u * h + u0);
             let ao = ld4(pre + 3u * h + u0);
             let c = ld4(aux + u0);
-            let c_before = select(vec4<f32>(0.0), ld4(nb + row_of_step(p.res_off, prev, b, h) + u0), t >= 2u);
+            let c_before = select(vec4<f32>(0.0), ld4(nb + step_row(p.res_off, prev, b, h) + u0), t >= 2u);
             let dc = cin + g * sig4(ao) * act_d4(c);
             if (live) {
                 st4(g_row + u0, g);
@@ -217,7 +212,7 @@ fn rows_cell_back(t: u32, b: u32, live: bool, top: bool) {
             let az = ld4(pre + h + u0);
             let an = ld4(pre + 2u * h + u0);
             let z = sig4(az);
-            let hp = select(vec4<f32>(0.0), ld4(nb + row_of_step(p.c_off, prev, b, h) + u0), t >= 2u);
+            let hp = select(vec4<f32>(0.0), ld4(nb + step_row(p.c_off, prev, b, h) + u0), t >= 2u);
             let dn = g * (1.0 - z) * act_d4(an);
             if (live) {
                 st4(g_row + u0, g);
@@ -261,9 +256,8 @@ fn gated_rows_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(l
 // up), then [W_x | b]'s ((d_in + 1) / 16 rounded up), so a workgroup's side is uniform. The per-step
 // log2 Σ (the step's W_h entries)² of a workgroup goes to part_off + (t-1)·count + workgroup.
 
-// sixteen column values per (step, row) and their partial sums, one slot per invocation where a workgroup
-// is not one subgroup (the portable build)
-var<workgroup> wsq: array<vec2<f32>, 8>;
+// the eight invocations' partial sums (log2) where a workgroup is not one subgroup (the portable build)
+var<workgroup> wsq: array<f32, 8>;
 
 // A block of 4 rows × 16 columns: r[i][q] holds row i's columns 4q..4q+3.
 struct Block16 {
@@ -276,7 +270,7 @@ fn wgrad_columns(t: u32, b: u32, c0: u32, ncols: u32, input_side: bool) -> mat4x
     var m = mat4x4<f32>();
     if (!input_side) {
         // vec4 q of the group is lane q's (the last whole vec4 repeated past ncols, then zeroed)
-        let row = nb + row_of_step(p.c_off, t - 1u, b, p.n) + c0;
+        let row = nb + step_row(p.c_off, t - 1u, b, p.n) + c0;
         let nq = ncols / 4u;
         if (LANES == 8u) {
             let v = ld4(row + 4u * min(lane_id & 3u, nq - 1u));
@@ -347,36 +341,20 @@ fn block_sq_pair(blk: Block16) -> vec2<f32> {
 }
 
 // log2 of the sum of the workgroup's eight sq_pair states (every invocation calls it; NaN if any is NaN,
-// NO_TERM if none has a term): through shuffles in one subgroup, else through workgroup memory.
+// NO_TERM if none has a term): through shuffles where the workgroup is one subgroup, else through
+// workgroup memory, each state as its log2 (lanes_off.wgsl's lane_pair_log2).
 fn workgroup_pair_log2(lid: u32, st: vec2<f32>) -> f32 {
-    var all: array<vec2<f32>, 8>;
     if (LANES == 8u) {
-        for (var s = 0u; s < 8u; s++) {
-            all[s] = lane_share4(vec4<f32>(st, 0.0, 0.0), s).xy;
-        }
-    } else {
-        wsq[lid] = st;
-        workgroupBarrier();
-        for (var s = 0u; s < 8u; s++) {
-            all[s] = wsq[s];
-        }
-        workgroupBarrier();
+        return lane_pair_log2(st);
     }
-    var mx = NO_TERM;
+    wsq[lid] = lane_pair_log2(st);
+    workgroupBarrier();
+    var total = lsum_new();
     for (var s = 0u; s < 8u; s++) {
-        mx = max(mx, all[s].x);
+        total = lsum_add(total, wsq[s]);
     }
-    var total = 0.0;
-    for (var s = 0u; s < 8u; s++) {
-        total += all[s].y * exp2(all[s].x - mx);
-    }
-    if (is_nan(total)) {
-        return total;
-    }
-    if (mx <= NO_TERM) {
-        return NO_TERM;
-    }
-    return mx + log2(total);
+    workgroupBarrier();
+    return lsum_log2(total);
 }
 
 @compute @workgroup_size(8)
@@ -414,7 +392,7 @@ fn gated_wgrad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
         if (input_side || t >= 2u) {
             for (var b = 0u; b < p.m; b++) {
                 let col = wgrad_columns(t, b, c0, ncols, input_side);
-                let at = select(row_of_step(p.a_off, t, b, gh) + j0, row_of_step(p.top_off, t, b, h) + j0 - 2u * h, cand);
+                let at = select(step_row(p.a_off, t, b, gh) + j0, step_row(p.top_off, t, b, h) + j0 - 2u * h, cand);
                 let e = ld4(nb + at);
                 for (var i = 0u; i < 4u; i++) {
                     for (var q = 0u; q < 4u; q++) {
