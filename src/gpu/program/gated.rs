@@ -115,31 +115,36 @@ pub fn gated_chunk_len(kernel: Kernel, lay: &Layout, rows: u32, budget: u64) -> 
     )
 }
 
-/// The forward and backward kernels of a gated cell on `path` ([`gated_rows_fit`]: one invocation per
-/// batch row, else one workgroup per slice of rows).
-pub fn gated_passes(cfg: &NetConfig, path: StackPath) -> [Kernel; 2] {
-    if gated_rows_fit(cfg, path) {
-        [Kernel::GatedRowsForward, Kernel::GatedRowsBackward]
+/// The forward, backward, weight-gradient and statistics kernels of a gated cell: the per-row ones where
+/// `rows` ([`gated_rows_fit`]; the weight gradients also where the layout has their partial-sum slots,
+/// [`gated_wgrad_rows_fit`]), else the workgroup ones.
+pub fn gated_kernels(cfg: &NetConfig, lay: &Layout, rows: bool) -> [Kernel; 4] {
+    let wgrad = if gated_wgrad_rows_fit(cfg, lay, rows) {
+        Kernel::GatedWgradRows
     } else {
-        [Kernel::GatedForward, Kernel::GatedBackward]
+        Kernel::GatedWgrad
+    };
+    if rows {
+        [
+            Kernel::GatedRowsForward,
+            Kernel::GatedRowsBackward,
+            wgrad,
+            Kernel::GatedStatsRows,
+        ]
+    } else {
+        [
+            Kernel::GatedForward,
+            Kernel::GatedBackward,
+            wgrad,
+            Kernel::GatedStats,
+        ]
     }
 }
 
 /// The gated kernel (on `path`) whose loops do not fit `budget` even for one step, if any.
 pub fn gated_misfit(cfg: &NetConfig, lay: &Layout, path: StackPath, budget: u64) -> Option<Kernel> {
     let rows = gated_rows(cfg.width, cfg.batch);
-    let [fwd, bwd] = gated_passes(cfg, path);
-    let wgrad = if gated_wgrad_rows_fit(cfg, lay, gated_rows_fit(cfg, path)) {
-        Kernel::GatedWgradRows
-    } else {
-        Kernel::GatedWgrad
-    };
-    let stats = if gated_rows_fit(cfg, path) {
-        Kernel::GatedStatsRows
-    } else {
-        Kernel::GatedStats
-    };
-    [fwd, bwd, wgrad, stats]
+    gated_kernels(cfg, lay, gated_rows_fit(cfg, path))
         .into_iter()
         .find(|&k| gated_chunk_len(k, lay, rows, budget).is_none())
 }
@@ -213,16 +218,11 @@ impl Program<'_> {
             }
             out
         };
-        let ((fwd, bwd), groups) = if self.gated_rows {
-            (
-                (Kernel::GatedRowsForward, Kernel::GatedRowsBackward),
-                [row_groups, 1, 1],
-            )
+        let [fwd, bwd, wgrad, stats] = gated_kernels(cfg, lay, self.gated_rows);
+        let groups = if self.gated_rows {
+            [row_groups, 1, 1]
         } else {
-            (
-                (Kernel::GatedForward, Kernel::GatedBackward),
-                [slices, 1, 1],
-            )
+            [slices, 1, 1]
         };
         let mut out = chunked(fwd, groups, false);
         out.push(Dispatch {
@@ -239,23 +239,16 @@ impl Program<'_> {
         });
         out.extend(chunked(bwd, groups, true));
         out.push(Dispatch {
-            kernel: if self.gated_rows {
-                Kernel::GatedStatsRows
-            } else {
-                Kernel::GatedStats
-            },
+            kernel: stats,
             groups: [t_n as u32, 1, 1],
             params: rec,
         });
-        out.extend(if gated_wgrad_rows_fit(cfg, lay, self.gated_rows) {
-            chunked(Kernel::GatedWgradRows, gated_wgrad_rows_groups(cfg), false)
+        let wgrad_groups = if wgrad == Kernel::GatedWgradRows {
+            gated_wgrad_rows_groups(cfg)
         } else {
-            chunked(
-                Kernel::GatedWgrad,
-                [gated_wgrad_groups(cfg) as u32, 1, 1],
-                false,
-            )
-        });
+            [gated_wgrad_groups(cfg) as u32, 1, 1]
+        };
+        out.extend(chunked(wgrad, wgrad_groups, false));
         out
     }
 }
