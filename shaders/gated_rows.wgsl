@@ -255,6 +255,8 @@ fn gated_rows_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(l
 // four errors. Grid x: the row blocks of 32; grid y: the column groups of 16, W_h's first (H / 16 rounded
 // up), then [W_x | b]'s ((d_in + 1) / 16 rounded up), so a workgroup's side is uniform. The per-step
 // log2 Σ (the step's W_h entries)² of a workgroup goes to part_off + (t-1)·count + workgroup.
+// A vanilla RNN on the per-row path takes this kernel too, as a cell of one gate (p.k = 1: the error
+// rows are ŝ, H per row).
 
 // the eight invocations' partial sums (log2) where a workgroup is not one subgroup (the portable build)
 var<workgroup> wsq: array<f32, 8>;

@@ -95,6 +95,7 @@ pub use gated::{
     GATE_RECORD, GATED_WGRAD_GROUP, gated_chunk_len, gated_loop_costs, gated_misfit, gated_rows,
     gated_wgrad_groups,
 };
+use gated::{gated_wgrad_rows_fit, gated_wgrad_rows_groups};
 pub use normed::{norm_stats_len, normed_chunk_len, normed_misfit, normed_wgrad_groups};
 
 /// How a step runs its layers (time steps).
@@ -187,8 +188,8 @@ pub fn resolve(cfg: &NetConfig, path: StackPath) -> Resolved {
 /// [`resolve`], and the layered path where the fused kernels' loops would not fit `loop_budget`.
 pub fn resolve_for(cfg: &NetConfig, lay: &Layout, path: StackPath, loop_budget: u64) -> Resolved {
     match resolve(cfg, path) {
-        Resolved::Fused(r) if !fused_fits(lay, false, r, loop_budget) => Resolved::Layered,
-        Resolved::Rows(_) if !fused_fits(lay, true, 1, loop_budget) => Resolved::Layered,
+        Resolved::Fused(r) if !fused_fits(cfg, lay, None, r, loop_budget) => Resolved::Layered,
+        Resolved::Rows(r) if !fused_fits(cfg, lay, Some(r), 1, loop_budget) => Resolved::Layered,
         r => r,
     }
 }
@@ -379,6 +380,7 @@ fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
             40,
             100 + b.div_ceil(8) + b * (1 + (d_in as u64 + 1).min(16)),
         ),
+        Kernel::GatedWgradRows => gated_loop_costs(kernel, lay, rows),
         _ => (0, 0),
     }
 }
@@ -448,26 +450,33 @@ fn chunk_dispatches(
         .collect()
 }
 
-/// The weight-gradient kernel of a fused path: staged tiles on GPUs, direct vec4 reads for the per-row
-/// path of CPU adapters where the width allows them.
-fn wgrad_kernel(lay: &Layout, per_row: bool) -> Kernel {
-    if per_row && vec4_rows(lay).0 {
-        Kernel::WeightGradsDirect
-    } else {
-        Kernel::WeightGrads
+/// The weight-gradient kernel of a fused path (`per_row`: the per-row path's rows per invocation): staged
+/// tiles on GPUs, direct vec4 reads for the per-row path of CPU adapters where the width allows them, and
+/// for an RNN on one row per invocation the recurrent cells' per-row kernel as a cell of one gate
+/// (shaders/gated_rows.wgsl, `gated_wgrad_rows`: it keeps a step's columns in registers across the batch,
+/// where `main_direct` reloads them per 4 x 16 block).
+fn wgrad_kernel(lay: &Layout, per_row: Option<u32>, recurrent: bool) -> Kernel {
+    match per_row {
+        Some(ONE_ROW) if recurrent && vec4_rows(lay).0 && gated_wgrad_rows_fit(lay, true) => {
+            Kernel::GatedWgradRows
+        }
+        Some(_) if vec4_rows(lay).0 => Kernel::WeightGradsDirect,
+        _ => Kernel::WeightGrads,
     }
 }
 
-/// Whether the fused path fits an invocation's loop budget for this network (else the layered path runs).
-fn fused_fits(lay: &Layout, per_row: bool, rows: u32, budget: u64) -> bool {
-    let (fwd, bwd) = if per_row {
+/// Whether the fused path (`per_row`: the per-row kernels with that many rows per invocation) fits an
+/// invocation's loop budget for this network (else the layered path runs).
+fn fused_fits(cfg: &NetConfig, lay: &Layout, per_row: Option<u32>, rows: u32, budget: u64) -> bool {
+    let (fwd, bwd) = if per_row.is_some() {
         (Kernel::RowsForward, Kernel::RowsBackward)
     } else {
         (Kernel::StackForward, Kernel::StackBackward)
     };
+    let wgrad = wgrad_kernel(lay, per_row, cfg.arch == Arch::Rnn);
     chunk_len(fwd, lay, rows, budget).is_some()
         && chunk_len(bwd, lay, rows, budget).is_some()
-        && chunk_len(wgrad_kernel(lay, per_row), lay, rows, budget).is_some()
+        && chunk_len(wgrad, lay, rows, budget).is_some()
 }
 
 impl Fused<'_> {
@@ -542,7 +551,7 @@ impl Fused<'_> {
         };
         let layers = if self.recurrent { splits } else { l_n };
         let (kernel, groups) = (
-            wgrad_kernel(lay, self.per_row.is_some()),
+            wgrad_kernel(lay, self.per_row, self.recurrent),
             [cols.div_ceil(WGRAD_TILE), w.div_ceil(WGRAD_TILE), layers],
         );
         let len = chunk_len(kernel, lay, 1, self.budget).unwrap_or(1);
@@ -605,6 +614,31 @@ impl Fused<'_> {
             },
         };
         let mut out = vec![stats];
+        if kernel == Kernel::GatedWgradRows {
+            // one gate: the error rows are ŝ (H per row), W_h | W_x | b as the stack's record has them;
+            // the later chunks add to the first
+            let params = DispatchParams {
+                k: 1,
+                mode: 0,
+                part_off: lay.wparts as u32,
+                count: lay.partials_per_layer as u32,
+                ..self.stack
+            };
+            let mut grads = chunk_dispatches(
+                kernel,
+                gated_wgrad_rows_groups(lay),
+                params,
+                lay.depth,
+                len,
+                false,
+            );
+            grads
+                .iter_mut()
+                .skip(1)
+                .for_each(|d| d.params.flags |= FLAG_ACCUMULATE);
+            out.extend(grads);
+            return out;
+        }
         for (i, (l_from, l_to)) in ranges.into_iter().rev().enumerate() {
             let params = DispatchParams {
                 l_from,
@@ -1346,6 +1380,87 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A vanilla RNN on one row per invocation takes the per-row weight gradients of a one-gate cell in
+    /// place of main_direct and its split sums (in chunks of steps under a loop budget, the later ones
+    /// adding up); four rows per invocation, or a width that is not a multiple of 4, keep main_direct.
+    #[test]
+    fn a_vanilla_rnn_on_one_row_takes_the_cells_per_row_weight_gradients() {
+        for (width, batch, depth) in [
+            (4, 1, 900),
+            (8, 6, 12),
+            (16, 8, 50),
+            (32, 16, 100),
+            (40, 9, 3),
+        ] {
+            let cfg = NetConfig {
+                arch: Arch::Rnn,
+                width,
+                batch,
+                depth,
+                ..NetConfig::default()
+            };
+            let lay = Layout::rows(&cfg);
+            let dispatches = |path, budget| {
+                step_dispatches_with(&cfg, &lay, true, BUSY_WORKGROUPS, 32, path, budget)
+            };
+            let one = dispatches(StackPath::RowsOf(ONE_ROW), u64::MAX);
+            let kernels: Vec<_> = one.iter().map(|d| d.kernel).collect();
+            assert!(
+                kernels.contains(&Kernel::GatedWgradRows),
+                "{}: {kernels:?}",
+                cfg.summary()
+            );
+            assert!(!kernels.contains(&Kernel::WeightGradsDirect), "{kernels:?}");
+            assert!(!kernels.contains(&Kernel::WeightGradSum), "{kernels:?}");
+            let grads = one
+                .iter()
+                .find(|d| d.kernel == Kernel::GatedWgradRows)
+                .unwrap();
+            assert_eq!(
+                (grads.params.k, grads.params.l_from, grads.params.l_to),
+                (1, 1, depth as u32)
+            );
+            let slots = (grads.groups[0] as usize) * width.div_ceil(16);
+            assert!(slots <= lay.partials_per_layer, "{}", cfg.summary());
+            // under the software budget: chunks that cover the steps once, all but the first accumulating
+            let chunked: Vec<_> = dispatches(StackPath::RowsOf(ONE_ROW), 2_000)
+                .into_iter()
+                .filter(|d| d.kernel == Kernel::GatedWgradRows)
+                .collect();
+            let mut next = 1;
+            for (i, d) in chunked.iter().enumerate() {
+                assert_eq!(d.params.l_from, next, "{}", cfg.summary());
+                assert_eq!(d.params.flags & FLAG_ACCUMULATE != 0, i > 0);
+                next = d.params.l_to + 1;
+            }
+            assert_eq!(next, depth as u32 + 1);
+            let four: Vec<_> = dispatches(StackPath::RowsOf(ROWS_PER_INVOCATION), u64::MAX)
+                .into_iter()
+                .map(|d| d.kernel)
+                .collect();
+            assert!(four.contains(&Kernel::WeightGradsDirect), "{four:?}");
+        }
+        let odd = NetConfig {
+            arch: Arch::Rnn,
+            width: 7,
+            ..NetConfig::default()
+        };
+        let lay = Layout::rows(&odd);
+        let kernels: Vec<_> = step_dispatches_with(
+            &odd,
+            &lay,
+            true,
+            BUSY_WORKGROUPS,
+            32,
+            StackPath::RowsOf(ONE_ROW),
+            u64::MAX,
+        )
+        .into_iter()
+        .map(|d| d.kernel)
+        .collect();
+        assert!(!kernels.contains(&Kernel::GatedWgradRows), "{kernels:?}");
     }
 
     #[test]

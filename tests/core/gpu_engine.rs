@@ -491,7 +491,7 @@ fn fused_kernels_in_chunks_match_the_reference() {
 /// The per-row path with vec4 reads (widths that are multiples of 4), on the kernels that share loads
 /// across lanes where the adapter allows it (lavapipe) and on the portable ones: widths past one chunk of
 /// 8 lanes x 4 (36, 40: a chunk and a part) and batches past 8 rows (a weight gradient's batch in chunks
-/// of 8 and a part).
+/// of 8 and a part; 200 rows: an RNN's weight gradients in two chunks of steps).
 #[test]
 fn rows_path_with_vec4_reads_matches_the_reference() {
     // (case index: init, seed, optimizer and clipping; the wide RNN takes an orthogonal init, since the
@@ -513,6 +513,8 @@ fn rows_path_with_vec4_reads_matches_the_reference() {
         (5, Arch::Rnn, Task::Memory, 12, 3, false, Activation::Relu),
         (6, Arch::Mlp, Task::Teacher, 36, 19, true, Activation::Tanh),
         (13, Arch::Rnn, Task::Adding, 40, 11, false, Activation::Tanh),
+        // a batch whose weight gradients take two chunks of steps under the small budget
+        (14, Arch::Rnn, Task::Adding, 8, 200, false, Activation::Tanh),
     ] {
         let mut cfg = case(i, arch, residual, task, act);
         cfg.width = width;
@@ -571,6 +573,7 @@ fn a_batch_of_one_over_a_long_sequence_matches_the_reference_on_the_per_row_path
         StackPath::Layered,
         StackPath::Rows,
         StackPath::RowsOf(ROWS_PER_INVOCATION),
+        StackPath::RowsOf(ONE_ROW),
     ] {
         // the gradient at the initial weights (an update would send this net's weights to infinity)
         check_with(

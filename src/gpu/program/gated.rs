@@ -34,8 +34,8 @@ pub fn gated_wgrad_groups(cfg: &NetConfig) -> usize {
 /// Workgroups of `gated_wgrad_rows` (8 invocations, each 4 rows × 16 columns of `[W_h | W_x | b]`): the
 /// row blocks of 32, and the column groups of 16 of W_h and then of `W_x | b`. The first `x × (W_h's
 /// groups)` write a weight-gradient partial per step.
-pub fn gated_wgrad_rows_groups(cfg: &NetConfig) -> [u32; 3] {
-    let (g, w, d_in) = (cfg.cell.gates(), cfg.width, cfg.d_in());
+pub fn gated_wgrad_rows_groups(lay: &Layout) -> [u32; 3] {
+    let (g, w, d_in) = (lay.gates, lay.width, lay.d_in);
     [
         (g * w).div_ceil(32) as u32,
         (w.div_ceil(16) + (d_in + 1).div_ceil(16)) as u32,
@@ -43,11 +43,12 @@ pub fn gated_wgrad_rows_groups(cfg: &NetConfig) -> [u32; 3] {
     ]
 }
 
-/// Whether a gated cell's weight gradients run `gated_wgrad_rows`: with the per-row forward and backward,
-/// where the layout has a partial-sum slot per step for each of its W_h workgroups.
-pub fn gated_wgrad_rows_fit(cfg: &NetConfig, lay: &Layout, rows: bool) -> bool {
-    let [x, _, _] = gated_wgrad_rows_groups(cfg);
-    rows && (x as usize) * cfg.width.div_ceil(16) <= lay.partials_per_layer
+/// Whether a recurrent cell's weight gradients run `gated_wgrad_rows`: with the per-row forward and
+/// backward (`rows`), where the layout has a partial-sum slot per step for each of its W_h workgroups.
+/// A vanilla RNN is a cell of one gate: on the per-row path (H a multiple of 4) it takes the same kernel.
+pub fn gated_wgrad_rows_fit(lay: &Layout, rows: bool) -> bool {
+    let [x, _, _] = gated_wgrad_rows_groups(lay);
+    rows && (x as usize) * lay.width.div_ceil(16) <= lay.partials_per_layer
 }
 
 /// Upper bounds of the loop iterations one invocation of a gated kernel runs: `(fixed, per step)`.
@@ -118,8 +119,8 @@ pub fn gated_chunk_len(kernel: Kernel, lay: &Layout, rows: u32, budget: u64) -> 
 /// The forward, backward, weight-gradient and statistics kernels of a gated cell: the per-row ones where
 /// `rows` ([`gated_rows_fit`]; the weight gradients also where the layout has their partial-sum slots,
 /// [`gated_wgrad_rows_fit`]), else the workgroup ones.
-pub fn gated_kernels(cfg: &NetConfig, lay: &Layout, rows: bool) -> [Kernel; 4] {
-    let wgrad = if gated_wgrad_rows_fit(cfg, lay, rows) {
+pub fn gated_kernels(lay: &Layout, rows: bool) -> [Kernel; 4] {
+    let wgrad = if gated_wgrad_rows_fit(lay, rows) {
         Kernel::GatedWgradRows
     } else {
         Kernel::GatedWgrad
@@ -144,7 +145,7 @@ pub fn gated_kernels(cfg: &NetConfig, lay: &Layout, rows: bool) -> [Kernel; 4] {
 /// The gated kernel (on `path`) whose loops do not fit `budget` even for one step, if any.
 pub fn gated_misfit(cfg: &NetConfig, lay: &Layout, path: StackPath, budget: u64) -> Option<Kernel> {
     let rows = gated_rows(cfg.width, cfg.batch);
-    gated_kernels(cfg, lay, gated_rows_fit(cfg, path))
+    gated_kernels(lay, gated_rows_fit(cfg, path))
         .into_iter()
         .find(|&k| gated_chunk_len(k, lay, rows, budget).is_none())
 }
@@ -218,7 +219,7 @@ impl Program<'_> {
             }
             out
         };
-        let [fwd, bwd, wgrad, stats] = gated_kernels(cfg, lay, self.gated_rows);
+        let [fwd, bwd, wgrad, stats] = gated_kernels(lay, self.gated_rows);
         let groups = if self.gated_rows {
             [row_groups, 1, 1]
         } else {
@@ -244,7 +245,7 @@ impl Program<'_> {
             params: rec,
         });
         let wgrad_groups = if wgrad == Kernel::GatedWgradRows {
-            gated_wgrad_rows_groups(cfg)
+            gated_wgrad_rows_groups(lay)
         } else {
             [gated_wgrad_groups(cfg) as u32, 1, 1]
         };
