@@ -7,7 +7,11 @@
 // gradient makes, by the same optimizer_step as main, without applying it: [log2 Σ ΔW², log2 Σ W²] (W
 // before the update) at part_off + 2j. Matrix j
 // starts at bitcast<u32>(mem[res_off + 2j]) in the parameter vector, bitcast<u32>(mem[res_off + 2j + 1])
-// values long. With mode 1 the step is not counted yet (a gradient without update): t + 1.
+// values long. With mode 1 the step is not counted yet (a gradient without update): t + 1. With mode 2 it
+// is the step (nets whose matrices are small, src/gpu/program.rs `update_in_norms`): workgroup j also
+// applies the update to matrix j and to the parameters after it up to the next matrix (biases, gains,
+// the head's bias; all that follow the last), workgroup 0 also to those before the first, so `main` does
+// not run: one pass over the parameters and one dispatch less.
 // Constants: keep in sync with MOMENTUM, ADAM_BETA1, ADAM_BETA2, ADAM_EPS in src/model/config.rs.
 const MOMENTUM: f32 = 0.9;
 const BETA1: f32 = 0.9;
@@ -111,9 +115,8 @@ const NORMS_WG: u32 = select(256u, LANES, LANES > 1u);
 // matrix of a width that is one), four at a time from 4t on, in vec4 loads on the vec4 view (on lavapipe
 // each load at a varying address is a loop over the lanes, a vec4 about as dear as a scalar); else every
 // NORMS_WG-th from t.
-fn norms_partial(t: u32, start: u32, len: u32) -> mat2x3<f32> {
-    let f = clip_factor();
-    let bc = bias_corrections(ld(nb + p.step_off) + f32(p.mode));
+fn norms_partial(t: u32, start: u32, len: u32, f: f32, bc: vec2<f32>) -> mat2x3<f32> {
+    let apply = p.mode == 2u;
     var dsq = vec3<f32>(0.0);
     var wsq = vec3<f32>(0.0);
     let quads = select(0u, len / 4u, start % 4u == 0u && len % 4u == 0u);
@@ -127,11 +130,20 @@ fn norms_partial(t: u32, start: u32, len: u32) -> mat2x3<f32> {
         if (p.optimizer == 2u) {
             s2 = ld4(p.add_off + i);
         }
-        let step = optimizer_step(ld4(p.b_off + i) * f, s1, s2, bc)[0];
+        let step = optimizer_step(ld4(p.b_off + i) * f, s1, s2, bc);
         let wv = ld4(p.a_off + i);
         for (var c = 0u; c < 4u; c++) {
-            dsq = sq_add(dsq, step[c]);
+            dsq = sq_add(dsq, step[0][c]);
             wsq = sq_add(wsq, wv[c]);
+        }
+        if (apply) {
+            st4(p.a_off + i, wv + step[0]);
+            if (p.optimizer >= 1u) {
+                st4(p.c_off + i, step[1]);
+            }
+            if (p.optimizer == 2u) {
+                st4(p.add_off + i, step[2]);
+            }
         }
     }
     // the scalar loop runs where the vec4 one does not
@@ -147,10 +159,41 @@ fn norms_partial(t: u32, start: u32, len: u32) -> mat2x3<f32> {
             s2 = ld(nb + p.add_off + i);
         }
         let step = optimizer_step(vec4<f32>(ld(nb + p.b_off + i) * f), vec4<f32>(s1), vec4<f32>(s2), bc);
+        let w = ld(nb + p.a_off + i);
         dsq = sq_add(dsq, step[0].x);
-        wsq = sq_add(wsq, ld(nb + p.a_off + i));
+        wsq = sq_add(wsq, w);
+        if (apply) {
+            apply_one(i, w, step);
+        }
     }
     return mat2x3<f32>(dsq, wsq);
+}
+
+// Parameter i (in the parameter vector) set to w + ΔW, its optimizer slots to the step's.
+fn apply_one(i: u32, w: f32, step: mat3x4<f32>) {
+    st(nb + p.a_off + i, w + step[0].x);
+    if (p.optimizer >= 1u) {
+        st(nb + p.c_off + i, step[1].x);
+    }
+    if (p.optimizer == 2u) {
+        st(nb + p.add_off + i, step[2].x);
+    }
+}
+
+// The update applied to parameters lo .. hi (those between the matrices: few), every NORMS_WG-th from t.
+fn apply_between(t: u32, lo: u32, hi: u32, f: f32, bc: vec2<f32>) {
+    for (var i = lo + t; i < hi; i += NORMS_WG) {
+        var s1 = 0.0;
+        var s2 = 0.0;
+        if (p.optimizer >= 1u) {
+            s1 = ld(nb + p.c_off + i);
+        }
+        if (p.optimizer == 2u) {
+            s2 = ld(nb + p.add_off + i);
+        }
+        let step = optimizer_step(vec4<f32>(ld(nb + p.b_off + i) * f), vec4<f32>(s1), vec4<f32>(s2), bc);
+        apply_one(i, ld(nb + p.a_off + i), step);
+    }
 }
 
 @compute @workgroup_size(NORMS_WG)
@@ -159,7 +202,20 @@ fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
     let j = wid.y;
     let start = bitcast<u32>(ld(nb + p.res_off + 2u * j));
     let len = bitcast<u32>(ld(nb + p.res_off + 2u * j + 1u));
-    let sums = norms_partial(t, start, len);
+    let f = clip_factor();
+    let bc = bias_corrections(ld(nb + p.step_off) + select(0.0, 1.0, p.mode == 1u));
+    let sums = norms_partial(t, start, len, f, bc);
+    if (p.mode == 2u) {
+        // the parameters up to the next matrix (to the end after the last), and before the first
+        var next = p.count;
+        if (j + 1u < p.n) {
+            next = bitcast<u32>(ld(nb + p.res_off + 2u * j + 2u));
+        }
+        apply_between(t, start + len, next, f, bc);
+        if (j == 0u) {
+            apply_between(t, 0u, start, f, bc);
+        }
+    }
     if (LANES > 1u) {
         // one subgroup: the lanes' sums through subgroup shuffles
         let d = lane_log2_sum(sq_log2(sums[0]));

@@ -736,8 +736,36 @@ mod tests {
             u64::MAX,
         );
         // forward L + head + loss + 3 head grads + (dW, colreduce) per layer + dX for l >= 2 + stats
-        // + global norm's partials (layer_stats combines them) + update norms + update
-        assert_eq!(layered.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 1 + 1 + 1);
+        // + global norm's partials (layer_stats combines them) + update norms, which apply the update
+        // to these small matrices (no update dispatch of its own)
+        assert_eq!(layered.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 1 + 1);
+        assert!(!layered.iter().any(|d| d.kernel == Kernel::Update));
+        let norms = layered
+            .iter()
+            .find(|d| d.kernel == Kernel::UpdateNorms)
+            .unwrap();
+        assert_eq!(
+            (norms.params.mode, norms.params.n),
+            (2, lay.n_weights as u32)
+        );
+        // a gradient without update: only its norms
+        let without = step_dispatches(&cfg, &lay, false);
+        let norms = without
+            .iter()
+            .find(|d| d.kernel == Kernel::UpdateNorms)
+            .unwrap();
+        assert_eq!(norms.params.mode, 1);
+        // a matrix past UPDATE_IN_NORMS_MAX keeps the update's own dispatch
+        let wide = NetConfig {
+            depth: 2,
+            width: 300,
+            ..cfg.clone()
+        };
+        let wide_lay = Layout::new(&wide);
+        let d = step_dispatches(&wide, &wide_lay, true);
+        let norms = d.iter().find(|d| d.kernel == Kernel::UpdateNorms).unwrap();
+        assert_eq!(norms.params.mode, 0);
+        assert_eq!(d.last().unwrap().kernel, Kernel::Update);
         // the fused stack and the persistent RNN: a dispatch count independent of depth and time
         for depth in [1, 2, 10, 500] {
             for width in [1, 16, 100, 256] {

@@ -327,6 +327,21 @@ pub fn step_dispatches_with(
     out
 }
 
+/// Parameters of the largest weight matrix for which `update_norms` also applies the update.
+pub const UPDATE_IN_NORMS_MAX: usize = 1 << 16;
+
+/// Whether the optimizer step runs inside `update_norms` (shaders/update.wgsl, mode 2): where every weight
+/// matrix has at most [`UPDATE_IN_NORMS_MAX`] parameters. `update_norms` gives each matrix one workgroup
+/// and already reads everything the step reads, so for small matrices writing the step there costs less
+/// than a second pass over the parameters in a dispatch of its own (on lavapipe every dispatch costs
+/// 25-40 µs before any work: the driver hands it to its worker threads and waits); a large matrix would
+/// leave a GPU's other multiprocessors idle while one workgroup walks it.
+pub fn update_in_norms(cfg: &NetConfig, lay: &Layout) -> bool {
+    lay.weight_table(cfg)
+        .chunks(2)
+        .all(|e| e[1] as usize <= UPDATE_IN_NORMS_MAX)
+}
+
 /// Loop iterations one invocation may run on a software adapter before lavapipe silently ends its loops
 /// (65535 in all, shared by every loop of the invocation), less a margin for the estimates below.
 pub const SOFTWARE_LOOP_BUDGET: u64 = 60_000;
@@ -1172,7 +1187,13 @@ impl Program<'_> {
             kernel: Kernel::UpdateNorms,
             groups: [1, lay.n_weights as u32, 1],
             params: DispatchParams {
-                mode: u32::from(!update),
+                // 2: the update too (`update` then dispatches nothing), 1: a gradient without update
+                mode: match (update, update_in_norms(self.cfg, lay)) {
+                    (false, _) => 1,
+                    (true, true) => 2,
+                    (true, false) => 0,
+                },
+                n: lay.n_weights as u32,
                 res_off: lay.wtable as u32,
                 part_off: lay.update_norms as u32,
                 ..self.optimizer_params()
@@ -1205,8 +1226,12 @@ impl Program<'_> {
         }
     }
 
-    /// The optimizer step over every parameter, four per invocation (shaders/update.wgsl).
+    /// The optimizer step over every parameter, four per invocation (shaders/update.wgsl); nothing where
+    /// `update_norms` applies it ([`update_in_norms`]).
     fn update(&self) -> Vec<Dispatch> {
+        if update_in_norms(self.cfg, self.lay) {
+            return Vec::new();
+        }
         vec![Dispatch {
             kernel: Kernel::Update,
             groups: linear_groups(self.lay.n_params.div_ceil(4)),
