@@ -13,6 +13,9 @@
 // the layer's scale goes to mem[aux_off + layer]. Only ŝ is written back (the weight gradients and the δ
 // read-back take it): after this pass ĝ is read only for its exact zeros (histograms), which a scale would
 // keep but an underflow to zero would not.
+// With FLAG_BIAS (an MLP: one layer per offset) also the layer's bias gradients 2^scale · Σ_b ŝ[b, n], the
+// sum over the rows in order as wgrad.wgsl's bias column took it (which then leaves it out): layer 1's at
+// gb_first + n, layer l's after at gb_rec + (l − 2) w_step + n.
 
 // units per workgroup
 const CR4_UNITS: u32 = 32u;
@@ -115,6 +118,7 @@ fn unit_sums(net: u32, lz: u32, n0: u32, valid: bool, first: bool) {
     var u1 = sums_new();
     var u2 = sums_new();
     var u3 = sums_new();
+    var bias = vec4<f32>(0.0);
     // the row's slice, counted instead of divided (a division by a run-time value is dear on lavapipe)
     var slice = 0u;
     var in_slice = 0u;
@@ -130,6 +134,7 @@ fn unit_sums(net: u32, lz: u32, n0: u32, valid: bool, first: bool) {
                 st4(p.a_off + at, s);
             }
         }
+        bias += s;
         let a = ld4(p.c_off + at);
         let z = ld4(p.z_off + at);
         u0 = sums_add(u0, s.x, g.x, a.x, z.x, k_shift, sat_below);
@@ -144,6 +149,13 @@ fn unit_sums(net: u32, lz: u32, n0: u32, valid: bool, first: bool) {
     }
     if (!valid) {
         return;
+    }
+    if ((p.flags & FLAG_BIAS) != 0u) {
+        var gb = p.gb_first;
+        if (scale_idx >= 2u) {
+            gb = p.gb_rec + (scale_idx - 2u) * p.w_step;
+        }
+        st4(nb + gb + n0, ldexp_safe4(bias, i32(top)));
     }
     st4(nb + p.ust_off + lz * p.n + n0, vec4<f32>(sums_log2_mean(u0, p.m), sums_log2_mean(u1, p.m),
                                                      sums_log2_mean(u2, p.m), sums_log2_mean(u3, p.m)));

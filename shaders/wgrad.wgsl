@@ -11,6 +11,8 @@
 //   time, in chunks of steps (lavapipe ends an invocation's loops after 65535 iterations in all), later
 //   chunks adding into the gradients (FLAG_ACCUMULATE).
 // ŝ at a_off, layer outputs a (h) at c_off, x at x_off + (t - 1) x_step; B = p.m, W = p.n.
+// FLAG_BIAS (an MLP on the per-row path): the bias column is left to colreduce4.wgsl, which reads every ŝ
+// anyway (the grid then has no tile for it alone).
 // Gradient tensors: W_rec at gw_rec (MLP layer l >= 2: + (l - 2) w_step), W_in at gw_in, bias at gb_first
 // (MLP layer 1, RNN) or gb_rec + (l - 2) w_step (MLP layer l >= 2).
 // Per layer (step) t and workgroup, log2 Σ G_t(i, j)² of the unscaled tile sums over the weight columns
@@ -68,6 +70,8 @@ struct GradJob {
     part_cols: u32,
     q0: u32,
     q1: u32,
+    // whether the bias column is this kernel's (FLAG_BIAS: colreduce4.wgsl takes an MLP's biases instead)
+    bias: bool,
 }
 
 fn grad_job(wid: vec3<u32>) -> GradJob {
@@ -86,7 +90,8 @@ fn grad_job(wid: vec3<u32>) -> GradJob {
     let per = (n_steps + p.splits - 1u) / p.splits;
     let q0 = select(0u, wz * per, recurrent);
     let q1 = select(1u, min(n_steps, q0 + per), recurrent);
-    return GradJob(recurrent, wz, layer, n_rec, n_x, select(n_rec + n_x, n_rec, recurrent), q0, q1);
+    return GradJob(recurrent, wz, layer, n_rec, n_x, select(n_rec + n_x, n_rec, recurrent), q0, q1,
+                   (p.flags & FLAG_BIAS) == 0u);
 }
 
 // GPUs: the batch staged in workgroup memory, 16 rows at a time.
@@ -224,7 +229,7 @@ fn x_block(i4: u32, jq: u32, tt: u32, job: GradJob) -> mat4x4<f32> {
             for (var b = 0u; b < p.m; b++) {
                 sum = fma(ld4(i4 + b * p.n), vec4<f32>(ld(x + b * p.d_in)), sum);
             }
-        } else if (jc == n_rec + n_x) {
+        } else if (jc == n_rec + n_x && job.bias) {
             for (var b = 0u; b < p.m; b++) {
                 sum += ld4(i4 + b * p.n);
             }
@@ -321,7 +326,7 @@ fn store_block(blk: mat4x4<f32>, i: u32, jq: u32, job: GradJob) {
         }
         for (var c = 0u; c < 4u; c++) {
             let j = jq + c;
-            if (j >= ncols) {
+            if (j >= ncols || (j == n_rec + n_x && !job.bias)) {
                 continue;
             }
             if (to_split) {
@@ -343,7 +348,7 @@ fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
                @builtin(local_invocation_index) t: u32) {
     net_enter(wid.z);
     let job = grad_job(wid);
-    if (wid.x * WT >= job.n_rec + job.n_x + 1u) {
+    if (wid.x * WT >= job.n_rec + job.n_x + select(0u, 1u, job.bias)) {
         return;
     }
     let w = p.n;

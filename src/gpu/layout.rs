@@ -29,6 +29,10 @@ pub const FLAG_WIDE: u32 = 128;
 /// stack_rows.wgsl: the input width is a multiple of 4, so x's rows and W_in's rows start on a vec4.
 /// Keep in sync with shaders/common.wgsl.
 pub const FLAG_WIDE_IN: u32 = 256;
+/// An MLP's bias gradients come from the per-unit statistics pass (colreduce4.wgsl, which reads every ŝ
+/// already), so the weight gradients (wgrad.wgsl `main_direct`) leave out the bias column. Keep in sync
+/// with shaders/common.wgsl.
+pub const FLAG_BIAS: u32 = 512;
 /// Output tile edges of the matmul pipelines: 16 (shaders/matmul_small.wgsl), 32 and 64 (TILE in
 /// shaders/matmul.wgsl) and 128 (shaders/matmul_wide.wgsl), set by src/gpu/shaders.rs.
 pub const MATMUL_TILES: [u32; 4] = [16, 32, 64, 128];

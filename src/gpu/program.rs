@@ -3,10 +3,10 @@
 //! backward, statistics, update. Pure arithmetic: no GPU calls, so it is unit-tested.
 
 use super::layout::{
-    COLREDUCE_UNITS, COLREDUCE4_UNITS, Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_CLIP,
-    FLAG_HEAD, FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, FLAG_WIDE, FLAG_WIDE_IN,
-    Kernel, Layout, MATMUL_TILES, MAX_GROUPS, NONE, STATS_HEADER, SUMSQ_GROUPS, UPART,
-    WORKGROUP_SIZE,
+    COLREDUCE_UNITS, COLREDUCE4_UNITS, Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_BIAS,
+    FLAG_CLIP, FLAG_HEAD, FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, FLAG_WIDE,
+    FLAG_WIDE_IN, Kernel, Layout, MATMUL_TILES, MAX_GROUPS, NONE, STATS_HEADER, SUMSQ_GROUPS,
+    UPART, WORKGROUP_SIZE,
 };
 use crate::model::{Activation, Arch, NetConfig, Optimizer};
 
@@ -543,12 +543,21 @@ impl Fused<'_> {
     fn gradients(&self) -> Vec<Dispatch> {
         let lay = self.lay;
         let (w, d_in, l_n) = (lay.width as u32, lay.d_in as u32, lay.depth as u32);
+        // four units per invocation where every row of the per-row path's blocks starts at a multiple of 4
+        // (the layout's regions do; the width and the per-unit statistics' offset must)
+        let four =
+            self.per_row.is_some() && w.is_multiple_of(4) && lay.unit_stats(1).is_multiple_of(4);
+        // an MLP's bias gradients then come from the statistics pass, which reads every ŝ anyway: the
+        // weight gradients' grid loses the bias column (a tile of its own where the width is a multiple
+        // of 32)
+        let bias_in_stats = four && !self.recurrent;
+        let bias_col = u32::from(!bias_in_stats);
         let cols = if self.recurrent {
             w + d_in + 1
         } else if l_n >= 2 {
-            (w + 1).max(d_in + 1)
+            (w + bias_col).max(d_in + bias_col)
         } else {
-            d_in + 1
+            d_in + bias_col
         };
         // an RNN's steps split over several workgroups per tile (its one W_h has few tiles), their sums
         // then added up by wgrad_sum; an MLP's grid holds the layers
@@ -562,6 +571,7 @@ impl Fused<'_> {
             count: lay.partials_per_layer as u32,
             splits,
             split_off: lay.wsplit as u32,
+            flags: self.stack.flags | if bias_in_stats { FLAG_BIAS } else { 0 },
             ..self.stack
         };
         let layers = if self.recurrent { splits } else { l_n };
@@ -575,10 +585,6 @@ impl Fused<'_> {
         } else {
             vec![(1, l_n)]
         };
-        // four units per invocation where every row of the per-row path's blocks starts at a multiple of 4
-        // (the layout's regions do; the width and the per-unit statistics' offset must)
-        let four =
-            self.per_row.is_some() && w.is_multiple_of(4) && lay.unit_stats(1).is_multiple_of(4);
         // below 32 units a workgroup's units run on into the next layers (every lane busy)
         let packed = four && w < COLREDUCE4_UNITS;
         let stats = Dispatch {
@@ -615,7 +621,10 @@ impl Fused<'_> {
                     FLAG_STATS | FLAG_RESCALE
                 } else {
                     FLAG_STATS
-                },
+                } | if bias_in_stats { FLAG_BIAS } else { 0 },
+                gb_first: self.stack.gb_first,
+                gb_rec: self.stack.gb_rec,
+                w_step: self.stack.w_step,
                 rows: self.stack.rows,
                 // the layers colreduce4's packed grid covers
                 layers: l_n,
