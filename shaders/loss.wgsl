@@ -5,7 +5,7 @@
 //   The loss goes to mem[aux2_off]; maxes[0..count] are zeroed.
 //   With FLAG_HEAD (the fused path) also the head's gradients, in true units (the head's scale is 0):
 //   dW_head[o, j] = Σ_b ∂L/∂ŷ[b, o] a_L[b, j] at gw_head and db_head[o] = Σ_b ∂L/∂ŷ[b, o] at gb_head,
-//   a_L at top_off, p.k = W.
+//   a_L at top_off, p.k = W. Where the workgroup is one 8-lane subgroup, `head_grads_lanes` (no barrier).
 
 // The workgroup: 256 invocations, or one subgroup where subgroups are 8 lanes wide (lanes.wgsl), whose
 // reduction then takes register shuffles instead of a tree of eight barriers.
@@ -60,6 +60,10 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
         }
     }
     if ((p.flags & FLAG_HEAD) != 0u) {
+        if (LANES == 8u) {
+            head_grads_lanes(t);
+            return;
+        }
         // every row's ∂L/∂ŷ visible to the whole workgroup
         storageBarrier();
         for (var idx = t; idx < p.n * p.k; idx += LW) {
@@ -77,6 +81,45 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
                 acc += mem[nb + p.c_off + b * p.n + o];
             }
             mem[nb + p.gb_head + o] = acc;
+        }
+    }
+}
+
+// The head's gradients where the workgroup is one 8-lane subgroup: lane t owns the columns j = t, t + 8,
+// ... of a_L and four outputs at a time; the rows' ∂L/∂ŷ come eight at a time, row b0 + s's from lane s —
+// the rows lane s itself formed above (b = s, s + 8, ...), so no barrier — and are swapped between the
+// lanes. Each lane then loads one a_L value per row where every (o, j) entry loaded two. The sums run
+// over the rows in the same order as the portable loop, with the same fma: the same values.
+fn head_grads_lanes(t: u32) {
+    for (var o0 = 0u; o0 < p.n; o0 += 4u) {
+        let no = min(4u, p.n - o0);
+        for (var j0 = 0u; j0 < p.k; j0 += LANES) {
+            let j = min(j0 + t, p.k - 1u);
+            var acc = vec4<f32>(0.0);
+            var bias = vec4<f32>(0.0);
+            for (var b0 = 0u; b0 < p.m; b0 += LANES) {
+                let rb = nb + p.c_off + min(b0 + t, p.m - 1u) * p.n + o0;
+                var d = vec4<f32>(0.0);
+                for (var o = 0u; o < no; o++) {
+                    d[o] = mem[rb + o];
+                }
+                let cnt = min(LANES, p.m - b0);
+                for (var s = 0u; s < cnt; s++) {
+                    let ds = lane_share4(d, s);
+                    acc = fma(ds, vec4<f32>(mem[nb + p.top_off + (b0 + s) * p.k + j]), acc);
+                    bias += ds;
+                }
+            }
+            if (j0 + t < p.k) {
+                for (var o = 0u; o < no; o++) {
+                    mem[nb + p.gw_head + (o0 + o) * p.k + j] = acc[o];
+                }
+            }
+            if (j0 == 0u && t == 0u) {
+                for (var o = 0u; o < no; o++) {
+                    mem[nb + p.gb_head + o0 + o] = bias[o];
+                }
+            }
         }
     }
 }
