@@ -10,6 +10,10 @@
 //   and combines sumsq_partial's p.count partials at res_off (dispatched before) into the global norm
 //   (M, r), stored at aux2_off (for the update's clip) and at ust_off (the statistics block).
 //   Each workgroup also clears its layer's slope-exponent slot maxes[k_base + l + 1] for the next forward.
+//   With p.count == 0 (a small gradient: src/gpu/program.rs `norm_in_stats`) no sumsq_partial runs: the
+//   grid has one workgroup more than there are layers (p.layers), which sums the squares of the p.k
+//   gradients at a_off as sumsq_partial's one workgroup would, stores the pair where it would, combines it
+//   as workgroup 0 combines the partials, and counts the step in workgroup 0's place (stats_norm).
 // The global norm ‖g‖ over mem[a_off .. a_off + count] without overflow of the squares (a gradient of 1e20
 // squares to Inf in f32): as a pair (M, r) with ‖g‖ = M · r, M the largest |g|.
 // sumsq_partial: up to 256 workgroups of SQ_WG invocations (as many as the size asks for), each
@@ -44,6 +48,10 @@ fn global_norm(parts: u32, count: u32) -> vec2<f32> {
 @compute @workgroup_size(LS)
 fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     net_enter(wid.z);
+    if (p.count == 0u && wid.x == p.layers) {
+        stats_norm(t);
+        return;
+    }
     let l = wid.x;
     // log2 Σ acc² from the per-workgroup log2 partials
     var gw = lsum_new();
@@ -117,17 +125,79 @@ fn layer_record(l: u32, r: array<f32, 7>) {
     st(nb + o + 6u, r[2]);
     st(nb + o + 7u, f32(slope_shift(l + 1u)));
     st(nb + o + 8u, r[3]);
-    if (l == 0u) {
-        if (p.step_off != NONE) {
-            st(nb + p.step_off, ld(nb + p.step_off) + 1.0);
-        }
-        let norm = global_norm(p.res_off, p.count);
-        st(nb + p.aux2_off, norm.x);
-        st(nb + p.aux2_off + 1u, norm.y);
-        st(nb + p.ust_off, norm.x);
-        st(nb + p.ust_off + 1u, norm.y);
+    if (l == 0u && p.count > 0u) {
+        count_step_and_norm(p.count);
     }
     atomicStore(&maxes[mb + p.k_base + l + 1u], 0u);
+}
+
+// The step counted (mem[step_off] += 1, unless NONE) and the global norm combined from `count` partials at
+// res_off, stored at aux2_off (for the update's clip) and ust_off (the statistics block); one invocation.
+fn count_step_and_norm(count: u32) {
+    if (p.step_off != NONE) {
+        st(nb + p.step_off, ld(nb + p.step_off) + 1.0);
+    }
+    let norm = global_norm(p.res_off, count);
+    st(nb + p.aux2_off, norm.x);
+    st(nb + p.aux2_off + 1u, norm.y);
+    st(nb + p.ust_off, norm.x);
+    st(nb + p.ust_off + 1u, norm.y);
+}
+
+// layer_stats' extra workgroup (p.count == 0): sumsq_partial's pass over the gradient as one workgroup of
+// LS invocations, the same values in the same order where LS is SQ_WG (8-lane subgroups); the pair goes to
+// res_off, then count_step_and_norm with that one partial. Scalar loads (this module is on mem.wgsl): the
+// gradients it is chosen for are small.
+fn stats_norm(t: u32) {
+    var acc = vec3<f32>(0.0);
+    let quads = p.k / 4u;
+    for (var q = t; q < quads; q += LS) {
+        for (var c = 0u; c < 4u; c++) {
+            acc = sq_add(acc, ld(nb + p.a_off + 4u * q + c));
+        }
+    }
+    for (var i = 4u * quads + t; i < p.k; i += LS) {
+        acc = sq_add(acc, ld(nb + p.a_off + i));
+    }
+    var top: vec2<f32>;
+    if (LANES > 1u) {
+        top = lane_max_sum(acc.xz);
+    } else {
+        top = ls_max_sum(t, acc.xz);
+    }
+    var part = 0.0;
+    if (acc.x > 0.0) {
+        let f = acc.x / top.x;
+        part = acc.y * f * f;
+    }
+    var total: f32;
+    if (LANES > 1u) {
+        total = lane_sum(part);
+    } else {
+        total = ls_max_sum(t, vec2<f32>(0.0, part)).y;
+    }
+    if (top.y > 0.0) {
+        total = f32_nan(); // a NaN gradient makes the norm NaN
+    }
+    if (t == 0u) {
+        st(nb + p.res_off, top.x);
+        st(nb + p.res_off + 1u, total);
+        count_step_and_norm(1u);
+    }
+}
+
+// (max of .x, sum of .y) over layer_stats' LS invocations through workgroup memory (the portable build);
+// every invocation calls it and adds the LS pairs itself.
+fn ls_max_sum(t: u32, v: vec2<f32>) -> vec2<f32> {
+    lred[2u * t] = v.x;
+    lred[2u * t + 1u] = v.y;
+    workgroupBarrier();
+    var acc = vec2<f32>(0.0);
+    for (var i = 0u; i < LS; i++) {
+        acc = vec2<f32>(max(acc.x, lred[2u * i]), acc.y + lred[2u * i + 1u]);
+    }
+    workgroupBarrier();
+    return acc;
 }
 
 // sumsq_partial's per-invocation pairs, added up in two levels (16 invocations add 16 pairs each, then

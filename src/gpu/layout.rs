@@ -739,11 +739,19 @@ mod tests {
             StackPath::Layered,
             u64::MAX,
         );
-        // forward L + head + loss + 3 head grads + (dW, colreduce) per layer + dX for l >= 2 + stats
-        // + global norm's partials (layer_stats combines them) + update norms, which apply the update
-        // to these small matrices (no update dispatch of its own)
-        assert_eq!(layered.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 1 + 1);
+        // forward L + head + loss + 3 head grads + (dW, colreduce) per layer + dX for l >= 2 + stats,
+        // which also sum this small gradient's squares for the global norm (no sumsq_partial) + update
+        // norms, which apply the update to these small matrices (no update dispatch of its own)
+        assert_eq!(layered.len(), 10 + 1 + 1 + 3 + 2 * 10 + 9 + 1 + 1);
         assert!(!layered.iter().any(|d| d.kernel == Kernel::Update));
+        assert!(!layered.iter().any(|d| d.kernel == Kernel::SumsqPartial));
+        let stats = layered
+            .iter()
+            .find(|d| d.kernel == Kernel::LayerStats)
+            .unwrap();
+        assert_eq!(stats.groups[0], 10 + 1);
+        assert_eq!((stats.params.count, stats.params.layers), (0, 10));
+        assert_eq!(stats.params.k, lay.n_params as u32);
         let norms = layered
             .iter()
             .find(|d| d.kernel == Kernel::UpdateNorms)
@@ -770,6 +778,18 @@ mod tests {
         let norms = d.iter().find(|d| d.kernel == Kernel::UpdateNorms).unwrap();
         assert_eq!(norms.params.mode, 0);
         assert_eq!(d.last().unwrap().kernel, Kernel::Update);
+        // and a gradient past NORM_IN_STATS_MAX keeps sumsq_partial, whose partials layer_stats combines
+        let wider = NetConfig {
+            depth: 3,
+            width: 300,
+            ..cfg.clone()
+        };
+        let wider_lay = Layout::new(&wider);
+        let d = step_dispatches(&wider, &wider_lay, true);
+        let sums = d.iter().find(|d| d.kernel == Kernel::SumsqPartial).unwrap();
+        let stats = d.iter().find(|d| d.kernel == Kernel::LayerStats).unwrap();
+        assert_eq!(stats.groups[0], 3);
+        assert_eq!(stats.params.count, sums.groups[0]);
         // the fused stack and the persistent RNN: a dispatch count independent of depth and time
         for depth in [1, 2, 10, 500] {
             for width in [1, 16, 100, 256] {

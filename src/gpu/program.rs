@@ -327,6 +327,17 @@ pub fn step_dispatches_with(
     out
 }
 
+/// Parameters of the largest gradient whose global norm `layer_stats` sums itself.
+pub const NORM_IN_STATS_MAX: usize = 1 << 17;
+
+/// Whether the global norm's sum of squares runs in `layer_stats`' extra workgroup (shaders/reduce.wgsl,
+/// `stats_norm`) instead of a `sumsq_partial` dispatch before it: where the gradient has at most
+/// [`NORM_IN_STATS_MAX`] values, which one workgroup sums in about the time a dispatch costs on lavapipe
+/// (25-40 µs before any work) while the other workgroups form the layers' records.
+pub fn norm_in_stats(lay: &Layout) -> bool {
+    lay.n_params <= NORM_IN_STATS_MAX
+}
+
 /// Parameters of the largest weight matrix for which `update_norms` also applies the update.
 pub const UPDATE_IN_NORMS_MAX: usize = 1 << 16;
 
@@ -1163,21 +1174,28 @@ impl Program<'_> {
         // ---- global gradient norm (before clipping): for the clip and for the statistics block; one
         // workgroup per 64k parameters (at most SUMSQ_GROUPS) sums its share, and layer_stats combines them
         let groups = (lay.n_params.div_ceil(1 << 16) as u32).clamp(1, SUMSQ_GROUPS);
-        out.push(Dispatch {
-            kernel: Kernel::SumsqPartial,
-            groups: [groups, 1, 1],
-            params: DispatchParams {
-                a_off: lay.grads as u32,
-                count: lay.n_params as u32,
-                part_off: lay.gparts as u32,
-                ..base
-            },
-        });
+        // a small gradient's sum of squares in layer_stats' own extra workgroup instead
+        let in_stats = norm_in_stats(lay);
+        if !in_stats {
+            out.push(Dispatch {
+                kernel: Kernel::SumsqPartial,
+                groups: [groups, 1, 1],
+                params: DispatchParams {
+                    a_off: lay.grads as u32,
+                    count: lay.n_params as u32,
+                    part_off: lay.gparts as u32,
+                    ..base
+                },
+            });
+        }
         // ---- statistics per layer, the step counter and the global norm from its partials
         out.push(Dispatch {
             kernel: Kernel::LayerStats,
-            groups: [l_n as u32, 1, 1],
+            groups: [l_n as u32 + u32::from(in_stats), 1, 1],
             params: DispatchParams {
+                a_off: lay.grads as u32,
+                k: lay.n_params as u32,
+                layers: l_n as u32,
                 m: lay.partials_per_layer as u32,
                 n: w,
                 part_off: lay.wparts as u32,
@@ -1185,7 +1203,7 @@ impl Program<'_> {
                 c_off: (lay.stats + STATS_HEADER) as u32,
                 step_off: if update { (lay.stats + 1) as u32 } else { NONE },
                 res_off: lay.gparts as u32,
-                count: groups,
+                count: if in_stats { 0 } else { groups },
                 aux2_off: lay.gnorm as u32,
                 ust_off: (lay.stats + 2) as u32,
                 ..base

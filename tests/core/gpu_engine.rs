@@ -661,6 +661,21 @@ fn gpu_matches_reference_beyond_one_tile() {
         2,
         wide,
     );
+    // matrices past UPDATE_IN_NORMS_MAX and a gradient past NORM_IN_STATS_MAX: the update's own dispatch
+    // and sumsq_partial's partials (smaller nets take both in other kernels), with momentum and a clip
+    let big = NetConfig {
+        depth: 3,
+        width: 264,
+        batch: 8,
+        optimizer: Optimizer::Momentum,
+        clip: Some(0.05),
+        activation: Activation::Tanh,
+        ..NetConfig::default()
+    };
+    let lay = gradscope::gpu::layout::Layout::new(&big);
+    assert!(!gradscope::gpu::program::norm_in_stats(&lay));
+    assert!(!gradscope::gpu::program::update_in_norms(&big, &lay));
+    check(&big, 2);
     let cfg = NetConfig {
         arch: Arch::Rnn,
         depth: 5,
