@@ -16,28 +16,6 @@ fn gate_slots(u0: u32) -> vec4<u32> {
     return vec4<u32>(u0, h + u0, 2u * h + u0, min(3u, p.k - 1u) * h + u0);
 }
 
-// m[g][c] = ld(base + (js[g] + c) · stride + k) for the sixteen (g, c): the same in every lane, so each lane
-// of an 8-lane subgroup loads two of them and the lanes swap them.
-fn gate_values(base: u32, js: vec4<u32>, stride: u32, k: u32) -> mat4x4<f32> {
-    var m = mat4x4<f32>();
-    if (LANES != 8u) {
-        for (var g = 0u; g < 4u; g++) {
-            let o = nb + base + js[g] * stride + k;
-            m[g] = vec4<f32>(ld(o), ld(o + stride), ld(o + 2u * stride), ld(o + 3u * stride));
-        }
-        return m;
-    }
-    // lane g + 4q holds gate g's units 2q and 2q + 1
-    let o = nb + base + (js[lane_id & 3u] + 2u * (lane_id >> 2u)) * stride + k;
-    let v = vec4<f32>(ld(o), ld(o + stride), 0.0, 0.0);
-    for (var g = 0u; g < 4u; g++) {
-        let lo = lane_share4(v, g);
-        let hi = lane_share4(v, g + 4u);
-        m[g] = vec4<f32>(lo.x, lo.y, hi.x, hi.y);
-    }
-    return m;
-}
-
 fn sig4(v: vec4<f32>) -> vec4<f32> {
     return vec4<f32>(sigmoid(v.x), sigmoid(v.y), sigmoid(v.z), sigmoid(v.w));
 }

@@ -265,6 +265,28 @@ fn bwd_units(u: u32, v: u32, ks: u32, n: u32, js: vec4<u32>) -> mat4x4<f32> {
     return a;
 }
 
+// m[g][c] = ld(base + (js[g] + c) · stride + k) for the sixteen (g, c) (g: a slot, or a gated cell's gate):
+// the same in every lane, so each lane of an 8-lane subgroup loads two of them and the lanes swap them.
+fn gate_values(base: u32, js: vec4<u32>, stride: u32, k: u32) -> mat4x4<f32> {
+    var m = mat4x4<f32>();
+    if (LANES != 8u) {
+        for (var g = 0u; g < 4u; g++) {
+            let o = nb + base + js[g] * stride + k;
+            m[g] = vec4<f32>(ld(o), ld(o + stride), ld(o + 2u * stride), ld(o + 3u * stride));
+        }
+        return m;
+    }
+    // lane g + 4q holds gate g's units 2q and 2q + 1
+    let o = nb + base + (js[lane_id & 3u] + 2u * (lane_id >> 2u)) * stride + k;
+    let v = vec4<f32>(ld(o), ld(o + stride), 0.0, 0.0);
+    for (var g = 0u; g < 4u; g++) {
+        let lo = lane_share4(v, g);
+        let hi = lane_share4(v, g + 4u);
+        m[g] = vec4<f32>(lo.x, lo.y, hi.x, hi.y);
+    }
+    return m;
+}
+
 // The forward's block for the four slots: out[s][c] = Σ_{k<n} ld(u[s] + k) · ld(v + (js[s] + c) cs + k)
 // (units past ls[s] repeat it).
 fn fwd_slots(u: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> mat4x4<f32> {
@@ -274,7 +296,18 @@ fn fwd_slots(u: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>, ls: vec4<u32>
     if (LANES == 8u && wide) {
         return fwd_units(u.x, v, cs, n, js);
     }
-    // one row elsewhere (the input block, the portable build): a four-row block per slot, its four rows
+    if (LANES == 8u && RPI == 1u) {
+        // one row and an input width that is not a multiple of 4 (an RNN's x_t, the spiral's points):
+        // the row's x_k once, the sixteen weights at k two a lane (gate_values), summed in k order
+        var a = mat4x4<f32>();
+        for (var k = 0u; k < n; k++) {
+            let x = vec4<f32>(ld(nb + u.x + k));
+            let wk = gate_values(v, js, cs, k);
+            a = mat4x4<f32>(fma(x, wk[0], a[0]), fma(x, wk[1], a[1]), fma(x, wk[2], a[2]), fma(x, wk[3], a[3]));
+        }
+        return a;
+    }
+    // one row elsewhere (the portable build): a four-row block per slot, its four rows
     // all this one (four times the row's loads; the engine takes one row only with lane sharing)
     return mat4x4<f32>(fwd_block(u, v + js.x * cs, cs, n, ls.x, wide)[0], fwd_block(u, v + js.y * cs, cs, n, ls.y, wide)[0],
                        fwd_block(u, v + js.z * cs, cs, n, ls.z, wide)[0], fwd_block(u, v + js.w * cs, cs, n, ls.w, wide)[0]);
