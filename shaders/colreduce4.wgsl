@@ -1,7 +1,8 @@
 // The per-row path's per-unit statistics on CPU adapters, four units per invocation (module colreduce4, on
 // mem4.wgsl): what colreduce.wgsl computes for the fused and per-row paths (read it first), specialised to
-// what the per-row path asks of it — FLAG_STATS and FLAG_RESCALE set, no bias gradient (g_off NONE), no
-// input weights (res_off NONE) — for widths that are a multiple of 4. lavapipe runs every storage access
+// what the per-row path asks of it — FLAG_STATS and FLAG_RESCALE set, no bias gradient at g_off (NONE; an
+// MLP's biases come with FLAG_BIAS, below), no input weights (res_off NONE) — for widths that are a
+// multiple of 4. lavapipe runs every storage access
 // at a varying address as a loop over the SIMD lanes, one scalar access per lane and component, so a vec4
 // costs about what two scalars do: one invocation per unit paid five such loops per value, this about one
 // and a half. The arithmetic per value is the same (the lanes are SIMD lanes either way).

@@ -98,9 +98,10 @@ fn head_grads_lanes(t: u32) {
             var acc = vec4<f32>(0.0);
             var bias = vec4<f32>(0.0);
             for (var b0 = 0u; b0 < p.m; b0 += LANES) {
-                let rb = nb + p.c_off + min(b0 + t, p.m - 1u) * p.n + o0;
+                // only rows this lane formed (past the batch: none, and none is taken)
+                let rb = nb + p.c_off + (b0 + t) * p.n + o0;
                 var d = vec4<f32>(0.0);
-                for (var o = 0u; o < no; o++) {
+                for (var o = 0u; o < select(0u, no, b0 + t < p.m); o++) {
                     d[o] = mem[rb + o];
                 }
                 let cnt = min(LANES, p.m - b0);

@@ -298,7 +298,9 @@ fn fwd_slots(u: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>, ls: vec4<u32>
     }
     if (LANES == 8u && RPI == 1u) {
         // one row and an input width that is not a multiple of 4 (an RNN's x_t, the spiral's points):
-        // the row's x_k once, the sixteen weights at k two a lane (gate_values), summed in k order
+        // the row's x_k once, the sixteen weights at k two a lane (gate_values), summed in k order. One
+        // row per invocation runs only where the width is a multiple of 4: every slot has its four units
+        // (ls is 3 throughout)
         var a = mat4x4<f32>();
         for (var k = 0u; k < n; k++) {
             let x = vec4<f32>(ld(nb + u.x + k));

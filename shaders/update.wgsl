@@ -5,7 +5,7 @@
 // Adam's step count t = mem[step_off] (layer_stats increments it before this runs).
 // update_norms: per weight matrix j (grid y; a workgroup of NORMS_WG invocations), the update this
 // gradient makes, by the same optimizer_step as main, without applying it: [log2 Σ ΔW², log2 Σ W²] (W
-// before the update) at part_off + 2j. Matrix j
+// before the update) at part_off + NORMS_STRIDE j. Matrix j
 // starts at bitcast<u32>(mem[res_off + 2j]) in the parameter vector, bitcast<u32>(mem[res_off + 2j + 1])
 // values long. With mode 1 the step is not counted yet (a gradient without update): t + 1. With mode 2 it
 // is the step (nets whose matrices are small, src/gpu/program.rs `update_in_norms`): workgroup j also
@@ -68,8 +68,9 @@ fn slots_at(i: u32) -> mat2x4<f32> {
 }
 
 // Four parameters per invocation, i .. i + 3 (every region starts on a multiple of 4: module update4 is
-// built on mem4.wgsl, one load per four values on lavapipe, as is update_norms, which stores only its two
-// sums per matrix). An invocation past the end computes the last four
+// built on mem4.wgsl, one load per four values on lavapipe, as is update_norms: its two sums per matrix
+// take a vec4 of their own, and in mode 2 every workgroup's range starts on a vec4, since a scalar store
+// there rewrites its whole vec4). An invocation past the end computes the last four
 // again and stores only what is its own, rather than returning early: after a divergent return lavapipe
 // can no longer load the uniform values (the clip norm, the step count) once for all lanes.
 @compute @workgroup_size(256)
@@ -101,6 +102,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
     }
 }
+
+// Values per matrix at part_off (two used): a vec4 each, since on this vec4 view a scalar store rewrites
+// its whole vec4 and two workgroups must not share one. Keep in sync with UPDATE_NORMS_STRIDE in
+// src/gpu/layout.rs.
+const NORMS_STRIDE: u32 = 4u;
 
 // update_norms' per-invocation log2 Σ step² and log2 Σ w²
 var<workgroup> nred: array<vec2<f32>, 256>;
@@ -221,8 +227,8 @@ fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         let d = lane_log2_sum(sq_log2(sums[0]));
         let w = lane_log2_sum(sq_log2(sums[1]));
         if (t == 0u) {
-            st(nb + p.part_off + 2u * j, d);
-            st(nb + p.part_off + 2u * j + 1u, w);
+            st(nb + p.part_off + NORMS_STRIDE * j, d);
+            st(nb + p.part_off + NORMS_STRIDE * j + 1u, w);
         }
         return;
     }
@@ -247,7 +253,7 @@ fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
             sd = lsum_add(sd, nred[i].x);
             sw = lsum_add(sw, nred[i].y);
         }
-        st(nb + p.part_off + 2u * j, lsum_log2(sd));
-        st(nb + p.part_off + 2u * j + 1u, lsum_log2(sw));
+        st(nb + p.part_off + NORMS_STRIDE * j, lsum_log2(sd));
+        st(nb + p.part_off + NORMS_STRIDE * j + 1u, lsum_log2(sw));
     }
 }

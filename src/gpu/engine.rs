@@ -1183,7 +1183,8 @@ impl Engine {
                 .into_iter()
                 .enumerate()
                 .map(|(j, (_, name))| {
-                    let at = self.lay.update_norms - self.lay.stats + 2 * j;
+                    let at = self.lay.update_norms - self.lay.stats
+                        + crate::gpu::layout::UPDATE_NORMS_STRIDE * j;
                     (name, log2_of_sum(block[at]), log2_of_sum(block[at + 1]))
                 })
                 .collect(),

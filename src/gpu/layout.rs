@@ -33,6 +33,9 @@ pub const FLAG_WIDE_IN: u32 = 256;
 /// already), so the weight gradients (wgrad.wgsl `main_direct`) leave out the bias column. Keep in sync
 /// with shaders/common.wgsl.
 pub const FLAG_BIAS: u32 = 512;
+/// Values per weight matrix in the statistics block's update norms (`[log2 Σ ΔW², log2 Σ W², -, -]`,
+/// shaders/update.wgsl `update_norms`, NORMS_STRIDE there).
+pub const UPDATE_NORMS_STRIDE: usize = 4;
 /// Output tile edges of the matmul pipelines: 16 (shaders/matmul_small.wgsl), 32 and 64 (TILE in
 /// shaders/matmul.wgsl) and 128 (shaders/matmul_wide.wgsl), set by src/gpu/shaders.rs.
 pub const MATMUL_TILES: [u32; 4] = [16, 32, 64, 128];
@@ -575,8 +578,11 @@ impl Layout {
         let weights = crate::model::weight_tensors(cfg);
         let n_weights = weights.len();
         let wtable = take(2 * n_weights);
+        // a vec4 per matrix (two values used): on the vec4 view a scalar store rewrites its whole vec4, so
+        // two workgroups' pairs must not share one
+        stats_len = stats_len.next_multiple_of(UPDATE_NORMS_STRIDE);
         let update_rel = stats_len;
-        stats_len += 2 * n_weights;
+        stats_len += UPDATE_NORMS_STRIDE * n_weights;
         let hist_rel = stats_len;
         stats_len += HIST_RECORD * l_n;
         let stats = take(stats_len);

@@ -330,19 +330,31 @@ pub fn step_dispatches_with(
 /// Parameters of the largest gradient whose global norm `layer_stats` sums itself.
 pub const NORM_IN_STATS_MAX: usize = 1 << 17;
 
+/// [`NORM_IN_STATS_MAX`] on adapters that want many workgroups (GPUs, `busy` above
+/// [`SOFTWARE_BUSY_WORKGROUPS`]): there one workgroup's serial share must stay short.
+pub const NORM_IN_STATS_MAX_GPU: usize = 1 << 14;
+
 /// Whether the global norm's sum of squares runs in `layer_stats`' extra workgroup (shaders/reduce.wgsl,
 /// `stats_norm`) instead of a `sumsq_partial` dispatch before it: where the gradient has at most
-/// [`NORM_IN_STATS_MAX`] values, which one workgroup sums in about the time a dispatch costs on lavapipe
+/// [`NORM_IN_STATS_MAX`] values ([`NORM_IN_STATS_MAX_GPU`] where the tile policy's `busy` asks for a
+/// GPU's many workgroups), which one workgroup sums in about the time a dispatch costs on lavapipe
 /// (25-40 µs before any work) while the other workgroups form the layers' records.
-pub fn norm_in_stats(lay: &Layout) -> bool {
-    lay.n_params <= NORM_IN_STATS_MAX
+pub fn norm_in_stats(lay: &Layout, busy: u32) -> bool {
+    let max = if busy <= SOFTWARE_BUSY_WORKGROUPS {
+        NORM_IN_STATS_MAX
+    } else {
+        NORM_IN_STATS_MAX_GPU
+    };
+    lay.n_params <= max
 }
 
 /// Parameters of the largest weight matrix for which `update_norms` also applies the update.
 pub const UPDATE_IN_NORMS_MAX: usize = 1 << 16;
 
 /// Whether the optimizer step runs inside `update_norms` (shaders/update.wgsl, mode 2): where every weight
-/// matrix has at most [`UPDATE_IN_NORMS_MAX`] parameters. `update_norms` gives each matrix one workgroup
+/// matrix has at most [`UPDATE_IN_NORMS_MAX`] parameters and starts on a multiple of 4 (a workgroup's
+/// range then starts on a vec4 of the vec4 view, where a scalar store rewrites its whole vec4: two
+/// workgroups must not share one). `update_norms` gives each matrix one workgroup
 /// and already reads everything the step reads, so for small matrices writing the step there costs less
 /// than a second pass over the parameters in a dispatch of its own (on lavapipe every dispatch costs
 /// 25-40 µs before any work: the driver hands it to its worker threads and waits); a large matrix would
@@ -350,7 +362,7 @@ pub const UPDATE_IN_NORMS_MAX: usize = 1 << 16;
 pub fn update_in_norms(cfg: &NetConfig, lay: &Layout) -> bool {
     lay.weight_table(cfg)
         .chunks(2)
-        .all(|e| e[1] as usize <= UPDATE_IN_NORMS_MAX)
+        .all(|e| e[0] % 4 == 0 && e[1] as usize <= UPDATE_IN_NORMS_MAX)
 }
 
 /// Loop iterations one invocation may run on a software adapter before lavapipe silently ends its loops
@@ -659,6 +671,8 @@ impl Fused<'_> {
                 count: lay.partials_per_layer as u32,
                 ..self.stack
             };
+            // chunked as the gated cells chunk it (bounded on any adapter)
+            let len = gated_chunk_len(kernel, lay, 1, self.budget).unwrap_or(1);
             let mut grads = chunk_dispatches(
                 kernel,
                 gated_wgrad_rows_groups(lay),
@@ -1175,7 +1189,7 @@ impl Program<'_> {
         // workgroup per 64k parameters (at most SUMSQ_GROUPS) sums its share, and layer_stats combines them
         let groups = (lay.n_params.div_ceil(1 << 16) as u32).clamp(1, SUMSQ_GROUPS);
         // a small gradient's sum of squares in layer_stats' own extra workgroup instead
-        let in_stats = norm_in_stats(lay);
+        let in_stats = norm_in_stats(lay, self.busy);
         if !in_stats {
             out.push(Dispatch {
                 kernel: Kernel::SumsqPartial,
@@ -1513,6 +1527,72 @@ mod tests {
         .map(|d| d.kernel)
         .collect();
         assert!(!kernels.contains(&Kernel::GatedWgradRows), "{kernels:?}");
+    }
+
+    /// The nets people teach with (the quick bench's shapes) step in 7 dispatches on a CPU adapter with
+    /// lane sharing: forward, loss, backward, statistics, weight gradients, records (with the global
+    /// norm) and update norms (with the update); a width whose matrices do not start on a vec4 keeps the
+    /// update's own dispatch.
+    #[test]
+    fn small_nets_step_in_seven_dispatches() {
+        use crate::model::Cell;
+        let mlp = |depth, width, batch| NetConfig {
+            depth,
+            width,
+            batch,
+            ..NetConfig::default()
+        };
+        let rnn = |cell, depth, width, batch| NetConfig {
+            arch: Arch::Rnn,
+            cell,
+            depth,
+            width,
+            batch,
+            task: crate::model::Task::Adding,
+            ..NetConfig::default()
+        };
+        for cfg in [
+            mlp(8, 32, 64),
+            mlp(16, 64, 64),
+            mlp(64, 16, 32),
+            mlp(20, 64, 128),
+            rnn(Cell::Vanilla, 50, 16, 8),
+            rnn(Cell::Vanilla, 100, 32, 16),
+            rnn(Cell::Lstm, 50, 16, 8),
+        ] {
+            let lay = if cfg.cell.is_gated() {
+                Layout::gated_lanes(&cfg)
+            } else {
+                Layout::rows(&cfg)
+            };
+            let d = step_dispatches_with(
+                &cfg,
+                &lay,
+                true,
+                SOFTWARE_BUSY_WORKGROUPS,
+                32,
+                StackPath::RowsOf(ONE_ROW),
+                u64::MAX,
+            );
+            let kernels: Vec<_> = d.iter().map(|d| d.kernel).collect();
+            assert_eq!(d.len(), 7, "{}: {kernels:?}", cfg.summary());
+            for k in [Kernel::SumsqPartial, Kernel::Update, Kernel::WeightGradSum] {
+                assert!(!kernels.contains(&k), "{}: {kernels:?}", cfg.summary());
+            }
+        }
+        let odd = mlp(4, 10, 8);
+        let lay = Layout::rows(&odd);
+        assert!(!update_in_norms(&odd, &lay));
+        let d = step_dispatches_with(
+            &odd,
+            &lay,
+            true,
+            SOFTWARE_BUSY_WORKGROUPS,
+            32,
+            StackPath::RowsOf(ONE_ROW),
+            u64::MAX,
+        );
+        assert_eq!(d.last().unwrap().kernel, Kernel::Update);
     }
 
     #[test]

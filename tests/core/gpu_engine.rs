@@ -673,7 +673,10 @@ fn gpu_matches_reference_beyond_one_tile() {
         ..NetConfig::default()
     };
     let lay = gradscope::gpu::layout::Layout::new(&big);
-    assert!(!gradscope::gpu::program::norm_in_stats(&lay));
+    assert!(!gradscope::gpu::program::norm_in_stats(
+        &lay,
+        gradscope::gpu::program::SOFTWARE_BUSY_WORKGROUPS
+    ));
     assert!(!gradscope::gpu::program::update_in_norms(&big, &lay));
     check(&big, 2);
     let cfg = NetConfig {

@@ -191,6 +191,10 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
     use gradscope::gpu::layout::{LAYER_RECORD, UPART};
     assert_eq!(wgsl_const(&common, "LAYER_RECORD"), LAYER_RECORD as f64);
     assert_eq!(wgsl_const(&common, "UPART"), UPART as f64);
+    assert_eq!(
+        wgsl_const(&parsed("update4"), "NORMS_STRIDE"),
+        gradscope::gpu::layout::UPDATE_NORMS_STRIDE as f64
+    );
     // the histograms' bins
     let hist = parsed("hist");
     assert_eq!(
