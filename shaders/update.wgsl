@@ -128,15 +128,8 @@ fn norms_partial(t: u32, start: u32, len: u32, f: f32, bc: vec2<f32>) -> mat2x3<
     let quads = select(0u, len / 4u, start % 4u == 0u && len % 4u == 0u);
     for (var e = 4u * t; e < 4u * quads; e += 4u * NORMS_WG) {
         let i = nb + start + e;
-        var s1 = vec4<f32>(0.0);
-        var s2 = vec4<f32>(0.0);
-        if (p.optimizer >= 1u) {
-            s1 = ld4(p.c_off + i);
-        }
-        if (p.optimizer == 2u) {
-            s2 = ld4(p.add_off + i);
-        }
-        let step = optimizer_step(ld4(p.b_off + i) * f, s1, s2, bc);
+        let s = slots_at(start + e);
+        let step = optimizer_step(ld4(p.b_off + i) * f, s[0], s[1], bc);
         let wv = ld4(p.a_off + i);
         for (var c = 0u; c < 4u; c++) {
             dsq = sq_add(dsq, step[0][c]);
@@ -155,16 +148,7 @@ fn norms_partial(t: u32, start: u32, len: u32, f: f32, bc: vec2<f32>) -> mat2x3<
     // the scalar loop runs where the vec4 one does not
     for (var e = t + select(len, 0u, quads == 0u); e < len; e += NORMS_WG) {
         let i = start + e;
-        // one parameter: the optimizer's step on the first of four lanes
-        var s1 = 0.0;
-        var s2 = 0.0;
-        if (p.optimizer >= 1u) {
-            s1 = ld(nb + p.c_off + i);
-        }
-        if (p.optimizer == 2u) {
-            s2 = ld(nb + p.add_off + i);
-        }
-        let step = optimizer_step(vec4<f32>(ld(nb + p.b_off + i) * f), vec4<f32>(s1), vec4<f32>(s2), bc);
+        let step = step_one(i, f, bc);
         let w = ld(nb + p.a_off + i);
         dsq = sq_add(dsq, step[0].x);
         wsq = sq_add(wsq, w);
@@ -173,6 +157,20 @@ fn norms_partial(t: u32, start: u32, len: u32, f: f32, bc: vec2<f32>) -> mat2x3<
         }
     }
     return mat2x3<f32>(dsq, wsq);
+}
+
+// The optimizer's step for parameter i alone (its gradient times f, its slots), in the first component of
+// each column (optimizer_step on four lanes of the same value).
+fn step_one(i: u32, f: f32, bc: vec2<f32>) -> mat3x4<f32> {
+    var s1 = 0.0;
+    var s2 = 0.0;
+    if (p.optimizer >= 1u) {
+        s1 = ld(nb + p.c_off + i);
+    }
+    if (p.optimizer == 2u) {
+        s2 = ld(nb + p.add_off + i);
+    }
+    return optimizer_step(vec4<f32>(ld(nb + p.b_off + i) * f), vec4<f32>(s1), vec4<f32>(s2), bc);
 }
 
 // Parameter i (in the parameter vector) set to w + ΔW, its optimizer slots to the step's.
@@ -189,16 +187,7 @@ fn apply_one(i: u32, w: f32, step: mat3x4<f32>) {
 // The update applied to parameters lo .. hi (those between the matrices: few), every NORMS_WG-th from t.
 fn apply_between(t: u32, lo: u32, hi: u32, f: f32, bc: vec2<f32>) {
     for (var i = lo + t; i < hi; i += NORMS_WG) {
-        var s1 = 0.0;
-        var s2 = 0.0;
-        if (p.optimizer >= 1u) {
-            s1 = ld(nb + p.c_off + i);
-        }
-        if (p.optimizer == 2u) {
-            s2 = ld(nb + p.add_off + i);
-        }
-        let step = optimizer_step(vec4<f32>(ld(nb + p.b_off + i) * f), vec4<f32>(s1), vec4<f32>(s2), bc);
-        apply_one(i, ld(nb + p.a_off + i), step);
+        apply_one(i, ld(nb + p.a_off + i), step_one(i, f, bc));
     }
 }
 

@@ -1384,6 +1384,19 @@ mod tests {
         }
     }
 
+    /// An RNN of `cell` on the adding task.
+    fn rnn_net(cell: crate::model::Cell, depth: usize, width: usize, batch: usize) -> NetConfig {
+        NetConfig {
+            arch: Arch::Rnn,
+            cell,
+            depth,
+            width,
+            batch,
+            task: crate::model::Task::Adding,
+            ..NetConfig::default()
+        }
+    }
+
     /// A gated cell takes the per-row kernels exactly where the per-row path runs one row per invocation and H
     /// is a multiple of 4, and on the layout of lane-sharing devices always the per-row weight gradients.
     #[test]
@@ -1398,14 +1411,7 @@ mod tests {
                 (40, 9, 3),
                 (300, 2, 4),
             ] {
-                let cfg = NetConfig {
-                    arch: Arch::Rnn,
-                    cell,
-                    width,
-                    batch,
-                    depth,
-                    ..NetConfig::default()
-                };
+                let cfg = rnn_net(cell, depth, width, batch);
                 let lay = Layout::gated_lanes(&cfg);
                 let dispatches = |path| {
                     step_dispatches_with(&cfg, &lay, true, BUSY_WORKGROUPS, 32, path, u64::MAX)
@@ -1460,13 +1466,7 @@ mod tests {
             (32, 16, 100),
             (40, 9, 3),
         ] {
-            let cfg = NetConfig {
-                arch: Arch::Rnn,
-                width,
-                batch,
-                depth,
-                ..NetConfig::default()
-            };
+            let cfg = rnn_net(crate::model::Cell::Vanilla, depth, width, batch);
             let lay = Layout::rows(&cfg);
             let dispatches = |path, budget| {
                 step_dispatches_with(&cfg, &lay, true, BUSY_WORKGROUPS, 32, path, budget)
@@ -1542,23 +1542,14 @@ mod tests {
             batch,
             ..NetConfig::default()
         };
-        let rnn = |cell, depth, width, batch| NetConfig {
-            arch: Arch::Rnn,
-            cell,
-            depth,
-            width,
-            batch,
-            task: crate::model::Task::Adding,
-            ..NetConfig::default()
-        };
         for cfg in [
             mlp(8, 32, 64),
             mlp(16, 64, 64),
             mlp(64, 16, 32),
             mlp(20, 64, 128),
-            rnn(Cell::Vanilla, 50, 16, 8),
-            rnn(Cell::Vanilla, 100, 32, 16),
-            rnn(Cell::Lstm, 50, 16, 8),
+            rnn_net(Cell::Vanilla, 50, 16, 8),
+            rnn_net(Cell::Vanilla, 100, 32, 16),
+            rnn_net(Cell::Lstm, 50, 16, 8),
         ] {
             let lay = if cfg.cell.is_gated() {
                 Layout::gated_lanes(&cfg)
