@@ -27,18 +27,23 @@ const LS: u32 = select(64u, LANES, LANES > 1u);
 // layer_stats' seven partial results per invocation (eight slots each), added up one lane per result
 var<workgroup> lred: array<f32, 512>;
 
+// Values per sumsq_partial workgroup at its part_off (two used): a vec4 each, since module reduce4 is on
+// the vec4 view, where a scalar store rewrites its whole vec4 and two workgroups must not share one. Keep
+// in sync with GPART_STRIDE in src/gpu/layout.rs.
+const GPART_STRIDE: u32 = 4u;
+
 // The global norm (M, r) from sumsq_partial's `count` partials (max |g|, Σ (g / max)²) at `parts`: M the
 // largest partial maximum, r = sqrt(Σ partial sums · (max / M)²), NaN where any partial is. One invocation
 // adds them up in order (there are few: one per 64k parameters).
 fn global_norm(parts: u32, count: u32) -> vec2<f32> {
     var big = 0.0;
     for (var w = 0u; w < count; w++) {
-        big = max(big, ld(nb + parts + 2u * w));
+        big = max(big, ld(nb + parts + GPART_STRIDE * w));
     }
     var total = 0.0;
     for (var w = 0u; w < count; w++) {
-        let m_w = ld(nb + parts + 2u * w);
-        let s_w = ld(nb + parts + 2u * w + 1u);
+        let m_w = ld(nb + parts + GPART_STRIDE * w);
+        let s_w = ld(nb + parts + GPART_STRIDE * w + 1u);
         let f = m_w / big;
         total += select(select(0.0, s_w * f * f, m_w > 0.0), s_w, is_nan(s_w));
     }
@@ -159,29 +164,17 @@ fn stats_norm(t: u32) {
     for (var i = 4u * quads + t; i < p.k; i += LS) {
         acc = sq_add(acc, ld(nb + p.a_off + i));
     }
-    var top: vec2<f32>;
+    var pair: vec2<f32>;
     if (LANES > 1u) {
-        top = lane_max_sum(acc.xz);
+        let top = lane_max_sum(acc.xz);
+        pair = sq_pair(top, lane_sum(sq_rescaled(acc, top.x)));
     } else {
-        top = ls_max_sum(t, acc.xz);
-    }
-    var part = 0.0;
-    if (acc.x > 0.0) {
-        let f = acc.x / top.x;
-        part = acc.y * f * f;
-    }
-    var total: f32;
-    if (LANES > 1u) {
-        total = lane_sum(part);
-    } else {
-        total = ls_max_sum(t, vec2<f32>(0.0, part)).y;
-    }
-    if (top.y > 0.0) {
-        total = f32_nan(); // a NaN gradient makes the norm NaN
+        let top = ls_max_sum(t, acc.xz);
+        pair = sq_pair(top, ls_max_sum(t, vec2<f32>(0.0, sq_rescaled(acc, top.x))).y);
     }
     if (t == 0u) {
-        st(nb + p.res_off, top.x);
-        st(nb + p.res_off + 1u, total);
+        st(nb + p.res_off, pair.x);
+        st(nb + p.res_off + 1u, pair.y);
         count_step_and_norm(1u);
     }
 }
@@ -246,37 +239,33 @@ fn sumsq_partial(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id)
     for (var i = 4u * quads + wid.x * SQ_WG + t; i < p.count; i += stride) {
         acc = sq_add(acc, ld(nb + p.a_off + i));
     }
+    // the workgroup's maximum (and NaN count), then every sum brought to it: through subgroup shuffles
+    // where the workgroup is one subgroup
+    var pair: vec2<f32>;
     if (LANES > 1u) {
-        // one subgroup: the same two steps through subgroup shuffles
         let top = lane_max_sum(acc.xz);
-        var part = 0.0;
-        if (acc.x > 0.0) {
-            let f = acc.x / top.x;
-            part = acc.y * f * f;
-        }
-        var total = lane_sum(part);
-        if (top.y > 0.0) {
-            total = f32_nan();
-        }
-        if (t == 0u) {
-            st(nb + p.part_off + 2u * wid.x, top.x);
-            st(nb + p.part_off + 2u * wid.x + 1u, total);
-        }
-        return;
-    }
-    // the workgroup's maximum (and NaN count), then every sum brought to it
-    let top = wg_max_sum(t, acc.xz);
-    var part = 0.0;
-    if (acc.x > 0.0) {
-        let f = acc.x / top.x;
-        part = acc.y * f * f;
-    }
-    var total = wg_max_sum(t, vec2<f32>(0.0, part)).y;
-    if (top.y > 0.0) {
-        total = f32_nan(); // a NaN gradient makes the norm NaN
+        pair = sq_pair(top, lane_sum(sq_rescaled(acc, top.x)));
+    } else {
+        let top = wg_max_sum(t, acc.xz);
+        pair = sq_pair(top, wg_max_sum(t, vec2<f32>(0.0, sq_rescaled(acc, top.x))).y);
     }
     if (t == 0u) {
-        st(nb + p.part_off + 2u * wid.x, top.x);
-        st(nb + p.part_off + 2u * wid.x + 1u, total);
+        st(nb + p.part_off + GPART_STRIDE * wid.x, pair.x);
+        st(nb + p.part_off + GPART_STRIDE * wid.x + 1u, pair.y);
     }
+}
+
+// An invocation's Σ (g / max)² (its sq_add state acc) brought to the workgroup's largest |g|, `top`
+fn sq_rescaled(acc: vec3<f32>, top: f32) -> f32 {
+    if (acc.x > 0.0) {
+        let f = acc.x / top;
+        return acc.y * f * f;
+    }
+    return 0.0;
+}
+
+// A workgroup's partial (max |g|, Σ (g / max)²) from its (max |g|, #NaN) and its rescaled sums' total: a
+// NaN gradient makes the sum, and so the norm, NaN
+fn sq_pair(top: vec2<f32>, total: f32) -> vec2<f32> {
+    return vec2<f32>(top.x, select(total, f32_nan(), top.y > 0.0));
 }

@@ -83,23 +83,33 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let step = optimizer_step(g, s[0], s[1], bias_corrections(ld(nb + p.step_off)));
     let w = ld4(nb + p.a_off + i) + step[0];
     if (own + 4u <= p.count) {
-        st4(nb + p.a_off + i, w);
-        if (p.optimizer >= 1u) {
-            st4(nb + p.c_off + i, step[1]);
-        }
-        if (p.optimizer == 2u) {
-            st4(nb + p.add_off + i, step[2]);
-        }
+        store_step4(i, w, step);
     } else if (own < p.count) {
         for (var c = 0u; c < p.count - own; c++) {
-            st(nb + p.a_off + i + c, w[c]);
-            if (p.optimizer >= 1u) {
-                st(nb + p.c_off + i + c, step[1][c]);
-            }
-            if (p.optimizer == 2u) {
-                st(nb + p.add_off + i + c, step[2][c]);
-            }
+            store_step1(i + c, w[c], step, c);
         }
+    }
+}
+
+// Parameters i .. i + 3 (i a multiple of 4) set to w, their optimizer slots to the step's.
+fn store_step4(i: u32, w: vec4<f32>, step: mat3x4<f32>) {
+    st4(nb + p.a_off + i, w);
+    if (p.optimizer >= 1u) {
+        st4(nb + p.c_off + i, step[1]);
+    }
+    if (p.optimizer == 2u) {
+        st4(nb + p.add_off + i, step[2]);
+    }
+}
+
+// Parameter i set to w, its optimizer slots to component c of the step's.
+fn store_step1(i: u32, w: f32, step: mat3x4<f32>, c: u32) {
+    st(nb + p.a_off + i, w);
+    if (p.optimizer >= 1u) {
+        st(nb + p.c_off + i, step[1][c]);
+    }
+    if (p.optimizer == 2u) {
+        st(nb + p.add_off + i, step[2][c]);
     }
 }
 
@@ -136,13 +146,7 @@ fn norms_partial(t: u32, start: u32, len: u32, f: f32, bc: vec2<f32>) -> mat2x3<
             wsq = sq_add(wsq, wv[c]);
         }
         if (apply) {
-            st4(p.a_off + i, wv + step[0]);
-            if (p.optimizer >= 1u) {
-                st4(p.c_off + i, step[1]);
-            }
-            if (p.optimizer == 2u) {
-                st4(p.add_off + i, step[2]);
-            }
+            store_step4(start + e, wv + step[0], step);
         }
     }
     // the scalar loop runs where the vec4 one does not
@@ -153,7 +157,7 @@ fn norms_partial(t: u32, start: u32, len: u32, f: f32, bc: vec2<f32>) -> mat2x3<
         dsq = sq_add(dsq, step[0].x);
         wsq = sq_add(wsq, w);
         if (apply) {
-            apply_one(i, w, step);
+            store_step1(i, w + step[0].x, step, 0u);
         }
     }
     return mat2x3<f32>(dsq, wsq);
@@ -173,21 +177,11 @@ fn step_one(i: u32, f: f32, bc: vec2<f32>) -> mat3x4<f32> {
     return optimizer_step(vec4<f32>(ld(nb + p.b_off + i) * f), vec4<f32>(s1), vec4<f32>(s2), bc);
 }
 
-// Parameter i (in the parameter vector) set to w + ΔW, its optimizer slots to the step's.
-fn apply_one(i: u32, w: f32, step: mat3x4<f32>) {
-    st(nb + p.a_off + i, w + step[0].x);
-    if (p.optimizer >= 1u) {
-        st(nb + p.c_off + i, step[1].x);
-    }
-    if (p.optimizer == 2u) {
-        st(nb + p.add_off + i, step[2].x);
-    }
-}
-
 // The update applied to parameters lo .. hi (those between the matrices: few), every NORMS_WG-th from t.
 fn apply_between(t: u32, lo: u32, hi: u32, f: f32, bc: vec2<f32>) {
     for (var i = lo + t; i < hi; i += NORMS_WG) {
-        apply_one(i, ld(nb + p.a_off + i), step_one(i, f, bc));
+        let step = step_one(i, f, bc);
+        store_step1(i, ld(nb + p.a_off + i) + step[0].x, step, 0u);
     }
 }
 

@@ -36,6 +36,9 @@ pub const FLAG_BIAS: u32 = 512;
 /// Values per weight matrix in the statistics block's update norms (`[log2 Σ ΔW², log2 Σ W², -, -]`,
 /// shaders/update.wgsl `update_norms`, NORMS_STRIDE there).
 pub const UPDATE_NORMS_STRIDE: usize = 4;
+/// Values per `sumsq_partial` workgroup in the global norm's partials (`[max |g|, Σ (g/max)², -, -]`,
+/// shaders/reduce.wgsl, GPART_STRIDE there): a vec4 each, as [`UPDATE_NORMS_STRIDE`].
+pub const GPART_STRIDE: usize = 4;
 /// Output tile edges of the matmul pipelines: 16 (shaders/matmul_small.wgsl), 32 and 64 (TILE in
 /// shaders/matmul.wgsl) and 128 (shaders/matmul_wide.wgsl), set by src/gpu/shaders.rs.
 pub const MATMUL_TILES: [u32; 4] = [16, 32, 64, 128];
@@ -381,7 +384,7 @@ pub struct Layout {
     pub partials_per_layer: usize,
     /// Per-unit partials (4 per unit per layer).
     pub upart: usize,
-    /// Global-norm partials: (max |g|, Σ (g/max)²) per workgroup.
+    /// Global-norm partials: (max |g|, Σ (g/max)²) per workgroup, [`GPART_STRIDE`] values apart.
     pub gparts: usize,
     /// Global gradient norm as (M, r), norm = M · r (no overflow of the squares).
     pub gnorm: usize,
@@ -565,7 +568,7 @@ impl Layout {
         });
         let wparts = take(l_n * partials_per_layer);
         let upart = take(l_n * w * UPART);
-        let gparts = take(2 * SUMSQ_GROUPS as usize);
+        let gparts = take(GPART_STRIDE * SUMSQ_GROUPS as usize);
         let gnorm = take(2);
         let mut stats_len = STATS_HEADER + LAYER_RECORD * l_n + l_n * w;
         if gated {

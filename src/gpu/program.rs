@@ -488,6 +488,22 @@ fn chunk_dispatches(
         .collect()
 }
 
+/// [`chunk_dispatches`] bottom first for a kernel that sums over the steps (a recurrent cell's weight
+/// gradients): every chunk after the first adds to what the ones before left (FLAG_ACCUMULATE).
+fn summed_chunks(
+    kernel: Kernel,
+    groups: [u32; 3],
+    rec: DispatchParams,
+    depth: usize,
+    len: usize,
+) -> Vec<Dispatch> {
+    let mut out = chunk_dispatches(kernel, groups, rec, depth, len, false);
+    out.iter_mut()
+        .skip(1)
+        .for_each(|d| d.params.flags |= FLAG_ACCUMULATE);
+    out
+}
+
 /// The weight-gradient kernel of a fused path (`per_row`: the per-row path's rows per invocation): staged
 /// tiles on GPUs, direct vec4 reads for the per-row path of CPU adapters where the width allows them, and
 /// for an RNN on one row per invocation the recurrent cells' per-row kernel as a cell of one gate
@@ -574,40 +590,6 @@ impl Fused<'_> {
         // weight gradients' grid loses the bias column (a tile of its own where the width is a multiple
         // of 32)
         let bias_in_stats = four && !self.recurrent;
-        let bias_col = u32::from(!bias_in_stats);
-        let cols = if self.recurrent {
-            w + d_in + 1
-        } else if l_n >= 2 {
-            (w + bias_col).max(d_in + bias_col)
-        } else {
-            d_in + bias_col
-        };
-        // an RNN's steps split over several workgroups per tile (its one W_h has few tiles), their sums
-        // then added up by wgrad_sum; an MLP's grid holds the layers
-        let splits = if self.recurrent {
-            lay.wsplits as u32
-        } else {
-            1
-        };
-        let grads = DispatchParams {
-            part_off: lay.wparts as u32,
-            count: lay.partials_per_layer as u32,
-            splits,
-            split_off: lay.wsplit as u32,
-            flags: self.stack.flags | if bias_in_stats { FLAG_BIAS } else { 0 },
-            ..self.stack
-        };
-        let layers = if self.recurrent { splits } else { l_n };
-        let (kernel, groups) = (
-            wgrad_kernel(lay, self.per_row, self.recurrent),
-            [cols.div_ceil(WGRAD_TILE), w.div_ceil(WGRAD_TILE), layers],
-        );
-        let len = chunk_len(kernel, lay, 1, self.budget).unwrap_or(1);
-        let ranges = if self.recurrent {
-            chunks(lay.depth, len)
-        } else {
-            vec![(1, l_n)]
-        };
         // below 32 units a workgroup's units run on into the next layers (every lane busy)
         let packed = four && w < COLREDUCE4_UNITS;
         let stats = Dispatch {
@@ -661,9 +643,10 @@ impl Fused<'_> {
             },
         };
         let mut out = vec![stats];
+        let kernel = wgrad_kernel(lay, self.per_row, self.recurrent);
         if kernel == Kernel::GatedWgradRows {
             // one gate: the error rows are ŝ (H per row), W_h | W_x | b as the stack's record has them;
-            // the later chunks add to the first
+            // chunked as the gated cells chunk it (bounded on any adapter)
             let params = DispatchParams {
                 k: 1,
                 mode: 0,
@@ -671,23 +654,47 @@ impl Fused<'_> {
                 count: lay.partials_per_layer as u32,
                 ..self.stack
             };
-            // chunked as the gated cells chunk it (bounded on any adapter)
             let len = gated_chunk_len(kernel, lay, 1, self.budget).unwrap_or(1);
-            let mut grads = chunk_dispatches(
+            out.extend(summed_chunks(
                 kernel,
                 gated_wgrad_rows_groups(lay),
                 params,
                 lay.depth,
                 len,
-                false,
-            );
-            grads
-                .iter_mut()
-                .skip(1)
-                .for_each(|d| d.params.flags |= FLAG_ACCUMULATE);
-            out.extend(grads);
+            ));
             return out;
         }
+        let bias_col = u32::from(!bias_in_stats);
+        let cols = if self.recurrent {
+            w + d_in + 1
+        } else if l_n >= 2 {
+            (w + bias_col).max(d_in + bias_col)
+        } else {
+            d_in + bias_col
+        };
+        // an RNN's steps split over several workgroups per tile (its one W_h has few tiles), their sums
+        // then added up by wgrad_sum; an MLP's grid holds the layers
+        let splits = if self.recurrent {
+            lay.wsplits as u32
+        } else {
+            1
+        };
+        let grads = DispatchParams {
+            part_off: lay.wparts as u32,
+            count: lay.partials_per_layer as u32,
+            splits,
+            split_off: lay.wsplit as u32,
+            flags: self.stack.flags | if bias_in_stats { FLAG_BIAS } else { 0 },
+            ..self.stack
+        };
+        let layers = if self.recurrent { splits } else { l_n };
+        let groups = [cols.div_ceil(WGRAD_TILE), w.div_ceil(WGRAD_TILE), layers];
+        let len = chunk_len(kernel, lay, 1, self.budget).unwrap_or(1);
+        let ranges = if self.recurrent {
+            chunks(lay.depth, len)
+        } else {
+            vec![(1, l_n)]
+        };
         for (i, (l_from, l_to)) in ranges.into_iter().rev().enumerate() {
             let params = DispatchParams {
                 l_from,

@@ -195,6 +195,10 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         wgsl_const(&parsed("update4"), "NORMS_STRIDE"),
         gradscope::gpu::layout::UPDATE_NORMS_STRIDE as f64
     );
+    assert_eq!(
+        wgsl_const(&parsed("reduce4"), "GPART_STRIDE"),
+        gradscope::gpu::layout::GPART_STRIDE as f64
+    );
     // the histograms' bins
     let hist = parsed("hist");
     assert_eq!(

@@ -2,10 +2,9 @@
 //! (in chunks of steps where the loop budget asks for it), the loss with the head's gradients, the per-step
 //! statistics, the weight gradients summed over time, then the shared statistics, norm and update.
 
-use super::{Program, StackPath, chunk_dispatches, gated_rows_fit, layers_within};
+use super::{Program, StackPath, chunk_dispatches, gated_rows_fit, layers_within, summed_chunks};
 use crate::gpu::layout::{
-    Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_HEAD, FLAG_WIDE, Kernel, LAYER_RECORD, Layout,
-    STATS_HEADER,
+    Dispatch, DispatchParams, FLAG_HEAD, FLAG_WIDE, Kernel, LAYER_RECORD, Layout, STATS_HEADER,
 };
 use crate::model::{Cell, NetConfig};
 
@@ -210,14 +209,12 @@ impl Program<'_> {
         let row_groups = b.div_ceil(crate::gpu::shaders::SUBGROUP_LANES);
         let chunked = |kernel: Kernel, groups: [u32; 3], top_down: bool| -> Vec<Dispatch> {
             let len = gated_chunk_len(kernel, lay, rows, self.budget).unwrap_or(1);
-            let mut out = chunk_dispatches(kernel, groups, rec, t_n, len, top_down);
             // the weight gradients' later chunks add to the first
             if matches!(kernel, Kernel::GatedWgrad | Kernel::GatedWgradRows) {
-                out.iter_mut()
-                    .skip(1)
-                    .for_each(|d| d.params.flags |= FLAG_ACCUMULATE);
+                summed_chunks(kernel, groups, rec, t_n, len)
+            } else {
+                chunk_dispatches(kernel, groups, rec, t_n, len, top_down)
             }
-            out
         };
         let [fwd, bwd, wgrad, stats] = gated_kernels(lay, self.gated_rows);
         let groups = if self.gated_rows {
