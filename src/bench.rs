@@ -326,7 +326,7 @@ pub fn run_suite(
     mut report: impl FnMut(&BenchResult),
 ) -> Vec<BenchResult> {
     let (rounds, steps, budget_secs) = match suite {
-        Suite::Quick | Suite::Lessons => (60, 2, 1.5),
+        Suite::Quick | Suite::Lessons => (60, 10, 1.5),
         Suite::Full => (30, 10, 4.0),
     };
     // the default run honours GRADSCOPE_ENGINE (an unknown value skips every row with the reason)

@@ -23,6 +23,14 @@ pub const TUNE_ENV: &str = "GRADSCOPE_TUNE";
 pub const TIMED_STEPS: u32 = 5;
 /// A candidate whose first timed step takes longer than this is timed by that step alone.
 const SLOW_STEP_MS: f64 = 250.0;
+/// A candidate whose first timed step takes at most this long is quick: it takes all its
+/// [`TIMED_STEPS`] even once the budget is spent, which costs at most a few tenths of a second more. On a
+/// software adapter the candidates' warm-up steps compile their kernels, which can spend the whole budget
+/// at an app's first launch; and a candidate's first step after its warm-up is also its slowest (caches
+/// and threads cold), so a choice from one step each is a coin toss between close candidates (the default
+/// preset on lavapipe took four rows per invocation at 14.1 ms against one row at 14.5, where five steps
+/// each give 7.7 against 6.9).
+pub const QUICK_STEP_MS: f64 = 60.0;
 /// A candidate engine stays allocated between rounds only when it holds at most this much GPU memory;
 /// a larger one takes its timed steps at once and is dropped before the next is built.
 const KEEP_BYTES: u64 = 256 << 20;
@@ -232,8 +240,8 @@ impl Timing {
 /// Times the candidates for `cfg`: each is built, takes an untimed warm-up step (a software adapter
 /// compiles a kernel at its first dispatch) and a timed one, in order, until `budget_secs` have passed
 /// (the first is always timed; the tuner gives 3 s); then the small ones take their
-/// further [`TIMED_STEPS`] in rounds, in turn, within the budget. Returns the candidates timed, in the
-/// order of [`candidates`].
+/// further [`TIMED_STEPS`] in rounds, in turn, within the budget ([`QUICK_STEP_MS`] ones
+/// all of them even past it). Returns the candidates timed, in the order of [`candidates`].
 pub fn time_candidates(
     ctx: &GpuContext,
     cfg: &NetConfig,
@@ -276,8 +284,8 @@ pub fn time_candidates(
     }
     for _ in 1..TIMED_STEPS {
         for trial in &mut trials {
-            if over() {
-                break;
+            if over() && trial.ms[0] > QUICK_STEP_MS {
+                continue;
             }
             if let Some(t) = trial.engine.as_mut().and_then(step_ms) {
                 trial.ms.push(t);

@@ -967,6 +967,27 @@ fn normalized_mlps_match_the_reference() {
     }
 }
 
+/// Past the budget (spent at once here, as kernel compilation can spend it at the app's first launch)
+/// the tuner still builds the first candidate, and a quick one takes all its timed steps: a choice is
+/// never made from a single, cold step.
+#[test]
+fn the_tuner_times_quick_candidates_fully_past_its_budget() {
+    use gradscope::gpu::tuner::{QUICK_STEP_MS, TIMED_STEPS, candidates, time_candidates};
+    let ctx = gpu();
+    let cfg = NetConfig {
+        depth: 3,
+        width: 8,
+        batch: 4,
+        ..NetConfig::default()
+    };
+    let timings = time_candidates(ctx, &cfg, EngineOptions::default(), 0.0);
+    assert_eq!(timings.len(), 1, "only the first candidate is built");
+    let t = &timings[0];
+    assert_eq!(t.candidate, candidates(&cfg, ctx.software)[0]);
+    assert!(t.steps_ms[0] <= QUICK_STEP_MS, "{:?}", t.steps_ms);
+    assert_eq!(t.steps_ms.len(), TIMED_STEPS as usize, "{:?}", t.steps_ms);
+}
+
 /// The tuner times every candidate of a small net, each in `TIMED_STEPS` steps taken in turns, and its
 /// figure is the fastest of them.
 #[test]
