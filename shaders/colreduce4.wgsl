@@ -29,33 +29,81 @@ struct UnitSums {
     n_sat: f32,
     n_live: f32,
     n_nan: f32,
-    // sq_add states of a and ĝ; lsum_add states of |f'| and of |ĝ f'| 2^-K (the mean |ŝ|'s terms)
+    // esum_add states (below) of a², ĝ², |f'| and |ĝ f'| 2^-K (the mean |ŝ|'s terms)
     act: vec3<f32>,
     gsq: vec3<f32>,
     slopes: vec3<f32>,
     mean: vec3<f32>,
 }
 
+// ---- sums of values of any magnitude from their binary exponents. The state is lsum_add's
+// (common.wgsl), (E, S, #NaN) with the sum S · 2^E, so lsum_log2 reads it, but a term comes as a mantissa
+// m in [1/4, 1) and an integer exponent e, and the two scale to each other by a power of two made from
+// its bits: no log2 or exp2 per value (sq_add's division, lsum_add's exp2 and the log2 of its terms were
+// most of this kernel's arithmetic on lavapipe), and the sums are exact to rounding.
+
+// (m, e) with |x| = m · 2^e, m in [1/2, 1): (1, +∞) for an infinity, (0, 0) for zero (x not NaN)
+fn split_pow2(x: f32) -> vec2<f32> {
+    let raw = bitcast<u32>(abs(x));
+    let small = (raw >> 23u) == 0u;
+    // a subnormal (where the adapter keeps them) brought up by 2^64 first
+    let bits = select(raw, bitcast<u32>(abs(x) * 18446744073709551616.0), small);
+    let field = bits >> 23u;
+    let m = bitcast<f32>((bits & 0x7fffffu) | 0x3f000000u);
+    let e = f32(field) - select(126.0, 190.0, small);
+    if (field == 255u) {
+        return vec2<f32>(1.0, -f32_neg_inf());
+    }
+    return vec2<f32>(select(m, 0.0, field == 0u), e);
+}
+
+// 2^d for an integer-valued d <= 0 (−∞ included), from its bits: 0 below 2^-126, where the term is far
+// below the sum's last bit
+fn pow2_down(d: f32) -> f32 {
+    return bitcast<f32>(u32(i32(max(d, -127.0)) + 127) << 23u);
+}
+
+// The term m · 2^e (m > 0) added to an esum state
+fn esum_add(st: vec3<f32>, m: f32, e: f32) -> vec3<f32> {
+    let up = e > st.x;
+    // (two infinite exponents are equal: a factor of 1, not 2^-(∞ − ∞))
+    let f = pow2_down(-select(abs(e - st.x), 0.0, e == st.x));
+    if (up) {
+        return vec3<f32>(e, st.y * f + m, st.z);
+    }
+    return vec3<f32>(st.x, st.y + m * f, st.z);
+}
+
+// x² added (NaN counted, zero skipped)
+fn esum_add_sq(st: vec3<f32>, x: f32) -> vec3<f32> {
+    let q = split_pow2(x);
+    let added = esum_add(st, q.x * q.x, 2.0 * q.y);
+    // selects rather than branches: lavapipe runs both sides of a branch anyway
+    return select(select(added, st, q.x == 0.0), vec3<f32>(st.x, st.y, st.z + 1.0), is_nan(x));
+}
+
 fn sums_new() -> UnitSums {
-    return UnitSums(0.0, 0.0, 0.0, 0.0, vec3<f32>(0.0), vec3<f32>(0.0), lsum_new(), lsum_new());
+    return UnitSums(0.0, 0.0, 0.0, 0.0, lsum_new(), lsum_new(), lsum_new(), lsum_new());
 }
 
 // One row's values of a unit added in: ŝ (s), ĝ (g), the layer output (a) and z, the layer's slope shift
 fn sums_add(q: UnitSums, s: f32, g: f32, a: f32, z: f32, k_shift: i32, sat_below: f32) -> UnitSums {
     var r = q;
     r.s_sq += s * s;
-    r.act = sq_add(r.act, a);
-    r.gsq = sq_add(r.gsq, g);
+    r.act = esum_add_sq(r.act, a);
+    r.gsq = esum_add_sq(r.gsq, g);
     let sl = act_slope(z, net_act());
-    r.slopes = lsum_add(r.slopes, select(log2(abs(sl.m)) + f32(sl.k), NO_TERM, sl.m == 0.0));
+    let ms = split_pow2(sl.m);
+    let slopes = esum_add(r.slopes, ms.x, ms.y + f32(sl.k));
+    r.slopes = select(select(r.slopes, slopes, ms.x != 0.0), vec3<f32>(r.slopes.xy, r.slopes.z + 1.0),
+                      is_nan(sl.m));
     if (sl.k < 0 || abs(sl.m) < sat_below) { r.n_sat += 1.0; }
     if (!exact_zero_slope(z, net_act())) { r.n_live += 1.0; }
-    if (is_nan(g) || is_nan(sl.m)) {
-        r.n_nan += 1.0;
-    } else if (g != 0.0 && sl.m != 0.0) {
-        // never NaN here, and far above NO_TERM: lsum_add's running log-domain sum
-        r.mean = lsum_add(r.mean, log2(abs(g)) + log2(abs(sl.m)) + f32(sl.k - k_shift));
-    }
+    let nan = is_nan(g) || is_nan(sl.m);
+    r.n_nan += select(0.0, 1.0, nan);
+    let mg = split_pow2(g);
+    let mean = esum_add(r.mean, mg.x * ms.x, mg.y + ms.y + f32(sl.k - k_shift));
+    r.mean = select(r.mean, mean, !nan && mg.x != 0.0 && ms.x != 0.0);
     return r;
 }
 
@@ -73,7 +121,7 @@ fn sums_log2_mean(q: UnitSums, rows: u32) -> f32 {
 // The six partials of colreduce.wgsl (UPART) of one unit (its one slice's values: the log-domain sum
 // over slices that colreduce.wgsl takes gives a single term back unchanged)
 fn sums_parts(q: UnitSums) -> array<f32, 6> {
-    return array<f32, 6>(q.s_sq, sq_log2(q.act), q.n_sat, select(1.0, 0.0, q.n_live > 0.0), sq_log2(q.gsq),
+    return array<f32, 6>(q.s_sq, lsum_log2(q.act), q.n_sat, select(1.0, 0.0, q.n_live > 0.0), lsum_log2(q.gsq),
                          lsum_log2(q.slopes));
 }
 

@@ -256,6 +256,53 @@ fn relu_dead_units_stay_exact_zeros_on_both_engines() {
     }
 }
 
+/// A ReLU net of gain 10 whose activations pass f32's largest value part-way up: below it the GPU's
+/// activation RMS is the reference's, past it not finite (the forward's own overflow: +∞, or NaN from
+/// ∞ − ∞), never a finite value made up from an infinite one.
+#[test]
+fn activations_past_f32_range_are_reported_infinite() {
+    // seed 2: a layer whose values overflow to +∞ without an ∞ − ∞ among them (later ones have NaN)
+    let cfg = NetConfig {
+        gain: 10.0,
+        activation: Activation::Relu,
+        depth: 60,
+        width: 8,
+        batch: 4,
+        seed: 2,
+        ..NetConfig::default()
+    };
+    let r = cpu_stats(&cfg, 0);
+    let g = gpu_stats(&cfg, 0);
+    let (mut finite, mut overflowed, mut infinite) = (0, 0, 0);
+    for (lg, lr) in g.layers.iter().zip(&r.layers) {
+        let (a, b) = (lg.act_rms, lr.act_rms);
+        if lr.act_rms > 1e38 && a == f64::INFINITY {
+            infinite += 1;
+        }
+        if b < 1e30 {
+            finite += 1;
+            assert!(
+                (a - b).abs() <= 1e-4 * b,
+                "layer {}: act rms gpu {a:e} vs cpu {b:e}",
+                lr.index
+            );
+        } else if b > 1e40 {
+            // +∞ where the layer's values overflowed, NaN where one of them came from ∞ − ∞
+            overflowed += 1;
+            assert!(
+                !a.is_finite(),
+                "layer {}: act rms gpu {a:e} vs cpu {b:e}",
+                lr.index
+            );
+        }
+    }
+    assert!(
+        finite >= 5 && overflowed >= 5,
+        "{finite} finite, {overflowed} overflowed layers"
+    );
+    assert!(infinite >= 1, "no layer reported +∞");
+}
+
 #[test]
 fn huge_gradients_are_clipped_and_trained_on_the_gpu_as_on_the_cpu() {
     // `stats --gain 10 --lr 0.01 --activation relu --depth 20 --width 32 --batch 32 --clip 1 --steps 5`:
