@@ -357,6 +357,60 @@ fn lsum_new() -> vec3<f32> {
     return vec3<f32>(NO_TERM, 0.0, 0.0);
 }
 
+// ---- sums of values of any magnitude from their binary exponents, for the per-unit statistics that add
+// a term per value (colreduce4.wgsl, gated.wgsl). The state is lsum_add's, (E, S, #NaN) with the sum
+// S · 2^E, so lsum_log2 reads it (start from lsum_new), but a term comes as a mantissa m in [1/4, 1) and
+// an integer exponent e, and the two scale to each other by a power of two made from its bits: no log2 or
+// exp2 per value (sq_add's division, lsum_add's exp2 and the log2 of its terms were most of those
+// kernels' arithmetic on lavapipe), and the sums are exact to rounding.
+
+// (m, e) with |x| = m · 2^e, m in [1/2, 1): (1, +∞) for an infinity, (0, 0) for zero (x not NaN)
+fn split_pow2(x: f32) -> vec2<f32> {
+    let raw = bitcast<u32>(abs(x));
+    let small = (raw >> 23u) == 0u;
+    // a subnormal (where the adapter keeps them) brought up by 2^64 first
+    let bits = select(raw, bitcast<u32>(abs(x) * 18446744073709551616.0), small);
+    let field = bits >> 23u;
+    let m = bitcast<f32>((bits & 0x7fffffu) | 0x3f000000u);
+    let e = f32(field) - select(126.0, 190.0, small);
+    if (field == 255u) {
+        return vec2<f32>(1.0, -f32_neg_inf());
+    }
+    return vec2<f32>(select(m, 0.0, field == 0u), e);
+}
+
+// 2^d for an integer-valued d <= 0 (−∞ included), from its bits: 0 below 2^-126, where the term is far
+// below the sum's last bit
+fn pow2_down(d: f32) -> f32 {
+    return bitcast<f32>(u32(i32(max(d, -127.0)) + 127) << 23u);
+}
+
+// The term m · 2^e (m > 0) added to an esum state
+fn esum_add(st: vec3<f32>, m: f32, e: f32) -> vec3<f32> {
+    let up = e > st.x;
+    // (two infinite exponents are equal: a factor of 1, not 2^-(∞ − ∞))
+    let f = pow2_down(-select(abs(e - st.x), 0.0, e == st.x));
+    if (up) {
+        return vec3<f32>(e, st.y * f + m, st.z);
+    }
+    return vec3<f32>(st.x, st.y + m * f, st.z);
+}
+
+// x² added (NaN counted, zero skipped)
+fn esum_add_sq(st: vec3<f32>, x: f32) -> vec3<f32> {
+    let q = split_pow2(x);
+    let added = esum_add(st, q.x * q.x, 2.0 * q.y);
+    // selects rather than branches: lavapipe runs both sides of a branch anyway
+    return select(select(added, st, q.x == 0.0), vec3<f32>(st.x, st.y, st.z + 1.0), is_nan(x));
+}
+
+// |x| added (NaN counted, zero skipped)
+fn esum_add_abs(st: vec3<f32>, x: f32) -> vec3<f32> {
+    let q = split_pow2(x);
+    let added = esum_add(st, q.x, q.y);
+    return select(select(added, st, q.x == 0.0), vec3<f32>(st.x, st.y, st.z + 1.0), is_nan(x));
+}
+
 // Workgroup reductions over the first n threads (n a power of two, at most 256; every thread calls them).
 var<workgroup> red: array<f32, 256>;
 

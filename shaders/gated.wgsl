@@ -352,7 +352,7 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         }
     }
     storageBarrier();
-    var sums = GateSums();
+    var sums = GateSums(0.0, vec4<f32>(0.0), lsum_new());
     for (var u = lid; u < h; u += GW) {
         sums = unit_stats(t, u, sums, false, 0.0);
     }
@@ -364,7 +364,7 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         // invocation 0 adds the subgroups' sums (the trees below take eight barriers per sum, each a
         // coroutine switch per SIMD group on lavapipe)
         let r = array<f32, 6>(lane_sum(keep), lane_sum(sat[0]), lane_sum(sat[1]), lane_sum(sat[2]),
-                              lane_sum(sat[3]), lane_log2_sum(sq_log2(csq)));
+                              lane_sum(sat[3]), lane_log2_sum(lsum_log2(csq)));
         if (lid % LANES == 0u) {
             for (var q = 0u; q < 6u; q++) {
                 gsub[q * GSUBS + lid / LANES] = r[q];
@@ -389,7 +389,7 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     let s1 = wg_sum(lid, sat[1], GW);
     let s2 = wg_sum(lid, sat[2], GW);
     let s3 = wg_sum(lid, sat[3], GW);
-    let c_all = wg_log2_sum(lid, sq_log2(csq), GW);
+    let c_all = wg_log2_sum(lid, lsum_log2(csq), GW);
     if (lid == 0u) {
         gate_record(t, keep_all, vec4<f32>(s0, s1, s2, s3), c_all);
     }
@@ -406,7 +406,7 @@ fn step_top(t: u32) -> f32 {
 }
 
 // A step's gate sums: Σ keep gate, #saturated per block, Σ ĉ² of any magnitude (ĉ shares ĝ's scale and
-// may sit far below it; an sq_add state).
+// may sit far below it; an esum_add state, common.wgsl).
 struct GateSums {
     keep: f32,
     sat: vec4<f32>,
@@ -424,7 +424,7 @@ fn unit_stats(t: u32, u: u32, sums: GateSums, rescale: bool, top: f32) -> GateSu
     var r = sums;
     var g2 = 0.0;
     var gl = lsum_new();
-    var act = vec3<f32>(0.0);
+    var act = lsum_new();
     var live = false;
     var usat = 0.0;
     var cl = lsum_new();
@@ -444,8 +444,8 @@ fn unit_stats(t: u32, u: u32, sums: GateSums, rescale: bool, top: f32) -> GateSu
         }
         let g = ld(go);
         g2 += g * g;
-        gl = lsum_add(gl, select(log2(abs(g)), NO_TERM, g == 0.0));
-        act = sq_add(act, ld(nb + step_row(p.c_off, t, b, h) + u));
+        gl = esum_add_abs(gl, g);
+        act = esum_add_sq(act, ld(nb + step_row(p.c_off, t, b, h) + u));
         let pre = step_row(p.z_off, t, b, gh);
         for (var k = 0u; k < p.k; k++) {
             let a = ld(nb + pre + k * h + u);
@@ -464,15 +464,15 @@ fn unit_stats(t: u32, u: u32, sums: GateSums, rescale: bool, top: f32) -> GateSu
         r.keep += sigmoid(ld(nb + pre + h + u));
         if (lstm) {
             let c = ld(co);
-            r.csq = sq_add(r.csq, c);
-            cl = lsum_add(cl, select(log2(abs(c)), NO_TERM, c == 0.0));
+            r.csq = esum_add_sq(r.csq, c);
+            cl = esum_add_abs(cl, c);
         }
     }
     let lb = log2(f32(p.m));
     st(nb + p.ust_off + (t - 1u) * h + u, mean_log2(gl, lb));
     let o = p.upart_off + UPART * ((t - 1u) * h + u);
     st(nb + o, g2);
-    st(nb + o + 1u, sq_log2(act));
+    st(nb + o + 1u, lsum_log2(act));
     st(nb + o + 2u, usat);
     st(nb + o + 3u, select(1.0, 0.0, live));
     st(nb + o + 4u, NO_TERM);
@@ -495,11 +495,11 @@ fn gated_stats_rows(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
     if (lid == 0u) {
         st(nb + p.aux_off + t, top);
     }
-    var sums = GateSums();
+    var sums = GateSums(0.0, vec4<f32>(0.0), lsum_new());
     for (var u = lid; u < p.n; u += 8u) {
         sums = unit_stats(t, u, sums, true, top);
     }
-    let c = sq_log2(sums.csq);
+    let c = lsum_log2(sums.csq);
     if (LANES == 8u) {
         let sat = vec4<f32>(lane_sum(sums.sat.x), lane_sum(sums.sat.y), lane_sum(sums.sat.z), lane_sum(sums.sat.w));
         let keep = lane_sum(sums.keep);
