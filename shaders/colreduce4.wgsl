@@ -48,9 +48,7 @@ fn sums_add(q: UnitSums, s: f32, g: f32, a: f32, z: f32, k_shift: i32, sat_below
     r.gsq = esum_add_sq(r.gsq, g);
     let sl = act_slope(z, net_act());
     let ms = split_pow2(sl.m);
-    let slopes = esum_add(r.slopes, ms.x, ms.y + f32(sl.k));
-    r.slopes = select(select(r.slopes, slopes, ms.x != 0.0), vec3<f32>(r.slopes.xy, r.slopes.z + 1.0),
-                      is_nan(sl.m));
+    r.slopes = esum_add_slope(r.slopes, sl);
     if (sl.k < 0 || abs(sl.m) < sat_below) { r.n_sat += 1.0; }
     if (!exact_zero_slope(z, net_act())) { r.n_live += 1.0; }
     let nan = is_nan(g) || is_nan(sl.m);

@@ -404,6 +404,13 @@ fn esum_add_sq(st: vec3<f32>, x: f32) -> vec3<f32> {
     return select(select(added, st, q.x == 0.0), vec3<f32>(st.x, st.y, st.z + 1.0), is_nan(x));
 }
 
+// |f'| = |m| · 2^k of a slope added (NaN counted, zero skipped)
+fn esum_add_slope(st: vec3<f32>, sl: Slope) -> vec3<f32> {
+    let q = split_pow2(sl.m);
+    let added = esum_add(st, q.x, q.y + f32(sl.k));
+    return select(select(added, st, q.x == 0.0), vec3<f32>(st.x, st.y, st.z + 1.0), is_nan(sl.m));
+}
+
 // |x| added (NaN counted, zero skipped)
 fn esum_add_abs(st: vec3<f32>, x: f32) -> vec3<f32> {
     let q = split_pow2(x);

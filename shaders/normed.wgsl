@@ -310,8 +310,9 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
     for (var u = t; u < w; u += 64u) {
         var d2 = 0.0;
         var dl = lsum_new();
-        var act = vec3<f32>(0.0);
-        var gsq = vec3<f32>(0.0);
+        // esum_add states (common.wgsl)
+        var act = lsum_new();
+        var gsq = lsum_new();
         var slopes = lsum_new();
         var sat = 0.0;
         var live = false;
@@ -325,13 +326,13 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
             let d = mem[nb + layer_at(p.a_off, l) + k];
             d2 += d * d;
             db += d;
-            dl = lsum_add(dl, select(log2(abs(d)), NO_TERM, d == 0.0));
-            act = sq_add(act, mem[nb + layer_at(p.c_off, l) + k]);
+            dl = esum_add_abs(dl, d);
+            act = esum_add_sq(act, mem[nb + layer_at(p.c_off, l) + k]);
             let zh = mem[nb + layer_at(p.res_off, l) + k];
             let uu = gamma * zh + beta;
             let sl = act_slope(uu, net_act());
-            gsq = sq_add(gsq, mem[nb + layer_at(p.g_off, l) + k]);
-            slopes = lsum_add(slopes, select(log2(abs(sl.m)) + f32(sl.k), NO_TERM, sl.m == 0.0));
+            gsq = esum_add_sq(gsq, mem[nb + layer_at(p.g_off, l) + k]);
+            slopes = esum_add_slope(slopes, sl);
             if (sl.k < 0 || abs(sl.m) < sat_below) {
                 sat += 1.0;
             }
@@ -349,10 +350,10 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         mem[nb + p.ust_off + (l - 1u) * w + u] = lm;
         let o = p.upart_off + UPART * ((l - 1u) * w + u);
         mem[nb + o] = d2;
-        mem[nb + o + 1u] = sq_log2(act);
+        mem[nb + o + 1u] = lsum_log2(act);
         mem[nb + o + 2u] = sat;
         mem[nb + o + 3u] = select(1.0, 0.0, live);
-        mem[nb + o + 4u] = sq_log2(gsq);
+        mem[nb + o + 4u] = lsum_log2(gsq);
         mem[nb + o + 5u] = lsum_log2(slopes);
         var ggrad = bgrad;
         if (has_bias()) {
