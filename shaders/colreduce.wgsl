@@ -6,7 +6,7 @@
 //   bias gradient  mem[g_off + n] (=|+=) 2^scale · Σ_b ŝ[b, n]
 //   RNN input-weight gradient (when res_off != NONE)  mem[res_off + n*d_in + k] (=|+=) 2^scale · Σ_b ŝ[b,n] x[b,k]
 //   with FLAG_STATS: log2 mean_b |ŝ[b,n]| into mem[ust_off + n] (−∞ for an exact zero, NaN for NaN),
-//     accumulated in the log domain from ĝ (at b_off) and the split slope, so a unit saturated far below
+//     accumulated by binary exponents from ĝ (at b_off) and the split slope, so a unit saturated far below
 //     the f32 range keeps its magnitude; and per-unit partials into mem[upart_off + 4n ..]:
 //     Σ_b ŝ², log2 Σ_b a² (any magnitude: NaN if any a is NaN, NO_TERM if all are 0), #saturated, dead (1 if f'(z[b,n]) is mathematically 0 for every b: ReLU, z <= 0),
 //     log2 Σ_b ĝ² and log2 Σ_b |f'(z)| (both of any magnitude; the chain-rule ledger's factors)
@@ -49,8 +49,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     v[1] = NO_TERM;
     let sat_below = SATURATION_THRESHOLD * act_peak(net_act());
     let k_shift = slope_shift(scale_idx);
-    var act = vec3<f32>(0.0);
-    var gsq = vec3<f32>(0.0);
+    // esum_add states (common.wgsl)
+    var act = lsum_new();
+    var gsq = lsum_new();
     var slopes = lsum_new();
     let rescale = (p.flags & FLAG_RESCALE) != 0u;
     var slices = 1u;
@@ -97,24 +98,24 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             s_sum += s;
             if (stats) {
                 s_sq += s * s;
-                act = sq_add(act, mem[nb + c_off + b * p.ldc + n]);
-                gsq = sq_add(gsq, g);
+                act = esum_add_sq(act, mem[nb + c_off + b * p.ldc + n]);
+                gsq = esum_add_sq(gsq, g);
                 let z = mem[nb + z_off + b * p.ldc + n];
                 let sl = act_slope(z, net_act());
-                slopes = lsum_add(slopes, select(log2(abs(sl.m)) + f32(sl.k), NO_TERM, sl.m == 0.0));
+                slopes = esum_add_slope(slopes, sl);
                 if (sl.k < 0 || abs(sl.m) < sat_below) { n_sat += 1.0; }
                 if (!exact_zero_slope(z, net_act())) { n_live += 1.0; }
                 if (is_nan(g) || is_nan(sl.m)) {
                     n_nan += 1.0;
-                } else if (g != 0.0 && sl.m != 0.0) {
-                    let term = log2(abs(g)) + log2(abs(sl.m)) + f32(sl.k - k_shift);
-                    let up = term > lm_max;
-                    let e = exp2(select(term - lm_max, lm_max - term, up)); // one exp2 for both branches
-                    if (up) {
-                        lm_sum = lm_sum * e + 1.0;
-                        lm_max = term;
-                    } else {
-                        lm_sum += e;
+                } else {
+                    // |ĝ f'| 2^-K by its binary exponent (esum_add; (lm_max, lm_sum) is its state)
+                    let mg = split_pow2(g);
+                    let ms = split_pow2(sl.m);
+                    if (mg.x != 0.0 && ms.x != 0.0) {
+                        let e = esum_add(vec3<f32>(lm_max, lm_sum, 0.0), mg.x * ms.x,
+                                         mg.y + ms.y + f32(sl.k - k_shift));
+                        lm_max = e.x;
+                        lm_sum = e.y;
                     }
                 }
             }
@@ -131,8 +132,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     v[6] = lm_sum;
     v[7] = n_nan;
     for (var k = 0u; k < MAX_D_IN; k++) { v[10u + k] = xs[k]; }
-    v[3] = sq_log2(act);
-    v[8] = sq_log2(gsq);
+    v[3] = lsum_log2(act);
+    v[8] = lsum_log2(gsq);
     v[9] = lsum_log2(slopes);
     for (var q = 0u; q < NVALS; q++) {
         part[(q * SLICES + lid.y) * UNITS + lid.x] = v[q];
@@ -151,7 +152,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         for (var y = 0u; y < SLICES; y++) { total += part[(q * SLICES + y) * UNITS + lid.x]; }
         v[q] = total;
     }
-    // the log-domain mean: max over slices, then the slices' sums rescaled to it
+    // the mean's sum: the largest exponent over slices, then the slices' sums rescaled to it
     var mx = NO_TERM;
     for (var y = 0u; y < SLICES; y++) { mx = max(mx, part[(SLICES + y) * UNITS + lid.x]); }
     var sum = 0.0;
