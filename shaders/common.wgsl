@@ -358,11 +358,11 @@ fn lsum_new() -> vec3<f32> {
 }
 
 // ---- sums of values of any magnitude from their binary exponents, for the per-unit statistics that add
-// a term per value (colreduce4.wgsl, gated.wgsl). The state is lsum_add's, (E, S, #NaN) with the sum
-// S · 2^E, so lsum_log2 reads it (start from lsum_new), but a term comes as a mantissa m in [1/4, 1) and
-// an integer exponent e, and the two scale to each other by a power of two made from its bits: no log2 or
-// exp2 per value (sq_add's division, lsum_add's exp2 and the log2 of its terms were most of those
-// kernels' arithmetic on lavapipe), and the sums are exact to rounding.
+// a term per value (colreduce.wgsl, colreduce4.wgsl, gated.wgsl, normed.wgsl). The state is lsum_add's,
+// (E, S, #NaN) with the sum S · 2^E, so lsum_log2 reads it (start from lsum_new), but a term comes as a
+// mantissa m in [1/4, 1) and an integer exponent e, and the two scale to each other by a power of two
+// made from its bits: no log2 or exp2 per value (sq_add's division, lsum_add's exp2 and the log2 of its
+// terms were most of those kernels' arithmetic on lavapipe), and the sums are exact to rounding.
 
 // (m, e) with |x| = m · 2^e, m in [1/2, 1): (1, +∞) for an infinity, (0, 0) for zero (x not NaN)
 fn split_pow2(x: f32) -> vec2<f32> {
