@@ -102,7 +102,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 gsq = esum_add_sq(gsq, g);
                 let z = mem[nb + z_off + b * p.ldc + n];
                 let sl = act_slope(z, net_act());
-                slopes = esum_add_slope(slopes, sl);
+                // sl.m split once, for |f'| and for the mean's term
+                let ms = split_pow2(sl.m);
+                slopes = esum_add_term(slopes, ms.x, ms.y + f32(sl.k), is_nan(sl.m));
                 if (sl.k < 0 || abs(sl.m) < sat_below) { n_sat += 1.0; }
                 if (!exact_zero_slope(z, net_act())) { n_live += 1.0; }
                 if (is_nan(g) || is_nan(sl.m)) {
@@ -110,7 +112,6 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 } else {
                     // |ĝ f'| 2^-K by its binary exponent (esum_add; (lm_max, lm_sum) is its state)
                     let mg = split_pow2(g);
-                    let ms = split_pow2(sl.m);
                     if (mg.x != 0.0 && ms.x != 0.0) {
                         let e = esum_add(vec3<f32>(lm_max, lm_sum, 0.0), mg.x * ms.x,
                                          mg.y + ms.y + f32(sl.k - k_shift));

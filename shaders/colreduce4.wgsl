@@ -47,8 +47,9 @@ fn sums_add(q: UnitSums, s: f32, g: f32, a: f32, z: f32, k_shift: i32, sat_below
     r.act = esum_add_sq(r.act, a);
     r.gsq = esum_add_sq(r.gsq, g);
     let sl = act_slope(z, net_act());
+    // sl.m split once, for |f'| and for the mean's term
     let ms = split_pow2(sl.m);
-    r.slopes = esum_add_slope(r.slopes, sl);
+    r.slopes = esum_add_term(r.slopes, ms.x, ms.y + f32(sl.k), is_nan(sl.m));
     if (sl.k < 0 || abs(sl.m) < sat_below) { r.n_sat += 1.0; }
     if (!exact_zero_slope(z, net_act())) { r.n_live += 1.0; }
     let nan = is_nan(g) || is_nan(sl.m);

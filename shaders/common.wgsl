@@ -396,26 +396,30 @@ fn esum_add(st: vec3<f32>, m: f32, e: f32) -> vec3<f32> {
     return vec3<f32>(st.x, st.y + m * f, st.z);
 }
 
+// The term m · 2^e added where m != 0 (a zero term is skipped), or the NaN counted where `nan` (the term,
+// split from a NaN, is then not added). Selects rather than branches: lavapipe runs both sides of a branch
+// anyway.
+fn esum_add_term(st: vec3<f32>, m: f32, e: f32, nan: bool) -> vec3<f32> {
+    let added = esum_add(st, m, e);
+    return select(select(added, st, m == 0.0), vec3<f32>(st.x, st.y, st.z + 1.0), nan);
+}
+
 // x² added (NaN counted, zero skipped)
 fn esum_add_sq(st: vec3<f32>, x: f32) -> vec3<f32> {
     let q = split_pow2(x);
-    let added = esum_add(st, q.x * q.x, 2.0 * q.y);
-    // selects rather than branches: lavapipe runs both sides of a branch anyway
-    return select(select(added, st, q.x == 0.0), vec3<f32>(st.x, st.y, st.z + 1.0), is_nan(x));
+    return esum_add_term(st, q.x * q.x, 2.0 * q.y, is_nan(x));
 }
 
 // |f'| = |m| · 2^k of a slope added (NaN counted, zero skipped)
 fn esum_add_slope(st: vec3<f32>, sl: Slope) -> vec3<f32> {
     let q = split_pow2(sl.m);
-    let added = esum_add(st, q.x, q.y + f32(sl.k));
-    return select(select(added, st, q.x == 0.0), vec3<f32>(st.x, st.y, st.z + 1.0), is_nan(sl.m));
+    return esum_add_term(st, q.x, q.y + f32(sl.k), is_nan(sl.m));
 }
 
 // |x| added (NaN counted, zero skipped)
 fn esum_add_abs(st: vec3<f32>, x: f32) -> vec3<f32> {
     let q = split_pow2(x);
-    let added = esum_add(st, q.x, q.y);
-    return select(select(added, st, q.x == 0.0), vec3<f32>(st.x, st.y, st.z + 1.0), is_nan(x));
+    return esum_add_term(st, q.x, q.y, is_nan(x));
 }
 
 // Workgroup reductions over the first n threads (n a power of two, at most 256; every thread calls them).

@@ -352,7 +352,7 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         }
     }
     storageBarrier();
-    var sums = GateSums(0.0, vec4<f32>(0.0), lsum_new());
+    var sums = gate_sums_new();
     for (var u = lid; u < h; u += GW) {
         sums = unit_stats(t, u, sums, false, 0.0);
     }
@@ -411,6 +411,10 @@ struct GateSums {
     keep: f32,
     sat: vec4<f32>,
     csq: vec3<f32>,
+}
+
+fn gate_sums_new() -> GateSums {
+    return GateSums(0.0, vec4<f32>(0.0), lsum_new());
 }
 
 // Unit u's statistics at step t, stored (see gated_stats), and its share of the gate sums added to `sums`.
@@ -495,7 +499,7 @@ fn gated_stats_rows(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
     if (lid == 0u) {
         st(nb + p.aux_off + t, top);
     }
-    var sums = GateSums(0.0, vec4<f32>(0.0), lsum_new());
+    var sums = gate_sums_new();
     for (var u = lid; u < p.n; u += 8u) {
         sums = unit_stats(t, u, sums, true, top);
     }

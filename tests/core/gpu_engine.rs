@@ -967,6 +967,16 @@ fn normalized_mlps_match_the_reference() {
     }
 }
 
+/// The small net the tuner tests time: every candidate takes milliseconds.
+fn tuner_net() -> NetConfig {
+    NetConfig {
+        depth: 3,
+        width: 8,
+        batch: 4,
+        ..NetConfig::default()
+    }
+}
+
 /// Past the budget (spent at once here, as kernel compilation can spend it at the app's first launch)
 /// the tuner still builds the first candidate, and a quick one takes all its timed steps: a choice is
 /// never made from a single, cold step.
@@ -974,12 +984,7 @@ fn normalized_mlps_match_the_reference() {
 fn the_tuner_times_quick_candidates_fully_past_its_budget() {
     use gradscope::gpu::tuner::{QUICK_STEP_MS, TIMED_STEPS, candidates, time_candidates};
     let ctx = gpu();
-    let cfg = NetConfig {
-        depth: 3,
-        width: 8,
-        batch: 4,
-        ..NetConfig::default()
-    };
+    let cfg = tuner_net();
     let timings = time_candidates(ctx, &cfg, EngineOptions::default(), 0.0);
     assert_eq!(timings.len(), 1, "only the first candidate is built");
     let t = &timings[0];
@@ -994,12 +999,7 @@ fn the_tuner_times_quick_candidates_fully_past_its_budget() {
 fn the_tuner_times_every_small_candidate_in_rounds() {
     use gradscope::gpu::tuner::{TIMED_STEPS, candidates, time_candidates};
     let ctx = gpu();
-    let cfg = NetConfig {
-        depth: 3,
-        width: 8,
-        batch: 4,
-        ..NetConfig::default()
-    };
+    let cfg = tuner_net();
     // a budget no machine reaches: every candidate is timed
     let timings = time_candidates(ctx, &cfg, EngineOptions::default(), 1e6);
     let timed: Vec<_> = timings.iter().map(|t| t.candidate).collect();
