@@ -462,7 +462,8 @@ fn unit_stats(t: u32, u: u32, sums: GateSums, rescale: bool, top: f32) -> GateSu
                 // σ'(a) < 5% of its peak 1/4 exactly where |a| > ln(s/(1 − s)), s(1 − s) = 0.0125
                 s = select(0.0, 1.0, abs(a) > SIGMOID_SATURATED_BEYOND);
             }
-            r.sat[k] += s;
+            // as a vector (r.sat[k] at a loop counter's index would keep r in memory on lavapipe)
+            r.sat += select(vec4<f32>(0.0), vec4<f32>(s), vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(k));
             usat += s;
         }
         r.keep += sigmoid(ld(nb + pre + h + u));

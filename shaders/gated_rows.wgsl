@@ -114,6 +114,28 @@ fn gated_rows_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(lo
     }
 }
 
+// One slot of rows_cell_back's first pass: units u..u + 3 of ∂L/∂h_t (g_in: from the blocks above) and an
+// LSTM's ∂L/∂c_t, stored where `live`; returns the running NaN-propagating max magnitude after mx.
+fn back_slot(u: u32, g_in: vec4<f32>, b: u32, above: u32, pre_above: u32, g_row: u32, c_row: u32, live: bool,
+             top: bool, lstm: bool, mx: f32) -> f32 {
+    let h = p.n;
+    var g = g_in;
+    var cin = vec4<f32>(0.0);
+    if (!top) {
+        let keep = sig4(ld4(pre_above + h + u));
+        if (lstm) {
+            cin = ld4(nb + step_row(p.top_off, above, b, h) + u) * keep;
+        } else {
+            g += ld4(nb + step_row(p.g_off, above, b, h) + u) * keep;
+        }
+    }
+    if (live) {
+        st4(g_row + u, g);
+        st4(c_row + u, cin);
+    }
+    return abs_max(abs_max(mx, g, 3u), cin, 3u);
+}
+
 // Step t of row b's backpropagation through time (`top`: t = T, the errors come from the head; a constant
 // where the kernel calls it). First ∂L/∂h_t (and an LSTM's ∂L/∂c_t) arriving from above at the scale of
 // step t + 1, stored with the row's largest magnitude; then, divided by that magnitude's power of two, the
@@ -136,23 +158,12 @@ fn rows_cell_back(t: u32, b: u32, live: bool, top: bool) {
         } else {
             g = bwd_slots(vec4<u32>(step_row(p.a_off, above, b, gh)), p.w_rec, h, gh, js, last, true);
         }
-        for (var s = 0u; s < 4u; s++) {
-            let u = js[s];
-            var cin = vec4<f32>(0.0);
-            if (!top) {
-                let keep = sig4(ld4(pre_above + h + u));
-                if (lstm) {
-                    cin = ld4(nb + step_row(p.top_off, above, b, h) + u) * keep;
-                } else {
-                    g[s] += ld4(nb + step_row(p.g_off, above, b, h) + u) * keep;
-                }
-            }
-            if (live) {
-                st4(g_row + u, g[s]);
-                st4(c_row + u, cin);
-            }
-            mx = abs_max(abs_max(mx, g[s], 3u), cin, 3u);
-        }
+        // slot by slot, each named by a constant (a block indexed by a loop counter lives in memory on
+        // lavapipe)
+        mx = back_slot(js.x, g[0], b, above, pre_above, g_row, c_row, live, top, lstm, mx);
+        mx = back_slot(js.y, g[1], b, above, pre_above, g_row, c_row, live, top, lstm, mx);
+        mx = back_slot(js.z, g[2], b, above, pre_above, g_row, c_row, live, top, lstm, mx);
+        mx = back_slot(js.w, g[3], b, above, pre_above, g_row, c_row, live, top, lstm, mx);
     }
     var e = 0;
     if (mx > 0.0 && mx <= 3.4e38) {
@@ -239,9 +250,53 @@ fn gated_rows_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(l
 // the eight invocations' partial sums (log2) where a workgroup is not one subgroup (the portable build)
 var<workgroup> wsq: array<f32, 8>;
 
-// A block of 4 rows × 16 columns: r[i][q] holds row i's columns 4q..4q+3.
+// A block of 4 rows × 16 columns: ri[q] holds row i's columns 4q..4q+3. Every access names its row and
+// column vec4 by a constant (the helpers below): on lavapipe a block indexed by a loop counter lives in
+// memory, each access a masked gather or scatter, where constant indices keep it in registers.
 struct Block16 {
-    r: array<mat4x4<f32>, 4>,
+    r0: mat4x4<f32>,
+    r1: mat4x4<f32>,
+    r2: mat4x4<f32>,
+    r3: mat4x4<f32>,
+}
+
+// m + s col: a row of a block gains s times the sixteen column values
+fn row_outer(m: mat4x4<f32>, s: f32, col: mat4x4<f32>) -> mat4x4<f32> {
+    let v = vec4<f32>(s);
+    return mat4x4<f32>(fma(v, col[0], m[0]), fma(v, col[1], m[1]), fma(v, col[2], m[2]), fma(v, col[3], m[3]));
+}
+
+// blk + e ⊗ col: row i gains e[i] times the sixteen column values
+fn block_outer(blk: Block16, e: vec4<f32>, col: mat4x4<f32>) -> Block16 {
+    return Block16(row_outer(blk.r0, e.x, col), row_outer(blk.r1, e.y, col), row_outer(blk.r2, e.z, col),
+                   row_outer(blk.r3, e.w, col));
+}
+
+// 2^sc times every entry of a row
+fn row_scaled(m: mat4x4<f32>, sc: i32) -> mat4x4<f32> {
+    return mat4x4<f32>(ldexp_safe4(m[0], sc), ldexp_safe4(m[1], sc), ldexp_safe4(m[2], sc), ldexp_safe4(m[3], sc));
+}
+
+// total + 2^sc blk
+fn block_add_scaled(total: Block16, blk: Block16, sc: i32) -> Block16 {
+    return Block16(total.r0 + row_scaled(blk.r0, sc), total.r1 + row_scaled(blk.r1, sc),
+                   total.r2 + row_scaled(blk.r2, sc), total.r3 + row_scaled(blk.r3, sc));
+}
+
+// Gradient row j's sixteen entries at columns c0.. (ncols of them; zeros past them), as wgrad_load4 reads
+fn wgrad_row(j: u32, c0: u32, ncols: u32, input_side: bool) -> mat4x4<f32> {
+    return mat4x4<f32>(wgrad_load4(j, c0, ncols, input_side),
+                       wgrad_load4(j, c0 + 4u, ncols - min(4u, ncols), input_side),
+                       wgrad_load4(j, c0 + 8u, ncols - min(8u, ncols), input_side),
+                       wgrad_load4(j, c0 + 12u, ncols - min(12u, ncols), input_side));
+}
+
+// The first ncols of gradient row j's sixteen entries at columns c0.., as wgrad_store4 writes them
+fn wgrad_row_store(j: u32, c0: u32, ncols: u32, input_side: bool, m: mat4x4<f32>) {
+    wgrad_store4(j, c0, ncols, input_side, m[0]);
+    wgrad_store4(j, c0 + 4u, ncols - min(4u, ncols), input_side, m[1]);
+    wgrad_store4(j, c0 + 8u, ncols - min(8u, ncols), input_side, m[2]);
+    wgrad_store4(j, c0 + 12u, ncols - min(12u, ncols), input_side, m[3]);
 }
 
 // The 16 column values of row b at step t for this workgroup's columns c0.. (ncols of them; past them
@@ -252,28 +307,22 @@ fn wgrad_columns(t: u32, b: u32, c0: u32, ncols: u32, input_side: bool) -> mat4x
         // vec4 q of the group is lane q's (the last whole vec4 repeated past ncols, then zeroed)
         let row = nb + step_row(p.c_off, t - 1u, b, p.n) + c0;
         let nq = ncols / 4u;
+        let z = vec4<f32>(0.0);
         if (LANES == 8u) {
             let v = ld4(row + 4u * min(lane_id & 3u, nq - 1u));
-            for (var q = 0u; q < 4u; q++) {
-                m[q] = select(vec4<f32>(0.0), lane_share4(v, q), q < nq);
-            }
-        } else {
-            for (var q = 0u; q < 4u; q++) {
-                m[q] = select(vec4<f32>(0.0), ld4(row + 4u * min(q, nq - 1u)), q < nq);
-            }
+            return mat4x4<f32>(select(z, lane_share4(v, 0u), 0u < nq), select(z, lane_share4(v, 1u), 1u < nq),
+                               select(z, lane_share4(v, 2u), 2u < nq), select(z, lane_share4(v, 3u), 3u < nq));
         }
-        return m;
+        return mat4x4<f32>(select(z, ld4(row), 0u < nq), select(z, ld4(row + 4u * min(1u, nq - 1u)), 1u < nq),
+                           select(z, ld4(row + 4u * min(2u, nq - 1u)), 2u < nq),
+                           select(z, ld4(row + 4u * min(3u, nq - 1u)), 3u < nq));
     }
     // lane s holds columns 2s and 2s + 1 of the group
     let xr = nb + p.x_off + (t - 1u) * p.x_step + b * p.d_in;
     if (LANES == 8u) {
         let c = 2u * lane_id;
         let v = vec4<f32>(input_column(xr, c0 + c, c < ncols), input_column(xr, c0 + c + 1u, c + 1u < ncols), 0.0, 0.0);
-        for (var q = 0u; q < 4u; q++) {
-            let lo = lane_share4(v, 2u * q);
-            let hi = lane_share4(v, 2u * q + 1u);
-            m[q] = vec4<f32>(lo.x, lo.y, hi.x, hi.y);
-        }
+        return mat4x4<f32>(lane_pair(v, 0u, 1u), lane_pair(v, 2u, 3u), lane_pair(v, 4u, 5u), lane_pair(v, 6u, 7u));
     } else {
         for (var q = 0u; q < 4u; q++) {
             for (var c = 0u; c < 4u; c++) {
@@ -293,15 +342,8 @@ fn input_column(xr: u32, j: u32, inside: bool) -> f32 {
 // (largest log2 term, Σ 2^(term − largest)) of the block's squared entries, as sq_pair_add builds it (NaN
 // in the sum if any entry is NaN): scaled by the largest magnitude's power of two, exactly.
 fn block_sq_pair(blk: Block16) -> vec2<f32> {
-    var m = vec4<f32>(0.0);
-    var nan = false;
-    for (var i = 0u; i < 4u; i++) {
-        for (var q = 0u; q < 4u; q++) {
-            let v = blk.r[i][q];
-            m = max(m, abs(v));
-            nan = nan || is_nan(v.x) || is_nan(v.y) || is_nan(v.z) || is_nan(v.w);
-        }
-    }
+    let m = max(max(row_abs_max(blk.r0), row_abs_max(blk.r1)), max(row_abs_max(blk.r2), row_abs_max(blk.r3)));
+    let nan = row_has_nan(blk.r0) || row_has_nan(blk.r1) || row_has_nan(blk.r2) || row_has_nan(blk.r3);
     let mx = max(max(m.x, m.y), max(m.z, m.w));
     if (nan) {
         return vec2<f32>(NO_TERM, f32_nan());
@@ -310,14 +352,37 @@ fn block_sq_pair(blk: Block16) -> vec2<f32> {
         return vec2<f32>(NO_TERM, 0.0);
     }
     let e = frexp(mx).exp;
-    var s = 0.0;
-    for (var i = 0u; i < 4u; i++) {
-        for (var q = 0u; q < 4u; q++) {
-            let v = ldexp(blk.r[i][q], vec4<i32>(-e));
-            s += dot(v, v);
-        }
-    }
+    let s = row_rel_sq(blk.r3, e, row_rel_sq(blk.r2, e, row_rel_sq(blk.r1, e, row_rel_sq(blk.r0, e, 0.0))));
     return vec2<f32>(2.0 * f32(e), s);
+}
+
+// max |v| per component over a row's four vec4s (NaN aside: row_has_nan)
+fn row_abs_max(m: mat4x4<f32>) -> vec4<f32> {
+    return max(max(abs(m[0]), abs(m[1])), max(abs(m[2]), abs(m[3])));
+}
+
+fn row_has_nan(m: mat4x4<f32>) -> bool {
+    return nan4(m[0]) || nan4(m[1]) || nan4(m[2]) || nan4(m[3]);
+}
+
+// whether any component is NaN (on the bits, as is_nan)
+fn nan4(v: vec4<f32>) -> bool {
+    return any((bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u));
+}
+
+// s + Σ (v 2^-e)² over a row's sixteen entries, its vec4s in order
+fn row_rel_sq(m: mat4x4<f32>, e: i32, s: f32) -> f32 {
+    var r = s;
+    let k = vec4<i32>(-e);
+    let v0 = ldexp(m[0], k);
+    r += dot(v0, v0);
+    let v1 = ldexp(m[1], k);
+    r += dot(v1, v1);
+    let v2 = ldexp(m[2], k);
+    r += dot(v2, v2);
+    let v3 = ldexp(m[3], k);
+    r += dot(v3, v3);
+    return r;
 }
 
 // log2 of the sum of the workgroup's eight sq_pair states (every invocation calls it; NaN if any is NaN,
@@ -359,13 +424,9 @@ fn gated_wgrad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
     // without r, at top_off
     let cand = p.mode == 2u && input_side && j0 >= 2u * h;
     var total = Block16();
-    let accumulate = (p.flags & FLAG_ACCUMULATE) != 0u;
-    for (var i = 0u; i < 4u; i++) {
-        for (var q = 0u; q < 4u; q++) {
-            if (accumulate && live) {
-                total.r[i][q] = wgrad_load4(j0 + i, c0 + 4u * q, ncols - min(4u * q, ncols), input_side);
-            }
-        }
+    if ((p.flags & FLAG_ACCUMULATE) != 0u && live) {
+        total = Block16(wgrad_row(j0, c0, ncols, input_side), wgrad_row(j0 + 1u, c0, ncols, input_side),
+                        wgrad_row(j0 + 2u, c0, ncols, input_side), wgrad_row(j0 + 3u, c0, ncols, input_side));
     }
     for (var t = p.l_from; t <= p.l_to; t++) {
         var acc = Block16();
@@ -374,19 +435,11 @@ fn gated_wgrad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
                 let col = wgrad_columns(t, b, c0, ncols, input_side);
                 let at = select(step_row(p.a_off, t, b, gh) + j0, step_row(p.top_off, t, b, h) + j0 - 2u * h, cand);
                 let e = ld4(nb + at);
-                for (var i = 0u; i < 4u; i++) {
-                    for (var q = 0u; q < 4u; q++) {
-                        acc.r[i][q] = fma(vec4<f32>(e[i]), col[q], acc.r[i][q]);
-                    }
-                }
+                acc = block_outer(acc, e, col);
             }
         }
         let sc = i32(ld(nb + p.aux_off + t));
-        for (var i = 0u; i < 4u; i++) {
-            for (var q = 0u; q < 4u; q++) {
-                total.r[i][q] += ldexp_safe4(acc.r[i][q], sc);
-            }
-        }
+        total = block_add_scaled(total, acc, sc);
         if (!input_side) {
             if (!live) {
                 acc = Block16();
@@ -398,11 +451,10 @@ fn gated_wgrad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
         }
     }
     if (live) {
-        for (var i = 0u; i < 4u; i++) {
-            for (var q = 0u; q < 4u; q++) {
-                wgrad_store4(j0 + i, c0 + 4u * q, ncols - min(4u * q, ncols), input_side, total.r[i][q]);
-            }
-        }
+        wgrad_row_store(j0, c0, ncols, input_side, total.r0);
+        wgrad_row_store(j0 + 1u, c0, ncols, input_side, total.r1);
+        wgrad_row_store(j0 + 2u, c0, ncols, input_side, total.r2);
+        wgrad_row_store(j0 + 3u, c0, ncols, input_side, total.r3);
     }
 }
 

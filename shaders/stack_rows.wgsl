@@ -268,23 +268,27 @@ fn bwd_units(u: u32, v: u32, ks: u32, n: u32, js: vec4<u32>) -> mat4x4<f32> {
 // m[g][c] = ld(base + (js[g] + c) · stride + k) for the sixteen (g, c) (g: a slot, or a gated cell's gate):
 // the same in every lane, so each lane of an 8-lane subgroup loads two of them and the lanes swap them.
 fn gate_values(base: u32, js: vec4<u32>, stride: u32, k: u32) -> mat4x4<f32> {
-    var m = mat4x4<f32>();
+    // every slot by a constant index (a matrix indexed by a loop counter lives in memory on lavapipe)
     if (LANES != 8u) {
-        for (var g = 0u; g < 4u; g++) {
-            let o = nb + base + js[g] * stride + k;
-            m[g] = vec4<f32>(ld(o), ld(o + stride), ld(o + 2u * stride), ld(o + 3u * stride));
-        }
-        return m;
+        return mat4x4<f32>(strided4(nb + base + js.x * stride + k, stride), strided4(nb + base + js.y * stride + k, stride),
+                           strided4(nb + base + js.z * stride + k, stride), strided4(nb + base + js.w * stride + k, stride));
     }
     // lane g + 4q holds gate g's units 2q and 2q + 1
     let o = nb + base + (js[lane_id & 3u] + 2u * (lane_id >> 2u)) * stride + k;
     let v = vec4<f32>(ld(o), ld(o + stride), 0.0, 0.0);
-    for (var g = 0u; g < 4u; g++) {
-        let lo = lane_share4(v, g);
-        let hi = lane_share4(v, g + 4u);
-        m[g] = vec4<f32>(lo.x, lo.y, hi.x, hi.y);
-    }
-    return m;
+    return mat4x4<f32>(lane_pair(v, 0u, 4u), lane_pair(v, 1u, 5u), lane_pair(v, 2u, 6u), lane_pair(v, 3u, 7u));
+}
+
+// ld(o), ld(o + stride), ld(o + 2 stride), ld(o + 3 stride)
+fn strided4(o: u32, stride: u32) -> vec4<f32> {
+    return vec4<f32>(ld(o), ld(o + stride), ld(o + 2u * stride), ld(o + 3u * stride));
+}
+
+// (lane lo's v.xy, lane hi's v.xy)
+fn lane_pair(v: vec4<f32>, lo: u32, hi: u32) -> vec4<f32> {
+    let a = lane_share4(v, lo);
+    let b = lane_share4(v, hi);
+    return vec4<f32>(a.x, a.y, b.x, b.y);
 }
 
 // The forward's block for the four slots: out[s][c] = Σ_{k<n} ld(u[s] + k) · ld(v + (js[s] + c) cs + k)
@@ -446,16 +450,21 @@ fn bwd_row(g_in: vec4<f32>, live: bool, out: u32, above: u32, j0: u32, last: u32
         g = ldexp_safe4(g, -e_above);
     }
     let z = load4(nb + p.z_off + out + j0, last, wide);
-    var s = vec4<f32>(0.0);
-    for (var c = 0u; c < 4u; c++) {
-        let sl = act_slope(z[c], net_act());
-        s[c] = ldexp_safe(g[c] * sl.m, sl.k - k_l);
-    }
+    // component by component, each named by a constant (a vector written at a loop counter's index
+    // lives in memory on lavapipe)
+    let s = vec4<f32>(slope_scaled(g.x, z.x, k_l), slope_scaled(g.y, z.y, k_l), slope_scaled(g.z, z.z, k_l),
+                      slope_scaled(g.w, z.w, k_l));
     if (live) {
         store4(nb + p.g_off + out + j0, g, last, wide);
         store4(nb + p.a_off + out + j0, s, last, wide);
     }
     return abs_max(m, g, last);
+}
+
+// ŝ = ĝ f'(z) 2^-K_l of one unit
+fn slope_scaled(g: f32, z: f32, k_l: i32) -> f32 {
+    let sl = act_slope(z, net_act());
+    return ldexp_safe(g * sl.m, sl.k - k_l);
 }
 
 // frexp exponents of four row maxima (0 for a zero row)
