@@ -386,22 +386,27 @@ fn normed_wgrad(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
     let valid = e < ((w + 3u) / 4u) * cgs;
     let j0 = (e / cgs) * 4u;
     let c0 = (e % cgs) * 4u;
-    var acc: array<vec4<f32>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        acc[i] = vec4<f32>(0.0);
-    }
+    // the block's rows as four named accumulators, every index a constant (on lavapipe an array indexed by
+    // a loop counter lives in memory: a masked gather or scatter per access)
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
     if (valid) {
         let dl = layer_at(p.a_off, l);
+        let cl = vec4<u32>(min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(fan - 1u)));
+        let jl = vec4<u32>(min(vec4<u32>(j0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(w - 1u)));
         for (var b = 0u; b < p.m; b++) {
-            var v = vec4<f32>(0.0);
-            for (var q = 0u; q < 4u; q++) {
-                v[q] = mem[nb + src + b * fan + min(c0 + q, fan - 1u)];
-            }
-            for (var i = 0u; i < 4u; i++) {
-                acc[i] = fma(vec4<f32>(mem[nb + dl + b * w + min(j0 + i, w - 1u)]), v, acc[i]);
-            }
+            let x = nb + src + b * fan;
+            let v = vec4<f32>(mem[x + cl.x], mem[x + cl.y], mem[x + cl.z], mem[x + cl.w]);
+            let d = nb + dl + b * w;
+            a0 = fma(vec4<f32>(mem[d + jl.x]), v, a0);
+            a1 = fma(vec4<f32>(mem[d + jl.y]), v, a1);
+            a2 = fma(vec4<f32>(mem[d + jl.z]), v, a2);
+            a3 = fma(vec4<f32>(mem[d + jl.w]), v, a3);
         }
     }
+    let acc = mat4x4<f32>(a0, a1, a2, a3);
     let sc = i32(mem[nb + p.aux_off + l]);
     var sq = vec2<f32>(NO_TERM, 0.0);
     if (valid) {
