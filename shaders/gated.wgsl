@@ -108,7 +108,9 @@ fn gated_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
             var xa = vec4<f32>(0.0);
             for (var g = 0u; g < p.k; g++) {
                 let j = g * h + u;
-                xa[g] = ld(nb + p.b_first + j) + gdot(xrow, p.w_in + j * p.d_in, 1u, p.d_in);
+                // as a vector (xa[g] at a loop counter's index would keep xa in memory on lavapipe)
+                let v = ld(nb + p.b_first + j) + gdot(xrow, p.w_in + j * p.d_in, 1u, p.d_in);
+                xa = select(xa, vec4<f32>(v), vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(g));
             }
             var ha = vec4<f32>(0.0);
             if (t >= 2u) {
@@ -590,14 +592,17 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     }
     let nrows = min(4u, gh - min(j0, gh));
     let gru = p.mode == MODE_GRU;
-    var total: array<vec4<f32>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        total[i] = vec4<f32>(0.0);
-        if (valid && (p.flags & FLAG_ACCUMULATE) != 0u) {
-            for (var q = 0u; q < ncols; q++) {
-                total[i][q] = ld(nb + wgrad_dst(min(j0 + i, gh - 1u), c0 + q, input_side));
-            }
-        }
+    // the block's four rows, each named (an array or vector written at a loop counter's index would live
+    // in memory on lavapipe, every access a masked gather or scatter)
+    var t0 = vec4<f32>(0.0);
+    var t1 = vec4<f32>(0.0);
+    var t2 = vec4<f32>(0.0);
+    var t3 = vec4<f32>(0.0);
+    if (valid && (p.flags & FLAG_ACCUMULATE) != 0u) {
+        t0 = wgrad_dst_load(min(j0, gh - 1u), c0, ncols, input_side);
+        t1 = wgrad_dst_load(min(j0 + 1u, gh - 1u), c0, ncols, input_side);
+        t2 = wgrad_dst_load(min(j0 + 2u, gh - 1u), c0, ncols, input_side);
+        t3 = wgrad_dst_load(min(j0 + 3u, gh - 1u), c0, ncols, input_side);
     }
     // where H is a multiple of 4, a block of four W_h columns or four error rows is one vec4 load
     let wide = (p.flags & FLAG_WIDE) != 0u;
@@ -647,17 +652,18 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
                 acc3 = fma(vec4<f32>(err.w), v, acc3);
             }
         }
-        var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
         let sc = i32(ld(nb + p.aux_off + t));
-        // this invocation's W_h entries squared (of any magnitude), then the workgroup's
+        t0 += ldexp_safe4(acc0, sc);
+        t1 += ldexp_safe4(acc1, sc);
+        t2 += ldexp_safe4(acc2, sc);
+        t3 += ldexp_safe4(acc3, sc);
+        // this invocation's W_h entries squared (of any magnitude), row by row, then the workgroup's
         var sq = vec2<f32>(NO_TERM, 0.0);
-        for (var i = 0u; i < 4u; i++) {
-            total[i] += ldexp_safe4(acc[i], sc);
-            if (valid && !input_side && i < nrows) {
-                for (var q = 0u; q < ncols; q++) {
-                    sq = sq_pair_add(sq, acc[i][q]);
-                }
-            }
+        if (valid && !input_side) {
+            sq = sq_pairs_add(sq, acc0, select(0u, ncols, 0u < nrows));
+            sq = sq_pairs_add(sq, acc1, select(0u, ncols, 1u < nrows));
+            sq = sq_pairs_add(sq, acc2, select(0u, ncols, 2u < nrows));
+            sq = sq_pairs_add(sq, acc3, select(0u, ncols, 3u < nrows));
         }
         if (LANES > 1u) {
             // 8-lane subgroups (CPU adapters): a slot per subgroup, no workgroup barrier inside the loop
@@ -674,11 +680,35 @@ fn gated_wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
         }
     }
     if (valid) {
-        for (var i = 0u; i < nrows; i++) {
-            for (var q = 0u; q < ncols; q++) {
-                st(nb + wgrad_dst(j0 + i, c0 + q, input_side), total[i][q]);
-            }
-        }
+        wgrad_dst_store(j0, c0, ncols, input_side, t0);
+        if (1u < nrows) { wgrad_dst_store(j0 + 1u, c0, ncols, input_side, t1); }
+        if (2u < nrows) { wgrad_dst_store(j0 + 2u, c0, ncols, input_side, t2); }
+        if (3u < nrows) { wgrad_dst_store(j0 + 3u, c0, ncols, input_side, t3); }
+    }
+}
+
+// sq_pair_add of v's first n components, in order
+fn sq_pairs_add(st: vec2<f32>, v: vec4<f32>, n: u32) -> vec2<f32> {
+    var s = st;
+    for (var q = 0u; q < n; q++) {
+        s = sq_pair_add(s, v[q]);
+    }
+    return s;
+}
+
+// Gradient row j's entries at columns c0 .. c0 + ncols - 1 (ncols ≤ 4; zeros past them)
+fn wgrad_dst_load(j: u32, c0: u32, ncols: u32, input_side: bool) -> vec4<f32> {
+    let q = vec4<u32>(0u, 1u, 2u, 3u);
+    let c = vec4<u32>(c0) + min(q, vec4<u32>(max(ncols, 1u) - 1u));
+    let v = vec4<f32>(ld(nb + wgrad_dst(j, c.x, input_side)), ld(nb + wgrad_dst(j, c.y, input_side)),
+                      ld(nb + wgrad_dst(j, c.z, input_side)), ld(nb + wgrad_dst(j, c.w, input_side)));
+    return select(vec4<f32>(0.0), v, q < vec4<u32>(ncols));
+}
+
+// v's first ncols components stored at gradient row j's columns c0 ..
+fn wgrad_dst_store(j: u32, c0: u32, ncols: u32, input_side: bool, v: vec4<f32>) {
+    for (var q = 0u; q < ncols; q++) {
+        st(nb + wgrad_dst(j, c0 + q, input_side), v[q]);
     }
 }
 
