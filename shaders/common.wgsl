@@ -269,6 +269,11 @@ fn ldexp_safe4(v: vec4<f32>, e: i32) -> vec4<f32> {
     return vec4<f32>(ldexp_safe(v.x, e), ldexp_safe(v.y, e), ldexp_safe(v.z, e), ldexp_safe(v.w, e));
 }
 
+// ldexp_safe of every entry of a 4 x 4 block
+fn ldexp_safe_mat4(m: mat4x4<f32>, e: i32) -> mat4x4<f32> {
+    return mat4x4<f32>(ldexp_safe4(m[0], e), ldexp_safe4(m[1], e), ldexp_safe4(m[2], e), ldexp_safe4(m[3], e));
+}
+
 // x * 2^e for e <= 0, as brings a value to a lower common scale: one multiplication where 2^e is a normal
 // float, else ldexp_safe (a branch, not a select: select would evaluate both).
 fn scale_down_pow2(x: f32, e: i32) -> f32 {

@@ -272,15 +272,10 @@ fn block_outer(blk: Block16, e: vec4<f32>, col: mat4x4<f32>) -> Block16 {
                    row_outer(blk.r3, e.w, col));
 }
 
-// 2^sc times every entry of a row
-fn row_scaled(m: mat4x4<f32>, sc: i32) -> mat4x4<f32> {
-    return mat4x4<f32>(ldexp_safe4(m[0], sc), ldexp_safe4(m[1], sc), ldexp_safe4(m[2], sc), ldexp_safe4(m[3], sc));
-}
-
 // total + 2^sc blk
 fn block_add_scaled(total: Block16, blk: Block16, sc: i32) -> Block16 {
-    return Block16(total.r0 + row_scaled(blk.r0, sc), total.r1 + row_scaled(blk.r1, sc),
-                   total.r2 + row_scaled(blk.r2, sc), total.r3 + row_scaled(blk.r3, sc));
+    return Block16(total.r0 + ldexp_safe_mat4(blk.r0, sc), total.r1 + ldexp_safe_mat4(blk.r1, sc),
+                   total.r2 + ldexp_safe_mat4(blk.r2, sc), total.r3 + ldexp_safe_mat4(blk.r3, sc));
 }
 
 // Gradient row j's sixteen entries at columns c0.. (ncols of them; zeros past them), as wgrad_load4 reads

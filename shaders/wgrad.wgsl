@@ -434,20 +434,15 @@ fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
             }
         }
         let sc = i32(ld(nb + p.aux_off + tt));
-        t0 += scale_block(k0, sc);
-        t1 += scale_block(k1, sc);
-        t2 += scale_block(k2, sc);
-        t3 += scale_block(k3, sc);
+        t0 += ldexp_safe_mat4(k0, sc);
+        t1 += ldexp_safe_mat4(k1, sc);
+        t2 += ldexp_safe_mat4(k2, sc);
+        t3 += ldexp_safe_mat4(k3, sc);
     }
     store_block(t0, i, jq.x, job);
     store_block(t1, i, jq.y, job);
     store_block(t2, i, jq.z, job);
     store_block(t3, i, jq.w, job);
-}
-
-// 2^sc times every entry of a block
-fn scale_block(blk: mat4x4<f32>, sc: i32) -> mat4x4<f32> {
-    return mat4x4<f32>(ldexp_safe4(blk[0], sc), ldexp_safe4(blk[1], sc), ldexp_safe4(blk[2], sc), ldexp_safe4(blk[3], sc));
 }
 
 // Where gradient entry (i, j) of the column layout above goes.
