@@ -19,14 +19,28 @@
 //     early return would put all later work under a partial execution mask.
 
 // RPI, the rows per invocation, comes from the module's constants (src/gpu/shaders.rs, MODULES): 4 in module
-// stack_rows, 1 in module stack_rows1. With 4 rows, slot s of a block (acc[s]) is row 4g + s and every slot
-// holds the same four units; with 1 row (built for lavapipe's 8-lane subgroups, chosen only where the width
-// is a multiple of 4) slot s holds units 4s..4s + 3 of the block's sixteen: a step then reads one vec4 of
-// its row for 64 multiply-adds, and four times as many invocations share a small batch (more lanes and
-// more CPU threads busy).
+// stack_rows, 1 in module stack_rows1, 2 in module stack_rows2. With 4 rows, slot s of a block (acc[s]) is
+// row 4g + s and every slot holds the same four units; with 1 row (built for lavapipe's 8-lane subgroups,
+// chosen only where the width is a multiple of 4) slot s holds units 4s..4s + 3 of the block's sixteen: a
+// step then reads one vec4 of its row for 64 multiply-adds, and four times as many invocations share a small
+// batch (more lanes and more CPU threads busy). With 2 rows (PAIR) the invocation carries a second row,
+// 2g + 1, laid out as the first, 2g: both take each weight value the lanes swap, so a subgroup loads every
+// weight once per sixteen rows instead of eight (on lavapipe the loads, not the multiply-adds, set the
+// speed). The second row's values are a second block (Pair.b) and its own Rows and Above.
+
+// whether a block holds sixteen units of one row (1 or 2 rows per invocation), not four units of four rows
+const ROW16: bool = RPI != 4u;
+// whether an invocation carries a second row of sixteen-unit blocks
+const PAIR: bool = RPI == 2u;
 
 // units per block of the unit loop
-const BLOCK_UNITS: u32 = 16u / RPI;
+const BLOCK_UNITS: u32 = select(4u, 16u, ROW16);
+
+// The blocks of an invocation's two rows (b: the second row's; zeros without PAIR).
+struct Pair {
+    a: mat4x4<f32>,
+    b: mat4x4<f32>,
+}
 
 // this invocation's lane in its subgroup: a workgroup of 8 is one subgroup where LANES is 8 (lanes.wgsl)
 var<private> lane_id: u32;
@@ -41,19 +55,32 @@ struct Rows {
 }
 
 fn rows_of(g: u32) -> Rows {
-    if (RPI == 1u) {
-        let live = g < p.m;
-        return Rows(vec4<u32>(min(g, p.m - 1u)), vec4<bool>(live), vec4<bool>(live, false, false, false));
+    if (ROW16) {
+        return one_row(RPI * g);
     }
     let r = RPI * g + vec4<u32>(0u, 1u, 2u, 3u);
     let live = r < vec4<u32>(p.m);
     return Rows(min(r, vec4<u32>(p.m - 1u)), live, live);
 }
 
+// The second row of invocation g (PAIR; without it the first again, which nothing then reads)
+fn second_row(g: u32) -> Rows {
+    if (PAIR) {
+        return one_row(RPI * g + 1u);
+    }
+    return rows_of(g);
+}
+
+// Row r in every slot (clamped into the batch), live and its own in the first where it is in the batch
+fn one_row(r: u32) -> Rows {
+    let live = r < p.m;
+    return Rows(vec4<u32>(min(r, p.m - 1u)), vec4<bool>(live), vec4<bool>(live, false, false, false));
+}
+
 // The first unit of each slot of the block at j0 (a slot past the width repeats the last block: the same
 // values and the same stores as the slot that owns it).
 fn slot_units(j0: u32, w: u32) -> vec4<u32> {
-    if (RPI == 1u) {
+    if (ROW16) {
         return min(vec4<u32>(j0) + vec4<u32>(0u, 4u, 8u, 12u), vec4<u32>((w - 1u) & ~3u));
     }
     return vec4<u32>(j0);
@@ -66,7 +93,7 @@ fn slot_last(js: vec4<u32>, w: u32) -> vec4<u32> {
 
 // load4 of each slot's units at `at` (one load where the slots share their units)
 fn slot_load4(at: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> mat4x4<f32> {
-    if (RPI == 4u) {
+    if (!ROW16) {
         let v = load4(at + js.x, ls.x, wide);
         return mat4x4<f32>(v, v, v, v);
     }
@@ -76,16 +103,16 @@ fn slot_load4(at: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> mat4x4<f32> 
 
 // With one row, the four slots' running maxima made the row's (NaN-propagating, as abs_max)
 fn row_max(mx: vec4<f32>) -> vec4<f32> {
-    if (RPI == 4u) {
+    if (!ROW16) {
         return mx;
     }
-    var r = mx.x;
-    for (var c = 1u; c < 4u; c++) {
-        if (mx[c] > r || is_nan(mx[c])) {
-            r = mx[c];
-        }
-    }
-    return vec4<f32>(r);
+    // each slot by a constant index (lavapipe keeps a vector read at a loop counter's index in memory)
+    return vec4<f32>(nan_max(nan_max(nan_max(mx.x, mx.y), mx.z), mx.w));
+}
+
+// v where it exceeds r or is NaN, else r
+fn nan_max(r: f32, v: f32) -> f32 {
+    return select(r, v, v > r || is_nan(v));
 }
 
 // ld(i + c) for units c = 0..3 (past `last` the last one again); one load where `wide`.
@@ -215,13 +242,16 @@ fn bwd_block(u: vec4<u32>, v: u32, ks: u32, n: u32, last: u32, wide: bool) -> ma
     return a;
 }
 
-// One row (u) against sixteen units' weight rows (slot s: units js[s]..js[s] + 3, rows at v + unit * cs):
-// out[s][c] = Σ_{k<n} ld(u + k) · ld(v + (js[s] + c) cs + k). u, v, cs, n multiples of 4; 8-lane subgroups.
-// Lane s loads k0 + 4s .. k0 + 4s + 3 of the sixteen weight rows, step s of the inner loop shares them.
-fn fwd_units(u: u32, v: u32, cs: u32, n: u32, js: vec4<u32>) -> mat4x4<f32> {
+// One row (u; and u2 with PAIR) against sixteen units' weight rows (slot s: units js[s]..js[s] + 3, rows at
+// v + unit * cs): out[s][c] = Σ_{k<n} ld(u + k) · ld(v + (js[s] + c) cs + k). u, v, cs, n multiples of 4;
+// 8-lane subgroups. Lane s loads k0 + 4s .. k0 + 4s + 3 of the sixteen weight rows, step s of the inner
+// loop shares them (with both rows).
+fn fwd_units(u: u32, u2: u32, v: u32, cs: u32, n: u32, js: vec4<u32>) -> Pair {
     let x0 = nb + u;
+    let y0 = nb + u2;
     let w0 = vec4<u32>(nb + v) + js * cs;
     var a = mat4x4<f32>();
+    var b = mat4x4<f32>();
     for (var k0 = 0u; k0 < n; k0 += 32u) {
         let o = w0 + vec4<u32>(min(k0 + 4u * lane_id, n - 4u));
         let r0 = ld4_rows(o.x, cs);
@@ -230,23 +260,45 @@ fn fwd_units(u: u32, v: u32, cs: u32, n: u32, js: vec4<u32>) -> mat4x4<f32> {
         let r3 = ld4_rows(o.w, cs);
         let cnt = min(8u, (n - k0) / 4u);
         for (var s = 0u; s < cnt; s++) {
-            let x = ld4(x0 + k0 + 4u * s);
-            a[0] += dots(x, shared_rows(r0, s));
-            a[1] += dots(x, shared_rows(r1, s));
-            a[2] += dots(x, shared_rows(r2, s));
-            a[3] += dots(x, shared_rows(r3, s));
+            let w = Quad(shared_rows(r0, s), shared_rows(r1, s), shared_rows(r2, s), shared_rows(r3, s));
+            a = quad_dots(a, ld4(x0 + k0 + 4u * s), w);
+            if (PAIR) {
+                b = quad_dots(b, ld4(y0 + k0 + 4u * s), w);
+            }
         }
     }
-    return a;
+    return Pair(a, b);
 }
 
-// One row (u) against sixteen columns of a weight (slot s: columns js[s]..js[s] + 3 at v, row stride ks):
-// out[s][c] = Σ_{k<n} ld(u + k) · ld(v + k ks + js[s] + c). u, v, ks, n multiples of 4; 8-lane subgroups.
-// Lane s loads the weight rows k0 + 4s .. k0 + 4s + 3 (sixteen columns), step s of the inner loop shares them.
-fn bwd_units(u: u32, v: u32, ks: u32, n: u32, js: vec4<u32>) -> mat4x4<f32> {
+// The sixteen units' weights (or weight columns) at one step of a block: slot s's four units in q.s
+struct Quad {
+    s0: mat4x4<f32>,
+    s1: mat4x4<f32>,
+    s2: mat4x4<f32>,
+    s3: mat4x4<f32>,
+}
+
+// acc + (x · w.s[c]) in slot s: fwd_units' step for one row
+fn quad_dots(acc: mat4x4<f32>, x: vec4<f32>, w: Quad) -> mat4x4<f32> {
+    return mat4x4<f32>(acc[0] + dots(x, w.s0), acc[1] + dots(x, w.s1), acc[2] + dots(x, w.s2), acc[3] + dots(x, w.s3));
+}
+
+// acc + Σ_q x[q] w.s[q]: bwd_units' step for one row
+fn quad_rows_by(acc: mat4x4<f32>, x: vec4<f32>, w: Quad) -> mat4x4<f32> {
+    return mat4x4<f32>(rows_by(x, w.s0, acc[0]), rows_by(x, w.s1, acc[1]), rows_by(x, w.s2, acc[2]),
+                       rows_by(x, w.s3, acc[3]));
+}
+
+// One row (u; and u2 with PAIR) against sixteen columns of a weight (slot s: columns js[s]..js[s] + 3 at v,
+// row stride ks): out[s][c] = Σ_{k<n} ld(u + k) · ld(v + k ks + js[s] + c). u, v, ks, n multiples of 4;
+// 8-lane subgroups. Lane s loads the weight rows k0 + 4s .. k0 + 4s + 3 (sixteen columns), step s of the
+// inner loop shares them (with both rows).
+fn bwd_units(u: u32, u2: u32, v: u32, ks: u32, n: u32, js: vec4<u32>) -> Pair {
     let x0 = nb + u;
+    let y0 = nb + u2;
     let v0 = vec4<u32>(nb + v) + js;
     var a = mat4x4<f32>();
+    var b = mat4x4<f32>();
     for (var k0 = 0u; k0 < n; k0 += 32u) {
         let o = v0 + vec4<u32>(min(k0 + 4u * lane_id, n - 4u) * ks);
         let r0 = ld4_rows(o.x, ks);
@@ -255,14 +307,14 @@ fn bwd_units(u: u32, v: u32, ks: u32, n: u32, js: vec4<u32>) -> mat4x4<f32> {
         let r3 = ld4_rows(o.w, ks);
         let cnt = min(8u, (n - k0) / 4u);
         for (var s = 0u; s < cnt; s++) {
-            let x = ld4(x0 + k0 + 4u * s);
-            a[0] = rows_by(x, shared_rows(r0, s), a[0]);
-            a[1] = rows_by(x, shared_rows(r1, s), a[1]);
-            a[2] = rows_by(x, shared_rows(r2, s), a[2]);
-            a[3] = rows_by(x, shared_rows(r3, s), a[3]);
+            let w = Quad(shared_rows(r0, s), shared_rows(r1, s), shared_rows(r2, s), shared_rows(r3, s));
+            a = quad_rows_by(a, ld4(x0 + k0 + 4u * s), w);
+            if (PAIR) {
+                b = quad_rows_by(b, ld4(y0 + k0 + 4u * s), w);
+            }
         }
     }
-    return a;
+    return Pair(a, b);
 }
 
 // m[g][c] = ld(base + (js[g] + c) · stride + k) for the sixteen (g, c) (g: a slot, or a gated cell's gate):
@@ -292,44 +344,73 @@ fn lane_pair(v: vec4<f32>, lo: u32, hi: u32) -> vec4<f32> {
 }
 
 // The forward's block for the four slots: out[s][c] = Σ_{k<n} ld(u[s] + k) · ld(v + (js[s] + c) cs + k)
-// (units past ls[s] repeat it).
+// (units past ls[s] repeat it). One row's blocks (the gated cells' hidden block, gated_rows.wgsl).
 fn fwd_slots(u: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> mat4x4<f32> {
-    if (RPI == 4u) {
-        return fwd_block(u, v + js.x * cs, cs, n, ls.x, wide);
+    return fwd_pair(u, u, v, cs, n, js, ls, wide).a;
+}
+
+// fwd_slots for the rows u and, with PAIR, u2 (the same in every slot), whose blocks share the weights'
+// loads.
+fn fwd_pair(u: vec4<u32>, u2: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> Pair {
+    if (!ROW16) {
+        return Pair(fwd_block(u, v + js.x * cs, cs, n, ls.x, wide), mat4x4<f32>());
     }
     if (LANES == 8u && wide) {
-        return fwd_units(u.x, v, cs, n, js);
+        return fwd_units(u.x, u2.x, v, cs, n, js);
     }
-    if (LANES == 8u && RPI == 1u) {
+    if (LANES == 8u) {
         // one row and an input width that is not a multiple of 4 (an RNN's x_t, the spiral's points):
         // the row's x_k once, the sixteen weights at k two a lane (gate_values), summed in k order. One
         // row per invocation runs only where the width is a multiple of 4: every slot has its four units
         // (ls is 3 throughout)
         var a = mat4x4<f32>();
+        var b = mat4x4<f32>();
         for (var k = 0u; k < n; k++) {
-            let x = vec4<f32>(ld(nb + u.x + k));
             let wk = gate_values(v, js, cs, k);
-            a = mat4x4<f32>(fma(x, wk[0], a[0]), fma(x, wk[1], a[1]), fma(x, wk[2], a[2]), fma(x, wk[3], a[3]));
+            a = fma_slots(a, ld(nb + u.x + k), wk);
+            if (PAIR) {
+                b = fma_slots(b, ld(nb + u2.x + k), wk);
+            }
         }
-        return a;
+        return Pair(a, b);
     }
-    // one row elsewhere (the portable build): a four-row block per slot, its four rows
-    // all this one (four times the row's loads; the engine takes one row only with lane sharing)
-    return mat4x4<f32>(fwd_block(u, v + js.x * cs, cs, n, ls.x, wide)[0], fwd_block(u, v + js.y * cs, cs, n, ls.y, wide)[0],
-                       fwd_block(u, v + js.z * cs, cs, n, ls.z, wide)[0], fwd_block(u, v + js.w * cs, cs, n, ls.w, wide)[0]);
+    // one row elsewhere (the portable build): a four-row block per slot, its rows the two rows, twice
+    // (twice the rows' loads; the engine takes sixteen-unit blocks only with lane sharing)
+    let uu = vec4<u32>(u.x, u2.x, u.x, u2.x);
+    let k0 = fwd_block(uu, v + js.x * cs, cs, n, ls.x, wide);
+    let k1 = fwd_block(uu, v + js.y * cs, cs, n, ls.y, wide);
+    let k2 = fwd_block(uu, v + js.z * cs, cs, n, ls.z, wide);
+    let k3 = fwd_block(uu, v + js.w * cs, cs, n, ls.w, wide);
+    return Pair(mat4x4<f32>(k0[0], k1[0], k2[0], k3[0]), mat4x4<f32>(k0[1], k1[1], k2[1], k3[1]));
+}
+
+// acc + x wk, slot by slot
+fn fma_slots(acc: mat4x4<f32>, x: f32, wk: mat4x4<f32>) -> mat4x4<f32> {
+    let xv = vec4<f32>(x);
+    return mat4x4<f32>(fma(xv, wk[0], acc[0]), fma(xv, wk[1], acc[1]), fma(xv, wk[2], acc[2]), fma(xv, wk[3], acc[3]));
 }
 
 // The backward's block for the four slots: out[s][c] = Σ_{k<n} ld(u[s] + k) · ld(v + k ks + js[s] + c).
+// One row's blocks (the gated cells' backward, gated_rows.wgsl).
 fn bwd_slots(u: vec4<u32>, v: u32, ks: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> mat4x4<f32> {
-    if (RPI == 4u) {
-        return bwd_block(u, v + js.x, ks, n, ls.x, wide);
+    return bwd_pair(u, u, v, ks, n, js, ls, wide).a;
+}
+
+// bwd_slots for the rows u and, with PAIR, u2, as fwd_pair.
+fn bwd_pair(u: vec4<u32>, u2: vec4<u32>, v: u32, ks: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> Pair {
+    if (!ROW16) {
+        return Pair(bwd_block(u, v + js.x, ks, n, ls.x, wide), mat4x4<f32>());
     }
     if (LANES == 8u && wide) {
-        return bwd_units(u.x, v, ks, n, js);
+        return bwd_units(u.x, u2.x, v, ks, n, js);
     }
-    // one row elsewhere (the head's block, the portable build): as fwd_slots
-    return mat4x4<f32>(bwd_block(u, v + js.x, ks, n, ls.x, wide)[0], bwd_block(u, v + js.y, ks, n, ls.y, wide)[0],
-                       bwd_block(u, v + js.z, ks, n, ls.z, wide)[0], bwd_block(u, v + js.w, ks, n, ls.w, wide)[0]);
+    // one row elsewhere (the head's block, the portable build): as fwd_pair
+    let uu = vec4<u32>(u.x, u2.x, u.x, u2.x);
+    let k0 = bwd_block(uu, v + js.x, ks, n, ls.x, wide);
+    let k1 = bwd_block(uu, v + js.y, ks, n, ls.y, wide);
+    let k2 = bwd_block(uu, v + js.z, ks, n, ls.z, wide);
+    let k3 = bwd_block(uu, v + js.w, ks, n, ls.w, wide);
+    return Pair(mat4x4<f32>(k0[0], k1[0], k2[0], k3[0]), mat4x4<f32>(k0[1], k1[1], k2[1], k3[1]));
 }
 
 // One row's units j0..j0+last of layer l: z (bias added) and a = f(z) (+ the row's previous layer at
@@ -350,38 +431,56 @@ fn fwd_row(z: vec4<f32>, live: bool, out: u32, prev: u32, j0: u32, last: u32, re
     return code;
 }
 
-// Layer (time step) l of the forward for this invocation's rows: `input` (the input block x W_in) and
-// `hidden` (the previous layer's block) are constants where the kernel calls it, so each call keeps only
-// the blocks its layers have (lavapipe runs both sides of a branch, the untaken one masked).
-fn fwd_layer(l: u32, rows: Rows, input: bool, hidden: bool, residual: bool, wide: bool, wide_in: bool) {
+// Layer (time step) l of the forward for this invocation's rows (and, with PAIR, its second row, rows2):
+// `input` (the input block x W_in) and `hidden` (the previous layer's block) are constants where the
+// kernel calls it, so each call keeps only the blocks its layers have (lavapipe runs both sides of a
+// branch, the untaken one masked).
+fn fwd_layer(l: u32, rows: Rows, rows2: Rows, input: bool, hidden: bool, residual: bool, wide: bool, wide_in: bool) {
     let w = p.n;
     let bw = p.m * w;
     let xrow = p.x_off + (l - 1u) * p.x_step + rows.b * p.d_in;
+    let xrow2 = p.x_off + (l - 1u) * p.x_step + rows2.b * p.d_in;
     let prow = p.c_off + (max(l, 2u) - 2u) * bw + rows.b * w;
+    let prow2 = p.c_off + (max(l, 2u) - 2u) * bw + rows2.b * w;
     let bl = bias_at(l);
     let wr = w_rec_at(max(l, 2u));
     let out = (l - 1u) * bw + rows.b * w;
+    let out2 = (l - 1u) * bw + rows2.b * w;
     let res = residual && hidden;
     var code = 0.0;
     for (var j0 = 0u; j0 < w; j0 += BLOCK_UNITS) {
         let js = slot_units(j0, w);
         let ls = slot_last(js, w);
-        var z = mat4x4<f32>();
+        var z = Pair(mat4x4<f32>(), mat4x4<f32>());
         if (input) {
-            z += fwd_slots(xrow, p.w_in, p.d_in, p.d_in, js, ls, wide_in);
+            z = pair_sum(z, fwd_pair(xrow, xrow2, p.w_in, p.d_in, p.d_in, js, ls, wide_in));
         }
         if (hidden) {
-            z += fwd_slots(prow, wr, w, w, js, ls, wide);
+            z = pair_sum(z, fwd_pair(prow, prow2, wr, w, w, js, ls, wide));
         }
-        z += slot_load4(nb + bl, js, ls, wide);
-        code = max(code, fwd_row(z[0], rows.live.x, out.x, prow.x, js.x, ls.x, res, wide));
-        code = max(code, fwd_row(z[1], rows.live.y, out.y, prow.y, js.y, ls.y, res, wide));
-        code = max(code, fwd_row(z[2], rows.live.z, out.z, prow.z, js.z, ls.z, res, wide));
-        code = max(code, fwd_row(z[3], rows.live.w, out.w, prow.w, js.w, ls.w, res, wide));
+        let bias = slot_load4(nb + bl, js, ls, wide);
+        code = max(code, fwd_rows(z.a + bias, rows, out, prow, js, ls, res, wide));
+        if (PAIR) {
+            code = max(code, fwd_rows(z.b + bias, rows2, out2, prow2, js, ls, res, wide));
+        }
     }
     if (rows.live.x && code > 0.0) {
         atomicMax(&maxes[mb + p.k_base + l], u32(code));
     }
+}
+
+fn pair_sum(x: Pair, y: Pair) -> Pair {
+    return Pair(x.a + y.a, x.b + y.b);
+}
+
+// fwd_row for the four slots of a block z; returns the largest slope code.
+fn fwd_rows(z: mat4x4<f32>, rows: Rows, out: vec4<u32>, prow: vec4<u32>, js: vec4<u32>, ls: vec4<u32>, res: bool,
+            wide: bool) -> f32 {
+    let c0 = fwd_row(z[0], rows.live.x, out.x, prow.x, js.x, ls.x, res, wide);
+    let c1 = fwd_row(z[1], rows.live.y, out.y, prow.y, js.y, ls.y, res, wide);
+    let c2 = fwd_row(z[2], rows.live.z, out.z, prow.z, js.z, ls.z, res, wide);
+    let c3 = fwd_row(z[3], rows.live.w, out.w, prow.w, js.w, ls.w, res, wide);
+    return max(max(c0, c1), max(c2, c3));
 }
 
 @compute @workgroup_size(8)
@@ -389,38 +488,46 @@ fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_in
     net_enter(gid.z);
     lane_id = t;
     let rows = rows_of(gid.x);
+    let rows2 = second_row(gid.x);
     let w = p.n;
     let bw = p.m * w;
     let residual = (p.flags & FLAG_RESIDUAL) != 0u;
-    // one row per invocation is chosen only where the width is a multiple of 4
-    let wide = RPI == 1u || (p.flags & FLAG_WIDE) != 0u;
+    // sixteen-unit blocks are chosen only where the width is a multiple of 4
+    let wide = ROW16 || (p.flags & FLAG_WIDE) != 0u;
     let wide_in = (p.flags & FLAG_WIDE_IN) != 0u;
     // layer 1 has only the input block; later ones the previous layer's, and an RNN's steps the input too
     var l = p.l_from;
     if (l == 1u) {
-        fwd_layer(1u, rows, true, false, residual, wide, wide_in);
+        fwd_layer(1u, rows, rows2, true, false, residual, wide, wide_in);
         l = 2u;
     }
     if ((p.flags & FLAG_RECURRENT) != 0u) {
         for (; l <= p.l_to; l++) {
-            fwd_layer(l, rows, true, true, residual, wide, wide_in);
+            fwd_layer(l, rows, rows2, true, true, residual, wide, wide_in);
         }
     } else {
         for (; l <= p.l_to; l++) {
-            fwd_layer(l, rows, false, true, residual, wide, wide_in);
+            fwd_layer(l, rows, rows2, false, true, residual, wide, wide_in);
         }
     }
     if (p.l_to == p.layers) {
-        // the head: one output at a time for the four rows (all four "units" are output o's weight row)
-        let top = p.c_off + (p.layers - 1u) * bw + rows.b * w;
+        // the head: one output at a time for the four rows (all four "units" are output o's weight row);
+        // with PAIR the block's rows are the two rows, twice
+        let hr = select(rows.b, vec4<u32>(rows.b.x, rows2.b.x, rows.b.x, rows2.b.x), PAIR);
+        let top = p.c_off + (p.layers - 1u) * bw + hr * w;
         for (var o = 0u; o < p.d_out; o++) {
             let y = fwd_block(top, p.w_head + o * w, 0u, w, 0u, wide);
             let hb = ld(nb + p.b_head + o);
-            let at = nb + p.add_off + rows.b * p.d_out + o;
-            if (rows.own.x) { st(at.x, hb + y[0].x); }
-            if (rows.own.y) { st(at.y, hb + y[1].x); }
-            if (rows.own.z) { st(at.z, hb + y[2].x); }
-            if (rows.own.w) { st(at.w, hb + y[3].x); }
+            let at = nb + p.add_off + hr * p.d_out + o;
+            if (PAIR) {
+                if (rows.own.x) { st(at.x, hb + y[0].x); }
+                if (rows2.own.x) { st(at.y, hb + y[1].x); }
+            } else {
+                if (rows.own.x) { st(at.x, hb + y[0].x); }
+                if (rows.own.y) { st(at.y, hb + y[1].x); }
+                if (rows.own.z) { st(at.z, hb + y[2].x); }
+                if (rows.own.w) { st(at.w, hb + y[3].x); }
+            }
         }
     }
 }
@@ -479,32 +586,55 @@ struct Above {
     k: i32,
 }
 
-// Layer (time step) l of the backward for this invocation's rows, below the state `a` of the layer above;
-// returns layer l's state. `top` (the head's weights above) is a constant where the kernel calls it.
-fn bwd_layer(l: u32, rows: Rows, top: bool, residual: bool, wide: bool, a: Above) -> Above {
+// Layer (time step) l of the backward for this invocation's rows (and, with PAIR, its second row, rows2),
+// below the states `a` (`a2`) of the layer above; returns layer l's states. `top` (the head's weights
+// above) is a constant where the kernel calls it.
+fn bwd_layer(l: u32, rows: Rows, rows2: Rows, top: bool, residual: bool, wide: bool, a: Above, a2: Above) -> Aboves {
     let w = p.n;
     let bw = p.m * w;
     let k_l = slope_shift(l);
     let wm = w_rec_at(min(l + 1u, max(p.layers, 2u)));
     let out = (l - 1u) * bw + rows.b * w;
+    let out2 = (l - 1u) * bw + rows2.b * w;
     // ŝ and ĝ of the layer above (these rows), as this invocation wrote them
     let above = out + bw;
+    let above2 = out2 + bw;
     let res = residual && !top;
     var mx = vec4<f32>(0.0);
+    var mx2 = vec4<f32>(0.0);
     for (var j0 = 0u; j0 < w; j0 += BLOCK_UNITS) {
         let js = slot_units(j0, w);
         let ls = slot_last(js, w);
-        var g: mat4x4<f32>;
+        var g: Pair;
         if (top) {
-            g = bwd_slots(p.b_off + rows.b * p.d_out, p.w_head, w, p.d_out, js, ls, false);
+            g = bwd_pair(p.b_off + rows.b * p.d_out, p.b_off + rows2.b * p.d_out, p.w_head, w, p.d_out, js, ls, false);
         } else {
-            g = bwd_slots(p.a_off + above, wm, w, w, js, ls, wide);
+            g = bwd_pair(p.a_off + above, p.a_off + above2, wm, w, w, js, ls, wide);
         }
-        mx.x = bwd_row(g[0], rows.live.x, out.x, above.x, js.x, ls.x, top, res, a.k, a.e.x, k_l, mx.x, wide);
-        mx.y = bwd_row(g[1], rows.live.y, out.y, above.y, js.y, ls.y, top, res, a.k, a.e.y, k_l, mx.y, wide);
-        mx.z = bwd_row(g[2], rows.live.z, out.z, above.z, js.z, ls.z, top, res, a.k, a.e.z, k_l, mx.z, wide);
-        mx.w = bwd_row(g[3], rows.live.w, out.w, above.w, js.w, ls.w, top, res, a.k, a.e.w, k_l, mx.w, wide);
+        mx = bwd_rows(g.a, rows, out, above, js, ls, top, res, a, k_l, mx, wide);
+        if (PAIR) {
+            mx2 = bwd_rows(g.b, rows2, out2, above2, js, ls, top, res, a2, k_l, mx2, wide);
+        }
     }
+    var b = a;
+    if (PAIR) {
+        b = layer_state(l, rows2, a2, mx2, k_l, res);
+    }
+    return Aboves(layer_state(l, rows, a, mx, k_l, res), b);
+}
+
+// bwd_row for the four slots of a block g; returns the slots' running maxima mx after it.
+fn bwd_rows(g: mat4x4<f32>, rows: Rows, out: vec4<u32>, above: vec4<u32>, js: vec4<u32>, ls: vec4<u32>, top: bool,
+            res: bool, a: Above, k_l: i32, mx: vec4<f32>, wide: bool) -> vec4<f32> {
+    return vec4<f32>(bwd_row(g[0], rows.live.x, out.x, above.x, js.x, ls.x, top, res, a.k, a.e.x, k_l, mx.x, wide),
+                     bwd_row(g[1], rows.live.y, out.y, above.y, js.y, ls.y, top, res, a.k, a.e.y, k_l, mx.y, wide),
+                     bwd_row(g[2], rows.live.z, out.z, above.z, js.z, ls.z, top, res, a.k, a.e.z, k_l, mx.z, wide),
+                     bwd_row(g[3], rows.live.w, out.w, above.w, js.w, ls.w, top, res, a.k, a.e.w, k_l, mx.w, wide));
+}
+
+// Layer l's state for `rows` from the state `a` above and its slots' maxima |ĝ| mx: its scales (stored for
+// the rows the invocation owns), the exponents of its row maxima and its slope shift k_l.
+fn layer_state(l: u32, rows: Rows, a: Above, mx: vec4<f32>, k_l: i32, res: bool) -> Above {
     var s_l = a.s + vec4<f32>(a.e) + f32(k_l);
     if (res) {
         s_l -= f32(a.k);
@@ -517,45 +647,54 @@ fn bwd_layer(l: u32, rows: Rows, top: bool, residual: bool, wide: bool, a: Above
     return Above(s_l, row_exps(row_max(mx)), k_l);
 }
 
+// The states of an invocation's rows (b: the second row's with PAIR, else a copy of a).
+struct Aboves {
+    a: Above,
+    b: Above,
+}
+
+// The state of layer la (above a chunk) for `rows`: its scales, the exponents of its row maxima |ĝ| (read
+// back from the rows' ĝ) and its slope shift.
+fn state_above(la: u32, rows: Rows, wide: bool) -> Above {
+    let w = p.n;
+    let row = p.g_off + (la - 1u) * p.m * w + rows.b * w;
+    var mx = vec4<f32>(0.0);
+    for (var j0 = 0u; j0 < w; j0 += 4u) {
+        let last = min(3u, w - 1u - j0);
+        mx.x = abs_max(mx.x, load4(nb + row.x + j0, last, wide), last);
+        mx.y = abs_max(mx.y, load4(nb + row.y + j0, last, wide), last);
+        mx.z = abs_max(mx.z, load4(nb + row.z + j0, last, wide), last);
+        mx.w = abs_max(mx.w, load4(nb + row.w + j0, last, wide), last);
+    }
+    let sc = nb + p.sscale_off + la * p.m + rows.b;
+    return Above(vec4<f32>(ld(sc.x), ld(sc.y), ld(sc.z), ld(sc.w)), row_exps(mx), slope_shift(la));
+}
+
 @compute @workgroup_size(8)
 fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     net_enter(gid.z);
     lane_id = t;
     let rows = rows_of(gid.x);
-    let w = p.n;
-    let bw = p.m * w;
+    let rows2 = second_row(gid.x);
     let residual = (p.flags & FLAG_RESIDUAL) != 0u;
-    let wide = RPI == 1u || (p.flags & FLAG_WIDE) != 0u;
+    let wide = ROW16 || (p.flags & FLAG_WIDE) != 0u;
     // the state of the layer above the chunk, per row: its scale and the exponent of its row max |ĝ|; and
-    // its slope shift
-    var s_above = vec4<f32>(0.0);
-    var e_above = vec4<i32>(0);
-    var k_above = 0;
+    // its slope shift (none above the top layer)
+    var above = Aboves(Above(vec4<f32>(0.0), vec4<i32>(0), 0), Above(vec4<f32>(0.0), vec4<i32>(0), 0));
     if (p.l_to < p.layers) {
-        let la = p.l_to + 1u;
-        let row = p.g_off + (la - 1u) * bw + rows.b * w;
-        var mx = vec4<f32>(0.0);
-        for (var j0 = 0u; j0 < w; j0 += 4u) {
-            let last = min(3u, w - 1u - j0);
-            mx.x = abs_max(mx.x, load4(nb + row.x + j0, last, wide), last);
-            mx.y = abs_max(mx.y, load4(nb + row.y + j0, last, wide), last);
-            mx.z = abs_max(mx.z, load4(nb + row.z + j0, last, wide), last);
-            mx.w = abs_max(mx.w, load4(nb + row.w + j0, last, wide), last);
+        above.a = state_above(p.l_to + 1u, rows, wide);
+        if (PAIR) {
+            above.b = state_above(p.l_to + 1u, rows2, wide);
         }
-        let sc = nb + p.sscale_off + la * p.m + rows.b;
-        s_above = vec4<f32>(ld(sc.x), ld(sc.y), ld(sc.z), ld(sc.w));
-        k_above = slope_shift(la);
-        e_above = row_exps(mx);
     }
     // the top layer (the head's weights) first, on its own: `top` is then a constant in each call
-    var above = Above(s_above, e_above, k_above);
     var l = p.l_to;
     if (l == p.layers) {
-        above = bwd_layer(l, rows, true, residual, wide, above);
+        above = bwd_layer(l, rows, rows2, true, residual, wide, above.a, above.b);
         l -= 1u;
     }
     for (; l >= p.l_from && l >= 1u; l--) {
-        above = bwd_layer(l, rows, false, residual, wide, above);
+        above = bwd_layer(l, rows, rows2, false, residual, wide, above.a, above.b);
         if (l == 1u) {
             break;
         }

@@ -198,7 +198,7 @@ pub struct EngineOptions {
     pub loop_budget: Option<u64>,
 }
 
-/// The environment variable that forces an engine path: `layered`, `rows` (`rows:4`, `rows:1`), `fused`,
+/// The environment variable that forces an engine path: `layered`, `rows` (`rows:4`, `rows:2`, `rows:1`), `fused`,
 /// `fused:<rows per workgroup>` or `auto` (the default).
 pub const ENGINE_ENV: &str = "GRADSCOPE_ENGINE";
 
@@ -231,7 +231,7 @@ impl EngineOptions {
         if let Ok(v) = std::env::var(ENGINE_ENV) {
             opts.stack = parse_stack_path(&v).ok_or_else(|| {
                 EngineError::Options(format!(
-                    "{ENGINE_ENV}={v:?}: expected auto, layered, rows, rows:4, rows:1, fused or fused:<rows per workgroup>"
+                    "{ENGINE_ENV}={v:?}: expected auto, layered, rows, rows:4, rows:2, rows:1, fused or fused:<rows per workgroup>"
                 ))
             })?;
         }
@@ -239,7 +239,8 @@ impl EngineOptions {
     }
 }
 
-/// Parses `auto`, `layered`, `rows`, `rows:4`, `rows:1`, `fused` or `fused:<rows>` (rows 1..=65535).
+/// Parses `auto`, `layered`, `rows`, `rows:4`, `rows:2`, `rows:1`, `fused` or `fused:<rows>` (rows
+/// 1..=65535).
 pub fn parse_stack_path(s: &str) -> Option<StackPath> {
     match s.trim() {
         "auto" => Some(StackPath::Auto),
@@ -247,6 +248,7 @@ pub fn parse_stack_path(s: &str) -> Option<StackPath> {
         "fused" => Some(StackPath::Fused(0)),
         "rows" => Some(StackPath::Rows),
         "rows:4" => Some(StackPath::RowsOf(super::program::ROWS_PER_INVOCATION)),
+        "rows:2" => Some(StackPath::RowsOf(super::program::TWO_ROWS)),
         "rows:1" => Some(StackPath::RowsOf(super::program::ONE_ROW)),
         other => {
             let rows: u32 = other.strip_prefix("fused:")?.parse().ok()?;

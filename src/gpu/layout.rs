@@ -210,6 +210,11 @@ pub enum Kernel {
     RowsForward1,
     /// `rows_backward` with one row per invocation, sixteen units at a time (module stack_rows1)
     RowsBackward1,
+    /// `rows_forward` with two rows per invocation sharing the weights' loads, sixteen units at a time
+    /// (module stack_rows2)
+    RowsForward2,
+    /// `rows_backward` with two rows per invocation, sixteen units at a time (module stack_rows2)
+    RowsBackward2,
     /// shaders/gated.wgsl `gated_forward`: an LSTM's or GRU's steps, one workgroup per slice of rows
     GatedForward,
     /// shaders/gated.wgsl `gated_backward`: backpropagation through time of a gated cell
@@ -244,11 +249,13 @@ impl Kernel {
     /// The kernels shaped for CPU adapters (the per-row path): built on native targets only. In a browser
     /// the software adapter is SwiftShader, whose shader compiler exhausted memory on them (over 11 GB
     /// for the page's GPU process), so the browser runs its CPU adapter on the fused path instead.
-    pub const CPU_ONLY: [Kernel; 12] = [
+    pub const CPU_ONLY: [Kernel; 14] = [
         Kernel::RowsForward,
         Kernel::RowsBackward,
         Kernel::RowsForward1,
         Kernel::RowsBackward1,
+        Kernel::RowsForward2,
+        Kernel::RowsBackward2,
         Kernel::WeightGradsDirect,
         Kernel::ColReduceRows,
         Kernel::ColReduceRows4,
@@ -265,7 +272,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 35] = [
+    pub const ALL: [Kernel; 37] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -289,6 +296,8 @@ impl Kernel {
         Kernel::RowsBackward,
         Kernel::RowsForward1,
         Kernel::RowsBackward1,
+        Kernel::RowsForward2,
+        Kernel::RowsBackward2,
         Kernel::GatedForward,
         Kernel::GatedBackward,
         Kernel::GatedStats,

@@ -55,20 +55,33 @@ pub const ROWS_PER_INVOCATION: u32 = 4;
 /// The other shape of stack_rows.wgsl (module stack_rows1): one row per invocation, sixteen units at a
 /// time, for widths that are a multiple of 4.
 pub const ONE_ROW: u32 = 1;
+/// [`ONE_ROW`]'s shape with a second row per invocation (module stack_rows2): the two rows take every
+/// weight value the lanes load, so a subgroup loads the weights once per sixteen rows instead of eight;
+/// half as many invocations share the batch. Widths that are a multiple of 4.
+pub const TWO_ROWS: u32 = 2;
 
 /// Rows per invocation of the per-row stack for `cfg` ([`StackPath::Rows`]) on a device that shares loads
-/// across 8-lane subgroups (`lanes`, [`super::shaders::lane_sharing`]): one wherever the width is a
-/// multiple of 4, else four (one row without lane sharing would load every weight sixteen times over).
-/// Measured on lavapipe (2 cores; CPU time per step, one row against four): 0.53 for the quick RNN,
-/// 0.65 for the 100-step RNN lesson, 0.81 to 0.88 for MLPs of width 32 to 64; width 16 took 1.1x the
-/// CPU time but ran on both cores where four rows used one (docs/DESIGN.md, Performance).
+/// across 8-lane subgroups (`lanes`, [`super::shaders::lane_sharing`]): where the width is a multiple of
+/// 4, two for a batch of at least [`TWO_ROWS_MIN_BATCH`] rows (not a gated cell, whose kernels take one)
+/// and one for smaller ones; four for other widths (one row without lane sharing would load every weight
+/// sixteen times over). Measured on lavapipe (2 cores; CPU time per step, one row against four): 0.53
+/// for the quick RNN, 0.65 for the 100-step RNN lesson, 0.81 to 0.88 for MLPs of width 32 to 64; width 16
+/// took 1.1x the CPU time but ran on both cores where four rows used one; two rows against one: the
+/// forward 0.75-0.78 and the backward 0.82-0.93 of the time for MLPs of batch 32 to 64, both 1.9-2.1x for
+/// the quick RNN's batch of 8 (docs/DESIGN.md, Performance).
 pub fn rows_per_invocation(cfg: &NetConfig, lanes: bool) -> u32 {
-    if lanes && one_row_fits(cfg) {
-        ONE_ROW
-    } else {
+    if !(lanes && one_row_fits(cfg)) {
         ROWS_PER_INVOCATION
+    } else if !cfg.cell.is_gated() && cfg.batch >= TWO_ROWS_MIN_BATCH {
+        TWO_ROWS
+    } else {
+        ONE_ROW
     }
 }
+
+/// The smallest batch [`rows_per_invocation`] gives [`TWO_ROWS`]: two workgroups of [`ROWS_GROUP`]
+/// invocations (a core each on a 2-core machine); smaller batches leave lanes idle.
+pub const TWO_ROWS_MIN_BATCH: usize = 32;
 
 /// Whether a gated cell runs its forward and backward one invocation per batch row
 /// (shaders/gated_rows.wgsl) on `path`: where the per-row path takes one row per invocation (CPU adapters
@@ -76,7 +89,7 @@ pub fn rows_per_invocation(cfg: &NetConfig, lanes: bool) -> u32 {
 /// workgroup kernels' barrier per step cost more than the step's work (docs/DESIGN.md, Performance).
 pub fn gated_rows_fit(cfg: &NetConfig, path: StackPath) -> bool {
     cfg.cell.is_gated()
-        && path == StackPath::RowsOf(ONE_ROW)
+        && matches!(path, StackPath::RowsOf(ONE_ROW | TWO_ROWS))
         && one_row_fits(cfg)
         && Kernel::GatedRowsForward.built()
 }
@@ -113,8 +126,8 @@ pub enum StackPath {
     /// multiply-adds vectorise across rows). An engine runs it with the rows per invocation that
     /// [`rows_per_invocation`] gives for its net and device; [`resolve`] alone takes four.
     Rows,
-    /// [`StackPath::Rows`] with this many rows per invocation: [`ROWS_PER_INVOCATION`] or [`ONE_ROW`] (one
-    /// row needs a width that is a multiple of 4; other widths take four).
+    /// [`StackPath::Rows`] with this many rows per invocation: [`ROWS_PER_INVOCATION`], [`ONE_ROW`] or
+    /// [`TWO_ROWS`] (one or two rows need a width that is a multiple of 4; other widths take four).
     RowsOf(u32),
 }
 
@@ -175,8 +188,8 @@ pub fn resolve(cfg: &NetConfig, path: StackPath) -> Resolved {
             return Resolved::Layered;
         }
         StackPath::Rows => return Resolved::Rows(ROWS_PER_INVOCATION),
-        StackPath::RowsOf(ONE_ROW) if one_row_fits(cfg) => {
-            return Resolved::Rows(ONE_ROW);
+        StackPath::RowsOf(r @ (ONE_ROW | TWO_ROWS)) if one_row_fits(cfg) => {
+            return Resolved::Rows(r);
         }
         StackPath::RowsOf(_) => return Resolved::Rows(ROWS_PER_INVOCATION),
         StackPath::Auto | StackPath::Fused(0) => default_rows(cfg.width, cfg.batch),
@@ -398,11 +411,11 @@ fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
     let blocks = w.div_ceil(4) as u64;
     match kernel {
         // one row per invocation runs a block loop per 16 units (fewer iterations): the same bounds
-        Kernel::RowsForward | Kernel::RowsForward1 => (
+        Kernel::RowsForward | Kernel::RowsForward1 | Kernel::RowsForward2 => (
             600 + d_out as u64 * (2 + over(w, wide)),
             2 + blocks * (60 + over(d_in, wide_in) + over(w, wide)),
         ),
-        Kernel::RowsBackward | Kernel::RowsBackward1 => (
+        Kernel::RowsBackward | Kernel::RowsBackward1 | Kernel::RowsBackward2 => (
             600 + blocks * 20,
             2 + blocks * (70 + over(w, wide).max(d_out as u64)),
         ),
@@ -511,7 +524,9 @@ fn summed_chunks(
 /// where `main_direct` reloads them per 4 x 16 block).
 fn wgrad_kernel(lay: &Layout, per_row: Option<u32>, recurrent: bool) -> Kernel {
     match per_row {
-        Some(ONE_ROW) if recurrent && vec4_rows(lay).0 && gated_wgrad_rows_fit(lay, true) => {
+        Some(ONE_ROW | TWO_ROWS)
+            if recurrent && vec4_rows(lay).0 && gated_wgrad_rows_fit(lay, true) =>
+        {
             Kernel::GatedWgradRows
         }
         Some(_) if vec4_rows(lay).0 => Kernel::WeightGradsDirect,
@@ -557,6 +572,8 @@ impl Fused<'_> {
         let kernel = match (self.per_row, backward) {
             (Some(ONE_ROW), false) => Kernel::RowsForward1,
             (Some(ONE_ROW), true) => Kernel::RowsBackward1,
+            (Some(TWO_ROWS), false) => Kernel::RowsForward2,
+            (Some(TWO_ROWS), true) => Kernel::RowsBackward2,
             (Some(_), false) => Kernel::RowsForward,
             (Some(_), true) => Kernel::RowsBackward,
             (None, false) => Kernel::StackForward,
@@ -738,8 +755,8 @@ struct Fused<'a> {
     lay: &'a Layout,
     /// Loop iterations an invocation may run ([`SOFTWARE_LOOP_BUDGET`] on software adapters).
     budget: u64,
-    /// The per-row kernels (stack_rows.wgsl) with this many rows per invocation ([`ROWS_PER_INVOCATION`]
-    /// or [`ONE_ROW`]); `None`: the per-slice kernels (stack.wgsl).
+    /// The per-row kernels (stack_rows.wgsl) with this many rows per invocation ([`ROWS_PER_INVOCATION`],
+    /// [`ONE_ROW`] or [`TWO_ROWS`]); `None`: the per-slice kernels (stack.wgsl).
     per_row: Option<u32>,
     /// Batch row slices (workgroups of the stack kernels).
     slices: u32,

@@ -124,6 +124,16 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
         ],
         "const RPI: u32 = 1u;\n",
     ),
+    (
+        "stack_rows2",
+        &[
+            "mem4.wgsl",
+            "lanes.wgsl",
+            "stack_common.wgsl",
+            "stack_rows.wgsl",
+        ],
+        "const RPI: u32 = 2u;\n",
+    ),
     ("gated", &["mem.wgsl", "lanes.wgsl", "gated.wgsl"], ""),
     ("gated4", &["mem4.wgsl", "lanes.wgsl", "gated.wgsl"], ""),
     (
@@ -277,6 +287,8 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::RowsBackward => ("stack_rows", "rows_backward"),
         Kernel::RowsForward1 => ("stack_rows1", "rows_forward"),
         Kernel::RowsBackward1 => ("stack_rows1", "rows_backward"),
+        Kernel::RowsForward2 => ("stack_rows2", "rows_forward"),
+        Kernel::RowsBackward2 => ("stack_rows2", "rows_backward"),
         // the vec4 view where the loads are many and the stores few; a scalar store through it is a
         // read-modify-write of the vec4 on lavapipe, which made gated_stats 10x slower there
         Kernel::GatedForward => ("gated4", "gated_forward"),

@@ -12,7 +12,10 @@ use web_time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::engine::{ENGINE_ENV, Engine, EngineError, EngineOptions, GpuContext};
-use super::program::{ROWS_PER_INVOCATION, StackPath, default_rows, rows_per_invocation};
+use super::program::{
+    ONE_ROW, ROWS_PER_INVOCATION, StackPath, TWO_ROWS, default_rows, one_row_fits,
+    rows_per_invocation,
+};
 use crate::model::{Arch, NetConfig};
 
 /// The environment variable that turns tuning off (`off`, `0` or `no`).
@@ -179,9 +182,18 @@ pub fn candidates(cfg: &NetConfig, software: bool) -> Vec<Candidate> {
     let rows = default_rows(cfg.width, cfg.batch);
     let mut out = Vec::new();
     if software {
-        // the per-row stack's default shape on lane-sharing CPUs first, then four rows (the same where
-        // the width allows only that)
-        for r in [rows_per_invocation(cfg, true), ROWS_PER_INVOCATION] {
+        // the per-row stack's default shape on lane-sharing CPUs first, then the other sixteen-unit shape
+        // (one or two rows: a gated cell's kernels take one row either way) where the width allows it,
+        // then four rows
+        let sixteen: &[u32] = match (one_row_fits(cfg), cfg.cell.is_gated()) {
+            (true, false) => &[ONE_ROW, TWO_ROWS],
+            (true, true) => &[ONE_ROW],
+            (false, _) => &[],
+        };
+        let shapes = std::iter::once(rows_per_invocation(cfg, true))
+            .chain(sixteen.iter().copied())
+            .chain([ROWS_PER_INVOCATION]);
+        for r in shapes {
             let p = Candidate::of(StackPath::RowsOf(r));
             if !out.contains(&p) {
                 out.push(p);
@@ -352,7 +364,6 @@ pub fn tuned_engine(ctx: &GpuContext, cfg: &NetConfig) -> Result<Engine, EngineE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gpu::program::ONE_ROW;
 
     #[test]
     fn classes_bucket_by_powers_of_two_and_candidates_are_distinct() {
@@ -373,6 +384,7 @@ mod tests {
                 let rows = |r| c.iter().any(|p| p.stack == StackPath::RowsOf(r));
                 assert_eq!(rows(ROWS_PER_INVOCATION), software);
                 assert_eq!(rows(ONE_ROW), software && cfg.width % 4 == 0);
+                assert_eq!(rows(TWO_ROWS), software && cfg.width % 4 == 0);
                 // the wide tiles are timed on a GPU past the fused width only
                 let wide_tiles = c.iter().any(|p| p.busy_workgroups == WIDE_TILE_BUSY);
                 assert_eq!(wide_tiles, !software && cfg.width > 256, "{c:?}");

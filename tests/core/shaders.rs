@@ -19,6 +19,8 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
         Kernel::RowsBackward,
         Kernel::RowsForward1,
         Kernel::RowsBackward1,
+        Kernel::RowsForward2,
+        Kernel::RowsBackward2,
         Kernel::WeightGradsDirect,
         Kernel::GatedForward,
         Kernel::GatedBackward,
@@ -234,7 +236,7 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         flags.len()
     );
     // the per-row and tile constants of the fused kernels
-    use gradscope::gpu::program::{ONE_ROW, ROWS_GROUP, ROWS_PER_INVOCATION, WGRAD_TILE};
+    use gradscope::gpu::program::{ONE_ROW, ROWS_GROUP, ROWS_PER_INVOCATION, TWO_ROWS, WGRAD_TILE};
     assert_eq!(wgsl_const(&parsed("wgrad"), "WT"), f64::from(WGRAD_TILE));
     let rows = parsed("stack_rows");
     let fwd = rows
@@ -247,6 +249,10 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
     assert_eq!(
         wgsl_const(&parsed("stack_rows1"), "RPI"),
         f64::from(ONE_ROW)
+    );
+    assert_eq!(
+        wgsl_const(&parsed("stack_rows2"), "RPI"),
+        f64::from(TWO_ROWS)
     );
     for act in Activation::ALL {
         let name = format!("ACT_{}", act.name().to_uppercase().replace('-', "_"));
