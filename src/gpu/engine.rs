@@ -50,11 +50,9 @@ impl GpuContext {
         info: &wgpu::AdapterInfo,
         build: KernelBuild,
     ) -> GpuContext {
-        let pipelines = Arc::new(Pipelines::new(&device, &queue, build));
         let software = info.device_type == wgpu::DeviceType::Cpu;
-        if software && cfg!(not(target_arch = "wasm32")) {
-            pipelines.settle_inlining();
-        }
+        let settle = software && cfg!(not(target_arch = "wasm32"));
+        let pipelines = Arc::new(Pipelines::new(&device, &queue, build, settle));
         GpuContext {
             device,
             queue,
@@ -711,9 +709,9 @@ impl Engine {
         self.ctx
             .queue
             .write_buffer(&self.uniforms, 0, &record_bytes(&all, capacity));
-        // the pipelines for every activation a record names (the nets', linear for the head)
+        // the pipelines of every dispatch (built at a kernel's first request: here, not in a step)
         for r in train.iter().chain(&compute) {
-            self.ctx.pipelines.specialize(r.act);
+            self.ctx.pipelines.get_for(r.kernel, r.act);
         }
         self.train = train;
         self.compute = compute;

@@ -194,7 +194,7 @@ pub const ACT_FIXED: &str = "ACT_FIXED";
 pub struct KernelBuild {
     /// Loads shared across the lanes of a subgroup ([`lane_sharing`]).
     pub lanes: bool,
-    /// A pipeline per activation for the kernels that evaluate one ([`Pipelines::specialize`]): lavapipe
+    /// A pipeline per activation for the kernels that evaluate one ([`Pipelines::get_for`]): lavapipe
     /// runs every case of a switch, whatever the value, so the generic kernels evaluate all nine
     /// activations (and their slopes) for every value.
     pub per_activation: bool,
@@ -219,7 +219,7 @@ impl KernelBuild {
 }
 
 /// Whether a kernel evaluates the activation (its module calls common.wgsl's `net_act`): the kernels
-/// [`Pipelines::specialize`] builds per activation.
+/// [`Pipelines::get_for`] builds per activation.
 pub fn uses_activation(k: Kernel) -> bool {
     let (label, _) = kernel_entry(k);
     MODULES
@@ -402,20 +402,31 @@ impl Builder {
 }
 
 /// One compute pipeline per kernel, and on CPU adapters one per (kernel, activation) for the kernels
-/// that evaluate the activation, built as nets need them.
+/// that evaluate the activation, each built the first time a dispatch asks for it: a net needs 7-10 of the
+/// 37 kernels, and on lavapipe every pipeline is an LLVM compile (building them all at start-up took most
+/// of a launch).
 pub struct Pipelines {
     /// The shared layout.
     pub bind_group_layout: wgpu::BindGroupLayout,
-    pipelines: Vec<(Kernel, wgpu::ComputePipeline)>,
     build: KernelBuild,
     builder: Builder,
-    per_activation: std::sync::Mutex<Vec<(Kernel, u32, wgpu::ComputePipeline)>>,
+    /// Settle lavapipe's uniform inlining on each pipeline as it is built ([`Pipelines::settle`]): the
+    /// pipeline that takes the bind group's first dispatch there.
+    settle: Option<wgpu::ComputePipeline>,
+    /// The pipelines built so far: (kernel, activation or NONE for the generic one, pipeline).
+    built: std::sync::Mutex<Vec<(Kernel, u32, wgpu::ComputePipeline)>>,
 }
 
 impl Pipelines {
-    /// Compiles every kernel as `build` says (lanes: the device must have [`wgpu::Features::SUBGROUP`]);
-    /// the pipelines per activation wait for [`Pipelines::specialize`].
-    pub fn new(device: &wgpu::Device, queue: &wgpu::Queue, build: KernelBuild) -> Pipelines {
+    /// Compiles every kernel file as `build` says (lanes: the device must have [`wgpu::Features::SUBGROUP`]);
+    /// the pipelines wait for their first dispatch ([`Pipelines::get_for`]). `settle`: settle lavapipe's
+    /// uniform inlining on each pipeline as it is built (software adapters, native builds).
+    pub fn new(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        build: KernelBuild,
+        settle: bool,
+    ) -> Pipelines {
         let lanes = build.lanes;
         let bind_group_layout = bind_group_layout(device);
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -451,23 +462,33 @@ impl Pipelines {
             };
             modules.push((*label, module));
         }
-        let builder = Builder {
-            device: device.clone(),
-            queue: queue.clone(),
-            layout,
-            modules,
-        };
-        let pipelines = Kernel::ALL
-            .iter()
-            .filter(|k| k.built())
-            .map(|&k| (k, builder.pipeline(k, None)))
-            .collect();
+        let settle = settle.then(|| {
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("gradscope settle"),
+                source: wgpu::ShaderSource::Wgsl(
+                    "@compute @workgroup_size(1) fn first() {}".into(),
+                ),
+            });
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some("gradscope settle"),
+                layout: Some(&layout),
+                module: &module,
+                entry_point: Some("first"),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        });
         Pipelines {
             bind_group_layout,
-            pipelines,
             build,
-            builder,
-            per_activation: std::sync::Mutex::new(Vec::new()),
+            builder: Builder {
+                device: device.clone(),
+                queue: queue.clone(),
+                layout,
+                modules,
+            },
+            settle,
+            built: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -476,53 +497,52 @@ impl Pipelines {
         self.build
     }
 
-    /// Builds the pipelines of activation `act` (its shader id) for every kernel that evaluates the
-    /// activation, where the build has them and they are not built yet (on lavapipe about 20 pipelines in
-    /// a fraction of a second, once per activation a process uses), and settles lavapipe's inlining on
-    /// them as [`Pipelines::settle_inlining`] does for the rest.
-    pub fn specialize(&self, act: u32) {
-        if !self.build.per_activation || act == super::layout::NONE {
-            return;
+    /// The pipeline a dispatch of kernel `k` for nets of activation `act` runs, built (and settled) at
+    /// its first request (an engine asks for its dispatches' pipelines when it writes its records, so a
+    /// step never compiles): on a build with a pipeline per activation, for a kernel that evaluates the
+    /// activation ([`uses_activation`]), the one with `act` fixed; else (and for `NONE`) the kernel's
+    /// generic one. The lock is not held while a pipeline compiles, so other engines of the device (the
+    /// tuner's candidates, tests in parallel) are not held up by it.
+    pub fn get_for(&self, k: Kernel, act: u32) -> wgpu::ComputePipeline {
+        let none = super::layout::NONE;
+        let key = if self.build.per_activation && act != none && uses_activation(k) {
+            act
+        } else {
+            none
+        };
+        let find = || {
+            self.built
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .find(|(kk, a, _)| *kk == k && *a == key)
+                .map(|(_, _, p)| p.clone())
+        };
+        if let Some(p) = find() {
+            return p;
+        }
+        let p = self.builder.pipeline(k, (key != none).then_some(key));
+        if let Some(first) = &self.settle {
+            self.settle(first, &p);
         }
         let mut built = self
-            .per_activation
+            .built
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if built.iter().any(|(_, a, _)| *a == act) {
-            return;
+        // another thread may have built it meanwhile: every caller then runs the one kept
+        if let Some((_, _, kept)) = built.iter().find(|(kk, a, _)| *kk == k && *a == key) {
+            return kept.clone();
         }
-        let new: Vec<_> = Kernel::ALL
-            .iter()
-            .filter(|&&k| k.built() && uses_activation(k))
-            .map(|&k| (k, act, self.builder.pipeline(k, Some(act))))
-            .collect();
-        self.settle(new.iter().map(|(_, _, p)| p));
-        built.extend(new);
+        built.push((k, key, p.clone()));
+        p
     }
 
-    /// The pipeline a dispatch of kernel `k` for nets of activation `act` runs: the one built for `act`
-    /// where [`Pipelines::specialize`] built it, else (and for `NONE`) the kernel's generic one.
-    pub fn get_for(&self, k: Kernel, act: u32) -> wgpu::ComputePipeline {
-        if self.build.per_activation && act != super::layout::NONE {
-            let built = self
-                .per_activation
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((_, _, p)) = built.iter().find(|(kk, a, _)| *kk == k && *a == act) {
-                return p.clone();
-            }
+    /// Builds every kernel's generic pipeline this build compiles (a test's check that each one builds on
+    /// the device; a net builds only the ones it dispatches).
+    pub fn build_all(&self) {
+        for &k in Kernel::ALL.iter().filter(|k| k.built()) {
+            self.get_for(k, super::layout::NONE);
         }
-        self.get(k).clone()
-    }
-
-    /// The pipeline of a kernel.
-    pub fn get(&self, k: Kernel) -> &wgpu::ComputePipeline {
-        &self
-            .pipelines
-            .iter()
-            .find(|(kk, _)| *kk == k)
-            .expect("a pipeline per kernel")
-            .1
     }
 
     /// The bind group of one network: its state (`mem`), its maxima and its dispatch records (each
@@ -560,19 +580,16 @@ impl Pipelines {
         })
     }
 
-    /// Settles lavapipe's uniform inlining before any network runs: one empty dispatch (no workgroups)
-    /// of every kernel with a record of large sizes (docs/DESIGN.md, "Uniform inlining on lavapipe").
-    /// lavapipe decides at a kernel's first dispatch whether to keep inlining the record's values into
-    /// it, recompiling it at every later dispatch; with the sizes of a small net first (a loop it can
-    /// unroll) it kept doing so, 10-40x slower steps for the rest of the process, so which net trained
-    /// first set every later step time. Large sizes unroll nothing, and it stops for good.
-    pub fn settle_inlining(&self) {
-        self.settle(self.pipelines.iter().map(|(_, p)| p));
-    }
-
-    /// One empty dispatch of each of `pipelines` with a record of large sizes (see
-    /// [`Pipelines::settle_inlining`]).
-    fn settle<'a>(&self, pipelines: impl Iterator<Item = &'a wgpu::ComputePipeline>) {
+    /// Settles lavapipe's uniform inlining on `pipeline` before any network runs it: one empty dispatch
+    /// (no workgroups) of it, after one of `first` (a kernel with no uniforms) has taken the bind group's
+    /// uniform buffer (docs/DESIGN.md, "Uniform inlining on lavapipe"). lavapipe decides at a kernel's
+    /// first dispatch whether to keep inlining the record's values into it, recompiling it at every later
+    /// dispatch; with the sizes of a small net first (a loop it can unroll) it kept doing so, 10-40x slower
+    /// steps for the rest of the process, so which net trained first set every later step time. It reads
+    /// the values only where the uniform buffer was bound since the last dispatch: after `first`, it
+    /// inlines nothing, finds nothing changed, and stops for good. (Settled on its own, with the record's
+    /// values read, a per-activation `rows_backward` fell in even with the large sizes below.)
+    fn settle(&self, first: &wgpu::ComputePipeline, pipeline: &wgpu::ComputePipeline) {
         use wgpu::util::DeviceExt;
         let (device, queue) = (&self.builder.device, &self.builder.queue);
         let big = 1u32 << 20;
@@ -620,7 +637,7 @@ impl Pipelines {
                 timestamp_writes: None,
             });
             pass.set_bind_group(0, &bind_group, &[0]);
-            for p in pipelines {
+            for p in [first, pipeline] {
                 pass.set_pipeline(p);
                 pass.dispatch_workgroups(0, 0, 0);
             }

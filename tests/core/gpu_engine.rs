@@ -366,6 +366,14 @@ fn small(
     }
 }
 
+/// Every kernel's pipeline builds on the device, in the build the adapter takes and in the portable one
+/// (a net builds only the kernels it dispatches, so this is where one no test net dispatches would fail).
+#[test]
+fn every_kernel_builds_on_the_device() {
+    gpu().pipelines.build_all();
+    gpu_portable().pipelines.build_all();
+}
+
 #[test]
 fn gpu_matches_reference_for_every_activation_arch_and_loss() {
     println!("adapter: {}", gpu().adapter);
