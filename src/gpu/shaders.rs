@@ -499,17 +499,14 @@ impl Pipelines {
 
     /// The pipeline a dispatch of kernel `k` for nets of activation `act` runs, built (and settled) at
     /// its first request (an engine asks for its dispatches' pipelines when it writes its records, so a
-    /// step never compiles): on a build with a pipeline per activation, for a kernel that evaluates the
-    /// activation ([`uses_activation`]), the one with `act` fixed; else (and for `NONE`) the kernel's
-    /// generic one. The lock is not held while a pipeline compiles, so other engines of the device (the
-    /// tuner's candidates, tests in parallel) are not held up by it.
+    /// step never compiles): on a build with a pipeline per activation, the one with `act` fixed; else
+    /// (and for `NONE`) the kernel's generic one. `act` is `NONE` for a kernel that does not evaluate the
+    /// activation (the engine's records say so once, [`uses_activation`], rather than every dispatch of
+    /// every step here). The lock is not held while a pipeline compiles, so other engines of the device
+    /// (the tuner's candidates, tests in parallel) are not held up by it.
     pub fn get_for(&self, k: Kernel, act: u32) -> wgpu::ComputePipeline {
         let none = super::layout::NONE;
-        let key = if self.build.per_activation && act != none && uses_activation(k) {
-            act
-        } else {
-            none
-        };
+        let key = if self.build.per_activation { act } else { none };
         let find = || {
             self.built
                 .lock()
