@@ -97,6 +97,55 @@ fn slice_group(r0: u32, k: u32) -> u32 {
     return k;
 }
 
+// A 4 x 4 block of row-times-weight sums: out[q][c] = Σ_{k<n} ld(u + (b0 + q) us + k) · ld(v + (j0 + c) vu + k vk)
+// (rows past b_last and units past j_last repeat the last: computed, never stored), each summed as dot4
+// sums (stack_common.wgsl: four running sums over k mod 4, then the rest), so the values are dot4's. Four
+// rows and four units per invocation: 32 loads for 64 multiply-adds, where a value per invocation took
+// eight for four (lavapipe runs every load at a varying address as a loop over the lanes).
+fn block_dot(u: u32, us: u32, b0: u32, b_last: u32, v: u32, vu: u32, vk: u32, j0: u32, j_last: u32, n: u32) -> mat4x4<f32> {
+    let rows = nb + u + min(vec4<u32>(b0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(b_last)) * us;
+    let units = nb + v + min(vec4<u32>(j0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(j_last)) * vu;
+    // row q's sums for the four units, each a vec4 over k mod 4
+    var s0 = mat4x4<f32>();
+    var s1 = mat4x4<f32>();
+    var s2 = mat4x4<f32>();
+    var s3 = mat4x4<f32>();
+    var k = 0u;
+    for (; k + 4u <= n; k += 4u) {
+        let c = mat4x4<f32>(k_run(units.x + k * vk, vk), k_run(units.y + k * vk, vk), k_run(units.z + k * vk, vk),
+                            k_run(units.w + k * vk, vk));
+        s0 = fma_units(s0, k_run(rows.x + k, 1u), c);
+        s1 = fma_units(s1, k_run(rows.y + k, 1u), c);
+        s2 = fma_units(s2, k_run(rows.z + k, 1u), c);
+        s3 = fma_units(s3, k_run(rows.w + k, 1u), c);
+    }
+    var out = mat4x4<f32>(sum_runs(s0), sum_runs(s1), sum_runs(s2), sum_runs(s3));
+    for (; k < n; k++) {
+        let x = vec4<f32>(mem[rows.x + k], mem[rows.y + k], mem[rows.z + k], mem[rows.w + k]);
+        let o = k * vk;
+        let c = vec4<f32>(mem[units.x + o], mem[units.y + o], mem[units.z + o], mem[units.w + o]);
+        out = mat4x4<f32>(fma(vec4<f32>(x.x), c, out[0]), fma(vec4<f32>(x.y), c, out[1]), fma(vec4<f32>(x.z), c, out[2]),
+                          fma(vec4<f32>(x.w), c, out[3]));
+    }
+    return out;
+}
+
+// mem[i], mem[i + stride], mem[i + 2 stride], mem[i + 3 stride]
+fn k_run(i: u32, stride: u32) -> vec4<f32> {
+    return vec4<f32>(mem[i], mem[i + stride], mem[i + 2u * stride], mem[i + 3u * stride]);
+}
+
+// s[c] + x ⊙ c[c] for the four units
+fn fma_units(s: mat4x4<f32>, x: vec4<f32>, c: mat4x4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(fma(x, c[0], s[0]), fma(x, c[1], s[1]), fma(x, c[2], s[2]), fma(x, c[3], s[3]));
+}
+
+// each unit's four running sums added up as dot4 adds them
+fn sum_runs(s: mat4x4<f32>) -> vec4<f32> {
+    return vec4<f32>((s[0].x + s[0].y) + (s[0].z + s[0].w), (s[1].x + s[1].y) + (s[1].z + s[1].w),
+                     (s[2].x + s[2].y) + (s[2].z + s[2].w), (s[3].x + s[3].y) + (s[3].z + s[3].w));
+}
+
 @compute @workgroup_size(256)
 fn normed_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     net_enter(wid.z);
@@ -108,20 +157,33 @@ fn normed_forward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
     for (var l = p.l_from; l <= p.l_to; l++) {
         let zl = layer_at(p.z_off, l);
         let bl = bias_at(l);
-        // z_l
-        for (var idx = t; idx < nw; idx += NW) {
-            let b = r0 + idx / w;
-            let j = idx % w;
-            var z = 0.0;
-            if (has_bias()) {
-                z = mem[nb + bl + j];
+        // z_l, a block of 4 rows x 4 units per invocation (block_dot)
+        var fan = w;
+        var src = layer_at(p.c_off, l - 1u);
+        var wl = w_rec_at(l);
+        if (l == 1u) {
+            fan = p.d_in;
+            src = p.x_off;
+            wl = p.w_in;
+        }
+        let units4 = (w + 3u) / 4u;
+        for (var blk = t; blk < ((sl.y + 3u) / 4u) * units4; blk += NW) {
+            let b0 = r0 + 4u * (blk / units4);
+            let j0 = 4u * (blk % units4);
+            let z = block_dot(src, fan, b0, r0 + sl.y - 1u, wl, fan, 1u, j0, w - 1u, fan);
+            for (var q = 0u; q < 4u; q++) {
+                for (var c = 0u; c < 4u; c++) {
+                    let b = b0 + q;
+                    let j = j0 + c;
+                    if (b < r0 + sl.y && j < w) {
+                        var bias = 0.0;
+                        if (has_bias()) {
+                            bias = mem[nb + bl + j];
+                        }
+                        mem[nb + zl + b * w + j] = bias + z[q][c];
+                    }
+                }
             }
-            if (l == 1u) {
-                z += dot4(p.x_off + b * p.d_in, 1u, p.w_in + j * p.d_in, 1u, p.d_in);
-            } else {
-                z += dot4(layer_at(p.c_off, l - 1u) + b * w, 1u, w_rec_at(l) + j * w, 1u, w);
-            }
-            mem[nb + zl + b * w + j] = z;
         }
         storageBarrier();
         // each group's mean and 1/√(var + ε) (two passes: the variance of the deviations)
@@ -189,22 +251,37 @@ fn normed_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
         let gl = layer_at(p.g_off, l);
         // the incoming error ∂L/∂a_l, at this slice's scale of layer l + 1, and its largest magnitude
         var local = 0.0;
-        for (var idx = t; idx < nw; idx += NW) {
-            let b = r0 + idx / w;
-            let j = idx % w;
-            let e = b * w + j;
-            var g = 0.0;
-            if (l == p.layers) {
-                g = dot4(p.b_off + b * p.d_out, 1u, p.w_head + j, w, p.d_out);
-            } else {
-                g = dot4(layer_at(p.a_off, l + 1u) + b * w, 1u, w_rec_at(l + 1u) + j, w, w);
-                if (residual) {
-                    g += mem[nb + layer_at(p.g_off, l + 1u) + e];
+        // a block of 4 rows x 4 units per invocation (block_dot): the error above times W_{l+1} (the
+        // head's W at the top), whose column j holds unit j's weights
+        var fan = w;
+        var src = layer_at(p.a_off, l + 1u);
+        var wa = w_rec_at(l + 1u);
+        if (l == p.layers) {
+            fan = p.d_out;
+            src = p.b_off;
+            wa = p.w_head;
+        }
+        let units4 = (w + 3u) / 4u;
+        for (var blk = t; blk < ((sl.y + 3u) / 4u) * units4; blk += NW) {
+            let b0 = r0 + 4u * (blk / units4);
+            let j0 = 4u * (blk % units4);
+            let gb = block_dot(src, fan, b0, r0 + sl.y - 1u, wa, 1u, w, j0, w - 1u, fan);
+            for (var q = 0u; q < 4u; q++) {
+                for (var c = 0u; c < 4u; c++) {
+                    let b = b0 + q;
+                    let j = j0 + c;
+                    if (b < r0 + sl.y && j < w) {
+                        let e = b * w + j;
+                        var g = gb[q][c];
+                        if (residual && l < p.layers) {
+                            g += mem[nb + layer_at(p.g_off, l + 1u) + e];
+                        }
+                        mem[nb + gl + e] = g;
+                        if (abs(g) > local || is_nan(g)) {
+                            local = abs(g);
+                        }
+                    }
                 }
-            }
-            mem[nb + gl + e] = g;
-            if (abs(g) > local || is_nan(g)) {
-                local = abs(g);
             }
         }
         if (is_nan(local)) {

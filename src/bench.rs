@@ -17,8 +17,9 @@ pub enum Suite {
     /// The configurations S, M, L, deep and rnn of docs/DESIGN.md §Performance.
     Full,
     /// The lessons as the window trains them: the default preset (a 20-layer sigmoid MLP of width 64,
-    /// batch 128), the default net switched to a recurrent one over 100 steps (32 units, batch 16), and
-    /// the LSTM lesson (preset `lstm-adding`: 200 steps, 32 units, batch 32).
+    /// batch 128), the default net switched to a recurrent one over 100 steps (32 units, batch 16), the
+    /// LSTM lesson (preset `lstm-adding`: 200 steps, 32 units, batch 32) and the two norm lessons
+    /// (`layernorm-tanh`: 50 layers of 64, batch 64; `batchnorm-explodes`: the same with batch 128).
     Lessons,
 }
 
@@ -114,6 +115,18 @@ pub fn configs(suite: Suite) -> Vec<BenchConfig> {
             BenchConfig {
                 name: "lstm-lesson",
                 cfg: crate::model::Preset::builtin("lstm-adding")
+                    .map(|p| p.config())
+                    .unwrap_or_default(),
+            },
+            BenchConfig {
+                name: "layernorm",
+                cfg: crate::model::Preset::builtin("layernorm-tanh")
+                    .map(|p| p.config())
+                    .unwrap_or_default(),
+            },
+            BenchConfig {
+                name: "batchnorm",
+                cfg: crate::model::Preset::builtin("batchnorm-explodes")
                     .map(|p| p.config())
                     .unwrap_or_default(),
             },
