@@ -505,7 +505,7 @@ pub fn check_population_limits(
     let misfit = if cfg.cell.is_gated() {
         gated_misfit(cfg, lay, opts.stack, opts.budget())
     } else if cfg.norm != crate::model::Norm::None {
-        normed_misfit(cfg, lay, opts.budget())
+        normed_misfit(cfg, lay, opts.budget(), opts.busy_workgroups)
     } else {
         None
     };

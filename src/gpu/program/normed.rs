@@ -3,7 +3,7 @@
 //! then the loss with the head's gradients, per-layer statistics with the bias, gain and shift gradients,
 //! the weight gradients of every layer in one dispatch, and the shared statistics, norm and update.
 
-use super::{Program, chunk_dispatches, layers_within};
+use super::{Program, SOFTWARE_BUSY_WORKGROUPS, chunk_dispatches, layers_within};
 use crate::gpu::layout::{
     Dispatch, DispatchParams, FLAG_HEAD, FLAG_RESIDUAL, Kernel, LAYER_RECORD, Layout, STATS_HEADER,
 };
@@ -40,12 +40,21 @@ pub fn normed_wgrad_groups(cfg: &NetConfig) -> usize {
 }
 
 /// Batch rows per workgroup of the forward and backward: LayerNorm's rows are independent, so a slice
-/// of them (a 256-invocation workgroup's worth of units, and at least two slices where the batch allows,
-/// so that a CPU adapter's cores share the work); BatchNorm couples the batch: all of it in one.
-pub fn normed_rows(cfg: &NetConfig) -> u32 {
+/// of them; BatchNorm couples the batch: all of it in one. On a GPU (`busy` above
+/// [`SOFTWARE_BUSY_WORKGROUPS`]) a LayerNorm slice is a 256-invocation workgroup's worth of units (and at
+/// least two slices where the batch allows). On a CPU adapter it is one slice per core of the host (which
+/// lavapipe runs a thread on): there every barrier between a layer's phases suspends and resumes each
+/// subgroup of the workgroup, so the fewest slices that keep every core busy cost least
+/// (`layernorm-tanh` on 2 cores: 16 slices of 4 rows 204-211 ms a step, 8 slices 128-131, 2 slices
+/// 101-105). The per-slice scales are combined exactly, so every value is the same at any slicing.
+pub fn normed_rows(cfg: &NetConfig, busy: u32) -> u32 {
     let b = cfg.batch.max(1);
     if cfg.norm == Norm::Batch {
         return b as u32;
+    }
+    if busy <= SOFTWARE_BUSY_WORKGROUPS {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        return b.div_ceil(cores.max(1)) as u32;
     }
     (NORMED_GROUP as usize / cfg.width.max(1))
         .min(b.div_ceil(2))
@@ -98,9 +107,9 @@ pub fn normed_chunk_len(kernel: Kernel, lay: &Layout, rows: u32, budget: u64) ->
     )
 }
 
-/// The normed kernel whose loops do not fit `budget` even for one layer, if any.
-pub fn normed_misfit(cfg: &NetConfig, lay: &Layout, budget: u64) -> Option<Kernel> {
-    let rows = normed_rows(cfg);
+/// The normed kernel whose loops do not fit `budget` even for one layer, if any (`busy`: as [`normed_rows`]).
+pub fn normed_misfit(cfg: &NetConfig, lay: &Layout, budget: u64, busy: u32) -> Option<Kernel> {
+    let rows = normed_rows(cfg, busy);
     [
         Kernel::NormedForward,
         Kernel::NormedBackward,
@@ -125,7 +134,7 @@ impl Program<'_> {
             m: b,
             n: w,
             mode: nv.mode,
-            rows: normed_rows(cfg),
+            rows: normed_rows(cfg, self.busy),
             sscale_off: lay.sscales as u32,
             d_in: lay.d_in as u32,
             d_out: lay.d_out as u32,
