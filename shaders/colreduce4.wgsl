@@ -7,6 +7,8 @@
 // costs about what two scalars do: one invocation per unit paid five such loops per value, this about one
 // and a half. The arithmetic per value is the same (the lanes are SIMD lanes either way).
 //
+// `rows4_bare` and `rows4_packed_bare` (a step whose statistics nobody reads: docs/DESIGN.md, Bare steps)
+// do only the rescale of ŝ, the layer's scale and the bias gradients.
 // Grid (`rows4`): x = ceil(W / 32) workgroups of 8 invocations (invocation i owns units 4i .. 4i + 3 of its
 // 32), y = the layer offset (as colreduce.wgsl), z = the net; `rows4_packed` below for narrower layers.
 // Outputs per unit n, as colreduce.wgsl: log2 mean_b |ŝ[b, n]| at ust_off + n and the six partials at
@@ -83,24 +85,45 @@ fn rows4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: ve
     // the last invocations of a width that is not a multiple of 32 take the last four units again and
     // store nothing (a divergent early return would put the loop below under a partial mask)
     let n_own = wid.x * CR4_UNITS + 4u * t;
-    unit_sums(wid.z, wid.y, min(n_own, p.n - 4u), n_own < p.n, wid.x == 0u && t == 0u);
+    unit_sums(wid.z, wid.y, min(n_own, p.n - 4u), n_own < p.n, wid.x == 0u && t == 0u, true);
+}
+
+// `rows4` without the statistics, for a training step whose statistics nobody reads (src/gpu/program.rs,
+// `without_statistics`): the rescale, the layer's scale and the bias gradients only.
+@compute @workgroup_size(8)
+fn rows4_bare(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let n_own = wid.x * CR4_UNITS + 4u * t;
+    unit_sums(wid.z, wid.y, min(n_own, p.n - 4u), n_own < p.n, wid.x == 0u && t == 0u, false);
 }
 
 // Widths below 32 (a multiple of 4): a workgroup's 32 units run on across layers (grid x = ceil(L W / 32),
 // y = 1), so that every lane has four; the layer is then per lane, and so are its scale loads.
 @compute @workgroup_size(8)
 fn rows4_packed(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    let own = wid.x * CR4_UNITS + 4u * t;
+    packed_sums(wid.z, t, wid.x, true);
+}
+
+// `rows4_packed` without the statistics (as `rows4_bare`).
+@compute @workgroup_size(8)
+fn rows4_packed_bare(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    packed_sums(wid.z, t, wid.x, false);
+}
+
+// The units of invocation t of workgroup `group` on the packed grid.
+fn packed_sums(net: u32, t: u32, group: u32, stats: bool) {
+    let own = group * CR4_UNITS + 4u * t;
     let total = p.layers * p.n;
     let g = min(own, total - 4u);
     let l = g / p.n;
     let n0 = g - l * p.n;
-    unit_sums(wid.z, l, n0, own < total, n0 == 0u);
+    unit_sums(net, l, n0, own < total, n0 == 0u, stats);
 }
 
 // Units n0 .. n0 + 3 of the dispatch's layer offset `lz` (net `net`); `valid`: they are this invocation's to
-// store; `first`: it also stores the layer's scale.
-fn unit_sums(net: u32, lz: u32, n0: u32, valid: bool, first: bool) {
+// store; `first`: it also stores the layer's scale; `stats` (a constant where called, so the compiler drops
+// the statistics' code without it): the statistics too, else only the rescale of ŝ (ĝ is then left at its
+// rows' scales: only the statistics read it) and the bias gradients.
+fn unit_sums(net: u32, lz: u32, n0: u32, valid: bool, first: bool, stats: bool) {
     net_enter(net);
     let zo = lz * p.m * p.ldc;
     let scale_idx = p.scale_idx + lz;
@@ -127,22 +150,26 @@ fn unit_sums(net: u32, lz: u32, n0: u32, valid: bool, first: bool) {
     for (var b = 0u; b < p.m; b++) {
         let at = nb + zo + b * p.ldc + n0;
         var s = ld4(p.a_off + at);
-        var g = ld4(p.b_off + at);
         let d = i32(ld(sbase + slice) - top);
         if (d != 0) {
             s = ldexp_safe4(s, d);
-            g = ldexp_safe4(g, d);
             if (valid) {
                 st4(p.a_off + at, s);
             }
         }
         bias += s;
-        let a = ld4(p.c_off + at);
-        let z = ld4(p.z_off + at);
-        u0 = sums_add(u0, s.x, g.x, a.x, z.x, k_shift, sat_below);
-        u1 = sums_add(u1, s.y, g.y, a.y, z.y, k_shift, sat_below);
-        u2 = sums_add(u2, s.z, g.z, a.z, z.z, k_shift, sat_below);
-        u3 = sums_add(u3, s.w, g.w, a.w, z.w, k_shift, sat_below);
+        if (stats) {
+            var g = ld4(p.b_off + at);
+            if (d != 0) {
+                g = ldexp_safe4(g, d);
+            }
+            let a = ld4(p.c_off + at);
+            let z = ld4(p.z_off + at);
+            u0 = sums_add(u0, s.x, g.x, a.x, z.x, k_shift, sat_below);
+            u1 = sums_add(u1, s.y, g.y, a.y, z.y, k_shift, sat_below);
+            u2 = sums_add(u2, s.z, g.z, a.z, z.z, k_shift, sat_below);
+            u3 = sums_add(u3, s.w, g.w, a.w, z.w, k_shift, sat_below);
+        }
         in_slice += 1u;
         if (in_slice == p.rows) {
             in_slice = 0u;
@@ -158,6 +185,9 @@ fn unit_sums(net: u32, lz: u32, n0: u32, valid: bool, first: bool) {
             gb = p.gb_rec + (scale_idx - 2u) * p.w_step;
         }
         st4(nb + gb + n0, ldexp_safe4(bias, i32(top)));
+    }
+    if (!stats) {
+        return;
     }
     st4(nb + p.ust_off + lz * p.n + n0, vec4<f32>(sums_log2_mean(u0, p.m), sums_log2_mean(u1, p.m),
                                                      sums_log2_mean(u2, p.m), sums_log2_mean(u3, p.m)));

@@ -331,27 +331,12 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     net_enter(wid.z);
     let t = wid.x + 1u;
     let h = p.n;
-    let gh = p.k * h;
-    let lstm = p.mode == MODE_LSTM;
-    let srow = p.sscale_off + t * p.m;
     let top = step_top(t);
     if (lid == 0u) {
         st(nb + p.aux_off + t, top);
     }
     for (var q = lid; q < p.m * h; q += GW) {
-        let b = q / h;
-        let u = q % h;
-        let d = i32(ld(nb + srow + b) - top);
-        if (d != 0) {
-            let go = step_row(p.g_off, t, b, h) + u;
-            let co = step_row(p.top_off, t, b, h) + u;
-            st(nb + go, scale_down_pow2(ld(nb + go), d));
-            st(nb + co, scale_down_pow2(ld(nb + co), d));
-            let so = step_row(p.a_off, t, b, gh) + u;
-            for (var g = 0u; g < p.k; g++) {
-                st(nb + so + g * h, scale_down_pow2(ld(nb + so + g * h), d));
-            }
-        }
+        rescale_unit(t, q / h, q % h, top);
     }
     storageBarrier();
     var sums = gate_sums_new();
@@ -438,15 +423,7 @@ fn unit_stats(t: u32, u: u32, sums: GateSums, rescale: bool, top: f32) -> GateSu
         let go = nb + step_row(p.g_off, t, b, h) + u;
         let co = nb + step_row(p.top_off, t, b, h) + u;
         if (rescale) {
-            let d = i32(ld(nb + p.sscale_off + t * p.m + b) - top);
-            if (d != 0) {
-                st(go, scale_down_pow2(ld(go), d));
-                st(co, scale_down_pow2(ld(co), d));
-                let so = nb + step_row(p.a_off, t, b, gh) + u;
-                for (var g = 0u; g < p.k; g++) {
-                    st(so + g * h, scale_down_pow2(ld(so + g * h), d));
-                }
-            }
+            rescale_unit(t, b, u, top);
         }
         let g = ld(go);
         g2 += g * g;
@@ -528,6 +505,41 @@ fn gated_stats_rows(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
             cs = lsum_add(cs, rows_sums[q].csq.x);
         }
         gate_record(t, keep, sat, lsum_log2(cs));
+    }
+}
+
+// gated_stats_rows without the statistics, for a training step whose statistics nobody reads
+// (src/gpu/program.rs, `without_statistics`): the step's scale, and every row's values (ĝ, ĉ, the blocks'
+// errors) brought to it, as unit_stats does before it reads them.
+@compute @workgroup_size(8)
+fn gated_stats_rows_bare(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
+    let t = wid.x + 1u;
+    let top = step_top(t);
+    if (lid == 0u) {
+        st(nb + p.aux_off + t, top);
+    }
+    for (var u = lid; u < p.n; u += 8u) {
+        for (var b = 0u; b < p.m; b++) {
+            rescale_unit(t, b, u, top);
+        }
+    }
+}
+
+// Row b's values of unit u at step t (ĝ, ĉ, the blocks' errors) brought from the row's scale to the
+// step's, `top`, and written back.
+fn rescale_unit(t: u32, b: u32, u: u32, top: f32) {
+    let d = i32(ld(nb + p.sscale_off + t * p.m + b) - top);
+    if (d != 0) {
+        let h = p.n;
+        let go = nb + step_row(p.g_off, t, b, h) + u;
+        let co = nb + step_row(p.top_off, t, b, h) + u;
+        st(go, scale_down_pow2(ld(go), d));
+        st(co, scale_down_pow2(ld(co), d));
+        let so = nb + step_row(p.a_off, t, b, p.k * h) + u;
+        for (var g = 0u; g < p.k; g++) {
+            st(so + g * h, scale_down_pow2(ld(so + g * h), d));
+        }
     }
 }
 

@@ -131,7 +131,8 @@ const NORMS_WG: u32 = select(256u, LANES, LANES > 1u);
 // matrix of a width that is one), four at a time from 4t on, in vec4 loads on the vec4 view (on lavapipe
 // each load at a varying address is a loop over the lanes, a vec4 about as dear as a scalar); else every
 // NORMS_WG-th from t.
-fn norms_partial(t: u32, start: u32, len: u32, f: f32, bc: vec2<f32>) -> mat2x3<f32> {
+// Without `norms` (a constant where called: update_bare) only the update is applied.
+fn norms_partial(t: u32, start: u32, len: u32, f: f32, bc: vec2<f32>, norms: bool) -> mat2x3<f32> {
     let apply = p.mode == 2u;
     var dsq = vec3<f32>(0.0);
     var wsq = vec3<f32>(0.0);
@@ -141,9 +142,11 @@ fn norms_partial(t: u32, start: u32, len: u32, f: f32, bc: vec2<f32>) -> mat2x3<
         let s = slots_at(start + e);
         let step = optimizer_step(ld4(p.b_off + i) * f, s[0], s[1], bc);
         let wv = ld4(p.a_off + i);
-        for (var c = 0u; c < 4u; c++) {
-            dsq = sq_add(dsq, step[0][c]);
-            wsq = sq_add(wsq, wv[c]);
+        if (norms) {
+            for (var c = 0u; c < 4u; c++) {
+                dsq = sq_add(dsq, step[0][c]);
+                wsq = sq_add(wsq, wv[c]);
+            }
         }
         if (apply) {
             store_step4(start + e, wv + step[0], step);
@@ -154,8 +157,10 @@ fn norms_partial(t: u32, start: u32, len: u32, f: f32, bc: vec2<f32>) -> mat2x3<
         let i = start + e;
         let step = step_one(i, f, bc);
         let w = ld(nb + p.a_off + i);
-        dsq = sq_add(dsq, step[0].x);
-        wsq = sq_add(wsq, w);
+        if (norms) {
+            dsq = sq_add(dsq, step[0].x);
+            wsq = sq_add(wsq, w);
+        }
         if (apply) {
             store_step1(i, w + step[0].x, step, 0u);
         }
@@ -185,15 +190,14 @@ fn apply_between(t: u32, lo: u32, hi: u32, f: f32, bc: vec2<f32>) {
     }
 }
 
-@compute @workgroup_size(NORMS_WG)
-fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    net_enter(wid.z);
-    let j = wid.y;
+// update_norms' pass over weight matrix j (its share of the parameters between the matrices too, in
+// mode 2), returning its invocation's running sums (zeros without `norms`).
+fn update_matrix(t: u32, j: u32, norms: bool) -> mat2x3<f32> {
     let start = bitcast<u32>(ld(nb + p.res_off + 2u * j));
     let len = bitcast<u32>(ld(nb + p.res_off + 2u * j + 1u));
     let f = clip_factor();
     let bc = bias_corrections(ld(nb + p.step_off) + select(0.0, 1.0, p.mode == 1u));
-    let sums = norms_partial(t, start, len, f, bc);
+    let sums = norms_partial(t, start, len, f, bc, norms);
     if (p.mode == 2u) {
         // the parameters up to the next matrix (to the end after the last), and before the first
         var next = p.count;
@@ -205,6 +209,22 @@ fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
             apply_between(t, 0u, start, f, bc);
         }
     }
+    return sums;
+}
+
+// update_norms in mode 2 without the norms, for a training step whose statistics nobody reads
+// (src/gpu/program.rs, `without_statistics`): the update alone, in the same order.
+@compute @workgroup_size(NORMS_WG)
+fn update_bare(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
+    update_matrix(t, wid.y, false);
+}
+
+@compute @workgroup_size(NORMS_WG)
+fn update_norms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    net_enter(wid.z);
+    let sums = update_matrix(t, wid.y, true);
+    let j = wid.y;
     if (LANES > 1u) {
         // one subgroup: the lanes' sums through subgroup shuffles
         let d = lane_log2_sum(sq_log2(sums[0]));

@@ -611,28 +611,37 @@ pub struct ProfileRow {
 }
 
 /// Per kernel, the GPU time of a step of every configuration of `suite` on the default engine, from
-/// timestamps around each dispatch; `None` where the adapter has no timestamps.
+/// timestamps around each dispatch; `None` where the adapter has no timestamps. The complete step's
+/// kernels come first, then the `...Bare` kernels that replace some of them in a step whose statistics
+/// nobody reads (every step of a run but its last).
 pub fn profile(ctx: &GpuContext, suite: Suite) -> Result<Option<Vec<ProfileRow>>, EngineError> {
     let opts = EngineOptions::from_env()?;
     let mut out = Vec::new();
     for b in &configs(suite) {
         let mut engine = Engine::with_options(ctx, &b.cfg, opts)?;
         engine.step_timed(1)?;
-        let mut runs = Vec::new();
+        // complete steps and bare ones (every step of a run but its last) alternately
+        let mut runs = [Vec::new(), Vec::new()];
         for _ in 0..5 {
-            match engine.profile_step()? {
-                Some(r) => runs.push(r),
-                None => return Ok(None),
+            for (bare, r) in runs.iter_mut().enumerate() {
+                match engine.profile_step(bare == 1)? {
+                    Some(t) => r.push(t),
+                    None => return Ok(None),
+                }
             }
         }
-        let mut kernels: Vec<String> = Vec::new();
-        for (k, _) in &runs[0] {
-            let name = format!("{k:?}");
-            if !kernels.contains(&name) {
-                kernels.push(name);
+        // the complete step's kernels, then those only a bare step runs (its `...Bare` kernels)
+        let mut kernels: Vec<(String, usize)> = Vec::new();
+        for (which, r) in runs.iter().enumerate() {
+            for (k, _) in &r[0] {
+                let name = format!("{k:?}");
+                if !kernels.iter().any(|(n, _)| *n == name) {
+                    kernels.push((name, which));
+                }
             }
         }
-        for name in kernels {
+        for (name, which) in kernels {
+            let runs = &runs[which];
             let mut per_run: Vec<f64> = runs
                 .iter()
                 .map(|r| {

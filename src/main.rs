@@ -99,7 +99,8 @@ struct BenchArgs {
     #[arg(long, conflicts_with = "soak")]
     variants: bool,
     /// Instead of timing steps: the GPU time of every kernel of a step (each dispatch timed alone, from
-    /// timestamp queries), per configuration
+    /// timestamp queries), per configuration; the `...Bare` kernels are those that replace a kernel in
+    /// the steps whose statistics nobody reads (every step of a run but its last)
     #[arg(long, conflicts_with_all = ["soak", "variants"])]
     profile: bool,
     /// Instead of the suite: time the trainability map (full: a 24 x 24 gain x bias-std grid of
@@ -619,7 +620,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
         if !args.json {
             println!("adapter: {}", ctx.adapter);
             println!(
-                "{:<11} {:<9} {:<16} {:>10} {:>9}",
+                "{:<11} {:<10} {:<24} {:>10} {:>9}",
                 "config", "path", "kernel", "disp/step", "gpu ms"
             );
         }
@@ -628,7 +629,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
                 println!("{}", serde_json::to_string(r).unwrap_or_default());
             } else {
                 println!(
-                    "{:<11} {:<9} {:<16} {:>10} {:>9.3}",
+                    "{:<11} {:<10} {:<24} {:>10} {:>9.3}",
                     r.config, r.path, r.kernel, r.dispatches, r.ms
                 );
             }

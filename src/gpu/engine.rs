@@ -5,11 +5,13 @@
 use std::sync::Arc;
 
 use super::layout::{
-    DispatchParams, HIST_RECORD, Kernel, LAYER_RECORD, Layout, NONE, RECORD_STRIDE, STATS_HEADER,
+    Dispatch, DispatchParams, HIST_RECORD, Kernel, LAYER_RECORD, Layout, NONE, RECORD_STRIDE,
+    STATS_HEADER,
 };
 use super::program::{
     BUSY_WORKGROUPS, GATE_RECORD, Resolved, SOFTWARE_BUSY_WORKGROUPS, StackPath, gated_misfit,
     gated_rows_fit, normed_misfit, resolve_for, rows_per_invocation, step_dispatches_with,
+    without_statistics,
 };
 use super::readback::{PolledMap, StatsRing};
 use super::shaders::{KernelBuild, Pipelines, uses_activation};
@@ -166,6 +168,8 @@ pub struct Engine {
     uniforms: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     train: Vec<Rec>,
+    /// `train` without the statistics nobody reads: every step of a submission but the last
+    train_bare: Vec<Rec>,
     compute: Vec<Rec>,
     ring: StatsRing,
     updates: u64,
@@ -343,16 +347,29 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// Dispatch records for `cfg`: the train step and the gradient-only step.
+/// The dispatch sequences of an engine, as records into its parameter buffer.
+struct Records {
+    /// Every parameter record, in buffer order.
+    all: Vec<DispatchParams>,
+    /// A training step.
+    train: Vec<Rec>,
+    /// A training step whose statistics nobody reads ([`without_statistics`]): every step of a run but
+    /// its last. Where a dispatch's parameters are unchanged it shares the training step's record.
+    train_bare: Vec<Rec>,
+    /// A gradient without update.
+    compute: Vec<Rec>,
+}
+
+/// Dispatch records for `cfg`: the train step (complete and bare) and the gradient-only step.
 fn records(
     cfg: &NetConfig,
     lay: &Layout,
     opts: EngineOptions,
     strides: NetStrides,
     histograms: bool,
-) -> (Vec<DispatchParams>, Vec<Rec>, Vec<Rec>) {
+) -> Records {
     let mut all = Vec::new();
-    let seq = |update: bool, all: &mut Vec<DispatchParams>| -> Vec<Rec> {
+    let list = |update: bool| -> Vec<Dispatch> {
         let mut list = step_dispatches_with(
             cfg,
             lay,
@@ -368,31 +385,54 @@ fn records(
         {
             list.insert(at + 1, h);
         }
-        list.into_iter()
-            .map(|d| {
-                let offset = (all.len() as u64 * RECORD_STRIDE) as u32;
-                all.push(DispatchParams {
-                    zn: d.groups[2],
-                    net_stride: strides.mem,
-                    max_stride: strides.maxes,
-                    ..d.params
-                });
-                Rec {
-                    kernel: d.kernel,
-                    groups: [d.groups[0], d.groups[1], d.groups[2] * strides.nets],
-                    offset,
-                    act: if uses_activation(d.kernel) {
-                        d.params.act
-                    } else {
-                        NONE
-                    },
-                }
-            })
-            .collect()
+        list
     };
-    let train = seq(true, &mut all);
-    let compute = seq(false, &mut all);
-    (all, train, compute)
+    // the record of dispatch d at `offset`
+    let rec_at = |d: &Dispatch, offset: u32| -> Rec {
+        Rec {
+            kernel: d.kernel,
+            groups: [d.groups[0], d.groups[1], d.groups[2] * strides.nets],
+            offset,
+            act: if uses_activation(d.kernel) {
+                d.params.act
+            } else {
+                NONE
+            },
+        }
+    };
+    // dispatch d with a parameter record of its own
+    let rec = |d: &Dispatch, all: &mut Vec<DispatchParams>| -> Rec {
+        let offset = (all.len() as u64 * RECORD_STRIDE) as u32;
+        all.push(DispatchParams {
+            zn: d.groups[2],
+            net_stride: strides.mem,
+            max_stride: strides.maxes,
+            ..d.params
+        });
+        rec_at(d, offset)
+    };
+    let full = list(true);
+    let train: Vec<Rec> = full.iter().map(|d| rec(d, &mut all)).collect();
+    let train_bare = full
+        .iter()
+        .zip(&train)
+        .filter_map(|(d, r)| {
+            let bare = without_statistics(*d, cfg.clip.is_some())?;
+            // zn (the grid's z per net) is the same: a bare dispatch keeps its z
+            Some(if bare.params == d.params {
+                rec_at(&bare, r.offset)
+            } else {
+                rec(&bare, &mut all)
+            })
+        })
+        .collect();
+    let compute = list(false).iter().map(|d| rec(d, &mut all)).collect();
+    Records {
+        all,
+        train,
+        train_bare,
+        compute,
+    }
 }
 
 fn record_bytes(recs: &[DispatchParams], capacity: usize) -> Vec<u8> {
@@ -413,7 +453,7 @@ fn record_capacity(cfg: &NetConfig, lay: &Layout, opts: EngineOptions) -> usize 
         ..cfg.clone()
     };
     records(&with_clip, lay, opts, NetStrides::ONE, true)
-        .0
+        .all
         .len()
 }
 
@@ -474,7 +514,7 @@ pub fn check_population_limits(
     }
     // every dispatch's z count times the nets (the net's index is in the grid's z)
     let max_z = records(cfg, lay, opts, strides, true)
-        .1
+        .train
         .iter()
         .map(|r| r.groups[2])
         .max()
@@ -682,6 +722,7 @@ impl Engine {
             uniforms,
             bind_group,
             train: Vec::new(),
+            train_bare: Vec::new(),
             compute: Vec::new(),
             ring,
             updates: 0,
@@ -698,7 +739,7 @@ impl Engine {
     }
 
     fn write_records(&mut self) {
-        let (all, train, compute) = records(
+        let recs = records(
             &self.cfg,
             &self.lay,
             self.opts,
@@ -708,13 +749,19 @@ impl Engine {
         let capacity = (self.uniforms.size() / RECORD_STRIDE) as usize;
         self.ctx
             .queue
-            .write_buffer(&self.uniforms, 0, &record_bytes(&all, capacity));
+            .write_buffer(&self.uniforms, 0, &record_bytes(&recs.all, capacity));
         // the pipelines of every dispatch (built at a kernel's first request: here, not in a step)
-        for r in train.iter().chain(&compute) {
+        for r in recs
+            .train
+            .iter()
+            .chain(&recs.train_bare)
+            .chain(&recs.compute)
+        {
             self.ctx.pipelines.get_for(r.kernel, r.act);
         }
-        self.train = train;
-        self.compute = compute;
+        self.train = recs.train;
+        self.train_bare = recs.train_bare;
+        self.compute = recs.compute;
     }
 
     /// The configuration (activation, lr and clip reflect the latest changes).
@@ -918,9 +965,19 @@ impl Engine {
                 label: Some("train"),
                 timestamp_writes,
             });
-            let recs = if update { &self.train } else { &self.compute };
-            for _ in 0..recs_times {
-                self.record(&mut pass, recs);
+            if update {
+                // only the last step's statistics are read: the steps before it skip theirs
+                let bare = recs_times - u32::from(read_stats);
+                for _ in 0..bare {
+                    self.record(&mut pass, &self.train_bare);
+                }
+                for _ in bare..recs_times {
+                    self.record(&mut pass, &self.train);
+                }
+            } else {
+                for _ in 0..recs_times {
+                    self.record(&mut pass, &self.compute);
+                }
             }
         }
         if let Some(t) = timer {
@@ -962,7 +1019,8 @@ impl Engine {
     /// Records `n` training steps (forward, loss, backward, statistics, update), one compute pass per
     /// submission and at most [`MAX_DISPATCHES_PER_SUBMIT`] dispatches each (a short run is one
     /// submission and returns at once; a long one waits for older submissions so that GPU command memory
-    /// stays bounded). The statistics of the last step arrive via [`Engine::poll_stats`].
+    /// stays bounded). The statistics of the last step arrive via [`Engine::poll_stats`]; the steps
+    /// before it skip theirs ([`without_statistics`]), which changes no weight.
     pub fn step(&mut self, n: u32) {
         if n > 0 {
             self.submit(n, true);
@@ -989,13 +1047,17 @@ impl Engine {
     /// One training step with every dispatch in its own timed compute pass: per dispatch, its kernel and
     /// GPU milliseconds (`None` where the adapter has no timestamps). The weights are updated as by
     /// [`Engine::step`]; `bench --profile` prints the sums per kernel.
-    pub fn profile_step(&mut self) -> Result<Option<Vec<(Kernel, f64)>>, EngineError> {
+    ///
+    /// With `bare`, the step is one whose statistics nobody reads (every step of a run but its last: see
+    /// [`without_statistics`]); its statistics are then not written.
+    pub fn profile_step(&mut self, bare: bool) -> Result<Option<Vec<(Kernel, f64)>>, EngineError> {
         let Some(t) = &self.timer else {
             return Ok(None);
         };
         let period_ns = t.period_ns;
         let device = &self.ctx.device;
-        let n = self.train.len() as u32;
+        let recs = if bare { &self.train_bare } else { &self.train };
+        let n = recs.len() as u32;
         let queries = device.create_query_set(&wgpu::QuerySetDescriptor {
             label: Some("gradscope profile"),
             ty: wgpu::QueryType::Timestamp,
@@ -1017,7 +1079,7 @@ impl Engine {
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("profile"),
         });
-        for (i, r) in self.train.iter().enumerate() {
+        for (i, r) in recs.iter().enumerate() {
             let i = i as u32;
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("profiled dispatch"),
@@ -1034,20 +1096,19 @@ impl Engine {
         enc.resolve_query_set(&queries, 0..2 * n, &resolve, 0);
         enc.copy_buffer_to_buffer(&resolve, 0, &readback, 0, Some(bytes));
         self.ctx.queue.submit([enc.finish()]);
-        self.updates += 1;
         let ticks: Vec<u64> = map_blocking(device, &readback, |b| {
             bytemuck::cast_slice::<u8, u64>(b).to_vec()
         })?;
-        Ok(Some(
-            self.train
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let dt = ticks[2 * i + 1].saturating_sub(ticks[2 * i]);
-                    (r.kernel, dt as f64 * period_ns / 1e6)
-                })
-                .collect(),
-        ))
+        let timed = recs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let dt = ticks[2 * i + 1].saturating_sub(ticks[2 * i]);
+                (r.kernel, dt as f64 * period_ns / 1e6)
+            })
+            .collect();
+        self.updates += 1;
+        Ok(Some(timed))
     }
 
     /// Whether the adapter gives GPU timestamps.

@@ -179,10 +179,18 @@ pub enum Kernel {
     /// shaders/colreduce4.wgsl `rows4_packed`: the same for widths below 32, a workgroup's units running
     /// on across layers
     ColReduceRows4Packed,
+    /// shaders/colreduce4.wgsl `rows4_bare`: `ColReduceRows4` without the statistics (the rescale and the
+    /// bias gradients), for a training step whose statistics nobody reads
+    ColReduceRows4Bare,
+    /// shaders/colreduce4.wgsl `rows4_packed_bare`: `ColReduceRows4Packed` without the statistics
+    ColReduceRows4PackedBare,
     /// shaders/loss.wgsl
     Loss,
     /// shaders/reduce.wgsl `layer_stats`
     LayerStats,
+    /// shaders/reduce.wgsl `layer_stats_bare`: the step count and the slope-exponent slots alone, for a
+    /// training step whose statistics nobody reads and whose update does not clip
+    LayerStatsBare,
     /// shaders/reduce.wgsl `sumsq_partial`
     SumsqPartial,
     /// shaders/update.wgsl
@@ -190,6 +198,9 @@ pub enum Kernel {
     /// shaders/update.wgsl `update_norms`: the global gradient norm from `SumsqPartial`'s partials, and per
     /// weight matrix the norms of the update and the weights
     UpdateNorms,
+    /// shaders/update.wgsl `update_bare`: `UpdateNorms` in mode 2 without the norms (the update alone), for
+    /// a training step whose statistics nobody reads
+    UpdateBare,
     /// shaders/hist.wgsl `histograms`: per layer, the histograms of f(z) and log10 |δ| (when asked for)
     Histograms,
     /// shaders/stack.wgsl `stack_forward`: every layer (time step) and the head, one workgroup per row slice
@@ -235,6 +246,9 @@ pub enum Kernel {
     /// shaders/gated.wgsl `gated_stats_rows`: `gated_stats` for the per-row kernels, 8 invocations per
     /// step, each rescaling the values it reads (no barrier)
     GatedStatsRows,
+    /// shaders/gated.wgsl `gated_stats_rows_bare`: `GatedStatsRows` without the statistics (the step's
+    /// scale and the rescale), for a training step whose statistics nobody reads
+    GatedStatsRowsBare,
     /// shaders/normed.wgsl `normed_forward`: a normalized MLP's layers, the whole batch in one workgroup
     NormedForward,
     /// shaders/normed.wgsl `normed_backward`: its δ chain through the norms
@@ -249,7 +263,7 @@ impl Kernel {
     /// The kernels shaped for CPU adapters (the per-row path): built on native targets only. In a browser
     /// the software adapter is SwiftShader, whose shader compiler exhausted memory on them (over 11 GB
     /// for the page's GPU process), so the browser runs its CPU adapter on the fused path instead.
-    pub const CPU_ONLY: [Kernel; 14] = [
+    pub const CPU_ONLY: [Kernel; 17] = [
         Kernel::RowsForward,
         Kernel::RowsBackward,
         Kernel::RowsForward1,
@@ -260,10 +274,13 @@ impl Kernel {
         Kernel::ColReduceRows,
         Kernel::ColReduceRows4,
         Kernel::ColReduceRows4Packed,
+        Kernel::ColReduceRows4Bare,
+        Kernel::ColReduceRows4PackedBare,
         Kernel::GatedRowsForward,
         Kernel::GatedRowsBackward,
         Kernel::GatedWgradRows,
         Kernel::GatedStatsRows,
+        Kernel::GatedStatsRowsBare,
     ];
 
     /// Whether this build compiles the kernel (see [`Kernel::CPU_ONLY`]).
@@ -272,7 +289,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 37] = [
+    pub const ALL: [Kernel; 42] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -281,11 +298,15 @@ impl Kernel {
         Kernel::ColReduceRows,
         Kernel::ColReduceRows4,
         Kernel::ColReduceRows4Packed,
+        Kernel::ColReduceRows4Bare,
+        Kernel::ColReduceRows4PackedBare,
         Kernel::Loss,
         Kernel::LayerStats,
+        Kernel::LayerStatsBare,
         Kernel::SumsqPartial,
         Kernel::Update,
         Kernel::UpdateNorms,
+        Kernel::UpdateBare,
         Kernel::Histograms,
         Kernel::StackForward,
         Kernel::StackBackward,
@@ -306,6 +327,7 @@ impl Kernel {
         Kernel::GatedRowsBackward,
         Kernel::GatedWgradRows,
         Kernel::GatedStatsRows,
+        Kernel::GatedStatsRowsBare,
         Kernel::NormedForward,
         Kernel::NormedBackward,
         Kernel::NormedStats,

@@ -340,6 +340,47 @@ pub fn step_dispatches_with(
     out
 }
 
+/// One dispatch of a training step as a step whose statistics nobody reads runs it: of a run of steps
+/// recorded together, only the last one's statistics are read back (the window shows them, `bench`
+/// times the run), so the others skip the per-unit and per-layer statistics, the update norms and the
+/// histograms. What the update needs stays: the rescale of the errors to one power of two per layer
+/// (step), the bias gradients, the layer scales, the weight gradients, the step count, the clearing of the
+/// slope-exponent slots for the next forward, and the global norm where the update clips (`clip`).
+/// Every other kernel runs as it is, and a skipped statistic is written afresh by the run's last step
+/// before it is read, so the weights and the statistics read back are the same bit for bit as with every
+/// step complete. `None`: the dispatch is left out.
+pub fn without_statistics(d: Dispatch, clip: bool) -> Option<Dispatch> {
+    let kernel = match d.kernel {
+        Kernel::Histograms => return None,
+        // the global norm's partials: read by the clip and the statistics only
+        Kernel::SumsqPartial if !clip => return None,
+        Kernel::LayerStats if !clip => {
+            return Some(Dispatch {
+                kernel: Kernel::LayerStatsBare,
+                groups: [1, 1, d.groups[2]],
+                ..d
+            });
+        }
+        // mode 2 applies the update (a separate `Update` dispatch does otherwise: these are then norms)
+        Kernel::UpdateNorms if d.params.mode == 2 => Kernel::UpdateBare,
+        Kernel::UpdateNorms => return None,
+        Kernel::ColReduceRows4 => Kernel::ColReduceRows4Bare,
+        Kernel::ColReduceRows4Packed => Kernel::ColReduceRows4PackedBare,
+        Kernel::GatedStatsRows => Kernel::GatedStatsRowsBare,
+        Kernel::ColReduce | Kernel::ColReduceRows => {
+            return Some(Dispatch {
+                params: DispatchParams {
+                    flags: d.params.flags & !FLAG_STATS,
+                    ..d.params
+                },
+                ..d
+            });
+        }
+        k => k,
+    };
+    Some(Dispatch { kernel, ..d })
+}
+
 /// Parameters of the largest gradient whose global norm `layer_stats` sums itself.
 pub const NORM_IN_STATS_MAX: usize = 1 << 17;
 

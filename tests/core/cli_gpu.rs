@@ -163,3 +163,22 @@ fn bench_quick_runs() {
         );
     }
 }
+
+/// `bench --profile` times every kernel of a complete step and the kernels that replace some of them in
+/// a step whose statistics nobody reads (lavapipe has timestamps; CI runs there).
+#[test]
+fn bench_profile_times_complete_and_bare_steps() {
+    let rows = bench_rows(&["bench", "--suite", "quick", "--profile", "--json"]);
+    for b in gradscope::bench::configs(gradscope::bench::Suite::Quick) {
+        let kernels: Vec<&serde_json::Value> =
+            rows.iter().filter(|r| r["config"] == b.name).collect();
+        let has = |k: &str| kernels.iter().any(|r| r["kernel"] == k);
+        assert!(has("Loss") && has("LayerStats"), "{}: {kernels:?}", b.name);
+        // no clipping in the suite: the bare step counts the step and skips the layer records
+        assert!(has("LayerStatsBare"), "{}: {kernels:?}", b.name);
+        for r in kernels {
+            assert!(r["ms"].as_f64().unwrap() > 0.0, "{r}");
+            assert!(r["dispatches"].as_u64().unwrap() >= 1, "{r}");
+        }
+    }
+}

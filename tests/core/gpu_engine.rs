@@ -1033,3 +1033,115 @@ fn the_tuner_times_every_small_candidate_in_rounds() {
         assert_eq!(t.ms(), fastest);
     }
 }
+
+/// A run of steps recorded together skips the statistics of every step but its last (nobody reads them):
+/// the weights, the gradients and the statistics read back after it are the same bit for bit as after
+/// the same steps run one submission each (every step complete), on every path the engine takes and with
+/// every kernel a bare step swaps (the per-row and portable statistics passes, the update inside the norms
+/// pass and the separate one, the global norm with and without clipping, histograms on).
+#[test]
+fn bare_steps_leave_weights_and_statistics_bit_for_bit_as_complete_steps() {
+    let mlp = |width, optimizer, clip| NetConfig {
+        depth: 5,
+        width,
+        batch: 6,
+        activation: Activation::Tanh,
+        optimizer,
+        clip,
+        lr: 0.02,
+        seed: 7,
+        ..NetConfig::default()
+    };
+    let rnn = |cell| NetConfig {
+        arch: Arch::Rnn,
+        cell,
+        task: Task::Adding,
+        depth: 7,
+        width: 8,
+        batch: 5,
+        optimizer: Optimizer::Adam,
+        lr: 0.01,
+        seed: 3,
+        ..NetConfig::default()
+    };
+    let path = |stack| EngineOptions {
+        stack,
+        ..EngineOptions::default()
+    };
+    let cases: Vec<(&GpuContext, NetConfig, EngineOptions)> = vec![
+        // four units per invocation (width 32) and packed across layers (width 8), adam and clipping
+        (
+            gpu(),
+            mlp(32, Optimizer::Adam, None),
+            EngineOptions::default(),
+        ),
+        (
+            gpu(),
+            mlp(8, Optimizer::Momentum, Some(0.05)),
+            EngineOptions::default(),
+        ),
+        (
+            gpu(),
+            mlp(9, Optimizer::Sgd, None),
+            EngineOptions::default(),
+        ),
+        (
+            gpu(),
+            mlp(8, Optimizer::Adam, None),
+            path(StackPath::Layered),
+        ),
+        (
+            gpu(),
+            mlp(8, Optimizer::Sgd, Some(0.05)),
+            path(StackPath::Fused(2)),
+        ),
+        (
+            gpu_portable(),
+            mlp(8, Optimizer::Adam, None),
+            path(StackPath::Rows),
+        ),
+        (gpu(), rnn(Cell::Vanilla), EngineOptions::default()),
+        (gpu(), rnn(Cell::Lstm), EngineOptions::default()),
+        (gpu(), rnn(Cell::Gru), path(StackPath::Fused(0))),
+        (
+            gpu(),
+            NetConfig {
+                norm: Norm::Layer,
+                ..mlp(8, Optimizer::Adam, None)
+            },
+            EngineOptions::default(),
+        ),
+    ];
+    const STEPS: u32 = 5;
+    for (ctx, cfg, opts) in cases {
+        let what = format!("{} ({:?})", cfg.summary(), opts.stack);
+        let mut run = Engine::with_options(ctx, &cfg, opts).unwrap();
+        let mut one_by_one = Engine::with_options(ctx, &cfg, opts).unwrap();
+        run.set_histograms(true);
+        one_by_one.set_histograms(true);
+        run.step(STEPS);
+        let a = run.wait_stats().unwrap();
+        let mut b = None;
+        for _ in 0..STEPS {
+            one_by_one.step(1);
+            b = Some(one_by_one.wait_stats().unwrap());
+        }
+        let b = b.unwrap();
+        assert_eq!(a.step, u64::from(STEPS - 1), "{what}");
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap(),
+            "{what}: statistics"
+        );
+        for (read, name) in [
+            (Engine::read_params as fn(&Engine) -> _, "params"),
+            (Engine::read_grads, "grads"),
+        ] {
+            let (x, y) = (read(&run).unwrap(), read(&one_by_one).unwrap());
+            for (tx, ty) in x.tensors.iter().zip(&y.tensors) {
+                let bits = |t: &[f32]| t.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&tx.data), bits(&ty.data), "{what}: {name} {}", tx.name);
+            }
+        }
+    }
+}

@@ -30,7 +30,10 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
         Kernel::GatedWgradRows,
         Kernel::ColReduceRows4,
         Kernel::ColReduceRows4Packed,
+        Kernel::ColReduceRows4Bare,
+        Kernel::ColReduceRows4PackedBare,
         Kernel::UpdateNorms,
+        Kernel::UpdateBare,
         Kernel::SumsqPartial,
     ] {
         assert_eq!(view(k), "mem4.wgsl", "{k:?}");
@@ -39,6 +42,7 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
         Kernel::WeightGrads,
         Kernel::GatedStats,
         Kernel::GatedStatsRows,
+        Kernel::GatedStatsRowsBare,
         Kernel::ColReduceRows,
     ] {
         assert_eq!(view(k), "mem.wgsl", "{k:?}");
