@@ -107,7 +107,7 @@ pub fn normed_chunk_len(kernel: Kernel, lay: &Layout, rows: u32, budget: u64) ->
     )
 }
 
-/// The normed kernel whose loops do not fit `budget` even for one layer, if any (`busy`: as [`normed_rows`]).
+/// The normed kernel whose loops do not fit `budget` even for one layer, if any (`busy`: as `normed_rows` takes it).
 pub fn normed_misfit(cfg: &NetConfig, lay: &Layout, budget: u64, busy: u32) -> Option<Kernel> {
     let rows = normed_rows(cfg, busy);
     [
