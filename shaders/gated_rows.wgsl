@@ -400,6 +400,19 @@ fn workgroup_pair_log2(lid: u32, st: vec2<f32>) -> f32 {
 @compute @workgroup_size(8)
 fn gated_wgrad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
                     @builtin(num_workgroups) groups: vec3<u32>) {
+    wgrad_rows(wid, lid, groups, true);
+}
+
+// gated_wgrad_rows without the per-step partial sums of squares (read only by the layer records, and the
+// only barrier of the kernel), for a step whose statistics nobody reads (docs/DESIGN.md, Bare steps)
+@compute @workgroup_size(8)
+fn gated_wgrad_rows_bare(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                         @builtin(num_workgroups) groups: vec3<u32>) {
+    wgrad_rows(wid, lid, groups, false);
+}
+
+// gated_wgrad_rows' work; `stats` (a constant where called: the compiler drops the partial sums without it)
+fn wgrad_rows(wid: vec3<u32>, lid: u32, groups: vec3<u32>, stats: bool) {
     net_enter(wid.z);
     lane_id = lid;
     let h = p.n;
@@ -435,7 +448,7 @@ fn gated_wgrad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
         }
         let sc = i32(ld(nb + p.aux_off + t));
         total = block_add_scaled(total, acc, sc);
-        if (!input_side) {
+        if (stats && !input_side) {
             if (!live) {
                 acc = Block16();
             }

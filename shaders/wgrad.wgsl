@@ -98,10 +98,20 @@ fn grad_job(wid: vec3<u32>) -> GradJob {
 @compute @workgroup_size(8, 8)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
-    wgrad_tile(lid, wid, t);
+    wgrad_tile(lid, wid, t, true);
 }
 
-fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32) {
+// main without the per-layer (per-step) partial sums of squares (read only by the layer records; on a
+// GPU three workgroup barriers per layer or step), for a step whose statistics nobody reads
+// (docs/DESIGN.md, Bare steps)
+@compute @workgroup_size(8, 8)
+fn main_bare(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(local_invocation_index) t: u32) {
+    wgrad_tile(lid, wid, t, false);
+}
+
+// main's work; `stats` a constant where called
+fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32, stats: bool) {
     net_enter(wid.z);
     let job = grad_job(wid);
     let ncols = job.n_rec + job.n_x + 1u;
@@ -150,7 +160,7 @@ fn wgrad_tile(lid: vec3<u32>, wid: vec3<u32>, t: u32) {
             workgroupBarrier();
         }
         // this step's (layer's) partial sum of squares over the weight columns, unscaled
-        if (wid.x < part_tiles && (!job.recurrent || tt >= 2u)) {
+        if (stats && wid.x < part_tiles && (!job.recurrent || tt >= 2u)) {
             var sq = vec3<f32>(0.0);
             for (var r = 0u; r < 4u; r++) {
                 var row = acc0;
@@ -346,6 +356,19 @@ fn store_block(blk: mat4x4<f32>, i: u32, jq: u32, job: GradJob) {
 @compute @workgroup_size(8, 2)
 fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
                @builtin(local_invocation_index) t: u32) {
+    direct(lid, wid, t, true);
+}
+
+// main_direct without the per-layer partial sums of squares (read only by the layer records), for a step
+// whose statistics nobody reads (docs/DESIGN.md, Bare steps)
+@compute @workgroup_size(8, 2)
+fn main_direct_bare(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+                    @builtin(local_invocation_index) t: u32) {
+    direct(lid, wid, t, false);
+}
+
+// main_direct's work; `stats` (a constant where called: the compiler drops the partial sums without it)
+fn direct(lid: vec3<u32>, wid: vec3<u32>, t: u32, stats: bool) {
     net_enter(wid.z);
     let job = grad_job(wid);
     if (wid.x * WT >= job.n_rec + job.n_x + select(0u, 1u, job.bias)) {
@@ -412,7 +435,7 @@ fn main_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
         if (jq.z >= job.n_rec) { k2 = x_block(i4, jq.z, tt, job); }
         if (jq.w >= job.n_rec) { k3 = x_block(i4, jq.w, tt, job); }
         // this step's (layer's) partial sum of squares over the weight columns, unscaled
-        if (wid.x < part_tiles && (!job.recurrent || tt >= 2u)) {
+        if (stats && wid.x < part_tiles && (!job.recurrent || tt >= 2u)) {
             let sq = blocks_sq(sq_entries(k0, i, jq.x, w, job.part_cols), sq_entries(k1, i, jq.y, w, job.part_cols),
                                sq_entries(k2, i, jq.z, w, job.part_cols), sq_entries(k3, i, jq.w, w, job.part_cols));
             let tile = wid.y * part_tiles + wid.x;

@@ -209,8 +209,14 @@ pub enum Kernel {
     StackBackward,
     /// shaders/wgrad.wgsl: weight and bias gradients of every layer (or summed over time)
     WeightGrads,
+    /// shaders/wgrad.wgsl `main_bare`: `WeightGrads` without the partial sums of squares, for a training
+    /// step whose statistics nobody reads
+    WeightGradsBare,
     /// shaders/wgrad.wgsl `main_direct` on the vec4 view (module wgrad4): the same, for CPU adapters
     WeightGradsDirect,
+    /// shaders/wgrad.wgsl `main_direct_bare`: `WeightGradsDirect` without the per-layer partial sums of
+    /// squares, for a training step whose statistics nobody reads
+    WeightGradsDirectBare,
     /// shaders/wgrad.wgsl `wgrad_sum`: an RNN's weight-gradient splits added into its gradients
     WeightGradSum,
     /// shaders/stack_rows.wgsl `rows_forward`: the forward of every layer, one invocation per row
@@ -243,6 +249,9 @@ pub enum Kernel {
     /// shaders/gated_rows.wgsl `gated_wgrad_rows`: its weight and bias gradients, 8-invocation workgroups of
     /// 4 × 16 blocks whose columns the lanes share
     GatedWgradRows,
+    /// shaders/gated_rows.wgsl `gated_wgrad_rows_bare`: `GatedWgradRows` without the per-step partial sums
+    /// of squares, for a training step whose statistics nobody reads
+    GatedWgradRowsBare,
     /// shaders/gated.wgsl `gated_stats_rows`: `gated_stats` for the per-row kernels, 8 invocations per
     /// step, each rescaling the values it reads (no barrier)
     GatedStatsRows,
@@ -263,7 +272,7 @@ impl Kernel {
     /// The kernels shaped for CPU adapters (the per-row path): built on native targets only. In a browser
     /// the software adapter is SwiftShader, whose shader compiler exhausted memory on them (over 11 GB
     /// for the page's GPU process), so the browser runs its CPU adapter on the fused path instead.
-    pub const CPU_ONLY: [Kernel; 17] = [
+    pub const CPU_ONLY: [Kernel; 19] = [
         Kernel::RowsForward,
         Kernel::RowsBackward,
         Kernel::RowsForward1,
@@ -271,6 +280,7 @@ impl Kernel {
         Kernel::RowsForward2,
         Kernel::RowsBackward2,
         Kernel::WeightGradsDirect,
+        Kernel::WeightGradsDirectBare,
         Kernel::ColReduceRows,
         Kernel::ColReduceRows4,
         Kernel::ColReduceRows4Packed,
@@ -279,6 +289,7 @@ impl Kernel {
         Kernel::GatedRowsForward,
         Kernel::GatedRowsBackward,
         Kernel::GatedWgradRows,
+        Kernel::GatedWgradRowsBare,
         Kernel::GatedStatsRows,
         Kernel::GatedStatsRowsBare,
     ];
@@ -289,7 +300,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 42] = [
+    pub const ALL: [Kernel; 45] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -311,7 +322,9 @@ impl Kernel {
         Kernel::StackForward,
         Kernel::StackBackward,
         Kernel::WeightGrads,
+        Kernel::WeightGradsBare,
         Kernel::WeightGradsDirect,
+        Kernel::WeightGradsDirectBare,
         Kernel::WeightGradSum,
         Kernel::RowsForward,
         Kernel::RowsBackward,
@@ -326,6 +339,7 @@ impl Kernel {
         Kernel::GatedRowsForward,
         Kernel::GatedRowsBackward,
         Kernel::GatedWgradRows,
+        Kernel::GatedWgradRowsBare,
         Kernel::GatedStatsRows,
         Kernel::GatedStatsRowsBare,
         Kernel::NormedForward,

@@ -367,6 +367,9 @@ pub fn without_statistics(d: Dispatch, clip: bool) -> Option<Dispatch> {
         Kernel::ColReduceRows4 => Kernel::ColReduceRows4Bare,
         Kernel::ColReduceRows4Packed => Kernel::ColReduceRows4PackedBare,
         Kernel::GatedStatsRows => Kernel::GatedStatsRowsBare,
+        Kernel::WeightGrads => Kernel::WeightGradsBare,
+        Kernel::WeightGradsDirect => Kernel::WeightGradsDirectBare,
+        Kernel::GatedWgradRows => Kernel::GatedWgradRowsBare,
         Kernel::ColReduce | Kernel::ColReduceRows => {
             return Some(Dispatch {
                 params: DispatchParams {

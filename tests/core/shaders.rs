@@ -22,12 +22,14 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
         Kernel::RowsForward2,
         Kernel::RowsBackward2,
         Kernel::WeightGradsDirect,
+        Kernel::WeightGradsDirectBare,
         Kernel::GatedForward,
         Kernel::GatedBackward,
         Kernel::GatedWgrad,
         Kernel::GatedRowsForward,
         Kernel::GatedRowsBackward,
         Kernel::GatedWgradRows,
+        Kernel::GatedWgradRowsBare,
         Kernel::ColReduceRows4,
         Kernel::ColReduceRows4Packed,
         Kernel::ColReduceRows4Bare,
@@ -40,6 +42,7 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
     }
     for k in [
         Kernel::WeightGrads,
+        Kernel::WeightGradsBare,
         Kernel::GatedStats,
         Kernel::GatedStatsRows,
         Kernel::GatedStatsRowsBare,
