@@ -54,7 +54,7 @@ pub fn normed_rows(cfg: &NetConfig, busy: u32) -> u32 {
     }
     if busy <= SOFTWARE_BUSY_WORKGROUPS {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        return b.div_ceil(cores.max(1)) as u32;
+        return b.div_ceil(cores) as u32;
     }
     (NORMED_GROUP as usize / cfg.width.max(1))
         .min(b.div_ceil(2))
