@@ -328,13 +328,9 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
 // log2 mean_b |ĉ| at split_off + (t-1)·H + u.
 @compute @workgroup_size(64)
 fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    net_enter(wid.z);
     let t = wid.x + 1u;
     let h = p.n;
-    let top = step_top(t);
-    if (lid == 0u) {
-        st(nb + p.aux_off + t, top);
-    }
+    let top = enter_step(lid, wid);
     for (var q = lid; q < p.m * h; q += GW) {
         rescale_unit(t, q / h, q % h, top);
     }
@@ -380,6 +376,18 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     if (lid == 0u) {
         gate_record(t, keep_all, vec4<f32>(s0, s1, s2, s3), c_all);
     }
+}
+
+// The statistics kernels' start: net wid.z entered, and step t = wid.x + 1's largest row scale, which
+// invocation 0 stores as the step's scale at aux_off + t.
+fn enter_step(lid: u32, wid: vec3<u32>) -> f32 {
+    net_enter(wid.z);
+    let t = wid.x + 1u;
+    let top = step_top(t);
+    if (lid == 0u) {
+        st(nb + p.aux_off + t, top);
+    }
+    return top;
 }
 
 // The step's largest row scale S[t][b] (the scale every row of step t is brought to).
@@ -473,12 +481,8 @@ fn unit_stats(t: u32, u: u32, sums: GateSums, rescale: bool, top: f32) -> GateSu
 // sums go through shuffles; the portable build sums through workgroup memory).
 @compute @workgroup_size(8)
 fn gated_stats_rows(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    net_enter(wid.z);
     let t = wid.x + 1u;
-    let top = step_top(t);
-    if (lid == 0u) {
-        st(nb + p.aux_off + t, top);
-    }
+    let top = enter_step(lid, wid);
     var sums = gate_sums_new();
     for (var u = lid; u < p.n; u += 8u) {
         sums = unit_stats(t, u, sums, true, top);
@@ -513,12 +517,8 @@ fn gated_stats_rows(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
 // errors) brought to it, as unit_stats does before it reads them.
 @compute @workgroup_size(8)
 fn gated_stats_rows_bare(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    net_enter(wid.z);
     let t = wid.x + 1u;
-    let top = step_top(t);
-    if (lid == 0u) {
-        st(nb + p.aux_off + t, top);
-    }
+    let top = enter_step(lid, wid);
     for (var u = lid; u < p.n; u += 8u) {
         for (var b = 0u; b < p.m; b++) {
             rescale_unit(t, b, u, top);

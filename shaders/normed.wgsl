@@ -353,6 +353,18 @@ fn normed_backward(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
 // upart_off + UPART((l-1)·W + u), with log2 Σ ĝ² and log2 Σ |f'(u)|), and the gradients of b_l (LayerNorm), γ_l and β_l in true units.
 @compute @workgroup_size(64)
 fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    layer_sums(t, wid, true);
+}
+
+// normed_stats without the statistics, for a step whose statistics nobody reads (docs/DESIGN.md, Bare
+// steps): the layer's scale, the rescale and the gradients of b_l, γ_l and β_l.
+@compute @workgroup_size(64)
+fn normed_stats_bare(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    layer_sums(t, wid, false);
+}
+
+// normed_stats' work; `stats` (a constant where called: the compiler drops the statistics without it)
+fn layer_sums(t: u32, wid: vec3<u32>, stats: bool) {
     net_enter(wid.z);
     let l = wid.x + 1u;
     let w = p.n;
@@ -401,37 +413,41 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
         for (var b = 0u; b < p.m; b++) {
             let k = b * w + u;
             let d = mem[nb + layer_at(p.a_off, l) + k];
-            d2 += d * d;
             db += d;
-            dl = esum_add_abs(dl, d);
-            act = esum_add_sq(act, mem[nb + layer_at(p.c_off, l) + k]);
             let zh = mem[nb + layer_at(p.res_off, l) + k];
-            let uu = gamma * zh + beta;
-            let sl = act_slope(uu, net_act());
-            gsq = esum_add_sq(gsq, mem[nb + layer_at(p.g_off, l) + k]);
-            slopes = esum_add_slope(slopes, sl);
-            if (sl.k < 0 || abs(sl.m) < sat_below) {
-                sat += 1.0;
+            if (stats) {
+                d2 += d * d;
+                dl = esum_add_abs(dl, d);
+                act = esum_add_sq(act, mem[nb + layer_at(p.c_off, l) + k]);
+                let uu = gamma * zh + beta;
+                let sl = act_slope(uu, net_act());
+                gsq = esum_add_sq(gsq, mem[nb + layer_at(p.g_off, l) + k]);
+                slopes = esum_add_slope(slopes, sl);
+                if (sl.k < 0 || abs(sl.m) < sat_below) {
+                    sat += 1.0;
+                }
+                live = live || !exact_zero_slope(uu, net_act());
             }
-            live = live || !exact_zero_slope(uu, net_act());
             let du = mem[nb + layer_at(p.top_off, l) + k];
             dgamma += du * zh;
             dbeta += du;
         }
-        var lm = lsum_log2(dl);
-        if (lm > NO_TERM && !is_nan(lm)) {
-            lm -= log2(f32(p.m));
-        } else if (!is_nan(lm)) {
-            lm = f32_neg_inf();
+        if (stats) {
+            var lm = lsum_log2(dl);
+            if (lm > NO_TERM && !is_nan(lm)) {
+                lm -= log2(f32(p.m));
+            } else if (!is_nan(lm)) {
+                lm = f32_neg_inf();
+            }
+            mem[nb + p.ust_off + (l - 1u) * w + u] = lm;
+            let o = p.upart_off + UPART * ((l - 1u) * w + u);
+            mem[nb + o] = d2;
+            mem[nb + o + 1u] = lsum_log2(act);
+            mem[nb + o + 2u] = sat;
+            mem[nb + o + 3u] = select(1.0, 0.0, live);
+            mem[nb + o + 4u] = lsum_log2(gsq);
+            mem[nb + o + 5u] = lsum_log2(slopes);
         }
-        mem[nb + p.ust_off + (l - 1u) * w + u] = lm;
-        let o = p.upart_off + UPART * ((l - 1u) * w + u);
-        mem[nb + o] = d2;
-        mem[nb + o + 1u] = lsum_log2(act);
-        mem[nb + o + 2u] = sat;
-        mem[nb + o + 3u] = select(1.0, 0.0, live);
-        mem[nb + o + 4u] = lsum_log2(gsq);
-        mem[nb + o + 5u] = lsum_log2(slopes);
         var ggrad = bgrad;
         if (has_bias()) {
             mem[nb + bgrad + u] = ldexp_safe(db, sc);
@@ -447,6 +463,18 @@ fn normed_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
 // ldc + (l-1)·count + workgroup (layer_stats sums them into the layer's ‖∂L/∂W_l‖).
 @compute @workgroup_size(64)
 fn normed_wgrad(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    weight_grads(t, wid, true);
+}
+
+// normed_wgrad without the partial sums of squares (read only by the layer records; they take the
+// kernel's workgroup barriers), for a step whose statistics nobody reads (docs/DESIGN.md, Bare steps)
+@compute @workgroup_size(64)
+fn normed_wgrad_bare(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    weight_grads(t, wid, false);
+}
+
+// normed_wgrad's work; `stats` a constant where called
+fn weight_grads(t: u32, wid: vec3<u32>, stats: bool) {
     net_enter(wid.z);
     let l = wid.y + 1u;
     let w = p.n;
@@ -491,12 +519,16 @@ fn normed_wgrad(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) 
             for (var q = 0u; q < min(4u, fan - c0); q++) {
                 let a = acc[i][q];
                 mem[nb + dst + (j0 + i) * fan + c0 + q] = ldexp_safe(a, sc);
-                sq = sq_pair_add(sq, a);
+                if (stats) {
+                    sq = sq_pair_add(sq, a);
+                }
             }
         }
     }
-    let part = wg64_pair_log2(t, sq);
-    if (t == 0u) {
-        mem[nb + p.ldc + (l - 1u) * p.count + wid.x] = part;
+    if (stats) {
+        let part = wg64_pair_log2(t, sq);
+        if (t == 0u) {
+            mem[nb + p.ldc + (l - 1u) * p.count + wid.x] = part;
+        }
     }
 }

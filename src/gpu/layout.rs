@@ -264,8 +264,14 @@ pub enum Kernel {
     NormedBackward,
     /// shaders/normed.wgsl `normed_stats`: per-unit statistics and the bias, gain and shift gradients
     NormedStats,
+    /// shaders/normed.wgsl `normed_stats_bare`: `NormedStats` without the statistics (the rescale and the
+    /// norm's gradients), for a training step whose statistics nobody reads
+    NormedStatsBare,
     /// shaders/normed.wgsl `normed_wgrad`: the weight gradients of every layer
     NormedWgrad,
+    /// shaders/normed.wgsl `normed_wgrad_bare`: `NormedWgrad` without the partial sums of squares, for a
+    /// training step whose statistics nobody reads
+    NormedWgradBare,
 }
 
 impl Kernel {
@@ -300,7 +306,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 45] = [
+    pub const ALL: [Kernel; 47] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -345,7 +351,9 @@ impl Kernel {
         Kernel::NormedForward,
         Kernel::NormedBackward,
         Kernel::NormedStats,
+        Kernel::NormedStatsBare,
         Kernel::NormedWgrad,
+        Kernel::NormedWgradBare,
     ];
 }
 

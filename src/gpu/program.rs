@@ -370,6 +370,8 @@ pub fn without_statistics(d: Dispatch, clip: bool) -> Option<Dispatch> {
         Kernel::WeightGrads => Kernel::WeightGradsBare,
         Kernel::WeightGradsDirect => Kernel::WeightGradsDirectBare,
         Kernel::GatedWgradRows => Kernel::GatedWgradRowsBare,
+        Kernel::NormedStats => Kernel::NormedStatsBare,
+        Kernel::NormedWgrad => Kernel::NormedWgradBare,
         Kernel::ColReduce | Kernel::ColReduceRows => {
             return Some(Dispatch {
                 params: DispatchParams {

@@ -310,7 +310,9 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::NormedForward => ("normed", "normed_forward"),
         Kernel::NormedBackward => ("normed", "normed_backward"),
         Kernel::NormedStats => ("normed", "normed_stats"),
+        Kernel::NormedStatsBare => ("normed", "normed_stats_bare"),
         Kernel::NormedWgrad => ("normed", "normed_wgrad"),
+        Kernel::NormedWgradBare => ("normed", "normed_wgrad_bare"),
     }
 }
 

@@ -1038,7 +1038,7 @@ fn the_tuner_times_every_small_candidate_in_rounds() {
 /// the weights, the gradients and the statistics read back after it are the same bit for bit as after
 /// the same steps run one submission each (every step complete), on every path the engine takes and with
 /// every kernel a bare step swaps (the per-row and portable statistics passes, the update inside the norms
-/// pass and the separate one, the global norm with and without clipping, histograms on).
+/// pass and the separate one, the global norm with and without clipping, both norms, histograms on).
 #[test]
 fn bare_steps_leave_weights_and_statistics_bit_for_bit_as_complete_steps() {
     let mlp = |width, optimizer, clip| NetConfig {
@@ -1108,6 +1108,15 @@ fn bare_steps_leave_weights_and_statistics_bit_for_bit_as_complete_steps() {
             NetConfig {
                 norm: Norm::Layer,
                 ..mlp(8, Optimizer::Adam, None)
+            },
+            EngineOptions::default(),
+        ),
+        (
+            gpu(),
+            NetConfig {
+                norm: Norm::Batch,
+                residual: true,
+                ..mlp(12, Optimizer::Momentum, Some(0.05))
             },
             EngineOptions::default(),
         ),
