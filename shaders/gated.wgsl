@@ -330,10 +330,7 @@ fn gated_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
 fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let t = wid.x + 1u;
     let h = p.n;
-    let top = enter_step(lid, wid);
-    for (var q = lid; q < p.m * h; q += GW) {
-        rescale_unit(t, q / h, q % h, top);
-    }
+    rescale_step(lid, wid);
     storageBarrier();
     var sums = gate_sums_new();
     for (var u = lid; u < h; u += GW) {
@@ -375,6 +372,23 @@ fn gated_stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     let c_all = wg_log2_sum(lid, lsum_log2(csq), GW);
     if (lid == 0u) {
         gate_record(t, keep_all, vec4<f32>(s0, s1, s2, s3), c_all);
+    }
+}
+
+// gated_stats without the statistics, for a training step whose statistics nobody reads (docs/DESIGN.md,
+// Bare steps): the step's scale and every row brought to it.
+@compute @workgroup_size(64)
+fn gated_stats_bare(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    rescale_step(lid, wid);
+}
+
+// Step wid.x + 1's scale taken (enter_step) and every (row, unit) of the step brought to it, GW at a time.
+fn rescale_step(lid: u32, wid: vec3<u32>) {
+    let t = wid.x + 1u;
+    let h = p.n;
+    let top = enter_step(lid, wid);
+    for (var q = lid; q < p.m * h; q += GW) {
+        rescale_unit(t, q / h, q % h, top);
     }
 }
 

@@ -238,6 +238,9 @@ pub enum Kernel {
     GatedBackward,
     /// shaders/gated.wgsl `gated_stats`: one scale per step, per-unit and gate statistics
     GatedStats,
+    /// shaders/gated.wgsl `gated_stats_bare`: `GatedStats` without the statistics (the step's scale and
+    /// the rescale), for a training step whose statistics nobody reads
+    GatedStatsBare,
     /// shaders/gated.wgsl `gated_wgrad`: a gated cell's weight and bias gradients summed over time
     GatedWgrad,
     /// shaders/gated_rows.wgsl `gated_rows_forward` (module stack_rows1): a gated cell's steps, one
@@ -306,7 +309,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 47] = [
+    pub const ALL: [Kernel; 48] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -341,6 +344,7 @@ impl Kernel {
         Kernel::GatedForward,
         Kernel::GatedBackward,
         Kernel::GatedStats,
+        Kernel::GatedStatsBare,
         Kernel::GatedWgrad,
         Kernel::GatedRowsForward,
         Kernel::GatedRowsBackward,

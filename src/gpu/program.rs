@@ -366,6 +366,7 @@ pub fn without_statistics(d: Dispatch, clip: bool) -> Option<Dispatch> {
         Kernel::UpdateNorms => return None,
         Kernel::ColReduceRows4 => Kernel::ColReduceRows4Bare,
         Kernel::ColReduceRows4Packed => Kernel::ColReduceRows4PackedBare,
+        Kernel::GatedStats => Kernel::GatedStatsBare,
         Kernel::GatedStatsRows => Kernel::GatedStatsRowsBare,
         Kernel::WeightGrads => Kernel::WeightGradsBare,
         Kernel::WeightGradsDirect => Kernel::WeightGradsDirectBare,

@@ -300,6 +300,7 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::GatedForward => ("gated4", "gated_forward"),
         Kernel::GatedBackward => ("gated4", "gated_backward"),
         Kernel::GatedStats => ("gated", "gated_stats"),
+        Kernel::GatedStatsBare => ("gated", "gated_stats_bare"),
         Kernel::GatedWgrad => ("gated4", "gated_wgrad"),
         Kernel::GatedRowsForward => ("stack_rows1", "gated_rows_forward"),
         Kernel::GatedRowsBackward => ("stack_rows1", "gated_rows_backward"),

@@ -44,6 +44,7 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
         Kernel::WeightGrads,
         Kernel::WeightGradsBare,
         Kernel::GatedStats,
+        Kernel::GatedStatsBare,
         Kernel::GatedStatsRows,
         Kernel::GatedStatsRowsBare,
         Kernel::ColReduceRows,
