@@ -1096,19 +1096,21 @@ impl Engine {
         enc.resolve_query_set(&queries, 0..2 * n, &resolve, 0);
         enc.copy_buffer_to_buffer(&resolve, 0, &readback, 0, Some(bytes));
         self.ctx.queue.submit([enc.finish()]);
-        let ticks: Vec<u64> = map_blocking(device, &readback, |b| {
+        // the update is submitted: counted whether or not the timestamps come back
+        let timed = map_blocking(device, &readback, |b| {
             bytemuck::cast_slice::<u8, u64>(b).to_vec()
-        })?;
-        let timed = recs
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let dt = ticks[2 * i + 1].saturating_sub(ticks[2 * i]);
-                (r.kernel, dt as f64 * period_ns / 1e6)
-            })
-            .collect();
+        })
+        .map(|ticks: Vec<u64>| {
+            recs.iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let dt = ticks[2 * i + 1].saturating_sub(ticks[2 * i]);
+                    (r.kernel, dt as f64 * period_ns / 1e6)
+                })
+                .collect()
+        });
         self.updates += 1;
-        Ok(Some(timed))
+        Ok(Some(timed?))
     }
 
     /// Whether the adapter gives GPU timestamps.
