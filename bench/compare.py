@@ -19,7 +19,9 @@ def main(paths):
     base = [r for p in paths[1:] for r in read(p)]
     columns = list(dict.fromkeys(f"{r['framework']} {r['variant']}" for r in base))
     if ours:
-        print(f"gradscope adapter: {ours[0]['adapter']}")
+        threads = ours[0].get("driver_threads")
+        note = f" · {threads} lavapipe threads" if threads is not None else ""
+        print(f"gradscope adapter: {ours[0]['adapter']}{note}")
     for r in {r["framework"]: r for r in base}.values():
         print(f"{r['framework']} {r['version']} on {r['device']}")
     print("| config | gradscope ms/step | " + " | ".join(f"{c} ms/step | ratio" for c in columns) + " |")

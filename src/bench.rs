@@ -171,6 +171,9 @@ pub struct BenchResult {
     pub adapter: String,
     /// Whether the kernels shared loads across subgroup lanes (`gpu::shaders::lane_sharing`).
     pub lanes: bool,
+    /// lavapipe's worker threads (`LP_NUM_THREADS`) where the adapter is lavapipe and the variable is set
+    /// (the `gradscope` command sets it: `gpu::device::LAVAPIPE_THREADS_PER_CORE`).
+    pub driver_threads: Option<u32>,
     /// Median wall-clock milliseconds per step (submit to results back, divided by steps per submission).
     pub median_ms: f64,
     /// 95th percentile of the same.
@@ -255,6 +258,21 @@ const fn variant(busy_workgroups: u32, min_tile: u32, stack: StackPath) -> Engin
     }
 }
 
+/// lavapipe's worker threads, where `ctx` runs on lavapipe and `LP_NUM_THREADS` names them.
+pub fn driver_threads(ctx: &GpuContext) -> Option<u32> {
+    let lavapipe = ctx.software && ctx.adapter.contains("llvmpipe");
+    lavapipe
+        .then(crate::gpu::device::lavapipe_threads)
+        .flatten()
+}
+
+/// `adapter: NAME`, with lavapipe's worker threads where they are set: the first line of `bench`'s
+/// tables.
+pub fn adapter_line(ctx: &GpuContext) -> String {
+    let threads = driver_threads(ctx).map_or(String::new(), crate::gpu::device::threads_text);
+    format!("adapter: {}{threads}", ctx.adapter)
+}
+
 /// A result with nothing measured yet.
 fn blank(ctx: &GpuContext, b: &BenchConfig, variant: &str, steps_per_submit: u32) -> BenchResult {
     BenchResult {
@@ -264,6 +282,7 @@ fn blank(ctx: &GpuContext, b: &BenchConfig, variant: &str, steps_per_submit: u32
         summary: b.cfg.summary(),
         adapter: ctx.adapter.clone(),
         lanes: ctx.pipelines.build().lanes,
+        driver_threads: driver_threads(ctx),
         median_ms: f64::NAN,
         p95_ms: f64::NAN,
         gpu_ms: None,
@@ -423,7 +442,10 @@ pub fn table(results: &[BenchResult]) -> String {
         } else {
             ""
         };
-        out.push_str(&format!("adapter: {}{lanes}\n", r.adapter));
+        let threads = r
+            .driver_threads
+            .map_or(String::new(), crate::gpu::device::threads_text);
+        out.push_str(&format!("adapter: {}{threads}{lanes}\n", r.adapter));
     }
     out.push_str(&header());
     out.push('\n');

@@ -239,7 +239,7 @@ struct StatsArgs {
 }
 
 fn main() {
-    runtime_dir::ensure();
+    process_env::ensure();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let parsed = Cli::command()
         .try_get_matches()
@@ -255,70 +255,93 @@ fn main() {
     }
 }
 
-/// Keeps libwayland's complaint about `XDG_RUNTIME_DIR` off the terminal.
+/// The environment the drivers read when they load, set before any GPU work by re-executing gradscope
+/// once (same process id, arguments and environment, plus what is set here) where something is missing.
 ///
-/// Mesa's implicit Vulkan layer `VK_LAYER_MESA_device_select` looks for the default GPU by connecting to
-/// a Wayland compositor whenever the instance enables `VK_KHR_wayland_surface` (wgpu always does); with
-/// `XDG_RUNTIME_DIR` unset or not an absolute path, libwayland-client then writes "error: XDG_RUNTIME_DIR
-/// is invalid or not set in the environment." straight to stderr, once per device enumeration (two lines
-/// per GPU command on lavapipe). It is a C library writing to fd 2, so no log filter reaches it. Where the
-/// variable is missing, gradscope re-executes itself (same process id, arguments and environment) with
-/// `XDG_RUNTIME_DIR` naming a fresh private (0700) folder in the temp dir: the probe then finds no
-/// socket and fails quietly, as on any machine without a compositor. The folder only reserves the name;
-/// the re-executed process removes it at once (libwayland needs only an absolute path), so nothing is
-/// left behind even when the command is interrupted.
-mod runtime_dir {
+/// - `XDG_RUNTIME_DIR`, to keep libwayland's complaint off the terminal. Mesa's implicit Vulkan layer
+///   `VK_LAYER_MESA_device_select` looks for the default GPU by connecting to a Wayland compositor
+///   whenever the instance enables `VK_KHR_wayland_surface` (wgpu always does); with `XDG_RUNTIME_DIR`
+///   unset or not an absolute path, libwayland-client then writes "error: XDG_RUNTIME_DIR is invalid or
+///   not set in the environment." straight to stderr, once per device enumeration (two lines per GPU
+///   command on lavapipe). It is a C library writing to fd 2, so no log filter reaches it. Where the
+///   variable is missing, the re-executed process gets one naming a fresh private (0700) folder in the
+///   temp dir: the probe then finds no socket and fails quietly, as on any machine without a
+///   compositor. The folder only reserves the name; the re-executed process removes it at once
+///   (libwayland needs only an absolute path), so nothing is left behind even when the command is
+///   interrupted.
+/// - `LP_NUM_THREADS`, lavapipe's worker threads, where the user has not set it: two per core
+///   (`gradscope::gpu::device::LAVAPIPE_THREADS_PER_CORE` says why). Only Mesa's software drivers
+///   read it, so a GPU is not affected.
+///
+/// Re-executing, rather than setting the variables in this process, keeps `main` free of `unsafe`
+/// (`std::env::set_var`) and reaches the C libraries the same way a shell would.
+mod process_env {
+    use std::ffi::OsString;
     use std::path::Path;
 
-    /// Marks the re-executed process and names the folder it removes.
+    /// Names the private runtime folder the re-executed process removes.
     const MARKER: &str = "GRADSCOPE_PRIVATE_RUNTIME_DIR";
+    /// Marks a re-executed process (and its children), which re-executes no further.
+    const READY: &str = "GRADSCOPE_ENV_READY";
 
-    /// Re-executes where `XDG_RUNTIME_DIR` is missing or not absolute (returning only if that fails);
-    /// in the re-executed process, removes the folder that reserved the name.
+    /// Re-executes where a variable is missing (returning only if that fails, or on other systems);
+    /// in the re-executed process, removes the folder that reserved the runtime dir's name.
     pub fn ensure() {
-        if let Some(dir) = std::env::var_os(MARKER) {
-            // empty: nothing is ever created in it
-            let _ = std::fs::remove_dir(Path::new(&dir));
+        if std::env::var_os(READY).is_some() {
+            if let Some(dir) = std::env::var_os(MARKER) {
+                // empty: nothing is ever created in it
+                let _ = std::fs::remove_dir(Path::new(&dir));
+            }
             return;
         }
-        let usable =
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let runtime_ok =
             std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_absolute());
-        if !usable && cfg!(target_os = "linux") {
-            reexec();
+        let threads = gradscope::gpu::device::lavapipe_threads_default().map(OsString::from);
+        if !runtime_ok || threads.is_some() {
+            reexec(!runtime_ok, threads);
         }
     }
 
     #[cfg(unix)]
-    fn reexec() {
+    fn reexec(runtime_dir: bool, threads: Option<OsString>) {
         use std::os::unix::fs::DirBuilderExt;
         use std::os::unix::process::CommandExt;
         let Ok(exe) = std::env::current_exe() else {
             return;
         };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir =
-            std::env::temp_dir().join(format!("gradscope-runtime-{}-{nanos}", std::process::id()));
-        if std::fs::DirBuilder::new().mode(0o700).create(&dir).is_err() {
-            return;
-        }
         let mut args = std::env::args_os();
         let mut cmd = std::process::Command::new(exe);
         if let Some(arg0) = args.next() {
             cmd.arg0(arg0);
         }
-        // only returns if the exec failed: go on without the private folder
-        let _err = cmd
-            .args(args)
-            .env("XDG_RUNTIME_DIR", &dir)
-            .env(MARKER, &dir)
-            .exec();
-        let _ = std::fs::remove_dir(&dir);
+        cmd.args(args).env(READY, "1");
+        if let Some(n) = threads {
+            cmd.env(gradscope::gpu::device::LAVAPIPE_THREADS_ENV, n);
+        }
+        let mut dir = None;
+        if runtime_dir {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let path = std::env::temp_dir()
+                .join(format!("gradscope-runtime-{}-{nanos}", std::process::id()));
+            if std::fs::DirBuilder::new().mode(0o700).create(&path).is_ok() {
+                cmd.env("XDG_RUNTIME_DIR", &path).env(MARKER, &path);
+                dir = Some(path);
+            }
+        }
+        // only returns if the exec failed: go on as we are
+        let _err = cmd.exec();
+        if let Some(dir) = dir {
+            let _ = std::fs::remove_dir(&dir);
+        }
     }
 
     #[cfg(not(unix))]
-    fn reexec() {}
+    fn reexec(_runtime_dir: bool, _threads: Option<OsString>) {}
 }
 
 fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
@@ -592,7 +615,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
         if args.json {
             println!("{}", serde_json::to_string(&r)?);
         } else {
-            println!("adapter: {}", r.adapter);
+            println!("{}", gradscope::bench::adapter_line(&ctx));
             println!(
                 "{}: {} nets x {} steps in {} engine(s), {} dispatches/step, {:.1} MiB GPU",
                 r.config, r.nets, r.steps, r.engines, r.dispatches_per_step, r.gpu_mib
@@ -618,7 +641,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
             bail!("{} has no GPU timestamps: nothing to profile", ctx.adapter);
         };
         if !args.json {
-            println!("adapter: {}", ctx.adapter);
+            println!("{}", gradscope::bench::adapter_line(&ctx));
             println!(
                 "{:<11} {:<10} {:<24} {:>10} {:>9}",
                 "config", "path", "kernel", "disp/step", "gpu ms"
@@ -637,7 +660,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
         return Ok(());
     }
     if !args.json {
-        println!("adapter: {}", ctx.adapter);
+        println!("{}", gradscope::bench::adapter_line(&ctx));
         println!("{}", gradscope::bench::header());
     }
     // each row as soon as it is measured, so a long suite shows progress
@@ -654,7 +677,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
 /// `bench --soak N`: the default preset for N steps, memory reported as it goes.
 fn soak(ctx: &gradscope::gpu::GpuContext, steps: u64, json: bool) -> Result<()> {
     if !json {
-        println!("adapter: {}", ctx.adapter);
+        println!("{}", gradscope::bench::adapter_line(ctx));
         println!("{}", gradscope::bench::soak_header());
     }
     let summary = gradscope::bench::soak(ctx, steps, |s| {
@@ -684,7 +707,11 @@ fn adapters(args: &AdaptersArgs) -> Result<()> {
         );
     }
     for info in list {
-        println!("{}", gradscope::gpu::device::describe(&info));
+        println!(
+            "{}{}",
+            gradscope::gpu::device::describe(&info),
+            gradscope::gpu::device::threads_note(&info)
+        );
     }
     Ok(())
 }

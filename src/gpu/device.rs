@@ -5,6 +5,41 @@
 /// Environment variable naming the adapter to use (a case-insensitive substring of its name).
 pub const ADAPTER_ENV: &str = "WGPU_ADAPTER_NAME";
 
+/// The variable through which Mesa's software drivers (llvmpipe, and lavapipe, the Vulkan driver on
+/// machines without a GPU) take their number of worker threads; read once, when the driver loads.
+pub const LAVAPIPE_THREADS_ENV: &str = "LP_NUM_THREADS";
+
+/// Worker threads per CPU core that gradscope asks of lavapipe where the user has not chosen.
+///
+/// lavapipe splits each dispatch's workgroups into one contiguous share per worker thread, handed out
+/// once, so a dispatch lasts as long as its slowest share: a thread that wakes late, or a core that the
+/// machine lends elsewhere for a moment, holds up the whole step, and the other cores cannot take its
+/// work. Our dispatches have few workgroups (a fused stack runs a batch of 64 as 4 to 8 of them), so
+/// with one thread per core each share is a large part of the step. Twice as many threads as cores
+/// makes the shares smaller (with at least as many threads as workgroups, one workgroup each) and the
+/// operating system keeps every core busy to the end. On a 2-core machine (`bench --suite quick`, ten
+/// alternating runs, minima) M-quick went 6.2 -> 3.8 ms/step, deep-quick 2.4 -> 1.6, S-quick 1.17 ->
+/// 1.11; the recurrent configs, whose dispatches are one workgroup, went 0.68 -> 0.82 (rnn) and 1.47 ->
+/// 1.55 (LSTM): every idle thread is woken for each dispatch. DESIGN.md, "lavapipe's threads".
+pub const LAVAPIPE_THREADS_PER_CORE: usize = 2;
+
+/// The `LP_NUM_THREADS` value gradscope starts lavapipe with: [`LAVAPIPE_THREADS_PER_CORE`] per core,
+/// or `None` where the user set the variable (theirs stands) or the machine has one core.
+pub fn lavapipe_threads_default() -> Option<String> {
+    if std::env::var_os(LAVAPIPE_THREADS_ENV).is_some() {
+        return None;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores > 1).then(|| (LAVAPIPE_THREADS_PER_CORE * cores).to_string())
+}
+
+/// lavapipe's worker threads as this process set them (`LP_NUM_THREADS`), where set to a number.
+pub fn lavapipe_threads() -> Option<u32> {
+    std::env::var(LAVAPIPE_THREADS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// What the user asked for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GpuOptions {
@@ -82,6 +117,26 @@ pub fn describe(info: &wgpu::AdapterInfo) -> String {
         );
     }
     format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
+}
+
+/// `" · N lavapipe threads"` where `info` is lavapipe (Mesa's llvmpipe as a Vulkan device) and
+/// `LP_NUM_THREADS` names its worker threads, else nothing: appended to the adapter in `gradscope
+/// adapters` and `bench`.
+pub fn threads_note(info: &wgpu::AdapterInfo) -> String {
+    let lavapipe = info.device_type == wgpu::DeviceType::Cpu && info.name.contains("llvmpipe");
+    lavapipe
+        .then(lavapipe_threads)
+        .flatten()
+        .map_or(String::new(), threads_text)
+}
+
+/// `" · N lavapipe threads"` (with no worker threads lavapipe runs the kernels on the submitting thread).
+pub fn threads_text(n: u32) -> String {
+    if n == 0 {
+        " · lavapipe without worker threads".to_string()
+    } else {
+        format!(" · {n} lavapipe threads")
+    }
 }
 
 fn rank(t: wgpu::DeviceType) -> u8 {

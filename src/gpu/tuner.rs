@@ -99,15 +99,22 @@ fn bucket(n: usize) -> usize {
     n.max(1).next_power_of_two()
 }
 
-/// The shape class of `cfg` on `ctx`'s adapter and driver, for this build's kernels: what decides which
-/// path is fastest (changed kernels, or a new toolchain, tune again).
+/// The shape class of `cfg` on `ctx`'s adapter and driver (with lavapipe's thread count), for this
+/// build's kernels: what decides which path is fastest (changed kernels, or a new toolchain, tune
+/// again).
 pub fn class_key(ctx: &GpuContext, cfg: &NetConfig) -> String {
     let arch = match cfg.arch {
         Arch::Mlp => "mlp",
         Arch::Rnn => "rnn",
     };
+    // lavapipe's thread count changes which path wins (gpu::device::LAVAPIPE_THREADS_PER_CORE)
+    let threads = if ctx.software {
+        super::device::lavapipe_threads().map_or(String::new(), |n| format!(" {n} threads"))
+    } else {
+        String::new()
+    };
     format!(
-        "{} [{}] kernels {:016x} {arch} w{} b{} d{}",
+        "{} [{}{threads}] kernels {:016x} {arch} w{} b{} d{}",
         ctx.adapter,
         ctx.driver,
         super::shaders::kernels_revision(),

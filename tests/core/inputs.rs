@@ -649,3 +649,50 @@ fn gpu_commands_print_no_foreign_errors_without_xdg_runtime_dir() {
         "the private folder is removed"
     );
 }
+
+/// The llvmpipe lines of `gradscope adapters` run with `LP_NUM_THREADS` removed (`None`) or set.
+fn lavapipe_lines(lp_threads: Option<&str>) -> Vec<String> {
+    let mut cmd = std::process::Command::new(crate::common::bin());
+    cmd.arg("adapters").env("XDG_RUNTIME_DIR", "/tmp");
+    match lp_threads {
+        Some(n) => cmd.env("LP_NUM_THREADS", n),
+        None => cmd.env_remove("LP_NUM_THREADS"),
+    };
+    let out = cmd.output().expect("runs gradscope");
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("llvmpipe"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn lavapipe_gets_two_threads_per_core_unless_the_user_chose() {
+    // lavapipe hands each thread one share of a dispatch's workgroups: gradscope starts it with two
+    // threads per core (gpu::device::LAVAPIPE_THREADS_PER_CORE), and a user's LP_NUM_THREADS stands
+    let ours = lavapipe_lines(None);
+    if ours.is_empty() {
+        // CI installs lavapipe (.ci/run): there it must be listed
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but `gradscope adapters` lists no lavapipe"
+        );
+        println!("no lavapipe on this machine: nothing to check");
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for line in &ours {
+        if cores > 1 {
+            assert!(
+                line.ends_with(&format!(" · {} lavapipe threads", 2 * cores)),
+                "{cores} cores: {line}"
+            );
+        } else {
+            assert!(!line.contains("lavapipe threads"), "one core: {line}");
+        }
+    }
+    for line in lavapipe_lines(Some("3")) {
+        assert!(line.ends_with(" · 3 lavapipe threads"), "{line}");
+    }
+}
