@@ -68,6 +68,22 @@ impl GpuContext {
     }
 }
 
+/// Set to `off` to make [`Engine::wait_stats`] sleep on a software adapter too.
+pub const SPIN_WAIT_ENV: &str = "GRADSCOPE_SPIN_WAIT";
+
+/// Whether [`Engine::wait_stats`] waits by polling and yielding the CPU in a loop instead of sleeping:
+/// on a software adapter, unless [`SPIN_WAIT_ENV`] is `off`.
+///
+/// On lavapipe the GPU is the CPU's own threads, and every dispatch is handed from the driver's queue
+/// thread to its worker threads and back, each time a wake-up. On a virtual machine a wake-up that
+/// finds its core idle waits for the host to resume that core (tens of µs each, several per dispatch
+/// in a slow hour). A thread that yields in a loop keeps one core from going idle, and gives way at
+/// once to any thread that can run, as a CPU framework's worker threads spin briefly before they sleep.
+/// docs/DESIGN.md, "Waiting on lavapipe".
+pub fn spin_wait(software: bool) -> bool {
+    software && std::env::var(SPIN_WAIT_ENV).map_or(true, |v| v.trim() != "off")
+}
+
 /// Why an engine could not be built or read.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -1134,10 +1150,16 @@ impl Engine {
     pub fn wait_stats(&mut self) -> Result<StepStats, EngineError> {
         // Another thread polling the same device may be the one that runs our map callbacks, so wait until
         // no slot is pending rather than trusting one poll.
+        let spin = spin_wait(self.ctx.software);
         while self.ring.any_pending() {
+            let poll = if spin {
+                wgpu::PollType::Poll
+            } else {
+                wgpu::PollType::wait_indefinitely()
+            };
             self.ctx
                 .device
-                .poll(wgpu::PollType::wait_indefinitely())
+                .poll(poll)
                 .map_err(|e| EngineError::Readback(e.to_string()))?;
             std::thread::yield_now();
         }

@@ -182,3 +182,26 @@ fn bench_profile_times_complete_and_bare_steps() {
         }
     }
 }
+
+#[test]
+fn stats_are_the_same_whether_the_wait_spins_or_sleeps() {
+    // on a software adapter the blocking wait polls and yields (gpu::engine::spin_wait);
+    // GRADSCOPE_SPIN_WAIT=off sleeps in the driver: the same statistics either way
+    let run = |spin: &str| {
+        let out = std::process::Command::new(crate::common::bin())
+            .args([
+                "stats", "--depth", "6", "--width", "8", "--batch", "4", "--steps", "5", "--every",
+                "1", "--json",
+            ])
+            .env("XDG_RUNTIME_DIR", "/tmp")
+            .env("GRADSCOPE_TUNE", "off")
+            .env("GRADSCOPE_SPIN_WAIT", spin)
+            .output()
+            .expect("run gradscope");
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let spun = run("on");
+    assert_eq!(spun.lines().count(), 6, "{spun}");
+    assert_eq!(spun, run("off"));
+}
