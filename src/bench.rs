@@ -258,18 +258,10 @@ const fn variant(busy_workgroups: u32, min_tile: u32, stack: StackPath) -> Engin
     }
 }
 
-/// lavapipe's worker threads, where `ctx` runs on lavapipe and `LP_NUM_THREADS` names them.
-pub fn driver_threads(ctx: &GpuContext) -> Option<u32> {
-    let lavapipe = ctx.software && ctx.adapter.contains("llvmpipe");
-    lavapipe
-        .then(crate::gpu::device::lavapipe_threads)
-        .flatten()
-}
-
 /// `adapter: NAME`, with lavapipe's worker threads where they are set: the first line of `bench`'s
 /// tables.
 pub fn adapter_line(ctx: &GpuContext) -> String {
-    let threads = driver_threads(ctx).map_or(String::new(), crate::gpu::device::threads_text);
+    let threads = crate::gpu::device::threads_text(ctx.lavapipe_threads);
     format!("adapter: {}{threads}", ctx.adapter)
 }
 
@@ -282,7 +274,7 @@ fn blank(ctx: &GpuContext, b: &BenchConfig, variant: &str, steps_per_submit: u32
         summary: b.cfg.summary(),
         adapter: ctx.adapter.clone(),
         lanes: ctx.pipelines.build().lanes,
-        driver_threads: driver_threads(ctx),
+        driver_threads: ctx.lavapipe_threads,
         median_ms: f64::NAN,
         p95_ms: f64::NAN,
         gpu_ms: None,
@@ -442,9 +434,7 @@ pub fn table(results: &[BenchResult]) -> String {
         } else {
             ""
         };
-        let threads = r
-            .driver_threads
-            .map_or(String::new(), crate::gpu::device::threads_text);
+        let threads = crate::gpu::device::threads_text(r.driver_threads);
         out.push_str(&format!("adapter: {}{threads}{lanes}\n", r.adapter));
     }
     out.push_str(&header());

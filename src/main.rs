@@ -710,7 +710,7 @@ fn adapters(args: &AdaptersArgs) -> Result<()> {
         println!(
             "{}{}",
             gradscope::gpu::device::describe(&info),
-            gradscope::gpu::device::threads_note(&info)
+            gradscope::gpu::device::threads_text(gradscope::gpu::device::lavapipe_threads(&info))
         );
     }
     Ok(())

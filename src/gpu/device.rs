@@ -33,8 +33,13 @@ pub fn lavapipe_threads_default() -> Option<String> {
     (cores > 1).then(|| (LAVAPIPE_THREADS_PER_CORE * cores).to_string())
 }
 
-/// lavapipe's worker threads as this process set them (`LP_NUM_THREADS`), where set to a number.
-pub fn lavapipe_threads() -> Option<u32> {
+/// lavapipe's worker threads (`LP_NUM_THREADS`, where set to a number) when `info` is lavapipe (Mesa's
+/// llvmpipe as a Vulkan device), else `None`.
+pub fn lavapipe_threads(info: &wgpu::AdapterInfo) -> Option<u32> {
+    let lavapipe = info.device_type == wgpu::DeviceType::Cpu && info.name.contains("llvmpipe");
+    if !lavapipe {
+        return None;
+    }
     std::env::var(LAVAPIPE_THREADS_ENV)
         .ok()
         .and_then(|v| v.trim().parse().ok())
@@ -119,19 +124,13 @@ pub fn describe(info: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
 }
 
-/// `" · N lavapipe threads"` where `info` is lavapipe (Mesa's llvmpipe as a Vulkan device) and
-/// `LP_NUM_THREADS` names its worker threads, else nothing: appended to the adapter in `gradscope
-/// adapters` and `bench`.
-pub fn threads_note(info: &wgpu::AdapterInfo) -> String {
-    let lavapipe = info.device_type == wgpu::DeviceType::Cpu && info.name.contains("llvmpipe");
-    lavapipe
-        .then(lavapipe_threads)
-        .flatten()
-        .map_or(String::new(), threads_text)
-}
-
-/// `" · N lavapipe threads"` (with no worker threads lavapipe runs the kernels on the submitting thread).
-pub fn threads_text(n: u32) -> String {
+/// `" · N lavapipe threads"` for [`lavapipe_threads`], else nothing: appended to the adapter in
+/// `gradscope adapters` and `bench` (with no worker threads lavapipe runs the kernels on the submitting
+/// thread).
+pub fn threads_text(threads: Option<u32>) -> String {
+    let Some(n) = threads else {
+        return String::new();
+    };
     if n == 0 {
         " · lavapipe without worker threads".to_string()
     } else {

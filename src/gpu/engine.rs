@@ -33,6 +33,12 @@ pub struct GpuContext {
     pub software: bool,
     /// The driver and its version (the tuner's cache is per adapter and driver).
     pub driver: String,
+    /// lavapipe's worker threads, where the adapter is lavapipe and `LP_NUM_THREADS` names them
+    /// ([`super::device::lavapipe_threads`]).
+    pub lavapipe_threads: Option<u32>,
+    /// Whether [`Engine::wait_stats`] polls and yields instead of sleeping: on a software adapter, unless
+    /// `GRADSCOPE_SPIN_WAIT` is `off`.
+    pub spin_wait: bool,
     /// Compiled kernels.
     pub pipelines: Arc<Pipelines>,
 }
@@ -63,6 +69,8 @@ impl GpuContext {
             driver: format!("{} {}", info.driver, info.driver_info)
                 .trim()
                 .to_string(),
+            lavapipe_threads: super::device::lavapipe_threads(info),
+            spin_wait: spin_wait(software),
             pipelines,
         }
     }
@@ -1150,9 +1158,8 @@ impl Engine {
     pub fn wait_stats(&mut self) -> Result<StepStats, EngineError> {
         // Another thread polling the same device may be the one that runs our map callbacks, so wait until
         // no slot is pending rather than trusting one poll.
-        let spin = spin_wait(self.ctx.software);
         while self.ring.any_pending() {
-            let poll = if spin {
+            let poll = if self.ctx.spin_wait {
                 wgpu::PollType::Poll
             } else {
                 wgpu::PollType::wait_indefinitely()

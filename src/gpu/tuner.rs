@@ -108,11 +108,9 @@ pub fn class_key(ctx: &GpuContext, cfg: &NetConfig) -> String {
         Arch::Rnn => "rnn",
     };
     // lavapipe's thread count changes which path wins (gpu::device::LAVAPIPE_THREADS_PER_CORE)
-    let threads = if ctx.software {
-        super::device::lavapipe_threads().map_or(String::new(), |n| format!(" {n} threads"))
-    } else {
-        String::new()
-    };
+    let threads = ctx
+        .lavapipe_threads
+        .map_or(String::new(), |n| format!(" {n} threads"));
     format!(
         "{} [{}{threads}] kernels {:016x} {arch} w{} b{} d{}",
         ctx.adapter,
