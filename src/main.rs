@@ -11,6 +11,26 @@ use gradscope::model::{BUILTIN_PRESETS, Preset};
 use gradscope::reference::Reference;
 use gradscope::stats::StepStats;
 
+/// `println!` for the command's output: a closed stdout (`gradscope bench | head`) ends the program
+/// quietly with status 0 where `println!` would panic; any other write error is reported (status 1).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            stdout_failed(&e);
+        }
+    }};
+}
+
+/// Ends the program after a failed write to stdout: quietly where the reader has gone (a broken pipe),
+/// with the error otherwise.
+fn stdout_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: writing the output: {e}");
+    std::process::exit(1);
+}
+
 #[derive(Parser)]
 #[command(
     name = "gradscope",
@@ -250,6 +270,12 @@ fn main() {
         Err(e) => e.exit(),
     };
     if let Err(err) = run(cli, &matches) {
+        // a reader that stopped early (`gradscope stats | head`) is not an error
+        if let Some(e) = err.chain().find_map(|c| c.downcast_ref::<std::io::Error>())
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            stdout_failed(e);
+        }
         eprintln!("error: {err:#}");
         std::process::exit(1);
     }
@@ -468,7 +494,7 @@ fn render(args: &RenderArgs) -> Result<()> {
             gradscope::viz::offscreen::write_gif(&args.out, &images, args.frame_ms, &json)?;
         }
         out.keep();
-        println!(
+        out!(
             "wrote {} ({} frames of {}x{}, {} view, {})",
             args.out.display(),
             images.len(),
@@ -487,7 +513,7 @@ fn render(args: &RenderArgs) -> Result<()> {
         )
     })?;
     out.keep();
-    println!(
+    out!(
         "wrote {} ({w}x{h}, {} view, {})",
         args.out.display(),
         args.view.slug(),
@@ -531,7 +557,7 @@ fn sweep(args: &SweepArgs) -> Result<()> {
     let options = gradscope::gpu::EngineOptions::from_env()?;
     let result = run(&gpu, &spec, &base, options, &mut progress, &cancel)?;
     if args.json {
-        println!("{}", serde_json::to_string(&result)?);
+        out!("{}", serde_json::to_string(&result)?);
     } else {
         print_sweep(&result);
     }
@@ -541,7 +567,7 @@ fn sweep(args: &SweepArgs) -> Result<()> {
                 .with_context(|| format!("cannot draw the map to {}", path.display()))?;
         out.keep();
         if !args.json {
-            println!("wrote {} ({w}x{h})", path.display());
+            out!("wrote {} ({w}x{h})", path.display());
         }
     }
     Ok(())
@@ -550,7 +576,7 @@ fn sweep(args: &SweepArgs) -> Result<()> {
 /// The grid as a table (top row: the largest y), then where the metric crosses 0 against the theory.
 fn print_sweep(r: &gradscope::sweep::SweepResult) {
     let spec = &r.spec;
-    println!(
+    out!(
         "sweep of {} nets ({} x {}), {} on {}: {} engine(s), {} dispatches per step, {:.1} MiB, {:.2} s",
         r.cells.len(),
         spec.x.param.name(),
@@ -562,14 +588,14 @@ fn print_sweep(r: &gradscope::sweep::SweepResult) {
         r.gpu_bytes as f64 / (1024.0 * 1024.0),
         r.seconds
     );
-    println!("{}", spec.metric.label());
+    out!("{}", spec.metric.label());
     let head: String = spec
         .x
         .values()
         .iter()
         .map(|x| format!("{x:>7.3}"))
         .collect();
-    println!(
+    out!(
         "{:>9} |{head}",
         format!("{}/{}", spec.y.param.name(), spec.x.param.name())
     );
@@ -581,14 +607,14 @@ fn print_sweep(r: &gradscope::sweep::SweepResult) {
                 None => format!("{:>7}", "zero"),
             })
             .collect();
-        println!("{:>9.3} |{row}", spec.y.value(iy));
+        out!("{:>9.3} |{row}", spec.y.value(iy));
     }
     if spec.metric == gradscope::sweep::Metric::GradRatio && !r.theory.critical.is_empty() {
-        println!("where ‖δ_1‖/‖δ_L‖ crosses 1 along x, beside the mean-field χ₁ = 1 line:");
+        out!("where ‖δ_1‖/‖δ_L‖ crosses 1 along x, beside the mean-field χ₁ = 1 line:");
         for (y, x) in r.zero_crossings() {
             let theory = gradscope::sweep::theory_at(&r.theory.critical, spec, y);
             let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
-            println!(
+            out!(
                 "  {} {y:.3}: measured {}  theory {}",
                 spec.y.param.name(),
                 fmt(x),
@@ -596,7 +622,7 @@ fn print_sweep(r: &gradscope::sweep::SweepResult) {
             );
         }
     } else if !r.theory.note.is_empty() {
-        println!("{}", r.theory.note);
+        out!("{}", r.theory.note);
     }
 }
 
@@ -613,22 +639,30 @@ fn bench(args: &BenchArgs) -> Result<()> {
     if args.sweep {
         let r = gradscope::bench::sweep_bench(&ctx, args.suite)?;
         if args.json {
-            println!("{}", serde_json::to_string(&r)?);
+            out!("{}", serde_json::to_string(&r)?);
         } else {
-            println!("{}", gradscope::bench::adapter_line(&ctx));
-            println!(
+            out!("{}", gradscope::bench::adapter_line(&ctx));
+            out!(
                 "{}: {} nets x {} steps in {} engine(s), {} dispatches/step, {:.1} MiB GPU",
-                r.config, r.nets, r.steps, r.engines, r.dispatches_per_step, r.gpu_mib
+                r.config,
+                r.nets,
+                r.steps,
+                r.engines,
+                r.dispatches_per_step,
+                r.gpu_mib
             );
-            println!(
+            out!(
                 "  at init (gradient ratio of every net): {:.2} s",
                 r.init_secs
             );
-            println!(
+            out!(
                 "  trained {} steps: {:.2} s = {:.1} ms per grid step, {:.3} ms per net-step",
-                r.steps, r.train_secs, r.grid_ms_per_step, r.net_ms_per_step
+                r.steps,
+                r.train_secs,
+                r.grid_ms_per_step,
+                r.net_ms_per_step
             );
-            println!(
+            out!(
                 "  one engine per net: {:.2} ms per net-step ({:.1}x the population's)",
                 r.single_net_ms_per_step,
                 r.single_net_ms_per_step / r.net_ms_per_step.max(1e-12)
@@ -641,34 +675,42 @@ fn bench(args: &BenchArgs) -> Result<()> {
             bail!("{} has no GPU timestamps: nothing to profile", ctx.adapter);
         };
         if !args.json {
-            println!("{}", gradscope::bench::adapter_line(&ctx));
-            println!(
+            out!("{}", gradscope::bench::adapter_line(&ctx));
+            out!(
                 "{:<11} {:<10} {:<24} {:>10} {:>9}",
-                "config", "path", "kernel", "disp/step", "gpu ms"
+                "config",
+                "path",
+                "kernel",
+                "disp/step",
+                "gpu ms"
             );
         }
         for r in &rows {
             if args.json {
-                println!("{}", serde_json::to_string(r).unwrap_or_default());
+                out!("{}", serde_json::to_string(r).unwrap_or_default());
             } else {
-                println!(
+                out!(
                     "{:<11} {:<10} {:<24} {:>10} {:>9.3}",
-                    r.config, r.path, r.kernel, r.dispatches, r.ms
+                    r.config,
+                    r.path,
+                    r.kernel,
+                    r.dispatches,
+                    r.ms
                 );
             }
         }
         return Ok(());
     }
     if !args.json {
-        println!("{}", gradscope::bench::adapter_line(&ctx));
-        println!("{}", gradscope::bench::header());
+        out!("{}", gradscope::bench::adapter_line(&ctx));
+        out!("{}", gradscope::bench::header());
     }
     // each row as soon as it is measured, so a long suite shows progress
     gradscope::bench::run_suite(&ctx, args.suite, args.variants, |r| {
         if args.json {
-            println!("{}", serde_json::to_string(r).unwrap_or_default());
+            out!("{}", serde_json::to_string(r).unwrap_or_default());
         } else {
-            println!("{}", gradscope::bench::row(r));
+            out!("{}", gradscope::bench::row(r));
         }
     });
     Ok(())
@@ -677,18 +719,18 @@ fn bench(args: &BenchArgs) -> Result<()> {
 /// `bench --soak N`: the default preset for N steps, memory reported as it goes.
 fn soak(ctx: &gradscope::gpu::GpuContext, steps: u64, json: bool) -> Result<()> {
     if !json {
-        println!("{}", gradscope::bench::adapter_line(ctx));
-        println!("{}", gradscope::bench::soak_header());
+        out!("{}", gradscope::bench::adapter_line(ctx));
+        out!("{}", gradscope::bench::soak_header());
     }
     let summary = gradscope::bench::soak(ctx, steps, |s| {
         if json {
-            println!("{}", serde_json::to_string(s).unwrap_or_default());
+            out!("{}", serde_json::to_string(s).unwrap_or_default());
         } else {
-            println!("{}", gradscope::bench::soak_row(s));
+            out!("{}", gradscope::bench::soak_row(s));
         }
     })?;
     if !json {
-        println!("{summary}");
+        out!("{summary}");
     }
     Ok(())
 }
@@ -707,7 +749,7 @@ fn adapters(args: &AdaptersArgs) -> Result<()> {
         );
     }
     for info in list {
-        println!(
+        out!(
             "{}{}",
             gradscope::gpu::device::describe(&info),
             gradscope::gpu::device::threads_text(gradscope::gpu::device::lavapipe_threads(&info))

@@ -119,6 +119,27 @@ fn presets_lists_every_preset() {
 }
 
 #[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    // `gradscope presets | head -1`: the reader closes the pipe; the command stops with status 0 and no
+    // panic message, as a Unix filter does
+    let mut child = std::process::Command::new(crate::common::bin())
+        .args([
+            "stats", "--engine", "cpu", "--depth", "4", "--width", "8", "--steps", "200000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+#[test]
 fn bad_input_gives_one_clean_message_and_nonzero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let bad_toml = dir.path().join("bad.toml");
