@@ -8,9 +8,11 @@
 #   SUITE=full|quick   the configurations (default: full)
 #   PEER=torch|jax     the baseline (default: torch where it imports with CUDA, else jax)
 #   STEP_TIMEOUT=S     seconds each measurement may take (default 240)
+#   ROUNDS=N           the suite and the peer N times in turns, each one's best round kept (default 1)
 #
 # OUTDIR (default $OUT, else /tmp/gradscope-bench) receives: gradscope.jsonl (the suite, default paths),
-# variants.jsonl (every path and tile policy), profile.txt (GPU time per kernel), peer.jsonl, summary.md
+# variants.jsonl (every path and tile policy), profile.txt (GPU time per kernel), peer.jsonl (both .jsonl with
+# one line per configuration and round), summary.md
 # (the side-by-side table and the variants table) and log.txt. A step that fails or runs out of time is
 # noted in log.txt and the rest still run.
 set -u
@@ -18,6 +20,7 @@ cd "$(dirname "$0")/.."
 out="${1:-${OUT:-/tmp/gradscope-bench}}"
 suite="${SUITE:-full}"
 limit="${STEP_TIMEOUT:-240}"
+rounds="${ROUNDS:-1}"
 bin=./target/release/gradscope
 mkdir -p "$out"
 log="$out/log.txt"
@@ -47,10 +50,20 @@ step() {
 }
 
 "$bin" adapters >> "$log" 2>&1
-step "gradscope bench" "$out/gradscope.jsonl" "$bin" bench --suite "$suite" --json
+# the suite and the peer in turns, ROUNDS times: a machine that slows down for a while (a shared VM)
+# then slows both, and compare.py keeps each one's best round
+: > "$out/gradscope.jsonl"
+: > "$out/peer.jsonl"
+for round in $(seq 1 "$rounds"); do
+    step "gradscope bench (round $round of $rounds)" "$out/round.jsonl" "$bin" bench --suite "$suite" --json
+    cat "$out/round.jsonl" >> "$out/gradscope.jsonl"
+    step "$peer baseline (round $round of $rounds)" "$out/round.jsonl" \
+        python3 "bench/${peer}_step.py" --suite "$suite" --json
+    cat "$out/round.jsonl" >> "$out/peer.jsonl"
+done
+rm -f "$out/round.jsonl"
 step "gradscope bench --variants" "$out/variants.jsonl" "$bin" bench --suite "$suite" --variants --json
 step "gradscope bench --profile" "$out/profile.txt" "$bin" bench --suite "$suite" --profile
-step "$peer baseline" "$out/peer.jsonl" python3 "bench/${peer}_step.py" --suite "$suite" --json
 
 {
     echo "# gradscope beside $peer ($suite suite)"
