@@ -2,7 +2,9 @@
 //   ŷ at a_off (B x d_out, p.m = B, p.n = d_out), targets y at b_off, ∂L/∂ŷ out at c_off.
 //   mse: L = (1/(2B)) Σ (ŷ - y)², ∂L/∂ŷ = (ŷ - y)/B; cross-entropy: L = -(1/B) Σ y·log softmax(ŷ),
 //   ∂L/∂ŷ = (softmax(ŷ) - y)/B. Loss kind ids: LossKind::shader_id (0 mse, 1 cross-entropy).
-//   The loss goes to mem[aux2_off]; maxes[0..count] are zeroed.
+//   The loss goes to mem[aux2_off]; maxes[0..count] are zeroed. With FLAG_COUNT (a bare step without
+//   clipping, which runs no layer_stats: src/gpu/program.rs `without_statistics`) the training step is
+//   counted here, mem[step_off] += 1, before the update reads the count for Adam.
 //   With FLAG_HEAD (the fused path) also the head's gradients, in true units (the head's scale is 0):
 //   dW_head[o, j] = Σ_b ∂L/∂ŷ[b, o] a_L[b, j] at gw_head and db_head[o] = Σ_b ∂L/∂ŷ[b, o] at gb_head,
 //   a_L at top_off, p.k = W. Where the workgroup is one 8-lane subgroup, `head_grads_lanes` (no barrier).
@@ -14,6 +16,9 @@ const LW: u32 = select(256u, LANES, LANES > 1u);
 @compute @workgroup_size(LW)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     net_enter(wid.z);
+    if ((p.flags & FLAG_COUNT) != 0u && t == 0u) {
+        mem[nb + p.step_off] += 1.0;
+    }
     for (var i = t; i < p.count; i += LW) {
         atomicStore(&maxes[mb + i], 0u);
     }

@@ -117,20 +117,6 @@ fn layer_stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) w
     }
 }
 
-// layer_stats for a training step whose statistics nobody reads and whose update does not clip
-// (src/gpu/program.rs, `without_statistics`): one workgroup counts the step and clears every layer's
-// slope-exponent slot for the next forward; no layer records, no global norm.
-@compute @workgroup_size(LS)
-fn layer_stats_bare(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    net_enter(wid.z);
-    for (var l = t; l < p.layers; l += LS) {
-        atomicStore(&maxes[mb + p.k_base + l + 1u], 0u);
-    }
-    if (t == 0u && p.step_off != NONE) {
-        st(nb + p.step_off, ld(nb + p.step_off) + 1.0);
-    }
-}
-
 // Layer l's record from its seven sums r = [log2 Σ acc², log2 Σ a², log2 Σ ĝ², log2 Σ |f'|, Σ ŝ², #saturated,
 // #dead] (one invocation); layer 0's also counts the step and stores the global norm.
 fn layer_record(l: u32, r: array<f32, 7>) {

@@ -12,6 +12,10 @@
 // applies the update to matrix j and to the parameters after it up to the next matrix (biases, gains,
 // the head's bias; all that follow the last), workgroup 0 also to those before the first, so `main` does
 // not run: one pass over the parameters and one dispatch less.
+// The first workgroup of each net of `main` and `update_bare` also clears the layers' slope-exponent
+// slots (maxes[k_base + 1 ..= k_base + layers]) for the next forward: layer_stats does it in a complete
+// step (again here, harmlessly), and a bare step without clipping runs none (src/gpu/program.rs,
+// `without_statistics`). The update runs after every kernel that reads them.
 // Constants: keep in sync with MOMENTUM, ADAM_BETA1, ADAM_BETA2, ADAM_EPS in src/model/config.rs.
 const MOMENTUM: f32 = 0.9;
 const BETA1: f32 = 0.9;
@@ -73,9 +77,20 @@ fn slots_at(i: u32) -> mat2x4<f32> {
 // there rewrites its whole vec4). An invocation past the end computes the last four
 // again and stores only what is its own, rather than returning early: after a divergent return lavapipe
 // can no longer load the uniform values (the clip norm, the step count) once for all lanes.
+// The slope-exponent slots cleared by invocation t of a net's first workgroup, `size` invocations.
+fn clear_slope_slots(t: u32, size: u32) {
+    for (var l = t; l < p.layers; l += size) {
+        atomicStore(&maxes[mb + p.k_base + l + 1u], 0u);
+    }
+}
+
 @compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     net_enter(gid.z);
+    if (wid.x == 0u && wid.y == 0u) {
+        clear_slope_slots(t, 256u);
+    }
     let own = 4u * (gid.x + gid.y * nwg.x * 256u);
     let i = min(own, (max(p.count, 1u) - 1u) & ~3u);
     let g = ld4(nb + p.b_off + i) * clip_factor();
@@ -217,6 +232,9 @@ fn update_matrix(t: u32, j: u32, norms: bool) -> mat2x3<f32> {
 @compute @workgroup_size(NORMS_WG)
 fn update_bare(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     net_enter(wid.z);
+    if (wid.y == 0u) {
+        clear_slope_slots(t, NORMS_WG);
+    }
     update_matrix(t, wid.y, false);
 }
 

@@ -469,16 +469,20 @@ fn record_bytes(recs: &[DispatchParams], capacity: usize) -> Vec<u8> {
     bytes
 }
 
-/// Records the uniform buffer must hold for any activation/lr/clip of this shape: both sequences with
-/// clipping on.
+/// Records the uniform buffer must hold for any activation/lr/clip of this shape: the larger of the
+/// sequences with clipping on and off (a bare step's kernels differ with it).
 fn record_capacity(cfg: &NetConfig, lay: &Layout, opts: EngineOptions) -> usize {
-    let with_clip = NetConfig {
-        clip: Some(1.0),
-        ..cfg.clone()
-    };
-    records(&with_clip, lay, opts, NetStrides::ONE, true)
-        .all
-        .len()
+    [Some(1.0), None]
+        .into_iter()
+        .map(|clip| {
+            let c = NetConfig {
+                clip,
+                ..cfg.clone()
+            };
+            records(&c, lay, opts, NetStrides::ONE, true).all.len()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// The loop iterations one invocation may run on an adapter: lavapipe (the software adapter this engine
@@ -718,6 +722,7 @@ impl Engine {
         });
         // one atomic max per layer plus the head's slot, reset by the loss kernel every step; then one
         // slope-exponent slot per layer, written by the forward pass and cleared by layer_stats
+        // (and by the update kernels, which a bare step ends with)
         let maxes = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("gradscope maxima"),
             size: (lay.maxes_len() * 4) as u64 * u64::from(strides.nets),

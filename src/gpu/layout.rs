@@ -33,6 +33,9 @@ pub const FLAG_WIDE_IN: u32 = 256;
 /// already), so the weight gradients (wgrad.wgsl `main_direct`) leave out the bias column. Keep in sync
 /// with shaders/common.wgsl.
 pub const FLAG_BIAS: u32 = 512;
+/// The loss kernel also counts the training step (a bare step without clipping, where `layer_stats` does
+/// not run: `program::without_statistics`). Keep in sync with shaders/common.wgsl.
+pub const FLAG_COUNT: u32 = 1024;
 /// Values per weight matrix in the statistics block's update norms (`[log2 Σ ΔW², log2 Σ W², -, -]`,
 /// shaders/update.wgsl `update_norms`, NORMS_STRIDE there).
 pub const UPDATE_NORMS_STRIDE: usize = 4;
@@ -188,9 +191,6 @@ pub enum Kernel {
     Loss,
     /// shaders/reduce.wgsl `layer_stats`
     LayerStats,
-    /// shaders/reduce.wgsl `layer_stats_bare`: the step count and the slope-exponent slots alone, for a
-    /// training step whose statistics nobody reads and whose update does not clip
-    LayerStatsBare,
     /// shaders/reduce.wgsl `sumsq_partial`
     SumsqPartial,
     /// shaders/update.wgsl
@@ -309,7 +309,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 48] = [
+    pub const ALL: [Kernel; 47] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -322,7 +322,6 @@ impl Kernel {
         Kernel::ColReduceRows4PackedBare,
         Kernel::Loss,
         Kernel::LayerStats,
-        Kernel::LayerStatsBare,
         Kernel::SumsqPartial,
         Kernel::Update,
         Kernel::UpdateNorms,

@@ -4,9 +4,9 @@
 
 use super::layout::{
     COLREDUCE_UNITS, COLREDUCE4_UNITS, Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_BIAS,
-    FLAG_CLIP, FLAG_HEAD, FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, FLAG_WIDE,
-    FLAG_WIDE_IN, Kernel, Layout, MATMUL_TILES, MAX_GROUPS, NONE, STATS_HEADER, SUMSQ_GROUPS,
-    UPART, WORKGROUP_SIZE,
+    FLAG_CLIP, FLAG_COUNT, FLAG_HEAD, FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS,
+    FLAG_WIDE, FLAG_WIDE_IN, Kernel, Layout, MATMUL_TILES, MAX_GROUPS, NONE, STATS_HEADER,
+    SUMSQ_GROUPS, UPART, WORKGROUP_SIZE,
 };
 use crate::model::{Activation, Arch, NetConfig, Optimizer};
 
@@ -299,19 +299,15 @@ pub fn step_dispatches_with(
         },
     };
     let resolved = resolve_for(cfg, lay, path, loop_budget);
-    if resolved == Resolved::Gated || resolved == Resolved::Normed {
+    let mut out = if resolved == Resolved::Gated || resolved == Resolved::Normed {
         let mut out = if resolved == Resolved::Gated {
             program.gated()
         } else {
             program.normed()
         };
         out.extend(program.statistics(update));
-        if update {
-            out.extend(program.update());
-        }
-        return out;
-    }
-    if resolved != Resolved::Layered {
+        out
+    } else if resolved != Resolved::Layered {
         let rows = match resolved {
             Resolved::Fused(r) => r,
             _ => 1,
@@ -325,17 +321,20 @@ pub fn step_dispatches_with(
         out.extend(fused.backward());
         out.extend(fused.gradients());
         out.extend(program.statistics(update));
-        if update {
-            out.extend(program.update());
-        }
-        return out;
-    }
-    let mut out = program.forward();
-    out.extend(program.head_and_loss());
-    out.extend(program.backward());
-    out.extend(program.statistics(update));
+        out
+    } else {
+        let mut out = program.forward();
+        out.extend(program.head_and_loss());
+        out.extend(program.backward());
+        out.extend(program.statistics(update));
+        out
+    };
     if update {
         out.extend(program.update());
+        // where a bare step counts itself (`without_statistics`: the loss kernel, for layer_stats)
+        for d in out.iter_mut().filter(|d| d.kernel == Kernel::Loss) {
+            d.params.step_off = (lay.stats + 1) as u32;
+        }
     }
     out
 }
@@ -354,10 +353,16 @@ pub fn without_statistics(d: Dispatch, clip: bool) -> Option<Dispatch> {
         Kernel::Histograms => return None,
         // the global norm's partials: read by the clip and the statistics only
         Kernel::SumsqPartial if !clip => return None,
-        Kernel::LayerStats if !clip => {
+        // without the clip's global norm, layer_stats' remaining work moves: the loss kernel counts the
+        // step (FLAG_COUNT: before the update reads the count) and the update kernels clear the
+        // slope-exponent slots (they run after every reader of them)
+        Kernel::LayerStats if !clip => return None,
+        Kernel::Loss if !clip && d.params.step_off != NONE => {
             return Some(Dispatch {
-                kernel: Kernel::LayerStatsBare,
-                groups: [1, 1, d.groups[2]],
+                params: DispatchParams {
+                    flags: d.params.flags | FLAG_COUNT,
+                    ..d.params
+                },
                 ..d
             });
         }
@@ -1334,6 +1339,8 @@ impl Program<'_> {
             },
             step_off: (lay.stats + 1) as u32,
             aux2_off: lay.gnorm as u32,
+            // the slope-exponent slots the update kernels clear (shaders/update.wgsl)
+            layers: lay.depth as u32,
             ..self.base
         }
     }

@@ -276,7 +276,6 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::ColReduceRows4PackedBare => ("colreduce4", "rows4_packed_bare"),
         Kernel::Loss => ("loss", "main"),
         Kernel::LayerStats => ("reduce", "layer_stats"),
-        Kernel::LayerStatsBare => ("reduce", "layer_stats_bare"),
         Kernel::SumsqPartial => ("reduce4", "sumsq_partial"),
         Kernel::Update => ("update4", "main"),
         Kernel::UpdateNorms => ("update4", "update_norms"),
