@@ -1085,6 +1085,26 @@ fn bare_steps_leave_weights_and_statistics_bit_for_bit_as_complete_steps() {
             mlp(9, Optimizer::Sgd, None),
             EngineOptions::default(),
         ),
+        // more rows than a subgroup has lanes (the weight gradients' own rescale reads the rows' scales
+        // eight at a time), and a deep sigmoid net whose early errors sit near the bottom of f32's range
+        (
+            gpu(),
+            NetConfig {
+                batch: 20,
+                ..mlp(32, Optimizer::Momentum, None)
+            },
+            path(StackPath::RowsOf(TWO_ROWS)),
+        ),
+        (
+            gpu(),
+            NetConfig {
+                depth: 60,
+                batch: 20,
+                activation: Activation::Sigmoid,
+                ..mlp(8, Optimizer::Sgd, None)
+            },
+            EngineOptions::default(),
+        ),
         (
             gpu(),
             mlp(8, Optimizer::Adam, None),
