@@ -59,6 +59,13 @@ fn optimizer_step(g: vec4<f32>, s1: vec4<f32>, s2: vec4<f32>, bc: vec2<f32>) -> 
     return mat3x4<f32>(-p.lr * mh / (sqrt(vh) + EPS), m, v);
 }
 
+// The slope-exponent slots cleared by invocation t of a net's first workgroup, `size` invocations.
+fn clear_slope_slots(t: u32, size: u32) {
+    for (var l = t; l < p.layers; l += size) {
+        atomicStore(&maxes[mb + p.k_base + l + 1u], 0u);
+    }
+}
+
 // The slots parameter i's step reads (zeros for plain SGD, which has none).
 fn slots_at(i: u32) -> mat2x4<f32> {
     var s = mat2x4<f32>();
@@ -77,13 +84,6 @@ fn slots_at(i: u32) -> mat2x4<f32> {
 // there rewrites its whole vec4). An invocation past the end computes the last four
 // again and stores only what is its own, rather than returning early: after a divergent return lavapipe
 // can no longer load the uniform values (the clip norm, the step count) once for all lanes.
-// The slope-exponent slots cleared by invocation t of a net's first workgroup, `size` invocations.
-fn clear_slope_slots(t: u32, size: u32) {
-    for (var l = t; l < p.layers; l += size) {
-        atomicStore(&maxes[mb + p.k_base + l + 1u], 0u);
-    }
-}
-
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
