@@ -83,6 +83,7 @@ const FLAG_WIDE: u32 = 128u;      // stack_rows, wgrad main_direct, gated: rows 
 const FLAG_WIDE_IN: u32 = 256u;   // stack_rows: so do the input x and W_in (d_in a multiple of 4)
 const FLAG_BIAS: u32 = 512u;      // colreduce4: also an MLP's bias gradients; wgrad main_direct: not them
 const FLAG_COUNT: u32 = 1024u;    // loss: also count the training step (a bare step's; layer_stats does not run)
+const FLAG_BARE: u32 = 2048u;     // stack_rows backward: a bare step's (ĝ stored only where read)
 // The statistics block's shapes (src/gpu/layout.rs): f32 values per layer record, and per-unit partials
 // per unit: [Σ ŝ², log2 Σ a², #saturated, dead, log2 Σ ĝ², log2 Σ |f'|].
 const LAYER_RECORD: u32 = 12u;

@@ -546,9 +546,10 @@ fn abs_max(m: f32, v: vec4<f32>, last: u32) -> f32 {
 
 // One row's units j0..j0+last of layer l in the backward: ĝ from the block's sums g (scaled into this row's
 // scale unless `top`: 2^k_above and the residual ĝ above at `above`, then 2^-e_above), ŝ = ĝ f'(z) 2^-K_l;
-// both stored at `out` where `live`. Returns the row's running NaN-propagating max |ĝ|, after m.
+// both stored at `out` where `live` (ĝ only where `keep_g`). Returns the row's running NaN-propagating max
+// |ĝ|, after m.
 fn bwd_row(g_in: vec4<f32>, live: bool, out: u32, above: u32, j0: u32, last: u32, top: bool, res: bool,
-           k_above: i32, e_above: i32, k_l: i32, m: f32, wide: bool) -> f32 {
+           k_above: i32, e_above: i32, k_l: i32, m: f32, wide: bool, keep_g: bool) -> f32 {
     var g = g_in;
     if (!top) {
         if (res) {
@@ -562,7 +563,9 @@ fn bwd_row(g_in: vec4<f32>, live: bool, out: u32, above: u32, j0: u32, last: u32
     let s = vec4<f32>(slope_scaled(g.x, z.x, k_l), slope_scaled(g.y, z.y, k_l), slope_scaled(g.z, z.z, k_l),
                       slope_scaled(g.w, z.w, k_l));
     if (live) {
-        store4(nb + p.g_off + out + j0, g, last, wide);
+        if (keep_g) {
+            store4(nb + p.g_off + out + j0, g, last, wide);
+        }
         store4(nb + p.a_off + out + j0, s, last, wide);
     }
     return abs_max(m, g, last);
@@ -600,6 +603,9 @@ fn bwd_layer(l: u32, rows: Rows, rows2: Rows, top: bool, residual: bool, wide: b
     let above = out + bw;
     let above2 = out2 + bw;
     let res = residual && !top;
+    // ĝ is read by the layer below (a residual net's) and by the next chunk down (`state_above`, layer
+    // l_from), and otherwise only by the statistics: a bare step (FLAG_BARE) stores it where it is read
+    let keep_g = (p.flags & FLAG_BARE) == 0u || residual || l == p.l_from;
     var mx = vec4<f32>(0.0);
     var mx2 = vec4<f32>(0.0);
     for (var j0 = 0u; j0 < w; j0 += BLOCK_UNITS) {
@@ -611,9 +617,9 @@ fn bwd_layer(l: u32, rows: Rows, rows2: Rows, top: bool, residual: bool, wide: b
         } else {
             g = bwd_pair(p.a_off + above, p.a_off + above2, wm, w, w, js, ls, wide);
         }
-        mx = bwd_rows(g.a, rows, out, above, js, ls, top, res, a, k_l, mx, wide);
+        mx = bwd_rows(g.a, rows, out, above, js, ls, top, res, a, k_l, mx, wide, keep_g);
         if (PAIR) {
-            mx2 = bwd_rows(g.b, rows2, out2, above2, js, ls, top, res, a2, k_l, mx2, wide);
+            mx2 = bwd_rows(g.b, rows2, out2, above2, js, ls, top, res, a2, k_l, mx2, wide, keep_g);
         }
     }
     var b = a;
@@ -625,11 +631,11 @@ fn bwd_layer(l: u32, rows: Rows, rows2: Rows, top: bool, residual: bool, wide: b
 
 // bwd_row for the four slots of a block g; returns the slots' running maxima mx after it.
 fn bwd_rows(g: mat4x4<f32>, rows: Rows, out: vec4<u32>, above: vec4<u32>, js: vec4<u32>, ls: vec4<u32>, top: bool,
-            res: bool, a: Above, k_l: i32, mx: vec4<f32>, wide: bool) -> vec4<f32> {
-    return vec4<f32>(bwd_row(g[0], rows.live.x, out.x, above.x, js.x, ls.x, top, res, a.k, a.e.x, k_l, mx.x, wide),
-                     bwd_row(g[1], rows.live.y, out.y, above.y, js.y, ls.y, top, res, a.k, a.e.y, k_l, mx.y, wide),
-                     bwd_row(g[2], rows.live.z, out.z, above.z, js.z, ls.z, top, res, a.k, a.e.z, k_l, mx.z, wide),
-                     bwd_row(g[3], rows.live.w, out.w, above.w, js.w, ls.w, top, res, a.k, a.e.w, k_l, mx.w, wide));
+            res: bool, a: Above, k_l: i32, mx: vec4<f32>, wide: bool, keep_g: bool) -> vec4<f32> {
+    return vec4<f32>(bwd_row(g[0], rows.live.x, out.x, above.x, js.x, ls.x, top, res, a.k, a.e.x, k_l, mx.x, wide, keep_g),
+                     bwd_row(g[1], rows.live.y, out.y, above.y, js.y, ls.y, top, res, a.k, a.e.y, k_l, mx.y, wide, keep_g),
+                     bwd_row(g[2], rows.live.z, out.z, above.z, js.z, ls.z, top, res, a.k, a.e.z, k_l, mx.z, wide, keep_g),
+                     bwd_row(g[3], rows.live.w, out.w, above.w, js.w, ls.w, top, res, a.k, a.e.w, k_l, mx.w, wide, keep_g));
 }
 
 // Layer l's state for `rows` from the state `a` above and its slots' maxima |ĝ| mx: its scales (stored for

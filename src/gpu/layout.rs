@@ -36,6 +36,10 @@ pub const FLAG_BIAS: u32 = 512;
 /// The loss kernel also counts the training step (a bare step without clipping, where `layer_stats` does
 /// not run: `program::without_statistics`). Keep in sync with shaders/common.wgsl.
 pub const FLAG_COUNT: u32 = 1024;
+/// stack_rows.wgsl `rows_backward` in a bare step (`program::without_statistics`): ĝ is stored only where
+/// the kernel itself (a residual net's next layer down) or the next chunk down reads it; nothing else
+/// reads it before the next complete step rewrites it. Keep in sync with shaders/common.wgsl.
+pub const FLAG_BARE: u32 = 2048;
 /// Values per weight matrix in the statistics block's update norms (`[log2 Σ ΔW², log2 Σ W², -, -]`,
 /// shaders/update.wgsl `update_norms`, NORMS_STRIDE there).
 pub const UPDATE_NORMS_STRIDE: usize = 4;

@@ -3,10 +3,10 @@
 //! backward, statistics, update. Pure arithmetic: no GPU calls, so it is unit-tested.
 
 use super::layout::{
-    COLREDUCE_UNITS, COLREDUCE4_UNITS, Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_BIAS,
-    FLAG_CLIP, FLAG_COUNT, FLAG_HEAD, FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS,
-    FLAG_WIDE, FLAG_WIDE_IN, Kernel, Layout, MATMUL_TILES, MAX_GROUPS, NONE, STATS_HEADER,
-    SUMSQ_GROUPS, UPART, WORKGROUP_SIZE,
+    COLREDUCE_UNITS, COLREDUCE4_UNITS, Dispatch, DispatchParams, FLAG_ACCUMULATE, FLAG_BARE,
+    FLAG_BIAS, FLAG_CLIP, FLAG_COUNT, FLAG_HEAD, FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL,
+    FLAG_STATS, FLAG_WIDE, FLAG_WIDE_IN, Kernel, Layout, MATMUL_TILES, MAX_GROUPS, NONE,
+    STATS_HEADER, SUMSQ_GROUPS, UPART, WORKGROUP_SIZE,
 };
 use crate::model::{Activation, Arch, NetConfig, Optimizer};
 
@@ -378,6 +378,15 @@ pub fn without_statistics(d: Dispatch, clip: bool) -> Option<Dispatch> {
         Kernel::GatedWgradRows => Kernel::GatedWgradRowsBare,
         Kernel::NormedStats => Kernel::NormedStatsBare,
         Kernel::NormedWgrad => Kernel::NormedWgradBare,
+        Kernel::RowsBackward | Kernel::RowsBackward1 | Kernel::RowsBackward2 => {
+            return Some(Dispatch {
+                params: DispatchParams {
+                    flags: d.params.flags | FLAG_BARE,
+                    ..d.params
+                },
+                ..d
+            });
+        }
         Kernel::ColReduce | Kernel::ColReduceRows => {
             return Some(Dispatch {
                 params: DispatchParams {

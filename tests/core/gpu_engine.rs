@@ -1068,6 +1068,21 @@ fn bare_steps_leave_weights_and_statistics_bit_for_bit_as_complete_steps() {
         stack,
         ..EngineOptions::default()
     };
+    // a per-row stack in chunks of layers (a small loop budget, as lavapipe's for deep nets), deep and
+    // saturating, its errors taken over at each chunk boundary from the ĝ the chunk above stored (the bare
+    // backward keeps that row; a stale one would only move the next chunk's power-of-two scale, exactly,
+    // so no test sees it: docs/DESIGN.md, Bare steps)
+    let chunked_net = NetConfig {
+        depth: 60,
+        batch: 20,
+        activation: Activation::Sigmoid,
+        ..mlp(8, Optimizer::Momentum, None)
+    };
+    let chunked = EngineOptions {
+        loop_budget: Some(1100),
+        ..path(StackPath::RowsOf(TWO_ROWS))
+    };
+    assert_chunked(&chunked_net, chunked, "rows:2");
     let cases: Vec<(&GpuContext, NetConfig, EngineOptions)> = vec![
         // four units per invocation (width 32) and packed across layers (width 8), adam and clipping
         (
@@ -1105,6 +1120,17 @@ fn bare_steps_leave_weights_and_statistics_bit_for_bit_as_complete_steps() {
             },
             EngineOptions::default(),
         ),
+        // a bare backward stores ĝ only where it is read: by the layer below in a residual net, and by
+        // the next chunk down at the chunk's lowest layer
+        (
+            gpu(),
+            NetConfig {
+                residual: true,
+                ..mlp(32, Optimizer::Adam, None)
+            },
+            path(StackPath::RowsOf(TWO_ROWS)),
+        ),
+        (gpu(), chunked_net.clone(), chunked),
         (
             gpu(),
             mlp(8, Optimizer::Adam, None),

@@ -157,8 +157,9 @@ fn parsed(label: &str) -> naga::Module {
 #[test]
 fn wgsl_constants_and_records_match_the_rust_definitions() {
     use gradscope::gpu::layout::{
-        COLREDUCE_UNITS, DispatchParams, FLAG_ACCUMULATE, FLAG_BIAS, FLAG_CLIP, FLAG_HEAD,
-        FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, FLAG_WIDE, FLAG_WIDE_IN, NONE,
+        COLREDUCE_UNITS, DispatchParams, FLAG_ACCUMULATE, FLAG_BARE, FLAG_BIAS, FLAG_CLIP,
+        FLAG_COUNT, FLAG_HEAD, FLAG_RECURRENT, FLAG_RESCALE, FLAG_RESIDUAL, FLAG_STATS, FLAG_WIDE,
+        FLAG_WIDE_IN, NONE,
     };
     use gradscope::model::{
         ADAM_BETA1, ADAM_BETA2, ADAM_EPS, Activation, LEAKY_SLOPE, MAX_SLOPE_EXP2, MOMENTUM,
@@ -186,6 +187,8 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         ("FLAG_WIDE", FLAG_WIDE),
         ("FLAG_WIDE_IN", FLAG_WIDE_IN),
         ("FLAG_BIAS", FLAG_BIAS),
+        ("FLAG_COUNT", FLAG_COUNT),
+        ("FLAG_BARE", FLAG_BARE),
     ] {
         assert_eq!(wgsl_const(&common, name), f64::from(value), "{name}");
     }
@@ -238,6 +241,8 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         FLAG_WIDE,
         FLAG_WIDE_IN,
         FLAG_BIAS,
+        FLAG_COUNT,
+        FLAG_BARE,
     ];
     assert_eq!(
         flags.iter().fold(0, |a, f| a | f).count_ones() as usize,
