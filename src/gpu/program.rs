@@ -349,6 +349,11 @@ pub fn step_dispatches_with(
 /// before it is read, so the weights and the statistics read back are the same bit for bit as with every
 /// step complete. `None`: the dispatch is left out.
 pub fn without_statistics(d: Dispatch, clip: bool) -> Option<Dispatch> {
+    // the same dispatch with other flags
+    let with_flags = |flags: u32| Dispatch {
+        params: DispatchParams { flags, ..d.params },
+        ..d
+    };
     let kernel = match d.kernel {
         Kernel::Histograms => return None,
         // the global norm's partials: read by the clip and the statistics only
@@ -358,13 +363,7 @@ pub fn without_statistics(d: Dispatch, clip: bool) -> Option<Dispatch> {
         // slope-exponent slots (they run after every reader of them)
         Kernel::LayerStats if !clip => return None,
         Kernel::Loss if !clip && d.params.step_off != NONE => {
-            return Some(Dispatch {
-                params: DispatchParams {
-                    flags: d.params.flags | FLAG_COUNT,
-                    ..d.params
-                },
-                ..d
-            });
+            return Some(with_flags(d.params.flags | FLAG_COUNT));
         }
         // mode 2 applies the update (a separate `Update` dispatch does otherwise: these are then norms)
         Kernel::UpdateNorms if d.params.mode == 2 => Kernel::UpdateBare,
@@ -379,22 +378,10 @@ pub fn without_statistics(d: Dispatch, clip: bool) -> Option<Dispatch> {
         Kernel::NormedStats => Kernel::NormedStatsBare,
         Kernel::NormedWgrad => Kernel::NormedWgradBare,
         Kernel::RowsBackward | Kernel::RowsBackward1 | Kernel::RowsBackward2 => {
-            return Some(Dispatch {
-                params: DispatchParams {
-                    flags: d.params.flags | FLAG_BARE,
-                    ..d.params
-                },
-                ..d
-            });
+            return Some(with_flags(d.params.flags | FLAG_BARE));
         }
         Kernel::ColReduce | Kernel::ColReduceRows => {
-            return Some(Dispatch {
-                params: DispatchParams {
-                    flags: d.params.flags & !FLAG_STATS,
-                    ..d.params
-                },
-                ..d
-            });
+            return Some(with_flags(d.params.flags & !FLAG_STATS));
         }
         k => k,
     };

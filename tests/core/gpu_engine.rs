@@ -1130,7 +1130,7 @@ fn bare_steps_leave_weights_and_statistics_bit_for_bit_as_complete_steps() {
             },
             path(StackPath::RowsOf(TWO_ROWS)),
         ),
-        (gpu(), chunked_net.clone(), chunked),
+        (gpu(), chunked_net, chunked),
         (
             gpu(),
             mlp(8, Optimizer::Adam, None),
