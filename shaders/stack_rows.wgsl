@@ -1,5 +1,5 @@
 // The fused stack / persistent RNN shaped for CPU adapters (lavapipe): each invocation owns RPI batch rows
-// (4, or 1: below), which it carries through the layers (time steps), computing a block of 4 x 4 values at a
+// (4, 1 or 2: below), which it carries through the layers (time steps), computing a block of 4 x 4 values at a
 // time held in registers (four slots of four units). An invocation reads back only the row values it wrote
 // itself, which program order makes visible to it: no barrier at all. The module views the state as vec4s
 // (mem4.wgsl): where the width is a multiple of 4 (FLAG_WIDE; FLAG_WIDE_IN for the input x and W_in, d_in a
@@ -18,28 +18,33 @@
 //   - rows past the batch (the last invocation's) compute the last row again and store nothing: a divergent
 //     early return would put all later work under a partial execution mask.
 
-// RPI, the rows per invocation, comes from the module's constants (src/gpu/shaders.rs, MODULES): 4 in module
-// stack_rows, 1 in module stack_rows1, 2 in module stack_rows2. With 4 rows, slot s of a block (acc[s]) is
-// row 4g + s and every slot holds the same four units; with 1 row (built for lavapipe's 8-lane subgroups,
-// chosen only where the width is a multiple of 4) slot s holds units 4s..4s + 3 of the block's sixteen: a
-// step then reads one vec4 of its row for 64 multiply-adds, and four times as many invocations share a small
-// batch (more lanes and more CPU threads busy). With 2 rows (PAIR) the invocation carries a second row,
-// 2g + 1, laid out as the first, 2g: both take each weight value the lanes swap, so a subgroup loads every
-// weight once per sixteen rows instead of eight (on lavapipe the loads, not the multiply-adds, set the
-// speed). The second row's values are a second block (Pair.b) and its own Rows and Above.
+// RPI, the rows per invocation, and ROW16, whether a block holds sixteen units of one row rather than four
+// units of four rows, come from the module's constants (src/gpu/shaders.rs, MODULES): module stack_rows
+// has 4 rows of four-unit blocks; stack_rows1, stack_rows2 and stack_rows4 have 1, 2 and 4 rows of
+// sixteen-unit blocks (built for lavapipe's 8-lane subgroups, chosen only where the width is a multiple of
+// 4). In a four-unit block, slot s (acc[s]) is row 4g + s and every slot holds the same four units; in a
+// sixteen-unit block slot s holds units 4s..4s + 3 of one row: a step then reads one vec4 of the row for 64
+// multiply-adds, and four times as many invocations share a small batch (more lanes and more CPU threads
+// busy). With 2 rows (PAIR) the invocation carries a second row, 2g + 1, laid out as the first, 2g; with 4
+// (QUAD) two more, 4g + 2 and 4g + 3. Every row takes each weight value the lanes swap, so a subgroup loads
+// every weight once per 8 RPI rows (on lavapipe the loads, not the multiply-adds, set the speed). Each row
+// has its own block (Blocks.a..d), Rows (RowSet.a..d) and Above (Aboves.a..d).
 
-// whether a block holds sixteen units of one row (1 or 2 rows per invocation), not four units of four rows
-const ROW16: bool = RPI != 4u;
 // whether an invocation carries a second row of sixteen-unit blocks
-const PAIR: bool = RPI == 2u;
+const PAIR: bool = ROW16 && RPI >= 2u;
+// whether it carries four
+const QUAD: bool = ROW16 && RPI == 4u;
 
 // units per block of the unit loop
 const BLOCK_UNITS: u32 = select(4u, 16u, ROW16);
 
-// The blocks of an invocation's two rows (b: the second row's; zeros without PAIR).
-struct Pair {
+// The blocks of an invocation's rows (a: the first row's, or the four rows' of a four-unit block; b: the
+// second row's with PAIR; c, d: the third and fourth rows' with QUAD; zeros where absent).
+struct Blocks {
     a: mat4x4<f32>,
     b: mat4x4<f32>,
+    c: mat4x4<f32>,
+    d: mat4x4<f32>,
 }
 
 // this invocation's lane in its subgroup: a workgroup of 8 is one subgroup where LANES is 8 (lanes.wgsl)
@@ -54,21 +59,49 @@ struct Rows {
     own: vec4<bool>,
 }
 
-fn rows_of(g: u32) -> Rows {
-    if (ROW16) {
-        return one_row(RPI * g);
-    }
-    let r = RPI * g + vec4<u32>(0u, 1u, 2u, 3u);
-    let live = r < vec4<u32>(p.m);
-    return Rows(min(r, vec4<u32>(p.m - 1u)), live, live);
+// The rows of an invocation, each with its Rows: `a` (the four rows of a four-unit block, or the first row),
+// `b` with PAIR, `c` and `d` with QUAD; where absent a copy of `a`, which nothing then reads.
+struct RowSet {
+    a: Rows,
+    b: Rows,
+    c: Rows,
+    d: Rows,
 }
 
-// The second row of invocation g (PAIR; without it the first again, which nothing then reads)
-fn second_row(g: u32) -> Rows {
-    if (PAIR) {
-        return one_row(RPI * g + 1u);
+fn rows_of(g: u32) -> RowSet {
+    if (!ROW16) {
+        let r = RPI * g + vec4<u32>(0u, 1u, 2u, 3u);
+        let live = r < vec4<u32>(p.m);
+        let rows = Rows(min(r, vec4<u32>(p.m - 1u)), live, live);
+        return RowSet(rows, rows, rows, rows);
     }
-    return rows_of(g);
+    let first = one_row(RPI * g);
+    var rs = RowSet(first, first, first, first);
+    if (PAIR) {
+        rs.b = one_row(RPI * g + 1u);
+    }
+    if (QUAD) {
+        rs.c = one_row(RPI * g + 2u);
+        rs.d = one_row(RPI * g + 3u);
+    }
+    return rs;
+}
+
+// The batch rows of a block's four rows (fwd_blocks, bwd_blocks): a four-unit block's rows, or the
+// invocation's rows of sixteen-unit blocks (a, b, c, d; copies of a where absent).
+fn block_rows(rs: RowSet) -> vec4<u32> {
+    if (!ROW16) {
+        return rs.a.b;
+    }
+    return vec4<u32>(rs.a.b.x, rs.b.b.x, rs.c.b.x, rs.d.b.x);
+}
+
+// Which of block_rows' rows are this invocation's own to store (an absent row's copy is not).
+fn block_own(rs: RowSet) -> vec4<bool> {
+    if (!ROW16) {
+        return rs.a.own;
+    }
+    return vec4<bool>(rs.a.own.x, PAIR && rs.b.own.x, QUAD && rs.c.own.x, QUAD && rs.d.own.x);
 }
 
 // Row r in every slot (clamped into the batch), live and its own in the first where it is in the batch
@@ -242,16 +275,17 @@ fn bwd_block(u: vec4<u32>, v: u32, ks: u32, n: u32, last: u32, wide: bool) -> ma
     return a;
 }
 
-// One row (u; and u2 with PAIR) against sixteen units' weight rows (slot s: units js[s]..js[s] + 3, rows at
-// v + unit * cs): out[s][c] = Σ_{k<n} ld(u + k) · ld(v + (js[s] + c) cs + k). u, v, cs, n multiples of 4;
-// 8-lane subgroups. Lane s loads k0 + 4s .. k0 + 4s + 3 of the sixteen weight rows, step s of the inner
-// loop shares them (with both rows).
-fn fwd_units(u: u32, u2: u32, v: u32, cs: u32, n: u32, js: vec4<u32>) -> Pair {
-    let x0 = nb + u;
-    let y0 = nb + u2;
+// The invocation's rows (u.x; u.y with PAIR, u.z and u.w with QUAD) against sixteen units' weight rows
+// (slot s: units js[s]..js[s] + 3, rows at v + unit * cs): out[s][c] = Σ_{k<n} ld(u + k) · ld(v + (js[s] +
+// c) cs + k). u, v, cs, n multiples of 4; 8-lane subgroups. Lane s loads k0 + 4s .. k0 + 4s + 3 of the
+// sixteen weight rows, step s of the inner loop shares them (with every row).
+fn fwd_units(u: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>) -> Blocks {
+    let x = vec4<u32>(nb) + u;
     let w0 = vec4<u32>(nb + v) + js * cs;
     var a = mat4x4<f32>();
     var b = mat4x4<f32>();
+    var c = mat4x4<f32>();
+    var d = mat4x4<f32>();
     for (var k0 = 0u; k0 < n; k0 += 32u) {
         let o = w0 + vec4<u32>(min(k0 + 4u * lane_id, n - 4u));
         let r0 = ld4_rows(o.x, cs);
@@ -261,13 +295,18 @@ fn fwd_units(u: u32, u2: u32, v: u32, cs: u32, n: u32, js: vec4<u32>) -> Pair {
         let cnt = min(8u, (n - k0) / 4u);
         for (var s = 0u; s < cnt; s++) {
             let w = Quad(shared_rows(r0, s), shared_rows(r1, s), shared_rows(r2, s), shared_rows(r3, s));
-            a = quad_dots(a, ld4(x0 + k0 + 4u * s), w);
+            let k = k0 + 4u * s;
+            a = quad_dots(a, ld4(x.x + k), w);
             if (PAIR) {
-                b = quad_dots(b, ld4(y0 + k0 + 4u * s), w);
+                b = quad_dots(b, ld4(x.y + k), w);
+            }
+            if (QUAD) {
+                c = quad_dots(c, ld4(x.z + k), w);
+                d = quad_dots(d, ld4(x.w + k), w);
             }
         }
     }
-    return Pair(a, b);
+    return Blocks(a, b, c, d);
 }
 
 // The sixteen units' weights (or weight columns) at one step of a block: slot s's four units in q.s
@@ -289,16 +328,17 @@ fn quad_rows_by(acc: mat4x4<f32>, x: vec4<f32>, w: Quad) -> mat4x4<f32> {
                        rows_by(x, w.s3, acc[3]));
 }
 
-// One row (u; and u2 with PAIR) against sixteen columns of a weight (slot s: columns js[s]..js[s] + 3 at v,
-// row stride ks): out[s][c] = Σ_{k<n} ld(u + k) · ld(v + k ks + js[s] + c). u, v, ks, n multiples of 4;
-// 8-lane subgroups. Lane s loads the weight rows k0 + 4s .. k0 + 4s + 3 (sixteen columns), step s of the
-// inner loop shares them (with both rows).
-fn bwd_units(u: u32, u2: u32, v: u32, ks: u32, n: u32, js: vec4<u32>) -> Pair {
-    let x0 = nb + u;
-    let y0 = nb + u2;
+// The invocation's rows (u as in fwd_units) against sixteen columns of a weight (slot s: columns js[s]..js[s]
+// + 3 at v, row stride ks): out[s][c] = Σ_{k<n} ld(u + k) · ld(v + k ks + js[s] + c). u, v, ks, n multiples
+// of 4; 8-lane subgroups. Lane s loads the weight rows k0 + 4s .. k0 + 4s + 3 (sixteen columns), step s of
+// the inner loop shares them (with every row).
+fn bwd_units(u: vec4<u32>, v: u32, ks: u32, n: u32, js: vec4<u32>) -> Blocks {
+    let x = vec4<u32>(nb) + u;
     let v0 = vec4<u32>(nb + v) + js;
     var a = mat4x4<f32>();
     var b = mat4x4<f32>();
+    var c = mat4x4<f32>();
+    var d = mat4x4<f32>();
     for (var k0 = 0u; k0 < n; k0 += 32u) {
         let o = v0 + vec4<u32>(min(k0 + 4u * lane_id, n - 4u) * ks);
         let r0 = ld4_rows(o.x, ks);
@@ -308,13 +348,18 @@ fn bwd_units(u: u32, u2: u32, v: u32, ks: u32, n: u32, js: vec4<u32>) -> Pair {
         let cnt = min(8u, (n - k0) / 4u);
         for (var s = 0u; s < cnt; s++) {
             let w = Quad(shared_rows(r0, s), shared_rows(r1, s), shared_rows(r2, s), shared_rows(r3, s));
-            a = quad_rows_by(a, ld4(x0 + k0 + 4u * s), w);
+            let k = k0 + 4u * s;
+            a = quad_rows_by(a, ld4(x.x + k), w);
             if (PAIR) {
-                b = quad_rows_by(b, ld4(y0 + k0 + 4u * s), w);
+                b = quad_rows_by(b, ld4(x.y + k), w);
+            }
+            if (QUAD) {
+                c = quad_rows_by(c, ld4(x.z + k), w);
+                d = quad_rows_by(d, ld4(x.w + k), w);
             }
         }
     }
-    return Pair(a, b);
+    return Blocks(a, b, c, d);
 }
 
 // m[g][c] = ld(base + (js[g] + c) · stride + k) for the sixteen (g, c) (g: a slot, or a gated cell's gate):
@@ -346,17 +391,18 @@ fn lane_pair(v: vec4<f32>, lo: u32, hi: u32) -> vec4<f32> {
 // The forward's block for the four slots: out[s][c] = Σ_{k<n} ld(u[s] + k) · ld(v + (js[s] + c) cs + k)
 // (units past ls[s] repeat it). One row's blocks (the gated cells' hidden block, gated_rows.wgsl).
 fn fwd_slots(u: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> mat4x4<f32> {
-    return fwd_pair(u, u, v, cs, n, js, ls, wide).a;
+    return fwd_blocks(u, v, cs, n, js, ls, wide).a;
 }
 
-// fwd_slots for the rows u and, with PAIR, u2 (the same in every slot), whose blocks share the weights'
-// loads.
-fn fwd_pair(u: vec4<u32>, u2: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> Pair {
+// The forward's blocks of the invocation's rows, whose blocks share the weights' loads: a four-unit block
+// of the rows u (Blocks.a), or sixteen-unit blocks of the rows u.x, u.y (PAIR), u.z and u.w (QUAD).
+fn fwd_blocks(u: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> Blocks {
     if (!ROW16) {
-        return Pair(fwd_block(u, v + js.x * cs, cs, n, ls.x, wide), mat4x4<f32>());
+        let z = mat4x4<f32>();
+        return Blocks(fwd_block(u, v + js.x * cs, cs, n, ls.x, wide), z, z, z);
     }
     if (LANES == 8u && wide) {
-        return fwd_units(u.x, u2.x, v, cs, n, js);
+        return fwd_units(u, v, cs, n, js);
     }
     if (LANES == 8u) {
         // one row and an input width that is not a multiple of 4 (an RNN's x_t, the spiral's points):
@@ -365,23 +411,31 @@ fn fwd_pair(u: vec4<u32>, u2: vec4<u32>, v: u32, cs: u32, n: u32, js: vec4<u32>,
         // (ls is 3 throughout)
         var a = mat4x4<f32>();
         var b = mat4x4<f32>();
+        var c = mat4x4<f32>();
+        var d = mat4x4<f32>();
         for (var k = 0u; k < n; k++) {
             let wk = gate_values(v, js, cs, k);
             a = fma_slots(a, ld(nb + u.x + k), wk);
             if (PAIR) {
-                b = fma_slots(b, ld(nb + u2.x + k), wk);
+                b = fma_slots(b, ld(nb + u.y + k), wk);
+            }
+            if (QUAD) {
+                c = fma_slots(c, ld(nb + u.z + k), wk);
+                d = fma_slots(d, ld(nb + u.w + k), wk);
             }
         }
-        return Pair(a, b);
+        return Blocks(a, b, c, d);
     }
-    // one row elsewhere (the portable build): a four-row block per slot, its rows the two rows, twice
-    // (twice the rows' loads; the engine takes sixteen-unit blocks only with lane sharing)
-    let uu = vec4<u32>(u.x, u2.x, u.x, u2.x);
-    let k0 = fwd_block(uu, v + js.x * cs, cs, n, ls.x, wide);
-    let k1 = fwd_block(uu, v + js.y * cs, cs, n, ls.y, wide);
-    let k2 = fwd_block(uu, v + js.z * cs, cs, n, ls.z, wide);
-    let k3 = fwd_block(uu, v + js.w * cs, cs, n, ls.w, wide);
-    return Pair(mat4x4<f32>(k0[0], k1[0], k2[0], k3[0]), mat4x4<f32>(k0[1], k1[1], k2[1], k3[1]));
+    // elsewhere (the portable build): a four-row block per slot, its rows the invocation's (an absent row
+    // repeats the first: more loads; the engine takes sixteen-unit blocks only with lane sharing)
+    return slots_blocks(fwd_block(u, v + js.x * cs, cs, n, ls.x, wide), fwd_block(u, v + js.y * cs, cs, n, ls.y, wide),
+                        fwd_block(u, v + js.z * cs, cs, n, ls.z, wide), fwd_block(u, v + js.w * cs, cs, n, ls.w, wide));
+}
+
+// The rows' sixteen-unit blocks from four four-row blocks k0..k3 (slot s's units: ks[r] is row r's)
+fn slots_blocks(k0: mat4x4<f32>, k1: mat4x4<f32>, k2: mat4x4<f32>, k3: mat4x4<f32>) -> Blocks {
+    return Blocks(mat4x4<f32>(k0[0], k1[0], k2[0], k3[0]), mat4x4<f32>(k0[1], k1[1], k2[1], k3[1]),
+                  mat4x4<f32>(k0[2], k1[2], k2[2], k3[2]), mat4x4<f32>(k0[3], k1[3], k2[3], k3[3]));
 }
 
 // acc + x wk, slot by slot
@@ -393,24 +447,21 @@ fn fma_slots(acc: mat4x4<f32>, x: f32, wk: mat4x4<f32>) -> mat4x4<f32> {
 // The backward's block for the four slots: out[s][c] = Σ_{k<n} ld(u[s] + k) · ld(v + k ks + js[s] + c).
 // One row's blocks (the gated cells' backward, gated_rows.wgsl).
 fn bwd_slots(u: vec4<u32>, v: u32, ks: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> mat4x4<f32> {
-    return bwd_pair(u, u, v, ks, n, js, ls, wide).a;
+    return bwd_blocks(u, v, ks, n, js, ls, wide).a;
 }
 
-// bwd_slots for the rows u and, with PAIR, u2, as fwd_pair.
-fn bwd_pair(u: vec4<u32>, u2: vec4<u32>, v: u32, ks: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> Pair {
+// The backward's blocks of the invocation's rows u, as fwd_blocks.
+fn bwd_blocks(u: vec4<u32>, v: u32, ks: u32, n: u32, js: vec4<u32>, ls: vec4<u32>, wide: bool) -> Blocks {
     if (!ROW16) {
-        return Pair(bwd_block(u, v + js.x, ks, n, ls.x, wide), mat4x4<f32>());
+        let z = mat4x4<f32>();
+        return Blocks(bwd_block(u, v + js.x, ks, n, ls.x, wide), z, z, z);
     }
     if (LANES == 8u && wide) {
-        return bwd_units(u.x, u2.x, v, ks, n, js);
+        return bwd_units(u, v, ks, n, js);
     }
-    // one row elsewhere (the head's block, the portable build): as fwd_pair
-    let uu = vec4<u32>(u.x, u2.x, u.x, u2.x);
-    let k0 = bwd_block(uu, v + js.x, ks, n, ls.x, wide);
-    let k1 = bwd_block(uu, v + js.y, ks, n, ls.y, wide);
-    let k2 = bwd_block(uu, v + js.z, ks, n, ls.z, wide);
-    let k3 = bwd_block(uu, v + js.w, ks, n, ls.w, wide);
-    return Pair(mat4x4<f32>(k0[0], k1[0], k2[0], k3[0]), mat4x4<f32>(k0[1], k1[1], k2[1], k3[1]));
+    // elsewhere (the head's block, the portable build): as fwd_blocks
+    return slots_blocks(bwd_block(u, v + js.x, ks, n, ls.x, wide), bwd_block(u, v + js.y, ks, n, ls.y, wide),
+                        bwd_block(u, v + js.z, ks, n, ls.z, wide), bwd_block(u, v + js.w, ks, n, ls.w, wide));
 }
 
 // One row's units j0..j0+last of layer l: z (bias added) and a = f(z) (+ the row's previous layer at
@@ -431,46 +482,48 @@ fn fwd_row(z: vec4<f32>, live: bool, out: u32, prev: u32, j0: u32, last: u32, re
     return code;
 }
 
-// Layer (time step) l of the forward for this invocation's rows (and, with PAIR, its second row, rows2):
-// `input` (the input block x W_in) and `hidden` (the previous layer's block) are constants where the
-// kernel calls it, so each call keeps only the blocks its layers have (lavapipe runs both sides of a
-// branch, the untaken one masked).
-fn fwd_layer(l: u32, rows: Rows, rows2: Rows, input: bool, hidden: bool, residual: bool, wide: bool, wide_in: bool) {
+// Layer (time step) l of the forward for this invocation's rows rs: `input` (the input block x W_in) and
+// `hidden` (the previous layer's block) are constants where the kernel calls it, so each call keeps only
+// the blocks its layers have (lavapipe runs both sides of a branch, the untaken one masked).
+fn fwd_layer(l: u32, rs: RowSet, input: bool, hidden: bool, residual: bool, wide: bool, wide_in: bool) {
     let w = p.n;
     let bw = p.m * w;
-    let xrow = p.x_off + (l - 1u) * p.x_step + rows.b * p.d_in;
-    let xrow2 = p.x_off + (l - 1u) * p.x_step + rows2.b * p.d_in;
-    let prow = p.c_off + (max(l, 2u) - 2u) * bw + rows.b * w;
-    let prow2 = p.c_off + (max(l, 2u) - 2u) * bw + rows2.b * w;
+    let br = block_rows(rs);
+    let x0 = p.x_off + (l - 1u) * p.x_step;
+    let p0 = p.c_off + (max(l, 2u) - 2u) * bw;
     let bl = bias_at(l);
     let wr = w_rec_at(max(l, 2u));
-    let out = (l - 1u) * bw + rows.b * w;
-    let out2 = (l - 1u) * bw + rows2.b * w;
+    let o0 = (l - 1u) * bw;
     let res = residual && hidden;
     var code = 0.0;
     for (var j0 = 0u; j0 < w; j0 += BLOCK_UNITS) {
         let js = slot_units(j0, w);
         let ls = slot_last(js, w);
-        var z = Pair(mat4x4<f32>(), mat4x4<f32>());
+        let zero = mat4x4<f32>();
+        var z = Blocks(zero, zero, zero, zero);
         if (input) {
-            z = pair_sum(z, fwd_pair(xrow, xrow2, p.w_in, p.d_in, p.d_in, js, ls, wide_in));
+            z = blocks_sum(z, fwd_blocks(x0 + br * p.d_in, p.w_in, p.d_in, p.d_in, js, ls, wide_in));
         }
         if (hidden) {
-            z = pair_sum(z, fwd_pair(prow, prow2, wr, w, w, js, ls, wide));
+            z = blocks_sum(z, fwd_blocks(p0 + br * w, wr, w, w, js, ls, wide));
         }
         let bias = slot_load4(nb + bl, js, ls, wide);
-        code = max(code, fwd_rows(z.a + bias, rows, out, prow, js, ls, res, wide));
+        code = max(code, fwd_rows(z.a + bias, rs.a, o0 + rs.a.b * w, p0 + rs.a.b * w, js, ls, res, wide));
         if (PAIR) {
-            code = max(code, fwd_rows(z.b + bias, rows2, out2, prow2, js, ls, res, wide));
+            code = max(code, fwd_rows(z.b + bias, rs.b, o0 + rs.b.b * w, p0 + rs.b.b * w, js, ls, res, wide));
+        }
+        if (QUAD) {
+            code = max(code, fwd_rows(z.c + bias, rs.c, o0 + rs.c.b * w, p0 + rs.c.b * w, js, ls, res, wide));
+            code = max(code, fwd_rows(z.d + bias, rs.d, o0 + rs.d.b * w, p0 + rs.d.b * w, js, ls, res, wide));
         }
     }
-    if (rows.live.x && code > 0.0) {
+    if (rs.a.live.x && code > 0.0) {
         atomicMax(&maxes[mb + p.k_base + l], u32(code));
     }
 }
 
-fn pair_sum(x: Pair, y: Pair) -> Pair {
-    return Pair(x.a + y.a, x.b + y.b);
+fn blocks_sum(x: Blocks, y: Blocks) -> Blocks {
+    return Blocks(x.a + y.a, x.b + y.b, x.c + y.c, x.d + y.d);
 }
 
 // fwd_row for the four slots of a block z; returns the largest slope code.
@@ -487,8 +540,7 @@ fn fwd_rows(z: mat4x4<f32>, rows: Rows, out: vec4<u32>, prow: vec4<u32>, js: vec
 fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     net_enter(gid.z);
     lane_id = t;
-    let rows = rows_of(gid.x);
-    let rows2 = second_row(gid.x);
+    let rs = rows_of(gid.x);
     let w = p.n;
     let bw = p.m * w;
     let residual = (p.flags & FLAG_RESIDUAL) != 0u;
@@ -498,36 +550,32 @@ fn rows_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_in
     // layer 1 has only the input block; later ones the previous layer's, and an RNN's steps the input too
     var l = p.l_from;
     if (l == 1u) {
-        fwd_layer(1u, rows, rows2, true, false, residual, wide, wide_in);
+        fwd_layer(1u, rs, true, false, residual, wide, wide_in);
         l = 2u;
     }
     if ((p.flags & FLAG_RECURRENT) != 0u) {
         for (; l <= p.l_to; l++) {
-            fwd_layer(l, rows, rows2, true, true, residual, wide, wide_in);
+            fwd_layer(l, rs, true, true, residual, wide, wide_in);
         }
     } else {
         for (; l <= p.l_to; l++) {
-            fwd_layer(l, rows, rows2, false, true, residual, wide, wide_in);
+            fwd_layer(l, rs, false, true, residual, wide, wide_in);
         }
     }
     if (p.l_to == p.layers) {
-        // the head: one output at a time for the four rows (all four "units" are output o's weight row);
-        // with PAIR the block's rows are the two rows, twice
-        let hr = select(rows.b, vec4<u32>(rows.b.x, rows2.b.x, rows.b.x, rows2.b.x), PAIR);
+        // the head: one output at a time for the block's four rows (all four "units" are output o's weight
+        // row); each stored by the invocation that owns it
+        let hr = block_rows(rs);
+        let own = block_own(rs);
         let top = p.c_off + (p.layers - 1u) * bw + hr * w;
         for (var o = 0u; o < p.d_out; o++) {
             let y = fwd_block(top, p.w_head + o * w, 0u, w, 0u, wide);
             let hb = ld(nb + p.b_head + o);
             let at = nb + p.add_off + hr * p.d_out + o;
-            if (PAIR) {
-                if (rows.own.x) { st(at.x, hb + y[0].x); }
-                if (rows2.own.x) { st(at.y, hb + y[1].x); }
-            } else {
-                if (rows.own.x) { st(at.x, hb + y[0].x); }
-                if (rows.own.y) { st(at.y, hb + y[1].x); }
-                if (rows.own.z) { st(at.z, hb + y[2].x); }
-                if (rows.own.w) { st(at.w, hb + y[3].x); }
-            }
+            if (own.x) { st(at.x, hb + y[0].x); }
+            if (own.y) { st(at.y, hb + y[1].x); }
+            if (own.z) { st(at.z, hb + y[2].x); }
+            if (own.w) { st(at.w, hb + y[3].x); }
         }
     }
 }
@@ -589,49 +637,57 @@ struct Above {
     k: i32,
 }
 
-// Layer (time step) l of the backward for this invocation's rows (and, with PAIR, its second row, rows2),
-// below the states `a` (`a2`) of the layer above; returns layer l's states. `top` (the head's weights
-// above) is a constant where the kernel calls it.
-fn bwd_layer(l: u32, rows: Rows, rows2: Rows, top: bool, residual: bool, wide: bool, a: Above, a2: Above) -> Aboves {
+// Layer (time step) l of the backward for this invocation's rows rs, below the states `a` of the layer
+// above (one per row); returns layer l's states. `top` (the head's weights above) is a constant where the
+// kernel calls it.
+fn bwd_layer(l: u32, rs: RowSet, top: bool, residual: bool, wide: bool, a: Aboves) -> Aboves {
     let w = p.n;
     let bw = p.m * w;
     let k_l = slope_shift(l);
     let wm = w_rec_at(min(l + 1u, max(p.layers, 2u)));
-    let out = (l - 1u) * bw + rows.b * w;
-    let out2 = (l - 1u) * bw + rows2.b * w;
-    // ŝ and ĝ of the layer above (these rows), as this invocation wrote them
-    let above = out + bw;
-    let above2 = out2 + bw;
+    let br = block_rows(rs);
+    let o0 = (l - 1u) * bw;
+    // ŝ and ĝ of the layer above (these rows) are at o0 + bw, as this invocation wrote them
     let res = residual && !top;
     // ĝ is read by the layer below (a residual net's) and by the next chunk down (`state_above`, layer
     // l_from), and otherwise only by the statistics: a bare step (FLAG_BARE) stores it where it is read
     let keep_g = (p.flags & FLAG_BARE) == 0u || residual || l == p.l_from;
-    var mx = vec4<f32>(0.0);
-    var mx2 = vec4<f32>(0.0);
+    var mx = mat4x4<f32>();
     for (var j0 = 0u; j0 < w; j0 += BLOCK_UNITS) {
         let js = slot_units(j0, w);
         let ls = slot_last(js, w);
-        var g: Pair;
+        var g: Blocks;
         if (top) {
-            g = bwd_pair(p.b_off + rows.b * p.d_out, p.b_off + rows2.b * p.d_out, p.w_head, w, p.d_out, js, ls, false);
+            g = bwd_blocks(p.b_off + br * p.d_out, p.w_head, w, p.d_out, js, ls, false);
         } else {
-            g = bwd_pair(p.a_off + above, p.a_off + above2, wm, w, w, js, ls, wide);
+            g = bwd_blocks(p.a_off + o0 + bw + br * w, wm, w, w, js, ls, wide);
         }
-        mx = bwd_rows(g.a, rows, out, above, js, ls, top, res, a, k_l, mx, wide, keep_g);
+        mx[0] = bwd_rows(g.a, rs.a, o0 + rs.a.b * w, js, ls, top, res, a.a, k_l, mx[0], wide, keep_g);
         if (PAIR) {
-            mx2 = bwd_rows(g.b, rows2, out2, above2, js, ls, top, res, a2, k_l, mx2, wide, keep_g);
+            mx[1] = bwd_rows(g.b, rs.b, o0 + rs.b.b * w, js, ls, top, res, a.b, k_l, mx[1], wide, keep_g);
+        }
+        if (QUAD) {
+            mx[2] = bwd_rows(g.c, rs.c, o0 + rs.c.b * w, js, ls, top, res, a.c, k_l, mx[2], wide, keep_g);
+            mx[3] = bwd_rows(g.d, rs.d, o0 + rs.d.b * w, js, ls, top, res, a.d, k_l, mx[3], wide, keep_g);
         }
     }
-    var b = a;
+    var s = a;
+    s.a = layer_state(l, rs.a, a.a, mx[0], k_l, res);
     if (PAIR) {
-        b = layer_state(l, rows2, a2, mx2, k_l, res);
+        s.b = layer_state(l, rs.b, a.b, mx[1], k_l, res);
     }
-    return Aboves(layer_state(l, rows, a, mx, k_l, res), b);
+    if (QUAD) {
+        s.c = layer_state(l, rs.c, a.c, mx[2], k_l, res);
+        s.d = layer_state(l, rs.d, a.d, mx[3], k_l, res);
+    }
+    return s;
 }
 
-// bwd_row for the four slots of a block g; returns the slots' running maxima mx after it.
-fn bwd_rows(g: mat4x4<f32>, rows: Rows, out: vec4<u32>, above: vec4<u32>, js: vec4<u32>, ls: vec4<u32>, top: bool,
-            res: bool, a: Above, k_l: i32, mx: vec4<f32>, wide: bool, keep_g: bool) -> vec4<f32> {
+// bwd_row for the four slots of a block g (the layer above's rows at out + bw); returns the slots' running
+// maxima mx after it.
+fn bwd_rows(g: mat4x4<f32>, rows: Rows, out: vec4<u32>, js: vec4<u32>, ls: vec4<u32>, top: bool, res: bool, a: Above,
+            k_l: i32, mx: vec4<f32>, wide: bool, keep_g: bool) -> vec4<f32> {
+    let above = out + vec4<u32>(p.m * p.n);
     return vec4<f32>(bwd_row(g[0], rows.live.x, out.x, above.x, js.x, ls.x, top, res, a.k, a.e.x, k_l, mx.x, wide, keep_g),
                      bwd_row(g[1], rows.live.y, out.y, above.y, js.y, ls.y, top, res, a.k, a.e.y, k_l, mx.y, wide, keep_g),
                      bwd_row(g[2], rows.live.z, out.z, above.z, js.z, ls.z, top, res, a.k, a.e.z, k_l, mx.z, wide, keep_g),
@@ -653,10 +709,12 @@ fn layer_state(l: u32, rows: Rows, a: Above, mx: vec4<f32>, k_l: i32, res: bool)
     return Above(s_l, row_exps(row_max(mx)), k_l);
 }
 
-// The states of an invocation's rows (b: the second row's with PAIR, else a copy of a).
+// The states of an invocation's rows, as RowSet (a copy of `a` where a row is absent).
 struct Aboves {
     a: Above,
     b: Above,
+    c: Above,
+    d: Above,
 }
 
 // The state of layer la (above a chunk) for `rows`: its scales, the exponents of its row maxima |ĝ| (read
@@ -680,27 +738,32 @@ fn state_above(la: u32, rows: Rows, wide: bool) -> Above {
 fn rows_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     net_enter(gid.z);
     lane_id = t;
-    let rows = rows_of(gid.x);
-    let rows2 = second_row(gid.x);
+    let rs = rows_of(gid.x);
     let residual = (p.flags & FLAG_RESIDUAL) != 0u;
     let wide = ROW16 || (p.flags & FLAG_WIDE) != 0u;
     // the state of the layer above the chunk, per row: its scale and the exponent of its row max |ĝ|; and
     // its slope shift (none above the top layer)
-    var above = Aboves(Above(vec4<f32>(0.0), vec4<i32>(0), 0), Above(vec4<f32>(0.0), vec4<i32>(0), 0));
+    let none = Above(vec4<f32>(0.0), vec4<i32>(0), 0);
+    var above = Aboves(none, none, none, none);
     if (p.l_to < p.layers) {
-        above.a = state_above(p.l_to + 1u, rows, wide);
+        let la = p.l_to + 1u;
+        above.a = state_above(la, rs.a, wide);
         if (PAIR) {
-            above.b = state_above(p.l_to + 1u, rows2, wide);
+            above.b = state_above(la, rs.b, wide);
+        }
+        if (QUAD) {
+            above.c = state_above(la, rs.c, wide);
+            above.d = state_above(la, rs.d, wide);
         }
     }
     // the top layer (the head's weights) first, on its own: `top` is then a constant in each call
     var l = p.l_to;
     if (l == p.layers) {
-        above = bwd_layer(l, rows, rows2, true, residual, wide, above.a, above.b);
+        above = bwd_layer(l, rs, true, residual, wide, above);
         l -= 1u;
     }
     for (; l >= p.l_from && l >= 1u; l--) {
-        above = bwd_layer(l, rows, rows2, false, residual, wide, above.a, above.b);
+        above = bwd_layer(l, rs, false, residual, wide, above);
         if (l == 1u) {
             break;
         }

@@ -5,7 +5,9 @@ use web_time::Instant;
 
 use serde::Serialize;
 
-use crate::gpu::program::{BUSY_WORKGROUPS, ONE_ROW, ROWS_PER_INVOCATION, StackPath, TWO_ROWS};
+use crate::gpu::program::{
+    BUSY_WORKGROUPS, FOUR_ROWS, ONE_ROW, ROWS_PER_INVOCATION, StackPath, TWO_ROWS,
+};
 use crate::gpu::{Engine, EngineError, EngineOptions, GpuContext};
 use crate::model::{Activation, Arch, Cell, Init, NetConfig, Task};
 
@@ -203,12 +205,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// per workgroup, and the layered path with each matmul tile policy (the largest tile that still gives
 /// [`BUSY_WORKGROUPS`] workgroups, from a smallest tile; or one tile everywhere). One run on a new adapter
 /// prints them side by side, so the default can be chosen from measurements.
-pub const VARIANTS: [(&str, EngineOptions); 16] = [
+pub const VARIANTS: [(&str, EngineOptions); 17] = [
     ("default", variant(BUSY_WORKGROUPS, 32, StackPath::Auto)),
     ("rows", variant(BUSY_WORKGROUPS, 32, StackPath::Rows)),
     (
         "rows:4",
         variant(BUSY_WORKGROUPS, 32, StackPath::RowsOf(ROWS_PER_INVOCATION)),
+    ),
+    (
+        "rows:4x16",
+        variant(BUSY_WORKGROUPS, 32, StackPath::RowsOf(FOUR_ROWS)),
     ),
     (
         "rows:2",

@@ -9,9 +9,9 @@ use super::layout::{
     STATS_HEADER,
 };
 use super::program::{
-    BUSY_WORKGROUPS, GATE_RECORD, Resolved, SOFTWARE_BUSY_WORKGROUPS, StackPath, gated_misfit,
-    gated_rows_fit, normed_misfit, resolve_for, rows_per_invocation, step_dispatches_with,
-    without_statistics,
+    BUSY_WORKGROUPS, GATE_RECORD, Resolved, RowShape, SOFTWARE_BUSY_WORKGROUPS, StackPath,
+    gated_misfit, gated_rows_fit, normed_misfit, resolve_for, rows_per_invocation,
+    step_dispatches_with, without_statistics,
 };
 use super::readback::{PolledMap, StatsRing};
 use super::shaders::{KernelBuild, Pipelines, uses_activation};
@@ -224,8 +224,8 @@ pub struct EngineOptions {
     pub loop_budget: Option<u64>,
 }
 
-/// The environment variable that forces an engine path: `layered`, `rows` (`rows:4`, `rows:2`, `rows:1`), `fused`,
-/// `fused:<rows per workgroup>` or `auto` (the default).
+/// The environment variable that forces an engine path: `layered`, `rows` (`rows:4`, `rows:4x16`, `rows:2`,
+/// `rows:1`), `fused`, `fused:<rows per workgroup>` or `auto` (the default).
 pub const ENGINE_ENV: &str = "GRADSCOPE_ENGINE";
 
 impl EngineOptions {
@@ -257,7 +257,7 @@ impl EngineOptions {
         if let Ok(v) = std::env::var(ENGINE_ENV) {
             opts.stack = parse_stack_path(&v).ok_or_else(|| {
                 EngineError::Options(format!(
-                    "{ENGINE_ENV}={v:?}: expected auto, layered, rows, rows:4, rows:2, rows:1, fused or fused:<rows per workgroup>"
+                    "{ENGINE_ENV}={v:?}: expected auto, layered, rows, rows:4, rows:4x16, rows:2, rows:1, fused or fused:<rows per workgroup>"
                 ))
             })?;
         }
@@ -265,7 +265,7 @@ impl EngineOptions {
     }
 }
 
-/// Parses `auto`, `layered`, `rows`, `rows:4`, `rows:2`, `rows:1`, `fused` or `fused:<rows>` (rows
+/// Parses `auto`, `layered`, `rows`, `rows:4`, `rows:4x16`, `rows:2`, `rows:1`, `fused` or `fused:<rows>` (rows
 /// 1..=65535).
 pub fn parse_stack_path(s: &str) -> Option<StackPath> {
     match s.trim() {
@@ -273,10 +273,10 @@ pub fn parse_stack_path(s: &str) -> Option<StackPath> {
         "layered" => Some(StackPath::Layered),
         "fused" => Some(StackPath::Fused(0)),
         "rows" => Some(StackPath::Rows),
-        "rows:4" => Some(StackPath::RowsOf(super::program::ROWS_PER_INVOCATION)),
-        "rows:2" => Some(StackPath::RowsOf(super::program::TWO_ROWS)),
-        "rows:1" => Some(StackPath::RowsOf(super::program::ONE_ROW)),
         other => {
+            if let Some(shape) = RowShape::ALL.into_iter().find(|r| r.name() == other) {
+                return Some(StackPath::RowsOf(shape));
+            }
             let rows: u32 = other.strip_prefix("fused:")?.parse().ok()?;
             (1..=65_535)
                 .contains(&rows)
@@ -818,7 +818,7 @@ impl Engine {
     pub fn path_name(&self) -> String {
         match resolve_for(&self.cfg, &self.lay, self.opts.stack, self.opts.budget()) {
             Resolved::Fused(rows) => format!("fused:{rows}"),
-            Resolved::Rows(r) => format!("rows:{r}"),
+            Resolved::Rows(r) => r.name().to_string(),
             Resolved::Layered => "layered".into(),
             Resolved::Gated if gated_rows_fit(&self.cfg, self.opts.stack) => "gated:rows".into(),
             Resolved::Gated => "gated".into(),

@@ -236,6 +236,11 @@ pub enum Kernel {
     RowsForward2,
     /// `rows_backward` with two rows per invocation, sixteen units at a time (module stack_rows2)
     RowsBackward2,
+    /// `rows_forward` with four rows per invocation sharing the weights' loads, sixteen units at a time
+    /// (module stack_rows4)
+    RowsForward4,
+    /// `rows_backward` with four rows per invocation, sixteen units at a time (module stack_rows4)
+    RowsBackward4,
     /// shaders/gated.wgsl `gated_forward`: an LSTM's or GRU's steps, one workgroup per slice of rows
     GatedForward,
     /// shaders/gated.wgsl `gated_backward`: backpropagation through time of a gated cell
@@ -285,13 +290,15 @@ impl Kernel {
     /// The kernels shaped for CPU adapters (the per-row path): built on native targets only. In a browser
     /// the software adapter is SwiftShader, whose shader compiler exhausted memory on them (over 11 GB
     /// for the page's GPU process), so the browser runs its CPU adapter on the fused path instead.
-    pub const CPU_ONLY: [Kernel; 19] = [
+    pub const CPU_ONLY: [Kernel; 21] = [
         Kernel::RowsForward,
         Kernel::RowsBackward,
         Kernel::RowsForward1,
         Kernel::RowsBackward1,
         Kernel::RowsForward2,
         Kernel::RowsBackward2,
+        Kernel::RowsForward4,
+        Kernel::RowsBackward4,
         Kernel::WeightGradsDirect,
         Kernel::WeightGradsDirectBare,
         Kernel::ColReduceRows,
@@ -313,7 +320,7 @@ impl Kernel {
     }
 
     /// Every kernel.
-    pub const ALL: [Kernel; 47] = [
+    pub const ALL: [Kernel; 49] = [
         Kernel::Matmul16,
         Kernel::Matmul32,
         Kernel::Matmul64,
@@ -344,6 +351,8 @@ impl Kernel {
         Kernel::RowsBackward1,
         Kernel::RowsForward2,
         Kernel::RowsBackward2,
+        Kernel::RowsForward4,
+        Kernel::RowsBackward4,
         Kernel::GatedForward,
         Kernel::GatedBackward,
         Kernel::GatedStats,

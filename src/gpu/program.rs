@@ -49,33 +49,91 @@ pub const FUSED_MAX_WIDTH: usize = 256;
 /// Invocations per workgroup of stack_rows.wgsl: one SIMD vector of a software adapter (which spreads
 /// workgroups over its cores; the kernel has no barrier).
 pub const ROWS_GROUP: u32 = 8;
-/// Batch rows each invocation of stack_rows.wgsl carries (RPI there, module stack_rows): four rows, four
+/// The shape of the per-row kernels (stack_rows.wgsl): how many batch rows an invocation carries (RPI
+/// there) and how many units of a row a block holds (ROW16 there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RowShape {
+    /// Four rows, four units at a time (module stack_rows): any width, any adapter.
+    FourOfFour,
+    /// One row, sixteen units at a time (module stack_rows1); widths that are a multiple of 4.
+    One,
+    /// Two rows of sixteen-unit blocks (module stack_rows2).
+    Two,
+    /// Four rows of sixteen-unit blocks (module stack_rows4).
+    Four,
+}
+
+impl RowShape {
+    /// Every shape, the portable one first.
+    pub const ALL: [RowShape; 4] = [
+        RowShape::FourOfFour,
+        RowShape::One,
+        RowShape::Two,
+        RowShape::Four,
+    ];
+
+    /// Batch rows per invocation.
+    pub fn rows(self) -> u32 {
+        match self {
+            RowShape::FourOfFour | RowShape::Four => 4,
+            RowShape::One => 1,
+            RowShape::Two => 2,
+        }
+    }
+
+    /// Whether a block holds sixteen units of one row (the shapes for lane-sharing CPU adapters, widths
+    /// that are a multiple of 4), not four units of four rows.
+    pub fn sixteen(self) -> bool {
+        self != RowShape::FourOfFour
+    }
+
+    /// The name `GRADSCOPE_ENGINE`, the tuner's cache and `bench` use: `rows:4`, `rows:1`, `rows:2`,
+    /// `rows:4x16`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RowShape::FourOfFour => "rows:4",
+            RowShape::One => "rows:1",
+            RowShape::Two => "rows:2",
+            RowShape::Four => "rows:4x16",
+        }
+    }
+}
+
+/// Batch rows each invocation of stack_rows.wgsl carries by default (module stack_rows): four rows, four
 /// units at a time.
-pub const ROWS_PER_INVOCATION: u32 = 4;
+pub const ROWS_PER_INVOCATION: RowShape = RowShape::FourOfFour;
 /// The other shape of stack_rows.wgsl (module stack_rows1): one row per invocation, sixteen units at a
 /// time, for widths that are a multiple of 4.
-pub const ONE_ROW: u32 = 1;
+pub const ONE_ROW: RowShape = RowShape::One;
 /// [`ONE_ROW`]'s shape with a second row per invocation (module stack_rows2): the two rows take every
 /// weight value the lanes load, so a subgroup loads the weights once per sixteen rows instead of eight;
 /// half as many invocations share the batch. Widths that are a multiple of 4.
-pub const TWO_ROWS: u32 = 2;
+pub const TWO_ROWS: RowShape = RowShape::Two;
+/// [`TWO_ROWS`] with two more rows (module stack_rows4): a subgroup loads the weights once per 32 rows,
+/// with 64 accumulators per invocation; a quarter as many invocations as [`ONE_ROW`].
+pub const FOUR_ROWS: RowShape = RowShape::Four;
 
-/// Rows per invocation of the per-row stack for `cfg` ([`StackPath::Rows`]) on a device that shares loads
-/// across 8-lane subgroups (`lanes`, [`super::shaders::lane_sharing`]): where the width is a multiple of
-/// 4, two for a batch of at least [`TWO_ROWS_MIN_BATCH`] rows (not a gated cell, whose kernels take one)
-/// and one for smaller ones; four for other widths (one row without lane sharing would load every weight
-/// sixteen times over). Measured on lavapipe (2 cores; CPU time per step, one row against four): 0.53
-/// for the quick RNN, 0.65 for the 100-step RNN lesson, 0.81 to 0.88 for MLPs of width 32 to 64; width 16
-/// took 1.1x the CPU time but ran on both cores where four rows used one; two rows against one: the
-/// forward 0.75-0.78 and the backward 0.82-0.93 of the time for MLPs of batch 32 to 64, both 1.9-2.1x for
-/// the quick RNN's batch of 8 (docs/DESIGN.md, Performance).
-pub fn rows_per_invocation(cfg: &NetConfig, lanes: bool) -> u32 {
+/// The shape of the per-row stack for `cfg` ([`StackPath::Rows`]) on a device that shares loads across
+/// 8-lane subgroups (`lanes`, [`super::shaders::lane_sharing`]): where the width is a multiple of 4, four
+/// rows of sixteen-unit blocks for a batch of at least [`FOUR_ROWS_MIN_BATCH`] rows, two for one of at least
+/// [`TWO_ROWS_MIN_BATCH`] (not a gated cell, whose kernels take one) and one for smaller ones; four rows of
+/// four-unit blocks for other widths (one row without lane sharing would load every weight sixteen times
+/// over). Measured on lavapipe (2 cores; CPU time per step, one row against four-unit blocks): 0.53 for the
+/// quick RNN, 0.65 for the 100-step RNN lesson, 0.81 to 0.88 for MLPs of width 32 to 64; width 16 took
+/// 1.1x the CPU time but ran on both cores where four rows used one; two rows against one: the forward
+/// 0.75-0.78 and the backward 0.82-0.93 of the time for MLPs of batch 32 to 64, both 1.9-2.1x for the
+/// quick RNN's batch of 8; four rows against two: the step 0.88-0.90 (S-quick), 0.95-0.97 (M-quick) and
+/// the default preset's forward 0.85-0.93 (batch 64 to 128), but 1.4-1.9x for batch 32 or less, which
+/// leaves one workgroup or fewer (docs/DESIGN.md, Performance).
+pub fn rows_per_invocation(cfg: &NetConfig, lanes: bool) -> RowShape {
     if !(lanes && one_row_fits(cfg)) {
         ROWS_PER_INVOCATION
-    } else if !cfg.cell.is_gated() && cfg.batch >= TWO_ROWS_MIN_BATCH {
+    } else if cfg.cell.is_gated() || cfg.batch < TWO_ROWS_MIN_BATCH {
+        ONE_ROW
+    } else if cfg.batch < FOUR_ROWS_MIN_BATCH {
         TWO_ROWS
     } else {
-        ONE_ROW
+        FOUR_ROWS
     }
 }
 
@@ -83,13 +141,16 @@ pub fn rows_per_invocation(cfg: &NetConfig, lanes: bool) -> u32 {
 /// invocations (a core each on a 2-core machine); smaller batches leave lanes idle.
 pub const TWO_ROWS_MIN_BATCH: usize = 32;
 
+/// The smallest batch [`rows_per_invocation`] gives [`FOUR_ROWS`]: again two workgroups.
+pub const FOUR_ROWS_MIN_BATCH: usize = 64;
+
 /// Whether a gated cell runs its forward and backward one invocation per batch row
 /// (shaders/gated_rows.wgsl) on `path`: where the per-row path takes one row per invocation (CPU adapters
 /// with 8-lane subgroups, [`rows_per_invocation`]) and the width is a multiple of 4. On lavapipe the
 /// workgroup kernels' barrier per step cost more than the step's work (docs/DESIGN.md, Performance).
 pub fn gated_rows_fit(cfg: &NetConfig, path: StackPath) -> bool {
     cfg.cell.is_gated()
-        && matches!(path, StackPath::RowsOf(ONE_ROW | TWO_ROWS))
+        && matches!(path, StackPath::RowsOf(ONE_ROW | TWO_ROWS | FOUR_ROWS))
         && one_row_fits(cfg)
         && Kernel::GatedRowsForward.built()
 }
@@ -126,9 +187,9 @@ pub enum StackPath {
     /// multiply-adds vectorise across rows). An engine runs it with the rows per invocation that
     /// [`rows_per_invocation`] gives for its net and device; [`resolve`] alone takes four.
     Rows,
-    /// [`StackPath::Rows`] with this many rows per invocation: [`ROWS_PER_INVOCATION`], [`ONE_ROW`] or
-    /// [`TWO_ROWS`] (one or two rows need a width that is a multiple of 4; other widths take four).
-    RowsOf(u32),
+    /// [`StackPath::Rows`] in this shape (the sixteen-unit shapes need a width that is a multiple of 4;
+    /// other widths take [`ROWS_PER_INVOCATION`]).
+    RowsOf(RowShape),
 }
 
 impl StackPath {
@@ -158,8 +219,8 @@ pub enum Resolved {
     Layered,
     /// Lanes over units, this many rows per workgroup.
     Fused(u32),
-    /// One invocation per row (or per four rows: the rows per invocation).
-    Rows(u32),
+    /// One invocation per row or per few rows (the shape).
+    Rows(RowShape),
     /// A gated cell's own kernels (shaders/gated.wgsl), whatever the path asked for.
     Gated,
     /// A normalized MLP's own kernels (shaders/normed.wgsl), whatever the path asked for.
@@ -188,7 +249,7 @@ pub fn resolve(cfg: &NetConfig, path: StackPath) -> Resolved {
             return Resolved::Layered;
         }
         StackPath::Rows => return Resolved::Rows(ROWS_PER_INVOCATION),
-        StackPath::RowsOf(r @ (ONE_ROW | TWO_ROWS)) if one_row_fits(cfg) => {
+        StackPath::RowsOf(r) if r.sixteen() && one_row_fits(cfg) => {
             return Resolved::Rows(r);
         }
         StackPath::RowsOf(_) => return Resolved::Rows(ROWS_PER_INVOCATION),
@@ -377,7 +438,10 @@ pub fn without_statistics(d: Dispatch, clip: bool) -> Option<Dispatch> {
         Kernel::GatedWgradRows => Kernel::GatedWgradRowsBare,
         Kernel::NormedStats => Kernel::NormedStatsBare,
         Kernel::NormedWgrad => Kernel::NormedWgradBare,
-        Kernel::RowsBackward | Kernel::RowsBackward1 | Kernel::RowsBackward2 => {
+        Kernel::RowsBackward
+        | Kernel::RowsBackward1
+        | Kernel::RowsBackward2
+        | Kernel::RowsBackward4 => {
             return Some(with_flags(d.params.flags | FLAG_BARE));
         }
         Kernel::ColReduce | Kernel::ColReduceRows => {
@@ -457,15 +521,39 @@ fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
         }
     };
     let blocks = w.div_ceil(4) as u64;
+    // the sixteen-unit shapes run a block loop per 16 units (fewer product-loop iterations), but each of a
+    // block's four slots runs its short loops (slopes, maxima: 5 iterations) for every row of the
+    // invocation, and a slot past the width repeats the last: for a narrow net and four rows that is more
+    // than the four-unit blocks' bound; and the backward's state of the layer above (`state_above`, 21
+    // iterations per 4 units) is read once per row
+    let sixteen_rows = match kernel {
+        Kernel::RowsForward1 | Kernel::RowsBackward1 => 1,
+        Kernel::RowsForward2 | Kernel::RowsBackward2 => 2,
+        Kernel::RowsForward4 | Kernel::RowsBackward4 => 4,
+        _ => 0,
+    };
+    let blocks16 = w.div_ceil(16) as u64;
     match kernel {
-        // one row per invocation runs a block loop per 16 units (fewer iterations): the same bounds
-        Kernel::RowsForward | Kernel::RowsForward1 | Kernel::RowsForward2 => (
+        Kernel::RowsForward
+        | Kernel::RowsForward1
+        | Kernel::RowsForward2
+        | Kernel::RowsForward4 => (
             600 + d_out as u64 * (2 + over(w, wide)),
-            2 + blocks * (60 + over(d_in, wide_in) + over(w, wide)),
+            2 + (blocks * 60).max(blocks16 * (20 * sixteen_rows + 40))
+                + blocks * (over(d_in, wide_in) + over(w, wide)),
         ),
-        Kernel::RowsBackward | Kernel::RowsBackward1 | Kernel::RowsBackward2 => (
-            600 + blocks * 20,
-            2 + blocks * (70 + over(w, wide).max(d_out as u64)),
+        Kernel::RowsBackward
+        | Kernel::RowsBackward1
+        | Kernel::RowsBackward2
+        | Kernel::RowsBackward4 => (
+            600 + blocks
+                * if sixteen_rows == 0 {
+                    20
+                } else {
+                    21 * sixteen_rows
+                },
+            2 + (blocks * 70).max(blocks16 * (20 * sixteen_rows + 50))
+                + blocks * over(w, wide).max(d_out as u64),
         ),
         Kernel::StackForward => (
             (u64::from(rows) * d_out as u64).div_ceil(256) * (2 + q(w)),
@@ -570,10 +658,13 @@ fn summed_chunks(
 /// for an RNN on one row per invocation the recurrent cells' per-row kernel as a cell of one gate
 /// (shaders/gated_rows.wgsl, `gated_wgrad_rows`: it keeps a step's columns in registers across the batch,
 /// where `main_direct` reloads them per 4 x 16 block).
-fn wgrad_kernel(lay: &Layout, per_row: Option<u32>, recurrent: bool) -> Kernel {
+fn wgrad_kernel(lay: &Layout, per_row: Option<RowShape>, recurrent: bool) -> Kernel {
     match per_row {
-        Some(ONE_ROW | TWO_ROWS)
-            if recurrent && vec4_rows(lay).0 && gated_wgrad_rows_fit(lay, true) =>
+        Some(shape)
+            if shape.sixteen()
+                && recurrent
+                && vec4_rows(lay).0
+                && gated_wgrad_rows_fit(lay, true) =>
         {
             Kernel::GatedWgradRows
         }
@@ -584,7 +675,13 @@ fn wgrad_kernel(lay: &Layout, per_row: Option<u32>, recurrent: bool) -> Kernel {
 
 /// Whether the fused path (`per_row`: the per-row kernels with that many rows per invocation) fits an
 /// invocation's loop budget for this network (else the layered path runs).
-fn fused_fits(cfg: &NetConfig, lay: &Layout, per_row: Option<u32>, rows: u32, budget: u64) -> bool {
+fn fused_fits(
+    cfg: &NetConfig,
+    lay: &Layout,
+    per_row: Option<RowShape>,
+    rows: u32,
+    budget: u64,
+) -> bool {
     let (fwd, bwd) = if per_row.is_some() {
         (Kernel::RowsForward, Kernel::RowsBackward)
     } else {
@@ -622,13 +719,19 @@ impl Fused<'_> {
             (Some(ONE_ROW), true) => Kernel::RowsBackward1,
             (Some(TWO_ROWS), false) => Kernel::RowsForward2,
             (Some(TWO_ROWS), true) => Kernel::RowsBackward2,
+            (Some(FOUR_ROWS), false) => Kernel::RowsForward4,
+            (Some(FOUR_ROWS), true) => Kernel::RowsBackward4,
             (Some(_), false) => Kernel::RowsForward,
             (Some(_), true) => Kernel::RowsBackward,
             (None, false) => Kernel::StackForward,
             (None, true) => Kernel::StackBackward,
         };
         let groups = match self.per_row {
-            Some(rpi) => [(self.lay.batch as u32).div_ceil(ROWS_GROUP * rpi), 1, 1],
+            Some(shape) => [
+                (self.lay.batch as u32).div_ceil(ROWS_GROUP * shape.rows()),
+                1,
+                1,
+            ],
             None => [self.slices, 1, 1],
         };
         self.chunked(kernel, groups, backward)
@@ -805,7 +908,7 @@ struct Fused<'a> {
     budget: u64,
     /// The per-row kernels (stack_rows.wgsl) with this many rows per invocation ([`ROWS_PER_INVOCATION`],
     /// [`ONE_ROW`] or [`TWO_ROWS`]); `None`: the per-slice kernels (stack.wgsl).
-    per_row: Option<u32>,
+    per_row: Option<RowShape>,
     /// Batch row slices (workgroups of the stack kernels).
     slices: u32,
     recurrent: bool,
@@ -816,7 +919,7 @@ struct Fused<'a> {
 impl Program<'_> {
     /// The fused stack (MLP) or persistent RNN with `rows` batch rows per workgroup.
     /// `per_row`: the per-row kernels with this many rows per invocation.
-    fn fused(&self, rows: u32, per_row: Option<u32>) -> Fused<'_> {
+    fn fused(&self, rows: u32, per_row: Option<RowShape>) -> Fused<'_> {
         let cfg = self.cfg;
         let lay = self.lay;
         let (b, w, l_n) = (lay.batch as u32, lay.width as u32, lay.depth);

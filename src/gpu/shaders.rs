@@ -111,7 +111,7 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
             "stack_common.wgsl",
             "stack_rows.wgsl",
         ],
-        "const RPI: u32 = 4u;\n",
+        "const RPI: u32 = 4u;\nconst ROW16: bool = false;\n",
     ),
     (
         "stack_rows1",
@@ -122,7 +122,7 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
             "stack_rows.wgsl",
             "gated_rows.wgsl",
         ],
-        "const RPI: u32 = 1u;\n",
+        "const RPI: u32 = 1u;\nconst ROW16: bool = true;\n",
     ),
     (
         "stack_rows2",
@@ -132,7 +132,17 @@ pub const MODULES: &[(&str, &[&str], &str)] = &[
             "stack_common.wgsl",
             "stack_rows.wgsl",
         ],
-        "const RPI: u32 = 2u;\n",
+        "const RPI: u32 = 2u;\nconst ROW16: bool = true;\n",
+    ),
+    (
+        "stack_rows4",
+        &[
+            "mem4.wgsl",
+            "lanes.wgsl",
+            "stack_common.wgsl",
+            "stack_rows.wgsl",
+        ],
+        "const RPI: u32 = 4u;\nconst ROW16: bool = true;\n",
     ),
     ("gated", &["mem.wgsl", "lanes.wgsl", "gated.wgsl"], ""),
     ("gated4", &["mem4.wgsl", "lanes.wgsl", "gated.wgsl"], ""),
@@ -294,6 +304,8 @@ pub fn kernel_entry(kernel: Kernel) -> (&'static str, &'static str) {
         Kernel::RowsBackward1 => ("stack_rows1", "rows_backward"),
         Kernel::RowsForward2 => ("stack_rows2", "rows_forward"),
         Kernel::RowsBackward2 => ("stack_rows2", "rows_backward"),
+        Kernel::RowsForward4 => ("stack_rows4", "rows_forward"),
+        Kernel::RowsBackward4 => ("stack_rows4", "rows_backward"),
         // the vec4 view where the loads are many and the stores few; a scalar store through it is a
         // read-modify-write of the vec4 on lavapipe, which made gated_stats 10x slower there
         Kernel::GatedForward => ("gated4", "gated_forward"),

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::engine::{ENGINE_ENV, Engine, EngineError, EngineOptions, GpuContext};
 use super::program::{
-    ONE_ROW, ROWS_PER_INVOCATION, StackPath, TWO_ROWS, default_rows, one_row_fits,
-    rows_per_invocation,
+    FOUR_ROWS, ONE_ROW, ROWS_PER_INVOCATION, RowShape, StackPath, TWO_ROWS, default_rows,
+    one_row_fits, rows_per_invocation,
 };
 use crate::model::{Arch, NetConfig};
 
@@ -163,7 +163,7 @@ impl Candidate {
             StackPath::Auto => "auto".into(),
             StackPath::Layered => "layered".into(),
             StackPath::Rows => "rows".into(),
-            StackPath::RowsOf(r) => format!("rows:{r}"),
+            StackPath::RowsOf(r) => r.name().into(),
             StackPath::Fused(0) => "fused".into(),
             StackPath::Fused(r) => format!("fused:{r}"),
         }
@@ -187,11 +187,11 @@ pub fn candidates(cfg: &NetConfig, software: bool) -> Vec<Candidate> {
     let rows = default_rows(cfg.width, cfg.batch);
     let mut out = Vec::new();
     if software {
-        // the per-row stack's default shape on lane-sharing CPUs first, then the other sixteen-unit shape
-        // (one or two rows: a gated cell's kernels take one row either way) where the width allows it,
-        // then four rows
-        let sixteen: &[u32] = match (one_row_fits(cfg), cfg.cell.is_gated()) {
-            (true, false) => &[ONE_ROW, TWO_ROWS],
+        // the per-row stack's default shape on lane-sharing CPUs first, then the other sixteen-unit shapes
+        // (one, two or four rows: a gated cell's kernels take one row either way) where the width allows
+        // them, then four rows of four-unit blocks
+        let sixteen: &[RowShape] = match (one_row_fits(cfg), cfg.cell.is_gated()) {
+            (true, false) => &[ONE_ROW, TWO_ROWS, FOUR_ROWS],
             (true, true) => &[ONE_ROW],
             (false, _) => &[],
         };
@@ -390,6 +390,10 @@ mod tests {
                 assert_eq!(rows(ROWS_PER_INVOCATION), software);
                 assert_eq!(rows(ONE_ROW), software && cfg.width % 4 == 0);
                 assert_eq!(rows(TWO_ROWS), software && cfg.width % 4 == 0);
+                assert_eq!(
+                    rows(FOUR_ROWS),
+                    software && cfg.width % 4 == 0 && !cfg.cell.is_gated()
+                );
                 // the wide tiles are timed on a GPU past the fused width only
                 let wide_tiles = c.iter().any(|p| p.busy_workgroups == WIDE_TILE_BUSY);
                 assert_eq!(wide_tiles, !software && cfg.width > 256, "{c:?}");

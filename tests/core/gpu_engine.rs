@@ -2,7 +2,7 @@
 //! every statistic, at init and after updates with every optimizer, with and without clipping.
 
 use crate::common::{gpu, gpu_portable, rel_err};
-use gradscope::gpu::program::{ONE_ROW, ROWS_PER_INVOCATION, StackPath, TWO_ROWS};
+use gradscope::gpu::program::{FOUR_ROWS, ONE_ROW, ROWS_PER_INVOCATION, StackPath, TWO_ROWS};
 use gradscope::gpu::{Engine, EngineOptions, GpuContext};
 use gradscope::model::{Activation, Arch, Cell, Init, NetConfig, Norm, Optimizer, Task};
 use gradscope::reference::Reference;
@@ -411,8 +411,9 @@ fn gpu_matches_reference_for_every_activation_arch_and_loss() {
                     ..EngineOptions::default()
                 };
                 check_on(gpu_portable(), &cfg, 3, rows);
-                // one or two rows per invocation, sixteen units at a time (a width that is a multiple of 4)
-                for rows in [ONE_ROW, TWO_ROWS] {
+                // one, two or four rows per invocation, sixteen units at a time (a width that is a
+                // multiple of 4)
+                for rows in [ONE_ROW, TWO_ROWS, FOUR_ROWS] {
                     let opts = EngineOptions {
                         stack: StackPath::RowsOf(rows),
                         ..EngineOptions::default()
@@ -529,24 +530,29 @@ fn rows_path_with_vec4_reads_matches_the_reference() {
         let mut cfg = case(i, arch, residual, task, act);
         cfg.width = width;
         cfg.batch = batch;
-        // every shape of the per-row kernels (four rows per invocation, or one or two rows and sixteen
-        // units; the odd batches leave the last invocation's second row past the batch), whole and in
-        // chunks; the portable kernels take four rows by default, and the others run there too
-        let (four, one, two) = (
+        // every shape of the per-row kernels (four rows per invocation of four-unit blocks, or one, two
+        // or four rows of sixteen-unit blocks; the odd batches leave the last invocation's later rows
+        // past the batch), whole and in chunks; the portable kernels take four rows of four-unit blocks
+        // by default, and the others run there too
+        let (four, one, two, four16) = (
             StackPath::RowsOf(ROWS_PER_INVOCATION),
             StackPath::RowsOf(ONE_ROW),
             StackPath::RowsOf(TWO_ROWS),
+            StackPath::RowsOf(FOUR_ROWS),
         );
         for (ctx, budget, stack, name) in [
             (gpu(), u64::MAX, four, "rows:4"),
             (gpu(), u64::MAX, one, "rows:1"),
             (gpu(), u64::MAX, two, "rows:2"),
+            (gpu(), u64::MAX, four16, "rows:4x16"),
             (gpu(), 1100, four, "rows:4"),
             (gpu(), 1100, one, "rows:1"),
             (gpu(), 1100, two, "rows:2"),
+            (gpu(), 1100, four16, "rows:4x16"),
             (gpu_portable(), u64::MAX, StackPath::Rows, "rows:4"),
             (gpu_portable(), u64::MAX, one, "rows:1"),
             (gpu_portable(), u64::MAX, two, "rows:2"),
+            (gpu_portable(), u64::MAX, four16, "rows:4x16"),
         ] {
             let opts = EngineOptions {
                 stack,
@@ -590,6 +596,7 @@ fn a_batch_of_one_over_a_long_sequence_matches_the_reference_on_the_per_row_path
         StackPath::RowsOf(ROWS_PER_INVOCATION),
         StackPath::RowsOf(ONE_ROW),
         StackPath::RowsOf(TWO_ROWS),
+        StackPath::RowsOf(FOUR_ROWS),
     ] {
         // the gradient at the initial weights (an update would send this net's weights to infinity)
         check_with(
@@ -1128,7 +1135,7 @@ fn bare_steps_leave_weights_and_statistics_bit_for_bit_as_complete_steps() {
                 residual: true,
                 ..mlp(32, Optimizer::Adam, None)
             },
-            path(StackPath::RowsOf(TWO_ROWS)),
+            path(StackPath::RowsOf(FOUR_ROWS)),
         ),
         (gpu(), chunked_net, chunked),
         (

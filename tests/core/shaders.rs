@@ -21,6 +21,8 @@ fn kernels_run_on_their_views_of_the_state_and_every_module_is_used() {
         Kernel::RowsBackward1,
         Kernel::RowsForward2,
         Kernel::RowsBackward2,
+        Kernel::RowsForward4,
+        Kernel::RowsBackward4,
         Kernel::WeightGradsDirect,
         Kernel::WeightGradsDirectBare,
         Kernel::GatedForward,
@@ -141,6 +143,7 @@ fn wgsl_const(module: &naga::Module, name: &str) -> f64 {
             naga::Literal::U32(v) => f64::from(v),
             naga::Literal::I32(v) => f64::from(v),
             naga::Literal::AbstractInt(v) => v as f64,
+            naga::Literal::Bool(v) => f64::from(u8::from(v)),
             other => panic!("{name}: unexpected literal {other:?}"),
         },
         ref other => panic!("{name}: not a literal: {other:?}"),
@@ -249,7 +252,9 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         flags.len()
     );
     // the per-row and tile constants of the fused kernels
-    use gradscope::gpu::program::{ONE_ROW, ROWS_GROUP, ROWS_PER_INVOCATION, TWO_ROWS, WGRAD_TILE};
+    use gradscope::gpu::program::{
+        FOUR_ROWS, ONE_ROW, ROWS_GROUP, ROWS_PER_INVOCATION, RowShape, TWO_ROWS, WGRAD_TILE,
+    };
     assert_eq!(wgsl_const(&parsed("wgrad"), "WT"), f64::from(WGRAD_TILE));
     let rows = parsed("stack_rows");
     let fwd = rows
@@ -258,15 +263,23 @@ fn wgsl_constants_and_records_match_the_rust_definitions() {
         .find(|e| e.name == "rows_forward")
         .expect("rows_forward");
     assert_eq!(fwd.workgroup_size, [ROWS_GROUP, 1, 1]);
-    assert_eq!(wgsl_const(&rows, "RPI"), f64::from(ROWS_PER_INVOCATION));
-    assert_eq!(
-        wgsl_const(&parsed("stack_rows1"), "RPI"),
-        f64::from(ONE_ROW)
-    );
-    assert_eq!(
-        wgsl_const(&parsed("stack_rows2"), "RPI"),
-        f64::from(TWO_ROWS)
-    );
+    // each shape's module: its rows per invocation and its blocks (sixteen units of a row or four of four)
+    let shapes = [
+        ("stack_rows", ROWS_PER_INVOCATION),
+        ("stack_rows1", ONE_ROW),
+        ("stack_rows2", TWO_ROWS),
+        ("stack_rows4", FOUR_ROWS),
+    ];
+    assert_eq!(shapes.map(|s| s.1), RowShape::ALL);
+    for (module, shape) in shapes {
+        let m = parsed(module);
+        assert_eq!(wgsl_const(&m, "RPI"), f64::from(shape.rows()), "{module}");
+        assert_eq!(
+            wgsl_const(&m, "ROW16"),
+            f64::from(u8::from(shape.sixteen())),
+            "{module}"
+        );
+    }
     for act in Activation::ALL {
         let name = format!("ACT_{}", act.name().to_uppercase().replace('-', "_"));
         assert_eq!(
