@@ -87,6 +87,24 @@ impl RowShape {
         self != RowShape::FourOfFour
     }
 
+    /// The shape's forward and backward kernels.
+    pub fn kernels(self) -> (Kernel, Kernel) {
+        match self {
+            RowShape::FourOfFour => (Kernel::RowsForward, Kernel::RowsBackward),
+            RowShape::One => (Kernel::RowsForward1, Kernel::RowsBackward1),
+            RowShape::Two => (Kernel::RowsForward2, Kernel::RowsBackward2),
+            RowShape::Four => (Kernel::RowsForward4, Kernel::RowsBackward4),
+        }
+    }
+
+    /// The shape whose forward or backward kernel `kernel` is.
+    pub fn of_kernel(kernel: Kernel) -> Option<RowShape> {
+        RowShape::ALL.into_iter().find(|s| {
+            let (f, b) = s.kernels();
+            kernel == f || kernel == b
+        })
+    }
+
     /// The name `GRADSCOPE_ENGINE`, the tuner's cache and `bench` use: `rows:4`, `rows:1`, `rows:2`,
     /// `rows:4x16`.
     pub fn name(self) -> &'static str {
@@ -526,12 +544,9 @@ fn loop_costs(kernel: Kernel, lay: &Layout, rows: u32) -> (u64, u64) {
     // invocation, and a slot past the width repeats the last: for a narrow net and four rows that is more
     // than the four-unit blocks' bound; and the backward's state of the layer above (`state_above`, 21
     // iterations per 4 units) is read once per row
-    let sixteen_rows = match kernel {
-        Kernel::RowsForward1 | Kernel::RowsBackward1 => 1,
-        Kernel::RowsForward2 | Kernel::RowsBackward2 => 2,
-        Kernel::RowsForward4 | Kernel::RowsBackward4 => 4,
-        _ => 0,
-    };
+    let sixteen_rows = RowShape::of_kernel(kernel)
+        .filter(|s| s.sixteen())
+        .map_or(0, |s| u64::from(s.rows()));
     let blocks16 = w.div_ceil(16) as u64;
     match kernel {
         Kernel::RowsForward
@@ -653,7 +668,7 @@ fn summed_chunks(
     out
 }
 
-/// The weight-gradient kernel of a fused path (`per_row`: the per-row path's rows per invocation): staged
+/// The weight-gradient kernel of a fused path (`per_row`: the per-row path's shape): staged
 /// tiles on GPUs, direct vec4 reads for the per-row path of CPU adapters where the width allows them, and
 /// for an RNN on one row per invocation the recurrent cells' per-row kernel as a cell of one gate
 /// (shaders/gated_rows.wgsl, `gated_wgrad_rows`: it keeps a step's columns in registers across the batch,
@@ -673,7 +688,7 @@ fn wgrad_kernel(lay: &Layout, per_row: Option<RowShape>, recurrent: bool) -> Ker
     }
 }
 
-/// Whether the fused path (`per_row`: the per-row kernels with that many rows per invocation) fits an
+/// Whether the fused path (`per_row`: the per-row kernels of that shape) fits an
 /// invocation's loop budget for this network (else the layered path runs).
 fn fused_fits(
     cfg: &NetConfig,
@@ -714,15 +729,9 @@ impl Fused<'_> {
     /// The forward (or `backward`) pass of the stack: the per-row or per-slice kernel, one dispatch per
     /// chunk of layers, in the pass's order.
     fn stack_pass(&self, backward: bool) -> Vec<Dispatch> {
-        let kernel = match (self.per_row, backward) {
-            (Some(ONE_ROW), false) => Kernel::RowsForward1,
-            (Some(ONE_ROW), true) => Kernel::RowsBackward1,
-            (Some(TWO_ROWS), false) => Kernel::RowsForward2,
-            (Some(TWO_ROWS), true) => Kernel::RowsBackward2,
-            (Some(FOUR_ROWS), false) => Kernel::RowsForward4,
-            (Some(FOUR_ROWS), true) => Kernel::RowsBackward4,
-            (Some(_), false) => Kernel::RowsForward,
-            (Some(_), true) => Kernel::RowsBackward,
+        let kernel = match (self.per_row.map(RowShape::kernels), backward) {
+            (Some((forward, _)), false) => forward,
+            (Some((_, back)), true) => back,
             (None, false) => Kernel::StackForward,
             (None, true) => Kernel::StackBackward,
         };
@@ -906,8 +915,7 @@ struct Fused<'a> {
     lay: &'a Layout,
     /// Loop iterations an invocation may run ([`SOFTWARE_LOOP_BUDGET`] on software adapters).
     budget: u64,
-    /// The per-row kernels (stack_rows.wgsl) with this many rows per invocation ([`ROWS_PER_INVOCATION`],
-    /// [`ONE_ROW`] or [`TWO_ROWS`]); `None`: the per-slice kernels (stack.wgsl).
+    /// The per-row kernels (stack_rows.wgsl) in this shape; `None`: the per-slice kernels (stack.wgsl).
     per_row: Option<RowShape>,
     /// Batch row slices (workgroups of the stack kernels).
     slices: u32,
@@ -918,7 +926,7 @@ struct Fused<'a> {
 
 impl Program<'_> {
     /// The fused stack (MLP) or persistent RNN with `rows` batch rows per workgroup.
-    /// `per_row`: the per-row kernels with this many rows per invocation.
+    /// `per_row`: the per-row kernels of this shape.
     fn fused(&self, rows: u32, per_row: Option<RowShape>) -> Fused<'_> {
         let cfg = self.cfg;
         let lay = self.lay;
@@ -1461,6 +1469,19 @@ impl Program<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each per-row kernel belongs to exactly one shape, and the shape of a shape's kernels is that shape.
+    #[test]
+    fn row_shapes_and_their_kernels_map_one_to_one() {
+        for shape in RowShape::ALL {
+            let (f, b) = shape.kernels();
+            assert_ne!(f, b);
+            assert_eq!(RowShape::of_kernel(f), Some(shape));
+            assert_eq!(RowShape::of_kernel(b), Some(shape));
+        }
+        assert_eq!(RowShape::of_kernel(Kernel::StackForward), None);
+        assert_eq!(RowShape::of_kernel(Kernel::WeightGradsDirect), None);
+    }
 
     /// FLAG_WIDE (FLAG_WIDE_IN) lets stack_rows.wgsl and wgrad.wgsl `main_direct` read vec4s: every offset
     /// they read rows from, and every row stride, must then be a multiple of 4.
