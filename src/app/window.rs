@@ -1317,7 +1317,20 @@ impl GradscopeApp {
     }
 }
 
+/// A panel's frame without its fill. The window is cleared to the panel colour instead
+/// ([`eframe::App::clear_color`]), which looks the same and paints each pixel once less: on a software
+/// adapter every painted pixel is shaded on the CPU, and the four panels' fills covered the whole window
+/// each frame (docs/DESIGN.md §Performance, drawing on a software adapter).
+fn unfilled(frame: egui::Frame) -> egui::Frame {
+    frame.fill(egui::Color32::TRANSPARENT)
+}
+
 impl eframe::App for GradscopeApp {
+    /// The panel colour: the panels leave their fill to the clear (`unfilled`).
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
+    }
+
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         // the longer shortcut first: Ctrl+S would otherwise take Ctrl+Shift+S too
         if ctx.input_mut(|i| i.consume_shortcut(&export::GIF_SHORTCUT)) {
@@ -1361,39 +1374,46 @@ impl eframe::App for GradscopeApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let steps_per_frame = self.steps_per_frame();
-        egui::Panel::top("gradscope-top").show(ui, |ui| {
-            let info = TrainingInfo {
-                adapter: &self.gpu.adapter,
-                software: self.gpu.software,
-                ms_per_step: self.pacing.ms_per_step(),
-                gpu_ms_per_step: self
-                    .a
-                    .engine()
-                    .and_then(crate::gpu::Engine::gpu_ms_per_step),
-                steps_per_frame,
-                engine: self.a.engine().map(|e| (e.updates(), e.gpu_bytes())),
-                path: self
-                    .a
-                    .engine()
-                    .map(|e| (e.path_name(), e.dispatches_per_step())),
-            };
-            top_bar_ui(ui, &mut self.settings, &info);
-        });
+        let side = unfilled(egui::Frame::side_top_panel(ui.style()));
+        egui::Panel::top("gradscope-top")
+            .frame(side)
+            .show(ui, |ui| {
+                let info = TrainingInfo {
+                    adapter: &self.gpu.adapter,
+                    software: self.gpu.software,
+                    ms_per_step: self.pacing.ms_per_step(),
+                    gpu_ms_per_step: self
+                        .a
+                        .engine()
+                        .and_then(crate::gpu::Engine::gpu_ms_per_step),
+                    steps_per_frame,
+                    engine: self.a.engine().map(|e| (e.updates(), e.gpu_bytes())),
+                    path: self
+                        .a
+                        .engine()
+                        .map(|e| (e.path_name(), e.dispatches_per_step())),
+                };
+                top_bar_ui(ui, &mut self.settings, &info);
+            });
         egui::Panel::left("gradscope-controls")
+            .frame(side)
             .default_size(360.0)
             .resizable(true)
             .show(ui, |ui| self.side_panel_ui(ui));
-        egui::Panel::bottom("gradscope-timeline").show(ui, |ui| {
-            let timeline = self.a.timeline();
-            let steps = timeline.steps();
-            let info = super::panels::timeline::TimelineInfo {
-                steps: &steps,
-                bytes: timeline.bytes(),
-                budget: timeline.budget(),
-            };
-            super::panels::timeline::timeline_ui(ui, info, &mut self.scrub);
-        });
-        egui::CentralPanel::default().show(ui, |ui| {
+        egui::Panel::bottom("gradscope-timeline")
+            .frame(side)
+            .show(ui, |ui| {
+                let timeline = self.a.timeline();
+                let steps = timeline.steps();
+                let info = super::panels::timeline::TimelineInfo {
+                    steps: &steps,
+                    bytes: timeline.bytes(),
+                    budget: timeline.budget(),
+                };
+                super::panels::timeline::timeline_ui(ui, info, &mut self.scrub);
+            });
+        let central = unfilled(egui::Frame::central_panel(ui.style()));
+        egui::CentralPanel::default().frame(central).show(ui, |ui| {
             if let Some(command) = messages_ui(ui, self.error.as_deref(), self.status.as_deref()) {
                 self.command(command, ui.ctx());
             }

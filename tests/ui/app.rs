@@ -331,6 +331,21 @@ fn a_window_opened_on_a_preset_shows_its_name() {
 }
 
 #[test]
+fn the_window_is_cleared_to_the_panel_colour() {
+    // the panels paint no fill of their own (on a software adapter every painted pixel is shaded on the
+    // CPU): without this clear colour the controls would sit on eframe's default dark grey
+    let h = harness(small(2, 4, Activation::Tanh));
+    for visuals in [egui::Visuals::light(), egui::Visuals::dark()] {
+        assert_eq!(
+            eframe::App::clear_color(h.state(), &visuals),
+            visuals.panel_fill.to_normalized_gamma_f32(),
+            "dark mode: {}",
+            visuals.dark_mode
+        );
+    }
+}
+
+#[test]
 fn settings_survive_a_restart_and_old_files_still_load() {
     use gradscope::app::settings::Settings;
     let mut s = Settings::default();
