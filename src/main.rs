@@ -295,7 +295,7 @@ fn main() {
 ///   compositor. The folder only reserves the name; the re-executed process removes it at once
 ///   (libwayland needs only an absolute path), so nothing is left behind even when the command is
 ///   interrupted.
-/// - `LP_NUM_THREADS`, lavapipe's worker threads, where the user has not set it: two per core
+/// - `LP_NUM_THREADS`, lavapipe's worker threads, where the user has not set it: one per core
 ///   (`gradscope::gpu::device::LAVAPIPE_THREADS_PER_CORE` says why). Only Mesa's software drivers
 ///   read it, so a GPU is not affected.
 ///

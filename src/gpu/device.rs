@@ -12,16 +12,14 @@ pub const LAVAPIPE_THREADS_ENV: &str = "LP_NUM_THREADS";
 /// Worker threads per CPU core that gradscope asks of lavapipe where the user has not chosen.
 ///
 /// lavapipe splits each dispatch's workgroups into one contiguous share per worker thread, handed out
-/// once, so a dispatch lasts as long as its slowest share: a thread that wakes late, or a core that the
-/// machine lends elsewhere for a moment, holds up the whole step, and the other cores cannot take its
-/// work. Our dispatches have few workgroups (a fused stack runs a batch of 64 as 4 to 8 of them), so
-/// with one thread per core each share is a large part of the step. Twice as many threads as cores
-/// makes the shares smaller (with at least as many threads as workgroups, one workgroup each) and the
-/// operating system keeps every core busy to the end. On a 2-core machine (`bench --suite quick`, ten
-/// alternating runs, minima) M-quick went 6.2 -> 3.8 ms/step, deep-quick 2.4 -> 1.6, S-quick 1.17 ->
-/// 1.11; the recurrent configs, whose dispatches are one workgroup, went 0.68 -> 0.82 (rnn) and 1.47 ->
-/// 1.55 (LSTM): every idle thread is woken for each dispatch. DESIGN.md, "lavapipe's threads".
-pub const LAVAPIPE_THREADS_PER_CORE: usize = 2;
+/// once, and wakes every worker for every dispatch, however few workgroups it has. Each wake-up is a
+/// thread switch, and on a virtual machine one that may wait for the host, so a thread per core makes
+/// the fewest hand-overs: on a 2-core VM whose cores ran evenly (`bench --suite quick`, ten alternating
+/// runs, minimum / median ms per step, 1 / 2 threads per core) S-quick 0.48 / 0.75 against 0.74 / 0.93,
+/// M-quick 1.95 / 2.61 against 2.57 / 3.07, the lessons within the noise. Two per core had won on an
+/// earlier VM whose two cores ran unevenly, where a share left on the slow core held up each dispatch
+/// (M-quick 6.2 -> 3.8 ms then); `LP_NUM_THREADS` still overrides. DESIGN.md, "lavapipe's threads".
+pub const LAVAPIPE_THREADS_PER_CORE: usize = 1;
 
 /// The `LP_NUM_THREADS` value gradscope starts lavapipe with: [`LAVAPIPE_THREADS_PER_CORE`] per core,
 /// or `None` where the user set the variable (theirs stands) or the machine has one core.

@@ -668,9 +668,9 @@ fn lavapipe_lines(lp_threads: Option<&str>) -> Vec<String> {
 }
 
 #[test]
-fn lavapipe_gets_two_threads_per_core_unless_the_user_chose() {
-    // lavapipe hands each thread one share of a dispatch's workgroups: gradscope starts it with two
-    // threads per core (gpu::device::LAVAPIPE_THREADS_PER_CORE), and a user's LP_NUM_THREADS stands
+fn lavapipe_gets_its_threads_per_core_unless_the_user_chose() {
+    // lavapipe hands each thread one share of a dispatch's workgroups: gradscope starts it with
+    // gpu::device::LAVAPIPE_THREADS_PER_CORE threads per core, and a user's LP_NUM_THREADS stands
     let ours = lavapipe_lines(None);
     if ours.is_empty() {
         // CI installs lavapipe (.ci/run): there it must be listed
@@ -685,7 +685,10 @@ fn lavapipe_gets_two_threads_per_core_unless_the_user_chose() {
     for line in &ours {
         if cores > 1 {
             assert!(
-                line.ends_with(&format!(" · {} lavapipe threads", 2 * cores)),
+                line.ends_with(&format!(
+                    " · {} lavapipe threads",
+                    gradscope::gpu::device::LAVAPIPE_THREADS_PER_CORE * cores
+                )),
                 "{cores} cores: {line}"
             );
         } else {
