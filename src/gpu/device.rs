@@ -16,7 +16,8 @@ pub const LAVAPIPE_THREADS_ENV: &str = "LP_NUM_THREADS";
 /// thread switch, and on a virtual machine one that may wait for the host, so a thread per core makes
 /// the fewest hand-overs: on a 2-core VM whose cores ran evenly (`bench --suite quick`, ten alternating
 /// runs, minimum / median ms per step, 1 / 2 threads per core) S-quick 0.48 / 0.75 against 0.74 / 0.93,
-/// M-quick 1.95 / 2.61 against 2.57 / 3.07, the lessons within the noise. Two per core had won on an
+/// M-quick 1.95 / 2.61 against 2.57 / 3.07, the default preset as fast or faster; the LSTM and
+/// LayerNorm lessons, whose kernels are heavy and few, lost 10-20%. Two per core had won on an
 /// earlier VM whose two cores ran unevenly, where a share left on the slow core held up each dispatch
 /// (M-quick 6.2 -> 3.8 ms then); `LP_NUM_THREADS` still overrides. DESIGN.md, "lavapipe's threads".
 pub const LAVAPIPE_THREADS_PER_CORE: usize = 1;
